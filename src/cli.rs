@@ -1,0 +1,90 @@
+//! The command line: every subcommand and flag, as clap definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::terminal::OutputMode;
+
+/// maestro conducts your scripts: independent commands run in parallel,
+/// dependent ones start the moment what they need is done.
+#[derive(Debug, Parser)]
+#[command(name = "maestro", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args`, keeping each `--then` stage of `par` apart.
+    pub fn parse_from_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Par(par), Some(("par", sub))) = (&mut cli.command, matches.subcommand()) {
+            if let Some(stages) = sub.get_occurrences::<String>("then") {
+                par.then_stages = stages.map(|stage| stage.cloned().collect()).collect();
+            }
+        }
+        Ok(cli)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run shell commands in parallel, in stages: `maestro par 'a' 'b' --then 'c'`.
+    Par(ParArgs),
+    /// Run the tasks of a flow file (maestro.toml), or only TASKs and what they need.
+    Run(RunArgs),
+}
+
+/// Options shared by every command that runs tasks.
+#[derive(Debug, Args)]
+pub struct RunOptions {
+    /// Job slots: how many tasks run at once [default: the CPUs maestro may use].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<u32>,
+    /// After a failure, keep running everything that does not depend on it.
+    #[arg(short, long)]
+    pub keep_going: bool,
+    /// Show what would run, in order, and run nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// How task output is shown.
+    #[arg(long, value_enum, default_value_t = OutputMode::Grouped)]
+    pub output: OutputMode,
+}
+
+/// `maestro par`.
+#[derive(Debug, Args)]
+pub struct ParArgs {
+    /// Commands of the first stage, each one shell command.
+    #[arg(required = true, value_name = "CMD")]
+    pub commands: Vec<String>,
+    /// Commands of a further stage, started once the previous stage succeeded.
+    #[arg(long = "then", value_name = "CMD", num_args = 1.., action = clap::ArgAction::Append)]
+    pub then: Vec<String>,
+    /// The `--then` commands grouped by stage (clap's derive flattens them;
+    /// [`Cli::parse_from_args`] fills this from the occurrences).
+    #[arg(skip)]
+    pub then_stages: Vec<Vec<String>>,
+    /// Shared options.
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// `maestro run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Tasks to run (with what they need); all when none is given.
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+    /// The flow file.
+    #[arg(short, long, value_name = "FILE", default_value = "maestro.toml")]
+    pub file: PathBuf,
+    /// Shared options.
+    #[command(flatten)]
+    pub options: RunOptions,
+}

@@ -1,0 +1,189 @@
+//! What happens during a run, as plain data: the only interface from the
+//! runner to whatever shows or records the run.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::exec::{Termination, Usage};
+
+/// One thing that happened.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The run begins.
+    RunStarted {
+        /// Its id (the name of its log directory).
+        run_id: u64,
+        /// Instances that will be considered.
+        total: usize,
+        /// Job slots.
+        jobs: u32,
+    },
+    /// An attempt of an instance started.
+    AttemptStarted {
+        /// The instance.
+        instance: usize,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// Output of a streamed attempt, as read (not split into lines).
+    Output {
+        /// The instance.
+        instance: usize,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// An attempt ended.
+    AttemptFinished {
+        /// The instance.
+        instance: usize,
+        /// What happened.
+        attempt: &'a Attempt,
+        /// Whether another attempt will follow.
+        will_retry: bool,
+    },
+    /// An instance will not run.
+    NotRun {
+        /// The instance.
+        instance: usize,
+        /// Why.
+        reason: NotRunReason,
+    },
+    /// maestro was asked to stop.
+    Interrupted {
+        /// The signal.
+        signal: i32,
+        /// Whether running tasks are being killed at once (second request).
+        forced: bool,
+    },
+    /// Time passed (for live displays); sent only to those that ask.
+    Tick,
+    /// The run ended.
+    RunFinished {
+        /// Totals.
+        summary: &'a RunSummary,
+    },
+}
+
+/// Why an instance did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRunReason {
+    /// A dep failed (keep-going mode).
+    DepFailed,
+    /// The run stopped first (a failure without keep-going, or an interrupt).
+    Cancelled,
+}
+
+/// One finished attempt of an instance.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Number, from 1.
+    pub number: u32,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// How long it ran.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// CPU time and memory of its process tree.
+    pub usage: Usage,
+    /// Its log file (all attempts of the instance share it).
+    pub log: PathBuf,
+    /// `key=value` pairs it wrote to `MAESTRO_OUTPUT`.
+    pub outputs: Vec<(String, String)>,
+}
+
+/// How an attempt ended. Each failure kind says what the user needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0, outputs present.
+    Succeeded,
+    /// Non-zero exit or killed by a signal.
+    Failed(Termination),
+    /// Killed after running longer than its timeout.
+    TimedOut(Duration),
+    /// Killed because maestro was interrupted.
+    Interrupted,
+    /// The command could not be started at all.
+    SpawnFailed(String),
+    /// Exit 0 but declared outputs are missing.
+    MissingOutputs(Vec<String>),
+    /// Exit 0 but `MAESTRO_OUTPUT` holds a line that is not `key=value`.
+    BadOutputFile(String),
+}
+
+impl Outcome {
+    /// Whether the attempt succeeded.
+    pub fn succeeded(&self) -> bool {
+        *self == Outcome::Succeeded
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Succeeded => write!(f, "ok"),
+            Outcome::Failed(termination) => write!(f, "failed: {termination}"),
+            Outcome::TimedOut(limit) => {
+                write!(f, "timed out after {}", crate::report::format_duration(*limit))
+            }
+            Outcome::Interrupted => write!(f, "interrupted"),
+            Outcome::SpawnFailed(why) => write!(f, "could not start: {why}"),
+            Outcome::MissingOutputs(paths) => {
+                write!(f, "failed: declared output {} missing", quoted_list(paths))
+            }
+            Outcome::BadOutputFile(why) => write!(f, "failed: MAESTRO_OUTPUT {why}"),
+        }
+    }
+}
+
+fn quoted_list(items: &[String]) -> String {
+    items.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// The totals of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Instances that succeeded.
+    pub succeeded: usize,
+    /// Instances that failed (after retries).
+    pub failed: Vec<usize>,
+    /// Instances not run because a dep failed.
+    pub dep_failed: usize,
+    /// Instances not run because the run stopped.
+    pub cancelled: usize,
+    /// Instances interrupted while running.
+    pub interrupted: usize,
+    /// Wall time of the run.
+    pub wall: Duration,
+    /// Sum of every attempt's duration.
+    pub task_time: Duration,
+    /// The chain of instances whose durations add up the most.
+    pub critical_path: Vec<usize>,
+    /// Its length.
+    pub critical_time: Duration,
+    /// Whether maestro was interrupted.
+    pub was_interrupted: bool,
+}
+
+impl RunSummary {
+    /// SPEC §3's exit status for this run.
+    pub fn exit_code(&self) -> i32 {
+        if self.was_interrupted {
+            crate::exit_code::INTERRUPTED
+        } else if !self.failed.is_empty() {
+            crate::exit_code::TASK_FAILED
+        } else {
+            crate::exit_code::SUCCESS
+        }
+    }
+}
+
+/// Receives a run's events, in order.
+pub trait Observer {
+    /// Called for every event.
+    fn event(&mut self, event: &Event<'_>);
+    /// How often `Event::Tick` should come, if at all.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+}

@@ -1,0 +1,223 @@
+//! Processes on this machine: one process group per attempt, output straight
+//! into its log file (or a pipe in stream mode), exits learned from SIGCHLD.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::guardian::Guardian;
+use super::signals::{SignalPipe, pipe};
+use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
+use crate::template::{CommandLine, classify};
+
+/// A spawned attempt's process, until reaped.
+#[derive(Debug)]
+struct Child {
+    key: usize,
+    /// Read end of its output pipe, in stream mode.
+    pipe: Option<File>,
+}
+
+/// Runs attempts as local processes.
+#[derive(Debug)]
+pub struct LocalExecutor {
+    signals: SignalPipe,
+    guardian: Guardian,
+    children: HashMap<u32, Child>,
+    pending: VecDeque<ExecEvent>,
+}
+
+impl LocalExecutor {
+    /// Installs signal handling and starts the guardian.
+    pub fn new() -> io::Result<LocalExecutor> {
+        let signals = SignalPipe::install()?;
+        let guardian = Guardian::start()?;
+        Ok(LocalExecutor { signals, guardian, children: HashMap::new(), pending: VecDeque::new() })
+    }
+
+    /// Starts `spawn` in a new process group; returns its pid (= its group).
+    pub fn spawn(&mut self, spawn: Spawn) -> io::Result<u32> {
+        let mut command = match classify(&spawn.cmd) {
+            CommandLine::Direct(argv) => {
+                let mut command = Command::new(&argv[0]);
+                command.args(&argv[1..]);
+                command
+            }
+            CommandLine::Shell(script) => {
+                let mut command = Command::new("/bin/sh");
+                command.arg("-c").arg(script);
+                command
+            }
+        };
+        command.current_dir(&spawn.dir).envs(spawn.env).stdin(Stdio::null()).process_group(0);
+        let pipe_read = match spawn.output {
+            OutputTo::File(file) => {
+                command.stdout(file.try_clone()?).stderr(file);
+                None
+            }
+            OutputTo::Pipe => {
+                let (read, write) = pipe(libc::O_CLOEXEC)?;
+                set_nonblocking(&read)?;
+                command.stdout(write.try_clone()?).stderr(write);
+                Some(File::from(read))
+            }
+        };
+        // The write ends given to `command` are closed when it is dropped,
+        // after the spawn, so the pipe reaches EOF when the task's tree exits.
+        let child = command.spawn()?;
+        let pid = child.id();
+        self.guardian.watch(pid);
+        self.children.insert(pid, Child { key: spawn.key, pipe: pipe_read });
+        Ok(pid)
+    }
+
+    /// Sends `signal` to the whole process group of `pid`.
+    pub fn signal_group(&self, pid: u32, signal: i32) {
+        // SAFETY: kill(2) on a group maestro created and has not reaped yet.
+        unsafe { libc::kill(-(pid as i32), signal) };
+    }
+
+    /// Waits up to `timeout` (forever when `None`) for something to happen.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Vec<ExecEvent>> {
+        if self.pending.is_empty() {
+            self.poll(timeout)?;
+        }
+        Ok(self.pending.drain(..).collect())
+    }
+
+    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let mut fds = vec![libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 }];
+        let mut piped = Vec::new();
+        for (&pid, child) in &self.children {
+            if let Some(pipe) = &child.pipe {
+                fds.push(libc::pollfd { fd: pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                piped.push(pid);
+            }
+        }
+        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            return if error.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(error) };
+        }
+        for (pollfd, pid) in fds[1..].iter().zip(piped) {
+            if pollfd.revents != 0 {
+                self.read_pipe(pid);
+            }
+        }
+        if fds[0].revents != 0 {
+            for signal in self.signals.drain() {
+                if signal == libc::SIGCHLD {
+                    self.reap();
+                } else {
+                    self.pending.push_back(ExecEvent::Signal(signal));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what a piped child wrote; closes the pipe at EOF.
+    fn read_pipe(&mut self, pid: u32) {
+        let Some(child) = self.children.get_mut(&pid) else { return };
+        let Some(pipe) = &mut child.pipe else { return };
+        let mut buffer = vec![0u8; 64 * 1024];
+        match pipe.read(&mut buffer) {
+            Ok(0) => child.pipe = None,
+            Ok(n) => {
+                buffer.truncate(n);
+                self.pending.push_back(ExecEvent::Output { key: child.key, bytes: buffer });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => child.pipe = None,
+        }
+    }
+
+    /// Collects every exited child. Each one's group is killed before it is
+    /// reaped: while the leader is a zombie its pid cannot be reused, so the
+    /// kill reaches only processes the task left behind.
+    fn reap(&mut self) {
+        loop {
+            // SAFETY: waitid with WNOWAIT only inspects; siginfo is zeroed.
+            let pid = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+                if libc::waitid(libc::P_ALL, 0, &mut info, flags) != 0 {
+                    break;
+                }
+                info.si_pid()
+            };
+            if pid <= 0 {
+                break;
+            }
+            let ours = self.children.contains_key(&(pid as u32));
+            if ours {
+                self.signal_group(pid as u32, libc::SIGKILL);
+            }
+            let (status, usage) = wait4(pid);
+            let Some(mut child) = self.children.remove(&(pid as u32)) else { continue };
+            self.guardian.forget(pid as u32);
+            if let Some(pipe) = child.pipe.take() {
+                self.drain_pipe(child.key, pipe);
+            }
+            let termination = if libc::WIFSIGNALED(status) {
+                Termination::Signaled(libc::WTERMSIG(status))
+            } else {
+                Termination::Exited(libc::WEXITSTATUS(status))
+            };
+            self.pending.push_back(ExecEvent::Exited { key: child.key, termination, usage });
+        }
+    }
+
+    /// Reads what is left in a reaped child's pipe. Writers still alive
+    /// (being killed, or escaped from the group) are not waited for.
+    fn drain_pipe(&mut self, key: usize, mut pipe: File) {
+        let mut rest = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            rest.extend_from_slice(&buffer[..n]);
+        }
+        if !rest.is_empty() {
+            self.pending.push_back(ExecEvent::Output { key, bytes: rest });
+        }
+    }
+}
+
+/// Reaps `pid`: its wait status and the resources its tree used.
+fn wait4(pid: i32) -> (i32, Usage) {
+    let mut status = 0;
+    // SAFETY: wait4 fills status and a zeroed rusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        while libc::wait4(pid, &mut status, 0, &mut usage) < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let usage = Usage {
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss.max(0) as u64,
+    };
+    (status, usage)
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `maestro.toml`: the text is parsed and checked in one pass (`parse`) into
+//! a [`Flow`] whose every value keeps the span it came from, so that later
+//! passes (expansion, scheduling) can still point into the file.
+
+mod duration;
+mod parse;
+
+pub use duration::parse_duration;
+pub use parse::parse;
+
+use std::time::Duration;
+
+use crate::diag::Span;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Its byte range in the flow file.
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// Wraps `value` written at `span`.
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// A checked flow file: names resolve, no cycle, amounts fit capacities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// `jobs = N` at the top, if given (never 0).
+    pub jobs: Option<Spanned<u32>>,
+    /// `[resources]`, in file order.
+    pub resources: Vec<ResourceDef>,
+    /// `[tasks.*]`, in file order.
+    pub tasks: Vec<TaskDef>,
+}
+
+/// A named capacity from `[resources]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDef {
+    /// Its name.
+    pub name: Spanned<String>,
+    /// How many units exist (at least 1).
+    pub capacity: u32,
+}
+
+/// One `[tasks.NAME]` table, before `for_each` expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDef {
+    /// The table name (letters, digits, `_`, `-`, `.`).
+    pub name: Spanned<String>,
+    /// The shell command, not empty; replacement strings still unexpanded.
+    pub cmd: Spanned<String>,
+    /// Names of tasks that must succeed first (each exists, none is this task).
+    pub deps: Vec<Spanned<String>>,
+    /// Input globs, relative to the task's dir.
+    pub inputs: Vec<Spanned<String>>,
+    /// Output paths, relative to the task's dir.
+    pub outputs: Vec<Spanned<String>>,
+    /// One instance per item, when set.
+    pub for_each: Option<ForEach>,
+    /// Working directory, relative to the flow file's directory.
+    pub dir: Option<Spanned<String>>,
+    /// Extra environment variables, in file order.
+    pub env: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Kill the task's process group after this long.
+    pub timeout: Option<Spanned<Duration>>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Job slots taken while running (at least 1).
+    pub cpus: Spanned<u32>,
+    /// Units of named resources taken while running (each at least 1 and at
+    /// most the resource's capacity).
+    pub resources: Vec<(Spanned<String>, u32)>,
+}
+
+/// Where a `for_each` task's items come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForEach {
+    /// Files matching a glob, relative to the flow file's directory.
+    Glob(Spanned<String>),
+    /// Literal items.
+    List(Vec<Spanned<String>>),
+}
+
+/// Whether `name` is a valid task or resource name.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}

@@ -1,0 +1,1106 @@
+//! Reads `maestro.toml` into a checked [`Flow`].
+//!
+//! The TOML document tree is walked by hand (no serde) so that every value
+//! keeps its span and every problem in the file is reported at once. Checks
+//! that depend on other parts of the file (capacities, `jobs`, deps) run
+//! after the parts they depend on, and skip anything already reported, so a
+//! single mistake yields a single diagnostic.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use toml::de::{DeInteger, DeString, DeTable, DeValue};
+
+use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, is_valid_name, parse_duration};
+use crate::diag::{Diagnostic, SourceFile, Span, nearest};
+
+type Key<'i> = toml::Spanned<DeString<'i>>;
+type Value<'i> = toml::Spanned<DeValue<'i>>;
+
+const TOP_LEVEL_KEYS: [&str; 3] = ["jobs", "resources", "tasks"];
+const TASK_KEYS: [&str; 11] = [
+    "cmd",
+    "deps",
+    "for_each",
+    "inputs",
+    "outputs",
+    "dir",
+    "env",
+    "timeout",
+    "retries",
+    "cpus",
+    "resources",
+];
+const NAME_RULE: &str = "use only letters, digits, '_', '-' and '.'";
+const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd = \"echo hello\"";
+
+/// Parses and checks a flow file.
+///
+/// Returns every problem found, in file order, rather than only the first.
+/// A file that is not valid TOML yields only the TOML errors. Spans of string
+/// values include their quotes; a task's name span is its key in the table
+/// header, which is also where `cpus` points when the task does not set it.
+pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
+    let (root, errors) = DeTable::parse_recoverable(&file.text);
+    let mut diags: Vec<Diagnostic> = if errors.is_empty() {
+        let mut checker = Checker::default();
+        let flow = checker.flow(root.get_ref());
+        if checker.diags.is_empty() {
+            return Ok(flow);
+        }
+        checker.diags
+    } else {
+        errors.iter().map(syntax_error).collect()
+    };
+    diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
+    Err(diags)
+}
+
+fn syntax_error(error: &toml::de::Error) -> Diagnostic {
+    let message = error.message();
+    let message = message.strip_suffix(", expected nothing").unwrap_or(message);
+    match error.span() {
+        Some(span) => Diagnostic::new(message, span),
+        None => Diagnostic::whole_file(message),
+    }
+}
+
+/// What tasks are checked against: the top-level settings.
+struct Limits {
+    /// `jobs`, when set and valid.
+    jobs: Option<u32>,
+    /// Every name under `[resources]`, with its capacity when that is valid.
+    resources: HashMap<String, Option<u32>>,
+}
+
+#[derive(Default)]
+struct Checker {
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn error(&mut self, message: impl Into<String>, span: Span) {
+        self.diags.push(Diagnostic::new(message, span));
+    }
+
+    fn error_with_hint(&mut self, message: impl Into<String>, span: Span, hint: impl Into<String>) {
+        self.diags.push(Diagnostic::new(message, span).with_hint(hint));
+    }
+
+    fn flow(&mut self, root: &DeTable<'_>) -> Flow {
+        let (mut jobs, mut resources, mut tasks) = (None, None, None);
+        for (key, value) in entries(root) {
+            match key.get_ref().as_ref() {
+                "jobs" => jobs = Some(value),
+                "resources" => resources = Some(value),
+                "tasks" => tasks = Some((key, value)),
+                other => {
+                    let message = format!("unknown top-level key '{other}'");
+                    self.unknown_key(key, message, &TOP_LEVEL_KEYS);
+                }
+            }
+        }
+        let jobs = jobs.and_then(|value| {
+            self.integer(value, "'jobs'", 1).map(|n| Spanned::new(n, value.span()))
+        });
+        let (resources, declared) = match resources {
+            Some(value) => self.resources(value),
+            None => Default::default(),
+        };
+        let limits = Limits { jobs: jobs.as_ref().map(|j| j.value), resources: declared };
+        let tasks = match tasks {
+            Some((key, value)) => self.tasks(key, value, &limits),
+            None => {
+                self.diags
+                    .push(Diagnostic::whole_file("no tasks in flow file").with_hint(TASK_EXAMPLE));
+                Vec::new()
+            }
+        };
+        let edges = self.check_deps(&tasks);
+        self.check_cycles(&tasks, &edges);
+        Flow { jobs, resources, tasks }
+    }
+
+    /// Reports an unknown key, returning the valid key it is a typo of, if any.
+    fn unknown_key<'v>(
+        &mut self,
+        key: &Key<'_>,
+        message: String,
+        valid: &[&'v str],
+    ) -> Option<&'v str> {
+        let near = nearest(key.get_ref(), valid.iter().copied());
+        let hint = match near {
+            Some(near) => format!("did you mean '{near}'?"),
+            None => format!("valid keys: {}", valid.join(", ")),
+        };
+        self.error_with_hint(message, key.span(), hint);
+        near
+    }
+
+    /// `[resources]`: the valid definitions, and every declared name.
+    fn resources(&mut self, value: &Value<'_>) -> (Vec<ResourceDef>, HashMap<String, Option<u32>>) {
+        let (mut defs, mut declared) = (Vec::new(), HashMap::new());
+        let Some(table) = value.get_ref().as_table() else {
+            let message =
+                format!("'resources' must be a table of name = capacity, not {}", a(value));
+            self.error_with_hint(message, value.span(), "write [resources] and then printer = 1");
+            return (defs, declared);
+        };
+        for (key, value) in entries(table) {
+            let name = key.get_ref().to_string();
+            let valid_name = self.check_name(key, "resource");
+            let capacity = self.integer(value, &format!("capacity of '{name}'"), 1);
+            declared.insert(name.clone(), capacity);
+            if let (true, Some(capacity)) = (valid_name, capacity) {
+                defs.push(ResourceDef { name: Spanned::new(name, key.span()), capacity });
+            }
+        }
+        (defs, declared)
+    }
+
+    /// Reports a key that is not a valid task or resource name.
+    fn check_name(&mut self, key: &Key<'_>, what: &str) -> bool {
+        let valid = is_valid_name(key.get_ref());
+        if !valid {
+            let message = format!("invalid {what} name '{}': {NAME_RULE}", key.get_ref());
+            self.error(message, key.span());
+        }
+        valid
+    }
+
+    /// `[tasks]`: every task, in file order, even those with errors (so that
+    /// deps on them do not look unknown).
+    fn tasks(&mut self, key: &Key<'_>, value: &Value<'_>, limits: &Limits) -> Vec<TaskDef> {
+        let table = match value.get_ref() {
+            DeValue::Table(table) => table,
+            DeValue::Array(_) => {
+                let message = "'tasks' must be a table of tasks, not an array";
+                self.error_with_hint(message, key.span(), "write [tasks.NAME], not [[tasks]]");
+                return Vec::new();
+            }
+            _ => {
+                let message = format!("'tasks' must be a table of tasks, not {}", a(value));
+                self.error_with_hint(message, value.span(), TASK_EXAMPLE);
+                return Vec::new();
+            }
+        };
+        if table.is_empty() {
+            self.diags
+                .push(Diagnostic::new("no tasks in flow file", key.span()).with_hint(TASK_EXAMPLE));
+        }
+        entries(table).into_iter().map(|(key, value)| self.task(key, value, limits)).collect()
+    }
+
+    fn task(&mut self, key: &Key<'_>, value: &Value<'_>, limits: &Limits) -> TaskDef {
+        let name = key.get_ref().to_string();
+        self.check_name(key, "task");
+        let mut task = TaskDef {
+            name: Spanned::new(name.clone(), key.span()),
+            cmd: Spanned::new(String::new(), key.span()),
+            deps: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            for_each: None,
+            dir: None,
+            env: Vec::new(),
+            timeout: None,
+            retries: 0,
+            cpus: Spanned::new(1, key.span()),
+            resources: Vec::new(),
+        };
+        let Some(table) = value.get_ref().as_table() else {
+            let message = format!("task '{name}' must be a table, not {}", a(value));
+            let hint = format!("write [tasks.{name}] and put cmd = \"...\" under it");
+            self.error_with_hint(message, value.span(), hint);
+            return task;
+        };
+        // A misspelt cmd is reported as such, not also as a missing one.
+        let (mut has_cmd, mut cmd_typo) = (false, false);
+        for (key, value) in entries(table) {
+            match key.get_ref().as_ref() {
+                "cmd" => {
+                    has_cmd = true;
+                    task.cmd = self.non_empty(value, "'cmd'", &name).unwrap_or(task.cmd);
+                }
+                "deps" => task.deps = self.strings(value, "deps"),
+                "for_each" => task.for_each = self.for_each(value, &name),
+                "inputs" => task.inputs = self.paths(value, "inputs", &name),
+                "outputs" => task.outputs = self.paths(value, "outputs", &name),
+                "dir" => task.dir = self.non_empty(value, "'dir'", &name),
+                "env" => task.env = self.env(value),
+                "timeout" => task.timeout = self.timeout(value, &name),
+                "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
+                "cpus" => task.cpus = self.cpus(value, &name, limits).unwrap_or(task.cpus),
+                "resources" => task.resources = self.task_resources(value, &name, limits),
+                other => {
+                    let message = format!("unknown key '{other}' in task '{name}'");
+                    cmd_typo |= self.unknown_key(key, message, &TASK_KEYS) == Some("cmd");
+                }
+            }
+        }
+        if !has_cmd && !cmd_typo {
+            let hint = "add a line like cmd = \"./run.sh\" under the task's header";
+            self.error_with_hint(format!("task '{name}' has no 'cmd'"), key.span(), hint);
+        }
+        task
+    }
+
+    fn for_each(&mut self, value: &Value<'_>, task: &str) -> Option<ForEach> {
+        match value.get_ref() {
+            DeValue::String(_) => self.non_empty(value, "'for_each'", task).map(ForEach::Glob),
+            DeValue::Array(array) if array.is_empty() => {
+                self.error(format!("empty 'for_each' list in task '{task}'"), value.span());
+                None
+            }
+            DeValue::Array(_) => {
+                let items = self.strings(value, "for_each");
+                for item in items.iter().filter(|item| item.value.trim().is_empty()) {
+                    let message = format!("empty item in 'for_each' of task '{task}'");
+                    self.error(message, item.span.clone());
+                }
+                Some(ForEach::List(items))
+            }
+            _ => {
+                let message =
+                    format!("'for_each' must be a string or an array of strings, not {}", a(value));
+                self.error(message, value.span());
+                None
+            }
+        }
+    }
+
+    /// `inputs` or `outputs`: non-empty strings.
+    fn paths(&mut self, value: &Value<'_>, key: &str, task: &str) -> Vec<Spanned<String>> {
+        let paths = self.strings(value, key);
+        for path in paths.iter().filter(|path| path.value.trim().is_empty()) {
+            self.error(format!("empty path in '{key}' of task '{task}'"), path.span.clone());
+        }
+        paths
+    }
+
+    fn env(&mut self, value: &Value<'_>) -> Vec<(Spanned<String>, Spanned<String>)> {
+        let Some(table) = value.get_ref().as_table() else {
+            let message = format!("'env' must be a table, not {}", a(value));
+            self.error_with_hint(message, value.span(), "write env = { NAME = \"value\" }");
+            return Vec::new();
+        };
+        let mut vars = Vec::new();
+        for (key, value) in entries(table) {
+            let name = key.get_ref().as_ref();
+            if name.is_empty() || name.contains(['=', '\0']) {
+                self.error(format!("invalid environment variable name '{name}'"), key.span());
+                continue;
+            }
+            let text = match value.get_ref() {
+                DeValue::String(s) if s.contains('\0') => {
+                    self.error(format!("value of env '{name}' contains a NUL byte"), value.span());
+                    continue;
+                }
+                DeValue::String(s) => s.to_string(),
+                DeValue::Integer(int) => {
+                    integer_value(int).map_or(int.to_string(), |n| n.to_string())
+                }
+                DeValue::Float(float) => float.as_str().to_string(),
+                DeValue::Boolean(b) => b.to_string(),
+                _ => {
+                    let message = format!(
+                        "value of env '{name}' must be a string, number or boolean, not {}",
+                        a(value)
+                    );
+                    self.error(message, value.span());
+                    continue;
+                }
+            };
+            vars.push((
+                Spanned::new(name.to_string(), key.span()),
+                Spanned::new(text, value.span()),
+            ));
+        }
+        vars
+    }
+
+    /// `timeout`: a duration string, or a number of seconds; never zero.
+    fn timeout(&mut self, value: &Value<'_>, task: &str) -> Option<Spanned<Duration>> {
+        let duration = match value.get_ref() {
+            DeValue::String(text) => match parse_duration(text) {
+                Ok(duration) => duration,
+                Err(e) => {
+                    self.error(format!("bad timeout '{text}' in task '{task}': {e}"), value.span());
+                    return None;
+                }
+            },
+            DeValue::Integer(int) => match integer_value(int) {
+                Some(secs) if secs <= 0 => Duration::ZERO,
+                Some(secs) if secs <= i128::from(u64::MAX) => Duration::from_secs(secs as u64),
+                _ => {
+                    self.error("'timeout' is too large", value.span());
+                    return None;
+                }
+            },
+            _ => {
+                let message = format!(
+                    "'timeout' must be a duration like \"10m\" or a number of seconds, not {}",
+                    a(value)
+                );
+                self.error(message, value.span());
+                return None;
+            }
+        };
+        if duration.is_zero() {
+            let message = format!("timeout of task '{task}' must be greater than zero");
+            self.error_with_hint(
+                message,
+                value.span(),
+                "remove 'timeout' to let the task run as long as it needs",
+            );
+            return None;
+        }
+        Some(Spanned::new(duration, value.span()))
+    }
+
+    /// `cpus`: at least 1, and at most `jobs` when that is set.
+    fn cpus(&mut self, value: &Value<'_>, task: &str, limits: &Limits) -> Option<Spanned<u32>> {
+        let cpus = self.integer(value, "'cpus'", 1)?;
+        if let Some(jobs) = limits.jobs.filter(|jobs| cpus > *jobs) {
+            let message = format!("task '{task}' needs {cpus} cpus but jobs = {jobs}");
+            self.error_with_hint(message, value.span(), "lower cpus or raise jobs");
+        }
+        Some(Spanned::new(cpus, value.span()))
+    }
+
+    /// A task's `resources`: each declared, each amount within capacity.
+    fn task_resources(
+        &mut self,
+        value: &Value<'_>,
+        task: &str,
+        limits: &Limits,
+    ) -> Vec<(Spanned<String>, u32)> {
+        let Some(table) = value.get_ref().as_table() else {
+            let message = format!("'resources' must be a table of name = amount, not {}", a(value));
+            self.error_with_hint(message, value.span(), "write resources = { printer = 1 }");
+            return Vec::new();
+        };
+        let mut uses = Vec::new();
+        for (key, value) in entries(table) {
+            let name = key.get_ref().as_ref();
+            let amount = self.integer(value, &format!("amount of '{name}'"), 1);
+            match limits.resources.get(name) {
+                None => self.unknown_resource(key, task, limits),
+                Some(Some(capacity)) if amount.is_some_and(|amount| amount > *capacity) => {
+                    let message = format!(
+                        "task '{task}' needs {} of '{name}', which has only {capacity}",
+                        amount.unwrap_or_default()
+                    );
+                    self.error(message, value.span());
+                }
+                // An invalid capacity is reported at [resources] already.
+                Some(_) => {}
+            }
+            if let Some(amount) = amount {
+                uses.push((Spanned::new(name.to_string(), key.span()), amount));
+            }
+        }
+        uses
+    }
+
+    fn unknown_resource(&mut self, key: &Key<'_>, task: &str, limits: &Limits) {
+        let name = key.get_ref();
+        let message = format!("task '{task}' uses resource '{name}', which is not declared");
+        let hint = match nearest(name, limits.resources.keys().map(String::as_str)) {
+            Some(near) => format!("did you mean '{near}'?"),
+            None => format!("declare it under [resources], e.g. {name} = 1"),
+        };
+        self.error_with_hint(message, key.span(), hint);
+    }
+
+    /// Checks every dep, returning the graph of the valid ones: for each
+    /// task, the tasks it names, with the span of the name.
+    fn check_deps(&mut self, tasks: &[TaskDef]) -> Vec<Vec<(usize, Span)>> {
+        let index: HashMap<&str, usize> =
+            tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
+        let mut edges = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let name = &task.name.value;
+            let mut seen = HashSet::new();
+            let mut targets = Vec::new();
+            for dep in &task.deps {
+                if !seen.insert(dep.value.as_str()) {
+                    let message = format!("'{}' is listed twice in deps of '{name}'", dep.value);
+                    self.error(message, dep.span.clone());
+                } else if dep.value == *name {
+                    self.error(format!("task '{name}' depends on itself"), dep.span.clone());
+                } else if let Some(&target) = index.get(dep.value.as_str()) {
+                    targets.push((target, dep.span.clone()));
+                } else {
+                    self.unknown_dep(dep, name, &index);
+                }
+            }
+            edges.push(targets);
+        }
+        edges
+    }
+
+    fn unknown_dep(&mut self, dep: &Spanned<String>, task: &str, index: &HashMap<&str, usize>) {
+        let message = format!("task '{task}' depends on '{}', which does not exist", dep.value);
+        let diag = Diagnostic::new(message, dep.span.clone());
+        self.diags.push(match nearest(&dep.value, index.keys().copied()) {
+            Some(near) => diag.with_hint(format!("did you mean '{near}'?")),
+            None => diag,
+        });
+    }
+
+    /// Reports cycles, walking depth-first from each task in file order and
+    /// reporting each edge that leads back onto the current path. Each such
+    /// edge closes a different cycle, so none is reported twice.
+    fn check_cycles(&mut self, tasks: &[TaskDef], edges: &[Vec<(usize, Span)>]) {
+        const UNSEEN: usize = usize::MAX;
+        const DONE: usize = usize::MAX - 1;
+        // Per task: UNSEEN, DONE, or its position on the current path.
+        let mut state = vec![UNSEEN; tasks.len()];
+        for start in 0..tasks.len() {
+            if state[start] != UNSEEN {
+                continue;
+            }
+            // The current path, each task with the index of its next edge.
+            let mut path = vec![(start, 0)];
+            state[start] = 0;
+            while let Some((task, next)) = path.last_mut() {
+                let task = *task;
+                let Some((target, _)) = edges[task].get(*next) else {
+                    state[task] = DONE;
+                    path.pop();
+                    continue;
+                };
+                *next += 1;
+                match state[*target] {
+                    UNSEEN => {
+                        state[*target] = path.len();
+                        path.push((*target, 0));
+                    }
+                    DONE => {}
+                    position => {
+                        let cycle: Vec<usize> = path[position..].iter().map(|(t, _)| *t).collect();
+                        self.report_cycle(cycle, tasks, edges);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports `cycle` (each task naming the next, the last naming the first)
+    /// starting from its task that comes first in the file.
+    fn report_cycle(
+        &mut self,
+        mut cycle: Vec<usize>,
+        tasks: &[TaskDef],
+        edges: &[Vec<(usize, Span)>],
+    ) {
+        let first = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
+        cycle.rotate_left(first);
+        let mut names: Vec<&str> = cycle.iter().map(|&t| tasks[t].name.value.as_str()).collect();
+        names.push(names[0]);
+        let second = cycle[1 % cycle.len()];
+        let span = edges[cycle[0]]
+            .iter()
+            .find(|(target, _)| *target == second)
+            .map_or(tasks[cycle[0]].name.span.clone(), |(_, span)| span.clone());
+        self.error(format!("dependency cycle: {}", names.join(" -> ")), span);
+    }
+
+    /// An integer in `min..=u32::MAX`; `what` names it in messages.
+    fn integer(&mut self, value: &Value<'_>, what: &str, min: u32) -> Option<u32> {
+        let DeValue::Integer(int) = value.get_ref() else {
+            let kind = if min == 0 { "non-negative" } else { "positive" };
+            self.error(format!("{what} must be a {kind} integer, not {}", a(value)), value.span());
+            return None;
+        };
+        match integer_value(int) {
+            Some(n) if n < i128::from(min) => {
+                self.error(format!("{what} must be at least {min}"), value.span());
+                None
+            }
+            Some(n) if n <= i128::from(u32::MAX) => u32::try_from(n).ok(),
+            _ => {
+                self.error(format!("{what} is too large (at most {})", u32::MAX), value.span());
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, value: &Value<'_>, what: &str) -> Option<Spanned<String>> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(s.to_string(), value.span())),
+            _ => {
+                self.error(format!("{what} must be a string, not {}", a(value)), value.span());
+                None
+            }
+        }
+    }
+
+    /// A string that is not blank; `what` is the quoted key.
+    fn non_empty(&mut self, value: &Value<'_>, what: &str, task: &str) -> Option<Spanned<String>> {
+        let s = self.string(value, what)?;
+        if s.value.trim().is_empty() {
+            self.error(format!("empty {what} in task '{task}'"), s.span);
+            return None;
+        }
+        Some(s)
+    }
+
+    /// An array of strings; items of another type are reported and dropped.
+    fn strings(&mut self, value: &Value<'_>, key: &str) -> Vec<Spanned<String>> {
+        let Some(array) = value.get_ref().as_array() else {
+            let message = format!("'{key}' must be an array of strings, not {}", a(value));
+            let diag = Diagnostic::new(message, value.span());
+            self.diags.push(match value.get_ref() {
+                DeValue::String(s) => diag.with_hint(format!("write {key} = [\"{s}\"]")),
+                _ => diag,
+            });
+            return Vec::new();
+        };
+        let what = format!("each item of '{key}'");
+        array.iter().filter_map(|item| self.string(item, &what)).collect()
+    }
+}
+
+/// A table's entries in file order (the parser sorts them by key).
+fn entries<'t, 'i>(table: &'t DeTable<'i>) -> Vec<(&'t Key<'i>, &'t Value<'i>)> {
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(key, _)| key.span().start);
+    entries
+}
+
+/// The value of an integer, or `None` if it does not even fit an `i128` (the
+/// parser does not limit integers to 64 bits).
+fn integer_value(int: &DeInteger<'_>) -> Option<i128> {
+    i128::from_str_radix(int.as_str(), int.radix()).ok()
+}
+
+/// The type of `value` with its article: "a string", "an integer".
+fn a(value: &Value<'_>) -> &'static str {
+    match value.get_ref() {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use super::*;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile { path: PathBuf::from("maestro.toml"), text: text.to_string() }
+    }
+
+    fn flow(text: &str) -> Flow {
+        parse(&file(text)).unwrap_or_else(|diags| panic!("unexpected errors: {diags:#?}"))
+    }
+
+    /// Each diagnostic as (message, hint, text under the span).
+    fn errors(text: &str) -> Vec<(String, Option<String>, Option<String>)> {
+        let diags = parse(&file(text)).expect_err("expected errors");
+        let under = |span: &Span| text[span.clone()].to_string();
+        diags
+            .iter()
+            .map(|d| (d.message.clone(), d.hint.clone(), d.span.as_ref().map(under)))
+            .collect()
+    }
+
+    /// The one diagnostic as (message, hint, text under the span).
+    fn error(text: &str) -> (String, Option<String>, String) {
+        let mut all = errors(text);
+        assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
+        let (message, hint, under) = all.remove(0);
+        (message, hint, under.expect("a span"))
+    }
+
+    fn no_hint(message: &str, under: &str) -> (String, Option<String>, String) {
+        (message.to_string(), None, under.to_string())
+    }
+
+    fn hint(message: &str, hint: &str, under: &str) -> (String, Option<String>, String) {
+        (message.to_string(), Some(hint.to_string()), under.to_string())
+    }
+
+    /// The first `needle` after the first `anchor` in `text`, with its span.
+    fn at<T>(text: &str, anchor: &str, needle: &str, value: T) -> Spanned<T> {
+        let from = text.find(anchor).unwrap_or_else(|| panic!("{anchor:?} not in text"));
+        let start = from + text[from..].find(needle).unwrap_or_else(|| panic!("{needle:?}"));
+        Spanned::new(value, start..start + needle.len())
+    }
+
+    /// Like [`at`], for a string value: `needle` is what is written (with
+    /// quotes for a TOML string), the value is without the quotes.
+    fn text_at(text: &str, anchor: &str, needle: &str) -> Spanned<String> {
+        at(text, anchor, needle, needle.trim_matches('"').to_string())
+    }
+
+    const EXAMPLE: &str = r#"# An example flow.
+jobs = 4
+
+[resources]
+printer = 3
+gpu = 1
+
+[tasks.process1]
+cmd = "python process1.py"
+
+[tasks.analyze]
+for_each = "data/*.csv"
+cmd = "python analyze.py {} > results/{/.}.json"
+inputs = ["analyze.py", "{}"]
+outputs = ["results/{/.}.json"]
+dir = "sub"
+env = { B = "x", A = 1, C = true, D = 2.5, E = 0x1F }
+timeout = "10m"
+retries = 2
+cpus = 2
+resources = { printer = 1, gpu = 1 }
+deps = ["process1"]
+
+[tasks.zip]
+for_each = ["north", "south"]
+cmd = "zip {}.zip {}"
+deps = ["analyze", "process1"]
+timeout = 90
+"#;
+
+    fn plain_task(text: &str, name: &str, cmd: &str) -> TaskDef {
+        let header = format!("[tasks.{name}]");
+        let name = text_at(text, &header, name);
+        TaskDef {
+            cpus: Spanned::new(1, name.span.clone()),
+            cmd: text_at(text, &header, cmd),
+            name,
+            deps: vec![],
+            inputs: vec![],
+            outputs: vec![],
+            for_each: None,
+            dir: None,
+            env: vec![],
+            timeout: None,
+            retries: 0,
+            resources: vec![],
+        }
+    }
+
+    #[test]
+    fn full_example_round_trips() {
+        let t = EXAMPLE;
+        let a = "[tasks.analyze]";
+        let env = |key: &str, needle: &str, value: &str| {
+            let anchor = format!("{key} = ");
+            (text_at(t, a, key), at(t, &anchor, needle, value.to_string()))
+        };
+        let analyze = TaskDef {
+            for_each: Some(ForEach::Glob(text_at(t, a, "\"data/*.csv\""))),
+            inputs: vec![text_at(t, a, "\"analyze.py\""), text_at(t, a, "\"{}\"")],
+            outputs: vec![text_at(t, a, "\"results/{/.}.json\"")],
+            dir: Some(text_at(t, a, "\"sub\"")),
+            env: vec![
+                env("B", "\"x\"", "x"),
+                env("A", "1", "1"),
+                env("C", "true", "true"),
+                env("D", "2.5", "2.5"),
+                env("E", "0x1F", "31"),
+            ],
+            timeout: Some(at(t, a, "\"10m\"", Duration::from_secs(600))),
+            retries: 2,
+            cpus: at(t, "cpus = ", "2", 2),
+            resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
+            deps: vec![text_at(t, a, "\"process1\"")],
+            ..plain_task(t, "analyze", "\"python analyze.py {} > results/{/.}.json\"")
+        };
+        let z = "[tasks.zip]";
+        let zip = TaskDef {
+            for_each: Some(ForEach::List(vec![
+                text_at(t, z, "\"north\""),
+                text_at(t, z, "\"south\""),
+            ])),
+            deps: vec![text_at(t, z, "\"analyze\""), text_at(t, z, "\"process1\"")],
+            timeout: Some(at(t, z, "90", Duration::from_secs(90))),
+            ..plain_task(t, "zip", "\"zip {}.zip {}\"")
+        };
+        let expected = Flow {
+            jobs: Some(at(t, "jobs = ", "4", 4)),
+            resources: vec![
+                ResourceDef { name: text_at(t, "", "printer"), capacity: 3 },
+                ResourceDef { name: text_at(t, "", "gpu"), capacity: 1 },
+            ],
+            tasks: vec![plain_task(t, "process1", "\"python process1.py\""), analyze, zip],
+        };
+        assert_eq!(flow(t), expected);
+        // Spot-check that the helpers found the intended text.
+        let parsed = flow(t);
+        assert_eq!(&t[parsed.tasks[1].name.span.clone()], "analyze");
+        assert_eq!(&t[parsed.tasks[2].deps[1].span.clone()], "\"process1\"");
+        assert_eq!(parsed.tasks[2].deps[1].span.start, t.rfind("\"process1\"").unwrap());
+        assert_eq!(&t[parsed.tasks[1].env[1].1.span.clone()], "1");
+    }
+
+    #[test]
+    fn syntax_errors_keep_the_toml_message_and_span() {
+        let text = "[tasks.a]\ncmd = \"x\"\ncmd = \"y\"\n";
+        assert_eq!(error(text), no_hint("duplicate key", "cmd"));
+        let all = errors("[tasks.a\ncmd = = \"x\"\n");
+        assert_eq!(all[0], ("unclosed table, expected `]`".to_string(), None, Some(String::new())));
+        assert_eq!(parse(&file("[tasks.a\n")).unwrap_err()[0].span, Some(8..8));
+        assert_eq!(all[1], ("extra `=`".to_string(), None, Some("=".to_string())));
+    }
+
+    #[test]
+    fn unknown_task_key_suggests_the_nearest() {
+        let text = "[tasks.build]\ncmdd = \"make\"\n";
+        let expected = hint("unknown key 'cmdd' in task 'build'", "did you mean 'cmd'?", "cmdd");
+        // Only once: not also as a missing cmd.
+        assert_eq!(error(text), expected);
+    }
+
+    #[test]
+    fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
+        let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
+        let valid = "valid keys: cmd, deps, for_each, inputs, outputs, dir, env, timeout, retries, \
+                     cpus, resources";
+        assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
+    }
+
+    #[test]
+    fn unknown_top_level_key() {
+        let text = "job = 4\n[tasks.a]\ncmd = \"x\"\n";
+        let expected = hint("unknown top-level key 'job'", "did you mean 'jobs'?", "job");
+        assert_eq!(error(text), expected);
+        let text = "[task.a]\ncmd = \"x\"\n[tasks.b]\ncmd = \"y\"\n";
+        assert_eq!(
+            error(text),
+            hint("unknown top-level key 'task'", "did you mean 'tasks'?", "task")
+        );
+    }
+
+    #[test]
+    fn wrong_types() {
+        let task = |body: &str| error(&format!("[tasks.t]\ncmd = \"x\"\n{body}\n"));
+        let m = "'retries' must be a non-negative integer, not a string";
+        assert_eq!(task("retries = \"2\""), no_hint(m, "\"2\""));
+        let m = "'cpus' must be a positive integer, not a float";
+        assert_eq!(task("cpus = 1.5"), no_hint(m, "1.5"));
+        let m = "'deps' must be an array of strings, not a string";
+        assert_eq!(task("deps = \"a\""), hint(m, "write deps = [\"a\"]", "\"a\""));
+        let m = "each item of 'inputs' must be a string, not an integer";
+        assert_eq!(task("inputs = [\"a\", 3]"), no_hint(m, "3"));
+        let m = "'dir' must be a string, not a boolean";
+        assert_eq!(task("dir = true"), no_hint(m, "true"));
+        let m = "'env' must be a table, not an array";
+        assert_eq!(task("env = []"), hint(m, "write env = { NAME = \"value\" }", "[]"));
+        let m = "value of env 'A' must be a string, number or boolean, not an array";
+        assert_eq!(task("env = { A = [1] }"), no_hint(m, "[1]"));
+        let m = "'for_each' must be a string or an array of strings, not an integer";
+        assert_eq!(task("for_each = 3"), no_hint(m, "3"));
+        let m = "'timeout' must be a duration like \"10m\" or a number of seconds, not a boolean";
+        assert_eq!(task("timeout = false"), no_hint(m, "false"));
+        let m = "'resources' must be a table of name = amount, not an integer";
+        assert_eq!(task("resources = 1"), hint(m, "write resources = { printer = 1 }", "1"));
+        let m = "'cmd' must be a string, not an array";
+        assert_eq!(error("[tasks.t]\ncmd = [\"make\"]\n"), no_hint(m, "[\"make\"]"));
+    }
+
+    #[test]
+    fn tasks_must_be_a_table_of_tables() {
+        let text = "tasks = 3\n";
+        let expected = hint("'tasks' must be a table of tasks, not an integer", TASK_EXAMPLE, "3");
+        assert_eq!(error(text), expected);
+        let text = "[[tasks]]\ncmd = \"x\"\n";
+        let m = "'tasks' must be a table of tasks, not an array";
+        assert_eq!(error(text), hint(m, "write [tasks.NAME], not [[tasks]]", "tasks"));
+        let text = "[tasks]\nbuild = \"make\"\n";
+        let h = "write [tasks.build] and put cmd = \"...\" under it";
+        assert_eq!(error(text), hint("task 'build' must be a table, not a string", h, "\"make\""));
+        let text = "resources = [1]\n[tasks.a]\ncmd = \"x\"\n";
+        let m = "'resources' must be a table of name = capacity, not an array";
+        assert_eq!(error(text), hint(m, "write [resources] and then printer = 1", "[1]"));
+    }
+
+    #[test]
+    fn missing_and_empty_cmd() {
+        let h = "add a line like cmd = \"./run.sh\" under the task's header";
+        let text = "[tasks.build]\ndir = \"x\"\n";
+        assert_eq!(error(text), hint("task 'build' has no 'cmd'", h, "build"));
+        assert_eq!(error("[tasks.build]\n"), hint("task 'build' has no 'cmd'", h, "build"));
+        let m = "empty 'cmd' in task 'build'";
+        assert_eq!(error("[tasks.build]\ncmd = \"\"\n"), no_hint(m, "\"\""));
+        assert_eq!(error("[tasks.build]\ncmd = \" \\t \"\n"), no_hint(m, "\" \\t \""));
+    }
+
+    #[test]
+    fn no_tasks() {
+        let diags = parse(&file("jobs = 2\n")).unwrap_err();
+        assert_eq!(
+            diags,
+            vec![Diagnostic::whole_file("no tasks in flow file").with_hint(TASK_EXAMPLE)]
+        );
+        assert_eq!(parse(&file("")).unwrap_err(), diags);
+        let expected = hint("no tasks in flow file", TASK_EXAMPLE, "tasks");
+        assert_eq!(error("[tasks]\n"), expected);
+    }
+
+    #[test]
+    fn invalid_names() {
+        let m = "invalid task name 'a:b': use only letters, digits, '_', '-' and '.'";
+        assert_eq!(error("[tasks.\"a:b\"]\ncmd = \"x\"\n"), no_hint(m, "\"a:b\""));
+        let m = "invalid resource name 'big printer': use only letters, digits, '_', '-' and '.'";
+        let text = "[resources]\n\"big printer\" = 1\n[tasks.a]\ncmd = \"x\"\n";
+        assert_eq!(error(text), no_hint(m, "\"big printer\""));
+    }
+
+    #[test]
+    fn dep_on_unknown_task() {
+        let text = "[tasks.fetch]\ncmd = \"x\"\n[tasks.clean]\ncmd = \"y\"\ndeps = [\"fetchh\"]\n";
+        let m = "task 'clean' depends on 'fetchh', which does not exist";
+        assert_eq!(error(text), hint(m, "did you mean 'fetch'?", "\"fetchh\""));
+        let text = "[tasks.clean]\ncmd = \"y\"\ndeps = [\"zzzzzz\"]\n";
+        let m = "task 'clean' depends on 'zzzzzz', which does not exist";
+        assert_eq!(error(text), no_hint(m, "\"zzzzzz\""));
+    }
+
+    #[test]
+    fn dep_on_itself() {
+        let text = "[tasks.a]\ncmd = \"x\"\ndeps = ['a']\n";
+        assert_eq!(error(text), no_hint("task 'a' depends on itself", "'a'"));
+    }
+
+    #[test]
+    fn dep_listed_twice() {
+        let text = "[tasks.b]\ncmd = \"x\"\n[tasks.a]\ncmd = \"y\"\ndeps = [\"b\", 'b']\n";
+        assert_eq!(error(text), no_hint("'b' is listed twice in deps of 'a'", "'b'"));
+    }
+
+    #[test]
+    fn cycle_starts_at_the_task_first_in_the_file() {
+        let text = "[tasks.c]\ncmd = \"x\"\ndeps = [\"a\"]\n\
+                    [tasks.b]\ncmd = \"x\"\ndeps = [\"c\"]\n\
+                    [tasks.a]\ncmd = \"x\"\ndeps = [\"b\"]\n";
+        let (message, hint, under) = error(text);
+        assert_eq!(
+            (message.as_str(), hint, under.as_str()),
+            ("dependency cycle: c -> a -> b -> c", None, "\"a\"")
+        );
+        let diags = parse(&file(text)).unwrap_err();
+        assert_eq!(diags[0].span.as_ref().map(|s| s.start), text.find("\"a\""));
+    }
+
+    #[test]
+    fn each_cycle_is_reported_once() {
+        // a -> b -> a and a -> c -> a share 'a'; d -> e -> d is separate.
+        let text = "[tasks.a]\ncmd = \"x\"\ndeps = [\"b\", \"c\"]\n\
+                    [tasks.b]\ncmd = \"x\"\ndeps = [\"a\"]\n\
+                    [tasks.c]\ncmd = \"x\"\ndeps = [\"a\"]\n\
+                    [tasks.d]\ncmd = \"x\"\ndeps = [\"e\", \"b\"]\n\
+                    [tasks.e]\ncmd = \"x\"\ndeps = [\"d\"]\n";
+        let messages: Vec<String> = errors(text).into_iter().map(|e| e.0).collect();
+        assert_eq!(
+            messages,
+            [
+                "dependency cycle: a -> b -> a",
+                "dependency cycle: a -> c -> a",
+                "dependency cycle: d -> e -> d",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_deps_are_not_also_reported_as_cycles() {
+        let text = "[tasks.a]\ncmd = \"x\"\ndeps = [\"a\", \"nope\", \"b\", \"b\"]\n\
+                    [tasks.b]\ncmd = \"x\"\n";
+        let messages: Vec<String> = errors(text).into_iter().map(|e| e.0).collect();
+        assert_eq!(
+            messages,
+            [
+                "task 'a' depends on itself",
+                "task 'a' depends on 'nope', which does not exist",
+                "'b' is listed twice in deps of 'a'",
+            ]
+        );
+    }
+
+    #[test]
+    fn jobs_must_be_at_least_one() {
+        let tasks = "[tasks.a]\ncmd = \"x\"\n";
+        assert_eq!(error(&format!("jobs = 0\n{tasks}")), no_hint("'jobs' must be at least 1", "0"));
+        assert_eq!(
+            error(&format!("jobs = -3\n{tasks}")),
+            no_hint("'jobs' must be at least 1", "-3")
+        );
+        let m = "'jobs' must be a positive integer, not a string";
+        assert_eq!(error(&format!("jobs = \"4\"\n{tasks}")), no_hint(m, "\"4\""));
+    }
+
+    #[test]
+    fn cpus_within_jobs() {
+        let text = "jobs = 4\n[tasks.x]\ncmd = \"x\"\ncpus = 8\n";
+        let expected = hint("task 'x' needs 8 cpus but jobs = 4", "lower cpus or raise jobs", "8");
+        assert_eq!(error(text), expected);
+        // Without jobs, any count is accepted; with a bad jobs, only that is reported.
+        assert_eq!(flow("[tasks.x]\ncmd = \"x\"\ncpus = 64\n").tasks[0].cpus.value, 64);
+        let text = "jobs = 0\n[tasks.x]\ncmd = \"x\"\ncpus = 8\n";
+        assert_eq!(error(text).0, "'jobs' must be at least 1");
+        assert_eq!(
+            error("[tasks.x]\ncmd = \"x\"\ncpus = 0\n"),
+            no_hint("'cpus' must be at least 1", "0")
+        );
+    }
+
+    #[test]
+    fn resources_are_declared_and_within_capacity() {
+        let head = "[resources]\nprinter = 3\n[tasks.x]\ncmd = \"x\"\n";
+        let text = format!("{head}resources = {{ printer = 5 }}\n");
+        assert_eq!(error(&text), no_hint("task 'x' needs 5 of 'printer', which has only 3", "5"));
+        let text = format!("{head}resources = {{ printr = 1 }}\n");
+        let m = "task 'x' uses resource 'printr', which is not declared";
+        assert_eq!(error(&text), hint(m, "did you mean 'printer'?", "printr"));
+        let text = format!("{head}resources = {{ gpu = 1 }}\n");
+        let m = "task 'x' uses resource 'gpu', which is not declared";
+        assert_eq!(error(&text), hint(m, "declare it under [resources], e.g. gpu = 1", "gpu"));
+        let text = format!("{head}resources = {{ printer = 0 }}\n");
+        assert_eq!(error(&text), no_hint("amount of 'printer' must be at least 1", "0"));
+        let text = format!("{head}resources = {{ printer = \"1\" }}\n");
+        let m = "amount of 'printer' must be a positive integer, not a string";
+        assert_eq!(error(&text), no_hint(m, "\"1\""));
+    }
+
+    #[test]
+    fn bad_capacity_is_reported_once() {
+        let text =
+            "[tasks.x]\ncmd = \"x\"\nresources = { printer = 5 }\n[resources]\nprinter = 0\n";
+        assert_eq!(error(text), no_hint("capacity of 'printer' must be at least 1", "0"));
+        // Resources declared after the tasks are still found.
+        let text =
+            "[tasks.x]\ncmd = \"x\"\nresources = { printer = 2 }\n[resources]\nprinter = 2\n";
+        assert_eq!(flow(text).tasks[0].resources[0].1, 2);
+    }
+
+    #[test]
+    fn bad_and_zero_timeouts() {
+        let task = |timeout: &str| format!("[tasks.x]\ncmd = \"x\"\ntimeout = {timeout}\n");
+        let m = "bad timeout '5x' in task 'x': unknown unit 'x' in '5x' (use ms, s, m, h or d)";
+        assert_eq!(error(&task("\"5x\"")), no_hint(m, "\"5x\""));
+        let m = "timeout of task 'x' must be greater than zero";
+        let h = "remove 'timeout' to let the task run as long as it needs";
+        assert_eq!(error(&task("\"0s\"")), hint(m, h, "\"0s\""));
+        assert_eq!(error(&task("0")), hint(m, h, "0"));
+        assert_eq!(error(&task("-5")), hint(m, h, "-5"));
+        let m = "'timeout' is too large";
+        let huge = "99999999999999999999999";
+        assert_eq!(error(&task(huge)), no_hint(m, huge));
+        let timeout = flow(&task("\"1h30m\"")).tasks[0].timeout.clone().unwrap();
+        assert_eq!(timeout.value, Duration::from_secs(5_400));
+    }
+
+    #[test]
+    fn integers_out_of_range() {
+        let task = |body: &str| error(&format!("[tasks.t]\ncmd = \"x\"\n{body}\n"));
+        let m = "'retries' is too large (at most 4294967295)";
+        assert_eq!(task("retries = 4294967296"), no_hint(m, "4294967296"));
+        let huge = "9".repeat(50);
+        assert_eq!(task(&format!("retries = {huge}")), no_hint(m, &huge));
+        assert_eq!(task("retries = -1"), no_hint("'retries' must be at least 0", "-1"));
+        assert_eq!(
+            flow("[tasks.t]\ncmd = \"x\"\nretries = 4294967295\n").tasks[0].retries,
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn for_each_lists_and_paths_must_not_be_empty() {
+        let task = |body: &str| error(&format!("[tasks.t]\ncmd = \"x\"\n{body}\n"));
+        assert_eq!(task("for_each = []"), no_hint("empty 'for_each' list in task 't'", "[]"));
+        assert_eq!(task("for_each = \"\""), no_hint("empty 'for_each' in task 't'", "\"\""));
+        let m = "empty item in 'for_each' of task 't'";
+        assert_eq!(task("for_each = [\"a\", \" \"]"), no_hint(m, "\" \""));
+        let m = "empty path in 'outputs' of task 't'";
+        assert_eq!(task("outputs = [\"\"]"), no_hint(m, "\"\""));
+        assert_eq!(task("dir = \"\""), no_hint("empty 'dir' in task 't'", "\"\""));
+    }
+
+    #[test]
+    fn env_names_and_values() {
+        let task = |body: &str| error(&format!("[tasks.t]\ncmd = \"x\"\n{body}\n"));
+        let m = "invalid environment variable name 'A=B'";
+        assert_eq!(task("env = { \"A=B\" = \"1\" }"), no_hint(m, "\"A=B\""));
+        let m = "value of env 'A' contains a NUL byte";
+        assert_eq!(task("env = { A = \"x\\u0000\" }"), no_hint(m, "\"x\\u0000\""));
+    }
+
+    #[test]
+    fn all_problems_are_reported_in_file_order() {
+        let text = "jobs = 0\nwat = 1\n[tasks.a]\ncmd = \"\"\n[tasks.b]\nretries = -1\n";
+        let messages: Vec<String> = errors(text).into_iter().map(|e| e.0).collect();
+        assert_eq!(
+            messages,
+            [
+                "'jobs' must be at least 1",
+                "unknown top-level key 'wat'",
+                "empty 'cmd' in task 'a'",
+                "task 'b' has no 'cmd'",
+                "'retries' must be at least 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn tasks_keep_file_order() {
+        let text =
+            "[tasks.zeta]\ncmd = \"x\"\n[tasks.alpha]\ncmd = \"x\"\n[tasks.mid]\ncmd = \"x\"\n";
+        let names: Vec<String> = flow(text).tasks.into_iter().map(|t| t.name.value).collect();
+        assert_eq!(names, ["zeta", "alpha", "mid"]);
+    }
+
+    fn chain(n: usize, closed: bool) -> String {
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!("[tasks.t{i}]\ncmd = \"echo {i}\"\n"));
+            if i + 1 < n {
+                text.push_str(&format!("deps = [\"t{}\"]\n", i + 1));
+            } else if closed {
+                text.push_str("deps = [\"t0\"]\n");
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn long_chains_are_fast_and_do_not_overflow_the_stack() {
+        let text = chain(20_000, false);
+        let started = Instant::now();
+        let flow = flow(&text);
+        assert!(started.elapsed().as_secs_f64() < 1.0, "took {:?}", started.elapsed());
+        assert_eq!(flow.tasks.len(), 20_000);
+        let text = chain(20_000, true);
+        let (message, _, under) = error(&text);
+        assert!(message.starts_with("dependency cycle: t0 -> t1 -> t2 -> "), "{message}");
+        assert!(message.ends_with(" -> t19999 -> t0"));
+        assert_eq!(under, "\"t1\"");
+    }
+
+    #[test]
+    fn never_panics_on_mangled_input() {
+        let base = format!("{EXAMPLE}{}", chain(6, true));
+        assert!(base.lines().count() >= 40);
+        for end in 0..=base.len() {
+            let _ = parse(&file(&base[..end]));
+        }
+        for i in 0..base.len() {
+            for replacement in ["\"", "[", "]", "{", "}", "=", ",", "\n", "#"] {
+                let mut text = base.clone();
+                text.replace_range(i..i + 1, replacement);
+                let _ = parse(&file(&text));
+            }
+        }
+    }
+}

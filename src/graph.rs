@@ -1,0 +1,441 @@
+//! Task instances and the edges between them: `for_each` expansion, target
+//! selection, and the longest-remaining-path weights the scheduler orders by.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::diag::Diagnostic;
+use crate::flow::{Flow, ForEach, TaskDef};
+use crate::template::Template;
+
+/// One runnable unit: a task, or one item of a `for_each` task.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Unique name: the task's name, or `task:item` for a `for_each` item.
+    pub name: String,
+    /// What to show for it in output (the name, or the command for `par`).
+    pub label: String,
+    /// Index of the task definition it came from (the stage for `par`).
+    pub task: usize,
+    /// The command line, substitutions done (but `{%}`, known at spawn).
+    pub cmd: CommandText,
+    /// Working directory.
+    pub dir: PathBuf,
+    /// Extra environment, substitutions done.
+    pub env: Vec<(String, String)>,
+    /// Declared inputs and outputs, substitutions done, relative to `dir`.
+    pub inputs: Vec<String>,
+    /// See `inputs`.
+    pub outputs: Vec<String>,
+    /// Kill after this long.
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Job slots taken.
+    pub cpus: u32,
+    /// (resource index, units) taken.
+    pub resources: Vec<(usize, u32)>,
+    /// Instances that must succeed first.
+    pub deps: Vec<usize>,
+}
+
+/// A command line, or a template still waiting for the job slot (`{%}`).
+#[derive(Debug, Clone)]
+pub enum CommandText {
+    /// Ready to run.
+    Fixed(String),
+    /// Expanded at spawn time, when the slot is known.
+    PerSlot {
+        /// The parsed `cmd`.
+        template: Template,
+        /// The `for_each` item.
+        item: String,
+        /// Its sequence number, from 1.
+        seq: u64,
+    },
+}
+
+impl CommandText {
+    /// The command line to run on job slot `slot` (from 1).
+    pub fn for_slot(&self, slot: u32) -> String {
+        match self {
+            CommandText::Fixed(cmd) => cmd.clone(),
+            CommandText::PerSlot { template, item, seq } => {
+                let bytes = template.expand(&[item.as_bytes()], *seq, slot, true);
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        }
+    }
+}
+
+/// A named capacity with its number of units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// Name as written.
+    pub name: String,
+    /// Units.
+    pub capacity: u32,
+}
+
+/// All instances and both directions of their edges.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    /// Every instance, in declaration order.
+    pub instances: Vec<Instance>,
+    /// For each instance, those that depend on it.
+    pub dependents: Vec<Vec<usize>>,
+    /// Named resources, indexed by `Instance::resources`.
+    pub resources: Vec<Resource>,
+}
+
+impl Graph {
+    /// Expands a checked flow into instances. `flow_dir` is the directory of
+    /// the flow file: `dir`, `for_each` globs and paths are relative to it.
+    pub fn from_flow(flow: &Flow, flow_dir: &Path) -> Result<Graph, Vec<Diagnostic>> {
+        let resource_index: HashMap<&str, usize> =
+            flow.resources.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
+        let mut instances = Vec::new();
+        let mut by_task: Vec<std::ops::Range<usize>> = Vec::with_capacity(flow.tasks.len());
+        let mut problems = Vec::new();
+        for (task_index, task) in flow.tasks.iter().enumerate() {
+            let start = instances.len();
+            match expand_task(task, task_index, flow_dir, &resource_index) {
+                Ok(mut expanded) => instances.append(&mut expanded),
+                Err(diagnostic) => problems.push(diagnostic),
+            }
+            by_task.push(start..instances.len());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let task_index: HashMap<&str, usize> =
+            flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
+        for instance in &mut instances {
+            let task = &flow.tasks[instance.task];
+            instance.deps = task
+                .deps
+                .iter()
+                .flat_map(|dep| by_task[task_index[dep.value.as_str()]].clone())
+                .collect();
+        }
+        let resources = flow
+            .resources
+            .iter()
+            .map(|r| Resource { name: r.name.value.clone(), capacity: r.capacity })
+            .collect();
+        Ok(Graph::with_edges(instances, resources))
+    }
+
+    /// The graph of `maestro par`: each stage's commands wait for every
+    /// command of the stage before.
+    pub fn from_stages(stages: &[Vec<String>], dir: &Path) -> Graph {
+        let mut instances: Vec<Instance> = Vec::new();
+        let mut previous_stage = 0..0;
+        for (stage, commands) in stages.iter().enumerate() {
+            let start = instances.len();
+            for cmd in commands {
+                let number = instances.len() + 1;
+                instances.push(Instance {
+                    name: number.to_string(),
+                    label: cmd.clone(),
+                    task: stage,
+                    cmd: CommandText::Fixed(cmd.clone()),
+                    dir: dir.to_path_buf(),
+                    env: Vec::new(),
+                    inputs: Vec::new(),
+                    outputs: Vec::new(),
+                    timeout: None,
+                    retries: 0,
+                    cpus: 1,
+                    resources: Vec::new(),
+                    deps: previous_stage.clone().collect(),
+                });
+            }
+            previous_stage = start..instances.len();
+        }
+        Graph::with_edges(instances, Vec::new())
+    }
+
+    fn with_edges(instances: Vec<Instance>, resources: Vec<Resource>) -> Graph {
+        let mut dependents = vec![Vec::new(); instances.len()];
+        for (i, instance) in instances.iter().enumerate() {
+            for &dep in &instance.deps {
+                dependents[dep].push(i);
+            }
+        }
+        Graph { instances, dependents, resources }
+    }
+
+    /// Instances named by `targets` and everything they need; all when empty.
+    /// A target is a task name (all its instances) or an instance name.
+    pub fn select(&self, targets: &[String]) -> Result<Vec<bool>, String> {
+        if targets.is_empty() {
+            return Ok(vec![true; self.instances.len()]);
+        }
+        let mut selected = vec![false; self.instances.len()];
+        let mut stack = Vec::new();
+        for target in targets {
+            let before = stack.len();
+            stack.extend(
+                self.instances
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, inst)| {
+                        inst.name == *target
+                            || inst.name.split_once(':').is_some_and(|(task, _)| task == target)
+                    })
+                    .map(|(i, _)| i),
+            );
+            if stack.len() == before {
+                let names = self.task_names();
+                let hint = match crate::diag::nearest(target, names.iter().map(String::as_str)) {
+                    Some(near) => format!(" (did you mean '{near}'?)"),
+                    None => String::new(),
+                };
+                return Err(format!("no task named '{target}'{hint}"));
+            }
+        }
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut selected[i], true) {
+                stack.extend(&self.instances[i].deps);
+            }
+        }
+        Ok(selected)
+    }
+
+    fn task_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .instances
+            .iter()
+            .map(|i| i.name.split_once(':').map_or(i.name.as_str(), |(t, _)| t).to_string())
+            .collect();
+        names.dedup();
+        names
+    }
+
+    /// Longest path from each instance to the end of the graph, counting its
+    /// own estimated duration: the order in which ready instances should start.
+    pub fn remaining_path(&self, estimate: impl Fn(usize) -> Duration) -> Vec<Duration> {
+        let mut weight = vec![Duration::ZERO; self.instances.len()];
+        for i in self.reverse_topological_order() {
+            let longest_after =
+                self.dependents[i].iter().map(|&d| weight[d]).max().unwrap_or(Duration::ZERO);
+            weight[i] = estimate(i) + longest_after;
+        }
+        weight
+    }
+
+    /// Every instance after all its deps.
+    pub fn topological_order(&self) -> Vec<usize> {
+        let mut order = self.reverse_topological_order();
+        order.reverse();
+        order
+    }
+
+    /// Every instance after all its dependents (the graph has no cycle).
+    fn reverse_topological_order(&self) -> Vec<usize> {
+        let mut unfinished_dependents: Vec<usize> = self.dependents.iter().map(Vec::len).collect();
+        let mut order: Vec<usize> =
+            (0..self.instances.len()).filter(|&i| unfinished_dependents[i] == 0).collect();
+        let mut next = 0;
+        while next < order.len() {
+            let i = order[next];
+            next += 1;
+            for &dep in &self.instances[i].deps {
+                unfinished_dependents[dep] -= 1;
+                if unfinished_dependents[dep] == 0 {
+                    order.push(dep);
+                }
+            }
+        }
+        order
+    }
+}
+
+/// The instances of one task definition.
+fn expand_task(
+    task: &TaskDef,
+    task_index: usize,
+    flow_dir: &Path,
+    resource_index: &HashMap<&str, usize>,
+) -> Result<Vec<Instance>, Diagnostic> {
+    let base_dir = match &task.dir {
+        Some(dir) => flow_dir.join(&dir.value),
+        None => flow_dir.to_path_buf(),
+    };
+    let resources: Vec<(usize, u32)> =
+        task.resources.iter().map(|(name, amount)| (resource_index[name.value.as_str()], *amount)).collect();
+    let plain = |name: String, cmd: CommandText, subst: &dyn Fn(&str) -> String| Instance {
+        label: name.clone(),
+        name,
+        task: task_index,
+        cmd,
+        dir: base_dir.clone(),
+        env: task.env.iter().map(|(k, v)| (k.value.clone(), subst(&v.value))).collect(),
+        inputs: task.inputs.iter().map(|p| subst(&p.value)).collect(),
+        outputs: task.outputs.iter().map(|p| subst(&p.value)).collect(),
+        timeout: task.timeout.as_ref().map(|t| t.value),
+        retries: task.retries,
+        cpus: task.cpus.value,
+        resources: resources.clone(),
+        deps: Vec::new(),
+    };
+    let Some(for_each) = &task.for_each else {
+        let cmd = CommandText::Fixed(task.cmd.value.clone());
+        return Ok(vec![plain(task.name.value.clone(), cmd, &|s| s.to_string())]);
+    };
+    let items = for_each_items(for_each, &base_dir)?;
+    let keys = instance_keys(for_each, &items, &task.name.value)?;
+    let cmd_template = Template::parse(&task.cmd.value);
+    let mut instances = Vec::with_capacity(items.len());
+    for (index, (item, key)) in items.iter().zip(keys).enumerate() {
+        let seq = index as u64 + 1;
+        let raw = |text: &str| {
+            let bytes = Template::parse(text).expand(&[item.as_bytes()], seq, 0, false);
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let cmd = if cmd_template.uses_slot() {
+            CommandText::PerSlot { template: cmd_template.clone(), item: item.clone(), seq }
+        } else {
+            let bytes = cmd_template.expand(&[item.as_bytes()], seq, 0, true);
+            CommandText::Fixed(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let name = format!("{}:{key}", task.name.value);
+        instances.push(plain(name, cmd, &raw));
+    }
+    Ok(instances)
+}
+
+/// The items of a `for_each`: the list, or the files its glob matches
+/// (relative to the task's dir, sorted). A glob that matches nothing is an
+/// error: for_each globs are expanded when the run starts, and an empty set
+/// almost always means a wrong path.
+fn for_each_items(for_each: &ForEach, base_dir: &Path) -> Result<Vec<String>, Diagnostic> {
+    let pattern = match for_each {
+        ForEach::List(items) => return Ok(items.iter().map(|i| i.value.clone()).collect()),
+        ForEach::Glob(pattern) => pattern,
+    };
+    let escaped_base = glob::Pattern::escape(&base_dir.to_string_lossy());
+    let full = format!("{escaped_base}/{}", pattern.value);
+    let paths = glob::glob(&full).map_err(|e| {
+        Diagnostic::new(format!("bad glob '{}': {}", pattern.value, e.msg), pattern.span.clone())
+    })?;
+    let mut items = Vec::new();
+    for path in paths {
+        let path = path.map_err(|e| {
+            Diagnostic::new(format!("cannot read {}: {}", e.path().display(), e.error()), pattern.span.clone())
+        })?;
+        let relative = path.strip_prefix(base_dir).unwrap_or(&path);
+        let Some(text) = relative.to_str() else {
+            return Err(Diagnostic::new(
+                format!("for_each matches '{}', whose name is not UTF-8", relative.display()),
+                pattern.span.clone(),
+            ));
+        };
+        items.push(text.to_string());
+    }
+    if items.is_empty() {
+        return Err(Diagnostic::new(
+            format!("for_each glob '{}' matches no file in {}", pattern.value, base_dir.display()),
+            pattern.span.clone(),
+        )
+        .with_hint("globs are expanded when the run starts, relative to the task's dir; files a task makes later are not seen"));
+    }
+    Ok(items)
+}
+
+/// The part after `task:` in each instance's name: the file's stem for glob
+/// items (its path without extension when two stems collide), the item
+/// itself for list items. Two items giving one name is an error.
+fn instance_keys(for_each: &ForEach, items: &[String], task: &str) -> Result<Vec<String>, Diagnostic> {
+    let (keys, span) = match for_each {
+        ForEach::List(list) => {
+            (items.to_vec(), list.first().map(|i| i.span.clone()).unwrap_or_default())
+        }
+        ForEach::Glob(pattern) => {
+            let stems: Vec<String> = items.iter().map(|i| path_key(i, true)).collect();
+            let keys = if first_duplicate(&stems).is_some() {
+                items.iter().map(|i| path_key(i, false)).collect()
+            } else {
+                stems
+            };
+            (keys, pattern.span.clone())
+        }
+    };
+    if let Some((a, b)) = first_duplicate(&keys) {
+        return Err(Diagnostic::new(
+            format!("items '{}' and '{}' both make the instance '{task}:{}'", items[a], items[b], keys[a]),
+            span,
+        )
+        .with_hint("every for_each item must give a distinct instance name"));
+    }
+    Ok(keys)
+}
+
+/// `data/a.csv` -> `a` (stem only) or `data/a`.
+fn path_key(item: &str, stem_only: bool) -> String {
+    let mut text: &str = item;
+    if stem_only {
+        text = text.rsplit('/').next().unwrap_or(text);
+    }
+    let name_start = text.rfind('/').map_or(0, |i| i + 1);
+    match text[name_start..].rfind('.') {
+        Some(dot) if dot > 0 => text[..name_start + dot].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+fn first_duplicate(keys: &[String]) -> Option<(usize, usize)> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(&first) = seen.get(key.as_str()) {
+            return Some((first, i));
+        }
+        seen.insert(key, i);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages(s: &[&[&str]]) -> Graph {
+        let stages: Vec<Vec<String>> =
+            s.iter().map(|st| st.iter().map(|c| c.to_string()).collect()).collect();
+        Graph::from_stages(&stages, Path::new("."))
+    }
+
+    #[test]
+    fn stages_depend_on_the_whole_previous_stage() {
+        let g = stages(&[&["a", "b"], &["c"], &["d", "e"]]);
+        assert_eq!(g.instances[2].deps, vec![0, 1]);
+        assert_eq!(g.instances[3].deps, vec![2]);
+        assert_eq!(g.dependents[0], vec![2]);
+    }
+
+    #[test]
+    fn remaining_path_counts_the_longest_chain() {
+        let g = stages(&[&["a", "b"], &["c"], &["d", "e"]]);
+        let w = g.remaining_path(|i| Duration::from_secs(if i == 4 { 5 } else { 1 }));
+        assert_eq!(w[0], Duration::from_secs(7));
+        assert_eq!(w[2], Duration::from_secs(6));
+        assert_eq!(w[3], Duration::from_secs(1));
+    }
+
+    #[test]
+    fn select_takes_deps_and_suggests_near_names() {
+        let g = stages(&[&["a"], &["b"], &["c"]]);
+        assert_eq!(g.select(&["2".to_string()]).unwrap(), vec![true, true, false]);
+        assert!(g.select(&["9".to_string()]).unwrap_err().contains("no task named '9'"));
+    }
+
+    #[test]
+    fn path_keys() {
+        assert_eq!(path_key("data/a.csv", true), "a");
+        assert_eq!(path_key("data/a.csv", false), "data/a");
+        assert_eq!(path_key("sub.dir/bar", false), "sub.dir/bar");
+        assert_eq!(path_key(".hidden", true), ".hidden");
+    }
+}

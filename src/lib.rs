@@ -1,0 +1,21 @@
+//! maestro conducts your scripts: independent commands run in parallel on
+//! every core, dependent ones start the moment what they need is done.
+//!
+//! Data flows one way: argv → [`cli`] → a checked [`flow`] → [`graph`] →
+//! [`plan`] ⇄ [`runner`] driving an [`exec`] backend → [`event`]s →
+//! [`report`] → one exit code.
+
+pub mod app;
+pub mod cli;
+pub mod diag;
+pub mod error;
+pub mod event;
+pub mod exec;
+pub mod exit_code;
+pub mod flow;
+pub mod graph;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod store;
+pub mod template;

@@ -1,0 +1,9 @@
+//! The `maestro` binary: everything lives in the library.
+
+fn main() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == maestro::exec::guardian::GUARDIAN_ARG) {
+        std::process::exit(maestro::exec::guardian::run_guardian());
+    }
+    std::process::exit(maestro::app::main(args));
+}

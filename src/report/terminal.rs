@@ -1,0 +1,288 @@
+//! The terminal during a run: each task's output (grouped, streamed or not
+//! at all), the live status line, and the summary at the end.
+//!
+//! Task output goes to stdout; maestro's own words (status, summary) to
+//! stderr, so `maestro run > out.txt` keeps only what the tasks printed.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::time::{Duration, Instant};
+
+use super::format_duration;
+use super::status::{StatusLine, stderr_is_rich};
+use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary};
+use crate::exec::signal_name;
+use crate::graph::Graph;
+
+/// How task output is shown (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    /// A task's whole output at once when it ends, under a header line.
+    Grouped,
+    /// Lines as they come, prefixed with the task's name.
+    Stream,
+    /// Nothing but the summary.
+    Quiet,
+}
+
+/// Lines of a failed task's log shown in the summary.
+const FAILURE_TAIL_LINES: usize = 10;
+
+/// Prints a run on the terminal.
+pub struct TerminalReporter<'a> {
+    graph: &'a Graph,
+    mode: OutputMode,
+    rich: bool,
+    status: Option<StatusLine>,
+    status_dirty: bool,
+    total: usize,
+    done: usize,
+    failed: usize,
+    running: Vec<(usize, Instant)>,
+    /// Bytes of each log already shown (retries append to the same log).
+    shown: HashMap<usize, u64>,
+    /// Stream mode: an instance's incomplete last line.
+    partial: HashMap<usize, Vec<u8>>,
+    prefix_width: usize,
+    last_logs: HashMap<usize, std::path::PathBuf>,
+}
+
+impl<'a> TerminalReporter<'a> {
+    /// A reporter for a run of `graph` in `mode`.
+    pub fn new(graph: &'a Graph, mode: OutputMode) -> TerminalReporter<'a> {
+        let rich = stderr_is_rich();
+        let prefix_width = graph.instances.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(24);
+        TerminalReporter {
+            graph,
+            mode,
+            rich,
+            status: rich.then(StatusLine::default),
+            status_dirty: false,
+            total: 0,
+            done: 0,
+            failed: 0,
+            running: Vec::new(),
+            shown: HashMap::new(),
+            partial: HashMap::new(),
+            prefix_width,
+            last_logs: HashMap::new(),
+        }
+    }
+
+    fn label(&self, instance: usize) -> &str {
+        &self.graph.instances[instance].label
+    }
+
+    /// Writes to stdout with the status line out of the way.
+    fn print(&mut self, bytes: &[u8]) {
+        if let Some(status) = &mut self.status {
+            status.clear();
+            self.status_dirty = true;
+        }
+        let mut out = io::stdout().lock();
+        // A closed stdout (`maestro run | head`) must not stop the run.
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
+    fn header(&self, instance: usize, attempt: &Attempt, will_retry: bool) -> Vec<u8> {
+        let mut status = attempt.outcome.to_string();
+        if self.rich {
+            let colour = if attempt.outcome.succeeded() { "32" } else { "31" };
+            status = format!("\x1b[{colour}m{status}\x1b[0m");
+        }
+        let retries = self.graph.instances[instance].retries;
+        let retry_note = if will_retry {
+            format!("; retrying, attempt {} of {}", attempt.number + 1, retries + 1)
+        } else {
+            String::new()
+        };
+        let label = self.label(instance);
+        let label = if self.rich { format!("\x1b[1m{label}\x1b[0m") } else { label.to_string() };
+        format!("=== {label} ({status}, {}{retry_note})\n", format_duration(attempt.duration)).into_bytes()
+    }
+
+    /// Grouped mode: the header, then what the attempt added to its log.
+    fn replay(&mut self, instance: usize, attempt: &Attempt, will_retry: bool) {
+        let mut text = self.header(instance, attempt, will_retry);
+        let offset = self.shown.get(&instance).copied().unwrap_or(0);
+        if let Ok(mut log) = File::open(&attempt.log) {
+            let _ = log.seek(SeekFrom::Start(offset));
+            let before = text.len();
+            let _ = log.read_to_end(&mut text);
+            self.shown.insert(instance, offset + (text.len() - before) as u64);
+            if text.len() > before && !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+        }
+        self.print(&text);
+    }
+
+    /// Stream mode: whole lines, each under its task's name.
+    fn stream(&mut self, instance: usize, bytes: &[u8]) {
+        let mut buffer = self.partial.remove(&instance).unwrap_or_default();
+        buffer.extend_from_slice(bytes);
+        let complete = buffer.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let rest = buffer.split_off(complete);
+        if !buffer.is_empty() {
+            let text = self.prefixed(instance, &buffer);
+            self.print(&text);
+        }
+        if !rest.is_empty() {
+            self.partial.insert(instance, rest);
+        }
+    }
+
+    fn flush_partial(&mut self, instance: usize) {
+        if let Some(mut rest) = self.partial.remove(&instance) {
+            rest.push(b'\n');
+            let text = self.prefixed(instance, &rest);
+            self.print(&text);
+        }
+    }
+
+    fn prefixed(&self, instance: usize, lines: &[u8]) -> Vec<u8> {
+        let label: String = self.label(instance).chars().take(self.prefix_width).collect();
+        let prefix = format!("{label:<width$} | ", width = self.prefix_width);
+        let mut out = Vec::with_capacity(lines.len() + 32);
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            out.extend_from_slice(prefix.as_bytes());
+            out.extend_from_slice(line);
+        }
+        out
+    }
+
+    fn redraw_status(&mut self) {
+        let Some(status) = &mut self.status else { return };
+        let running: Vec<(&str, Instant)> =
+            self.running.iter().map(|&(i, since)| (self.graph.instances[i].name.as_str(), since)).collect();
+        status.draw(self.done, self.total, self.failed, &running);
+        self.status_dirty = false;
+    }
+
+    fn summary(&mut self, summary: &RunSummary) {
+        if let Some(status) = &mut self.status {
+            status.clear();
+        }
+        let mut text = String::new();
+        let mut counts = vec![format!("{} ok", summary.succeeded)];
+        if !summary.failed.is_empty() {
+            counts.push(format!("{} failed", summary.failed.len()));
+        }
+        if summary.interrupted > 0 {
+            counts.push(format!("{} interrupted", summary.interrupted));
+        }
+        let not_run = summary.dep_failed + summary.cancelled;
+        if not_run > 0 {
+            counts.push(format!("{not_run} not run"));
+        }
+        let speedup = if summary.wall.is_zero() {
+            1.0
+        } else {
+            summary.task_time.as_secs_f64() / summary.wall.as_secs_f64()
+        };
+        text.push_str(&format!(
+            "maestro: {} in {} (task time {}, speedup {speedup:.2}x)\n",
+            counts.join(", "),
+            format_duration(summary.wall),
+            format_duration(summary.task_time),
+        ));
+        if summary.critical_path.len() > 1 {
+            let names: Vec<&str> = summary.critical_path.iter().map(|&i| self.label(i)).collect();
+            text.push_str(&format!(
+                "critical path ({}): {}\n",
+                format_duration(summary.critical_time),
+                names.join(" -> ")
+            ));
+        }
+        for &instance in &summary.failed {
+            text.push_str(&self.failure_details(instance));
+        }
+        let mut err = io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    /// A failed task's name, its log's path and last lines.
+    fn failure_details(&self, instance: usize) -> String {
+        let Some(log) = self.last_logs.get(&instance) else { return String::new() };
+        let mut text = format!("failed: {} (log: {})\n", self.label(instance), log.display());
+        if self.mode == OutputMode::Quiet {
+            let content = std::fs::read(log).unwrap_or_default();
+            let content = String::from_utf8_lossy(&content);
+            let lines: Vec<&str> = content.lines().collect();
+            for line in &lines[lines.len().saturating_sub(FAILURE_TAIL_LINES)..] {
+                text.push_str(&format!("  | {line}\n"));
+            }
+        }
+        text
+    }
+}
+
+impl Observer for TerminalReporter<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::RunStarted { total, .. } => self.total = *total,
+            Event::AttemptStarted { instance, .. } => {
+                self.running.push((*instance, Instant::now()));
+                self.status_dirty = true;
+            }
+            Event::Output { instance, bytes } => {
+                if self.mode == OutputMode::Stream {
+                    self.stream(*instance, bytes);
+                }
+            }
+            Event::AttemptFinished { instance, attempt, will_retry } => {
+                self.running.retain(|(i, _)| i != instance);
+                self.last_logs.insert(*instance, attempt.log.clone());
+                match self.mode {
+                    OutputMode::Grouped => self.replay(*instance, attempt, *will_retry),
+                    OutputMode::Stream => {
+                        self.flush_partial(*instance);
+                        let header = self.header(*instance, attempt, *will_retry);
+                        self.print(&header);
+                    }
+                    OutputMode::Quiet => {}
+                }
+                if !*will_retry {
+                    self.done += 1;
+                    if !attempt.outcome.succeeded() && attempt.outcome != Outcome::Interrupted {
+                        self.failed += 1;
+                    }
+                }
+                self.status_dirty = true;
+            }
+            Event::NotRun { reason, .. } => {
+                self.done += 1;
+                let _ = reason == &NotRunReason::DepFailed;
+                self.status_dirty = true;
+            }
+            Event::Interrupted { signal, forced } => {
+                if let Some(status) = &mut self.status {
+                    status.clear();
+                }
+                let what = if *forced {
+                    "killing running tasks now".to_string()
+                } else {
+                    format!(
+                        "stopping: waiting for running tasks (SIGKILL in {}; {} again to kill now)",
+                        format_duration(Duration::from_secs(3)),
+                        if *signal == libc::SIGINT { "Ctrl-C".to_string() } else { signal_name(*signal) }
+                    )
+                };
+                eprintln!("maestro: {} received, {what}", signal_name(*signal));
+            }
+            Event::Tick => {
+                if self.status_dirty || !self.running.is_empty() {
+                    self.redraw_status();
+                }
+            }
+            Event::RunFinished { summary } => self.summary(summary),
+        }
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        self.status.as_ref().map(|_| Duration::from_millis(100))
+    }
+}

@@ -1,0 +1,971 @@
+//! GNU parallel's replacement strings, POSIX shell quoting, and the choice between running a
+//! command line directly and through `/bin/sh -c`.
+//!
+//! Flow `for_each` tasks and `maestro map` both expand templates here, so a template means the
+//! same in both and the same as in GNU parallel (checked against parallel 20221122; the few
+//! deliberate differences are noted where they are made).
+
+use std::mem;
+
+/// What a replacement string does to an argument before inserting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transform {
+    /// `{}`: as is.
+    Whole,
+    /// `{.}`: [`strip_extension`].
+    NoExtension,
+    /// `{/}`: [`basename`].
+    Basename,
+    /// `{//}`: [`dirname`].
+    Dirname,
+    /// `{/.}`: [`basename`], then [`strip_extension`].
+    BasenameNoExtension,
+}
+
+impl Transform {
+    /// The transform named by what follows the position (or nothing) inside the braces.
+    fn from_suffix(suffix: &str) -> Option<Transform> {
+        Some(match suffix {
+            "" => Transform::Whole,
+            "." => Transform::NoExtension,
+            "/" => Transform::Basename,
+            "//" => Transform::Dirname,
+            "/." => Transform::BasenameNoExtension,
+            _ => return None,
+        })
+    }
+
+    fn apply(self, arg: &[u8]) -> &[u8] {
+        match self {
+            Transform::Whole => arg,
+            Transform::NoExtension => strip_extension(arg),
+            Transform::Basename => basename(arg),
+            Transform::Dirname => dirname(arg),
+            Transform::BasenameNoExtension => strip_extension(basename(arg)),
+        }
+    }
+}
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    /// `{}` and its variants: every argument, separated by single spaces.
+    All(Transform),
+    /// `{N}` and its variants, N from 1.
+    Nth(usize, Transform),
+    /// `{-N}` and its variants: the N-th argument counting from the last (1).
+    NthLast(usize, Transform),
+    /// `{#}`.
+    Seq,
+    /// `{%}`.
+    Slot,
+}
+
+/// A parsed template: literal text and GNU parallel replacement strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses `{}` `{.}` `{/}` `{//}` `{/.}` `{#}` `{%}` and the positional `{N}` `{N.}` `{N/}`
+    /// `{N//}` `{N/.}` (N >= 1, leading zeros allowed as parallel does) and `{-N}`... (the N-th
+    /// argument from the end, as documented by parallel).
+    ///
+    /// Anything else in braces is literal text, so awk's `{print $1}`, `${HOME}`, `{a,b}`,
+    /// bash's `{1..3}`, `{0}` and `{ }` pass through untouched; `{{}}` is `{`, `{}`, `}`.
+    #[must_use]
+    pub fn parse(text: &str) -> Template {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            // Stopping at the next brace of either kind keeps parsing linear and makes `{{}`
+            // a literal `{` followed by `{}`.
+            let close = after.find(['{', '}']).filter(|&close| after.as_bytes()[close] == b'}');
+            let Some((part, close)) =
+                close.and_then(|close| Some((parse_replacement(&after[..close])?, close)))
+            else {
+                literal.push_str(&rest[..=open]);
+                rest = after;
+                continue;
+            };
+            literal.push_str(&rest[..open]);
+            if !literal.is_empty() {
+                parts.push(Part::Literal(mem::take(&mut literal)));
+            }
+            parts.push(part);
+            rest = &after[close + 1..];
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Template { parts }
+    }
+
+    /// Whether any replacement string occurs, `{#}` and `{%}` included: GNU parallel appends
+    /// the input (quoted, space-separated) to a command that has none.
+    #[must_use]
+    pub fn has_replacements(&self) -> bool {
+        self.parts.iter().any(|part| !matches!(part, Part::Literal(_)))
+    }
+
+    /// Largest positional index used (`{3.}` -> 3), 0 if none. `{-N}` does not count: it
+    /// says nothing about how many columns the input has.
+    #[must_use]
+    pub fn max_position(&self) -> usize {
+        let positions = self.parts.iter().map(|part| match part {
+            Part::Nth(n, _) => *n,
+            _ => 0,
+        });
+        positions.max().unwrap_or(0)
+    }
+
+    /// Whether the template uses `{%}`, whose value (the job slot) is only known at spawn time.
+    #[must_use]
+    pub fn uses_slot(&self) -> bool {
+        self.parts.contains(&Part::Slot)
+    }
+
+    /// Expands the template for one input whose columns are `args`, with sequence number `seq`
+    /// (`{#}`, from 1) and job slot `slot` (`{%}`, from 1).
+    ///
+    /// `{}` is every argument joined by single spaces (each quoted separately when quoting).
+    /// With `quote` each substituted value goes through [`shell_quote`] (for command lines);
+    /// without, it is inserted raw (for file paths such as outputs). Literal text is never
+    /// quoted. A positional string beyond the number of arguments expands to nothing at all,
+    /// not even `''`, as in parallel (`{3}` with two inputs; `x{2}y` -> `xy`); parallel wraps
+    /// an out-of-range `{-N}` around, which is a quirk we do not copy: it is empty too.
+    #[must_use]
+    pub fn expand(&self, args: &[&[u8]], seq: u64, slot: u32, quote: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let insert = |out: &mut Vec<u8>, value: &[u8]| {
+            if quote { quote_into(out, value) } else { out.extend_from_slice(value) }
+        };
+        for part in &self.parts {
+            match *part {
+                Part::Literal(ref text) => out.extend_from_slice(text.as_bytes()),
+                Part::All(transform) => {
+                    for (index, arg) in args.iter().enumerate() {
+                        if index > 0 {
+                            out.push(b' ');
+                        }
+                        insert(&mut out, transform.apply(arg));
+                    }
+                }
+                Part::Nth(n, transform) => {
+                    if let Some(arg) = args.get(n - 1) {
+                        insert(&mut out, transform.apply(arg));
+                    }
+                }
+                Part::NthLast(n, transform) => {
+                    if let Some(index) = args.len().checked_sub(n) {
+                        insert(&mut out, transform.apply(args[index]));
+                    }
+                }
+                // Decimal digits never need quoting.
+                Part::Seq => out.extend_from_slice(seq.to_string().as_bytes()),
+                Part::Slot => out.extend_from_slice(slot.to_string().as_bytes()),
+            }
+        }
+        out
+    }
+}
+
+/// The replacement string inside a pair of braces, if `inner` names one.
+fn parse_replacement(inner: &str) -> Option<Part> {
+    match inner {
+        "#" => return Some(Part::Seq),
+        "%" => return Some(Part::Slot),
+        _ => {}
+    }
+    if let Some(transform) = Transform::from_suffix(inner) {
+        return Some(Part::All(transform));
+    }
+    let (from_end, rest) = match inner.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, inner),
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    // Too many digits to be an index: not a replacement string, so literal text.
+    let n: usize = rest[..digits].parse().ok()?;
+    let transform = Transform::from_suffix(&rest[digits..])?;
+    match (n, from_end) {
+        // parallel turns `{0}` into the whole input, unquoted, and `{-0}` into nothing; nobody
+        // means either on purpose. (It also reads `{1 }` as `{1}`; we keep that literal.)
+        (0, _) => None,
+        (n, false) => Some(Part::Nth(n, transform)),
+        (n, true) => Some(Part::NthLast(n, transform)),
+    }
+}
+
+/// `{.}`: removes the extension, that is the last `.` and what follows it, but only when that
+/// `.` is in the last path component (parallel's `s:\.[^/.]*$::`).
+///
+/// So `a/b.c.d` -> `a/b.c`, `sub.dir/bar` is unchanged, and a leading dot counts as an
+/// extension: `.bashrc` -> empty, `a/.hidden` -> `a/`, `..` -> `.`, `a.` -> `a`.
+#[must_use]
+pub fn strip_extension(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'.' || b == b'/') {
+        Some(dot) if path[dot] == b'.' => &path[..dot],
+        _ => path,
+    }
+}
+
+/// `{/}`: everything after the last `/` (parallel's `s:.*/::`), the whole path if it has none.
+///
+/// Unlike basename(1), trailing slashes are not skipped: `a/b/` and `/` give the empty string.
+/// parallel's regex does not cross newlines, so for `a\nb/c` it gives `a\nc`; we give `c`,
+/// the name a file system would see.
+#[must_use]
+pub fn basename(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &path[slash + 1..],
+        None => path,
+    }
+}
+
+/// `{//}`: the directory part, as Perl's `File::Basename::dirname` (which parallel uses), i.e.
+/// as dirname(1): trailing slashes are ignored, repeated slashes collapse at the end, a name
+/// without a slash (or empty) gives `.`, and the root stays `/`.
+///
+/// `a/b.c` -> `a`, `a/b/` -> `a`, `dir/` -> `.`, `//x` -> `/`, `a//b` -> `a`, `/` -> `/`.
+#[must_use]
+pub fn dirname(path: &[u8]) -> &[u8] {
+    let Some(slash) = path.iter().rposition(|&b| b == b'/') else {
+        return b".";
+    };
+    let dir = trim_trailing_slashes(&path[..=slash]);
+    if slash + 1 < path.len() {
+        return dir;
+    }
+    // The path ended in a slash, so its last component is the one before: drop it too.
+    match dir.iter().rposition(|&b| b == b'/') {
+        Some(slash) => trim_trailing_slashes(&dir[..=slash]),
+        None => b".",
+    }
+}
+
+/// Removes trailing slashes but never the first byte, so `//` -> `/`.
+fn trim_trailing_slashes(path: &[u8]) -> &[u8] {
+    let kept = path.iter().rposition(|&b| b != b'/').map_or(1, |last| last + 1);
+    &path[..kept.min(path.len())]
+}
+
+/// Whether `byte` means nothing to sh, dash or bash wherever it appears in a word. `^` is
+/// left out (a pipe in the historical Bourne shell), and so are bytes >= 0x80, as parallel
+/// does: how a lexer reads them depends on its locale, while single quotes keep any byte.
+fn is_safe(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"_./+,:=@%-".contains(&byte)
+}
+
+/// Quotes `value` for a POSIX shell (sh, dash, bash): bare when every byte is safe
+/// (`[A-Za-z0-9_./+,:=@%-]`), otherwise in single quotes, each `'` written as `\'` outside
+/// them (`a'b` -> `'a'\''b'`, `'` -> `\'`); the empty value is `''`.
+///
+/// A value that would read as an assignment (`NAME=...`) or starts with `=` is quoted too:
+/// in command position a bare `FOO=bar` would set a variable instead of running `FOO=bar`.
+/// A NUL byte cannot be passed to a program at all; it is kept, and spawning will fail.
+#[must_use]
+pub fn shell_quote(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 2);
+    quote_into(&mut out, value);
+    out
+}
+
+/// [`shell_quote`], appending to `out` to spare an allocation per value.
+fn quote_into(out: &mut Vec<u8>, value: &[u8]) {
+    if value.is_empty() {
+        out.extend_from_slice(b"''");
+        return;
+    }
+    if value.iter().all(|&b| is_safe(b)) && !starts_like_assignment(value) {
+        out.extend_from_slice(value);
+        return;
+    }
+    // A single-quoted string cannot contain `'`: close the quotes around each one. Quotes are
+    // only opened for other bytes, so no empty `''` pairs are left at the ends.
+    let mut open = false;
+    for &byte in value {
+        if byte == b'\'' {
+            if open {
+                out.push(b'\'');
+                open = false;
+            }
+            out.extend_from_slice(b"\\'");
+        } else {
+            if !open {
+                out.push(b'\'');
+                open = true;
+            }
+            out.push(byte);
+        }
+    }
+    if open {
+        out.push(b'\'');
+    }
+}
+
+/// Whether a bare word would be taken as an assignment in command position (`NAME=`), or
+/// starts with `=` (zsh expands `=cmd` to the path of cmd).
+fn starts_like_assignment(word: &[u8]) -> bool {
+    let Some(equals) = word.iter().position(|&b| b == b'=') else {
+        return false;
+    };
+    let name = &word[..equals];
+    name.is_empty()
+        || (!name[0].is_ascii_digit()
+            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// How to run a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandLine {
+    /// No shell syntax: exec this argv (program first) directly, saving a shell per job. The
+    /// caller must report a missing program as sh would (exit status 127); unlike sh, exec
+    /// may refuse a script without `#!` (ENOEXEC).
+    Direct(Vec<String>),
+    /// Needs `/bin/sh -c` with this text.
+    Shell(String),
+}
+
+/// Bytes that give a command line meaning beyond "words separated by blanks": GNU make's
+/// `sh_chars` (job.c), plus `'` and `\` (make handles those itself, we do not) and newline.
+const SHELL_CHARS: &[u8] = b"#;\"*?[]&|<>(){}$`^~!'\\\n";
+
+/// First words the shell handles itself: keywords, and builtins that change the shell's own
+/// state or have no program of the same name (GNU make's `sh_cmds`, plus bash's). `echo`,
+/// `printf`, `kill`, `true` and `false` exist as programs and stay direct; `test` and `[` do
+/// too but make sends them to the shell, and so do we. `pwd` is here because the builtin
+/// prints the logical path (`$PWD`) and /bin/pwd the physical one; `time` because it is a
+/// bash keyword and /usr/bin/time is often missing.
+#[rustfmt::skip]
+const SHELL_WORDS: &[&str] = &[
+    ".", ":", "[", "[[", "alias", "bg", "bind", "break", "builtin", "caller", "case", "cd",
+    "command", "compgen", "complete", "compopt", "continue", "coproc", "declare", "dirs", "disown",
+    "do", "done", "elif", "else", "enable", "esac", "eval", "exec", "exit", "export", "fc", "fg",
+    "fi", "for", "function", "getopts", "hash", "help", "history", "if", "in", "jobs", "let",
+    "local", "login", "logout", "mapfile", "popd", "pushd", "pwd", "read", "readarray", "readonly",
+    "return", "select", "set", "shift", "shopt", "source", "suspend", "switch", "test", "then",
+    "time", "times", "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "until",
+    "wait", "while",
+];
+
+/// The byte ranges of the words of `cmd` if it can run without a shell, as make decides:
+/// no shell metacharacter, not blank, no assignment prefix (`=` in the first word), no job
+/// spec (`%1`) and a first word that is not a shell keyword or builtin.
+fn direct_words(cmd: &[u8]) -> Option<Vec<(usize, usize)>> {
+    if cmd.iter().any(|b| SHELL_CHARS.contains(b)) {
+        return None;
+    }
+    // The shell splits on spaces and tabs only; `\r` and the like are word bytes for it too.
+    let mut words = Vec::new();
+    let mut start = None;
+    for (index, &byte) in cmd.iter().chain([b' '].iter()).enumerate() {
+        match (byte == b' ' || byte == b'\t', start) {
+            (true, Some(from)) => {
+                words.push((from, index));
+                start = None;
+            }
+            (false, None) => start = Some(index),
+            _ => {}
+        }
+    }
+    let &(from, to) = words.first()?;
+    let first = &cmd[from..to];
+    let builtin = SHELL_WORDS.iter().any(|word| word.as_bytes() == first);
+    if builtin || first.contains(&b'=') || first[0] == b'%' {
+        return None;
+    }
+    Some(words)
+}
+
+/// Decides how to run `cmd`: [`CommandLine::Direct`] (split on spaces and tabs) when the shell
+/// would do nothing but that split and an exec, [`CommandLine::Shell`] otherwise.
+#[must_use]
+pub fn classify(cmd: &str) -> CommandLine {
+    match direct_words(cmd.as_bytes()) {
+        // Words end at ASCII blanks, so the ranges are on char boundaries.
+        Some(words) => CommandLine::Direct(
+            words.into_iter().map(|(from, to)| cmd[from..to].to_string()).collect(),
+        ),
+        None => CommandLine::Shell(cmd.to_string()),
+    }
+}
+
+/// [`classify`] for command lines that may not be UTF-8 (`map` inputs): the argv to exec
+/// directly, or `None` when the line needs `/bin/sh -c`.
+#[must_use]
+pub fn split_direct(cmd: &[u8]) -> Option<Vec<&[u8]>> {
+    direct_words(cmd).map(|words| words.into_iter().map(|(from, to)| &cmd[from..to]).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
+
+    fn expand(template: &str, args: &[&str], quote: bool) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        String::from_utf8(Template::parse(template).expand(&args, 7, 3, quote)).unwrap()
+    }
+
+    fn s(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).unwrap()
+    }
+
+    // Outputs of `parallel --will-cite printf %s {.} ::: INPUT` and likewise for
+    // {/} {//} {/.}, parallel 20221122: (input, {.}, {/}, {//}, {/.}).
+    const PARALLEL_PATHS: &[(&str, &str, &str, &str, &str)] = &[
+        ("sub.dir/bar", "sub.dir/bar", "bar", "sub.dir", "bar"),
+        ("a/b.c.d", "a/b.c", "b.c.d", "a", "b.c"),
+        (".bashrc", "", ".bashrc", ".", ""),
+        ("dir/", "dir/", "", ".", ""),
+        ("a/b/", "a/b/", "", "a", ""),
+        ("noslash", "noslash", "noslash", ".", "noslash"),
+        ("foo.txt", "foo", "foo.txt", ".", "foo"),
+        ("/", "/", "", "/", ""),
+        ("/foo", "/foo", "foo", "/", "foo"),
+        ("/foo.txt", "/foo", "foo.txt", "/", "foo"),
+        ("a/.hidden", "a/", ".hidden", "a", ""),
+        ("..", ".", "..", ".", "."),
+        (".", "", ".", ".", ""),
+        ("a/..", "a/.", "..", "a", "."),
+        ("a.", "a", "a.", ".", "a"),
+        ("a/b.", "a/b", "b.", "a", "b"),
+        ("//x", "//x", "x", "/", "x"),
+        ("a//b", "a//b", "b", "a", "b"),
+        ("/a/b.c", "/a/b", "b.c", "/a", "b"),
+        ("./x.y", "./x", "x.y", ".", "x"),
+        ("x.tar.gz", "x.tar", "x.tar.gz", ".", "x.tar"),
+        ("", "", "", ".", ""),
+        ("a/b/.c", "a/b/", ".c", "a/b", ""),
+        ("a b.c", "a b", "a b.c", ".", "a b"),
+        (".a.b", ".a", ".a.b", ".", ".a"),
+        ("dir.d/", "dir.d/", "", ".", ""),
+        ("a.b/", "a.b/", "", ".", ""),
+        ("..b", ".", "..b", ".", "."),
+        // Checked with `parallel -0` (values with newlines).
+        ("a/b\nc", "a/b\nc", "b\nc", "a", "b\nc"),
+        ("a.b\nc", "a", "a.b\nc", ".", "a"),
+        ("x/a.b\n", "x/a", "a.b\n", "x", "a"),
+    ];
+
+    #[test]
+    fn path_helpers_match_parallel() {
+        for &(input, no_ext, base, dir, base_no_ext) in PARALLEL_PATHS {
+            let input = input.as_bytes();
+            assert_eq!(s(strip_extension(input)), no_ext, "{{.}} of {input:?}");
+            assert_eq!(s(basename(input)), base, "{{/}} of {input:?}");
+            assert_eq!(s(dirname(input)), dir, "{{//}} of {input:?}");
+            assert_eq!(s(strip_extension(basename(input))), base_no_ext, "{{/.}} of {input:?}");
+        }
+    }
+
+    #[test]
+    fn replacement_strings_match_parallel_table() {
+        for &(input, no_ext, base, dir, base_no_ext) in PARALLEL_PATHS {
+            let got = expand("{}|{.}|{/}|{//}|{/.}", &[input], false);
+            assert_eq!(got, [input, no_ext, base, dir, base_no_ext].join("|"));
+            let got = expand("{1}|{1.}|{1/}|{1//}|{1/.}", &[input], false);
+            assert_eq!(got, [input, no_ext, base, dir, base_no_ext].join("|"));
+            let got = expand("{-1}|{-1.}|{-1/}|{-1//}|{-1/.}", &[input], false);
+            assert_eq!(got, [input, no_ext, base, dir, base_no_ext].join("|"));
+        }
+    }
+
+    #[test]
+    fn dirname_edge_cases() {
+        // Perl's File::Basename::dirname, which parallel uses for {//}.
+        for (input, want) in [
+            ("a//b//", "a"),
+            ("//", "/"),
+            ("///", "/"),
+            ("///a", "/"),
+            ("/x/", "/"),
+            ("x//", "."),
+            ("a/b//c", "a/b"),
+            ("a/b/c/", "a/b"),
+            ("./", "."),
+            ("../", "."),
+            ("../x", ".."),
+        ] {
+            assert_eq!(s(dirname(input.as_bytes())), want, "dirname of {input:?}");
+        }
+    }
+
+    #[test]
+    fn basename_deviates_from_parallel_only_across_newlines() {
+        // parallel: "a\nc" (its regex stops at the newline); the file's name is "c".
+        assert_eq!(basename(b"a\nb/c"), b"c");
+    }
+
+    #[test]
+    fn path_helpers_take_invalid_utf8() {
+        assert_eq!(strip_extension(b"d\xff/f\xfe.g\xfd"), b"d\xff/f\xfe");
+        assert_eq!(basename(b"d\xff/f\xfe.g"), b"f\xfe.g");
+        assert_eq!(dirname(b"d\xff/f\xfe.g"), b"d\xff");
+    }
+
+    #[test]
+    fn parses_replacement_strings() {
+        for text in ["{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{%}", "{1}", "{2.}", "{3/}"] {
+            assert!(Template::parse(text).has_replacements(), "{text}");
+        }
+        for text in ["{4//}", "{5/.}", "{01}", "{-1}", "{-2/.}", "x{}y", "{}{}"] {
+            assert!(Template::parse(text).has_replacements(), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_braces_are_literal() {
+        for text in [
+            "",
+            "echo hi",
+            "awk '{print $1}'",
+            "echo ${HOME}",
+            "echo {a,b}",
+            "echo {1..3}",
+            "{0}",
+            "{-0}",
+            "{ }",
+            "{1 }",
+            "{+1}",
+            "{..}",
+            "{1..}",
+            "{/1}",
+            "{.1}",
+            "{///}",
+            "{1x}",
+            "{-}",
+            "{-x}",
+            "{99999999999999999999999}",
+            "{",
+            "}",
+            "}{",
+            "{#",
+            "{{",
+            "f() { :; }",
+            "é{ü}ß",
+        ] {
+            let template = Template::parse(text);
+            assert!(!template.has_replacements(), "{text}");
+            assert_eq!(expand(text, &["arg"], true), text);
+        }
+    }
+
+    #[test]
+    fn nested_braces_match_parallel() {
+        // parallel --dry-run echo {{}} ::: a -> echo {a}; {}} -> a}.
+        assert_eq!(expand("{{}}", &["a"], true), "{a}");
+        assert_eq!(expand("{}}", &["a"], true), "a}");
+        assert_eq!(expand("{{.}}", &["a.b"], true), "{a}");
+        assert_eq!(expand("{{1}", &["a"], true), "{a");
+        assert_eq!(expand("${}", &["a"], true), "$a");
+    }
+
+    #[test]
+    fn max_position_and_slot() {
+        assert_eq!(Template::parse("echo {}").max_position(), 0);
+        assert_eq!(Template::parse("{2} {3.} {1}").max_position(), 3);
+        assert_eq!(Template::parse("{-4} {1}").max_position(), 1);
+        assert_eq!(Template::parse("{007}").max_position(), 7);
+        assert!(Template::parse("x{%}y").uses_slot());
+        assert!(!Template::parse("x{#}y {} %").uses_slot());
+        assert!(Template::parse("{%}").has_replacements());
+        assert!(Template::parse("{#}").has_replacements());
+    }
+
+    #[test]
+    fn expands_sequence_and_slot() {
+        assert_eq!(expand("job {#} on {%}: {}", &["x"], true), "job 7 on 3: x");
+        let template = Template::parse("{#}/{%}");
+        assert_eq!(
+            template.expand(&[], u64::MAX, u32::MAX, true),
+            b"18446744073709551615/4294967295"
+        );
+    }
+
+    #[test]
+    fn all_args_are_joined_and_quoted_separately() {
+        // parallel --dry-run echo {} ::: 'a b' ::: "c'd" ::: '$x'
+        assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], true), r"echo 'a b' 'c'\''d' '$x'");
+        assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], false), "echo a b c'd $x");
+        // parallel --dry-run echo {.} {/} {//} {/.} ::: a.b/x.y ::: c.d
+        assert_eq!(
+            expand("echo {.} {/} {//} {/.}", &["a.b/x.y", "c.d"], true),
+            "echo a.b/x c x.y c.d a.b . x c"
+        );
+        // parallel --dry-run echo {} {} ::: '' ::: ''
+        assert_eq!(expand("echo {} {}", &["", ""], true), "echo '' '' '' ''");
+        assert_eq!(expand("echo x{}y", &[], true), "echo xy");
+    }
+
+    #[test]
+    fn positional_strings() {
+        // parallel --dry-run echo {1.} {2/} {1//} {2/.} ::: d/a.x ::: e/f/b.y
+        assert_eq!(expand("{1.} {2/} {1//} {2/.}", &["d/a.x", "e/f/b.y"], true), "d/a b.y d b");
+        // parallel --dry-run echo {1}{2} ::: a ::: b
+        assert_eq!(expand("{1}{2}", &["a", "b"], true), "ab");
+        // parallel --dry-run echo {01} {001.} ::: a.b ::: b
+        assert_eq!(expand("{01} {001.}", &["a.b", "b"], true), "a.b a");
+        // parallel --dry-run echo {-2} ::: a ::: b ::: c ; {-1.} etc ::: a ::: b/c.d
+        assert_eq!(expand("{-2}", &["a", "b", "c"], true), "b");
+        assert_eq!(
+            expand("x{-1.}y x{-1/}y x{-1//}y x{-1/.}y", &["a", "b/c.d"], true),
+            "xb/cy xc.dy xby xcy"
+        );
+        // parallel --dry-run echo {1} ::: '' ::: ''
+        assert_eq!(expand("echo {1}", &["", ""], true), "echo ''");
+    }
+
+    #[test]
+    fn out_of_range_positions_expand_to_nothing() {
+        // parallel --dry-run 'printf "[%s]\n" {3} {1} {2}' ::: a ::: b
+        assert_eq!(
+            expand(r#"printf "[%s]\n" {3} {1} {2}"#, &["a", "b"], true),
+            r#"printf "[%s]\n"  a b"#
+        );
+        // parallel --dry-run -N2 echo x{2}y ::: a b c (the second job)
+        assert_eq!(expand("x{2}y", &["c"], true), "xy");
+        assert_eq!(expand("x{2.}y{2//}", &["c"], false), "xy");
+        assert_eq!(expand("x{-3}y", &["a", "b"], true), "xy");
+        assert_eq!(expand("x{1}y", &[], true), "xy");
+    }
+
+    #[test]
+    fn quoting_applies_to_values_only() {
+        assert_eq!(
+            expand("cat '{}' > \"{.}.out\"", &["my file.txt"], false),
+            "cat 'my file.txt' > \"my file.out\""
+        );
+        // As in parallel: the value is quoted even inside the template's own quotes.
+        assert_eq!(expand("echo \"{}\"", &["a b"], true), "echo \"'a b'\"");
+        assert_eq!(expand("{/} {}", &["$(x)/y z"], true), "'y z' '$(x)/y z'");
+    }
+
+    #[test]
+    fn expansion_is_bytes_safe() {
+        let template = Template::parse("cp {} {.}.é");
+        assert_eq!(template.expand(&[b"\xff.\xfe"], 1, 1, false), b"cp \xff.\xfe \xff.\xc3\xa9");
+        assert_eq!(template.expand(&[b"\xff.\xfe"], 1, 1, true), b"cp '\xff.\xfe' '\xff'.\xc3\xa9");
+    }
+
+    #[test]
+    fn shell_quote_forms() {
+        for (value, want) in [
+            ("", "''"),
+            ("plain", "plain"),
+            ("a/b-c_d.e+f,g:h@i%j", "a/b-c_d.e+f,g:h@i%j"),
+            ("--opt=value", "--opt=value"),
+            ("1=x", "1=x"),
+            ("a-b=c", "a-b=c"),
+            ("FOO=bar", "'FOO=bar'"),
+            ("_x=1", "'_x=1'"),
+            ("=cmd", "'=cmd'"),
+            ("a b", "'a b'"),
+            ("'", r"\'"),
+            ("''", r"\'\'"),
+            ("a'b", r"'a'\''b'"),
+            ("'a'", r"\''a'\'"),
+            ("$HOME", "'$HOME'"),
+            ("~", "'~'"),
+            ("a^b", "'a^b'"),
+            ("é", "'é'"),
+            ("\\", "'\\'"),
+        ] {
+            assert_eq!(s(&shell_quote(value.as_bytes())), want, "quote of {value:?}");
+        }
+    }
+
+    fn nasty_values() -> Vec<Vec<u8>> {
+        let mut values: Vec<Vec<u8>> = [
+            "$(touch pwned)",
+            "`touch pwned`",
+            "; rm x",
+            "'",
+            "''",
+            "'\\''",
+            "\"",
+            "\\",
+            "\\\\n",
+            "a\nb",
+            "\n",
+            "a\tb",
+            " ",
+            "  leading and trailing  ",
+            "*",
+            "?",
+            "[a]",
+            "~",
+            "~root",
+            "~user/x",
+            "-n",
+            "-e",
+            "--",
+            "",
+            "!",
+            "!!",
+            "!$",
+            "{}",
+            "{a,b}",
+            "a=b",
+            "PATH=x",
+            "=ls",
+            "$'\\x41'",
+            "${IFS}",
+            "$((1+1))",
+            "<(id)",
+            "&",
+            "|",
+            "#comment",
+            "a#b",
+            "%1",
+            "^x^y",
+            "é",
+            "日本語",
+            "\u{feff}",
+            "a\rb",
+        ]
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
+        values.push(b"\xff\xfe".to_vec());
+        values.push(b"\xc3".to_vec());
+        values.push(b"\x95\x5c'".to_vec()); // Shift_JIS-like trail byte `\` then a quote
+        values.push((1..=255u8).collect());
+        values.extend((1..=255u8).map(|b| vec![b]));
+        values.extend((1..=255u8).map(|b| vec![b'x', b, b'\'', b]));
+        values
+    }
+
+    /// Runs `shell -c "printf '%s\0' QUOTED..."` and returns what the shell passed to printf.
+    fn through_shell(shell: &str, command: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let output = Command::new(shell)
+            .arg("-c")
+            .arg(OsStr::from_bytes(command))
+            .current_dir(std::env::temp_dir())
+            .env("HOME", "/nonexistent-home")
+            .output()
+            .ok()?;
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
+        let mut fields: Vec<Vec<u8>> =
+            output.stdout.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+        assert_eq!(fields.pop(), Some(Vec::new()), "output ends with NUL");
+        Some(fields)
+    }
+
+    #[test]
+    fn quoted_values_survive_the_shell_byte_for_byte() {
+        let values = nasty_values();
+        let mut command = b"printf '%s\\0'".to_vec();
+        for value in &values {
+            command.push(b' ');
+            command.extend(shell_quote(value));
+        }
+        let mut shells_run = 0;
+        for shell in ["/bin/sh", "dash", "bash", "bash --posix"] {
+            let mut words = shell.split(' ');
+            let program = words.next().unwrap();
+            let mut full = Vec::new();
+            // `bash --posix` is run as `bash -c 'set -o posix; ...'` to keep one code path.
+            if words.next().is_some() {
+                full.extend_from_slice(b"set -o posix; ");
+            }
+            full.extend_from_slice(&command);
+            let Some(got) = through_shell(program, &full) else { continue };
+            shells_run += 1;
+            assert_eq!(got.len(), values.len(), "{shell}");
+            for (got, want) in got.iter().zip(&values) {
+                assert_eq!(got, want, "{shell} changed {:?}", String::from_utf8_lossy(want));
+            }
+        }
+        assert!(shells_run >= 1, "no shell to test with");
+    }
+
+    #[test]
+    fn expanded_templates_survive_the_shell() {
+        let values = nasty_values();
+        let template = Template::parse("printf '%s\\0' {} {1} {-1} {/} {.}");
+        let mut command = Vec::new();
+        for value in &values {
+            if !command.is_empty() {
+                command.extend_from_slice(b"; ");
+            }
+            command.extend(template.expand(&[value], 1, 1, true));
+        }
+        let got = through_shell("/bin/sh", &command).expect("/bin/sh runs");
+        let want: Vec<Vec<u8>> = values
+            .iter()
+            .flat_map(|v| {
+                let v = v.as_slice();
+                [v, v, v, basename(v), strip_extension(v)].map(<[u8]>::to_vec)
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    fn direct(cmd: &str) -> Option<Vec<String>> {
+        match classify(cmd) {
+            CommandLine::Direct(argv) => Some(argv),
+            CommandLine::Shell(text) => {
+                assert_eq!(text, cmd);
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn classify_direct_commands() {
+        for (cmd, argv) in [
+            ("ls", &["ls"][..]),
+            ("ls -l /tmp", &["ls", "-l", "/tmp"]),
+            ("  cc  -O2\t-c   a.c  ", &["cc", "-O2", "-c", "a.c"]),
+            ("./build.sh --out=dir", &["./build.sh", "--out=dir"]),
+            ("echo hello", &["echo", "hello"]),
+            ("printf %s x", &["printf", "%s", "x"]),
+            ("kill -0 1", &["kill", "-0", "1"]),
+            ("true", &["true"]),
+            ("env A=1 cmd", &["env", "A=1", "cmd"]),
+            ("/usr/bin/time ls", &["/usr/bin/time", "ls"]),
+            ("cp a.txt b@c:d,e+f", &["cp", "a.txt", "b@c:d,e+f"]),
+            ("grep -c é ü.txt", &["grep", "-c", "é", "ü.txt"]),
+            ("cmd a\rb", &["cmd", "a\rb"]),
+            ("sh script.sh", &["sh", "script.sh"]),
+            ("exec2 x", &["exec2", "x"]),
+            ("testing", &["testing"]),
+            ("a%b", &["a%b"]),
+        ] {
+            assert_eq!(
+                direct(cmd),
+                Some(argv.iter().map(ToString::to_string).collect()),
+                "{cmd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn classify_shell_commands() {
+        for cmd in [
+            "",
+            "   ",
+            "\t",
+            "ls | wc",
+            "a && b",
+            "a; b",
+            "a\nb",
+            "ls\n",
+            "echo $HOME",
+            "echo `id`",
+            "echo 'a b'",
+            "echo \"a b\"",
+            "echo a\\ b",
+            "ls *.rs",
+            "ls ?",
+            "ls [ab]",
+            "ls ~",
+            "echo {a,b}",
+            "cat < in",
+            "cat > out",
+            "cmd 2>&1",
+            "(cd x)",
+            "# comment",
+            "! false",
+            "a^b",
+            "FOO=1 cmd",
+            "FOO=1",
+            "=ls",
+            "%1",
+            "cd dir",
+            "export A=1",
+            "exec cmd",
+            "exit 3",
+            ". ./env.sh",
+            ": nothing",
+            "source x",
+            "set -e",
+            "test -f x",
+            "[ -f x ]",
+            "[[ -f x ]]",
+            "if true",
+            "while true",
+            "for x",
+            "until x",
+            "case x",
+            "time make",
+            "pwd",
+            "read x",
+            "ulimit -n",
+            "umask 022",
+            "unset X",
+            "wait",
+            "trap x INT",
+            "eval x",
+            "alias ll=ls",
+            "command -v x",
+            "type ls",
+            "hash -r",
+            "local x",
+            "return 1",
+            "function f",
+            "shift",
+            "getopts ab x",
+            "jobs",
+            "fg",
+            "bg",
+            "then",
+            "do",
+            "done",
+        ] {
+            assert_eq!(direct(cmd), None, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn split_direct_takes_bytes() {
+        let argv = split_direct(b"cat \xff.txt\tb").unwrap();
+        assert_eq!(argv, [&b"cat"[..], b"\xff.txt", b"b"]);
+        assert_eq!(split_direct(b"cat '\xff'"), None);
+    }
+
+    #[test]
+    fn direct_split_matches_the_shell() {
+        for cmd in [
+            "ls -l /tmp",
+            "  cc  -O2\t-c   a.c  ",
+            "cp a.txt b@c:d,e+f --x=y",
+            "grep -c é ü.txt",
+            "cmd a\rb -- -n %s",
+        ] {
+            let argv = direct(cmd).expect("direct");
+            let script = format!("set -- {cmd}; printf '%s\\0' \"$@\"");
+            let got = through_shell("/bin/sh", script.as_bytes()).expect("/bin/sh runs");
+            let got: Vec<String> = got.into_iter().map(|w| String::from_utf8(w).unwrap()).collect();
+            assert_eq!(got, argv, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn expanded_safe_values_stay_direct() {
+        let line = Template::parse("convert {} -resize 50% out/{/.}.png").expand(
+            &[b"in/a.jpg"],
+            1,
+            1,
+            true,
+        );
+        assert_eq!(
+            split_direct(&line).unwrap(),
+            [&b"convert"[..], b"in/a.jpg", b"-resize", b"50%", b"out/a.png"]
+        );
+        let line = Template::parse("convert {}").expand(&[b"in/a b.jpg"], 1, 1, true);
+        assert_eq!(split_direct(&line), None);
+    }
+}
