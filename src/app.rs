@@ -58,7 +58,13 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// Runs (or with `-n` lists) the selected instances; `base` holds `.maestro/`.
-fn execute(graph: &Graph, selected: &[bool], jobs: u32, options: &RunOptions, base: &Path) -> Result<i32> {
+fn execute(
+    graph: &Graph,
+    selected: &[bool],
+    jobs: u32,
+    options: &RunOptions,
+    base: &Path,
+) -> Result<i32> {
     let priority = graph.remaining_path(|_| default_estimate());
     if options.dry_run {
         print_dry_run(graph, selected, jobs, priority);
@@ -100,7 +106,9 @@ fn print_dry_run(graph: &Graph, selected: &[bool], jobs: u32, priority: Vec<std:
 
 fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>) -> Result<u32> {
     match from_cli.or(from_file) {
-        Some(0) => Err(Error::usage_hint("-j 0: at least one job slot is needed", "use -j 1 or more")),
+        Some(0) => {
+            Err(Error::usage_hint("-j 0: at least one job slot is needed", "use -j 1 or more"))
+        }
         Some(jobs) => Ok(jobs),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get() as u32)),
     }
@@ -108,7 +116,11 @@ fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>) -> Result<u32> 
 
 /// Tasks needing more slots than exist could never start. The flow file's
 /// own `jobs` is checked when parsing; this checks the slots actually used.
-fn check_cpus_fit(flow: &Flow, jobs: u32, from_cli: bool) -> std::result::Result<(), Vec<Diagnostic>> {
+fn check_cpus_fit(
+    flow: &Flow,
+    jobs: u32,
+    from_cli: bool,
+) -> std::result::Result<(), Vec<Diagnostic>> {
     let source = if from_cli { format!("-j {jobs}") } else { format!("{jobs} CPUs available") };
     let problems: Vec<Diagnostic> = flow
         .tasks
@@ -116,7 +128,10 @@ fn check_cpus_fit(flow: &Flow, jobs: u32, from_cli: bool) -> std::result::Result
         .filter(|t| t.cpus.value > jobs)
         .map(|t| {
             Diagnostic::new(
-                format!("task '{}' needs {} cpus but only {jobs} job slots exist ({source})", t.name.value, t.cpus.value),
+                format!(
+                    "task '{}' needs {} cpus but only {jobs} job slots exist ({source})",
+                    t.name.value, t.cpus.value
+                ),
                 t.cpus.span.clone(),
             )
             .with_hint("lower cpus or raise -j")

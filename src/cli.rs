@@ -22,10 +22,10 @@ impl Cli {
         use clap::{CommandFactory, FromArgMatches};
         let matches = Cli::command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Par(par), Some(("par", sub))) = (&mut cli.command, matches.subcommand()) {
-            if let Some(stages) = sub.get_occurrences::<String>("then") {
-                par.then_stages = stages.map(|stage| stage.cloned().collect()).collect();
-            }
+        if let (Command::Par(par), Some(("par", sub))) = (&mut cli.command, matches.subcommand())
+            && let Some(stages) = sub.get_occurrences::<String>("then")
+        {
+            par.then_stages = stages.map(|stage| stage.cloned().collect()).collect();
         }
         Ok(cli)
     }

@@ -64,8 +64,10 @@ impl Diagnostic {
         let _ = writeln!(out, "{} | {}", pos.line, line_text.replace('\t', " "));
         // The caret covers the span, clipped to the first line of it.
         let span_end_in_line = span.end.min(pos.line_start + line_text.len());
-        let width = text_width(&file.text[span.start.min(span_end_in_line)..span_end_in_line]).max(1);
-        let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(pos.column - 1), "^".repeat(width));
+        let width =
+            text_width(&file.text[span.start.min(span_end_in_line)..span_end_in_line]).max(1);
+        let _ =
+            writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(pos.column - 1), "^".repeat(width));
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "{:gutter$} = hint: {hint}", "");
         }
@@ -117,20 +119,29 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, counting a swap of two neighbours as one
+/// edit (optimal string alignment): `dpes` is one typo away from `deps`.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+    let width = b.len() + 1;
+    let mut d: Vec<usize> = vec![0; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            d[i * width + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let substitution = d[(i - 1) * width + j - 1] + usize::from(a[i - 1] != b[j - 1]);
+                let mut best =
+                    substitution.min(d[(i - 1) * width + j] + 1).min(d[i * width + j - 1] + 1);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[(i - 2) * width + j - 2] + 1);
+                }
+                best
+            };
         }
     }
-    row[b.len()]
+    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
@@ -169,6 +180,8 @@ mod tests {
         assert_eq!(nearest("fetchh", ["fetch", "build"]), Some("fetch"));
         assert_eq!(nearest("cmdd", ["cmd", "deps"]), Some("cmd"));
         assert_eq!(nearest("zzzzzz", ["fetch", "build"]), None);
+        assert_eq!(nearest("dpes", ["deps", "cmd"]), Some("deps"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("ab", "ba"), 1);
     }
 }

@@ -264,8 +264,11 @@ fn expand_task(
         Some(dir) => flow_dir.join(&dir.value),
         None => flow_dir.to_path_buf(),
     };
-    let resources: Vec<(usize, u32)> =
-        task.resources.iter().map(|(name, amount)| (resource_index[name.value.as_str()], *amount)).collect();
+    let resources: Vec<(usize, u32)> = task
+        .resources
+        .iter()
+        .map(|(name, amount)| (resource_index[name.value.as_str()], *amount))
+        .collect();
     let plain = |name: String, cmd: CommandText, subst: &dyn Fn(&str) -> String| Instance {
         label: name.clone(),
         name,
@@ -324,7 +327,10 @@ fn for_each_items(for_each: &ForEach, base_dir: &Path) -> Result<Vec<String>, Di
     let mut items = Vec::new();
     for path in paths {
         let path = path.map_err(|e| {
-            Diagnostic::new(format!("cannot read {}: {}", e.path().display(), e.error()), pattern.span.clone())
+            Diagnostic::new(
+                format!("cannot read {}: {}", e.path().display(), e.error()),
+                pattern.span.clone(),
+            )
         })?;
         let relative = path.strip_prefix(base_dir).unwrap_or(&path);
         let Some(text) = relative.to_str() else {
@@ -348,7 +354,11 @@ fn for_each_items(for_each: &ForEach, base_dir: &Path) -> Result<Vec<String>, Di
 /// The part after `task:` in each instance's name: the file's stem for glob
 /// items (its path without extension when two stems collide), the item
 /// itself for list items. Two items giving one name is an error.
-fn instance_keys(for_each: &ForEach, items: &[String], task: &str) -> Result<Vec<String>, Diagnostic> {
+fn instance_keys(
+    for_each: &ForEach,
+    items: &[String],
+    task: &str,
+) -> Result<Vec<String>, Diagnostic> {
     let (keys, span) = match for_each {
         ForEach::List(list) => {
             (items.to_vec(), list.first().map(|i| i.span.clone()).unwrap_or_default())
@@ -365,7 +375,10 @@ fn instance_keys(for_each: &ForEach, items: &[String], task: &str) -> Result<Vec
     };
     if let Some((a, b)) = first_duplicate(&keys) {
         return Err(Diagnostic::new(
-            format!("items '{}' and '{}' both make the instance '{task}:{}'", items[a], items[b], keys[a]),
+            format!(
+                "items '{}' and '{}' both make the instance '{task}:{}'",
+                items[a], items[b], keys[a]
+            ),
             span,
         )
         .with_hint("every for_each item must give a distinct instance name"));

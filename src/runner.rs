@@ -17,7 +17,7 @@ use crate::graph::Graph;
 use crate::plan::{Grant, Plan, Standing};
 
 /// How long a task may take to exit after SIGTERM before it gets SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(3);
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// What the run is asked to do, beyond the graph.
 #[derive(Debug, Clone)]
@@ -118,9 +118,14 @@ impl Runner<'_> {
         self.start_ready();
         while !self.plan.is_done() {
             if self.plan.is_stuck() && self.waiting_retry.is_empty() {
-                return Err(Error::usage("no task can start: their slots or resources never free up"));
+                return Err(Error::usage(
+                    "no task can start: their slots or resources never free up",
+                ));
             }
-            let timeout = self.timers.peek().map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
             let events = self
                 .executor
                 .wait(timeout)
@@ -167,7 +172,9 @@ impl Runner<'_> {
             } else {
                 match log_file.try_clone() {
                     Ok(file) => OutputTo::File(file),
-                    Err(e) => return self.spawn_failed(instance, number, grant, log, e.to_string()),
+                    Err(e) => {
+                        return self.spawn_failed(instance, number, grant, log, e.to_string());
+                    }
                 }
             },
         };
@@ -194,13 +201,21 @@ impl Runner<'_> {
             }
         }
         if let Some(limit) = inst.timeout {
-            self.timers.push(Reverse((started + limit, Timer::Timeout { instance, attempt: number })));
+            self.timers
+                .push(Reverse((started + limit, Timer::Timeout { instance, attempt: number })));
         }
         self.running.insert(instance, attempt);
     }
 
     /// A failure before any process existed (the log could not be opened).
-    fn spawn_failed(&mut self, instance: usize, number: u32, grant: Grant, log: PathBuf, why: String) {
+    fn spawn_failed(
+        &mut self,
+        instance: usize,
+        number: u32,
+        grant: Grant,
+        log: PathBuf,
+        why: String,
+    ) {
         let log_file = match File::open("/dev/null") {
             Ok(f) => f,
             Err(_) => return,
@@ -224,7 +239,12 @@ impl Runner<'_> {
     }
 
     /// The variables every attempt gets (SPEC §2), then the task's own.
-    fn environment(&self, instance: usize, grant: &Grant, output_file: &Path) -> Vec<(String, String)> {
+    fn environment(
+        &self,
+        instance: usize,
+        grant: &Grant,
+        output_file: &Path,
+    ) -> Vec<(String, String)> {
         let inst = &self.graph.instances[instance];
         let mut env = vec![
             ("MAESTRO_TASK".to_string(), inst.name.clone()),
@@ -313,7 +333,11 @@ impl Runner<'_> {
             outputs: self.outputs[instance].clone().unwrap_or_default(),
             outcome,
         };
-        self.observer.event(&Event::AttemptFinished { instance, attempt: &attempt, will_retry: retry });
+        self.observer.event(&Event::AttemptFinished {
+            instance,
+            attempt: &attempt,
+            will_retry: retry,
+        });
         if retry {
             let at = Instant::now() + retry_backoff(running.number);
             self.timers.push(Reverse((at, Timer::Retry { instance })));
@@ -436,14 +460,19 @@ impl Runner<'_> {
 }
 
 /// The chain of instances that ran whose durations add up the most.
-fn critical_path(graph: &Graph, standings: &[Standing], durations: &[Duration]) -> (Vec<usize>, Duration) {
+fn critical_path(
+    graph: &Graph,
+    standings: &[Standing],
+    durations: &[Duration],
+) -> (Vec<usize>, Duration) {
     let ran = |i: usize| matches!(standings[i], Standing::Succeeded | Standing::Failed);
     let mut best: Vec<(Duration, Option<usize>)> = vec![(Duration::ZERO, None); durations.len()];
     for i in graph.topological_order() {
         if !ran(i) {
             continue;
         }
-        let before = graph.instances[i].deps.iter().filter(|&&d| ran(d)).max_by_key(|&&d| best[d].0);
+        let before =
+            graph.instances[i].deps.iter().filter(|&&d| ran(d)).max_by_key(|&&d| best[d].0);
         let base = before.map_or(Duration::ZERO, |&d| best[d].0);
         best[i] = (base + durations[i], before.copied());
     }
@@ -477,12 +506,15 @@ pub fn log_file_stem(name: &str) -> String {
 
 /// `gpu-big` -> `GPU_BIG`: a name fit for an environment variable.
 fn env_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
 }
 
 /// 250 ms, 500 ms, 1 s, ... capped at 5 s.
 fn retry_backoff(failed_attempt: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1 << failed_attempt.saturating_sub(1).min(5))).min(Duration::from_secs(5))
+    Duration::from_millis(250u64.saturating_mul(1 << failed_attempt.saturating_sub(1).min(5)))
+        .min(Duration::from_secs(5))
 }
 
 fn spawn_error_text(cmd: &str, dir: &Path, error: &std::io::Error) -> String {
@@ -518,7 +550,10 @@ fn read_outputs(path: &Path) -> std::result::Result<Vec<(String, String)>, Strin
         let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(format!("line {}: '{key}' is not a valid key (letters, digits, _)", number + 1));
+            return Err(format!(
+                "line {}: '{key}' is not a valid key (letters, digits, _)",
+                number + 1
+            ));
         }
         // A key written twice keeps its last value, as in a shell.
         pairs.retain(|(k, _)| k != key);

@@ -41,34 +41,48 @@ impl LocalExecutor {
 
     /// Starts `spawn` in a new process group; returns its pid (= its group).
     pub fn spawn(&mut self, spawn: Spawn) -> io::Result<u32> {
-        let mut command = match classify(&spawn.cmd) {
-            CommandLine::Direct(argv) => {
-                let mut command = Command::new(&argv[0]);
-                command.args(&argv[1..]);
-                command
-            }
-            CommandLine::Shell(script) => {
-                let mut command = Command::new("/bin/sh");
-                command.arg("-c").arg(script);
-                command
-            }
-        };
-        command.current_dir(&spawn.dir).envs(spawn.env).stdin(Stdio::null()).process_group(0);
-        let pipe_read = match spawn.output {
-            OutputTo::File(file) => {
-                command.stdout(file.try_clone()?).stderr(file);
-                None
-            }
+        let (stdout, stderr, pipe_read) = match spawn.output {
+            OutputTo::File(file) => (file.try_clone()?, file, None),
             OutputTo::Pipe => {
                 let (read, write) = pipe(libc::O_CLOEXEC)?;
                 set_nonblocking(&read)?;
-                command.stdout(write.try_clone()?).stderr(write);
-                Some(File::from(read))
+                (File::from(write.try_clone()?), File::from(write), Some(File::from(read)))
             }
         };
-        // The write ends given to `command` are closed when it is dropped,
-        // after the spawn, so the pipe reaches EOF when the task's tree exits.
-        let child = command.spawn()?;
+        let build = |line: CommandLine| -> io::Result<Command> {
+            let mut command = match line {
+                CommandLine::Direct(argv) => {
+                    let mut command = Command::new(&argv[0]);
+                    command.args(&argv[1..]);
+                    command
+                }
+                CommandLine::Shell(script) => {
+                    let mut command = Command::new("/bin/sh");
+                    command.arg("-c").arg(script);
+                    command
+                }
+            };
+            command
+                .current_dir(&spawn.dir)
+                .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(stdout.try_clone()?)
+                .stderr(stderr.try_clone()?)
+                .process_group(0);
+            Ok(command)
+        };
+        let direct = matches!(classify(&spawn.cmd), CommandLine::Direct(_));
+        let child = match build(classify(&spawn.cmd))?.spawn() {
+            // A script without `#!` cannot be exec'd, but sh runs it: as make
+            // does, fall back to the shell rather than fail where sh would not.
+            Err(e) if direct && e.raw_os_error() == Some(libc::ENOEXEC) => {
+                build(CommandLine::Shell(spawn.cmd.clone()))?.spawn()?
+            }
+            result => result?,
+        };
+        // Our copies of the pipe's write end close here, so the pipe reaches
+        // EOF when the task's tree exits.
+        drop((stdout, stderr));
         let pid = child.id();
         self.guardian.watch(pid);
         self.children.insert(pid, Child { key: spawn.key, pipe: pipe_read });
@@ -90,7 +104,8 @@ impl LocalExecutor {
     }
 
     fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let mut fds = vec![libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 }];
+        let mut fds =
+            vec![libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 }];
         let mut piped = Vec::new();
         for (&pid, child) in &self.children {
             if let Some(pipe) = &child.pipe {

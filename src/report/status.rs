@@ -62,7 +62,11 @@ fn terminal_width() -> usize {
     // SAFETY: TIOCGWINSZ fills a zeroed winsize.
     let columns = unsafe {
         let mut size: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) == 0 { size.ws_col } else { 0 }
+        if libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) == 0 {
+            size.ws_col
+        } else {
+            0
+        }
     };
     if columns == 0 { 80 } else { usize::from(columns) }
 }

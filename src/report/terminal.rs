@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::format_duration;
 use super::status::{StatusLine, stderr_is_rich};
-use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary};
+use crate::event::{Attempt, Event, Observer, Outcome, RunSummary};
 use crate::exec::signal_name;
 use crate::graph::Graph;
 
@@ -52,7 +52,8 @@ impl<'a> TerminalReporter<'a> {
     /// A reporter for a run of `graph` in `mode`.
     pub fn new(graph: &'a Graph, mode: OutputMode) -> TerminalReporter<'a> {
         let rich = stderr_is_rich();
-        let prefix_width = graph.instances.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(24);
+        let prefix_width =
+            graph.instances.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(24);
         TerminalReporter {
             graph,
             mode,
@@ -100,7 +101,8 @@ impl<'a> TerminalReporter<'a> {
         };
         let label = self.label(instance);
         let label = if self.rich { format!("\x1b[1m{label}\x1b[0m") } else { label.to_string() };
-        format!("=== {label} ({status}, {}{retry_note})\n", format_duration(attempt.duration)).into_bytes()
+        format!("=== {label} ({status}, {}{retry_note})\n", format_duration(attempt.duration))
+            .into_bytes()
     }
 
     /// Grouped mode: the header, then what the attempt added to its log.
@@ -155,8 +157,11 @@ impl<'a> TerminalReporter<'a> {
 
     fn redraw_status(&mut self) {
         let Some(status) = &mut self.status else { return };
-        let running: Vec<(&str, Instant)> =
-            self.running.iter().map(|&(i, since)| (self.graph.instances[i].name.as_str(), since)).collect();
+        let running: Vec<(&str, Instant)> = self
+            .running
+            .iter()
+            .map(|&(i, since)| (self.graph.instances[i].name.as_str(), since))
+            .collect();
         status.draw(self.done, self.total, self.failed, &running);
         self.status_dirty = false;
     }
@@ -208,13 +213,11 @@ impl<'a> TerminalReporter<'a> {
     fn failure_details(&self, instance: usize) -> String {
         let Some(log) = self.last_logs.get(&instance) else { return String::new() };
         let mut text = format!("failed: {} (log: {})\n", self.label(instance), log.display());
-        if self.mode == OutputMode::Quiet {
-            let content = std::fs::read(log).unwrap_or_default();
-            let content = String::from_utf8_lossy(&content);
-            let lines: Vec<&str> = content.lines().collect();
-            for line in &lines[lines.len().saturating_sub(FAILURE_TAIL_LINES)..] {
-                text.push_str(&format!("  | {line}\n"));
-            }
+        let content = std::fs::read(log).unwrap_or_default();
+        let content = String::from_utf8_lossy(&content);
+        let lines: Vec<&str> = content.lines().collect();
+        for line in &lines[lines.len().saturating_sub(FAILURE_TAIL_LINES)..] {
+            text.push_str(&format!("  | {line}\n"));
         }
         text
     }
@@ -253,9 +256,8 @@ impl Observer for TerminalReporter<'_> {
                 }
                 self.status_dirty = true;
             }
-            Event::NotRun { reason, .. } => {
+            Event::NotRun { .. } => {
                 self.done += 1;
-                let _ = reason == &NotRunReason::DepFailed;
                 self.status_dirty = true;
             }
             Event::Interrupted { signal, forced } => {
@@ -267,8 +269,12 @@ impl Observer for TerminalReporter<'_> {
                 } else {
                     format!(
                         "stopping: waiting for running tasks (SIGKILL in {}; {} again to kill now)",
-                        format_duration(Duration::from_secs(3)),
-                        if *signal == libc::SIGINT { "Ctrl-C".to_string() } else { signal_name(*signal) }
+                        format_duration(crate::runner::KILL_GRACE),
+                        if *signal == libc::SIGINT {
+                            "Ctrl-C".to_string()
+                        } else {
+                            signal_name(*signal)
+                        }
                     )
                 };
                 eprintln!("maestro: {} received, {what}", signal_name(*signal));

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Timing half of bench/dispatch.sh: dispatch overhead of N no-op jobs.
+
+Called by dispatch.sh, which parses the options, builds the spawn loop and
+finds the tools; run it through that script. This file generates the
+fixtures in a temporary directory, runs every runner once untimed, then R
+repetitions, each running every selected runner once in a shuffled order,
+and prints the table. Standard library only (Python 3.11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Runner:
+    name: str
+    argv: list[str]
+    cwd: Path
+    stdin: Path | None = None
+    # Paths (files or directories) deleted before every run, untimed.
+    reset: list[Path] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warmup_failure: str | None = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    wall: float
+    cpu: float
+    detail: str
+
+
+def clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # An outer make must not hand its jobserver or flags to the make runner.
+    for key in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "GNUMAKEFLAGS"):
+        env.pop(key, None)
+    return env
+
+
+def reset(runner: Runner) -> None:
+    for path in runner.reset:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def run_once(runner: Runner, env: dict[str, str], timeout: float) -> Outcome:
+    reset(runner)
+    stdin = open(runner.stdin, "rb") if runner.stdin else subprocess.DEVNULL
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            runner.argv,
+            cwd=runner.cwd,
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            wall = time.perf_counter() - start
+            return Outcome(False, wall, 0.0, f"timeout after {timeout:.0f}s")
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        if runner.stdin:
+            stdin.close()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if code != 0:
+        what = f"signal {-code}" if code < 0 else f"exit {code}"
+        return Outcome(False, wall, cpu, what)
+    return Outcome(True, wall, cpu, "ok")
+
+
+def write_fixtures(root: Path, n: int, jobs: int) -> None:
+    width = len(str(n - 1))
+    names = [f"t{i:0{width}d}" for i in range(n)]
+
+    (root / "inputs.txt").write_text("".join(f"{i}\n" for i in range(n)))
+
+    make = [".PHONY: all " + " ".join(names), "all: " + " ".join(names)]
+    make += [f"{t}:\n\ttrue" for t in names]
+    (root / "Makefile").write_text("\n".join(make) + "\n")
+
+    # Outputs are never created, so every run redoes every edge.
+    ninja = ["rule r", "  command = true", ""]
+    ninja += [f"build out_{t}: r" for t in names]
+    ninja += ["", "default " + " ".join(f"out_{t}" for t in names)]
+    (root / "build.ninja").write_text("\n".join(ninja) + "\n")
+
+    (root / "run").mkdir()
+    flow = [f'[tasks.{t}]\ncmd = "true"' for t in names]
+    (root / "run" / "flow.toml").write_text("\n".join(flow) + "\n")
+
+    (root / "par").mkdir()
+
+
+def build_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
+    n, j = a.n, a.jobs
+    runners = [
+        Runner("raw_spawn_loop", [a.spawnloop, str(n), str(j), a.true_bin], root),
+        Runner(f"make_j{j}", [a.make, "-s", f"-j{j}", "-f", "Makefile"], root),
+    ]
+    if a.ninja:
+        runners.append(
+            Runner(
+                f"ninja_j{j}",
+                [a.ninja, "--quiet", f"-j{j}", "-f", "build.ninja"],
+                root,
+                reset=[root / ".ninja_log", root / ".ninja_deps"],
+            )
+        )
+    runners.append(
+        Runner(f"xargs_P{j}", [a.xargs, f"-P{j}", "-n1", "true"], root, stdin=root / "inputs.txt")
+    )
+    runners.append(
+        Runner(
+            "maestro_par",
+            [a.maestro, "par", "-j", str(j), "--output", "quiet"] + ["true"] * n,
+            root / "par",
+            reset=[root / "par" / ".maestro"],
+        )
+    )
+    runners.append(
+        Runner(
+            "maestro_run",
+            [a.maestro, "run", "-f", "flow.toml", "-j", str(j), "--output", "quiet"],
+            root / "run",
+            reset=[root / "run" / ".maestro"],
+        )
+    )
+    if a.parallel:
+        runners.append(
+            Runner(
+                f"parallel_j{j}",
+                [a.parallel, "--will-cite", f"-j{j}", "true"],
+                root,
+                stdin=root / "inputs.txt",
+            )
+        )
+    return runners
+
+
+def fmt_table(rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    out = []
+    for k, row in enumerate(rows):
+        cells = [
+            cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
+            for c, cell in enumerate(row)
+        ]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--jobs", type=int, required=True)
+    p.add_argument("--reps", type=int, required=True)
+    p.add_argument("--only", default="")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--spawnloop", required=True)
+    p.add_argument("--true-bin", required=True)
+    p.add_argument("--maestro", required=True)
+    p.add_argument("--make", required=True)
+    p.add_argument("--xargs", required=True)
+    p.add_argument("--ninja", default="")
+    p.add_argument("--parallel", default="")
+    a = p.parse_args()
+
+    try:
+        only = re.compile(a.only)
+    except re.error as e:
+        print(f"dispatch: bad --only regex {a.only!r}: {e}", file=sys.stderr)
+        return 2
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
+    rng = random.Random(seed)
+    env = clean_env()
+    # Generous: the slowest runner (GNU parallel) needs ~5 ms per job.
+    timeout = max(120.0, a.n * 0.05)
+
+    with tempfile.TemporaryDirectory(prefix="maestro-bench-") as tmp:
+        root = Path(tmp)
+        write_fixtures(root, a.n, a.jobs)
+        runners = [r for r in build_runners(root, a) if only.search(r.name)]
+        if not runners:
+            print(f"dispatch: --only {a.only!r} selects no runner", file=sys.stderr)
+            return 2
+        print(f"runners:  {' '.join(r.name for r in runners)}")
+        print(f"plan:     N={a.n} jobs, {a.jobs} slots, 1 warm-up + {a.reps} reps, "
+              f"shuffled order per rep (seed {seed})")
+        print()
+
+        for r in runners:
+            out = run_once(r, env, timeout)
+            if not out.ok:
+                r.warmup_failure = out.detail
+            print(f"  warm-up {r.name:<16} {out.wall:7.3f}s  {out.detail}", flush=True)
+        for rep in range(1, a.reps + 1):
+            order = runners[:]
+            rng.shuffle(order)
+            parts = []
+            for r in order:
+                out = run_once(r, env, timeout)
+                if out.ok:
+                    r.walls.append(out.wall)
+                    r.cpus.append(out.cpu)
+                    parts.append(f"{r.name} {out.wall:.3f}s")
+                else:
+                    r.failures.append(out.detail)
+                    parts.append(f"{r.name} FAILED ({out.detail})")
+            print(f"  rep {rep}/{a.reps}: " + ", ".join(parts), flush=True)
+
+    base = next((r for r in runners if r.name == "raw_spawn_loop"), None)
+    base_med = statistics.median(base.walls) if base and base.walls and not base.failures else None
+
+    header = ["runner", "ok", "median s", "min-max s", "us/job", "x raw", "cpu s", "cpu us/job"]
+    rows = [header]
+    for r in runners:
+        ok = f"{len(r.walls)}/{a.reps}"
+        if r.failures or not r.walls:
+            reasons = sorted(set(r.failures))
+            rows.append([r.name, ok, "FAILED", ", ".join(reasons) or "no run", "", "", "", ""])
+            continue
+        med = statistics.median(r.walls)
+        cpu = statistics.median(r.cpus)
+        ratio = f"{med / base_med:.2f}x" if base_med else "-"
+        rows.append([
+            r.name,
+            ok,
+            f"{med:.3f}",
+            f"{min(r.walls):.3f}-{max(r.walls):.3f}",
+            f"{med / a.n * 1e6:.0f}",
+            ratio,
+            f"{cpu:.2f}",
+            f"{cpu / a.n * 1e6:.0f}",
+        ])
+    print()
+    print(fmt_table(rows, right={1, 2, 3, 4, 5, 6, 7}))
+    print()
+    print("median/min-max: wall seconds of the whole run; us/job: median / N; "
+          "x raw: median / raw_spawn_loop median;")
+    print("cpu: median user+sys seconds of the runner's whole process tree. "
+          "A runner with any failed run is shown FAILED, not timed.")
+    warm = [r for r in runners if r.warmup_failure]
+    for r in warm:
+        print(f"note: warm-up of {r.name} failed ({r.warmup_failure})")
+    if base is None:
+        print("note: raw_spawn_loop not selected by --only, so no ratios")
+    return 1 if any(r.failures or not r.walls for r in runners) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Dispatch overhead: N no-op jobs (`true`) on J slots through each runner,
+# interleaved in one run, against a raw posix_spawn loop as the floor.
+# Run from anywhere after `cargo build --release`; see bench/README.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/dispatch.sh [--n N] [--jobs J] [--reps R] [--only REGEX] [--with-parallel] [--seed S]
+
+  --n N            no-op jobs per run (default 5000)
+  --jobs J         job slots for every runner (default 2)
+  --reps R         timed repetitions; each runs every runner once, shuffled (default 5)
+  --only REGEX     run only runners whose name matches (Python regex, searched)
+  --with-parallel  also time GNU parallel (slow: ~8x the raw loop)
+  --seed S         seed for the shuffled order (default: random, printed)
+
+Runners: raw_spawn_loop, make_jJ, ninja_jJ (if ninja is installed), xargs_PJ,
+maestro_par, maestro_run, parallel_jJ (with --with-parallel, if installed).
+Needs target/release/maestro: run `cargo build --release` first.
+EOF
+}
+
+n=5000 jobs=2 reps=5 only="" with_parallel=0 seed=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --n) n="${2:?--n needs a value}"; shift 2 ;;
+        --jobs) jobs="${2:?--jobs needs a value}"; shift 2 ;;
+        --reps) reps="${2:?--reps needs a value}"; shift 2 ;;
+        --only) only="${2:?--only needs a value}"; shift 2 ;;
+        --seed) seed="${2:?--seed needs a value}"; shift 2 ;;
+        --with-parallel) with_parallel=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "dispatch: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+for pair in "n:$n" "jobs:$jobs" "reps:$reps"; do
+    if ! [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]]; then
+        echo "dispatch: --${pair%%:*} must be a positive integer, got '${pair#*:}'" >&2
+        exit 2
+    fi
+done
+if [[ -n $seed && ! $seed =~ ^[0-9]+$ ]]; then
+    echo "dispatch: --seed must be a non-negative integer, got '$seed'" >&2
+    exit 2
+fi
+
+bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$bench_dir/.." && pwd)"
+maestro="$repo/target/release/maestro"
+if [[ ! -x $maestro ]]; then
+    echo "dispatch: $maestro not found; run 'cargo build --release' first" >&2
+    exit 2
+fi
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || { echo "dispatch: '$1' is required but not installed" >&2; exit 2; }
+}
+need python3
+need cc
+need make
+need xargs
+need git
+true_bin="$(command -v -p true 2>/dev/null || true)"
+[[ $true_bin == /* ]] || true_bin=/bin/true
+[[ -x $true_bin ]] || { echo "dispatch: no 'true' executable found" >&2; exit 2; }
+
+# The raw spawn loop, rebuilt when its source changes (bench/.build is gitignored).
+build_dir="$bench_dir/.build"
+spawnloop="$build_dir/spawnloop"
+if [[ ! -x $spawnloop || $bench_dir/spawnloop.c -nt $spawnloop ]]; then
+    mkdir -p "$build_dir"
+    cc -O2 -Wall -o "$spawnloop.tmp" "$bench_dir/spawnloop.c"
+    mv "$spawnloop.tmp" "$spawnloop"
+fi
+
+ninja_bin="" parallel_bin=""
+notes=()
+if command -v ninja >/dev/null 2>&1; then
+    ninja_bin="$(command -v ninja)"
+else
+    notes+=("ninja not installed: skipping ninja_j$jobs (apt-get install -y ninja-build)")
+fi
+if [[ $with_parallel == 1 ]]; then
+    if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
+        parallel_bin="$(command -v parallel)"
+    else
+        notes+=("GNU parallel not installed: skipping parallel_j$jobs (apt-get install -y parallel)")
+    fi
+fi
+
+commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if ! git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null; then
+    commit="$commit (+ uncommitted changes in src/Cargo)"
+fi
+if [[ -n $(find "$repo/src" "$repo/Cargo.toml" -newer "$maestro" -print -quit 2>/dev/null) ]]; then
+    notes+=("target/release/maestro is older than the source: run 'cargo build --release'")
+fi
+
+first() { "$@" 2>&1 | head -n1 || true; }
+echo "== maestro dispatch benchmark =="
+echo "date:     $(date '+%Y-%m-%d %H:%M:%S %z')"
+echo "host:     nproc $(nproc), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+echo "maestro:  commit $commit, $(first "$maestro" --version)"
+echo "make:     $(first make --version)"
+if [[ -n $ninja_bin ]]; then echo "ninja:    $(first "$ninja_bin" --version)"; else echo "ninja:    not installed"; fi
+echo "xargs:    $(first xargs --version)"
+if [[ $with_parallel == 1 ]]; then
+    if [[ -n $parallel_bin ]]; then echo "parallel: $(first "$parallel_bin" --version)"; else echo "parallel: not installed"; fi
+fi
+echo "cc:       $(first cc --version)"
+echo "python:   $(first python3 --version)"
+for note in "${notes[@]+"${notes[@]}"}"; do
+    echo "note:     $note"
+done
+
+args=(--n "$n" --jobs "$jobs" --reps "$reps" --only "$only"
+      --spawnloop "$spawnloop" --true-bin "$true_bin" --maestro "$maestro"
+      --make "$(command -v make)" --xargs "$(command -v xargs)"
+      --ninja "$ninja_bin" --parallel "$parallel_bin")
+[[ -n $seed ]] && args+=(--seed "$seed")
+exec python3 "$bench_dir/dispatch.py" "${args[@]}"

@@ -1,0 +1,9 @@
+//! Integration tests: the real `maestro` binary on real temp folders.
+
+mod support;
+
+mod errors;
+mod output;
+mod par;
+mod run_flow;
+mod signals;

@@ -1,0 +1,84 @@
+//! Ctrl-C, SIGTERM and SIGKILL of maestro: no task process survives.
+
+use std::time::Duration;
+
+use crate::support::{Project, alive_after, pids_in};
+
+/// Two tasks that each leave a background grandchild and a foreground
+/// child, all recording their pids, then sleep.
+const TREE: &str = r#"
+[tasks.one]
+cmd = "mkdir -p pids; sleep 300 & echo $! > pids/one-bg; sh -c 'echo $$ > pids/one; sleep 300'"
+[tasks.two]
+cmd = "mkdir -p pids; sleep 300 & echo $! > pids/two-bg; sh -c 'echo $$ > pids/two; sleep 300'"
+"#;
+
+fn started(p: &Project) -> Vec<i32> {
+    for f in ["pids/one", "pids/two", "pids/one-bg", "pids/two-bg"] {
+        p.wait_for(f);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let pids = pids_in(&p.path("pids"));
+    assert_eq!(pids.len(), 4);
+    pids
+}
+
+fn signal(child: &std::process::Child, signal: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, signal) };
+}
+
+#[test]
+fn ctrl_c_stops_every_task_and_exits_130() {
+    let p = Project::with_flow(TREE);
+    let child = p.spawn(&["run", "-j", "2"]);
+    let pids = started(&p);
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SIGINT received"), "{stderr}");
+    assert!(stderr.contains("2 interrupted"), "{stderr}");
+    assert_eq!(alive_after(&pids, Duration::from_secs(2)), Vec::<i32>::new());
+}
+
+#[test]
+fn sigterm_does_the_same() {
+    let p = Project::with_flow(TREE);
+    let mut child = p.spawn(&["run", "-j", "2"]);
+    let pids = started(&p);
+    signal(&child, libc::SIGTERM);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(alive_after(&pids, Duration::from_secs(2)), Vec::<i32>::new());
+}
+
+#[test]
+fn a_second_ctrl_c_kills_tasks_that_ignore_the_first() {
+    let p = Project::with_flow(
+        "[tasks.stubborn]\ncmd = \"trap '' TERM INT; echo $$ > pid; while true; do sleep 0.05; done\"\n",
+    );
+    let child = p.spawn(&["run"]);
+    p.wait_for("pid");
+    std::thread::sleep(Duration::from_millis(100));
+    let pid: i32 = p.read("pid").trim().parse().unwrap();
+    signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        alive_after(&[pid], Duration::ZERO) == vec![pid],
+        "TERM is ignored, it should still run"
+    );
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert_eq!(alive_after(&[pid], Duration::from_secs(1)), Vec::<i32>::new());
+}
+
+#[test]
+fn sigkill_of_maestro_leaves_no_task_process_behind() {
+    let p = Project::with_flow(TREE);
+    let mut child = p.spawn(&["run", "-j", "2"]);
+    let pids = started(&p);
+    signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    assert_eq!(alive_after(&pids, Duration::from_secs(2)), Vec::<i32>::new());
+}

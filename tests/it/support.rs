@@ -1,0 +1,157 @@
+//! A temp project folder and a way to run maestro in it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A temp folder, removed when dropped.
+pub struct Project {
+    pub dir: PathBuf,
+}
+
+/// What one maestro invocation did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("maestro-it-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    /// A project whose maestro.toml is `flow`.
+    pub fn with_flow(flow: &str) -> Project {
+        let p = Project::new();
+        p.file("maestro.toml", flow);
+        p
+    }
+
+    pub fn file(&self, path: &str, content: &str) -> &Project {
+        let path = self.dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+        self
+    }
+
+    pub fn path(&self, path: &str) -> PathBuf {
+        self.dir.join(path)
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        fs::read_to_string(self.dir.join(path)).unwrap_or_default()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_maestro"));
+        command.args(args).current_dir(&self.dir).env_remove("NO_COLOR").env("TERM", "dumb");
+        command
+    }
+
+    pub fn maestro(&self, args: &[&str]) -> Run {
+        let output = self.command(args).stdin(Stdio::null()).output().unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until `path` exists (a task got somewhere), up to 20 s.
+    pub fn wait_for(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.path(path).exists() {
+            assert!(Instant::now() < deadline, "{path} never appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Events written by `stamp` (see [`STAMP`]) as (what, name, nanos).
+    pub fn events(&self) -> Vec<(String, String, u128)> {
+        self.read("events")
+            .lines()
+            .map(|line| {
+                let mut parts = line.split(' ');
+                let what = parts.next().unwrap().to_string();
+                let name = parts.next().unwrap().to_string();
+                (what, name, parts.next().unwrap().parse().unwrap())
+            })
+            .collect()
+    }
+
+    /// (start, end) of task `name` from the events file.
+    pub fn span(&self, name: &str) -> (u128, u128) {
+        let events = self.events();
+        let at = |what: &str| {
+            events
+                .iter()
+                .find(|(w, n, _)| w == what && n == name)
+                .unwrap_or_else(|| panic!("no {what} of {name}"))
+                .2
+        };
+        (at("start"), at("end"))
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A shell snippet recording `start NAME t` and `end NAME t` (nanoseconds)
+/// in `events` around a sleep: `stamp NAME SECONDS`.
+pub const STAMP: &str = "#!/bin/sh\necho \"start $1 $(date +%s%N)\" >> \"$(dirname \"$0\")/events\"\nsleep $2\necho \"end $1 $(date +%s%N)\" >> \"$(dirname \"$0\")/events\"\n";
+
+/// Whether two (start, end) spans overlap in time.
+pub fn overlap(a: (u128, u128), b: (u128, u128)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+pub fn is_dead(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits up to `limit` for every pid to be gone; returns those still alive.
+pub fn alive_after(pids: &[i32], limit: Duration) -> Vec<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let alive: Vec<i32> = pids.iter().copied().filter(|&p| !is_dead(p)).collect();
+        if alive.is_empty() || Instant::now() > deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn pids_in(dir: &Path) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        pids.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+    }
+    pids
+}
