@@ -16,6 +16,8 @@ pub fn stderr_is_rich() -> bool {
 #[derive(Debug, Default)]
 pub struct StatusLine {
     shown: bool,
+    /// What is on screen, so an unchanged line is not written again.
+    last: String,
 }
 
 impl StatusLine {
@@ -45,10 +47,14 @@ impl StatusLine {
             }
         }
         let line = truncate_visible(&line, terminal_width().saturating_sub(1));
+        if self.shown && line == self.last {
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[K{line}");
         let _ = err.flush();
         self.shown = true;
+        self.last = line;
     }
 }
 

@@ -160,7 +160,7 @@ impl<'a> TerminalReporter<'a> {
         let running: Vec<(&str, Instant)> = self
             .running
             .iter()
-            .map(|&(i, since)| (self.graph.instances[i].name.as_str(), since))
+            .map(|&(i, since)| (self.graph.instances[i].label.as_str(), since))
             .collect();
         status.draw(self.done, self.total, self.failed, &running);
         self.status_dirty = false;

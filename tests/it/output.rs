@@ -63,3 +63,49 @@ fn no_status_line_escapes_when_not_a_terminal() {
     let run = p.maestro(&["par", "sleep 0.3"]);
     assert!(!run.stderr.contains('\x1b') && !run.stdout.contains('\x1b'), "{run:?}");
 }
+
+/// Runs maestro under a pseudo-terminal (util-linux `script`); `None` when
+/// `script` is missing outside CI.
+fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> Option<String> {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "`script` (util-linux) is needed under CI");
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return None;
+    }
+    let maestro = env!("CARGO_BIN_EXE_maestro");
+    let mut command = std::process::Command::new("script");
+    command.args(["-qec", &format!("{maestro} {args}"), "/dev/null"]).current_dir(&p.dir);
+    command.env("TERM", "xterm").env_remove("NO_COLOR");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn a_terminal_gets_a_live_status_line_that_is_erased_before_output() {
+    let p = Project::new();
+    let Some(screen) = on_a_terminal(&p, "par 'sleep 0.6' 'sleep 0.3; echo hi'", &[]) else {
+        return;
+    };
+    assert!(
+        screen.contains("\r\x1b[K[0/2] running: sleep 0.6 (0s) sleep 0.3; echo hi (0s)"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("\r\x1b[K[1/2] running: sleep 0.6 (0s)"), "{screen:?}");
+    // Every status line is erased before anything else is printed.
+    for segment in screen.split("\r\x1b[K").filter(|s| s.starts_with('[')) {
+        assert!(!segment.contains("===") && !segment.contains('\n'), "{segment:?} in {screen:?}");
+    }
+}
+
+#[test]
+fn no_color_and_dumb_terminals_get_plain_lines() {
+    let p = Project::new();
+    for env in [[("NO_COLOR", "1")], [("TERM", "dumb")]] {
+        let Some(screen) = on_a_terminal(&p, "par 'sleep 0.3'", &env) else { return };
+        assert!(!screen.contains('\x1b'), "{env:?}: {screen:?}");
+        assert!(screen.contains("=== sleep 0.3 (ok, "), "{screen:?}");
+    }
+}
