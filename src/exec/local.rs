@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::guardian::Guardian;
+use super::guardian::{Guardian, Slot};
 use super::signals::{SignalPipe, pipe};
 use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::template::{CommandLine, classify};
@@ -19,6 +19,8 @@ use crate::template::{CommandLine, classify};
 #[derive(Debug)]
 struct Child {
     key: usize,
+    /// Its place in the guardian's table.
+    guarded: Slot,
     /// Read end of its output pipe, in stream mode.
     pipe: Option<File>,
 }
@@ -102,8 +104,8 @@ impl LocalExecutor {
         // EOF when the task's tree exits.
         drop((stdout, stderr));
         let pid = child.id();
-        self.guardian.watch(pid);
-        self.children.insert(pid, Child { key: spawn.key, pipe: pipe_read });
+        let guarded = self.guardian.watch(pid);
+        self.children.insert(pid, Child { key: spawn.key, guarded, pipe: pipe_read });
         Ok(pid)
     }
 
@@ -195,7 +197,7 @@ impl LocalExecutor {
             }
             let (status, usage) = wait4(pid);
             let Some(mut child) = self.children.remove(&(pid as u32)) else { continue };
-            self.guardian.forget(pid as u32);
+            self.guardian.forget(child.guarded);
             if let Some(pipe) = child.pipe.take() {
                 self.drain_pipe(child.key, pipe);
             }
