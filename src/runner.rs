@@ -198,7 +198,6 @@ impl Runner<'_> {
             Ok(pid) => attempt.pid = Some(pid),
             Err(e) => {
                 let why = spawn_error_text(&inst.cmd.for_slot(slot), &inst.dir, &e);
-                let _ = writeln!(attempt.log_file, "maestro: {why}");
                 self.running.insert(instance, attempt);
                 return self.attempt_ended(instance, Outcome::SpawnFailed(why), Usage::default());
             }

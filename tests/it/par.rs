@@ -74,6 +74,8 @@ fn a_missing_program_fails_like_the_shell_says() {
     let run = p.maestro(&["par", "no-such-program-xyz arg"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("no-such-program-xyz: command not found"), "{}", run.stdout);
+    let log = p.read(".maestro/logs/1/1.log");
+    assert_eq!(log, "maestro: could not start: no-such-program-xyz: command not found\n");
 }
 
 #[test]
