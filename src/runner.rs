@@ -43,7 +43,8 @@ struct Running {
     started: Instant,
     started_at: SystemTime,
     log: PathBuf,
-    log_file: File,
+    /// `None` when the log could not be opened (the attempt then never ran).
+    log_file: Option<File>,
     output_file: PathBuf,
     timed_out: bool,
     interrupted: bool,
@@ -189,7 +190,7 @@ impl Runner<'_> {
             started,
             started_at,
             log,
-            log_file,
+            log_file: Some(log_file),
             output_file,
             timed_out: false,
             interrupted: false,
@@ -218,10 +219,6 @@ impl Runner<'_> {
         log: PathBuf,
         why: String,
     ) {
-        let log_file = match File::open("/dev/null") {
-            Ok(f) => f,
-            Err(_) => return,
-        };
         self.running.insert(
             instance,
             Running {
@@ -232,7 +229,7 @@ impl Runner<'_> {
                 started_at: SystemTime::now(),
                 output_file: log.with_extension("outputs"),
                 log,
-                log_file,
+                log_file: None,
                 timed_out: false,
                 interrupted: false,
             },
@@ -285,8 +282,8 @@ impl Runner<'_> {
                 self.attempt_ended(key, outcome, usage);
             }
             ExecEvent::Output { key, bytes } => {
-                if let Some(attempt) = self.running.get_mut(&key) {
-                    let _ = attempt.log_file.write_all(&bytes);
+                if let Some(log) = self.running.get_mut(&key).and_then(|a| a.log_file.as_mut()) {
+                    let _ = log.write_all(&bytes);
                 }
                 self.observer.event(&Event::Output { instance: key, bytes: &bytes });
             }
@@ -323,8 +320,11 @@ impl Runner<'_> {
             && running.number <= inst.retries
             && self.interrupts == 0
             && !self.stopping_for_failure();
-        if !outcome.succeeded() && outcome != Outcome::Interrupted {
-            let _ = writeln!(running.log_file, "maestro: {outcome}");
+        if !outcome.succeeded()
+            && outcome != Outcome::Interrupted
+            && let Some(log) = &mut running.log_file
+        {
+            let _ = writeln!(log, "maestro: {outcome}");
         }
         let attempt = Attempt {
             number: running.number,

@@ -91,8 +91,9 @@ impl LocalExecutor {
                 .process_group(0);
             Ok(command)
         };
-        let direct = matches!(classify(&spawn.cmd), CommandLine::Direct(_));
-        let child = match build(classify(&spawn.cmd))?.spawn() {
+        let line = classify(&spawn.cmd);
+        let direct = matches!(line, CommandLine::Direct(_));
+        let child = match build(line)?.spawn() {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
             // does, fall back to the shell rather than fail where sh would not.
             Err(e) if direct && e.raw_os_error() == Some(libc::ENOEXEC) => {
