@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,11 +80,21 @@ def run_once(runner: Runner, env: dict[str, str], timeout: float) -> Outcome:
             env=env,
             start_new_session=True,
         )
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        # A blocking wait, with a timer for the timeout: Popen.wait(timeout=)
+        # polls with sleeps of up to 50 ms, which would round every time up.
+        expired = threading.Event()
+
+        def kill_on_timeout() -> None:
+            expired.set()
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+
+        timer = threading.Timer(timeout, kill_on_timeout)
+        timer.start()
+        try:
+            code = proc.wait()
+        finally:
+            timer.cancel()
+        if expired.is_set():
             wall = time.perf_counter() - start
             return Outcome(False, wall, 0.0, f"timeout after {timeout:.0f}s")
         wall = time.perf_counter() - start
