@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -174,15 +175,11 @@ impl Runner<'_> {
             output: if self.config.stream {
                 OutputTo::Pipe
             } else {
-                match log_file.try_clone() {
-                    Ok(file) => OutputTo::File(file),
-                    Err(e) => {
-                        return self.spawn_failed(instance, number, grant, log, e.to_string());
-                    }
-                }
+                OutputTo::File(log_file.as_fd())
             },
         };
         self.observer.event(&Event::AttemptStarted { instance, attempt: number });
+        let spawned = self.executor.spawn(spawn);
         let mut attempt = Running {
             number,
             grant,
@@ -195,7 +192,7 @@ impl Runner<'_> {
             timed_out: false,
             interrupted: false,
         };
-        match self.executor.spawn(spawn) {
+        match spawned {
             Ok(pid) => attempt.pid = Some(pid),
             Err(e) => {
                 let why = spawn_error_text(&inst.cmd.for_slot(slot), &inst.dir, &e);
@@ -520,7 +517,9 @@ fn retry_backoff(failed_attempt: u32) -> Duration {
 }
 
 fn spawn_error_text(cmd: &str, dir: &Path, error: &std::io::Error) -> String {
-    let program = cmd.split_whitespace().next().unwrap_or(cmd);
+    // Control characters (a NUL, say) are shown escaped, not written raw.
+    let cmd = cmd.escape_debug().to_string();
+    let program = cmd.split_whitespace().next().unwrap_or(&cmd);
     match error.kind() {
         std::io::ErrorKind::NotFound if !dir.is_dir() => {
             format!("cannot run in {}: no such directory", dir.display())

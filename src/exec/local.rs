@@ -2,16 +2,16 @@
 //! into its log file (or a pipe in stream mode), exits learned from SIGCHLD.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::guardian::{Guardian, Slot};
 use super::signals::{SignalPipe, pipe};
+use super::spawn::{self, EnvBlock, Environment, ProcessSpec, c_string, search_path};
 use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::template::{CommandLine, classify};
 
@@ -33,6 +33,7 @@ pub struct LocalExecutor {
     children: HashMap<u32, Child>,
     pending: VecDeque<ExecEvent>,
     programs: ProgramPaths,
+    environment: Environment,
 }
 
 impl LocalExecutor {
@@ -40,74 +41,84 @@ impl LocalExecutor {
     pub fn new() -> io::Result<LocalExecutor> {
         let signals = SignalPipe::install()?;
         let guardian = Guardian::start()?;
+        let environment = Environment::capture();
         Ok(LocalExecutor {
             signals,
             guardian,
             children: HashMap::new(),
             pending: VecDeque::new(),
-            programs: ProgramPaths::from_env(),
+            programs: ProgramPaths::new(environment.get("PATH")),
+            environment,
         })
     }
 
     /// Starts `spawn` in a new process group; returns its pid (= its group).
-    pub fn spawn(&mut self, spawn: Spawn) -> io::Result<u32> {
-        let (stdout, stderr, pipe_read) = match spawn.output {
-            OutputTo::File(file) => (file.try_clone()?, file, None),
+    pub fn spawn(&mut self, spawn: Spawn<'_>) -> io::Result<u32> {
+        let mut pipe_read = None;
+        let mut pipe_write = None;
+        let output_fd = match &spawn.output {
+            OutputTo::File(file) => file.as_raw_fd(),
             OutputTo::Pipe => {
                 let (read, write) = pipe(libc::O_CLOEXEC)?;
                 set_nonblocking(&read)?;
-                (File::from(write.try_clone()?), File::from(write), Some(File::from(read)))
+                pipe_read = Some(File::from(read));
+                pipe_write.insert(write).as_raw_fd()
             }
         };
-        let sets_path = spawn.env.iter().any(|(k, _)| k == "PATH");
-        let programs = &mut self.programs;
-        let mut build = |line: CommandLine| -> io::Result<Command> {
-            let mut command = match line {
-                CommandLine::Direct(argv) => {
-                    let resolved = if sets_path { None } else { programs.resolve(&argv[0]) };
-                    let mut command = match resolved {
-                        Some(path) => {
-                            let mut command = Command::new(path);
-                            command.arg0(&argv[0]);
-                            command
-                        }
-                        None => Command::new(&argv[0]),
-                    };
-                    command.args(&argv[1..]);
-                    command
-                }
-                CommandLine::Shell(script) => {
-                    let mut command = Command::new("/bin/sh");
-                    command.arg("-c").arg(script);
-                    command
-                }
-            };
-            command
-                .current_dir(&spawn.dir)
-                .envs(spawn.env.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .stdout(stdout.try_clone()?)
-                .stderr(stderr.try_clone()?)
-                .process_group(0);
-            Ok(command)
-        };
+        let env = self.environment.with(&spawn.env)?;
         let line = classify(&spawn.cmd);
-        let direct = matches!(line, CommandLine::Direct(_));
-        let child = match build(line)?.spawn() {
+        let pid = match Self::start(&mut self.programs, line.clone(), &spawn, &env, output_fd) {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
             // does, fall back to the shell rather than fail where sh would not.
-            Err(e) if direct && e.raw_os_error() == Some(libc::ENOEXEC) => {
-                build(CommandLine::Shell(spawn.cmd.clone()))?.spawn()?
+            Err(e)
+                if matches!(line, CommandLine::Direct(_))
+                    && e.raw_os_error() == Some(libc::ENOEXEC) =>
+            {
+                Self::start(
+                    &mut self.programs,
+                    CommandLine::Shell(spawn.cmd.clone()),
+                    &spawn,
+                    &env,
+                    output_fd,
+                )?
             }
             result => result?,
-        };
-        // Our copies of the pipe's write end close here, so the pipe reaches
+        } as u32;
+        // Our copy of the pipe's write end closes here, so the pipe reaches
         // EOF when the task's tree exits.
-        drop((stdout, stderr));
-        let pid = child.id();
+        drop(pipe_write);
         let guarded = self.guardian.watch(pid);
         self.children.insert(pid, Child { key: spawn.key, guarded, pipe: pipe_read });
         Ok(pid)
+    }
+
+    fn start(
+        programs: &mut ProgramPaths,
+        line: CommandLine,
+        spawn: &Spawn,
+        env: &EnvBlock,
+        output: RawFd,
+    ) -> io::Result<libc::pid_t> {
+        let (program, argv) = match line {
+            CommandLine::Direct(argv) => {
+                let program = match spawn.env.iter().find(|(k, _)| k == "PATH") {
+                    Some((_, path)) => search_path(&argv[0], OsStr::new(path), &spawn.dir),
+                    None => programs.resolve(&argv[0], &spawn.dir),
+                }
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+                let argv = argv
+                    .into_iter()
+                    .map(|arg| c_string(arg.into_bytes(), "command"))
+                    .collect::<io::Result<Vec<_>>>()?;
+                (program, argv)
+            }
+            CommandLine::Shell(script) => {
+                let argv =
+                    vec![c"sh".into(), c"-c".into(), c_string(script.into_bytes(), "command")?];
+                (PathBuf::from("/bin/sh"), argv)
+            }
+        };
+        spawn::spawn(&ProcessSpec { program: &program, argv: &argv, env, dir: &spawn.dir, output })
     }
 
     /// Sends `signal` to the whole process group of `pid`.
@@ -229,42 +240,33 @@ impl LocalExecutor {
 }
 
 /// Where programs named without a slash live, looked up in maestro's PATH
-/// once per run instead of once per spawn: `posix_spawnp` tries every PATH
-/// entry in turn, and each miss is a failed execve (measured: 8 misses, a
-/// tenth of the cost of spawning `true`, on a typical PATH).
+/// once per run instead of once per spawn: a PATH search tries every entry
+/// in turn, and each miss is a failed execve (measured: 8 misses, a tenth of
+/// the cost of spawning `true`, on a typical PATH).
 #[derive(Debug, Default)]
 struct ProgramPaths {
-    dirs: Option<Vec<PathBuf>>,
+    path: std::ffi::OsString,
     found: HashMap<String, PathBuf>,
 }
 
 impl ProgramPaths {
-    /// From maestro's PATH. A PATH with an empty entry (the working
-    /// directory, which differs per task) disables the cache.
-    fn from_env() -> ProgramPaths {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-        let usable = !dirs.is_empty() && dirs.iter().all(|d| d.is_absolute());
-        ProgramPaths { dirs: usable.then_some(dirs), found: HashMap::new() }
+    fn new(path: Option<&OsStr>) -> ProgramPaths {
+        ProgramPaths { path: path.unwrap_or_default().to_owned(), found: HashMap::new() }
     }
 
-    /// The executable file `program` names, or `None` to let the spawn
-    /// search (and report what it finds, or not).
-    fn resolve(&mut self, program: &str) -> Option<&Path> {
-        if program.contains('/') {
-            return None;
+    /// The executable file `program` names, run from `dir`. Only answers
+    /// that do not depend on `dir` are remembered: a PATH with a relative
+    /// entry (an empty one is the working directory) is searched each time.
+    fn resolve(&mut self, program: &str, dir: &Path) -> Option<PathBuf> {
+        if let Some(found) = self.found.get(program) {
+            return Some(found.clone());
         }
-        if !self.found.contains_key(program) {
-            let dir = self.dirs.as_ref()?.iter().find(|dir| is_executable(&dir.join(program)))?;
-            self.found.insert(program.to_string(), dir.join(program));
+        let found = search_path(program, &self.path, dir)?;
+        if found.is_absolute() && std::env::split_paths(&self.path).all(|d| d.is_absolute()) {
+            self.found.insert(program.to_string(), found.clone());
         }
-        self.found.get(program).map(PathBuf::as_path)
+        Some(found)
     }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Reaps `pid`: its wait status and the resources its tree used.

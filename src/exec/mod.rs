@@ -4,6 +4,7 @@
 pub mod guardian;
 pub mod local;
 pub mod signals;
+pub mod spawn;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,7 +64,7 @@ pub struct Usage {
 
 /// What to start.
 #[derive(Debug)]
-pub struct Spawn {
+pub struct Spawn<'a> {
     /// The runner's key for this attempt, echoed in its events.
     pub key: usize,
     /// The command line.
@@ -73,14 +74,14 @@ pub struct Spawn {
     /// Variables added to maestro's own environment.
     pub env: Vec<(String, String)>,
     /// Where stdout and stderr go.
-    pub output: OutputTo,
+    pub output: OutputTo<'a>,
 }
 
 /// Where a spawned process's stdout and stderr go.
 #[derive(Debug)]
-pub enum OutputTo {
+pub enum OutputTo<'a> {
     /// Straight into this file (both streams), never through maestro.
-    File(std::fs::File),
+    File(std::os::fd::BorrowedFd<'a>),
     /// Through a pipe that maestro reads, for streaming.
     Pipe,
 }

@@ -5,5 +5,6 @@ mod support;
 mod errors;
 mod output;
 mod par;
+mod process;
 mod run_flow;
 mod signals;
