@@ -136,6 +136,11 @@ def build_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
     n, j = a.n, a.jobs
     runners = [
         Runner("raw_spawn_loop", [a.spawnloop, str(n), str(j), a.true_bin], root),
+        Runner(
+            "raw_spawn_loop_logs",
+            [a.spawnloop, "--logs", "logs", str(n), str(j), a.true_bin],
+            root,
+        ),
         Runner(f"make_j{j}", [a.make, "-s", f"-j{j}", "-f", "Makefile"], root),
     ]
     if a.ninja:
@@ -253,20 +258,27 @@ def main() -> int:
                     parts.append(f"{r.name} FAILED ({out.detail})")
             print(f"  rep {rep}/{a.reps}: " + ", ".join(parts), flush=True)
 
-    base = next((r for r in runners if r.name == "raw_spawn_loop"), None)
-    base_med = statistics.median(base.walls) if base and base.walls and not base.failures else None
+    def median_of(name: str) -> float | None:
+        r = next((r for r in runners if r.name == name), None)
+        return statistics.median(r.walls) if r and r.walls and not r.failures else None
 
-    header = ["runner", "ok", "median s", "min-max s", "us/job", "x raw", "cpu s", "cpu us/job"]
+    base = next((r for r in runners if r.name == "raw_spawn_loop"), None)
+    base_med = median_of("raw_spawn_loop")
+    logs_med = median_of("raw_spawn_loop_logs")
+
+    header = ["runner", "ok", "median s", "min-max s", "us/job", "x raw", "x logs", "cpu s",
+              "cpu us/job"]
     rows = [header]
     for r in runners:
         ok = f"{len(r.walls)}/{a.reps}"
         if r.failures or not r.walls:
             reasons = sorted(set(r.failures))
-            rows.append([r.name, ok, "FAILED", ", ".join(reasons) or "no run", "", "", "", ""])
+            rows.append([r.name, ok, "FAILED", ", ".join(reasons) or "no run", "", "", "", "", ""])
             continue
         med = statistics.median(r.walls)
         cpu = statistics.median(r.cpus)
         ratio = f"{med / base_med:.2f}x" if base_med else "-"
+        logs_ratio = f"{med / logs_med:.2f}x" if logs_med else "-"
         rows.append([
             r.name,
             ok,
@@ -274,14 +286,17 @@ def main() -> int:
             f"{min(r.walls):.3f}-{max(r.walls):.3f}",
             f"{med / a.n * 1e6:.0f}",
             ratio,
+            logs_ratio,
             f"{cpu:.2f}",
             f"{cpu / a.n * 1e6:.0f}",
         ])
     print()
-    print(fmt_table(rows, right={1, 2, 3, 4, 5, 6, 7}))
+    print(fmt_table(rows, right={1, 2, 3, 4, 5, 6, 7, 8}))
     print()
     print("median/min-max: wall seconds of the whole run; us/job: median / N; "
           "x raw: median / raw_spawn_loop median;")
+    print("x logs: median / raw_spawn_loop_logs median (the floor for a runner that keeps "
+          "a log file per job, as maestro does);")
     print("cpu: median user+sys seconds of the runner's whole process tree. "
           "A runner with any failed run is shown FAILED, not timed.")
     warm = [r for r in runners if r.warmup_failure]

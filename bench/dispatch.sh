@@ -15,7 +15,7 @@ usage: bench/dispatch.sh [--n N] [--jobs J] [--reps R] [--only REGEX] [--with-pa
   --with-parallel  also time GNU parallel (slow: ~8x the raw loop)
   --seed S         seed for the shuffled order (default: random, printed)
 
-Runners: raw_spawn_loop, make_jJ, ninja_jJ (if ninja is installed), xargs_PJ,
+Runners: raw_spawn_loop, raw_spawn_loop_logs, make_jJ, ninja_jJ (if ninja is installed), xargs_PJ,
 maestro_par, maestro_run, parallel_jJ (with --with-parallel, if installed).
 Needs target/release/maestro: run `cargo build --release` first.
 EOF

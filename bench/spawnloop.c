@@ -1,12 +1,15 @@
 /*
  * spawnloop: the floor for "spawn + exec + reap" on this machine.
  *
- * Usage: spawnloop N J [PROGRAM]
+ * Usage: spawnloop [--logs DIR] N J [PROGRAM]
  *
  * Starts PROGRAM (default /bin/true) N times with posix_spawn, keeping at
  * most J children alive: once J are running it waits for any one of them
  * before starting the next. Children inherit stdin/stdout/stderr and the
- * environment. Exits 0 only if every child exited 0; otherwise prints how
+ * environment. With --logs, each child's stdout and stderr go instead to a
+ * log file of its own, DIR/<run>/<i>.log, created by the loop just before
+ * the spawn (<run> is the first number whose directory does not exist yet,
+ * so earlier runs' logs are kept, as a job runner keeps them). Exits 0 only if every child exited 0; otherwise prints how
  * many failed and exits 1. No shell, no pipes, no bookkeeping beyond a
  * counter, so any real job runner should be slower than this.
  *
@@ -14,6 +17,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +56,54 @@ static int reap_one(long *failed) {
     return 0;
 }
 
+/* Makes DIR/<first free number>/ and writes its path into run_dir. */
+static int make_run_dir(const char *dir, char *run_dir, size_t size) {
+    mkdir(dir, 0777);
+    for (long run = 1; run < 1000000; run++) {
+        snprintf(run_dir, size, "%s/%ld", dir, run);
+        if (mkdir(run_dir, 0777) == 0)
+            return 0;
+        if (errno != EEXIST) {
+            perror("spawnloop: mkdir");
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* Spawns prog with stdout and stderr on a new log file run_dir/<i>.log. */
+static int spawn_logged(pid_t *pid, const char *prog, char **child_argv, const char *run_dir,
+                        long i) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%ld.log", run_dir, i) >= (int)sizeof path)
+        return ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return errno;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, fd, 2);
+    int rc = posix_spawn(pid, prog, &actions, NULL, child_argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fd);
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    const char *logs = NULL;
+    if (argc > 2 && strcmp(argv[1], "--logs") == 0) {
+        logs = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: spawnloop N J [PROGRAM]\n");
+        fprintf(stderr, "usage: spawnloop [--logs DIR] N J [PROGRAM]\n");
         return 2;
     }
+    char run_dir[4096];
+    if (logs && make_run_dir(logs, run_dir, sizeof run_dir) < 0)
+        return 1;
     long n = parse_count(argv[1], "N");
     long j = parse_count(argv[2], "J");
     const char *prog = argc == 4 ? argv[3] : "/bin/true";
@@ -70,7 +118,8 @@ int main(int argc, char **argv) {
             running--;
         }
         pid_t pid;
-        int rc = posix_spawn(&pid, prog, NULL, NULL, child_argv, environ);
+        int rc = logs ? spawn_logged(&pid, prog, child_argv, run_dir, i)
+                      : posix_spawn(&pid, prog, NULL, NULL, child_argv, environ);
         if (rc != 0) {
             fprintf(stderr, "spawnloop: posix_spawn %s: %s\n", prog, strerror(rc));
             while (running > 0 && reap_one(&failed) == 0)

@@ -34,6 +34,8 @@ pub struct LocalExecutor {
     pending: VecDeque<ExecEvent>,
     programs: ProgramPaths,
     environment: Environment,
+    /// Maestro's working directory (it never changes it).
+    cwd: Option<PathBuf>,
 }
 
 impl LocalExecutor {
@@ -49,6 +51,7 @@ impl LocalExecutor {
             pending: VecDeque::new(),
             programs: ProgramPaths::new(environment.get("PATH")),
             environment,
+            cwd: std::env::current_dir().ok(),
         })
     }
 
@@ -67,7 +70,14 @@ impl LocalExecutor {
         };
         let env = self.environment.with(&spawn.env)?;
         let line = classify(&spawn.cmd);
-        let pid = match Self::start(&mut self.programs, line.clone(), &spawn, &env, output_fd) {
+        let pid = match Self::start(
+            &mut self.programs,
+            self.cwd.as_deref(),
+            line.clone(),
+            &spawn,
+            &env,
+            output_fd,
+        ) {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
             // does, fall back to the shell rather than fail where sh would not.
             Err(e)
@@ -76,6 +86,7 @@ impl LocalExecutor {
             {
                 Self::start(
                     &mut self.programs,
+                    self.cwd.as_deref(),
                     CommandLine::Shell(spawn.cmd.clone()),
                     &spawn,
                     &env,
@@ -94,6 +105,7 @@ impl LocalExecutor {
 
     fn start(
         programs: &mut ProgramPaths,
+        cwd: Option<&Path>,
         line: CommandLine,
         spawn: &Spawn,
         env: &EnvBlock,
@@ -118,7 +130,9 @@ impl LocalExecutor {
                 (PathBuf::from("/bin/sh"), argv)
             }
         };
-        spawn::spawn(&ProcessSpec { program: &program, argv: &argv, env, dir: &spawn.dir, output })
+        // Most tasks run where maestro does: no chdir for them.
+        let dir = (Some(spawn.dir.as_path()) != cwd).then_some(spawn.dir.as_path());
+        spawn::spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, output })
     }
 
     /// Sends `signal` to the whole process group of `pid`.

@@ -10,10 +10,11 @@
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::RawFd;
+use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::OnceLock;
 
 /// Maestro's own environment as `KEY=VALUE` C strings, captured once.
 #[derive(Debug)]
@@ -99,8 +100,8 @@ pub struct ProcessSpec<'a> {
     pub argv: &'a [CString],
     /// The whole environment.
     pub env: &'a EnvBlock<'a>,
-    /// Working directory.
-    pub dir: &'a Path,
+    /// Working directory; `None` keeps maestro's.
+    pub dir: Option<&'a Path>,
     /// Where stdout and stderr go; stays open in maestro.
     pub output: RawFd,
 }
@@ -110,15 +111,16 @@ pub struct ProcessSpec<'a> {
 /// a bad working directory...), as `posix_spawn` reports it.
 pub fn spawn(spec: &ProcessSpec) -> io::Result<libc::pid_t> {
     let program = c_string(spec.program.as_os_str().as_bytes().to_vec(), "program path")?;
-    let dir = c_string(spec.dir.as_os_str().as_bytes().to_vec(), "working directory")?;
     let argv = null_terminated(spec.argv);
     let actions = FileActions::new()?;
-    // Output first: if the output fd happens to be 0, the /dev/null open
-    // on 0 that follows must come after the copies.
+    // Output first: if the output fd happens to be 0, stdin must be
+    // replaced only after it was copied.
     actions.dup2(spec.output, 1)?;
     actions.dup2(spec.output, 2)?;
-    actions.open_read(0, c"/dev/null")?;
-    actions.chdir(&dir)?;
+    actions.dup2(dev_null()?, 0)?;
+    if let Some(dir) = spec.dir {
+        actions.chdir(&c_string(dir.as_os_str().as_bytes().to_vec(), "working directory")?)?;
+    }
     let attributes = Attributes::new_group()?;
     let mut pid = 0;
     // SAFETY: every pointer is valid for the call: the C strings and the
@@ -136,6 +138,17 @@ pub fn spawn(spec: &ProcessSpec) -> io::Result<libc::pid_t> {
     };
     check(error)?;
     Ok(pid)
+}
+
+/// A read-only fd of /dev/null, opened once (close-on-exec, so only the
+/// copy on a child's stdin survives its exec).
+fn dev_null() -> io::Result<RawFd> {
+    static DEV_NULL: OnceLock<RawFd> = OnceLock::new();
+    if let Some(&fd) = DEV_NULL.get() {
+        return Ok(fd);
+    }
+    let file = std::fs::File::open("/dev/null")?;
+    Ok(*DEV_NULL.get_or_init(|| file.into_raw_fd()))
 }
 
 /// The file `program` names, searched in `path` (a PATH value) the way the
@@ -187,13 +200,6 @@ impl FileActions {
         // SAFETY: initialised actions; glibc copies what it needs. A `from`
         // equal to `to` clears close-on-exec, as POSIX 2024 specifies.
         check(unsafe { libc::posix_spawn_file_actions_adddup2(self.ptr(), from, to) })
-    }
-
-    fn open_read(&self, fd: RawFd, path: &CStr) -> io::Result<()> {
-        // SAFETY: initialised actions; glibc copies the path.
-        check(unsafe {
-            libc::posix_spawn_file_actions_addopen(self.ptr(), fd, path.as_ptr(), libc::O_RDONLY, 0)
-        })
     }
 
     fn chdir(&self, dir: &CStr) -> io::Result<()> {
