@@ -38,6 +38,10 @@ pub enum Command {
     Par(ParArgs),
     /// Run the tasks of a flow file (maestro.toml), or only TASKs and what they need.
     Run(RunArgs),
+    /// List recent runs: id, start, duration, status, counts.
+    History(HistoryArgs),
+    /// Print a task's log: of its last attempt, or in run ID.
+    Log(LogArgs),
 }
 
 /// Options shared by every command that runs tasks.
@@ -84,7 +88,49 @@ pub struct RunArgs {
     /// The flow file.
     #[arg(short, long, value_name = "FILE", default_value = "maestro.toml")]
     pub file: PathBuf,
+    /// Run every selected task, fresh or not.
+    #[arg(long)]
+    pub force: bool,
+    /// Rerun only what failed, was interrupted or never ran in the last run.
+    #[arg(long, conflicts_with = "force")]
+    pub resume: bool,
     /// Shared options.
     #[command(flatten)]
     pub options: RunOptions,
+}
+
+/// Where the state of earlier runs is: `.maestro/` beside a flow file.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The flow file whose runs to read [default: runs in ./.maestro].
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print JSON, one object per line, instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `maestro history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many runs to show, newest first.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: u32,
+    /// Where and how.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `maestro log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The task (an instance: `task:item` for a for_each task).
+    #[arg(value_name = "TASK")]
+    pub task: String,
+    /// The run [default: the last run in which the task ran].
+    #[arg(long, value_name = "ID")]
+    pub run: Option<i64>,
+    /// Where and how.
+    #[command(flatten)]
+    pub state: StateArgs,
 }

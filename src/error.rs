@@ -37,6 +37,16 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
+    /// The state database cannot be used as it is.
+    #[error("{}: {message}", path.display())]
+    State {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+        /// What to do about it.
+        hint: Option<String>,
+    },
     /// The operating system refused something maestro needs to run tasks.
     #[error("{context}: {source}")]
     System {
@@ -82,6 +92,7 @@ impl Error {
             Error::Usage { message, hint: Some(hint) } => {
                 format!("error: {message}\n  = hint: {hint}\n")
             }
+            Error::State { hint: Some(hint), .. } => format!("error: {self}\n  = hint: {hint}\n"),
             other => format!("error: {other}\n"),
         }
     }

@@ -1,10 +1,11 @@
 //! What happens during a run, as plain data: the only interface from the
 //! runner to whatever shows or records the run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::exec::{Termination, Usage};
+use crate::fresh::Record;
 
 /// One thing that happened.
 #[derive(Debug)]
@@ -24,6 +25,24 @@ pub enum Event<'a> {
         instance: usize,
         /// Attempt number, from 1.
         attempt: u32,
+        /// Its log file.
+        log: &'a Path,
+        /// Its cache key (flow runs), hex.
+        key: Option<String>,
+    },
+    /// An instance is not run because what it would do is already done.
+    Skipped {
+        /// The instance.
+        instance: usize,
+        /// Why it is done.
+        why: Skip,
+    },
+    /// What a success leaves for the next run's freshness check.
+    Remember {
+        /// The instance (it just succeeded).
+        instance: usize,
+        /// Its record.
+        record: &'a Record,
     },
     /// Output of a streamed attempt, as read (not split into lines).
     Output {
@@ -61,6 +80,18 @@ pub enum Event<'a> {
     RunFinished {
         /// Totals.
         summary: &'a RunSummary,
+    },
+}
+
+/// Why an instance is already done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Its last success still holds.
+    Fresh,
+    /// `--resume`: it finished well in the run being resumed.
+    Resumed {
+        /// That run.
+        run: u64,
     },
 }
 
@@ -147,6 +178,8 @@ pub struct RunSummary {
     pub succeeded: usize,
     /// Instances that failed (after retries).
     pub failed: Vec<usize>,
+    /// Instances skipped: fresh, or done in the resumed run.
+    pub skipped: usize,
     /// Instances not run because a dep failed.
     pub dep_failed: usize,
     /// Instances not run because the run stopped.
@@ -185,5 +218,29 @@ pub trait Observer {
     /// How often `Event::Tick` should come, if at all.
     fn tick_interval(&self) -> Option<Duration> {
         None
+    }
+    /// Makes what was received so far durable; called before the runner
+    /// waits for anything.
+    fn flush(&mut self) {}
+}
+
+/// Several observers, each receiving every event in order.
+pub struct Observers<'a>(pub Vec<&'a mut dyn Observer>);
+
+impl Observer for Observers<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        for observer in &mut self.0 {
+            observer.event(event);
+        }
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        self.0.iter().filter_map(|o| o.tick_interval()).min()
+    }
+
+    fn flush(&mut self) {
+        for observer in &mut self.0 {
+            observer.flush();
+        }
     }
 }

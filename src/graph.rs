@@ -57,6 +57,12 @@ pub enum CommandText {
 }
 
 impl CommandText {
+    /// The command as the cache key sees it: the same on every job slot
+    /// (`{%}` is taken as 0), since the slot is not the task's business.
+    pub fn key_text(&self) -> String {
+        self.for_slot(0)
+    }
+
     /// The command line to run on job slot `slot` (from 1).
     pub fn for_slot(&self, slot: u32) -> String {
         match self {

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
-use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary};
+use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
 use crate::exec::local::LocalExecutor;
 use crate::exec::{ExecEvent, OutputTo, Spawn, Usage};
+use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
 use crate::plan::{Grant, Plan, Standing};
 
@@ -33,6 +34,16 @@ pub struct RunConfig {
     pub log_dir: PathBuf,
     /// Pipe output through maestro (stream mode) instead of straight to logs.
     pub stream: bool,
+}
+
+/// How instances that need not run are recognised.
+#[derive(Debug, Default)]
+pub struct Skipping<'a> {
+    /// Freshness, for flow runs (`None` for `par`).
+    pub checker: Option<Checker<'a>>,
+    /// `--resume`: the run resumed and, per instance, whether it finished
+    /// well there.
+    pub resumed: Option<(u64, Vec<bool>)>,
 }
 
 /// An attempt in progress.
@@ -60,13 +71,15 @@ enum Timer {
 }
 
 /// Runs the `selected` instances of `graph` to completion (or interruption).
-pub fn run(
-    graph: &Graph,
+/// Gives `skipping` back, with what its checker learned.
+pub fn run<'a>(
+    graph: &'a Graph,
     selected: &[bool],
     priority: Vec<Duration>,
     config: &RunConfig,
+    skipping: Skipping<'a>,
     observer: &mut dyn Observer,
-) -> Result<RunSummary> {
+) -> Result<(RunSummary, Skipping<'a>)> {
     let executor =
         LocalExecutor::new().map_err(|e| Error::system("cannot set up process supervision", e))?;
     let plan = Plan::new(graph, selected, config.jobs, priority, config.keep_going);
@@ -76,6 +89,7 @@ pub fn run(
         observer,
         executor,
         plan,
+        skipping,
         running: HashMap::new(),
         waiting_retry: HashMap::new(),
         timers: BinaryHeap::new(),
@@ -97,12 +111,13 @@ pub fn run(
     Ok(runner.finish())
 }
 
-struct Runner<'a> {
+struct Runner<'a, 'o> {
     graph: &'a Graph,
-    config: &'a RunConfig,
-    observer: &'a mut dyn Observer,
+    config: &'o RunConfig,
+    observer: &'o mut dyn Observer,
     executor: LocalExecutor,
     plan: Plan,
+    skipping: Skipping<'a>,
     running: HashMap<usize, Running>,
     /// Attempts that failed and wait for their retry, holding their grant.
     waiting_retry: HashMap<usize, Running>,
@@ -115,7 +130,7 @@ struct Runner<'a> {
     started: Instant,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a, '_> {
     fn main_loop(&mut self) -> Result<()> {
         self.start_ready();
         while !self.plan.is_done() {
@@ -128,6 +143,7 @@ impl Runner<'_> {
                 .timers
                 .peek()
                 .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+            self.observer.flush();
             let events = self
                 .executor
                 .wait(timeout)
@@ -144,8 +160,41 @@ impl Runner<'_> {
     fn start_ready(&mut self) {
         while let Some(grant) = self.plan.next_start() {
             let instance = grant.instance;
-            self.start_attempt(instance, 1, grant);
+            if let Some(why) = self.already_done(instance) {
+                self.skip(instance, why);
+            } else {
+                self.start_attempt(instance, 1, grant);
+            }
         }
+    }
+
+    /// Whether `instance` need not run; if it must, notes that it runs.
+    fn already_done(&mut self, instance: usize) -> Option<Skip> {
+        if let Some((run, done)) = &self.skipping.resumed
+            && done[instance]
+        {
+            return Some(Skip::Resumed { run: *run });
+        }
+        let checker = self.skipping.checker.as_mut()?;
+        match checker.decide(instance) {
+            Decision::Fresh => Some(Skip::Fresh),
+            Decision::Run(_) => {
+                checker.note_ran(instance);
+                None
+            }
+        }
+    }
+
+    /// Counts `instance` as done without running it: its remembered
+    /// results reach its dependents as if it had just run.
+    fn skip(&mut self, instance: usize, why: Skip) {
+        if let Some(checker) = &self.skipping.checker {
+            self.outputs[instance] = Some(checker.remembered_results(instance));
+        }
+        self.summary.skipped += 1;
+        self.observer.event(&Event::Skipped { instance, why });
+        let not_run = self.plan.finish(instance, true);
+        self.report_not_run(not_run);
     }
 
     fn start_attempt(&mut self, instance: usize, number: u32, grant: Grant) {
@@ -178,7 +227,8 @@ impl Runner<'_> {
                 OutputTo::File(log_file.as_fd())
             },
         };
-        self.observer.event(&Event::AttemptStarted { instance, attempt: number });
+        let key = self.skipping.checker.as_ref().and_then(|c| c.key(instance));
+        self.observer.event(&Event::AttemptStarted { instance, attempt: number, log: &log, key });
         let spawned = self.executor.spawn(spawn);
         let mut attempt = Running {
             number,
@@ -343,6 +393,13 @@ impl Runner<'_> {
             self.waiting_retry.insert(instance, running);
             return;
         }
+        if attempt.outcome.succeeded()
+            && !(inst.inputs.is_empty() && inst.outputs.is_empty())
+            && let Some(checker) = &mut self.skipping.checker
+            && let Some(record) = checker.record(instance, attempt.outputs.clone())
+        {
+            self.observer.event(&Event::Remember { instance, record: &record });
+        }
         match attempt.outcome {
             Outcome::Succeeded => self.summary.succeeded += 1,
             Outcome::Interrupted => self.summary.interrupted += 1,
@@ -448,13 +505,13 @@ impl Runner<'_> {
         }
     }
 
-    fn finish(mut self) -> RunSummary {
+    fn finish(mut self) -> (RunSummary, Skipping<'a>) {
         self.summary.wall = self.started.elapsed();
         let (path, time) = critical_path(self.graph, self.plan.standings(), &self.durations);
         self.summary.critical_path = path;
         self.summary.critical_time = time;
         self.observer.event(&Event::RunFinished { summary: &self.summary });
-        self.summary
+        (self.summary, self.skipping)
     }
 }
 

@@ -175,6 +175,9 @@ impl<'a> TerminalReporter<'a> {
         if !summary.failed.is_empty() {
             counts.push(format!("{} failed", summary.failed.len()));
         }
+        if summary.skipped > 0 {
+            counts.push(format!("{} skipped", summary.skipped));
+        }
         if summary.interrupted > 0 {
             counts.push(format!("{} interrupted", summary.interrupted));
         }
@@ -182,7 +185,7 @@ impl<'a> TerminalReporter<'a> {
         if not_run > 0 {
             counts.push(format!("{not_run} not run"));
         }
-        let speedup = if summary.wall.is_zero() {
+        let speedup = if summary.wall.is_zero() || summary.task_time.is_zero() {
             1.0
         } else {
             summary.task_time.as_secs_f64() / summary.wall.as_secs_f64()
@@ -256,10 +259,13 @@ impl Observer for TerminalReporter<'_> {
                 }
                 self.status_dirty = true;
             }
-            Event::NotRun { .. } => {
+            // Skipped instances are counted, not listed: a run that finds
+            // everything fresh says so in one summary line.
+            Event::NotRun { .. } | Event::Skipped { .. } => {
                 self.done += 1;
                 self.status_dirty = true;
             }
+            Event::Remember { .. } => {}
             Event::Interrupted { signal, forced } => {
                 if let Some(status) = &mut self.status {
                     status.clear();

@@ -1,29 +1,322 @@
-//! What a run leaves on disk, in `.maestro/` beside the flow file: for now the
-//! per-run log directories (`logs/<run>/`), whose numbers are the run ids.
+//! What runs leave on disk, in `.maestro/` beside the flow file: the SQLite
+//! database `state.db` (runs, attempts, what each task last did, file
+//! hashes) and the per-run log directories `logs/<run>/`.
+//!
+//! The database is in WAL mode with `synchronous = NORMAL`: a commit is
+//! atomic and survives maestro being killed at any moment (only a power
+//! loss may drop the last commits), and no commit waits for the disk.
 
+pub mod lock;
+pub mod query;
+pub mod recorder;
+mod schema;
+
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::fresh::{FileStamp, Record, Remembered};
+
+pub use lock::{LockMode, RunLock};
+
+/// How many successful durations are kept per task.
+const RECENT_DURATIONS: usize = 5;
 
 /// The state directory for a flow whose file is in `base`.
 pub fn state_dir(base: &Path) -> PathBuf {
     base.join(".maestro")
 }
 
-/// A new run: its id and its (created, empty) log directory. Ids count up
-/// from 1; creating the directory is what claims an id, so two maestros
-/// starting at once never share one.
-pub fn new_run(state_dir: &Path) -> Result<(u64, PathBuf)> {
+/// An open state database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+/// What is known of a run when it starts.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    /// "run" or "par".
+    pub kind: &'static str,
+    /// The flow's name in the store (its file name), for `run`.
+    pub flow: Option<String>,
+    /// The command line.
+    pub argv: Vec<String>,
+}
+
+/// What earlier runs left about one instance.
+#[derive(Debug, Clone, Default)]
+pub struct TaskHistory {
+    /// Its last success and whether it failed since.
+    pub remembered: Remembered,
+    /// Its latest successful durations, newest first.
+    pub recent: Vec<Duration>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`, migrating an
+    /// older file. A file that is not a maestro database, or is from a
+    /// newer maestro, is an error and is left untouched.
+    pub fn open(dir: &Path) -> Result<Store> {
+        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        let path = dir.join("state.db");
+        let conn = Connection::open(&path).map_err(|e| state_error(&path, &e))?;
+        let store = Store { conn, dir: dir.to_path_buf(), path };
+        store.check_and_migrate()?;
+        Ok(store)
+    }
+
+    fn check_and_migrate(&self) -> Result<()> {
+        let not_ours = |what: String| Error::State {
+            path: self.path.clone(),
+            message: format!("not a maestro state database ({what})"),
+            hint: Some(format!(
+                "move it away, or delete {} to start without history",
+                self.dir.display()
+            )),
+        };
+        let read = |pragma: &str| -> rusqlite::Result<i64> {
+            self.conn.query_row(&format!("PRAGMA {pragma}"), [], |row| row.get(0))
+        };
+        let application_id = read("application_id").map_err(|e| not_ours(e.to_string()))?;
+        let version = read("user_version").map_err(|e| not_ours(e.to_string()))?;
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(|e| not_ours(e.to_string()))?;
+        let fresh_file = application_id == 0 && version == 0 && tables == 0;
+        if !fresh_file && application_id != i64::from(schema::APPLICATION_ID) {
+            return Err(not_ours("an SQLite file of something else".into()));
+        }
+        if version > schema::LATEST {
+            return Err(Error::State {
+                path: self.path.clone(),
+                message: format!(
+                    "written by a newer maestro (schema version {version}; this one knows up to {})",
+                    schema::LATEST
+                ),
+                hint: Some("use that newer maestro here, or upgrade this one".into()),
+            });
+        }
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(e)?;
+        self.conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
+        if version < schema::LATEST {
+            let mut sql = String::from("BEGIN IMMEDIATE;");
+            for migration in &schema::MIGRATIONS[version as usize..] {
+                sql.push_str(migration);
+            }
+            sql.push_str(&format!(
+                "PRAGMA application_id = {}; PRAGMA user_version = {}; COMMIT;",
+                schema::APPLICATION_ID,
+                schema::LATEST
+            ));
+            if let Err(error) = self.conn.execute_batch(&sql) {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e(error));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the recorder and queries.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Marks runs and attempts still recorded as running as interrupted:
+    /// their maestro died without finishing them. Call only while holding
+    /// the lock exclusively (no other maestro can be running them).
+    pub fn mark_interrupted(&self) -> Result<()> {
+        let sql = "BEGIN IMMEDIATE;
+            UPDATE tasks SET failed_last = 1, record = NULL
+                WHERE (flow, instance) IN (
+                    SELECT r.flow, a.instance FROM attempts a JOIN runs r ON r.id = a.run_id
+                    WHERE a.status = 'running' AND r.flow IS NOT NULL);
+            UPDATE attempts SET status = 'interrupted', detail = 'maestro was killed'
+                WHERE status = 'running';
+            UPDATE runs SET status = 'interrupted',
+                ok = (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id AND a.status = 'ok'),
+                failed = (SELECT count(DISTINCT instance) FROM attempts a
+                          WHERE a.run_id = runs.id AND a.status != 'ok'),
+                skipped = (SELECT count(*) FROM skips s
+                           WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed'))
+                WHERE status = 'running';
+            COMMIT;";
+        self.conn.execute_batch(sql).map_err(|e| state_error(&self.path, &e))
+    }
+
+    /// Starts a run: its id and its (created, empty) log directory. Ids
+    /// count up; creating the directory is what claims one, so two maestros
+    /// starting at once never share an id.
+    pub fn begin_run(&self, start: &RunStart) -> Result<(u64, PathBuf)> {
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT max(id) FROM runs", [], |row| row.get(0))
+            .map_err(|e| state_error(&self.path, &e))?;
+        let (id, log_dir) = claim_log_dir(&self.dir, last.unwrap_or(0).max(0) as u64)?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, kind, flow, argv, pid, started_ms, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![
+                    id as i64,
+                    start.kind,
+                    start.flow,
+                    start.argv.join("\n"),
+                    std::process::id(),
+                    unix_ms(SystemTime::now())
+                ],
+            )
+            .map_err(|e| state_error(&self.path, &e))?;
+        Ok((id, log_dir))
+    }
+
+    /// What earlier runs of `flow` left about each of its instances.
+    pub fn task_history(&self, flow: &str) -> Result<HashMap<String, TaskHistory>> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let mut statement = self
+            .conn
+            .prepare("SELECT instance, recent_us, failed_last, record FROM tasks WHERE flow = ?1")
+            .map_err(e)?;
+        let rows = statement
+            .query_map([flow], |row| {
+                let instance: String = row.get(0)?;
+                let recent: String = row.get(1)?;
+                let failed_last: bool = row.get(2)?;
+                let record: Option<String> = row.get(3)?;
+                Ok((instance, recent, failed_last, record))
+            })
+            .map_err(e)?;
+        let mut history = HashMap::new();
+        for row in rows {
+            let (instance, recent, failed_last, record) = row.map_err(e)?;
+            let recent = recent
+                .split(',')
+                .filter_map(|us| us.parse().ok())
+                .map(Duration::from_micros)
+                .collect();
+            let record = record.as_deref().and_then(Record::decode);
+            history.insert(
+                instance,
+                TaskHistory { remembered: Remembered { record, failed_last }, recent },
+            );
+        }
+        Ok(history)
+    }
+
+    /// Every file stamp recorded.
+    pub fn file_stamps(&self) -> Result<HashMap<PathBuf, FileStamp>> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let mut statement = self
+            .conn
+            .prepare("SELECT path, size, mtime_ns, inode, hash, hashed_ns FROM files")
+            .map_err(e)?;
+        let rows = statement
+            .query_map([], |row| {
+                let path: String = row.get(0)?;
+                let hash: String = row.get(4)?;
+                Ok((
+                    PathBuf::from(path),
+                    FileStamp {
+                        size: row.get::<_, i64>(1)? as u64,
+                        mtime_ns: row.get(2)?,
+                        inode: row.get::<_, i64>(3)? as u64,
+                        hash: u128::from_str_radix(&hash, 16).unwrap_or(0),
+                        hashed_at_ns: row.get(5)?,
+                    },
+                ))
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// Saves stamps taken during a run.
+    pub fn save_file_stamps<'a>(
+        &self,
+        stamps: impl Iterator<Item = (&'a Path, &'a FileStamp)>,
+    ) -> Result<()> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let transaction = self.conn.unchecked_transaction().map_err(e)?;
+        {
+            let mut insert = transaction
+                .prepare(
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, inode, hash, hashed_ns)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for (path, stamp) in stamps {
+                insert
+                    .execute(params![
+                        path.to_string_lossy(),
+                        stamp.size as i64,
+                        stamp.mtime_ns,
+                        stamp.inode as i64,
+                        format!("{:032x}", stamp.hash),
+                        stamp.hashed_at_ns
+                    ])
+                    .map_err(e)?;
+            }
+        }
+        transaction.commit().map_err(e)
+    }
+
+    /// The last run of `flow` and the instances it finished well (succeeded
+    /// or found fresh), for `--resume`.
+    pub fn last_run_done(&self, flow: &str) -> Result<Option<(u64, HashSet<String>)>> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let last: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM runs WHERE flow = ?1 AND kind = 'run' ORDER BY id DESC LIMIT 1",
+                [flow],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(e)?;
+        let Some(last) = last else { return Ok(None) };
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT instance FROM attempts WHERE run_id = ?1 AND status = 'ok'
+                 UNION SELECT instance FROM skips
+                 WHERE run_id = ?1 AND kind IN ('fresh', 'resumed')",
+            )
+            .map_err(e)?;
+        let done = statement
+            .query_map([last], |row| row.get(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(e)?;
+        Ok(Some((last as u64, done)))
+    }
+}
+
+/// Creates `logs/<id>/` for the first free id after `after` (and after every
+/// log directory already there, from runs the database may not know).
+fn claim_log_dir(state_dir: &Path, after: u64) -> Result<(u64, PathBuf)> {
     let logs = state_dir.join("logs");
     fs::create_dir_all(&logs).map_err(|e| Error::io("cannot create", &logs, e))?;
     let entries = fs::read_dir(&logs).map_err(|e| Error::io("cannot read", &logs, e))?;
-    let last = entries
+    let last_dir = entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
         .max()
         .unwrap_or(0);
-    let mut id = last + 1;
+    let mut id = after.max(last_dir) + 1;
     loop {
         let dir = logs.join(id.to_string());
         match fs::create_dir(&dir) {
@@ -34,21 +327,105 @@ pub fn new_run(state_dir: &Path) -> Result<(u64, PathBuf)> {
     }
 }
 
+/// Keeps the newest `RECENT_DURATIONS` of `recent` after adding `latest`,
+/// as stored: microseconds, newest first, comma-separated.
+pub fn push_recent(recent: &str, latest: Duration) -> String {
+    std::iter::once(latest.as_micros().to_string())
+        .chain(recent.split(',').filter(|s| !s.is_empty()).map(str::to_string))
+        .take(RECENT_DURATIONS)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A database error, as the user sees it.
+pub fn state_error(path: &Path, error: &rusqlite::Error) -> Error {
+    let message = match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => {
+            return Error::State {
+                path: path.to_path_buf(),
+                message: "not a maestro state database (not an SQLite file)".into(),
+                hint: Some("move it away, or delete its directory to start without history".into()),
+            };
+        }
+        Some(rusqlite::ErrorCode::DatabaseBusy) => format!("busy for too long: {error}"),
+        _ => error.to_string(),
+    };
+    Error::State { path: path.to_path_buf(), message, hint: None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn temp_state(name: &str) -> PathBuf {
+        let base =
+            std::env::temp_dir().join(format!("maestro-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        state_dir(&base)
+    }
+
     #[test]
     fn run_ids_count_up_and_skip_taken_ones() {
-        let base = std::env::temp_dir().join(format!("maestro-store-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
-        let state = state_dir(&base);
-        assert_eq!(new_run(&state).unwrap().0, 1);
-        assert_eq!(new_run(&state).unwrap().0, 2);
+        let state = temp_state("ids");
+        let store = Store::open(&state).unwrap();
+        let start = RunStart { kind: "par", flow: None, argv: vec!["maestro".into()] };
+        assert_eq!(store.begin_run(&start).unwrap().0, 1);
+        assert_eq!(store.begin_run(&start).unwrap().0, 2);
         fs::create_dir_all(state.join("logs/7")).unwrap();
-        let (id, dir) = new_run(&state).unwrap();
+        let (id, dir) = store.begin_run(&start).unwrap();
         assert_eq!(id, 8);
         assert!(dir.ends_with("logs/8"));
-        fs::remove_dir_all(&base).unwrap();
+        fs::remove_dir_all(state.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn recent_durations_keep_the_newest_five() {
+        let mut recent = String::new();
+        for ms in 1..=7 {
+            recent = push_recent(&recent, Duration::from_millis(ms));
+        }
+        assert_eq!(recent, "7000,6000,5000,4000,3000");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_kept() {
+        let state = temp_state("notdb");
+        fs::create_dir_all(&state).unwrap();
+        fs::write(state.join("state.db"), "precious notes, not SQLite at all\n".repeat(200))
+            .unwrap();
+        let error = Store::open(&state).unwrap_err().render();
+        assert!(error.contains("not a maestro state database"), "{error}");
+        let kept = fs::read_to_string(state.join("state.db")).unwrap();
+        assert!(kept.starts_with("precious notes"));
+        fs::remove_dir_all(state.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn another_programs_sqlite_file_is_refused() {
+        let state = temp_state("other");
+        fs::create_dir_all(&state).unwrap();
+        let other = Connection::open(state.join("state.db")).unwrap();
+        other.execute_batch("CREATE TABLE notes (text TEXT)").unwrap();
+        drop(other);
+        let error = Store::open(&state).unwrap_err().render();
+        assert!(error.contains("an SQLite file of something else"), "{error}");
+        fs::remove_dir_all(state.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let state = temp_state("newer");
+        drop(Store::open(&state).unwrap());
+        let conn = Connection::open(state.join("state.db")).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {}", schema::LATEST + 1)).unwrap();
+        drop(conn);
+        let error = Store::open(&state).unwrap_err().render();
+        assert!(error.contains("written by a newer maestro"), "{error}");
+        fs::remove_dir_all(state.parent().unwrap()).unwrap();
     }
 }

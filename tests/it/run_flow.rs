@@ -269,7 +269,11 @@ cmd = "touch a"
     );
     let run = p.maestro(&["run", "-n"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout, "would run a: touch a\nwould run b: touch b\n");
+    assert_eq!(
+        run.stdout,
+        "would run a (no inputs or outputs declared): touch a\n\
+         would run b (no inputs or outputs declared): touch b\n"
+    );
     assert!(!p.path("a").exists());
 }
 

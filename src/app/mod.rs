@@ -1,19 +1,27 @@
 //! From a parsed command line to an exit status: loads what the command
 //! needs, runs it, and maps every error to its exit code in one place.
 
+mod history;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cli::{Cli, Command, ParArgs, RunArgs, RunOptions};
 use crate::diag::{Diagnostic, SourceFile};
 use crate::error::{Error, Result};
+use crate::estimate;
+use crate::event::Observers;
 use crate::exit_code;
 use crate::flow::{self, Flow};
+use crate::fresh::{Checker, Decision, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::terminal::TerminalReporter;
+use crate::runner::Skipping;
 use crate::runner::{self, RunConfig};
-use crate::store;
+use crate::store::recorder::Recorder;
+use crate::store::{self, LockMode, RunLock, RunStart, Store};
 
 /// Runs maestro with `args` (including the program name); returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
@@ -27,6 +35,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let result = match cli.command {
         Command::Par(args) => par(args),
         Command::Run(args) => run(args),
+        Command::History(args) => history::history(&args),
+        Command::Log(args) => history::log(&args),
     };
     result.unwrap_or_else(|error| {
         eprint!("{}", error.render());
@@ -43,7 +53,7 @@ fn par(args: ParArgs) -> Result<i32> {
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let graph = Graph::from_stages(&stages, &here);
     let jobs = effective_jobs(args.options.jobs, None)?;
-    execute(&graph, &vec![true; graph.instances.len()], jobs, &args.options, &here)
+    execute(&graph, &vec![true; graph.instances.len()], jobs, &args.options, &here, None)
 }
 
 fn run(args: RunArgs) -> Result<i32> {
@@ -54,7 +64,23 @@ fn run(args: RunArgs) -> Result<i32> {
     let flow_dir = flow_directory(&args.file)?;
     let graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
     let selected = graph.select(&args.tasks).map_err(Error::usage)?;
-    execute(&graph, &selected, jobs, &args.options, &flow_dir)
+    let name = args
+        .file
+        .file_name()
+        .map_or_else(|| "maestro.toml".to_string(), |name| name.to_string_lossy().into_owned());
+    let flow_run = FlowRun { name, force: args.force, resume: args.resume };
+    execute(&graph, &selected, jobs, &args.options, &flow_dir, Some(flow_run))
+}
+
+/// What a flow run adds to running instances.
+struct FlowRun {
+    /// The flow's name in the store: its file name (the store sits beside
+    /// the file, so the name is enough, and survives moving the folder).
+    name: String,
+    /// `--force`.
+    force: bool,
+    /// `--resume`.
+    resume: bool,
 }
 
 /// Runs (or with `-n` lists) the selected instances; `base` holds `.maestro/`.
@@ -64,13 +90,51 @@ fn execute(
     jobs: u32,
     options: &RunOptions,
     base: &Path,
+    flow: Option<FlowRun>,
 ) -> Result<i32> {
-    let priority = graph.remaining_path(|_| default_estimate());
+    let state = store::state_dir(base);
+    std::fs::create_dir_all(&state).map_err(|e| Error::io("cannot create", &state, e))?;
+    let mode = if flow.is_some() { LockMode::Exclusive } else { LockMode::Shared };
+    let _lock = RunLock::acquire(&state, mode, || {
+        eprintln!(
+            "maestro: another maestro is running in {}; waiting for it to finish",
+            base.display()
+        );
+    })
+    .map_err(|e| Error::io("cannot lock", state.join("lock"), e))?;
+    let store = Store::open(&state)?;
+    if mode == LockMode::Exclusive {
+        store.mark_interrupted()?;
+    }
+    let mut history = match &flow {
+        Some(flow) => store.task_history(&flow.name)?,
+        None => Default::default(),
+    };
+    let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
+    let histories: Vec<store::TaskHistory> = (0..graph.instances.len()).map(&mut taken).collect();
+    let recent: Vec<&[Duration]> = histories.iter().map(|h| h.recent.as_slice()).collect();
+    let estimates = estimate::estimates(&recent);
+    let priority = graph.remaining_path(|i| estimates[i]);
+    let skipping = match &flow {
+        None => Skipping::default(),
+        Some(flow) => {
+            let remembered = histories.into_iter().map(|h| h.remembered).collect();
+            let files = FileHashes::new(store.file_stamps()?);
+            let checker = Checker::new(graph, remembered, files, flow.force, options.dry_run);
+            let resumed = if flow.resume { resumed(&store, &flow.name, graph)? } else { None };
+            Skipping { checker: Some(checker), resumed }
+        }
+    };
     if options.dry_run {
-        print_dry_run(graph, selected, jobs, priority);
+        print_dry_run(graph, selected, jobs, priority, skipping);
         return Ok(exit_code::SUCCESS);
     }
-    let (run_id, log_dir) = store::new_run(&store::state_dir(base))?;
+    let start = RunStart {
+        kind: if flow.is_some() { "run" } else { "par" },
+        flow: flow.as_ref().map(|f| f.name.clone()),
+        argv: std::env::args().collect(),
+    };
+    let (run_id, log_dir) = store.begin_run(&start)?;
     let config = RunConfig {
         jobs,
         keep_going: options.keep_going,
@@ -79,27 +143,68 @@ fn execute(
         stream: options.output == crate::report::terminal::OutputMode::Stream,
     };
     let mut reporter = TerminalReporter::new(graph, options.output);
-    let summary = runner::run(graph, selected, priority, &config, &mut reporter)?;
+    let mut recorder = Recorder::new(store.connection(), graph, run_id, start.flow.clone());
+    let mut observers = Observers(vec![&mut reporter, &mut recorder]);
+    let (summary, skipping) =
+        runner::run(graph, selected, priority, &config, skipping, &mut observers)?;
+    drop(observers);
+    if let Some(error) = recorder.error() {
+        eprintln!(
+            "maestro: warning: this run could not be recorded in {}: {error}",
+            store.path().display()
+        );
+    }
+    if let Some(checker) = &skipping.checker
+        && let Err(error) = store.save_file_stamps(checker.files().changed())
+    {
+        eprintln!("maestro: warning: {}", error.render().trim_end());
+    }
     Ok(summary.exit_code())
 }
 
-/// Every instance is assumed to take this long until durations are recorded:
-/// the critical path then counts tasks, as ninja's does.
-fn default_estimate() -> std::time::Duration {
-    std::time::Duration::from_secs(1)
+/// `--resume`: the last run of the flow and, per instance, whether it
+/// finished well there.
+fn resumed(store: &Store, flow: &str, graph: &Graph) -> Result<Option<(u64, Vec<bool>)>> {
+    let Some((run, done)) = store.last_run_done(flow)? else {
+        eprintln!("maestro: no earlier run of this flow to resume; running everything");
+        return Ok(None);
+    };
+    Ok(Some((run, graph.instances.iter().map(|i| done.contains(&i.name)).collect())))
 }
 
 /// `-n`: the order a run would start things in (each start as soon as
-/// everything before it finished), with each command.
-fn print_dry_run(graph: &Graph, selected: &[bool], jobs: u32, priority: Vec<std::time::Duration>) {
+/// everything before it finished), each with why it runs or is skipped.
+fn print_dry_run(
+    graph: &Graph,
+    selected: &[bool],
+    jobs: u32,
+    priority: Vec<Duration>,
+    mut skipping: Skipping,
+) {
     let mut plan = Plan::new(graph, selected, jobs, priority, false);
     let mut out = String::new();
     while !plan.is_done() {
         let Some(grant) = plan.next_start() else { break };
-        let instance = &graph.instances[grant.instance];
+        let i = grant.instance;
+        let instance = &graph.instances[i];
         let slot = grant.slots.first().copied().unwrap_or(1);
-        out.push_str(&format!("would run {}: {}\n", instance.name, instance.cmd.for_slot(slot)));
-        plan.finish(grant.instance, true);
+        let cmd = instance.cmd.for_slot(slot);
+        let line = match (&skipping.resumed, &mut skipping.checker) {
+            (Some((run, done)), _) if done[i] => {
+                format!("skip {} (done in run {run})", instance.name)
+            }
+            (_, Some(checker)) => match checker.decide(i) {
+                Decision::Fresh => format!("skip {} (fresh)", instance.name),
+                Decision::Run(reason) => {
+                    checker.note_ran(i);
+                    format!("would run {} ({reason}): {cmd}", instance.name)
+                }
+            },
+            (_, None) => format!("would run {}: {cmd}", instance.name),
+        };
+        out.push_str(&line);
+        out.push('\n');
+        plan.finish(i, true);
     }
     print!("{out}");
 }

@@ -1,0 +1,164 @@
+//! `maestro history` and `maestro log`: earlier runs, read back from the
+//! store, as text or as JSON lines.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{HistoryArgs, LogArgs, StateArgs};
+use crate::diag::nearest;
+use crate::error::{Error, Result};
+use crate::exit_code;
+use crate::report::format_duration;
+use crate::store::query::{self, RunRow};
+use crate::store::{self, RunLock, Store, state_error};
+
+/// `maestro history`.
+pub fn history(args: &HistoryArgs) -> Result<i32> {
+    let store = open(&args.state)?;
+    let runs =
+        query::runs(store.connection(), args.limit).map_err(|e| state_error(store.path(), &e))?;
+    let mut out = String::new();
+    if args.state.json {
+        for run in &runs {
+            out.push_str(&run.to_json().to_json());
+            out.push('\n');
+        }
+    } else if runs.is_empty() {
+        out.push_str("no runs yet\n");
+    } else {
+        out.push_str(&history_table(&runs));
+    }
+    print!("{out}");
+    Ok(exit_code::SUCCESS)
+}
+
+/// `maestro log`.
+pub fn log(args: &LogArgs) -> Result<i32> {
+    let store = open(&args.state)?;
+    let conn = store.connection();
+    let e = |e: rusqlite::Error| state_error(store.path(), &e);
+    if let Some(run) = args.run
+        && !query::run_exists(conn, run).map_err(e)?
+    {
+        return Err(Error::usage(format!("no run {run} (see maestro history)")));
+    }
+    let Some(attempt) = query::last_attempt(conn, &args.task, args.run).map_err(e)? else {
+        let known = query::known_instances(conn).map_err(e)?;
+        let message = match args.run {
+            Some(run) => format!("task '{}' did not run in run {run}", args.task),
+            None => format!("no run of a task named '{}'", args.task),
+        };
+        return Err(match nearest(&args.task, known.iter().map(String::as_str)) {
+            Some(near) => Error::usage_hint(message, format!("did you mean '{near}'?")),
+            None => Error::usage(message),
+        });
+    };
+    let text = std::fs::read(&attempt.log).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+    if args.state.json {
+        println!("{}", attempt.to_json(text).to_json());
+        return Ok(exit_code::SUCCESS);
+    }
+    match text {
+        Some(text) => print!("{text}"),
+        None => {
+            return Err(Error::usage(format!(
+                "the log of '{}' in run {} is gone ({})",
+                attempt.instance, attempt.run_id, attempt.log
+            )));
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// The store these commands read: beside the flow file, or in `./.maestro`.
+fn open(state: &StateArgs) -> Result<Store> {
+    let base = match &state.file {
+        Some(file) => {
+            let absolute =
+                std::path::absolute(file).map_err(|e| Error::io("cannot resolve", file, e))?;
+            absolute.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+        }
+        None => PathBuf::from("."),
+    };
+    let dir = store::state_dir(&base);
+    if !dir.join("state.db").exists() {
+        return Err(Error::usage_hint(
+            format!("no runs recorded in {}", dir.display()),
+            "runs are recorded beside their flow file; name it with -f FILE",
+        ));
+    }
+    let store = Store::open(&dir)?;
+    // With nobody running here, attempts still marked running were cut
+    // short by a killed maestro: say so rather than show them as running.
+    if let Ok(Some(_lock)) = RunLock::try_exclusive(&dir) {
+        store.mark_interrupted()?;
+    }
+    Ok(store)
+}
+
+fn history_table(runs: &[RunRow]) -> String {
+    let mut rows = vec![[
+        "run".to_string(),
+        "started".to_string(),
+        "took".to_string(),
+        "status".to_string(),
+        "ok".to_string(),
+        "failed".to_string(),
+        "skipped".to_string(),
+        "what".to_string(),
+    ]];
+    for run in runs {
+        let took = run.ended_ms.map_or_else(
+            || "-".to_string(),
+            |end| format_duration(Duration::from_millis((end - run.started_ms).max(0) as u64)),
+        );
+        let what = match &run.flow {
+            Some(flow) => format!("run {flow}"),
+            None => {
+                format!("par {}", run.argv.iter().skip(2).cloned().collect::<Vec<_>>().join(" "))
+            }
+        };
+        rows.push([
+            run.id.to_string(),
+            local_time(run.started_ms),
+            took,
+            run.status.clone(),
+            run.ok.to_string(),
+            run.failed.to_string(),
+            run.skipped.to_string(),
+            what,
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, &w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `2026-11-22 05:06:34`, in the local time zone.
+fn local_time(unix_ms: i64) -> String {
+    let seconds = (unix_ms / 1000) as libc::time_t;
+    // SAFETY: localtime_r fills the zeroed tm from a valid time_t.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&seconds, &mut tm).is_null() {
+            return "?".to_string();
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}

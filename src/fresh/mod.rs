@@ -1,0 +1,345 @@
+//! Whether an instance must run, and the reason in words (SPEC §3): a task
+//! is fresh when its last success had the same command, env, dir, input
+//! contents and deps, and its outputs are still as it left them.
+//!
+//! Decisions are taken when an instance is about to start, after its deps
+//! finished, so that inputs a dep just wrote are hashed as they are now.
+
+pub mod files;
+pub mod record;
+
+use std::fmt;
+use std::path::Path;
+
+use xxhash_rust::xxh3::Xxh3;
+
+pub use files::{FileHashes, FileStamp};
+pub use record::Record;
+
+use crate::graph::Graph;
+use files::write_field;
+
+/// What to do with an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Skip it: its last success still holds.
+    Fresh,
+    /// Run it, because of this.
+    Run(Reason),
+}
+
+/// Why an instance runs: the first difference found, in the order below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// `--force`.
+    Forced,
+    /// It declares neither inputs nor outputs: nothing to compare.
+    NothingDeclared,
+    /// No success of it is recorded.
+    NeverRan,
+    /// Its last attempt failed (or was interrupted).
+    FailedLastTime,
+    /// A dep runs in this run.
+    DepRan(String),
+    /// A dep would run (dry run).
+    DepWillRun(String),
+    /// Its command differs.
+    CommandChanged,
+    /// Its env differs.
+    EnvChanged,
+    /// Its working directory differs.
+    DirChanged,
+    /// Its declared outputs differ.
+    OutputsDeclaredChanged,
+    /// A dep ran, in another run, since this task's last success.
+    DepChanged(String),
+    /// An input (file or glob) exists now and did not then.
+    InputAdded(String),
+    /// An input existed then and does not now.
+    InputRemoved(String),
+    /// An input's content differs.
+    InputChanged(String),
+    /// A declared input is not there (the task runs; it may make sense of it).
+    InputMissing(String),
+    /// A declared output is gone.
+    OutputMissing(String),
+    /// A declared output's content differs from what the task left.
+    OutputChanged(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Forced => write!(f, "forced"),
+            Reason::NothingDeclared => write!(f, "no inputs or outputs declared"),
+            Reason::NeverRan => write!(f, "never ran"),
+            Reason::FailedLastTime => write!(f, "failed last time"),
+            Reason::DepRan(dep) => write!(f, "dep {dep} re-ran"),
+            Reason::DepWillRun(dep) => write!(f, "dep {dep} will run"),
+            Reason::CommandChanged => write!(f, "command changed"),
+            Reason::EnvChanged => write!(f, "env changed"),
+            Reason::DirChanged => write!(f, "dir changed"),
+            Reason::OutputsDeclaredChanged => write!(f, "declared outputs changed"),
+            Reason::DepChanged(dep) => write!(f, "dep {dep} changed"),
+            Reason::InputAdded(path) => write!(f, "input {path} added"),
+            Reason::InputRemoved(path) => write!(f, "input {path} removed"),
+            Reason::InputChanged(path) => write!(f, "input {path} changed"),
+            Reason::InputMissing(path) => write!(f, "input {path} missing"),
+            Reason::OutputMissing(path) => write!(f, "output {path} missing"),
+            Reason::OutputChanged(path) => write!(f, "output {path} changed"),
+        }
+    }
+}
+
+/// What maestro remembers of an instance from earlier runs.
+#[derive(Debug, Clone, Default)]
+pub struct Remembered {
+    /// Its last success, unless an attempt failed since.
+    pub record: Option<Record>,
+    /// Whether its last attempt failed.
+    pub failed_last: bool,
+}
+
+/// The instance as it stands now.
+#[derive(Debug, Clone)]
+struct Subject {
+    key: u128,
+    cmd: String,
+    env: Vec<(String, String)>,
+    dir: String,
+    inputs: Vec<(String, Option<u128>)>,
+    deps: Vec<(String, u128)>,
+}
+
+/// Decides instance by instance, remembering what it decided.
+#[derive(Debug)]
+pub struct Checker<'g> {
+    graph: &'g Graph,
+    remembered: Vec<Remembered>,
+    files: FileHashes,
+    force: bool,
+    dry_run: bool,
+    subjects: Vec<Option<Subject>>,
+    ran: Vec<bool>,
+}
+
+impl<'g> Checker<'g> {
+    /// A checker over `graph`, with what is remembered of each instance
+    /// (indexed like `graph.instances`).
+    pub fn new(
+        graph: &'g Graph,
+        remembered: Vec<Remembered>,
+        files: FileHashes,
+        force: bool,
+        dry_run: bool,
+    ) -> Checker<'g> {
+        let n = graph.instances.len();
+        Checker {
+            graph,
+            remembered,
+            files,
+            force,
+            dry_run,
+            subjects: vec![None; n],
+            ran: vec![false; n],
+        }
+    }
+
+    /// Whether `instance` must run. Its deps must have been decided (and
+    /// have finished, in a real run).
+    pub fn decide(&mut self, instance: usize) -> Decision {
+        let subject = self.subject(instance);
+        let decision = self.compare(instance, &subject);
+        self.subjects[instance] = Some(subject);
+        decision
+    }
+
+    /// The cache key `decide` computed for `instance`, as hex.
+    pub fn key(&self, instance: usize) -> Option<String> {
+        self.subjects[instance].as_ref().map(|s| format!("{:032x}", s.key))
+    }
+
+    /// Notes that `instance` runs in this run (its dependents will too).
+    pub fn note_ran(&mut self, instance: usize) {
+        self.ran[instance] = true;
+    }
+
+    /// The results (`MAESTRO_OUTPUT` pairs) of a fresh instance's last success.
+    pub fn remembered_results(&self, instance: usize) -> Vec<(String, String)> {
+        self.remembered[instance].record.as_ref().map(|r| r.results.clone()).unwrap_or_default()
+    }
+
+    /// What a success of `instance` leaves for the next run to compare
+    /// against: what `decide` saw, the outputs as they are now, `results`.
+    pub fn record(&mut self, instance: usize, results: Vec<(String, String)>) -> Option<Record> {
+        let subject = self.subjects[instance].clone()?;
+        let inst = &self.graph.instances[instance];
+        let outputs = inst
+            .outputs
+            .iter()
+            .map(|path| (path.clone(), self.files.hash(&inst.dir.join(path)).ok().flatten()))
+            .collect();
+        Some(Record {
+            key: subject.key,
+            cmd: subject.cmd,
+            env: subject.env,
+            dir: subject.dir,
+            inputs: subject.inputs,
+            deps: subject.deps,
+            outputs,
+            results,
+        })
+    }
+
+    /// The file hashes, with what this run learned.
+    pub fn files(&self) -> &FileHashes {
+        &self.files
+    }
+
+    fn subject(&mut self, instance: usize) -> Subject {
+        let inst = &self.graph.instances[instance];
+        let cmd = inst.cmd.key_text();
+        let mut env = inst.env.clone();
+        env.sort();
+        let dir = inst.dir.to_string_lossy().into_owned();
+        let mut inputs = Vec::new();
+        for pattern in &inst.inputs {
+            for path in expand_input(&inst.dir, pattern) {
+                let hash = self.files.hash(&inst.dir.join(&path)).ok().flatten();
+                inputs.push((path, hash));
+            }
+        }
+        let deps: Vec<(String, u128)> = inst
+            .deps
+            .iter()
+            .map(|&d| {
+                let key = self.subjects[d].as_ref().map_or(0, |s| s.key);
+                (self.graph.instances[d].name.clone(), key)
+            })
+            .collect();
+        let mut hasher = Xxh3::new();
+        write_field(&mut hasher, cmd.as_bytes());
+        for (k, v) in &env {
+            write_field(&mut hasher, k.as_bytes());
+            write_field(&mut hasher, v.as_bytes());
+        }
+        write_field(&mut hasher, dir.as_bytes());
+        for (path, hash) in &inputs {
+            write_field(&mut hasher, path.as_bytes());
+            hasher.update(&hash.map_or([0xff; 16], u128::to_le_bytes));
+        }
+        for (name, key) in &deps {
+            write_field(&mut hasher, name.as_bytes());
+            hasher.update(&key.to_le_bytes());
+        }
+        for path in &inst.outputs {
+            write_field(&mut hasher, path.as_bytes());
+        }
+        Subject { key: hasher.digest128(), cmd, env, dir, inputs, deps }
+    }
+
+    fn compare(&mut self, instance: usize, now: &Subject) -> Decision {
+        let inst = &self.graph.instances[instance];
+        if self.force {
+            return Decision::Run(Reason::Forced);
+        }
+        if inst.inputs.is_empty() && inst.outputs.is_empty() {
+            return Decision::Run(Reason::NothingDeclared);
+        }
+        if let Some(&dep) = inst.deps.iter().find(|&&d| self.ran[d]) {
+            let name = self.graph.instances[dep].name.clone();
+            return Decision::Run(if self.dry_run {
+                Reason::DepWillRun(name)
+            } else {
+                Reason::DepRan(name)
+            });
+        }
+        let remembered = &self.remembered[instance];
+        let Some(then) = &remembered.record else {
+            return Decision::Run(if remembered.failed_last {
+                Reason::FailedLastTime
+            } else {
+                Reason::NeverRan
+            });
+        };
+        if let Some(reason) = differences(then, now, &inst.outputs) {
+            return Decision::Run(reason);
+        }
+        if now.key != then.key {
+            // Every field the key covers was compared above; a different
+            // key with equal fields means a record from another encoding.
+            return Decision::Run(Reason::NeverRan);
+        }
+        for (path, recorded) in &then.outputs {
+            match self.files.hash(&inst.dir.join(path)).ok().flatten() {
+                None => return Decision::Run(Reason::OutputMissing(path.clone())),
+                Some(hash) if Some(hash) != *recorded => {
+                    return Decision::Run(Reason::OutputChanged(path.clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        Decision::Fresh
+    }
+}
+
+/// The first field in which `now` differs from `then`, as a reason.
+fn differences(then: &Record, now: &Subject, outputs: &[String]) -> Option<Reason> {
+    if then.cmd != now.cmd {
+        return Some(Reason::CommandChanged);
+    }
+    if then.env != now.env {
+        return Some(Reason::EnvChanged);
+    }
+    if then.dir != now.dir {
+        return Some(Reason::DirChanged);
+    }
+    if then.outputs.iter().map(|(p, _)| p).ne(outputs.iter()) {
+        return Some(Reason::OutputsDeclaredChanged);
+    }
+    for (name, key) in &now.deps {
+        if then.deps.iter().find(|(n, _)| n == name).is_none_or(|(_, k)| k != key) {
+            return Some(Reason::DepChanged(name.clone()));
+        }
+    }
+    for (path, hash) in &now.inputs {
+        match then.inputs.iter().find(|(p, _)| p == path) {
+            None if hash.is_some() => return Some(Reason::InputAdded(path.clone())),
+            None => return Some(Reason::InputMissing(path.clone())),
+            Some((_, old)) if old != hash => {
+                return Some(match hash {
+                    None if old.is_some() => Reason::InputRemoved(path.clone()),
+                    None => Reason::InputMissing(path.clone()),
+                    Some(_) => Reason::InputChanged(path.clone()),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((path, _)) =
+        then.inputs.iter().find(|(p, _)| !now.inputs.iter().any(|(q, _)| q == p))
+    {
+        return Some(Reason::InputRemoved(path.clone()));
+    }
+    None
+}
+
+/// The paths an `inputs` entry names, relative to `dir`, sorted: the
+/// matches of a glob, or the path itself. A glob matching nothing names
+/// itself, so that its absence is part of the key.
+fn expand_input(dir: &Path, pattern: &str) -> Vec<String> {
+    if !pattern.contains(['*', '?', '[']) {
+        return vec![pattern.to_string()];
+    }
+    let full = dir.join(pattern);
+    let mut found: Vec<String> = glob::glob(&full.to_string_lossy())
+        .map(|paths| {
+            paths
+                .filter_map(Result::ok)
+                .filter_map(|p| p.strip_prefix(dir).ok().map(|p| p.to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    if found.is_empty() { vec![pattern.to_string()] } else { found }
+}

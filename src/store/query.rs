@@ -1,0 +1,192 @@
+//! Reading runs back: `maestro history` and `maestro log`.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::json::Value;
+
+/// One run, as `maestro history` shows it.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    /// Its id.
+    pub id: i64,
+    /// "run" or "par".
+    pub kind: String,
+    /// The flow's name, for `run`.
+    pub flow: Option<String>,
+    /// The command line.
+    pub argv: Vec<String>,
+    /// Start, Unix milliseconds.
+    pub started_ms: i64,
+    /// End, if it ended.
+    pub ended_ms: Option<i64>,
+    /// "running", "ok", "failed" or "interrupted".
+    pub status: String,
+    /// Instances that succeeded.
+    pub ok: i64,
+    /// Instances that failed.
+    pub failed: i64,
+    /// Instances skipped (fresh or resumed).
+    pub skipped: i64,
+    /// Instances not run (a dep failed, or the run stopped).
+    pub not_run: i64,
+}
+
+impl RunRow {
+    fn from_row(row: &Row) -> rusqlite::Result<RunRow> {
+        let argv: String = row.get(3)?;
+        Ok(RunRow {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            flow: row.get(2)?,
+            argv: argv.split('\n').map(str::to_string).collect(),
+            started_ms: row.get(4)?,
+            ended_ms: row.get(5)?,
+            status: row.get(6)?,
+            ok: row.get(7)?,
+            failed: row.get(8)?,
+            skipped: row.get(9)?,
+            not_run: row.get(10)?,
+        })
+    }
+
+    /// Its JSON form (documented in the README).
+    pub fn to_json(&self) -> Value {
+        Value::Object(vec![
+            ("id", self.id.into()),
+            ("kind", self.kind.as_str().into()),
+            ("flow", self.flow.clone().into()),
+            ("argv", Value::Array(self.argv.iter().map(|a| a.as_str().into()).collect())),
+            ("started_ms", self.started_ms.into()),
+            ("ended_ms", self.ended_ms.into()),
+            ("status", self.status.as_str().into()),
+            ("ok", self.ok.into()),
+            ("failed", self.failed.into()),
+            ("skipped", self.skipped.into()),
+            ("not_run", self.not_run.into()),
+        ])
+    }
+}
+
+/// The newest `limit` runs, newest first.
+pub fn runs(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<RunRow>> {
+    let mut statement = conn.prepare(
+        "SELECT id, kind, flow, argv, started_ms, ended_ms, status, ok, failed, skipped, not_run
+         FROM runs ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map([limit], RunRow::from_row)?;
+    rows.collect()
+}
+
+/// One attempt, as `maestro log` shows it.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    /// Its run.
+    pub run_id: i64,
+    /// The instance.
+    pub instance: String,
+    /// Attempt number, from 1.
+    pub number: i64,
+    /// Start, Unix milliseconds.
+    pub started_ms: i64,
+    /// End, if it ended.
+    pub ended_ms: Option<i64>,
+    /// "running", "ok", "failed", "timed_out", "interrupted"...
+    pub status: String,
+    /// Exit status, when it exited.
+    pub exit_code: Option<i64>,
+    /// The signal that killed it.
+    pub signal: Option<i64>,
+    /// What went wrong, in words.
+    pub detail: Option<String>,
+    /// Wall time, microseconds.
+    pub duration_us: Option<i64>,
+    /// CPU time of its process tree, microseconds.
+    pub cpu_us: Option<i64>,
+    /// Peak memory of its largest process, KiB.
+    pub max_rss_kib: Option<i64>,
+    /// Its cache key.
+    pub cache_key: Option<String>,
+    /// Its log file.
+    pub log: String,
+    /// Its `MAESTRO_OUTPUT` pairs, `key=value` lines.
+    pub outputs: Option<String>,
+}
+
+impl AttemptRow {
+    fn from_row(row: &Row) -> rusqlite::Result<AttemptRow> {
+        Ok(AttemptRow {
+            run_id: row.get(0)?,
+            instance: row.get(1)?,
+            number: row.get(2)?,
+            started_ms: row.get(3)?,
+            ended_ms: row.get(4)?,
+            status: row.get(5)?,
+            exit_code: row.get(6)?,
+            signal: row.get(7)?,
+            detail: row.get(8)?,
+            duration_us: row.get(9)?,
+            cpu_us: row.get(10)?,
+            max_rss_kib: row.get(11)?,
+            cache_key: row.get(12)?,
+            log: row.get(13)?,
+            outputs: row.get(14)?,
+        })
+    }
+
+    /// Its JSON form (documented in the README), with the log's text.
+    pub fn to_json(&self, log_text: Option<String>) -> Value {
+        let outputs = self.outputs.as_deref().unwrap_or("").lines().filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            Some(Value::Array(vec![key.into(), value.into()]))
+        });
+        Value::Object(vec![
+            ("run", self.run_id.into()),
+            ("task", self.instance.as_str().into()),
+            ("attempt", self.number.into()),
+            ("started_ms", self.started_ms.into()),
+            ("ended_ms", self.ended_ms.into()),
+            ("status", self.status.as_str().into()),
+            ("exit_code", self.exit_code.into()),
+            ("signal", self.signal.into()),
+            ("detail", self.detail.clone().into()),
+            ("duration_us", self.duration_us.into()),
+            ("cpu_us", self.cpu_us.into()),
+            ("max_rss_kib", self.max_rss_kib.into()),
+            ("cache_key", self.cache_key.clone().into()),
+            ("log_path", self.log.as_str().into()),
+            ("outputs", Value::Array(outputs.collect())),
+            ("log", log_text.into()),
+        ])
+    }
+}
+
+/// The last attempt of `instance`: in run `run`, or in the newest run that
+/// has one.
+pub fn last_attempt(
+    conn: &Connection,
+    instance: &str,
+    run: Option<i64>,
+) -> rusqlite::Result<Option<AttemptRow>> {
+    conn.query_row(
+        "SELECT run_id, instance, number, started_ms, ended_ms, status, exit_code, signal,
+                detail, duration_us, cpu_us, max_rss_kib, cache_key, log, outputs
+         FROM attempts WHERE instance = ?1 AND (?2 IS NULL OR run_id = ?2)
+         ORDER BY run_id DESC, number DESC LIMIT 1",
+        params![instance, run],
+        AttemptRow::from_row,
+    )
+    .optional()
+}
+
+/// Every instance name that has an attempt recorded.
+pub fn known_instances(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare("SELECT DISTINCT instance FROM attempts")?;
+    let rows = statement.query_map([], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Whether run `id` exists.
+pub fn run_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) FROM runs WHERE id = ?1", [id], |row| row.get::<_, i64>(0))
+        .map(|n| n > 0)
+}

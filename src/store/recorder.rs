@@ -1,0 +1,238 @@
+//! Writes a run into the database as it happens, from its events. Writes
+//! are batched: a transaction opens at the first write and commits at
+//! `flush`, which the runner calls before it waits for anything. So an
+//! attempt is on disk as running before maestro sleeps, and a SIGKILL at
+//! any moment loses at most the events since the last wait.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, params};
+
+use super::{push_recent, unix_ms};
+use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, Skip};
+use crate::exec::Termination;
+use crate::graph::Graph;
+
+/// Records one run.
+pub struct Recorder<'a> {
+    conn: &'a Connection,
+    graph: &'a Graph,
+    run_id: u64,
+    /// The flow's name, for what is remembered per task; `None` for `par`.
+    flow: Option<String>,
+    in_transaction: bool,
+    /// The first write that failed; later ones are not attempted.
+    error: Option<rusqlite::Error>,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder for run `run_id` (already begun in the store).
+    pub fn new(conn: &'a Connection, graph: &'a Graph, run_id: u64, flow: Option<String>) -> Self {
+        Recorder { conn, graph, run_id, flow, in_transaction: false, error: None }
+    }
+
+    /// The first write that failed, if any.
+    pub fn error(&self) -> Option<&rusqlite::Error> {
+        self.error.as_ref()
+    }
+
+    fn write(&mut self, what: impl FnOnce(&Connection, i64) -> rusqlite::Result<()>) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = (|| {
+            if !self.in_transaction {
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                self.in_transaction = true;
+            }
+            what(self.conn, self.run_id as i64)
+        })();
+        if let Err(error) = result {
+            self.error = Some(error);
+        }
+    }
+
+    fn name(&self, instance: usize) -> &'a str {
+        &self.graph.instances[instance].name
+    }
+}
+
+impl Observer for Recorder<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::AttemptStarted { instance, attempt, log, key } => {
+                let name = self.name(*instance);
+                let log = log.to_string_lossy().into_owned();
+                let key = key.clone();
+                let number = *attempt;
+                self.write(|conn, run| {
+                    conn.prepare_cached(
+                        "INSERT OR REPLACE INTO attempts
+                         (run_id, instance, number, started_ms, status, cache_key, log)
+                         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+                    )?
+                    .execute(params![
+                        run,
+                        name,
+                        number,
+                        unix_ms(SystemTime::now()),
+                        key,
+                        log
+                    ])?;
+                    Ok(())
+                });
+            }
+            Event::AttemptFinished { instance, attempt, .. } => {
+                let name = self.name(*instance);
+                let flow = self.flow.clone();
+                self.write(|conn, run| finish_attempt(conn, run, flow.as_deref(), name, attempt));
+            }
+            Event::Remember { instance, record } => {
+                let Some(flow) = self.flow.clone() else { return };
+                let name = self.name(*instance);
+                let record = record.encode();
+                self.write(|conn, _| {
+                    conn.prepare_cached(
+                        "UPDATE tasks SET record = ?3 WHERE flow = ?1 AND instance = ?2",
+                    )?
+                    .execute(params![flow, name, record])?;
+                    Ok(())
+                });
+            }
+            Event::Skipped { instance, why } => {
+                let name = self.name(*instance);
+                let kind = match why {
+                    Skip::Fresh => "fresh",
+                    Skip::Resumed { .. } => "resumed",
+                };
+                self.write(|conn, run| insert_skip(conn, run, name, kind));
+            }
+            Event::NotRun { instance, reason } => {
+                let name = self.name(*instance);
+                let kind = match reason {
+                    NotRunReason::DepFailed => "dep_failed",
+                    NotRunReason::Cancelled => "cancelled",
+                };
+                self.write(|conn, run| insert_skip(conn, run, name, kind));
+            }
+            Event::RunFinished { summary } => {
+                let status = if summary.was_interrupted {
+                    "interrupted"
+                } else if summary.failed.is_empty() {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                let counts = [
+                    summary.succeeded,
+                    summary.failed.len(),
+                    summary.skipped,
+                    summary.dep_failed + summary.cancelled + summary.interrupted,
+                ]
+                .map(|n| n as i64);
+                self.write(|conn, run| {
+                    conn.execute(
+                        "UPDATE runs SET ended_ms = ?2, status = ?3, ok = ?4, failed = ?5,
+                         skipped = ?6, not_run = ?7 WHERE id = ?1",
+                        params![
+                            run,
+                            unix_ms(SystemTime::now()),
+                            status,
+                            counts[0],
+                            counts[1],
+                            counts[2],
+                            counts[3]
+                        ],
+                    )?;
+                    Ok(())
+                });
+                self.flush();
+            }
+            Event::RunStarted { .. }
+            | Event::Output { .. }
+            | Event::Interrupted { .. }
+            | Event::Tick => {}
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.in_transaction && self.error.is_none() {
+            if let Err(error) = self.conn.execute_batch("COMMIT") {
+                self.error = Some(error);
+            }
+            self.in_transaction = false;
+        }
+    }
+}
+
+fn insert_skip(conn: &Connection, run: i64, name: &str, kind: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO skips (run_id, instance, kind) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![run, name, kind])?;
+    Ok(())
+}
+
+fn finish_attempt(
+    conn: &Connection,
+    run: i64,
+    flow: Option<&str>,
+    name: &str,
+    attempt: &Attempt,
+) -> rusqlite::Result<()> {
+    let (status, exit_code, signal) = match &attempt.outcome {
+        Outcome::Succeeded => ("ok", Some(0), None),
+        Outcome::Failed(Termination::Exited(code)) => ("failed", Some(*code), None),
+        Outcome::Failed(Termination::Signaled(signal)) => ("failed", None, Some(*signal)),
+        Outcome::TimedOut(_) => ("timed_out", None, None),
+        Outcome::Interrupted => ("interrupted", None, None),
+        Outcome::SpawnFailed(_) => ("spawn_failed", None, None),
+        Outcome::MissingOutputs(_) => ("missing_outputs", Some(0), None),
+        Outcome::BadOutputFile(_) => ("bad_output_file", Some(0), None),
+    };
+    let detail = (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string());
+    let outputs: String = attempt.outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let ended = attempt.started_at + attempt.duration;
+    conn.prepare_cached(
+        "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
+         detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12
+         WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
+    )?
+    .execute(params![
+        run,
+        name,
+        attempt.number,
+        unix_ms(ended),
+        status,
+        exit_code,
+        signal,
+        detail,
+        attempt.duration.as_micros() as i64,
+        attempt.usage.cpu.as_micros() as i64,
+        attempt.usage.max_rss_kib as i64,
+        outputs
+    ])?;
+    let Some(flow) = flow else { return Ok(()) };
+    if attempt.outcome.succeeded() {
+        let recent: Option<String> = conn
+            .prepare_cached("SELECT recent_us FROM tasks WHERE flow = ?1 AND instance = ?2")?
+            .query_row(params![flow, name], |row| row.get(0))
+            .ok();
+        let recent = push_recent(recent.as_deref().unwrap_or(""), attempt.duration);
+        conn.prepare_cached(
+            "INSERT INTO tasks (flow, instance, recent_us, failed_last, record)
+             VALUES (?1, ?2, ?3, 0, NULL)
+             ON CONFLICT (flow, instance) DO UPDATE SET recent_us = ?3, failed_last = 0",
+        )?
+        .execute(params![flow, name, recent])?;
+    } else {
+        // A failed attempt may have left its outputs half written: its last
+        // success no longer vouches for them.
+        conn.prepare_cached(
+            "INSERT INTO tasks (flow, instance, failed_last, record) VALUES (?1, ?2, 1, NULL)
+             ON CONFLICT (flow, instance) DO UPDATE SET failed_last = 1, record = NULL",
+        )?
+        .execute(params![flow, name])?;
+    }
+    Ok(())
+}

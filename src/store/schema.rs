@@ -1,0 +1,74 @@
+//! The database's layout, version by version. `PRAGMA user_version` holds
+//! the version a file is at; opening it applies the migrations after that,
+//! in one transaction. `PRAGMA application_id` marks the file as ours.
+
+/// "mstr": written into every state database maestro creates.
+pub const APPLICATION_ID: i32 = 0x6d73_7472;
+
+/// Migration `i` takes a file from version `i` to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, their attempts and skips, what each task last did, file hashes.
+    r#"
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,              -- 'run' | 'par'
+        flow        TEXT,                       -- the flow file, absolute; NULL for par
+        argv        TEXT NOT NULL,              -- the command line, one argument per line
+        pid         INTEGER NOT NULL,
+        started_ms  INTEGER NOT NULL,           -- Unix time, milliseconds
+        ended_ms    INTEGER,
+        status      TEXT NOT NULL,              -- 'running' | 'ok' | 'failed' | 'interrupted'
+        ok          INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        not_run     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_flow ON runs (flow, id);
+    CREATE TABLE attempts (
+        run_id      INTEGER NOT NULL,
+        instance    TEXT NOT NULL,
+        number      INTEGER NOT NULL,           -- from 1
+        started_ms  INTEGER NOT NULL,
+        ended_ms    INTEGER,
+        status      TEXT NOT NULL,              -- 'running' | 'ok' | 'failed' | 'timed_out'
+                                                -- | 'interrupted' | 'spawn_failed'
+                                                -- | 'missing_outputs' | 'bad_output_file'
+        exit_code   INTEGER,
+        signal      INTEGER,
+        detail      TEXT,                       -- what went wrong, in words
+        duration_us INTEGER,
+        cpu_us      INTEGER,
+        max_rss_kib INTEGER,
+        cache_key   TEXT,
+        log         TEXT NOT NULL,
+        outputs     TEXT,                       -- MAESTRO_OUTPUT pairs, key=value lines
+        PRIMARY KEY (run_id, instance, number)
+    ) WITHOUT ROWID;
+    CREATE INDEX attempts_by_instance ON attempts (instance, run_id);
+    CREATE TABLE skips (
+        run_id      INTEGER NOT NULL,
+        instance    TEXT NOT NULL,
+        kind        TEXT NOT NULL,              -- 'fresh' | 'resumed' | 'dep_failed' | 'cancelled'
+        PRIMARY KEY (run_id, instance)
+    ) WITHOUT ROWID;
+    CREATE TABLE tasks (
+        flow        TEXT NOT NULL,
+        instance    TEXT NOT NULL,
+        recent_us   TEXT NOT NULL DEFAULT '',   -- latest successful durations, newest first
+        failed_last INTEGER NOT NULL DEFAULT 0,
+        record      TEXT,                       -- its last success (fresh::Record), if still valid
+        PRIMARY KEY (flow, instance)
+    ) WITHOUT ROWID;
+    CREATE TABLE files (
+        path        TEXT PRIMARY KEY,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        inode       INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        hashed_ns   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The version this maestro writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
