@@ -152,7 +152,9 @@ impl Store {
             UPDATE runs SET status = 'interrupted',
                 ok = (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id AND a.status = 'ok'),
                 failed = (SELECT count(DISTINCT instance) FROM attempts a
-                          WHERE a.run_id = runs.id AND a.status != 'ok'),
+                          WHERE a.run_id = runs.id AND a.status != 'ok'
+                          AND a.instance NOT IN (SELECT instance FROM attempts b
+                                                 WHERE b.run_id = runs.id AND b.status = 'ok')),
                 skipped = (SELECT count(*) FROM skips s
                            WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed'))
                 WHERE status = 'running';

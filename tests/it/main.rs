@@ -8,3 +8,4 @@ mod par;
 mod process;
 mod run_flow;
 mod signals;
+mod state;
