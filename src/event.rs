@@ -219,9 +219,12 @@ pub trait Observer {
     fn tick_interval(&self) -> Option<Duration> {
         None
     }
-    /// Makes what was received so far durable; called before the runner
-    /// waits for anything.
-    fn flush(&mut self) {}
+    /// Called before the runner waits for anything: a chance to make what
+    /// was received durable. Returns how soon it must be called again, if
+    /// something is still pending (the runner then wakes up by then).
+    fn flush(&mut self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Several observers, each receiving every event in order.
@@ -238,9 +241,7 @@ impl Observer for Observers<'_> {
         self.0.iter().filter_map(|o| o.tick_interval()).min()
     }
 
-    fn flush(&mut self) {
-        for observer in &mut self.0 {
-            observer.flush();
-        }
+    fn flush(&mut self) -> Option<Duration> {
+        self.0.iter_mut().filter_map(|o| o.flush()).min()
     }
 }

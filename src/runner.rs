@@ -139,11 +139,14 @@ impl<'a> Runner<'a, '_> {
                     "no task can start: their slots or resources never free up",
                 ));
             }
+            let flush_within = self.observer.flush();
             let timeout = self
                 .timers
                 .peek()
-                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
-            self.observer.flush();
+                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+                .into_iter()
+                .chain(flush_within)
+                .min();
             let events = self
                 .executor
                 .wait(timeout)
