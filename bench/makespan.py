@@ -122,6 +122,12 @@ def write_fixtures(root: Path, tasks: list[Task], jobs: int) -> None:
     (root / "Makefile").write_text("\n".join(make) + "\n")
 
 
+def binary_id(path: str) -> tuple[int, int, int]:
+    """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def clean_env() -> dict[str, str]:
     env = dict(os.environ)
     # An outer make must not hand its jobserver or flags to the make runner.
@@ -203,6 +209,7 @@ def main() -> int:
     informed = list_schedule(tasks, a.jobs, seconds)
     env = clean_env()
     timeout = 30.0 + 3 * total
+    maestro_id = binary_id(a.maestro)
 
     j = a.jobs
     maestro_argv = [a.maestro, "run", "-f", "maestro.toml", "-j", str(j), "--output", "quiet"]
@@ -286,7 +293,12 @@ def main() -> int:
         print(f"target:   run 2 within 1.05x of the bound while run 1 is not: "
               f"{'MET' if met else 'MISSED'} (run 1 {run1 / bound:.2f}x, "
               f"run 2 {run2 / bound:.2f}x)")
-    return 1 if any(r.failures or not r.walls for r in runners) else 0
+    failed = any(r.failures or not r.walls for r in runners)
+    if binary_id(a.maestro) != maestro_id:
+        print("note: target/release/maestro was rebuilt during the benchmark, so the runs mix "
+              "two builds: run it again")
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

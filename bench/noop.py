@@ -62,6 +62,12 @@ def mb(kib: int) -> float:
     return kib * 1024 / 1e6
 
 
+def binary_id(path: str) -> tuple[int, int, int]:
+    """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def clean_env() -> dict[str, str]:
     env = dict(os.environ)
     # An outer make must not hand its jobserver or flags to ninja or the tasks.
@@ -210,6 +216,7 @@ def main() -> int:
 
     become_subreaper()
     env = clean_env()
+    maestro_id = binary_id(a.maestro)
     # Generous: a full build takes well under 1 ms per task.
     timeout = max(120.0, a.n * 0.05)
     j = a.jobs
@@ -346,7 +353,12 @@ def main() -> int:
         print("note: ninja not installed, so no ratio (apt-get install -y ninja-build)")
     print(f"note: {created} files were just deleted: on ext4, wait ~35 s before a benchmark "
           "that creates files (see bench/README.md)")
-    return 1 if not all(good(r) for r in runners) else 0
+    failed = not all(good(r) for r in runners)
+    if binary_id(a.maestro) != maestro_id:
+        print("note: target/release/maestro was rebuilt during the benchmark, so the runs mix "
+              "two builds: run it again")
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
