@@ -2,6 +2,8 @@
 //! form in the store: one `field\tvalue...` line per item, values escaped,
 //! so that a record stays readable with `sqlite3` and easy to extend.
 
+use std::borrow::Cow;
+
 /// An instance's last success.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -65,21 +67,21 @@ impl Record {
         };
         let mut has_key = false;
         for line in text.lines() {
-            let fields: Vec<String> = line.split('\t').map(unesc).collect::<Option<_>>()?;
+            let fields: Vec<Cow<str>> = line.split('\t').map(unesc).collect::<Option<_>>()?;
             match fields.as_slice() {
                 [f, key] if f == "key" => {
                     record.key = u128::from_str_radix(key, 16).ok()?;
                     has_key = true;
                 }
-                [f, cmd] if f == "cmd" => record.cmd = cmd.clone(),
-                [f, dir] if f == "dir" => record.dir = dir.clone(),
-                [f, k, v] if f == "env" => record.env.push((k.clone(), v.clone())),
-                [f, p, h] if f == "input" => record.inputs.push((p.clone(), parse_hash(h)?)),
+                [f, cmd] if f == "cmd" => record.cmd = cmd.to_string(),
+                [f, dir] if f == "dir" => record.dir = dir.to_string(),
+                [f, k, v] if f == "env" => record.env.push((k.to_string(), v.to_string())),
+                [f, p, h] if f == "input" => record.inputs.push((p.to_string(), parse_hash(h)?)),
                 [f, n, k] if f == "dep" => {
-                    record.deps.push((n.clone(), u128::from_str_radix(k, 16).ok()?));
+                    record.deps.push((n.to_string(), u128::from_str_radix(k, 16).ok()?));
                 }
-                [f, p, h] if f == "output" => record.outputs.push((p.clone(), parse_hash(h)?)),
-                [f, k, v] if f == "result" => record.results.push((k.clone(), v.clone())),
+                [f, p, h] if f == "output" => record.outputs.push((p.to_string(), parse_hash(h)?)),
+                [f, k, v] if f == "result" => record.results.push((k.to_string(), v.to_string())),
                 _ => return None,
             }
         }
@@ -99,7 +101,10 @@ fn esc(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
 }
 
-fn unesc(text: &str) -> Option<String> {
+fn unesc(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('\\') {
+        return Some(Cow::Borrowed(text));
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -115,7 +120,7 @@ fn unesc(text: &str) -> Option<String> {
             _ => return None,
         });
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]

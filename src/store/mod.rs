@@ -155,7 +155,9 @@ impl Store {
                           WHERE a.run_id = runs.id AND a.status != 'ok'
                           AND a.instance NOT IN (SELECT instance FROM attempts b
                                                  WHERE b.run_id = runs.id AND b.status = 'ok')),
-                skipped = (SELECT count(*) FROM skips s
+                skipped = (SELECT coalesce(sum(length(instances)
+                                   - length(replace(instances, char(10), ''))), 0)
+                           FROM skips s
                            WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed'))
                 WHERE status = 'running';
             COMMIT;";
@@ -231,14 +233,15 @@ impl Store {
         let rows = statement
             .query_map([], |row| {
                 let path: String = row.get(0)?;
-                let hash: String = row.get(4)?;
+                let hash = row.get_ref(4)?.as_blob()?;
                 Ok((
                     PathBuf::from(path),
                     FileStamp {
                         size: row.get::<_, i64>(1)? as u64,
                         mtime_ns: row.get(2)?,
                         inode: row.get::<_, i64>(3)? as u64,
-                        hash: u128::from_str_radix(&hash, 16).unwrap_or(0),
+                        // A malformed hash matches no content: the file is re-hashed.
+                        hash: hash.try_into().map_or(0, u128::from_le_bytes),
                         hashed_at_ns: row.get(5)?,
                     },
                 ))
@@ -268,7 +271,7 @@ impl Store {
                         stamp.size as i64,
                         stamp.mtime_ns,
                         stamp.inode as i64,
-                        format!("{:032x}", stamp.hash),
+                        stamp.hash.to_le_bytes(),
                         stamp.hashed_at_ns
                     ])
                     .map_err(e)?;
@@ -291,19 +294,23 @@ impl Store {
             .optional()
             .map_err(e)?;
         let Some(last) = last else { return Ok(None) };
-        let mut statement = self
+        let mut done: HashSet<String> = HashSet::new();
+        let mut ok = self
+            .conn
+            .prepare("SELECT instance FROM attempts WHERE run_id = ?1 AND status = 'ok'")
+            .map_err(e)?;
+        for name in ok.query_map([last], |row| row.get(0)).map_err(e)? {
+            done.insert(name.map_err(e)?);
+        }
+        let mut skipped = self
             .conn
             .prepare(
-                "SELECT instance FROM attempts WHERE run_id = ?1 AND status = 'ok'
-                 UNION SELECT instance FROM skips
-                 WHERE run_id = ?1 AND kind IN ('fresh', 'resumed')",
+                "SELECT instances FROM skips WHERE run_id = ?1 AND kind IN ('fresh', 'resumed')",
             )
             .map_err(e)?;
-        let done = statement
-            .query_map([last], |row| row.get(0))
-            .map_err(e)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(e)?;
+        for names in skipped.query_map([last], |row| row.get::<_, String>(0)).map_err(e)? {
+            done.extend(split_names(&names.map_err(e)?));
+        }
         Ok(Some((last as u64, done)))
     }
 }
@@ -337,6 +344,33 @@ pub fn push_recent(recent: &str, latest: Duration) -> String {
         .take(RECENT_DURATIONS)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Instance names as one text: one per line, `\` and newlines escaped.
+pub fn join_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = String::new();
+    for name in names {
+        text.push_str(&name.replace('\\', "\\\\").replace('\n', "\\n"));
+        text.push('\n');
+    }
+    text
+}
+
+/// The names `join_names` joined.
+pub fn split_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let mut name = String::with_capacity(line.len());
+            let mut chars = line.chars();
+            while let Some(c) = chars.next() {
+                match (c, c == '\\') {
+                    (_, true) => name.push(if chars.next() == Some('n') { '\n' } else { '\\' }),
+                    (c, false) => name.push(c),
+                }
+            }
+            name
+        })
+        .collect()
 }
 
 /// Milliseconds since the Unix epoch.
@@ -383,6 +417,14 @@ mod tests {
         assert_eq!(id, 8);
         assert!(dir.ends_with("logs/8"));
         fs::remove_dir_all(state.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn names_survive_joining() {
+        let names = ["a", "b:x\ny", "c\\d", "e\\n"];
+        let text = join_names(names);
+        assert_eq!(text.matches('\n').count(), 4);
+        assert_eq!(split_names(&text), names);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, params};
 
-use super::{push_recent, unix_ms};
+use super::{join_names, push_recent, unix_ms};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, Skip};
 use crate::exec::Termination;
 use crate::graph::Graph;
@@ -29,6 +29,10 @@ pub struct Recorder<'a> {
     flow: Option<String>,
     /// When the open transaction began, if one is open.
     transaction_since: Option<Instant>,
+    /// Skipped instances not written yet, by kind: written one row per
+    /// kind per commit (a no-op run of 10,000 tasks writes a few rows,
+    /// not 10,000).
+    skips: Vec<(&'static str, Vec<&'a str>)>,
     /// The first write that failed; later ones are not attempted.
     error: Option<rusqlite::Error>,
 }
@@ -36,7 +40,15 @@ pub struct Recorder<'a> {
 impl<'a> Recorder<'a> {
     /// A recorder for run `run_id` (already begun in the store).
     pub fn new(conn: &'a Connection, graph: &'a Graph, run_id: u64, flow: Option<String>) -> Self {
-        Recorder { conn, graph, run_id, flow, transaction_since: None, error: None }
+        Recorder {
+            conn,
+            graph,
+            run_id,
+            flow,
+            transaction_since: None,
+            skips: Vec::new(),
+            error: None,
+        }
     }
 
     /// The first write that failed, if any.
@@ -108,20 +120,18 @@ impl Observer for Recorder<'_> {
                 });
             }
             Event::Skipped { instance, why } => {
-                let name = self.name(*instance);
                 let kind = match why {
                     Skip::Fresh => "fresh",
                     Skip::Resumed { .. } => "resumed",
                 };
-                self.write(|conn, run| insert_skip(conn, run, name, kind));
+                self.skipped(*instance, kind);
             }
             Event::NotRun { instance, reason } => {
-                let name = self.name(*instance);
                 let kind = match reason {
                     NotRunReason::DepFailed => "dep_failed",
                     NotRunReason::Cancelled => "cancelled",
                 };
-                self.write(|conn, run| insert_skip(conn, run, name, kind));
+                self.skipped(*instance, kind);
             }
             Event::RunFinished { summary } => {
                 let status = if summary.was_interrupted {
@@ -177,7 +187,27 @@ impl Observer for Recorder<'_> {
 }
 
 impl Recorder<'_> {
+    fn skipped(&mut self, instance: usize, kind: &'static str) {
+        let name = self.name(instance);
+        match self.skips.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, names)) => names.push(name),
+            None => self.skips.push((kind, vec![name])),
+        }
+        // Opens the transaction, so that the next flush commits them.
+        self.write(|_, _| Ok(()));
+    }
+
     fn commit(&mut self) {
+        for (kind, names) in std::mem::take(&mut self.skips) {
+            let names = join_names(names);
+            self.write(|conn, run| {
+                conn.prepare_cached(
+                    "INSERT INTO skips (run_id, kind, instances) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![run, kind, names])?;
+                Ok(())
+            });
+        }
         if self.transaction_since.take().is_some()
             && self.error.is_none()
             && let Err(error) = self.conn.execute_batch("COMMIT")
@@ -185,14 +215,6 @@ impl Recorder<'_> {
             self.error = Some(error);
         }
     }
-}
-
-fn insert_skip(conn: &Connection, run: i64, name: &str, kind: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO skips (run_id, instance, kind) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![run, name, kind])?;
-    Ok(())
 }
 
 fn finish_attempt(

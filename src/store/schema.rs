@@ -45,12 +45,12 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, instance, number)
     ) WITHOUT ROWID;
     CREATE INDEX attempts_by_instance ON attempts (instance, run_id);
-    CREATE TABLE skips (
+    CREATE TABLE skips (                        -- instances a run did not run, by kind
         run_id      INTEGER NOT NULL,
-        instance    TEXT NOT NULL,
         kind        TEXT NOT NULL,              -- 'fresh' | 'resumed' | 'dep_failed' | 'cancelled'
-        PRIMARY KEY (run_id, instance)
-    ) WITHOUT ROWID;
+        instances   TEXT NOT NULL               -- one name per line, \ and newlines escaped
+    );
+    CREATE INDEX skips_by_run ON skips (run_id);
     CREATE TABLE tasks (
         flow        TEXT NOT NULL,
         instance    TEXT NOT NULL,
@@ -64,7 +64,7 @@ pub const MIGRATIONS: &[&str] = &[
         size        INTEGER NOT NULL,
         mtime_ns    INTEGER NOT NULL,
         inode       INTEGER NOT NULL,
-        hash        TEXT NOT NULL,
+        hash        BLOB NOT NULL,              -- xxh3-128, 16 bytes little-endian
         hashed_ns   INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
