@@ -113,7 +113,13 @@ fn execute(
     let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
     let histories: Vec<store::TaskHistory> = (0..graph.instances.len()).map(&mut taken).collect();
     let recent: Vec<&[Duration]> = histories.iter().map(|h| h.recent.as_slice()).collect();
-    let estimates = estimate::estimates(&recent);
+    let known = recent.iter().any(|r| !r.is_empty());
+    // Instances left out of this run take no time in it.
+    let estimates: Vec<Duration> = estimate::estimates(&recent)
+        .into_iter()
+        .zip(selected)
+        .map(|(estimate, &selected)| if selected { estimate } else { Duration::ZERO })
+        .collect();
     let priority = graph.remaining_path(|i| estimates[i]);
     let skipping = match &flow {
         None => Skipping::default(),
@@ -143,6 +149,9 @@ fn execute(
         stream: options.output == crate::report::terminal::OutputMode::Stream,
     };
     let mut reporter = TerminalReporter::new(graph, options.output);
+    if known {
+        reporter = reporter.with_eta(estimates, priority.clone(), jobs);
+    }
     let mut recorder = Recorder::new(store.connection(), graph, run_id, start.flow.clone());
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);
     let (summary, skipping) =

@@ -31,13 +31,26 @@ impl StatusLine {
         }
     }
 
-    /// Draws `done/total`, failures and the running names with their times,
-    /// cut to the terminal's width.
-    pub fn draw(&mut self, done: usize, total: usize, failed: usize, running: &[(&str, Instant)]) {
+    /// Draws `done/total`, failures, the time left when it can be
+    /// estimated, and the running names with their times, cut to the
+    /// terminal's width.
+    pub fn draw(
+        &mut self,
+        done: usize,
+        total: usize,
+        failed: usize,
+        eta: Option<Duration>,
+        running: &[(&str, Instant)],
+    ) {
         let now = Instant::now();
         let mut line = format!("[{done}/{total}]");
         if failed > 0 {
             line.push_str(&format!(" \x1b[31m{failed} failed\x1b[0m"));
+        }
+        if let Some(eta) = eta {
+            // Rounded up: a few hundred milliseconds left is not "0s".
+            let eta = Duration::from_secs(eta.as_secs_f64().ceil() as u64);
+            line.push_str(&format!(" ETA {}", short_elapsed(eta)));
         }
         if !running.is_empty() {
             line.push_str(" running:");

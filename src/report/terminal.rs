@@ -46,6 +46,19 @@ pub struct TerminalReporter<'a> {
     partial: HashMap<usize, Vec<u8>>,
     prefix_width: usize,
     last_logs: HashMap<usize, std::path::PathBuf>,
+    /// For the ETA, when durations are known.
+    eta: Option<EtaModel>,
+    /// Instances done with (ran, skipped or not run).
+    finished: Vec<bool>,
+}
+
+/// What the ETA is computed from.
+struct EtaModel {
+    /// Estimated duration of each instance.
+    estimates: Vec<Duration>,
+    /// Estimated longest remaining path from each instance, itself included.
+    paths: Vec<Duration>,
+    jobs: u32,
 }
 
 impl<'a> TerminalReporter<'a> {
@@ -68,7 +81,39 @@ impl<'a> TerminalReporter<'a> {
             partial: HashMap::new(),
             prefix_width,
             last_logs: HashMap::new(),
+            eta: None,
+            finished: vec![false; graph.instances.len()],
         }
+    }
+
+    /// Shows an ETA on the status line, from each instance's estimated
+    /// duration and longest remaining path (see `estimate` and
+    /// `Graph::remaining_path`).
+    pub fn with_eta(mut self, estimates: Vec<Duration>, paths: Vec<Duration>, jobs: u32) -> Self {
+        self.eta = Some(EtaModel { estimates, paths, jobs });
+        self
+    }
+
+    /// The time left: the longer of the longest remaining chain and the
+    /// remaining work spread over the slots, running tasks counted from
+    /// how long they have run.
+    fn eta(&self) -> Option<Duration> {
+        let model = self.eta.as_ref()?;
+        let now = Instant::now();
+        let elapsed = |i: usize| {
+            self.running
+                .iter()
+                .find(|(r, _)| *r == i)
+                .map_or(Duration::ZERO, |(_, since)| now - *since)
+        };
+        let mut critical = Duration::ZERO;
+        let mut work = Duration::ZERO;
+        for i in (0..self.finished.len()).filter(|&i| !self.finished[i]) {
+            let spent = elapsed(i);
+            critical = critical.max(model.paths[i].saturating_sub(spent));
+            work += model.estimates[i].saturating_sub(spent);
+        }
+        Some(crate::estimate::remaining(critical, work, model.jobs))
     }
 
     fn label(&self, instance: usize) -> &str {
@@ -156,13 +201,14 @@ impl<'a> TerminalReporter<'a> {
     }
 
     fn redraw_status(&mut self) {
+        let eta = if self.status.is_some() { self.eta() } else { None };
         let Some(status) = &mut self.status else { return };
         let running: Vec<(&str, Instant)> = self
             .running
             .iter()
             .map(|&(i, since)| (self.graph.instances[i].label.as_str(), since))
             .collect();
-        status.draw(self.done, self.total, self.failed, &running);
+        status.draw(self.done, self.total, self.failed, eta, &running);
         self.status_dirty = false;
     }
 
@@ -252,6 +298,7 @@ impl Observer for TerminalReporter<'_> {
                     OutputMode::Quiet => {}
                 }
                 if !*will_retry {
+                    self.finished[*instance] = true;
                     self.done += 1;
                     if !attempt.outcome.succeeded() && attempt.outcome != Outcome::Interrupted {
                         self.failed += 1;
@@ -261,7 +308,8 @@ impl Observer for TerminalReporter<'_> {
             }
             // Skipped instances are counted, not listed: a run that finds
             // everything fresh says so in one summary line.
-            Event::NotRun { .. } | Event::Skipped { .. } => {
+            Event::NotRun { instance, .. } | Event::Skipped { instance, .. } => {
+                self.finished[*instance] = true;
                 self.done += 1;
                 self.status_dirty = true;
             }

@@ -101,6 +101,21 @@ fn a_terminal_gets_a_live_status_line_that_is_erased_before_output() {
 }
 
 #[test]
+fn the_status_line_shows_an_eta_once_durations_are_known() {
+    let p = Project::with_flow(
+        "[tasks.a]\ncmd = \"sleep 0.5\"\n[tasks.b]\ncmd = \"sleep 0.5\"\ndeps = [\"a\"]\n",
+    );
+    let Some(first) = on_a_terminal(&p, "run", &[]) else { return };
+    assert!(first.contains("[0/2] running: a"), "{first:?}");
+    assert!(!first.contains("ETA"), "no history, no ETA: {first:?}");
+    let Some(second) = on_a_terminal(&p, "run", &[]) else { return };
+    // About a second for a then b (rounded up), then half a second for b.
+    let at_start = ["[0/2] ETA 1s running: a (0s)", "[0/2] ETA 2s running: a (0s)"];
+    assert!(at_start.iter().any(|line| second.contains(line)), "{second:?}");
+    assert!(second.contains("[1/2] ETA 1s running: b (0s)"), "{second:?}");
+}
+
+#[test]
 fn no_color_and_dumb_terminals_get_plain_lines() {
     let p = Project::new();
     for env in [[("NO_COLOR", "1")], [("TERM", "dumb")]] {
