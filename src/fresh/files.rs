@@ -3,6 +3,7 @@
 //! recorded is taken to have the recorded content.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -44,13 +45,14 @@ impl FileStamp {
 /// remembered across runs through the store.
 #[derive(Debug, Default)]
 pub struct FileHashes {
-    known: HashMap<PathBuf, FileStamp>,
+    /// By path bytes: hashing a `Path` walks its components, its bytes do not.
+    known: HashMap<OsString, FileStamp>,
     changed: Vec<PathBuf>,
 }
 
 impl FileHashes {
     /// Starts from stamps recorded earlier.
-    pub fn new(known: HashMap<PathBuf, FileStamp>) -> FileHashes {
+    pub fn new(known: HashMap<OsString, FileStamp>) -> FileHashes {
         FileHashes { known, changed: Vec::new() }
     }
 
@@ -65,7 +67,7 @@ impl FileHashes {
         if meta.is_dir() {
             return self.hash_dir(path).map(Some);
         }
-        if let Some(stamp) = self.known.get(path)
+        if let Some(stamp) = self.known.get(path.as_os_str())
             && stamp.matches(&meta)
         {
             return Ok(Some(stamp.hash));
@@ -78,7 +80,7 @@ impl FileHashes {
             hash,
             hashed_at_ns: nanos_since_epoch(SystemTime::now()),
         };
-        self.known.insert(path.to_path_buf(), stamp);
+        self.known.insert(path.as_os_str().to_owned(), stamp);
         self.changed.push(path.to_path_buf());
         Ok(Some(hash))
     }
@@ -99,7 +101,7 @@ impl FileHashes {
 
     /// Stamps taken since `new`, to be saved.
     pub fn changed(&self) -> impl Iterator<Item = (&Path, &FileStamp)> {
-        self.changed.iter().filter_map(|p| self.known.get(p).map(|s| (p.as_path(), s)))
+        self.changed.iter().filter_map(|p| self.known.get(p.as_os_str()).map(|s| (p.as_path(), s)))
     }
 }
 
@@ -170,7 +172,7 @@ mod tests {
             hash: 42,
             hashed_at_ns: mtime_ns(&meta) + RACY.as_nanos() as i64,
         };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone(), stamp)]));
+        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), stamp)]));
         assert_eq!(hashes.hash(&path).unwrap(), Some(42), "the stamp answers");
         assert_eq!(hashes.changed().count(), 0);
         fs::remove_dir_all(&dir).unwrap();
@@ -189,10 +191,10 @@ mod tests {
             hash: 42,
             hashed_at_ns: mtime_ns(&meta) + 1000,
         };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone(), racy)]));
+        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), racy)]));
         assert_ne!(hashes.hash(&path).unwrap(), Some(42), "hashed too soon after a write");
         let stale = FileStamp { size: 1, hashed_at_ns: i64::MAX, ..racy };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone(), stale)]));
+        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), stale)]));
         assert_ne!(hashes.hash(&path).unwrap(), Some(42), "size differs");
         assert_eq!(hashes.changed().count(), 1);
         fs::remove_dir_all(&dir).unwrap();

@@ -12,6 +12,7 @@ pub mod recorder;
 mod schema;
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -224,7 +225,7 @@ impl Store {
     }
 
     /// Every file stamp recorded.
-    pub fn file_stamps(&self) -> Result<HashMap<PathBuf, FileStamp>> {
+    pub fn file_stamps(&self) -> Result<HashMap<OsString, FileStamp>> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
         let mut statement = self
             .conn
@@ -235,7 +236,7 @@ impl Store {
                 let path: String = row.get(0)?;
                 let hash = row.get_ref(4)?.as_blob()?;
                 Ok((
-                    PathBuf::from(path),
+                    OsString::from(path),
                     FileStamp {
                         size: row.get::<_, i64>(1)? as u64,
                         mtime_ns: row.get(2)?,
