@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,11 +32,46 @@ pub struct FileStamp {
 }
 
 impl FileStamp {
-    fn matches(&self, meta: &fs::Metadata) -> bool {
-        self.size == meta.size()
-            && self.mtime_ns == mtime_ns(meta)
-            && self.inode == meta.ino()
+    fn matches(&self, meta: &Stat) -> bool {
+        self.size == meta.size
+            && self.mtime_ns == meta.mtime_ns
+            && self.inode == meta.inode
             && self.hashed_at_ns.saturating_sub(self.mtime_ns) >= RACY.as_nanos() as i64
+    }
+}
+
+/// What `stat(2)` says of a path, as much as stamps need.
+struct Stat {
+    size: u64,
+    mtime_ns: i64,
+    inode: u64,
+    is_dir: bool,
+}
+
+impl Stat {
+    /// Follows symlinks, as reading the file does. Plain `stat` rather than
+    /// `fs::metadata`, whose `statx` asks for every field (a no-op run
+    /// stats two files per task).
+    fn of(path: &Path) -> io::Result<Stat> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        // SAFETY: stat fills a zeroed struct from a valid C string.
+        let st = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(path.as_ptr(), &mut st) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            st
+        };
+        Ok(Stat {
+            size: st.st_size as u64,
+            mtime_ns: (st.st_mtime as i64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec as i64),
+            inode: st.st_ino as u64,
+            is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+        })
     }
 }
 
@@ -59,12 +93,12 @@ impl FileHashes {
     /// The content hash of `path`, or `None` if nothing is there. A
     /// directory hashes as the names and contents of every file under it.
     pub fn hash(&mut self, path: &Path) -> io::Result<Option<u128>> {
-        let meta = match fs::metadata(path) {
+        let meta = match Stat::of(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        if meta.is_dir() {
+        if meta.is_dir {
             return self.hash_dir(path).map(Some);
         }
         if let Some(stamp) = self.known.get(path.as_os_str())
@@ -74,9 +108,9 @@ impl FileHashes {
         }
         let hash = hash_contents(path)?;
         let stamp = FileStamp {
-            size: meta.size(),
-            mtime_ns: mtime_ns(&meta),
-            inode: meta.ino(),
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            inode: meta.inode,
             hash,
             hashed_at_ns: nanos_since_epoch(SystemTime::now()),
         };
@@ -127,10 +161,6 @@ fn hash_contents(path: &Path) -> io::Result<u128> {
     Ok(hasher.digest128())
 }
 
-fn mtime_ns(meta: &fs::Metadata) -> i64 {
-    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())
-}
-
 fn nanos_since_epoch(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
@@ -164,13 +194,13 @@ mod tests {
         let dir = temp_dir("trust");
         let path = dir.join("a");
         fs::write(&path, "real content").unwrap();
-        let meta = fs::metadata(&path).unwrap();
+        let meta = Stat::of(&path).unwrap();
         let stamp = FileStamp {
-            size: meta.size(),
-            mtime_ns: mtime_ns(&meta),
-            inode: meta.ino(),
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            inode: meta.inode,
             hash: 42,
-            hashed_at_ns: mtime_ns(&meta) + RACY.as_nanos() as i64,
+            hashed_at_ns: meta.mtime_ns + RACY.as_nanos() as i64,
         };
         let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), stamp)]));
         assert_eq!(hashes.hash(&path).unwrap(), Some(42), "the stamp answers");
@@ -183,13 +213,13 @@ mod tests {
         let dir = temp_dir("racy");
         let path = dir.join("a");
         fs::write(&path, "content").unwrap();
-        let meta = fs::metadata(&path).unwrap();
+        let meta = Stat::of(&path).unwrap();
         let racy = FileStamp {
-            size: meta.size(),
-            mtime_ns: mtime_ns(&meta),
-            inode: meta.ino(),
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            inode: meta.inode,
             hash: 42,
-            hashed_at_ns: mtime_ns(&meta) + 1000,
+            hashed_at_ns: meta.mtime_ns + 1000,
         };
         let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), racy)]));
         assert_ne!(hashes.hash(&path).unwrap(), Some(42), "hashed too soon after a write");
