@@ -11,20 +11,21 @@ and prints the table. Standard library only (Python 3.11).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The shared helpers sit beside this file (and leave no __pycache__ there).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True
+from benchlib import clean_env, failure, fmt_table, run_timed  # noqa: E402
 
 
 @dataclass
@@ -49,14 +50,6 @@ class Outcome:
     detail: str
 
 
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # An outer make must not hand its jobserver or flags to the make runner.
-    for key in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "GNUMAKEFLAGS"):
-        env.pop(key, None)
-    return env
-
-
 def reset(runner: Runner) -> None:
     for path in runner.reset:
         if path.is_dir() and not path.is_symlink():
@@ -70,43 +63,16 @@ def run_once(runner: Runner, env: dict[str, str], timeout: float) -> Outcome:
     stdin = open(runner.stdin, "rb") if runner.stdin else subprocess.DEVNULL
     try:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            runner.argv,
-            cwd=runner.cwd,
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        # A blocking wait, with a timer for the timeout: Popen.wait(timeout=)
-        # polls with sleeps of up to 50 ms, which would round every time up.
-        expired = threading.Event()
-
-        def kill_on_timeout() -> None:
-            expired.set()
-            os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill_on_timeout)
-        timer.start()
-        try:
-            code = proc.wait()
-        finally:
-            timer.cancel()
-        if expired.is_set():
-            wall = time.perf_counter() - start
-            return Outcome(False, wall, 0.0, f"timeout after {timeout:.0f}s")
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        code, wall, expired = run_timed(runner.argv, runner.cwd, env, timeout, stdin)
+        cpu = 0.0  # not counted for a run killed on timeout
+        if not expired:
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     finally:
         if runner.stdin:
             stdin.close()
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if code != 0:
-        what = f"signal {-code}" if code < 0 else f"exit {code}"
-        return Outcome(False, wall, cpu, what)
-    return Outcome(True, wall, cpu, "ok")
+    what = failure(code, expired, timeout)
+    return Outcome(what is None, wall, cpu, what or "ok")
 
 
 def write_fixtures(root: Path, n: int, jobs: int) -> None:
@@ -183,20 +149,6 @@ def build_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
             )
         )
     return runners
-
-
-def fmt_table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for k, row in enumerate(rows):
-        cells = [
-            cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
-            for c, cell in enumerate(row)
-        ]
-        out.append("  ".join(cells).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
 
 
 def main() -> int:

@@ -34,33 +34,19 @@ while [[ $# -gt 0 ]]; do
         *) echo "dispatch: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
-for pair in "n:$n" "jobs:$jobs" "reps:$reps"; do
-    if ! [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]]; then
-        echo "dispatch: --${pair%%:*} must be a positive integer, got '${pair#*:}'" >&2
-        exit 2
-    fi
-done
+
+# The helpers shared with the other benchmarks; messages start with "$prog:".
+prog=dispatch
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_positive "n:$n" "jobs:$jobs" "reps:$reps"
 if [[ -n $seed && ! $seed =~ ^[0-9]+$ ]]; then
     echo "dispatch: --seed must be a non-negative integer, got '$seed'" >&2
     exit 2
 fi
 
-bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$bench_dir/.." && pwd)"
-maestro="$repo/target/release/maestro"
-if [[ ! -x $maestro ]]; then
-    echo "dispatch: $maestro not found; run 'cargo build --release' first" >&2
-    exit 2
-fi
-
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "dispatch: '$1' is required but not installed" >&2; exit 2; }
-}
-need python3
-need cc
-need make
-need xargs
-need git
+need_maestro
+need python3 cc make xargs git
 true_bin="$(command -v -p true 2>/dev/null || true)"
 [[ $true_bin == /* ]] || true_bin=/bin/true
 [[ -x $true_bin ]] || { echo "dispatch: no 'true' executable found" >&2; exit 2; }
@@ -74,13 +60,8 @@ if [[ ! -x $spawnloop || $bench_dir/spawnloop.c -nt $spawnloop ]]; then
     mv "$spawnloop.tmp" "$spawnloop"
 fi
 
-ninja_bin="" parallel_bin=""
-notes=()
-if command -v ninja >/dev/null 2>&1; then
-    ninja_bin="$(command -v ninja)"
-else
-    notes+=("ninja not installed: skipping ninja_j$jobs (apt-get install -y ninja-build)")
-fi
+find_ninja "ninja_j$jobs"
+parallel_bin=""
 if [[ $with_parallel == 1 ]]; then
     if command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
         parallel_bin="$(command -v parallel)"
@@ -89,30 +70,15 @@ if [[ $with_parallel == 1 ]]; then
     fi
 fi
 
-commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if ! git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null; then
-    commit="$commit (+ uncommitted changes in src/Cargo)"
-fi
-if [[ -n $(find "$repo/src" "$repo/Cargo.toml" -newer "$maestro" -print -quit 2>/dev/null) ]]; then
-    notes+=("target/release/maestro is older than the source: run 'cargo build --release'")
-fi
-
-first() { "$@" 2>&1 | head -n1 || true; }
-echo "== maestro dispatch benchmark =="
-echo "date:     $(date '+%Y-%m-%d %H:%M:%S %z')"
-echo "host:     nproc $(nproc), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "maestro:  commit $commit, $(first "$maestro" --version)"
-echo "make:     $(first make --version)"
-if [[ -n $ninja_bin ]]; then echo "ninja:    $(first "$ninja_bin" --version)"; else echo "ninja:    not installed"; fi
-echo "xargs:    $(first xargs --version)"
+header_start dispatch
+tool_line make
+tool_line ninja "$ninja_bin"
+tool_line xargs
 if [[ $with_parallel == 1 ]]; then
-    if [[ -n $parallel_bin ]]; then echo "parallel: $(first "$parallel_bin" --version)"; else echo "parallel: not installed"; fi
+    tool_line parallel "$parallel_bin"
 fi
-echo "cc:       $(first cc --version)"
-echo "python:   $(first python3 --version)"
-for note in "${notes[@]+"${notes[@]}"}"; do
-    echo "note:     $note"
-done
+tool_line cc
+header_end
 
 args=(--n "$n" --jobs "$jobs" --reps "$reps" --only "$only"
       --spawnloop "$spawnloop" --true-bin "$true_bin" --maestro "$maestro"

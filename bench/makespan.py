@@ -13,16 +13,17 @@ Standard library only (Python 3.11).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The shared helpers sit beside this file (and leave no __pycache__ there).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True
+from benchlib import (binary_id, clean_env, failure, fmt_table,  # noqa: E402
+                      report_rebuilt, run_timed)
 
 # The graph at scale 1: (name, seconds, deps), in declaration order. The short
 # tasks come first and the long one last, so a scheduler that knows no
@@ -122,51 +123,11 @@ def write_fixtures(root: Path, tasks: list[Task], jobs: int) -> None:
     (root / "Makefile").write_text("\n".join(make) + "\n")
 
 
-def binary_id(path: str) -> tuple[int, int, int]:
-    """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # An outer make must not hand its jobserver or flags to the make runner.
-    for key in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "GNUMAKEFLAGS"):
-        env.pop(key, None)
-    return env
-
-
 def run_once(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
              bound: float) -> Outcome:
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    # A blocking wait, with a timer for the timeout: Popen.wait(timeout=)
-    # polls with sleeps of up to 50 ms, which would round every time up.
-    expired = threading.Event()
-
-    def kill_on_timeout() -> None:
-        expired.set()
-        os.killpg(proc.pid, signal.SIGKILL)
-
-    timer = threading.Timer(timeout, kill_on_timeout)
-    timer.start()
-    try:
-        code = proc.wait()
-    finally:
-        timer.cancel()
-    wall = time.perf_counter() - start
-    if expired.is_set():
-        return Outcome(False, wall, f"timeout after {timeout:.0f}s")
-    if code != 0:
-        what = f"signal {-code}" if code < 0 else f"exit {code}"
+    code, wall, expired = run_timed(argv, cwd, env, timeout)
+    what = failure(code, expired, timeout)
+    if what:
         return Outcome(False, wall, what)
     # Every task sleeps, so no correct run can beat the bound: a faster one
     # skipped tasks or ran more than J at once, and its time means nothing.
@@ -174,20 +135,6 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
         return Outcome(False, wall, f"{wall:.3f}s, under the lower bound: tasks skipped "
                                     "or more than J run at once")
     return Outcome(True, wall, "ok")
-
-
-def fmt_table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for k, row in enumerate(rows):
-        cells = [
-            cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
-            for c, cell in enumerate(row)
-        ]
-        out.append("  ".join(cells).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
 
 
 def main() -> int:
@@ -294,9 +241,7 @@ def main() -> int:
               f"{'MET' if met else 'MISSED'} (run 1 {run1 / bound:.2f}x, "
               f"run 2 {run2 / bound:.2f}x)")
     failed = any(r.failures or not r.walls for r in runners)
-    if binary_id(a.maestro) != maestro_id:
-        print("note: target/release/maestro was rebuilt during the benchmark, so the runs mix "
-              "two builds: run it again")
+    if report_rebuilt(a.maestro, maestro_id):
         failed = True
     return 1 if failed else 0
 

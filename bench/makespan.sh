@@ -34,12 +34,12 @@ while [[ $# -gt 0 ]]; do
         *) echo "makespan: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
-for pair in "reps:$reps" "runs:$runs" "jobs:$jobs"; do
-    if ! [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]]; then
-        echo "makespan: --${pair%%:*} must be a positive integer, got '${pair#*:}'" >&2
-        exit 2
-    fi
-done
+
+# The helpers shared with the other benchmarks; messages start with "$prog:".
+prog=makespan
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_positive "reps:$reps" "runs:$runs" "jobs:$jobs"
 if (( runs < 2 )); then
     echo "makespan: --runs must be at least 2 (run 2 is the first with history), got '$runs'" >&2
     exit 2
@@ -49,42 +49,13 @@ if ! [[ $scale =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || [[ $scale =~ ^[0.]+$ ]]; th
     exit 2
 fi
 
-bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$bench_dir/.." && pwd)"
-maestro="$repo/target/release/maestro"
-if [[ ! -x $maestro ]]; then
-    echo "makespan: $maestro not found; run 'cargo build --release' first" >&2
-    exit 2
-fi
+need_maestro
+need python3 make sleep git
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "makespan: '$1' is required but not installed" >&2; exit 2; }
-}
-need python3
-need make
-need sleep
-need git
-
-notes=()
-commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if ! git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null; then
-    commit="$commit (+ uncommitted changes in src/Cargo)"
-fi
-if [[ -n $(find "$repo/src" "$repo/Cargo.toml" -newer "$maestro" -print -quit 2>/dev/null) ]]; then
-    notes+=("target/release/maestro is older than the source: run 'cargo build --release'")
-fi
-
-first() { "$@" 2>&1 | head -n1 || true; }
-echo "== maestro makespan benchmark =="
-echo "date:     $(date '+%Y-%m-%d %H:%M:%S %z')"
-echo "host:     nproc $(nproc), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "maestro:  commit $commit, $(first "$maestro" --version)"
-echo "make:     $(first make --version)"
-echo "sleep:    $(first sleep --version)"
-echo "python:   $(first python3 --version)"
-for note in "${notes[@]+"${notes[@]}"}"; do
-    echo "note:     $note"
-done
+header_start makespan
+tool_line make
+tool_line sleep
+header_end
 
 exec python3 "$bench_dir/makespan.py" --scale "$scale" --reps "$reps" --runs "$runs" \
     --jobs "$jobs" --maestro "$maestro" --make "$(command -v make)"

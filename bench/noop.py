@@ -17,15 +17,19 @@ import argparse
 import ctypes
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The shared helpers sit beside this file (and leave no __pycache__ there).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True
+from benchlib import (binary_id, clean_env, failure, fmt_table,  # noqa: E402
+                      report_rebuilt, wait_or_kill)
 
 TARGET_RATIO = 2.0  # maestro's no-op median at most this times ninja's
 TARGET_MB = 100.0  # and its peak RSS under this (MB = 10^6 bytes)
@@ -60,20 +64,6 @@ class Outcome:
 
 def mb(kib: int) -> float:
     return kib * 1024 / 1e6
-
-
-def binary_id(path: str) -> tuple[int, int, int]:
-    """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # An outer make must not hand its jobserver or flags to ninja or the tasks.
-    for key in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "GNUMAKEFLAGS"):
-        env.pop(key, None)
-    return env
 
 
 # Peak memory comes from os.wait4 on the tool's own pid: its ru_maxrss is the
@@ -118,30 +108,18 @@ def run_once(runner: Runner, env: dict[str, str], timeout: float, noop: bool) ->
         launcher.wait()  # exits right after printing the pid
         if not pid_text.isdigit() or launcher.returncode != 0:
             return Outcome(False, 0.0, 0.0, 0, f"launcher failed (exit {launcher.returncode})")
-        # A blocking wait, with a timer for the timeout: polling would round
-        # every time up. The tool stays in the launcher's process group.
-        expired = threading.Event()
-
-        def kill_on_timeout() -> None:
-            expired.set()
-            os.killpg(launcher.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill_on_timeout)
-        timer.start()
+        # The tool stays in the launcher's process group, killed on timeout.
         try:
-            _, status, usage = os.wait4(int(pid_text), 0)
+            (_, status, usage), expired = wait_or_kill(
+                lambda: os.wait4(int(pid_text), 0), launcher.pid, timeout)
         except ChildProcessError:
             # Only if sh reaped the tool before exiting (bash may, dash does not).
             return Outcome(False, 0.0, 0.0, 0, "tool reaped by the launcher, no rusage")
-        finally:
-            timer.cancel()
         wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    if expired.is_set():
-        return Outcome(False, wall, cpu, usage.ru_maxrss, f"timeout after {timeout:.0f}s")
-    if code != 0:
-        what = f"signal {-code}" if code < 0 else f"exit {code}"
+    what = failure(code, expired, timeout)
+    if what:
         return Outcome(False, wall, cpu, usage.ru_maxrss, what)
     if noop and runner.expect_stdout:
         text = stdout_path.read_text(errors="replace")
@@ -189,20 +167,6 @@ def check_outputs(tool_dir: Path, n: int) -> str | None:
 
 def output_mtimes(tool_dir: Path, n: int) -> list[int]:
     return [os.stat(tool_dir / "out" / f"{i}.txt").st_mtime_ns for i in range(n)]
-
-
-def fmt_table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for k, row in enumerate(rows):
-        cells = [
-            cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
-            for c, cell in enumerate(row)
-        ]
-        out.append("  ".join(cells).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
 
 
 def main() -> int:
@@ -354,9 +318,7 @@ def main() -> int:
     print(f"note: {created} files were just deleted: on ext4, wait ~35 s before a benchmark "
           "that creates files (see bench/README.md)")
     failed = not all(good(r) for r in runners)
-    if binary_id(a.maestro) != maestro_id:
-        print("note: target/release/maestro was rebuilt during the benchmark, so the runs mix "
-              "two builds: run it again")
+    if report_rebuilt(a.maestro, maestro_id):
         failed = True
     return 1 if failed else 0
 

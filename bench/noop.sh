@@ -31,55 +31,21 @@ while [[ $# -gt 0 ]]; do
         *) echo "noop: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
-for pair in "n:$n" "reps:$reps" "jobs:$jobs"; do
-    if ! [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]]; then
-        echo "noop: --${pair%%:*} must be a positive integer, got '${pair#*:}'" >&2
-        exit 2
-    fi
-done
 
-bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$bench_dir/.." && pwd)"
-maestro="$repo/target/release/maestro"
-if [[ ! -x $maestro ]]; then
-    echo "noop: $maestro not found; run 'cargo build --release' first" >&2
-    exit 2
-fi
+# The helpers shared with the other benchmarks; messages start with "$prog:".
+prog=noop
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_positive "n:$n" "reps:$reps" "jobs:$jobs"
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "noop: '$1' is required but not installed" >&2; exit 2; }
-}
-need python3
-need cp
-need git
+need_maestro
+need python3 cp git
+find_ninja "ninja_j$jobs, so no ratio"
 
-ninja_bin=""
-notes=()
-if command -v ninja >/dev/null 2>&1; then
-    ninja_bin="$(command -v ninja)"
-else
-    notes+=("ninja not installed: skipping ninja_j$jobs, so no ratio (apt-get install -y ninja-build)")
-fi
-
-commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if ! git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null; then
-    commit="$commit (+ uncommitted changes in src/Cargo)"
-fi
-if [[ -n $(find "$repo/src" "$repo/Cargo.toml" -newer "$maestro" -print -quit 2>/dev/null) ]]; then
-    notes+=("target/release/maestro is older than the source: run 'cargo build --release'")
-fi
-
-first() { "$@" 2>&1 | head -n1 || true; }
-echo "== maestro no-op benchmark =="
-echo "date:     $(date '+%Y-%m-%d %H:%M:%S %z')"
-echo "host:     nproc $(nproc), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "maestro:  commit $commit, $(first "$maestro" --version)"
-if [[ -n $ninja_bin ]]; then echo "ninja:    $(first "$ninja_bin" --version)"; else echo "ninja:    not installed"; fi
-echo "cp:       $(first cp --version)"
-echo "python:   $(first python3 --version)"
-for note in "${notes[@]+"${notes[@]}"}"; do
-    echo "note:     $note"
-done
+header_start no-op
+tool_line ninja "$ninja_bin"
+tool_line cp
+header_end
 
 exec python3 "$bench_dir/noop.py" --n "$n" --reps "$reps" --jobs "$jobs" \
     --maestro "$maestro" --ninja "$ninja_bin"

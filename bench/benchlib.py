@@ -1,0 +1,109 @@
+"""Helpers shared by the timing halves dispatch.py, makespan.py and noop.py.
+
+Not a benchmark itself: each script puts its own directory on sys.path and
+imports this module. Standard library only (Python 3.11).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without make's variables: an outer make must
+    not hand its jobserver or flags to a runner (make, ninja) or to the tasks."""
+    env = dict(os.environ)
+    for key in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "GNUMAKEFLAGS"):
+        env.pop(key, None)
+    return env
+
+
+def binary_id(path: str) -> tuple[int, int, int]:
+    """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def report_rebuilt(path: str, before: tuple[int, int, int]) -> bool:
+    """True, after printing a note, if the maestro binary at `path` no longer
+    has the binary_id `before` it had when the benchmark started."""
+    if binary_id(path) == before:
+        return False
+    print("note: target/release/maestro was rebuilt during the benchmark, so the runs mix "
+          "two builds: run it again")
+    return True
+
+
+def wait_or_kill(wait: Callable[[], T], pgid: int, timeout: float) -> tuple[T, bool]:
+    """Return (wait(), whether it timed out): `wait` is a blocking wait for a
+    child, and if it has not returned after `timeout` seconds the process group
+    `pgid` is killed (SIGKILL) so that it does. A blocking wait with a timer,
+    because Popen.wait(timeout=) polls with sleeps of up to 50 ms, which would
+    round every time up."""
+    expired = threading.Event()
+
+    def kill_on_timeout() -> None:
+        expired.set()
+        os.killpg(pgid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill_on_timeout)
+    timer.start()
+    try:
+        result = wait()
+    finally:
+        timer.cancel()
+    return result, expired.is_set()
+
+
+def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
+              stdin=subprocess.DEVNULL) -> tuple[int, float, bool]:
+    """Run argv in a new session with stdout and stderr to /dev/null and
+    return (exit code as Popen gives it, wall seconds by time.perf_counter,
+    whether it was killed for taking over `timeout` seconds)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    code, expired = wait_or_kill(proc.wait, proc.pid, timeout)
+    return code, time.perf_counter() - start, expired
+
+
+def failure(code: int, expired: bool, timeout: float) -> str | None:
+    """Why a run failed ("timeout after 120s", "exit 1", "signal 9"; `code`
+    negative for a signal, as Popen and waitstatus_to_exitcode give it), or
+    None if it succeeded."""
+    if expired:
+        return f"timeout after {timeout:.0f}s"
+    if code != 0:
+        return f"signal {-code}" if code < 0 else f"exit {code}"
+    return None
+
+
+def fmt_table(rows: list[list[str]], right: set[int]) -> str:
+    """Lay out rows (the first is the header, underlined with dashes) in
+    columns two spaces apart; the columns numbered in `right` are right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    out = []
+    for k, row in enumerate(rows):
+        cells = [
+            cell.rjust(widths[c]) if c in right else cell.ljust(widths[c])
+            for c, cell in enumerate(row)
+        ]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
