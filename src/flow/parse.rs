@@ -5,17 +5,19 @@
 //! that depend on other parts of the file (capacities, `jobs`, deps) run
 //! after the parts they depend on, and skip anything already reported, so a
 //! single mistake yields a single diagnostic.
+//!
+//! The tree comes from the quick reader (`quick.rs`) when the file is plain
+//! TOML, as flow files nearly always are, and from the `toml` crate otherwise
+//! (which also reports syntax errors): see `doc.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use toml::de::{DeInteger, DeString, DeTable, DeValue};
+use toml::de::DeTable;
 
-use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, is_valid_name, parse_duration};
+use super::doc::{self, Key, Node, Table, Value};
+use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, is_valid_name, parse_duration, quick};
 use crate::diag::{Diagnostic, SourceFile, Span, nearest};
-
-type Key<'i> = toml::Spanned<DeString<'i>>;
-type Value<'i> = toml::Spanned<DeValue<'i>>;
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["jobs", "resources", "tasks"];
 const TASK_KEYS: [&str; 11] = [
@@ -41,19 +43,32 @@ const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd
 /// values include their quotes; a task's name span is its key in the table
 /// header, which is also where `cpus` points when the task does not set it.
 pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
-    let (root, errors) = DeTable::parse_recoverable(&file.text);
-    let mut diags: Vec<Diagnostic> = if errors.is_empty() {
-        let mut checker = Checker::default();
-        let flow = checker.flow(root.get_ref());
-        if checker.diags.is_empty() {
-            return Ok(flow);
+    let mut diags = match quick::read(&file.text) {
+        Some(root) => match check(&root) {
+            Ok(flow) => return Ok(flow),
+            Err(diags) => diags,
+        },
+        None => {
+            let (root, errors) = DeTable::parse_recoverable(&file.text);
+            if errors.is_empty() {
+                match check(&doc::from_toml(root.get_ref())) {
+                    Ok(flow) => return Ok(flow),
+                    Err(diags) => diags,
+                }
+            } else {
+                errors.iter().map(syntax_error).collect()
+            }
         }
-        checker.diags
-    } else {
-        errors.iter().map(syntax_error).collect()
     };
     diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
     Err(diags)
+}
+
+/// Checks a document's tree: the flow, or every problem found (unsorted).
+fn check(root: &Table<'_>) -> Result<Flow, Vec<Diagnostic>> {
+    let mut checker = Checker::default();
+    let flow = checker.flow(root);
+    if checker.diags.is_empty() { Ok(flow) } else { Err(checker.diags) }
 }
 
 fn syntax_error(error: &toml::de::Error) -> Diagnostic {
@@ -87,10 +102,10 @@ impl Checker {
         self.diags.push(Diagnostic::new(message, span).with_hint(hint));
     }
 
-    fn flow(&mut self, root: &DeTable<'_>) -> Flow {
+    fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
-        for (key, value) in entries(root) {
-            match key.get_ref().as_ref() {
+        for (key, value) in root {
+            match key.name.as_ref() {
                 "jobs" => jobs = Some(value),
                 "resources" => resources = Some(value),
                 "tasks" => tasks = Some((key, value)),
@@ -101,7 +116,7 @@ impl Checker {
             }
         }
         let jobs = jobs.and_then(|value| {
-            self.integer(value, "'jobs'", 1).map(|n| Spanned::new(n, value.span()))
+            self.integer(value, "'jobs'", 1).map(|n| Spanned::new(n, value.span.clone()))
         });
         let (resources, declared) = match resources {
             Some(value) => self.resources(value),
@@ -128,31 +143,35 @@ impl Checker {
         message: String,
         valid: &[&'v str],
     ) -> Option<&'v str> {
-        let near = nearest(key.get_ref(), valid.iter().copied());
+        let near = nearest(&key.name, valid.iter().copied());
         let hint = match near {
             Some(near) => format!("did you mean '{near}'?"),
             None => format!("valid keys: {}", valid.join(", ")),
         };
-        self.error_with_hint(message, key.span(), hint);
+        self.error_with_hint(message, key.span.clone(), hint);
         near
     }
 
     /// `[resources]`: the valid definitions, and every declared name.
-    fn resources(&mut self, value: &Value<'_>) -> (Vec<ResourceDef>, HashMap<String, Option<u32>>) {
+    fn resources(&mut self, value: &Node<'_>) -> (Vec<ResourceDef>, HashMap<String, Option<u32>>) {
         let (mut defs, mut declared) = (Vec::new(), HashMap::new());
-        let Some(table) = value.get_ref().as_table() else {
+        let Value::Table(table) = &value.value else {
             let message =
-                format!("'resources' must be a table of name = capacity, not {}", a(value));
-            self.error_with_hint(message, value.span(), "write [resources] and then printer = 1");
+                format!("'resources' must be a table of name = capacity, not {}", value.value.a());
+            self.error_with_hint(
+                message,
+                value.span.clone(),
+                "write [resources] and then printer = 1",
+            );
             return (defs, declared);
         };
-        for (key, value) in entries(table) {
-            let name = key.get_ref().to_string();
+        for (key, value) in table {
+            let name = key.name.to_string();
             let valid_name = self.check_name(key, "resource");
             let capacity = self.integer(value, &format!("capacity of '{name}'"), 1);
             declared.insert(name.clone(), capacity);
             if let (true, Some(capacity)) = (valid_name, capacity) {
-                defs.push(ResourceDef { name: Spanned::new(name, key.span()), capacity });
+                defs.push(ResourceDef { name: Spanned::new(name, key.span.clone()), capacity });
             }
         }
         (defs, declared)
@@ -160,43 +179,48 @@ impl Checker {
 
     /// Reports a key that is not a valid task or resource name.
     fn check_name(&mut self, key: &Key<'_>, what: &str) -> bool {
-        let valid = is_valid_name(key.get_ref());
+        let valid = is_valid_name(&key.name);
         if !valid {
-            let message = format!("invalid {what} name '{}': {NAME_RULE}", key.get_ref());
-            self.error(message, key.span());
+            let message = format!("invalid {what} name '{}': {NAME_RULE}", key.name);
+            self.error(message, key.span.clone());
         }
         valid
     }
 
     /// `[tasks]`: every task, in file order, even those with errors (so that
     /// deps on them do not look unknown).
-    fn tasks(&mut self, key: &Key<'_>, value: &Value<'_>, limits: &Limits) -> Vec<TaskDef> {
-        let table = match value.get_ref() {
-            DeValue::Table(table) => table,
-            DeValue::Array(_) => {
+    fn tasks(&mut self, key: &Key<'_>, value: &Node<'_>, limits: &Limits) -> Vec<TaskDef> {
+        let table = match &value.value {
+            Value::Table(table) => table,
+            Value::Array(_) => {
                 let message = "'tasks' must be a table of tasks, not an array";
-                self.error_with_hint(message, key.span(), "write [tasks.NAME], not [[tasks]]");
+                self.error_with_hint(
+                    message,
+                    key.span.clone(),
+                    "write [tasks.NAME], not [[tasks]]",
+                );
                 return Vec::new();
             }
-            _ => {
-                let message = format!("'tasks' must be a table of tasks, not {}", a(value));
-                self.error_with_hint(message, value.span(), TASK_EXAMPLE);
+            other => {
+                let message = format!("'tasks' must be a table of tasks, not {}", other.a());
+                self.error_with_hint(message, value.span.clone(), TASK_EXAMPLE);
                 return Vec::new();
             }
         };
         if table.is_empty() {
-            self.diags
-                .push(Diagnostic::new("no tasks in flow file", key.span()).with_hint(TASK_EXAMPLE));
+            self.diags.push(
+                Diagnostic::new("no tasks in flow file", key.span.clone()).with_hint(TASK_EXAMPLE),
+            );
         }
-        entries(table).into_iter().map(|(key, value)| self.task(key, value, limits)).collect()
+        table.iter().map(|(key, value)| self.task(key, value, limits)).collect()
     }
 
-    fn task(&mut self, key: &Key<'_>, value: &Value<'_>, limits: &Limits) -> TaskDef {
-        let name = key.get_ref().to_string();
+    fn task(&mut self, key: &Key<'_>, value: &Node<'_>, limits: &Limits) -> TaskDef {
+        let name: &str = &key.name;
         self.check_name(key, "task");
         let mut task = TaskDef {
-            name: Spanned::new(name.clone(), key.span()),
-            cmd: Spanned::new(String::new(), key.span()),
+            name: Spanned::new(name.to_string(), key.span.clone()),
+            cmd: Spanned::new(String::new(), key.span.clone()),
             deps: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -205,33 +229,39 @@ impl Checker {
             env: Vec::new(),
             timeout: None,
             retries: 0,
-            cpus: Spanned::new(1, key.span()),
+            cpus: Spanned::new(1, key.span.clone()),
             resources: Vec::new(),
         };
-        let Some(table) = value.get_ref().as_table() else {
-            let message = format!("task '{name}' must be a table, not {}", a(value));
+        let Value::Table(table) = &value.value else {
+            let message = format!("task '{name}' must be a table, not {}", value.value.a());
             let hint = format!("write [tasks.{name}] and put cmd = \"...\" under it");
-            self.error_with_hint(message, value.span(), hint);
+            self.error_with_hint(message, value.span.clone(), hint);
             return task;
         };
         // A misspelt cmd is reported as such, not also as a missing one.
         let (mut has_cmd, mut cmd_typo) = (false, false);
-        for (key, value) in entries(table) {
-            match key.get_ref().as_ref() {
+        for (key, value) in table {
+            match key.name.as_ref() {
                 "cmd" => {
                     has_cmd = true;
-                    task.cmd = self.non_empty(value, "'cmd'", &name).unwrap_or(task.cmd);
+                    if let Some(cmd) = self.non_empty(value, "'cmd'", name) {
+                        task.cmd = cmd;
+                    }
                 }
                 "deps" => task.deps = self.strings(value, "deps"),
-                "for_each" => task.for_each = self.for_each(value, &name),
-                "inputs" => task.inputs = self.paths(value, "inputs", &name),
-                "outputs" => task.outputs = self.paths(value, "outputs", &name),
-                "dir" => task.dir = self.non_empty(value, "'dir'", &name),
+                "for_each" => task.for_each = self.for_each(value, name),
+                "inputs" => task.inputs = self.paths(value, "inputs", name),
+                "outputs" => task.outputs = self.paths(value, "outputs", name),
+                "dir" => task.dir = self.non_empty(value, "'dir'", name),
                 "env" => task.env = self.env(value),
-                "timeout" => task.timeout = self.timeout(value, &name),
+                "timeout" => task.timeout = self.timeout(value, name),
                 "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
-                "cpus" => task.cpus = self.cpus(value, &name, limits).unwrap_or(task.cpus),
-                "resources" => task.resources = self.task_resources(value, &name, limits),
+                "cpus" => {
+                    if let Some(cpus) = self.cpus(value, name, limits) {
+                        task.cpus = cpus;
+                    }
+                }
+                "resources" => task.resources = self.task_resources(value, name, limits),
                 other => {
                     let message = format!("unknown key '{other}' in task '{name}'");
                     cmd_typo |= self.unknown_key(key, message, &TASK_KEYS) == Some("cmd");
@@ -240,19 +270,19 @@ impl Checker {
         }
         if !has_cmd && !cmd_typo {
             let hint = "add a line like cmd = \"./run.sh\" under the task's header";
-            self.error_with_hint(format!("task '{name}' has no 'cmd'"), key.span(), hint);
+            self.error_with_hint(format!("task '{name}' has no 'cmd'"), key.span.clone(), hint);
         }
         task
     }
 
-    fn for_each(&mut self, value: &Value<'_>, task: &str) -> Option<ForEach> {
-        match value.get_ref() {
-            DeValue::String(_) => self.non_empty(value, "'for_each'", task).map(ForEach::Glob),
-            DeValue::Array(array) if array.is_empty() => {
-                self.error(format!("empty 'for_each' list in task '{task}'"), value.span());
+    fn for_each(&mut self, value: &Node<'_>, task: &str) -> Option<ForEach> {
+        match &value.value {
+            Value::String(_) => self.non_empty(value, "'for_each'", task).map(ForEach::Glob),
+            Value::Array(array) if array.is_empty() => {
+                self.error(format!("empty 'for_each' list in task '{task}'"), value.span.clone());
                 None
             }
-            DeValue::Array(_) => {
+            Value::Array(_) => {
                 let items = self.strings(value, "for_each");
                 for item in items.iter().filter(|item| item.value.trim().is_empty()) {
                     let message = format!("empty item in 'for_each' of task '{task}'");
@@ -260,17 +290,19 @@ impl Checker {
                 }
                 Some(ForEach::List(items))
             }
-            _ => {
-                let message =
-                    format!("'for_each' must be a string or an array of strings, not {}", a(value));
-                self.error(message, value.span());
+            other => {
+                let message = format!(
+                    "'for_each' must be a string or an array of strings, not {}",
+                    other.a()
+                );
+                self.error(message, value.span.clone());
                 None
             }
         }
     }
 
     /// `inputs` or `outputs`: non-empty strings.
-    fn paths(&mut self, value: &Value<'_>, key: &str, task: &str) -> Vec<Spanned<String>> {
+    fn paths(&mut self, value: &Node<'_>, key: &str, task: &str) -> Vec<Spanned<String>> {
         let paths = self.strings(value, key);
         for path in paths.iter().filter(|path| path.value.trim().is_empty()) {
             self.error(format!("empty path in '{key}' of task '{task}'"), path.span.clone());
@@ -278,71 +310,71 @@ impl Checker {
         paths
     }
 
-    fn env(&mut self, value: &Value<'_>) -> Vec<(Spanned<String>, Spanned<String>)> {
-        let Some(table) = value.get_ref().as_table() else {
-            let message = format!("'env' must be a table, not {}", a(value));
-            self.error_with_hint(message, value.span(), "write env = { NAME = \"value\" }");
+    fn env(&mut self, value: &Node<'_>) -> Vec<(Spanned<String>, Spanned<String>)> {
+        let Value::Table(table) = &value.value else {
+            let message = format!("'env' must be a table, not {}", value.value.a());
+            self.error_with_hint(message, value.span.clone(), "write env = { NAME = \"value\" }");
             return Vec::new();
         };
         let mut vars = Vec::new();
-        for (key, value) in entries(table) {
-            let name = key.get_ref().as_ref();
+        for (key, value) in table {
+            let name: &str = &key.name;
             if name.is_empty() || name.contains(['=', '\0']) {
-                self.error(format!("invalid environment variable name '{name}'"), key.span());
+                self.error(format!("invalid environment variable name '{name}'"), key.span.clone());
                 continue;
             }
-            let text = match value.get_ref() {
-                DeValue::String(s) if s.contains('\0') => {
-                    self.error(format!("value of env '{name}' contains a NUL byte"), value.span());
+            let text = match &value.value {
+                Value::String(s) if s.contains('\0') => {
+                    let message = format!("value of env '{name}' contains a NUL byte");
+                    self.error(message, value.span.clone());
                     continue;
                 }
-                DeValue::String(s) => s.to_string(),
-                DeValue::Integer(int) => {
-                    integer_value(int).map_or(int.to_string(), |n| n.to_string())
-                }
-                DeValue::Float(float) => float.as_str().to_string(),
-                DeValue::Boolean(b) => b.to_string(),
-                _ => {
+                Value::String(s) => s.to_string(),
+                Value::Integer(int) => int.value().map_or_else(|| int.text(), |n| n.to_string()),
+                Value::Float(float) => float.to_string(),
+                Value::Boolean(b) => b.to_string(),
+                other => {
                     let message = format!(
                         "value of env '{name}' must be a string, number or boolean, not {}",
-                        a(value)
+                        other.a()
                     );
-                    self.error(message, value.span());
+                    self.error(message, value.span.clone());
                     continue;
                 }
             };
             vars.push((
-                Spanned::new(name.to_string(), key.span()),
-                Spanned::new(text, value.span()),
+                Spanned::new(name.to_string(), key.span.clone()),
+                Spanned::new(text, value.span.clone()),
             ));
         }
         vars
     }
 
     /// `timeout`: a duration string, or a number of seconds; never zero.
-    fn timeout(&mut self, value: &Value<'_>, task: &str) -> Option<Spanned<Duration>> {
-        let duration = match value.get_ref() {
-            DeValue::String(text) => match parse_duration(text) {
+    fn timeout(&mut self, value: &Node<'_>, task: &str) -> Option<Spanned<Duration>> {
+        let duration = match &value.value {
+            Value::String(text) => match parse_duration(text) {
                 Ok(duration) => duration,
                 Err(e) => {
-                    self.error(format!("bad timeout '{text}' in task '{task}': {e}"), value.span());
+                    let message = format!("bad timeout '{text}' in task '{task}': {e}");
+                    self.error(message, value.span.clone());
                     return None;
                 }
             },
-            DeValue::Integer(int) => match integer_value(int) {
+            Value::Integer(int) => match int.value() {
                 Some(secs) if secs <= 0 => Duration::ZERO,
                 Some(secs) if secs <= i128::from(u64::MAX) => Duration::from_secs(secs as u64),
                 _ => {
-                    self.error("'timeout' is too large", value.span());
+                    self.error("'timeout' is too large", value.span.clone());
                     return None;
                 }
             },
-            _ => {
+            other => {
                 let message = format!(
                     "'timeout' must be a duration like \"10m\" or a number of seconds, not {}",
-                    a(value)
+                    other.a()
                 );
-                self.error(message, value.span());
+                self.error(message, value.span.clone());
                 return None;
             }
         };
@@ -350,39 +382,40 @@ impl Checker {
             let message = format!("timeout of task '{task}' must be greater than zero");
             self.error_with_hint(
                 message,
-                value.span(),
+                value.span.clone(),
                 "remove 'timeout' to let the task run as long as it needs",
             );
             return None;
         }
-        Some(Spanned::new(duration, value.span()))
+        Some(Spanned::new(duration, value.span.clone()))
     }
 
     /// `cpus`: at least 1, and at most `jobs` when that is set.
-    fn cpus(&mut self, value: &Value<'_>, task: &str, limits: &Limits) -> Option<Spanned<u32>> {
+    fn cpus(&mut self, value: &Node<'_>, task: &str, limits: &Limits) -> Option<Spanned<u32>> {
         let cpus = self.integer(value, "'cpus'", 1)?;
         if let Some(jobs) = limits.jobs.filter(|jobs| cpus > *jobs) {
             let message = format!("task '{task}' needs {cpus} cpus but jobs = {jobs}");
-            self.error_with_hint(message, value.span(), "lower cpus or raise jobs");
+            self.error_with_hint(message, value.span.clone(), "lower cpus or raise jobs");
         }
-        Some(Spanned::new(cpus, value.span()))
+        Some(Spanned::new(cpus, value.span.clone()))
     }
 
     /// A task's `resources`: each declared, each amount within capacity.
     fn task_resources(
         &mut self,
-        value: &Value<'_>,
+        value: &Node<'_>,
         task: &str,
         limits: &Limits,
     ) -> Vec<(Spanned<String>, u32)> {
-        let Some(table) = value.get_ref().as_table() else {
-            let message = format!("'resources' must be a table of name = amount, not {}", a(value));
-            self.error_with_hint(message, value.span(), "write resources = { printer = 1 }");
+        let Value::Table(table) = &value.value else {
+            let message =
+                format!("'resources' must be a table of name = amount, not {}", value.value.a());
+            self.error_with_hint(message, value.span.clone(), "write resources = { printer = 1 }");
             return Vec::new();
         };
         let mut uses = Vec::new();
-        for (key, value) in entries(table) {
-            let name = key.get_ref().as_ref();
+        for (key, value) in table {
+            let name: &str = &key.name;
             let amount = self.integer(value, &format!("amount of '{name}'"), 1);
             match limits.resources.get(name) {
                 None => self.unknown_resource(key, task, limits),
@@ -391,31 +424,33 @@ impl Checker {
                         "task '{task}' needs {} of '{name}', which has only {capacity}",
                         amount.unwrap_or_default()
                     );
-                    self.error(message, value.span());
+                    self.error(message, value.span.clone());
                 }
                 // An invalid capacity is reported at [resources] already.
                 Some(_) => {}
             }
             if let Some(amount) = amount {
-                uses.push((Spanned::new(name.to_string(), key.span()), amount));
+                uses.push((Spanned::new(name.to_string(), key.span.clone()), amount));
             }
         }
         uses
     }
 
     fn unknown_resource(&mut self, key: &Key<'_>, task: &str, limits: &Limits) {
-        let name = key.get_ref();
+        let name = &key.name;
         let message = format!("task '{task}' uses resource '{name}', which is not declared");
         let hint = match nearest(name, limits.resources.keys().map(String::as_str)) {
             Some(near) => format!("did you mean '{near}'?"),
             None => format!("declare it under [resources], e.g. {name} = 1"),
         };
-        self.error_with_hint(message, key.span(), hint);
+        self.error_with_hint(message, key.span.clone(), hint);
     }
-
     /// Checks every dep, returning the graph of the valid ones: for each
     /// task, the tasks it names, with the span of the name.
     fn check_deps(&mut self, tasks: &[TaskDef]) -> Vec<Vec<(usize, Span)>> {
+        if tasks.iter().all(|task| task.deps.is_empty()) {
+            return vec![Vec::new(); tasks.len()];
+        }
         let index: HashMap<&str, usize> =
             tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
         let mut edges = Vec::with_capacity(tasks.len());
@@ -457,12 +492,13 @@ impl Checker {
         const DONE: usize = usize::MAX - 1;
         // Per task: UNSEEN, DONE, or its position on the current path.
         let mut state = vec![UNSEEN; tasks.len()];
+        // The current path, each task with the index of its next edge.
+        let mut path = Vec::new();
         for start in 0..tasks.len() {
             if state[start] != UNSEEN {
                 continue;
             }
-            // The current path, each task with the index of its next edge.
-            let mut path = vec![(start, 0)];
+            path.push((start, 0));
             state[start] = 0;
             while let Some((task, next)) = path.last_mut() {
                 let task = *task;
@@ -508,37 +544,43 @@ impl Checker {
     }
 
     /// An integer in `min..=u32::MAX`; `what` names it in messages.
-    fn integer(&mut self, value: &Value<'_>, what: &str, min: u32) -> Option<u32> {
-        let DeValue::Integer(int) = value.get_ref() else {
+    fn integer(&mut self, value: &Node<'_>, what: &str, min: u32) -> Option<u32> {
+        let Value::Integer(int) = &value.value else {
             let kind = if min == 0 { "non-negative" } else { "positive" };
-            self.error(format!("{what} must be a {kind} integer, not {}", a(value)), value.span());
+            let message = format!("{what} must be a {kind} integer, not {}", value.value.a());
+            self.error(message, value.span.clone());
             return None;
         };
-        match integer_value(int) {
+        match int.value() {
             Some(n) if n < i128::from(min) => {
-                self.error(format!("{what} must be at least {min}"), value.span());
+                self.error(format!("{what} must be at least {min}"), value.span.clone());
                 None
             }
             Some(n) if n <= i128::from(u32::MAX) => u32::try_from(n).ok(),
             _ => {
-                self.error(format!("{what} is too large (at most {})", u32::MAX), value.span());
+                let message = format!("{what} is too large (at most {})", u32::MAX);
+                self.error(message, value.span.clone());
                 None
             }
         }
     }
 
-    fn string(&mut self, value: &Value<'_>, what: &str) -> Option<Spanned<String>> {
-        match value.get_ref() {
-            DeValue::String(s) => Some(Spanned::new(s.to_string(), value.span())),
-            _ => {
-                self.error(format!("{what} must be a string, not {}", a(value)), value.span());
+    /// A string; `what` names the value in messages.
+    fn string(&mut self, value: &Node<'_>, what: &str) -> Option<Spanned<String>> {
+        match &value.value {
+            Value::String(s) => Some(Spanned::new(s.to_string(), value.span.clone())),
+            other => {
+                self.error(
+                    format!("{what} must be a string, not {}", other.a()),
+                    value.span.clone(),
+                );
                 None
             }
         }
     }
 
     /// A string that is not blank; `what` is the quoted key.
-    fn non_empty(&mut self, value: &Value<'_>, what: &str, task: &str) -> Option<Spanned<String>> {
+    fn non_empty(&mut self, value: &Node<'_>, what: &str, task: &str) -> Option<Spanned<String>> {
         let s = self.string(value, what)?;
         if s.value.trim().is_empty() {
             self.error(format!("empty {what} in task '{task}'"), s.span);
@@ -548,44 +590,28 @@ impl Checker {
     }
 
     /// An array of strings; items of another type are reported and dropped.
-    fn strings(&mut self, value: &Value<'_>, key: &str) -> Vec<Spanned<String>> {
-        let Some(array) = value.get_ref().as_array() else {
-            let message = format!("'{key}' must be an array of strings, not {}", a(value));
-            let diag = Diagnostic::new(message, value.span());
-            self.diags.push(match value.get_ref() {
-                DeValue::String(s) => diag.with_hint(format!("write {key} = [\"{s}\"]")),
+    fn strings(&mut self, value: &Node<'_>, key: &str) -> Vec<Spanned<String>> {
+        let Value::Array(array) = &value.value else {
+            let message = format!("'{key}' must be an array of strings, not {}", value.value.a());
+            let diag = Diagnostic::new(message, value.span.clone());
+            self.diags.push(match &value.value {
+                Value::String(s) => diag.with_hint(format!("write {key} = [\"{s}\"]")),
                 _ => diag,
             });
             return Vec::new();
         };
-        let what = format!("each item of '{key}'");
-        array.iter().filter_map(|item| self.string(item, &what)).collect()
-    }
-}
-
-/// A table's entries in file order (the parser sorts them by key).
-fn entries<'t, 'i>(table: &'t DeTable<'i>) -> Vec<(&'t Key<'i>, &'t Value<'i>)> {
-    let mut entries: Vec<_> = table.iter().collect();
-    entries.sort_by_key(|(key, _)| key.span().start);
-    entries
-}
-
-/// The value of an integer, or `None` if it does not even fit an `i128` (the
-/// parser does not limit integers to 64 bits).
-fn integer_value(int: &DeInteger<'_>) -> Option<i128> {
-    i128::from_str_radix(int.as_str(), int.radix()).ok()
-}
-
-/// The type of `value` with its article: "a string", "an integer".
-fn a(value: &Value<'_>) -> &'static str {
-    match value.get_ref() {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a datetime",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
+        let mut strings = Vec::with_capacity(array.len());
+        for item in array {
+            match &item.value {
+                Value::String(s) => strings.push(Spanned::new(s.to_string(), item.span.clone())),
+                other => {
+                    let message =
+                        format!("each item of '{key}' must be a string, not {}", other.a());
+                    self.error(message, item.span.clone());
+                }
+            }
+        }
+        strings
     }
 }
 
