@@ -108,14 +108,15 @@ fn text_width(s: &str) -> usize {
 }
 
 /// The candidate closest to `word` by edit distance, if close enough to be a
-/// plausible typo ("did you mean ...?").
+/// plausible typo ("did you mean ...?"). Ties go to the alphabetically first,
+/// so the hint does not depend on the order candidates come in.
 pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
+        .min()
         .map(|(_, c)| c)
 }
 
@@ -181,6 +182,8 @@ mod tests {
         assert_eq!(nearest("cmdd", ["cmd", "deps"]), Some("cmd"));
         assert_eq!(nearest("zzzzzz", ["fetch", "build"]), None);
         assert_eq!(nearest("dpes", ["deps", "cmd"]), Some("deps"));
+        assert_eq!(nearest("c", ["b", "a"]), Some("a"), "ties go to the first alphabetically");
+        assert_eq!(nearest("c", ["a", "b"]), Some("a"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("ab", "ba"), 1);
     }
