@@ -108,7 +108,9 @@ impl Store {
         }
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456;",
+            )
             .map_err(e)?;
         self.conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
         if version < schema::LATEST {
