@@ -27,6 +27,7 @@ use state::{Opened, Prefetch};
 
 /// Runs maestro with `args` (including the program name); returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    grow_heaps_in_big_steps();
     let cli = match Cli::parse_from_args(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -214,6 +215,19 @@ fn print_dry_run(
         plan.finish(i, true);
     }
     print!("{out}");
+}
+
+/// Asks malloc to grow its heaps 64 MiB at a time (address space, not
+/// memory: untouched pages cost nothing). By default a thread's heap grows
+/// page by page, each step an `mprotect` that stalls every other thread's
+/// page faults: the thread loading the state while the flow parses made
+/// 2,000 of them in a no-op run of 10,000 tasks, 5% of its time.
+fn grow_heaps_in_big_steps() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes a malloc tunable.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
 }
 
 fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>) -> Result<u32> {
