@@ -98,6 +98,7 @@ pub fn run<'a>(
         summary: RunSummary::default(),
         interrupts: 0,
         started: Instant::now(),
+        log_dir_made: false,
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -128,6 +129,7 @@ struct Runner<'a, 'o> {
     summary: RunSummary,
     interrupts: u32,
     started: Instant,
+    log_dir_made: bool,
 }
 
 impl<'a> Runner<'a, '_> {
@@ -207,6 +209,15 @@ impl<'a> Runner<'a, '_> {
         let output_file = self.config.log_dir.join(format!("{file_stem}.outputs"));
         let started = Instant::now();
         let started_at = SystemTime::now();
+        if !self.log_dir_made {
+            // Made at the first start: a run that skips everything leaves
+            // no empty directory.
+            if let Err(e) = fs::create_dir_all(&self.config.log_dir) {
+                let why = format!("cannot create {}: {e}", self.config.log_dir.display());
+                return self.spawn_failed(instance, number, grant, log, why);
+            }
+            self.log_dir_made = true;
+        }
         let log_file = match open_log(&log, number) {
             Ok(file) => file,
             Err(e) => {

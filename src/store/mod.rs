@@ -113,6 +113,12 @@ impl Store {
             )
             .map_err(e)?;
         self.conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
+        // The WAL is folded into the database as it grows (every 1000 pages),
+        // not at every close: closing then costs nothing, and a no-op run
+        // does not rewrite pages it did not change.
+        self.conn
+            .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(e)?;
         if version < schema::LATEST {
             let mut sql = String::from("BEGIN IMMEDIATE;");
             for migration in &schema::MIGRATIONS[version as usize..] {
@@ -167,16 +173,24 @@ impl Store {
         self.conn.execute_batch(sql).map_err(|e| state_error(&self.path, &e))
     }
 
-    /// Starts a run: its id and its (created, empty) log directory. Ids
-    /// count up; creating the directory is what claims one, so two maestros
-    /// starting at once never share an id.
+    /// Starts a run: its id and its log directory, made by the runner when
+    /// a first task starts (a run that finds everything fresh leaves no
+    /// empty directory behind). Ids count up past every run recorded and
+    /// every log directory present (from runs this database does not know);
+    /// the write transaction makes two maestros starting at once take two.
     pub fn begin_run(&self, start: &RunStart) -> Result<(u64, PathBuf)> {
-        let last: Option<i64> = self
-            .conn
-            .query_row("SELECT max(id) FROM runs", [], |row| row.get(0))
-            .map_err(|e| state_error(&self.path, &e))?;
-        let (id, log_dir) = claim_log_dir(&self.dir, last.unwrap_or(0).max(0) as u64)?;
-        self.conn
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let transaction = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(e)?;
+        let last: Option<i64> =
+            transaction.query_row("SELECT max(id) FROM runs", [], |row| row.get(0)).map_err(e)?;
+        let logs = self.dir.join("logs");
+        let id = last.unwrap_or(0).max(0) as u64 + 1;
+        let id = id.max(last_log_dir(&logs)? + 1);
+        transaction
             .execute(
                 "INSERT INTO runs (id, kind, flow, argv, pid, started_ms, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
@@ -189,8 +203,9 @@ impl Store {
                     unix_ms(SystemTime::now())
                 ],
             )
-            .map_err(|e| state_error(&self.path, &e))?;
-        Ok((id, log_dir))
+            .map_err(e)?;
+        transaction.commit().map_err(e)?;
+        Ok((id, logs.join(id.to_string())))
     }
 
     /// What earlier runs of `flow` left about each of its instances.
@@ -318,25 +333,17 @@ impl Store {
     }
 }
 
-/// Creates `logs/<id>/` for the first free id after `after` (and after every
-/// log directory already there, from runs the database may not know).
-fn claim_log_dir(state_dir: &Path, after: u64) -> Result<(u64, PathBuf)> {
-    let logs = state_dir.join("logs");
-    fs::create_dir_all(&logs).map_err(|e| Error::io("cannot create", &logs, e))?;
-    let entries = fs::read_dir(&logs).map_err(|e| Error::io("cannot read", &logs, e))?;
-    let last_dir = entries
+/// The highest numbered directory in `logs` (0 if none, or no `logs`).
+fn last_log_dir(logs: &Path) -> Result<u64> {
+    let entries = match fs::read_dir(logs) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io("cannot read", logs, e)),
+    };
+    Ok(entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
         .max()
-        .unwrap_or(0);
-    let mut id = after.max(last_dir) + 1;
-    loop {
-        let dir = logs.join(id.to_string());
-        match fs::create_dir(&dir) {
-            Ok(()) => return Ok((id, dir)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => id += 1,
-            Err(e) => return Err(Error::io("cannot create", &dir, e)),
-        }
-    }
+        .unwrap_or(0))
 }
 
 /// Keeps the newest `RECENT_DURATIONS` of `recent` after adding `latest`,

@@ -65,6 +65,7 @@ fn a_second_run_skips_what_is_fresh_and_touching_changes_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(p.read("events"), "", "nothing should run after a touch");
     assert!(run.stderr.contains("0 ok, 3 skipped"), "{}", run.stderr);
+    assert!(!p.path(".maestro/logs/2").exists(), "a run that ran nothing leaves no log directory");
 }
 
 #[test]
