@@ -108,8 +108,11 @@ fn execute(
 ) -> Result<i32> {
     let Opened { lock: _lock, store, mut history, stamps } = opened;
     let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
-    let histories: Vec<store::TaskHistory> = (0..graph.instances.len()).map(&mut taken).collect();
-    let recent: Vec<&[Duration]> = histories.iter().map(|h| h.recent.as_slice()).collect();
+    let (remembered, recents): (Vec<_>, Vec<_>) = (0..graph.instances.len())
+        .map(&mut taken)
+        .map(|history| (history.remembered, history.recent))
+        .unzip();
+    let recent: Vec<&[Duration]> = recents.iter().map(Vec::as_slice).collect();
     let known = recent.iter().any(|r| !r.is_empty());
     // Instances left out of this run take no time in it.
     let estimates: Vec<Duration> = estimate::estimates(&recent)
@@ -121,7 +124,6 @@ fn execute(
     let skipping = match &flow {
         None => Skipping::default(),
         Some(flow) => {
-            let remembered = histories.into_iter().map(|h| h.remembered).collect();
             let files = FileHashes::new(stamps);
             let checker = Checker::new(graph, remembered, files, flow.force, options.dry_run);
             let resumed = if flow.resume { resumed(&store, &flow.name, graph)? } else { None };
@@ -149,7 +151,8 @@ fn execute(
     if known {
         reporter = reporter.with_eta(estimates, priority.clone(), jobs);
     }
-    let mut recorder = Recorder::new(store.connection(), graph, run_id, start.flow.clone());
+    let mut recorder =
+        Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent);
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);
     let (summary, skipping) =
         runner::run(graph, selected, priority, &config, skipping, &mut observers)?;

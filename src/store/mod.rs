@@ -346,6 +346,11 @@ fn last_log_dir(logs: &Path) -> Result<u64> {
         .unwrap_or(0))
 }
 
+/// Durations as stored: microseconds, comma-separated, in the order given.
+pub fn format_recent(durations: &[Duration]) -> String {
+    durations.iter().map(|d| d.as_micros().to_string()).collect::<Vec<_>>().join(",")
+}
+
 /// Keeps the newest `RECENT_DURATIONS` of `recent` after adding `latest`,
 /// as stored: microseconds, newest first, comma-separated.
 pub fn push_recent(recent: &str, latest: Duration) -> String {

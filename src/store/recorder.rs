@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, params};
 
-use super::{join_names, push_recent, unix_ms};
+use super::{format_recent, join_names, push_recent, unix_ms};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, Skip};
 use crate::exec::Termination;
 use crate::graph::Graph;
@@ -33,13 +33,35 @@ pub struct Recorder<'a> {
     /// kind per commit (a no-op run of 10,000 tasks writes a few rows,
     /// not 10,000).
     skips: Vec<(&'static str, Vec<&'a str>)>,
+    /// Attempts started since the last commit, not written yet: one that
+    /// also ends before the commit is written once, whole.
+    started: Vec<Started>,
+    /// Each instance's recent successful durations as stored, kept here so
+    /// that a success needs no read.
+    recent: Vec<String>,
     /// The first write that failed; later ones are not attempted.
     error: Option<rusqlite::Error>,
 }
 
+/// An attempt's start, as it will be written.
+struct Started {
+    instance: usize,
+    number: u32,
+    started_ms: i64,
+    key: Option<String>,
+    log: String,
+}
+
 impl<'a> Recorder<'a> {
-    /// A recorder for run `run_id` (already begun in the store).
-    pub fn new(conn: &'a Connection, graph: &'a Graph, run_id: u64, flow: Option<String>) -> Self {
+    /// A recorder for run `run_id` (already begun in the store); `recent`
+    /// holds each instance's recorded durations (see `TaskHistory`).
+    pub fn new(
+        conn: &'a Connection,
+        graph: &'a Graph,
+        run_id: u64,
+        flow: Option<String>,
+        recent: &[&[Duration]],
+    ) -> Self {
         Recorder {
             conn,
             graph,
@@ -47,6 +69,8 @@ impl<'a> Recorder<'a> {
             flow,
             transaction_since: None,
             skips: Vec::new(),
+            started: Vec::new(),
+            recent: recent.iter().map(|durations| format_recent(durations)).collect(),
             error: None,
         }
     }
@@ -81,31 +105,38 @@ impl Observer for Recorder<'_> {
     fn event(&mut self, event: &Event<'_>) {
         match event {
             Event::AttemptStarted { instance, attempt, log, key } => {
-                let name = self.name(*instance);
-                let log = log.to_string_lossy().into_owned();
-                let key = key.clone();
-                let number = *attempt;
-                self.write(|conn, run| {
-                    conn.prepare_cached(
-                        "INSERT OR REPLACE INTO attempts
-                         (run_id, instance, number, started_ms, status, cache_key, log)
-                         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
-                    )?
-                    .execute(params![
-                        run,
-                        name,
-                        number,
-                        unix_ms(SystemTime::now()),
-                        key,
-                        log
-                    ])?;
-                    Ok(())
+                self.started.push(Started {
+                    instance: *instance,
+                    number: *attempt,
+                    started_ms: unix_ms(SystemTime::now()),
+                    key: key.clone(),
+                    log: log.to_string_lossy().into_owned(),
                 });
+                // Opens the transaction, so that the next flush writes it.
+                self.write(|_, _| Ok(()));
             }
             Event::AttemptFinished { instance, attempt, .. } => {
+                let start = self
+                    .started
+                    .iter()
+                    .position(|s| s.instance == *instance && s.number == attempt.number)
+                    .map(|i| self.started.swap_remove(i));
                 let name = self.name(*instance);
+                let recent = if self.flow.is_some() && attempt.outcome.succeeded() {
+                    let recent = push_recent(&self.recent[*instance], attempt.duration);
+                    self.recent[*instance].clone_from(&recent);
+                    Some(recent)
+                } else {
+                    None
+                };
                 let flow = self.flow.clone();
-                self.write(|conn, run| finish_attempt(conn, run, flow.as_deref(), name, attempt));
+                self.write(|conn, run| {
+                    write_attempt(conn, run, name, attempt, start.as_ref())?;
+                    match flow {
+                        Some(flow) => remember_outcome(conn, &flow, name, recent.as_deref()),
+                        None => Ok(()),
+                    }
+                });
             }
             Event::Remember { instance, record } => {
                 let Some(flow) = self.flow.clone() else { return };
@@ -198,6 +229,25 @@ impl Recorder<'_> {
     }
 
     fn commit(&mut self) {
+        for start in std::mem::take(&mut self.started) {
+            let name = self.name(start.instance);
+            self.write(|conn, run| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO attempts
+                     (run_id, instance, number, started_ms, status, cache_key, log)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+                )?
+                .execute(params![
+                    run,
+                    name,
+                    start.number,
+                    start.started_ms,
+                    start.key,
+                    start.log
+                ])?;
+                Ok(())
+            });
+        }
         for (kind, names) in std::mem::take(&mut self.skips) {
             let names = join_names(names);
             self.write(|conn, run| {
@@ -217,12 +267,14 @@ impl Recorder<'_> {
     }
 }
 
-fn finish_attempt(
+/// Writes an ended attempt: whole if its start is still unwritten, else
+/// over the row its start left.
+fn write_attempt(
     conn: &Connection,
     run: i64,
-    flow: Option<&str>,
     name: &str,
     attempt: &Attempt,
+    start: Option<&Started>,
 ) -> rusqlite::Result<()> {
     let (status, exit_code, signal) = match &attempt.outcome {
         Outcome::Succeeded => ("ok", Some(0), None),
@@ -236,17 +288,12 @@ fn finish_attempt(
     };
     let detail = (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string());
     let outputs: String = attempt.outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    let ended = attempt.started_at + attempt.duration;
-    conn.prepare_cached(
-        "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
-         detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12
-         WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
-    )?
-    .execute(params![
+    let ended = unix_ms(attempt.started_at + attempt.duration);
+    let ends = params![
         run,
         name,
         attempt.number,
-        unix_ms(ended),
+        ended,
         status,
         exit_code,
         signal,
@@ -255,28 +302,53 @@ fn finish_attempt(
         attempt.usage.cpu.as_micros() as i64,
         attempt.usage.max_rss_kib as i64,
         outputs
-    ])?;
-    let Some(flow) = flow else { return Ok(()) };
-    if attempt.outcome.succeeded() {
-        let recent: Option<String> = conn
-            .prepare_cached("SELECT recent_us FROM tasks WHERE flow = ?1 AND instance = ?2")?
-            .query_row(params![flow, name], |row| row.get(0))
-            .ok();
-        let recent = push_recent(recent.as_deref().unwrap_or(""), attempt.duration);
-        conn.prepare_cached(
-            "INSERT INTO tasks (flow, instance, recent_us, failed_last, record)
-             VALUES (?1, ?2, ?3, 0, NULL)
-             ON CONFLICT (flow, instance) DO UPDATE SET recent_us = ?3, failed_last = 0",
-        )?
-        .execute(params![flow, name, recent])?;
-    } else {
-        // A failed attempt may have left its outputs half written: its last
-        // success no longer vouches for them.
-        conn.prepare_cached(
-            "INSERT INTO tasks (flow, instance, failed_last, record) VALUES (?1, ?2, 1, NULL)
-             ON CONFLICT (flow, instance) DO UPDATE SET failed_last = 1, record = NULL",
-        )?
-        .execute(params![flow, name])?;
-    }
+    ];
+    match start {
+        None => conn
+            .prepare_cached(
+                "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
+                 detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12
+                 WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
+            )?
+            .execute(ends)?,
+        Some(start) => {
+            let mut all = ends.to_vec();
+            all.extend(params![start.started_ms, start.key, start.log]);
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO attempts
+                 (run_id, instance, number, ended_ms, status, exit_code, signal, detail,
+                  duration_us, cpu_us, max_rss_kib, outputs, started_ms, cache_key, log)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(rusqlite::params_from_iter(all))?
+        }
+    };
+    Ok(())
+}
+
+/// What an ended attempt changes in what is remembered of its task: a
+/// success adds its duration (`recent`, as it now stands); a failure forgets
+/// the last success, since it may have left its outputs half written.
+fn remember_outcome(
+    conn: &Connection,
+    flow: &str,
+    name: &str,
+    recent: Option<&str>,
+) -> rusqlite::Result<()> {
+    match recent {
+        Some(recent) => conn
+            .prepare_cached(
+                "INSERT INTO tasks (flow, instance, recent_us, failed_last, record)
+                 VALUES (?1, ?2, ?3, 0, NULL)
+                 ON CONFLICT (flow, instance) DO UPDATE SET recent_us = ?3, failed_last = 0",
+            )?
+            .execute(params![flow, name, recent])?,
+        None => conn
+            .prepare_cached(
+                "INSERT INTO tasks (flow, instance, failed_last, record) VALUES (?1, ?2, 1, NULL)
+                 ON CONFLICT (flow, instance) DO UPDATE SET failed_last = 1, record = NULL",
+            )?
+            .execute(params![flow, name])?,
+    };
     Ok(())
 }
