@@ -205,7 +205,8 @@ deps = ["quick"]
     );
     let mut child = p.spawn(&["run"]);
     p.wait_for("started");
-    std::thread::sleep(Duration::from_millis(100));
+    // The start is committed within 200 ms.
+    std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap();
     child.wait().unwrap();
 
