@@ -82,12 +82,14 @@ pub struct FileHashes {
     /// By path bytes: hashing a `Path` walks its components, its bytes do not.
     known: HashMap<OsString, FileStamp>,
     changed: Vec<PathBuf>,
+    /// Where file contents are read to be hashed.
+    buffer: Vec<u8>,
 }
 
 impl FileHashes {
     /// Starts from stamps recorded earlier.
     pub fn new(known: HashMap<OsString, FileStamp>) -> FileHashes {
-        FileHashes { known, changed: Vec::new() }
+        FileHashes { known, changed: Vec::new(), buffer: Vec::new() }
     }
 
     /// The content hash of `path`, or `None` if nothing is there. A
@@ -106,7 +108,7 @@ impl FileHashes {
         {
             return Ok(Some(stamp.hash));
         }
-        let hash = hash_contents(path)?;
+        let hash = hash_contents(path, &mut self.buffer)?;
         let stamp = FileStamp {
             size: meta.size,
             mtime_ns: meta.mtime_ns,
@@ -146,12 +148,16 @@ pub fn write_field(hasher: &mut Xxh3, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
-fn hash_contents(path: &Path) -> io::Result<u128> {
+/// The xxh3-128 of a file's contents, read through `buffer` (kept by the
+/// caller: zeroing a fresh one per file cost more than hashing small files).
+fn hash_contents(path: &Path, buffer: &mut Vec<u8>) -> io::Result<u128> {
     let mut file = fs::File::open(path)?;
     let mut hasher = Xxh3::new();
-    let mut buffer = vec![0u8; 256 * 1024];
+    if buffer.is_empty() {
+        buffer.resize(256 * 1024, 0);
+    }
     loop {
-        match file.read(&mut buffer) {
+        match file.read(buffer) {
             Ok(0) => break,
             Ok(n) => hasher.update(&buffer[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
