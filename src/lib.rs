@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod event;
 pub mod exec;
 pub mod exit_code;
+pub mod fast_hash;
 pub mod flow;
 pub mod fresh;
 pub mod graph;

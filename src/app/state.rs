@@ -3,12 +3,12 @@
 //! another thread while the flow file is parsed (both take tens of
 //! milliseconds for a flow of 10,000 tasks; a no-op run is mostly these).
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::fast_hash::FastMap;
 use crate::fresh::FileStamp;
 use crate::store::{LockMode, RunLock, Store, TaskHistory};
 
@@ -19,9 +19,9 @@ pub struct Opened {
     /// The database.
     pub store: Store,
     /// What earlier runs of the flow left, by instance name (empty for par).
-    pub history: HashMap<String, TaskHistory>,
+    pub history: FastMap<String, TaskHistory>,
     /// File stamps recorded (empty for par).
-    pub stamps: HashMap<OsString, FileStamp>,
+    pub stamps: FastMap<OsString, FileStamp>,
 }
 
 /// Locks `state` (waiting for other maestros, and saying so) and loads it.

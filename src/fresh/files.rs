@@ -2,7 +2,6 @@
 //! does, a file whose size, mtime (nanoseconds) and inode match what was
 //! recorded is taken to have the recorded content.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
@@ -10,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use xxhash_rust::xxh3::Xxh3;
+
+use crate::fast_hash::FastMap;
 
 /// A file modified this close to the moment it was hashed may change again
 /// without its mtime moving (filesystem timestamps are coarse): its hash is
@@ -80,7 +81,7 @@ impl Stat {
 #[derive(Debug, Default)]
 pub struct FileHashes {
     /// By path bytes: hashing a `Path` walks its components, its bytes do not.
-    known: HashMap<OsString, FileStamp>,
+    known: FastMap<OsString, FileStamp>,
     changed: Vec<PathBuf>,
     /// Where file contents are read to be hashed.
     buffer: Vec<u8>,
@@ -88,7 +89,7 @@ pub struct FileHashes {
 
 impl FileHashes {
     /// Starts from stamps recorded earlier.
-    pub fn new(known: HashMap<OsString, FileStamp>) -> FileHashes {
+    pub fn new(known: FastMap<OsString, FileStamp>) -> FileHashes {
         FileHashes { known, changed: Vec::new(), buffer: Vec::new() }
     }
 
@@ -208,7 +209,8 @@ mod tests {
             hash: 42,
             hashed_at_ns: meta.mtime_ns + RACY.as_nanos() as i64,
         };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), stamp)]));
+        let mut hashes =
+            FileHashes::new(FastMap::from_iter([(path.clone().into_os_string(), stamp)]));
         assert_eq!(hashes.hash(&path).unwrap(), Some(42), "the stamp answers");
         assert_eq!(hashes.changed().count(), 0);
         fs::remove_dir_all(&dir).unwrap();
@@ -227,10 +229,12 @@ mod tests {
             hash: 42,
             hashed_at_ns: meta.mtime_ns + 1000,
         };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), racy)]));
+        let mut hashes =
+            FileHashes::new(FastMap::from_iter([(path.clone().into_os_string(), racy)]));
         assert_ne!(hashes.hash(&path).unwrap(), Some(42), "hashed too soon after a write");
         let stale = FileStamp { size: 1, hashed_at_ns: i64::MAX, ..racy };
-        let mut hashes = FileHashes::new(HashMap::from([(path.clone().into_os_string(), stale)]));
+        let mut hashes =
+            FileHashes::new(FastMap::from_iter([(path.clone().into_os_string(), stale)]));
         assert_ne!(hashes.hash(&path).unwrap(), Some(42), "size differs");
         assert_eq!(hashes.changed().count(), 1);
         fs::remove_dir_all(&dir).unwrap();

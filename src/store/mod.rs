@@ -11,7 +11,7 @@ pub mod query;
 pub mod recorder;
 mod schema;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::fast_hash::FastMap;
 use crate::fresh::{FileStamp, Record, Remembered};
 
 pub use lock::{LockMode, RunLock};
@@ -209,7 +210,7 @@ impl Store {
     }
 
     /// What earlier runs of `flow` left about each of its instances.
-    pub fn task_history(&self, flow: &str) -> Result<HashMap<String, TaskHistory>> {
+    pub fn task_history(&self, flow: &str) -> Result<FastMap<String, TaskHistory>> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
         let mut statement = self
             .conn
@@ -224,7 +225,7 @@ impl Store {
                 Ok((instance, recent, failed_last, record))
             })
             .map_err(e)?;
-        let mut history = HashMap::new();
+        let mut history = FastMap::default();
         for row in rows {
             let (instance, recent, failed_last, record) = row.map_err(e)?;
             let recent = recent
@@ -242,7 +243,7 @@ impl Store {
     }
 
     /// Every file stamp recorded.
-    pub fn file_stamps(&self) -> Result<HashMap<OsString, FileStamp>> {
+    pub fn file_stamps(&self) -> Result<FastMap<OsString, FileStamp>> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
         let mut statement = self
             .conn
