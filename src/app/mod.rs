@@ -15,7 +15,7 @@ use crate::estimate;
 use crate::event::Observers;
 use crate::exit_code;
 use crate::flow::{self, Flow};
-use crate::fresh::{Checker, Decision, FileHashes};
+use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::terminal::TerminalReporter;
@@ -74,11 +74,16 @@ fn run(args: RunArgs) -> Result<i32> {
     check_cpus_fit(&flow, jobs, args.options.jobs.is_some()).map_err(|d| flow_error(&file, d))?;
     let graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
     let selected = graph.select(&args.tasks).map_err(Error::usage)?;
+    // While the state loads: stats the freshness checks will need.
+    let early = match &prefetch {
+        Some(prefetch) => fresh::early_stats(&graph, || prefetch.is_loading()),
+        None => EarlyStats::default(),
+    };
     let opened = match prefetch {
         Some(prefetch) => prefetch.finish(&state_dir, &flow_dir, &name)?,
         None => state::open(&state_dir, &flow_dir, Some(&name))?,
     };
-    let flow_run = FlowRun { name, force: args.force, resume: args.resume };
+    let flow_run = FlowRun { name, force: args.force, resume: args.resume, early };
     let code = execute(&graph, &selected, jobs, &args.options, opened, Some(flow_run));
     // maestro exits next: freeing a big flow piece by piece would be wasted
     // work (a tenth of a no-op run of 10,000 tasks, measured).
@@ -95,6 +100,8 @@ struct FlowRun {
     force: bool,
     /// `--resume`.
     resume: bool,
+    /// Stats taken before the run.
+    early: EarlyStats,
 }
 
 /// Runs (or with `-n` lists) the selected instances, from the `opened` state.
@@ -104,7 +111,7 @@ fn execute(
     jobs: u32,
     options: &RunOptions,
     opened: Opened,
-    flow: Option<FlowRun>,
+    mut flow: Option<FlowRun>,
 ) -> Result<i32> {
     let Opened { lock: _lock, store, mut history, stamps } = opened;
     let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
@@ -121,10 +128,10 @@ fn execute(
         .map(|(estimate, &selected)| if selected { estimate } else { Duration::ZERO })
         .collect();
     let priority = graph.remaining_path(|i| estimates[i]);
-    let skipping = match &flow {
+    let skipping = match &mut flow {
         None => Skipping::default(),
         Some(flow) => {
-            let files = FileHashes::new(stamps);
+            let files = FileHashes::new(stamps).with_early(std::mem::take(&mut flow.early));
             let checker = Checker::new(graph, remembered, files, flow.force, options.dry_run);
             let resumed = if flow.resume { resumed(&store, &flow.name, graph)? } else { None };
             Skipping { checker: Some(checker), resumed }

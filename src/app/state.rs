@@ -74,6 +74,11 @@ impl Prefetch {
         Prefetch { loading }
     }
 
+    /// Whether the state is still being loaded.
+    pub fn is_loading(&self) -> bool {
+        self.loading.as_ref().is_some_and(|loading| !loading.is_finished())
+    }
+
     /// The opened state.
     pub fn finish(self, state: &Path, base: &Path, flow: &str) -> Result<Opened> {
         match self.loading {

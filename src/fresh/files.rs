@@ -42,6 +42,7 @@ impl FileStamp {
 }
 
 /// What `stat(2)` says of a path, as much as stamps need.
+#[derive(Debug, Clone, Copy)]
 struct Stat {
     size: u64,
     mtime_ns: i64,
@@ -76,6 +77,33 @@ impl Stat {
     }
 }
 
+/// Stats taken before a run starts its first task, for its freshness
+/// checks to use instead of statting the same files again: true until a
+/// task of the run starts. A no-op run stats every input and output; these
+/// are taken while maestro would otherwise wait.
+#[derive(Debug, Default)]
+pub struct EarlyStats(FastMap<OsString, Option<Stat>>);
+
+impl EarlyStats {
+    /// Stats `paths` in order, while `keep_going()` says so.
+    pub fn take(paths: impl Iterator<Item = PathBuf>, keep_going: impl Fn() -> bool) -> EarlyStats {
+        let mut stats = FastMap::default();
+        for path in paths {
+            if !keep_going() {
+                break;
+            }
+            match Stat::of(&path) {
+                Ok(stat) => stats.insert(path.into_os_string(), Some(stat)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    stats.insert(path.into_os_string(), None)
+                }
+                Err(_) => None,
+            };
+        }
+        EarlyStats(stats)
+    }
+}
+
 /// Hashes of paths (files, or directories: all the files under them),
 /// remembered across runs through the store.
 #[derive(Debug, Default)]
@@ -85,18 +113,38 @@ pub struct FileHashes {
     changed: Vec<PathBuf>,
     /// Where file contents are read to be hashed.
     buffer: Vec<u8>,
+    /// Stats taken before the run: see [`EarlyStats`].
+    early: FastMap<OsString, Option<Stat>>,
 }
 
 impl FileHashes {
     /// Starts from stamps recorded earlier.
     pub fn new(known: FastMap<OsString, FileStamp>) -> FileHashes {
-        FileHashes { known, changed: Vec::new(), buffer: Vec::new() }
+        FileHashes { known, changed: Vec::new(), buffer: Vec::new(), early: FastMap::default() }
+    }
+
+    /// Uses stats taken before the run (see [`EarlyStats`]).
+    pub fn with_early(mut self, early: EarlyStats) -> FileHashes {
+        self.early = early.0;
+        self
+    }
+
+    /// Drops the early stats (a task may now change files).
+    pub fn forget_early(&mut self) {
+        if !self.early.is_empty() {
+            self.early = FastMap::default();
+        }
     }
 
     /// The content hash of `path`, or `None` if nothing is there. A
     /// directory hashes as the names and contents of every file under it.
     pub fn hash(&mut self, path: &Path) -> io::Result<Option<u128>> {
-        let meta = match Stat::of(path) {
+        let stat = match self.early.get(path.as_os_str()) {
+            Some(Some(stat)) => Ok(*stat),
+            Some(None) => return Ok(None),
+            None => Stat::of(path),
+        };
+        let meta = match stat {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),

@@ -13,11 +13,21 @@ use std::path::Path;
 
 use xxhash_rust::xxh3::Xxh3;
 
-pub use files::{FileHashes, FileStamp};
+pub use files::{EarlyStats, FileHashes, FileStamp};
 pub use record::Record;
 
 use crate::graph::Graph;
 use files::write_field;
+
+/// Stats of the files `graph`'s instances declare (the inputs that are not
+/// globs, and the outputs), in instance order, while `keep_going()` says so.
+pub fn early_stats(graph: &Graph, keep_going: impl Fn() -> bool) -> EarlyStats {
+    let paths = graph.instances.iter().flat_map(|inst| {
+        let literal_inputs = inst.inputs.iter().filter(|p| !p.contains(['*', '?', '[']));
+        literal_inputs.chain(&inst.outputs).map(|p| inst.dir.join(p))
+    });
+    EarlyStats::take(paths, keep_going)
+}
 
 /// What to do with an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +172,8 @@ impl<'g> Checker<'g> {
     /// Notes that `instance` runs in this run (its dependents will too).
     pub fn note_ran(&mut self, instance: usize) {
         self.ran[instance] = true;
+        // It may change files: stats taken before it are no longer the truth.
+        self.files.forget_early();
     }
 
     /// The results (`MAESTRO_OUTPUT` pairs) of a fresh instance's last success.
