@@ -355,3 +355,63 @@ fn expand_input(dir: &Path, pattern: &str) -> Vec<String> {
     found.sort();
     if found.is_empty() { vec![pattern.to_string()] } else { found }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::diag::SourceFile;
+    use crate::fast_hash::FastMap;
+
+    const FLOW: &str = r#"
+[tasks.a]
+cmd = "true"
+[tasks.b]
+cmd = "cp x.txt y.txt"
+inputs = ["x.txt"]
+outputs = ["y.txt"]
+"#;
+
+    #[test]
+    fn stats_taken_before_the_run_are_dropped_once_a_task_runs() {
+        let dir = std::env::temp_dir().join(format!("maestro-early-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let old = |name: &str, text: &str| {
+            fs::write(dir.join(name), text).unwrap();
+            let file = fs::File::options().write(true).open(dir.join(name)).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+        };
+        old("x.txt", "aaa");
+        old("y.txt", "aaa");
+        let source = SourceFile { path: "maestro.toml".into(), text: FLOW.into() };
+        let graph = Graph::from_flow(&crate::flow::parse(&source).unwrap(), &dir).unwrap();
+        let (a, b) = (0, 1);
+
+        // A first run records b's success and the files' stamps.
+        let mut first = Checker::new(
+            &graph,
+            vec![Remembered::default(); 2],
+            FileHashes::default(),
+            false,
+            false,
+        );
+        assert_eq!(first.decide(b), Decision::Run(Reason::NeverRan));
+        let record = first.record(b, Vec::new()).unwrap();
+        let stamps: FastMap<_, _> =
+            first.files().changed().map(|(p, s)| (p.as_os_str().to_owned(), *s)).collect();
+
+        // The next run stats early, then x.txt changes (as a running task would).
+        let early = early_stats(&graph, || true);
+        fs::write(dir.join("x.txt"), "changed").unwrap();
+        let remembered =
+            vec![Remembered::default(), Remembered { record: Some(record), failed_last: false }];
+        let files = FileHashes::new(stamps).with_early(early);
+        let mut second = Checker::new(&graph, remembered, files, false, false);
+        second.note_ran(a);
+        assert_eq!(second.decide(b), Decision::Run(Reason::InputChanged("x.txt".into())));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
