@@ -176,14 +176,7 @@ impl<'i> Reader<'i> {
                     self.end_of_line()?;
                 }
                 Some(_) => {
-                    let key = self.key()?;
-                    self.skip_spaces();
-                    if self.peek() != Some(b'=') {
-                        return None;
-                    }
-                    self.pos += 1;
-                    self.skip_spaces();
-                    let value = self.value(0)?;
+                    let (key, value) = self.key_value(0)?;
                     doc.add(target, key, value)?;
                     self.end_of_line()?;
                 }
@@ -261,6 +254,19 @@ impl<'i> Reader<'i> {
                 _ => return Some(()),
             }
         }
+    }
+
+    /// `key = value`, spaces allowed around the `=`; the value read at
+    /// nesting `depth`.
+    fn key_value(&mut self, depth: usize) -> Option<(Key<'i>, Node<'i>)> {
+        let key = self.key()?;
+        self.skip_spaces();
+        if self.peek() != Some(b'=') {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_spaces();
+        Some((key, self.value(depth)?))
     }
 
     /// A bare or quoted key (one part of a dotted key).
@@ -460,14 +466,7 @@ impl<'i> Reader<'i> {
         }
         loop {
             self.skip_spaces();
-            let key = self.key()?;
-            self.skip_spaces();
-            if self.peek() != Some(b'=') {
-                return None;
-            }
-            self.pos += 1;
-            self.skip_spaces();
-            let value = self.value(depth)?;
+            let (key, value) = self.key_value(depth)?;
             add_scanned(&mut table, key, value)?;
             self.skip_spaces();
             match self.peek()? {
