@@ -99,6 +99,7 @@ pub fn run<'a>(
         interrupts: 0,
         started: Instant::now(),
         log_dir_made: false,
+        skipped: vec![false; graph.instances.len()],
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -130,6 +131,8 @@ struct Runner<'a, 'o> {
     interrupts: u32,
     started: Instant,
     log_dir_made: bool,
+    /// Instances found already done (they ran in no attempt).
+    skipped: Vec<bool>,
 }
 
 impl<'a> Runner<'a, '_> {
@@ -197,6 +200,7 @@ impl<'a> Runner<'a, '_> {
             self.outputs[instance] = Some(checker.remembered_results(instance));
         }
         self.summary.skipped += 1;
+        self.skipped[instance] = true;
         self.observer.event(&Event::Skipped { instance, why });
         let not_run = self.plan.finish(instance, true);
         self.report_not_run(not_run);
@@ -521,7 +525,11 @@ impl<'a> Runner<'a, '_> {
 
     fn finish(mut self) -> (RunSummary, Skipping<'a>) {
         self.summary.wall = self.started.elapsed();
-        let (path, time) = critical_path(self.graph, self.plan.standings(), &self.durations);
+        let standings = self.plan.standings();
+        let ran = |i: usize| {
+            matches!(standings[i], Standing::Succeeded | Standing::Failed) && !self.skipped[i]
+        };
+        let (path, time) = critical_path(self.graph, ran, &self.durations);
         self.summary.critical_path = path;
         self.summary.critical_time = time;
         self.observer.event(&Event::RunFinished { summary: &self.summary });
@@ -532,10 +540,9 @@ impl<'a> Runner<'a, '_> {
 /// The chain of instances that ran whose durations add up the most.
 fn critical_path(
     graph: &Graph,
-    standings: &[Standing],
+    ran: impl Fn(usize) -> bool,
     durations: &[Duration],
 ) -> (Vec<usize>, Duration) {
-    let ran = |i: usize| matches!(standings[i], Standing::Succeeded | Standing::Failed);
     let mut best: Vec<(Duration, Option<usize>)> = vec![(Duration::ZERO, None); durations.len()];
     for i in graph.topological_order() {
         if !ran(i) {

@@ -145,6 +145,7 @@ deps = ["count"]
     let second = p.maestro(&["run"]);
     assert_eq!(second.code, 0, "{second:?}");
     assert!(second.stderr.contains("1 ok, 1 skipped"), "{}", second.stderr);
+    assert!(!second.stderr.contains("critical path"), "a skipped task is on no path: {second:?}");
     assert_eq!(p.read("got.txt"), "got 42\ngot 42\n");
 }
 
