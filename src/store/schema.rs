@@ -45,6 +45,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, instance, number)
     ) WITHOUT ROWID;
     CREATE INDEX attempts_by_instance ON attempts (instance, run_id);
+    -- Finding attempts left running by a killed maestro, without a scan.
+    CREATE INDEX attempts_running ON attempts (run_id) WHERE status = 'running';
     CREATE TABLE skips (                        -- instances a run did not run, by kind
         run_id      INTEGER NOT NULL,
         kind        TEXT NOT NULL,              -- 'fresh' | 'resumed' | 'dep_failed' | 'cancelled'
