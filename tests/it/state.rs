@@ -297,3 +297,33 @@ fn a_state_file_that_is_not_a_database_is_refused_and_left_alone() {
     assert_eq!(p.read(".maestro/state.db"), garbage);
     assert!(!p.path("ran").exists());
 }
+
+#[test]
+fn reasons_for_globs_declared_outputs_and_deps_changed_in_another_run() {
+    let p = pipeline();
+    run_and_list_started(&p, &["run"]);
+
+    // The report's glob gains a file, then loses it.
+    p.file("out/c.csv", "5,6\n");
+    assert!(dry_run(&p).iter().any(|l| l.starts_with("would run report (input out/c.csv added)")));
+    run_and_list_started(&p, &["run"]);
+    std::fs::remove_file(p.path("out/c.csv")).unwrap();
+    assert!(
+        dry_run(&p).iter().any(|l| l.starts_with("would run report (input out/c.csv removed)"))
+    );
+    run_and_list_started(&p, &["run"]);
+
+    // clean:a re-runs alone; the report, not part of that run, sees it next time.
+    p.file("data/a.csv", "7,8\n");
+    assert_eq!(run_and_list_started(&p, &["run", "clean:a"]), ["clean:a"]);
+    assert!(dry_run(&p).iter().any(|l| l.starts_with("would run report (dep clean:a changed)")));
+    run_and_list_started(&p, &["run"]);
+
+    p.file(
+        "maestro.toml",
+        &PIPELINE.replace("outputs = [\"report.txt\"]", "outputs = [\"report.txt\", \"out\"]"),
+    );
+    assert!(
+        dry_run(&p).iter().any(|l| l.starts_with("would run report (declared outputs changed)"))
+    );
+}
