@@ -56,7 +56,7 @@ fn par(args: ParArgs) -> Result<i32> {
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let graph = Graph::from_stages(&stages, &here);
     let jobs = effective_jobs(args.options.jobs, None)?;
-    let opened = state::open(&store::state_dir(&here), &here, None)?;
+    let opened = state::open(&store::state_dir(&here), &here, None, args.options.dry_run)?;
     execute(&graph, &vec![true; graph.instances.len()], jobs, &args.options, opened, None)
 }
 
@@ -80,8 +80,8 @@ fn run(args: RunArgs) -> Result<i32> {
         None => EarlyStats::default(),
     };
     let opened = match prefetch {
-        Some(prefetch) => prefetch.finish(&state_dir, &flow_dir, &name)?,
-        None => state::open(&state_dir, &flow_dir, Some(&name))?,
+        Some(prefetch) => prefetch.finish(&state_dir, &flow_dir, &name, args.options.dry_run)?,
+        None => state::open(&state_dir, &flow_dir, Some(&name), args.options.dry_run)?,
     };
     let flow_run = FlowRun { name, force: args.force, resume: args.resume, early };
     let code = execute(&graph, &selected, jobs, &args.options, opened, Some(flow_run));

@@ -12,10 +12,10 @@ use crate::fast_hash::FastMap;
 use crate::fresh::FileStamp;
 use crate::store::{LockMode, RunLock, Store, TaskHistory};
 
-/// The state, open and locked.
+/// The state, open (and locked, unless a dry run found it busy).
 pub struct Opened {
     /// Held until the run ends.
-    pub lock: RunLock,
+    pub lock: Option<RunLock>,
     /// The database.
     pub store: Store,
     /// What earlier runs of the flow left, by instance name (empty for par).
@@ -26,27 +26,42 @@ pub struct Opened {
 
 /// Locks `state` (waiting for other maestros, and saying so) and loads it.
 /// `flow` is the flow's name for a flow run (an exclusive lock), `None`
-/// for `par` (a shared one).
-pub fn open(state: &Path, base: &Path, flow: Option<&str>) -> Result<Opened> {
+/// for `par` (a shared one). A dry run (`dry_run`) does not wait: it reads
+/// the state as it is, without the lock.
+pub fn open(state: &Path, base: &Path, flow: Option<&str>, dry_run: bool) -> Result<Opened> {
     std::fs::create_dir_all(state).map_err(|e| Error::io("cannot create", state, e))?;
     let mode = if flow.is_some() { LockMode::Exclusive } else { LockMode::Shared };
-    let lock = RunLock::acquire(state, mode, || {
-        eprintln!(
-            "maestro: another maestro is running in {}; waiting for it to finish",
-            base.display()
-        );
-    })
-    .map_err(|e| Error::io("cannot lock", state.join("lock"), e))?;
+    let locked = |e| Error::io("cannot lock", state.join("lock"), e);
+    let lock = if dry_run {
+        let lock = RunLock::try_acquire(state, mode).map_err(locked)?;
+        if lock.is_none() {
+            eprintln!(
+                "maestro: another maestro is running in {}; this shows the state as it is now",
+                base.display()
+            );
+        }
+        lock
+    } else {
+        let lock = RunLock::acquire(state, mode, || {
+            eprintln!(
+                "maestro: another maestro is running in {}; waiting for it to finish",
+                base.display()
+            );
+        });
+        Some(lock.map_err(locked)?)
+    };
     load(lock, state, flow)
 }
 
-fn load(lock: RunLock, state: &Path, flow: Option<&str>) -> Result<Opened> {
+fn load(lock: Option<RunLock>, state: &Path, flow: Option<&str>) -> Result<Opened> {
     let store = Store::open(state)?;
     let (history, stamps) = match flow {
         Some(flow) => {
-            // Exclusive: no other maestro runs here, so attempts still
-            // marked running were cut short.
-            store.mark_interrupted()?;
+            // Held exclusively, the lock proves no other maestro runs here:
+            // attempts still marked running were cut short.
+            if lock.is_some() {
+                store.mark_interrupted()?;
+            }
             (store.task_history(flow)?, store.file_stamps()?)
         }
         None => Default::default(),
@@ -69,7 +84,7 @@ impl Prefetch {
         let loading = lock.map(|lock| {
             let state = state.to_path_buf();
             let flow = flow.to_string();
-            std::thread::spawn(move || load(lock, &state, Some(&flow)))
+            std::thread::spawn(move || load(Some(lock), &state, Some(&flow)))
         });
         Prefetch { loading }
     }
@@ -79,13 +94,13 @@ impl Prefetch {
         self.loading.as_ref().is_some_and(|loading| !loading.is_finished())
     }
 
-    /// The opened state.
-    pub fn finish(self, state: &Path, base: &Path, flow: &str) -> Result<Opened> {
+    /// The opened state (see `open` for `dry_run`).
+    pub fn finish(self, state: &Path, base: &Path, flow: &str, dry_run: bool) -> Result<Opened> {
         match self.loading {
             Some(loading) => loading.join().unwrap_or_else(|_| {
                 Err(Error::usage(format!("reading {} failed", PathBuf::from(state).display())))
             }),
-            None => open(state, base, Some(flow)),
+            None => open(state, base, Some(flow), dry_run),
         }
     }
 }

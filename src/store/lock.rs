@@ -32,10 +32,7 @@ impl RunLock {
     /// `on_wait` is called once before the wait begins.
     pub fn acquire(dir: &Path, mode: LockMode, on_wait: impl FnOnce()) -> io::Result<RunLock> {
         let file = open(dir)?;
-        let operation = match mode {
-            LockMode::Exclusive => libc::LOCK_EX,
-            LockMode::Shared => libc::LOCK_SH,
-        };
+        let operation = operation(mode);
         if !flock(&file, operation | libc::LOCK_NB)? {
             on_wait();
             while !flock(&file, operation)? {}
@@ -45,8 +42,20 @@ impl RunLock {
 
     /// Takes the lock exclusively if nobody holds it; `None` if someone does.
     pub fn try_exclusive(dir: &Path) -> io::Result<Option<RunLock>> {
+        RunLock::try_acquire(dir, LockMode::Exclusive)
+    }
+
+    /// Takes the lock in `mode` if that can be done without waiting.
+    pub fn try_acquire(dir: &Path, mode: LockMode) -> io::Result<Option<RunLock>> {
         let file = open(dir)?;
-        Ok(flock(&file, libc::LOCK_EX | libc::LOCK_NB)?.then_some(RunLock { _file: file }))
+        Ok(flock(&file, operation(mode) | libc::LOCK_NB)?.then_some(RunLock { _file: file }))
+    }
+}
+
+fn operation(mode: LockMode) -> libc::c_int {
+    match mode {
+        LockMode::Exclusive => libc::LOCK_EX,
+        LockMode::Shared => libc::LOCK_SH,
     }
 }
 

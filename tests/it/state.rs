@@ -243,6 +243,20 @@ fn a_second_maestro_on_the_same_flow_waits_for_the_first() {
 }
 
 #[test]
+fn a_dry_run_does_not_wait_for_a_run_in_progress() {
+    let p = Project::with_flow("[tasks.t]\ncmd = \"sh stamp t 2\"\n");
+    p.file("stamp", STAMP);
+    let mut first = p.spawn(&["run"]);
+    p.wait_for("events");
+    let plan = p.maestro(&["run", "-n"]);
+    assert!(!p.read("events").contains("end"), "the dry run waited for the run to end");
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(plan.stderr.contains("this shows the state as it is now"), "{}", plan.stderr);
+    assert!(plan.stdout.starts_with("would run t"), "{}", plan.stdout);
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
 fn history_and_log_show_earlier_runs() {
     let p = Project::with_flow(
         "[tasks.hello]\ncmd = \"echo hello $MAESTRO_RUN\"\n[tasks.bad]\ncmd = \"echo oops; exit 3\"\n",
