@@ -53,7 +53,7 @@ pub struct RunOptions {
     /// After a failure, keep running everything that does not depend on it.
     #[arg(short, long)]
     pub keep_going: bool,
-    /// Show what would run, in order, and run nothing.
+    /// Show what would run (and why, or why it is skipped), in order; run nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// How task output is shown.
