@@ -100,16 +100,12 @@ impl<'a> TerminalReporter<'a> {
     fn eta(&self) -> Option<Duration> {
         let model = self.eta.as_ref()?;
         let now = Instant::now();
-        let elapsed = |i: usize| {
-            self.running
-                .iter()
-                .find(|(r, _)| *r == i)
-                .map_or(Duration::ZERO, |(_, since)| now - *since)
-        };
+        let spent_so_far: HashMap<usize, Duration> =
+            self.running.iter().map(|&(i, since)| (i, now - since)).collect();
         let mut critical = Duration::ZERO;
         let mut work = Duration::ZERO;
         for i in (0..self.finished.len()).filter(|&i| !self.finished[i]) {
-            let spent = elapsed(i);
+            let spent = spent_so_far.get(&i).copied().unwrap_or_default();
             critical = critical.max(model.paths[i].saturating_sub(spent));
             work += model.estimates[i].saturating_sub(spent);
         }

@@ -6,6 +6,7 @@
 //! it show as interrupted (their start was committed) or not at all (a
 //! resumed run then runs them again).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, params};
@@ -34,9 +35,10 @@ pub struct Recorder<'a> {
     /// kind per commit (a no-op run of 10,000 tasks writes a few rows,
     /// not 10,000).
     skips: Vec<(&'static str, Vec<&'a str>)>,
-    /// Attempts started since the last commit, not written yet: one that
-    /// also ends before the commit is written once, whole.
-    started: Vec<Started>,
+    /// Attempts started since the last commit, not written yet, by
+    /// (instance, attempt number): one that also ends before the commit is
+    /// written once, whole.
+    started: HashMap<(usize, u32), Started>,
     /// Each instance's recent successful durations as stored, kept here so
     /// that a success needs no read.
     recent: Vec<String>,
@@ -51,8 +53,6 @@ pub struct Recorder<'a> {
 
 /// An attempt's start, as it will be written.
 struct Started {
-    instance: usize,
-    number: u32,
     started_ms: i64,
     key: Option<String>,
     log: String,
@@ -75,7 +75,7 @@ impl<'a> Recorder<'a> {
             flow,
             transaction_since: None,
             skips: Vec::new(),
-            started: Vec::new(),
+            started: HashMap::new(),
             succeeded: Vec::new(),
             recent: recent.iter().map(|durations| format_recent(durations)).collect(),
             error: None,
@@ -112,22 +112,17 @@ impl Observer for Recorder<'_> {
     fn event(&mut self, event: &Event<'_>) {
         match event {
             Event::AttemptStarted { instance, attempt, log, key } => {
-                self.started.push(Started {
-                    instance: *instance,
-                    number: *attempt,
+                let start = Started {
                     started_ms: unix_ms(SystemTime::now()),
                     key: key.clone(),
                     log: log.to_string_lossy().into_owned(),
-                });
+                };
+                self.started.insert((*instance, *attempt), start);
                 // Opens the transaction, so that the next flush writes it.
                 self.write(|_, _| Ok(()));
             }
             Event::AttemptFinished { instance, attempt, .. } => {
-                let start = self
-                    .started
-                    .iter()
-                    .position(|s| s.instance == *instance && s.number == attempt.number)
-                    .map(|i| self.started.swap_remove(i));
+                let start = self.started.remove(&(*instance, attempt.number));
                 let name = self.name(*instance);
                 let flow = self.flow.clone();
                 let failed = !attempt.outcome.succeeded();
@@ -257,8 +252,8 @@ impl Recorder<'_> {
     }
 
     fn commit(&mut self) {
-        for start in std::mem::take(&mut self.started) {
-            let name = self.name(start.instance);
+        for ((instance, number), start) in std::mem::take(&mut self.started) {
+            let name = self.name(instance);
             self.write(|conn, run| {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO attempts
@@ -268,7 +263,7 @@ impl Recorder<'_> {
                 .execute(params![
                     run,
                     name,
-                    start.number,
+                    number,
                     start.started_ms,
                     start.key,
                     start.log
