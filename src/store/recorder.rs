@@ -91,15 +91,23 @@ impl<'a> Recorder<'a> {
         if self.error.is_some() {
             return;
         }
-        let result = (|| {
-            if self.transaction_since.is_none() {
-                self.conn.execute_batch("BEGIN IMMEDIATE")?;
-                self.transaction_since = Some(Instant::now());
-            }
-            what(self.conn, self.run_id as i64)
-        })();
-        if let Err(error) = result {
+        self.begin();
+        if self.error.is_none()
+            && let Err(error) = what(self.conn, self.run_id as i64)
+        {
             self.error = Some(error);
+        }
+    }
+
+    /// Opens the write transaction if none is open: `flush` then commits it
+    /// within `COMMIT_EVERY`.
+    fn begin(&mut self) {
+        if self.transaction_since.is_some() || self.error.is_some() {
+            return;
+        }
+        match self.conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => self.transaction_since = Some(Instant::now()),
+            Err(error) => self.error = Some(error),
         }
     }
 
@@ -118,8 +126,8 @@ impl Observer for Recorder<'_> {
                     log: log.to_string_lossy().into_owned(),
                 };
                 self.started.insert((*instance, *attempt), start);
-                // Opens the transaction, so that the next flush writes it.
-                self.write(|_, _| Ok(()));
+                // Written at the commit that the next flush schedules.
+                self.begin();
             }
             Event::AttemptFinished { instance, attempt, .. } => {
                 let start = self.started.remove(&(*instance, attempt.number));
@@ -247,8 +255,8 @@ impl Recorder<'_> {
             Some((_, names)) => names.push(name),
             None => self.skips.push((kind, vec![name])),
         }
-        // Opens the transaction, so that the next flush commits them.
-        self.write(|_, _| Ok(()));
+        // Written at the commit that the next flush schedules.
+        self.begin();
     }
 
     fn commit(&mut self) {
