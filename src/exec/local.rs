@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::guardian::{Guardian, Slot};
 use super::signals::{SignalPipe, pipe};
-use super::spawn::{self, EnvBlock, Environment, ProcessSpec, c_string, search_path};
+use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
 use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::template::{CommandLine, classify};
 
@@ -33,6 +33,7 @@ pub struct LocalExecutor {
     children: HashMap<u32, Child>,
     pending: VecDeque<ExecEvent>,
     programs: ProgramPaths,
+    spawner: Spawner,
     environment: Environment,
     /// Maestro's working directory (it never changes it).
     cwd: Option<PathBuf>,
@@ -50,6 +51,7 @@ impl LocalExecutor {
             children: HashMap::new(),
             pending: VecDeque::new(),
             programs: ProgramPaths::new(environment.get("PATH")),
+            spawner: Spawner::default(),
             environment,
             cwd: std::env::current_dir().ok(),
         })
@@ -71,6 +73,7 @@ impl LocalExecutor {
         let env = self.environment.with(&spawn.env)?;
         let line = classify(&spawn.cmd);
         let pid = match Self::start(
+            &mut self.spawner,
             &mut self.programs,
             self.cwd.as_deref(),
             line.clone(),
@@ -85,6 +88,7 @@ impl LocalExecutor {
                     && e.raw_os_error() == Some(libc::ENOEXEC) =>
             {
                 Self::start(
+                    &mut self.spawner,
                     &mut self.programs,
                     self.cwd.as_deref(),
                     CommandLine::Shell(spawn.cmd.clone()),
@@ -104,6 +108,7 @@ impl LocalExecutor {
     }
 
     fn start(
+        spawner: &mut Spawner,
         programs: &mut ProgramPaths,
         cwd: Option<&Path>,
         line: CommandLine,
@@ -132,7 +137,7 @@ impl LocalExecutor {
         };
         // Most tasks run where maestro does: no chdir for them.
         let dir = (Some(spawn.dir.as_path()) != cwd).then_some(spawn.dir.as_path());
-        spawn::spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, output })
+        spawner.spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, output })
     }
 
     /// Sends `signal` to the whole process group of `pid`.

@@ -41,19 +41,52 @@ env = { HOME = "/elsewhere" }
 }
 
 #[test]
-fn tasks_read_dev_null_and_do_not_inherit_ignored_sigpipe() {
+fn tasks_read_dev_null_and_start_with_no_signal_blocked_or_ignored_by_maestro() {
     let p = Project::with_flow(
         r#"
-[tasks.probe]
-cmd = "readlink /proc/$$/fd/0 > stdin; grep SigIgn /proc/$$/status > ignored"
+[tasks.stdin]
+cmd = "readlink /proc/$$/fd/0 > stdin"
+
+# Run directly, not through a shell, which may reset its signal mask.
+[tasks.signals]
+cmd = "cat /proc/self/status"
 "#,
     );
     let run = p.maestro(&["run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(p.read("stdin"), "/dev/null\n");
-    let mask = p.read("ignored");
-    let mask = u64::from_str_radix(mask.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
-    assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is ignored in the task");
+    let signals = p.read(".maestro/logs/1/signals.log");
+    let mask = |name: &str| {
+        let line = signals.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:"), 0, "{signals}");
+    // maestro ignores SIGPIPE and handles these; the task must get neither.
+    for signal in [libc::SIGPIPE, libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        assert_eq!(mask("SigIgn:") & (1 << (signal - 1)), 0, "signal {signal}: {signals}");
+    }
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_fails_its_task_and_the_run_goes_on() {
+    let p = Project::new();
+    p.file("data.txt", "not a program\n");
+    let run = p.maestro(&["par", "-k", "./data.txt", "echo after > after"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        p.read(".maestro/logs/1/1.log"),
+        "maestro: could not start: ./data.txt: permission denied\n"
+    );
+    assert_eq!(p.read("after"), "after\n");
+}
+
+#[test]
+fn a_missing_task_dir_fails_the_task_with_the_dir_named() {
+    let p = Project::with_flow("[tasks.a]\ncmd = \"pwd\"\ndir = \"nowhere\"\n");
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let log = p.read(".maestro/logs/1/a.log");
+    assert!(log.contains("cannot run in ") && log.contains("nowhere: no such directory"), "{log}");
 }
 
 #[test]
