@@ -9,7 +9,7 @@
 pub mod lock;
 pub mod query;
 pub mod recorder;
-mod schema;
+pub mod schema;
 
 use std::collections::HashSet;
 use std::ffi::OsString;

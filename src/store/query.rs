@@ -161,27 +161,38 @@ impl AttemptRow {
 }
 
 /// The last attempt of `instance`: in run `run`, or in the newest run that
-/// has one.
+/// has one (found by probing the runs from the newest back: attempts have
+/// no index by instance, see schema version 2).
 pub fn last_attempt(
     conn: &Connection,
     instance: &str,
     run: Option<i64>,
 ) -> rusqlite::Result<Option<AttemptRow>> {
+    // CROSS JOIN keeps runs as the outer loop, newest first.
     conn.query_row(
-        "SELECT run_id, instance, number, started_ms, ended_ms, status, exit_code, signal,
-                detail, duration_us, cpu_us, max_rss_kib, cache_key, log, outputs
-         FROM attempts WHERE instance = ?1 AND (?2 IS NULL OR run_id = ?2)
-         ORDER BY run_id DESC, number DESC LIMIT 1",
+        "SELECT a.run_id, a.instance, a.number, a.started_ms, a.ended_ms, a.status, a.exit_code,
+                a.signal, a.detail, a.duration_us, a.cpu_us, a.max_rss_kib, a.cache_key, a.log,
+                a.outputs
+         FROM runs r CROSS JOIN attempts a ON a.run_id = r.id AND a.instance = ?1
+         WHERE ?2 IS NULL OR r.id = ?2
+         ORDER BY r.id DESC, a.number DESC LIMIT 1",
         params![instance, run],
         AttemptRow::from_row,
     )
     .optional()
 }
 
-/// Every instance name that has an attempt recorded.
+/// Runs whose instance names `known_instances` draws from.
+const RECENT_RUNS: i64 = 100;
+
+/// The instance names attempted in the last hundred runs (the candidates
+/// for "did you mean").
 pub fn known_instances(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut statement = conn.prepare("SELECT DISTINCT instance FROM attempts")?;
-    let rows = statement.query_map([], |row| row.get(0))?;
+    let mut statement = conn.prepare(
+        "SELECT DISTINCT instance FROM attempts
+         WHERE run_id > (SELECT coalesce(max(id), 0) FROM runs) - ?1",
+    )?;
+    let rows = statement.query_map([RECENT_RUNS], |row| row.get(0))?;
     rows.collect()
 }
 

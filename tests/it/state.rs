@@ -341,3 +341,53 @@ fn reasons_for_globs_declared_outputs_and_deps_changed_in_another_run() {
         dry_run(&p).iter().any(|l| l.starts_with("would run report (declared outputs changed)"))
     );
 }
+
+#[test]
+fn a_state_file_of_schema_version_1_is_migrated_with_its_history() {
+    let p =
+        Project::with_flow("[tasks.a]\ncmd = \"echo new a\"\n[tasks.b]\ncmd = \"echo new b\"\n");
+    let flow = p.path("maestro.toml").display().to_string();
+    let logs = p.path(".maestro/logs/1");
+    p.file(".maestro/logs/1/a.log", "old a, attempt 2\n").file(".maestro/logs/1/b.log", "old b\n");
+    let db = p.path(".maestro/state.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(maestro::store::schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = 1836282994; PRAGMA user_version = 1;
+             INSERT INTO runs (id, kind, flow, argv, pid, started_ms, ended_ms, status, ok, failed)
+                 VALUES (1, 'run', '{flow}', 'maestro\nrun', 1, 1000, 5000, 'ok', 2, 0);
+             INSERT INTO attempts (run_id, instance, number, started_ms, ended_ms, status,
+                                   exit_code, log)
+                 VALUES (1, 'b', 1, 1000, 2000, 'ok', 0, '{logs}/b.log'),
+                        (1, 'a', 1, 1500, 2500, 'failed', 1, '{logs}/a.log'),
+                        (1, 'a', 2, 3000, 4000, 'ok', 0, '{logs}/a.log');",
+            logs = logs.display()
+        ))
+        .unwrap();
+    }
+
+    assert_eq!(p.maestro(&["log", "a"]).stdout, "old a, attempt 2\n");
+    let history = p.maestro(&["history", "--json"]);
+    assert!(history.stdout.contains(r#""id":1,"kind":"run""#), "{history:?}");
+    assert_eq!(p.maestro(&["run"]).code, 0);
+    assert_eq!(p.maestro(&["log", "a"]).stdout, "new a\n");
+    assert_eq!(p.maestro(&["log", "a", "--run", "1"]).stdout, "old a, attempt 2\n");
+    let old = p.maestro(&["log", "a", "--run", "1", "--json"]);
+    assert!(old.stdout.contains(r#""attempt":2,"#), "{}", old.stdout);
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let mut order =
+        conn.prepare("SELECT run_id, instance, number FROM attempts ORDER BY id").unwrap();
+    let order: Vec<(i64, String, i64)> = order
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(&order[..3], [(1, "b".into(), 1), (1, "a".into(), 1), (1, "a".into(), 2)]);
+    assert_eq!(order.len(), 5, "{order:?}");
+}
