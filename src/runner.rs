@@ -236,7 +236,7 @@ impl<'a> Runner<'a, '_> {
         let slot = grant.slots.first().copied().unwrap_or(1);
         let spawn = Spawn {
             key: instance,
-            cmd: inst.cmd.for_slot(slot),
+            cmd: inst.cmd.for_slot(slot).into_bytes(),
             dir: inst.dir.clone(),
             env: self.environment(instance, &grant, &output_file),
             output: if self.config.stream {

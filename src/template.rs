@@ -324,17 +324,6 @@ fn starts_like_assignment(word: &[u8]) -> bool {
             && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
-/// How to run a command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandLine {
-    /// No shell syntax: exec this argv (program first) directly, saving a shell per job. The
-    /// caller must report a missing program as sh would (exit status 127); unlike sh, exec
-    /// may refuse a script without `#!` (ENOEXEC).
-    Direct(Vec<String>),
-    /// Needs `/bin/sh -c` with this text.
-    Shell(String),
-}
-
 /// Bytes that give a command line meaning beyond "words separated by blanks": GNU make's
 /// `sh_chars` (job.c), plus `'` and `\` (make handles those itself, we do not) and newline.
 const SHELL_CHARS: &[u8] = b"#;\"*?[]&|<>(){}$`^~!'\\\n";
@@ -386,21 +375,10 @@ fn direct_words(cmd: &[u8]) -> Option<Vec<(usize, usize)>> {
     Some(words)
 }
 
-/// Decides how to run `cmd`: [`CommandLine::Direct`] (split on spaces and tabs) when the shell
-/// would do nothing but that split and an exec, [`CommandLine::Shell`] otherwise.
-#[must_use]
-pub fn classify(cmd: &str) -> CommandLine {
-    match direct_words(cmd.as_bytes()) {
-        // Words end at ASCII blanks, so the ranges are on char boundaries.
-        Some(words) => CommandLine::Direct(
-            words.into_iter().map(|(from, to)| cmd[from..to].to_string()).collect(),
-        ),
-        None => CommandLine::Shell(cmd.to_string()),
-    }
-}
-
-/// [`classify`] for command lines that may not be UTF-8 (`map` inputs): the argv to exec
-/// directly, or `None` when the line needs `/bin/sh -c`.
+/// How to run a command line: the argv to exec directly (split on spaces and tabs), saving a
+/// shell per job, when the shell would do nothing but that split and an exec; `None` when the
+/// line needs `/bin/sh -c`. The caller must report a missing program as sh would; unlike sh,
+/// exec may refuse a script without `#!` (ENOEXEC).
 #[must_use]
 pub fn split_direct(cmd: &[u8]) -> Option<Vec<&[u8]>> {
     direct_words(cmd).map(|words| words.into_iter().map(|(from, to)| &cmd[from..to]).collect())
@@ -814,13 +792,8 @@ mod tests {
     }
 
     fn direct(cmd: &str) -> Option<Vec<String>> {
-        match classify(cmd) {
-            CommandLine::Direct(argv) => Some(argv),
-            CommandLine::Shell(text) => {
-                assert_eq!(text, cmd);
-                None
-            }
-        }
+        let words = split_direct(cmd.as_bytes())?;
+        Some(words.into_iter().map(|w| String::from_utf8(w.to_vec()).unwrap()).collect())
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use super::guardian::{Guardian, Slot};
 use super::signals::{SignalPipe, pipe};
 use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
 use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
-use crate::template::{CommandLine, classify};
+use crate::template::split_direct;
 
 /// A spawned attempt's process, until reaped.
 #[derive(Debug)]
@@ -61,42 +62,39 @@ impl LocalExecutor {
     pub fn spawn(&mut self, spawn: Spawn<'_>) -> io::Result<u32> {
         let mut pipe_read = None;
         let mut pipe_write = None;
-        let output_fd = match &spawn.output {
-            OutputTo::File(file) => file.as_raw_fd(),
+        let output = match &spawn.output {
+            OutputTo::File(file) => (file.as_raw_fd(), file.as_raw_fd()),
+            OutputTo::Split { stdout, stderr } => (stdout.as_raw_fd(), stderr.as_raw_fd()),
             OutputTo::Pipe => {
                 let (read, write) = pipe(libc::O_CLOEXEC)?;
                 set_nonblocking(&read)?;
                 pipe_read = Some(File::from(read));
-                pipe_write.insert(write).as_raw_fd()
+                let fd = pipe_write.insert(write).as_raw_fd();
+                (fd, fd)
             }
         };
         let env = self.environment.with(&spawn.env)?;
-        let line = classify(&spawn.cmd);
+        let line = split_direct(&spawn.cmd);
         let pid = match Self::start(
             &mut self.spawner,
             &mut self.programs,
             self.cwd.as_deref(),
-            line.clone(),
+            line.as_deref(),
             &spawn,
             &env,
-            output_fd,
+            output,
         ) {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
             // does, fall back to the shell rather than fail where sh would not.
-            Err(e)
-                if matches!(line, CommandLine::Direct(_))
-                    && e.raw_os_error() == Some(libc::ENOEXEC) =>
-            {
-                Self::start(
-                    &mut self.spawner,
-                    &mut self.programs,
-                    self.cwd.as_deref(),
-                    CommandLine::Shell(spawn.cmd.clone()),
-                    &spawn,
-                    &env,
-                    output_fd,
-                )?
-            }
+            Err(e) if line.is_some() && e.raw_os_error() == Some(libc::ENOEXEC) => Self::start(
+                &mut self.spawner,
+                &mut self.programs,
+                self.cwd.as_deref(),
+                None,
+                &spawn,
+                &env,
+                output,
+            )?,
             result => result?,
         } as u32;
         // Our copy of the pipe's write end closes here, so the pipe reaches
@@ -107,37 +105,40 @@ impl LocalExecutor {
         Ok(pid)
     }
 
+    /// Starts `spawn` with `direct` as its argv, or through `/bin/sh -c`
+    /// when `None`.
     fn start(
         spawner: &mut Spawner,
         programs: &mut ProgramPaths,
         cwd: Option<&Path>,
-        line: CommandLine,
+        direct: Option<&[&[u8]]>,
         spawn: &Spawn,
         env: &EnvBlock,
-        output: RawFd,
+        (stdout, stderr): (RawFd, RawFd),
     ) -> io::Result<libc::pid_t> {
-        let (program, argv) = match line {
-            CommandLine::Direct(argv) => {
+        let (program, argv) = match direct {
+            Some(argv) => {
+                let name = OsStr::from_bytes(argv[0]);
                 let program = match spawn.env.iter().find(|(k, _)| k == "PATH") {
-                    Some((_, path)) => search_path(&argv[0], OsStr::new(path), &spawn.dir),
-                    None => programs.resolve(&argv[0], &spawn.dir),
+                    Some((_, path)) => search_path(name, OsStr::new(path), &spawn.dir),
+                    None => programs.resolve(name, &spawn.dir),
                 }
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
                 let argv = argv
-                    .into_iter()
-                    .map(|arg| c_string(arg.into_bytes(), "command"))
+                    .iter()
+                    .map(|arg| c_string(arg.to_vec(), "command"))
                     .collect::<io::Result<Vec<_>>>()?;
                 (program, argv)
             }
-            CommandLine::Shell(script) => {
+            None => {
                 let argv =
-                    vec![c"sh".into(), c"-c".into(), c_string(script.into_bytes(), "command")?];
+                    vec![c"sh".into(), c"-c".into(), c_string(spawn.cmd.clone(), "command")?];
                 (PathBuf::from("/bin/sh"), argv)
             }
         };
         // Most tasks run where maestro does: no chdir for them.
         let dir = (Some(spawn.dir.as_path()) != cwd).then_some(spawn.dir.as_path());
-        spawner.spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, output })
+        spawner.spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, stdout, stderr })
     }
 
     /// Sends `signal` to the whole process group of `pid`.
@@ -265,7 +266,7 @@ impl LocalExecutor {
 #[derive(Debug, Default)]
 struct ProgramPaths {
     path: std::ffi::OsString,
-    found: HashMap<String, PathBuf>,
+    found: HashMap<std::ffi::OsString, PathBuf>,
 }
 
 impl ProgramPaths {
@@ -276,13 +277,13 @@ impl ProgramPaths {
     /// The executable file `program` names, run from `dir`. Only answers
     /// that do not depend on `dir` are remembered: a PATH with a relative
     /// entry (an empty one is the working directory) is searched each time.
-    fn resolve(&mut self, program: &str, dir: &Path) -> Option<PathBuf> {
+    fn resolve(&mut self, program: &OsStr, dir: &Path) -> Option<PathBuf> {
         if let Some(found) = self.found.get(program) {
             return Some(found.clone());
         }
         let found = search_path(program, &self.path, dir)?;
         if found.is_absolute() && std::env::split_paths(&self.path).all(|d| d.is_absolute()) {
-            self.found.insert(program.to_string(), found.clone());
+            self.found.insert(program.to_owned(), found.clone());
         }
         Some(found)
     }

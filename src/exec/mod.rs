@@ -67,8 +67,8 @@ pub struct Usage {
 pub struct Spawn<'a> {
     /// The runner's key for this attempt, echoed in its events.
     pub key: usize,
-    /// The command line.
-    pub cmd: String,
+    /// The command line (bytes: `map` inputs need not be UTF-8).
+    pub cmd: Vec<u8>,
     /// Working directory.
     pub dir: PathBuf,
     /// Variables added to maestro's own environment.
@@ -82,6 +82,13 @@ pub struct Spawn<'a> {
 pub enum OutputTo<'a> {
     /// Straight into this file (both streams), never through maestro.
     File(std::os::fd::BorrowedFd<'a>),
+    /// Straight into these two files, never through maestro.
+    Split {
+        /// Where stdout goes.
+        stdout: std::os::fd::BorrowedFd<'a>,
+        /// Where stderr goes.
+        stderr: std::os::fd::BorrowedFd<'a>,
+    },
     /// Through a pipe that maestro reads, for streaming.
     Pipe,
 }

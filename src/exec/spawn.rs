@@ -109,8 +109,10 @@ pub struct ProcessSpec<'a> {
     pub env: &'a EnvBlock<'a>,
     /// Working directory; `None` keeps maestro's.
     pub dir: Option<&'a Path>,
-    /// Where stdout and stderr go; stays open in maestro.
-    pub output: RawFd,
+    /// Where stdout goes; stays open in maestro.
+    pub stdout: RawFd,
+    /// Where stderr goes (may be `stdout`); stays open in maestro.
+    pub stderr: RawFd,
 }
 
 /// Starts processes; one per call, from one thread (`&mut self`): the
@@ -148,7 +150,8 @@ impl Spawner {
             argv: argv.as_ptr(),
             envp: spec.env.pointers.as_ptr(),
             dir: dir.as_ref().map_or(ptr::null(), |dir| dir.as_ptr()),
-            output: spec.output,
+            stdout: spec.stdout,
+            stderr: spec.stderr,
             stdin: dev_null()?,
             reset: reset.as_ptr(),
             reset_len: reset.len(),
@@ -192,7 +195,8 @@ struct Child {
     envp: *const *mut libc::c_char,
     /// Null for "stay where maestro is".
     dir: *const libc::c_char,
-    output: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
     stdin: RawFd,
     reset: *const libc::c_int,
     reset_len: usize,
@@ -211,11 +215,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         for &signal in std::slice::from_raw_parts(child.reset, child.reset_len) {
             libc::sigaction(signal, &default, ptr::null_mut());
         }
-        // Output first: if the output fd happens to be 0, stdin must be
-        // replaced only after it was copied.
+        // Rust's runtime opens /dev/null on any of fds 0-2 closed at start,
+        // so no fd given here is one of them: the order of these is free.
         let ready = libc::setpgid(0, 0) == 0
-            && redirect(child.output, 1)
-            && redirect(child.output, 2)
+            && redirect(child.stdout, 1)
+            && redirect(child.stderr, 2)
             && redirect(child.stdin, 0)
             && (child.dir.is_null() || libc::chdir(child.dir) == 0);
         if ready {
@@ -335,8 +339,8 @@ fn dev_null() -> io::Result<RawFd> {
 /// The file `program` names, searched in `path` (a PATH value) the way the
 /// shell does: a name with a slash is taken as is; relative PATH entries
 /// (an empty one means `.`) are relative to `dir`.
-pub fn search_path(program: &str, path: &OsStr, dir: &Path) -> Option<PathBuf> {
-    if program.contains('/') {
+pub fn search_path(program: &OsStr, path: &OsStr, dir: &Path) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
         return Some(PathBuf::from(program));
     }
     std::env::split_paths(path)
@@ -404,9 +408,10 @@ mod tests {
         std::fs::write(&tool, "#!/bin/sh\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(search_path("hello", OsStr::new("/nonexistent:tools"), &dir), Some(tool));
-        assert_eq!(search_path("absent", OsStr::new("tools"), &dir), None);
-        assert_eq!(search_path("./x", OsStr::new(""), &dir), Some(PathBuf::from("./x")));
+        let search = |program: &str, path: &str| search_path(program.as_ref(), path.as_ref(), &dir);
+        assert_eq!(search("hello", "/nonexistent:tools"), Some(tool));
+        assert_eq!(search("absent", "tools"), None);
+        assert_eq!(search("./x", ""), Some(PathBuf::from("./x")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -97,3 +97,20 @@ fn a_nul_byte_in_a_command_is_a_failure_to_start_not_a_crash() {
     let log = p.read(".maestro/logs/1/nul.log");
     assert!(log.contains(r"'echo a\0b': command contains a NUL byte"), "{log}");
 }
+
+#[test]
+fn with_its_standard_fds_closed_maestro_still_logs_each_task_apart() {
+    let p = Project::new();
+    let script = format!(
+        "exec '{}' par 'echo one' 'echo two >&2' <&- >&- 2>&-",
+        env!("CARGO_BIN_EXE_maestro")
+    );
+    let status = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .current_dir(&p.dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(p.read(".maestro/logs/1/1.log"), "one\n");
+    assert_eq!(p.read(".maestro/logs/1/2.log"), "two\n");
+}
