@@ -1,5 +1,6 @@
 //! The command line: every subcommand and flag, as clap definitions.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +39,9 @@ pub enum Command {
     Par(ParArgs),
     /// Run the tasks of a flow file (maestro.toml), or only TASKs and what they need.
     Run(RunArgs),
+    /// Run a command over many inputs, GNU parallel style:
+    /// `maestro map -j4 'python analyze.py {}' ::: data/*.csv`.
+    Map(MapArgs),
     /// List recent runs: id, start, duration, status, counts.
     History(HistoryArgs),
     /// Print a task's log: of its last attempt, or in run ID.
@@ -97,6 +101,66 @@ pub struct RunArgs {
     /// Shared options.
     #[command(flatten)]
     pub options: RunOptions,
+}
+
+/// `maestro map`: GNU parallel's options, with its meanings.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Job slots: N, N% of the CPUs, +N or -N CPUs, 0 as many as can run
+    /// [default: the CPUs maestro may use].
+    #[arg(short, long, value_name = "N", allow_hyphen_values = true)]
+    pub jobs: Option<String>,
+    /// Print jobs' output in input order (they still run in parallel).
+    #[arg(short = 'k', long)]
+    pub keep_order: bool,
+    /// Prefix each output line with the job's arguments and a tab.
+    #[arg(long)]
+    pub tag: bool,
+    /// Write a line per finished job to FILE, in GNU parallel's format.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+    /// Skip the jobs the --joblog file lists.
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+    /// Skip the jobs the --joblog file lists as succeeded; rerun the others.
+    #[arg(long, requires = "joblog", conflicts_with = "resume")]
+    pub resume_failed: bool,
+    /// Run a failing job up to N times in all.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// Kill a job after SECONDS, or after N% of the median run time of the
+    /// jobs that succeeded.
+    #[arg(long, value_name = "SECONDS|N%")]
+    pub timeout: Option<String>,
+    /// Stop early: now|soon,fail|success|done=N|N% (e.g. now,fail=1).
+    #[arg(long, value_name = "WHEN,WHY=N")]
+    pub halt: Option<String>,
+    /// Show a progress bar on stderr.
+    #[arg(long)]
+    pub bar: bool,
+    /// Print the commands that would run; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Input records end at NUL bytes, not newlines.
+    #[arg(short = '0', long)]
+    pub null: bool,
+    /// Read inputs from FILE (as `:::: FILE`).
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_files: Vec<PathBuf>,
+    /// Put N inputs into each job.
+    #[arg(short = 'n', long = "max-args", value_name = "N")]
+    pub max_args: Option<usize>,
+    /// Split each input record into columns {1} {2}... at SEP.
+    #[arg(short = 'C', long, value_name = "SEP")]
+    pub colsep: Option<String>,
+    /// GNU parallel's citation notice switch: accepted, and nothing to do.
+    #[arg(long, hide = true)]
+    pub will_cite: bool,
+    /// The command template, then the inputs: `::: VALUES...` (`:::+` pairs
+    /// with the source before), `:::: FILES...` (`::::+`); stdin's lines
+    /// when no source is given.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 /// Where the state of earlier runs is: `.maestro/` beside a flow file.

@@ -93,6 +93,9 @@ pub enum Skip {
         /// That run.
         run: u64,
     },
+    /// `map --resume`: the joblog lists it (as succeeded, for
+    /// `--resume-failed`).
+    Joblog,
 }
 
 /// Why an instance did not run.

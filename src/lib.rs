@@ -18,6 +18,7 @@ pub mod flow;
 pub mod fresh;
 pub mod graph;
 pub mod json;
+pub mod map;
 pub mod plan;
 pub mod report;
 pub mod runner;

@@ -114,9 +114,7 @@ fn history_table(runs: &[RunRow]) -> String {
         );
         let what = match &run.flow {
             Some(flow) => format!("run {flow}"),
-            None => {
-                format!("par {}", run.argv.iter().skip(2).cloned().collect::<Vec<_>>().join(" "))
-            }
+            None => format!("{} {}", run.kind, run.argv.get(2..).unwrap_or_default().join(" ")),
         };
         rows.push([
             run.id.to_string(),

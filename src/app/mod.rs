@@ -2,6 +2,7 @@
 //! needs, runs it, and maps every error to its exit code in one place.
 
 mod history;
+mod map;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -28,16 +29,22 @@ use state::{Opened, Prefetch};
 /// Runs maestro with `args` (including the program name); returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     grow_heaps_in_big_steps();
+    let is_map = args.get(1).is_some_and(|a| a == "map");
     let cli = match Cli::parse_from_args(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit_code::USAGE } else { exit_code::SUCCESS };
+            return match (e.use_stderr(), is_map) {
+                (false, _) => exit_code::SUCCESS,
+                (true, true) => map::MAP_ERROR,
+                (true, false) => exit_code::USAGE,
+            };
         }
     };
     let result = match cli.command {
         Command::Par(args) => par(args),
         Command::Run(args) => run(args),
+        Command::Map(args) => return map::map(args),
         Command::History(args) => history::history(&args),
         Command::Log(args) => history::log(&args),
     };

@@ -168,7 +168,7 @@ impl Store {
                 skipped = (SELECT coalesce(sum(length(instances)
                                    - length(replace(instances, char(10), ''))), 0)
                            FROM skips s
-                           WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed'))
+                           WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed', 'joblog'))
                 WHERE status = 'running';
             COMMIT;";
         self.conn.execute_batch(sql).map_err(|e| state_error(&self.path, &e))

@@ -6,6 +6,7 @@
 //! it show as interrupted (their start was committed) or not at all (a
 //! resumed run then runs them again).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,10 +23,22 @@ use crate::graph::Graph;
 /// third of that.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
+/// How the instances of a run are named in the store.
+pub trait InstanceNames {
+    /// The name of `instance`.
+    fn name(&self, instance: usize) -> Cow<'_, str>;
+}
+
+impl InstanceNames for Graph {
+    fn name(&self, instance: usize) -> Cow<'_, str> {
+        Cow::Borrowed(&self.instances[instance].name)
+    }
+}
+
 /// Records one run.
 pub struct Recorder<'a> {
     conn: &'a Connection,
-    graph: &'a Graph,
+    names: &'a dyn InstanceNames,
     run_id: u64,
     /// The flow's name, for what is remembered per task; `None` for `par`.
     flow: Option<String>,
@@ -34,7 +47,7 @@ pub struct Recorder<'a> {
     /// Skipped instances not written yet, by kind: written one row per
     /// kind per commit (a no-op run of 10,000 tasks writes a few rows,
     /// not 10,000).
-    skips: Vec<(&'static str, Vec<&'a str>)>,
+    skips: Vec<(&'static str, Vec<Cow<'a, str>>)>,
     /// Attempts started since the last commit, not written yet, by
     /// (instance, attempt number): one that also ends before the commit is
     /// written once, whole.
@@ -63,14 +76,14 @@ impl<'a> Recorder<'a> {
     /// holds each instance's recorded durations (see `TaskHistory`).
     pub fn new(
         conn: &'a Connection,
-        graph: &'a Graph,
+        names: &'a dyn InstanceNames,
         run_id: u64,
         flow: Option<String>,
         recent: &[&[Duration]],
     ) -> Self {
         Recorder {
             conn,
-            graph,
+            names,
             run_id,
             flow,
             transaction_since: None,
@@ -111,8 +124,8 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn name(&self, instance: usize) -> &'a str {
-        &self.graph.instances[instance].name
+    fn name(&self, instance: usize) -> Cow<'a, str> {
+        self.names.name(instance)
     }
 }
 
@@ -139,9 +152,9 @@ impl Observer for Recorder<'_> {
                     self.succeeded.push(*instance);
                 }
                 self.write(|conn, run| {
-                    write_attempt(conn, run, name, attempt, start.as_ref())?;
+                    write_attempt(conn, run, &name, attempt, start.as_ref())?;
                     match flow {
-                        Some(flow) if failed => forget_success(conn, &flow, name),
+                        Some(flow) if failed => forget_success(conn, &flow, &name),
                         _ => Ok(()),
                     }
                 });
@@ -163,6 +176,7 @@ impl Observer for Recorder<'_> {
                 let kind = match why {
                     Skip::Fresh => "fresh",
                     Skip::Resumed { .. } => "resumed",
+                    Skip::Joblog => "joblog",
                 };
                 self.skipped(*instance, kind);
             }
@@ -230,13 +244,12 @@ impl Observer for Recorder<'_> {
 impl Recorder<'_> {
     fn write_durations(&mut self) {
         let Some(flow) = self.flow.clone() else { return };
-        let graph = self.graph;
-        let mut succeeded = std::mem::take(&mut self.succeeded);
-        succeeded.sort_by_key(|&i| &graph.instances[i].name);
-        let updates: Vec<(&str, String)> = succeeded
-            .iter()
-            .map(|&i| (graph.instances[i].name.as_str(), std::mem::take(&mut self.recent[i])))
+        let names = self.names;
+        let mut updates: Vec<(Cow<str>, String)> = std::mem::take(&mut self.succeeded)
+            .into_iter()
+            .map(|i| (names.name(i), std::mem::take(&mut self.recent[i])))
             .collect();
+        updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.write(|conn, _| {
             let mut upsert = conn.prepare_cached(
                 "INSERT INTO tasks (flow, instance, recent_us, failed_last) VALUES (?1, ?2, ?3, 0)
@@ -280,7 +293,7 @@ impl Recorder<'_> {
             });
         }
         for (kind, names) in std::mem::take(&mut self.skips) {
-            let names = join_names(names);
+            let names = join_names(names.iter().map(AsRef::as_ref));
             self.write(|conn, run| {
                 conn.prepare_cached(
                     "INSERT INTO skips (run_id, kind, instances) VALUES (?1, ?2, ?3)",

@@ -77,7 +77,8 @@ pub const MIGRATIONS: &[&str] = &[
     // writes to record 5,000 no-op tasks after a few runs, 9 µs per task.
     // Only the current run's part of `attempts_by_run` takes scattered
     // inserts now; the newest attempt of an instance is found by walking
-    // the runs back from the newest.
+    // the runs back from the newest. Also new in version 2, in values only:
+    // runs.kind 'map', skips.kind 'joblog' (jobs `map --resume` skipped).
     r#"
     CREATE TABLE attempts_v2 (
         id          INTEGER PRIMARY KEY,        -- in start order

@@ -1,0 +1,119 @@
+//! `maestro map`: from its command line to GNU parallel's exit status.
+
+use std::path::Path;
+
+use super::state;
+use crate::cli::MapArgs;
+use crate::error::{Error, Result};
+use crate::map::SeqNames;
+use crate::map::args::{parse_colsep, parse_halt, parse_jobs, parse_timeout, split_command_line};
+use crate::map::inputs::{Inputs, Parsing};
+use crate::map::run::{self, MapConfig, Resume, command_for};
+use crate::store::recorder::Recorder;
+use crate::store::{self, RunStart};
+
+/// GNU parallel's exit status for everything but job failures: bad usage,
+/// unreadable inputs, a state maestro cannot use. (maestro's other
+/// commands exit 2 for these, which for `map` would mean "two jobs failed".)
+pub const MAP_ERROR: i32 = 255;
+
+/// Runs `maestro map`; returns its exit status.
+pub fn map(args: MapArgs) -> i32 {
+    run_map(args).unwrap_or_else(|error| {
+        eprint!("{}", error.render());
+        MAP_ERROR
+    })
+}
+
+fn run_map(args: MapArgs) -> Result<i32> {
+    let line = split_command_line(args.command, &args.arg_files).map_err(Error::usage)?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let jobs = match &args.jobs {
+        Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
+        None => cpus,
+    };
+    let halt = match &args.halt {
+        Some(text) => parse_halt(text).map_err(Error::usage)?,
+        None => None,
+    };
+    let timeout = args.timeout.as_deref().map(parse_timeout).transpose().map_err(Error::usage)?;
+    let colsep = args.colsep.as_deref().map(parse_colsep).transpose().map_err(Error::usage)?;
+    if args.max_args == Some(0) {
+        return Err(Error::usage("-n 0: each job needs at least one input"));
+    }
+    let parsing = Parsing { null: args.null, colsep, per_job: args.max_args.unwrap_or(1) };
+    let mut inputs = Inputs::open(&line.sources, parsing).map_err(|e| {
+        Error::usage(format!("cannot read input {}: {}", e.path.display(), e.source))
+    })?;
+    if args.dry_run {
+        return dry_run(&mut inputs, line.template.as_ref(), jobs);
+    }
+    let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    let opened = state::open(&store::state_dir(&here), &here, None, false)?;
+    let start = RunStart { kind: "map", flow: None, argv: std::env::args().collect() };
+    let (run_id, log_dir) = opened.store.begin_run(&start)?;
+    let resume = match (args.resume, args.resume_failed) {
+        (true, _) => Resume::All,
+        (_, true) => Resume::Failed,
+        _ => Resume::No,
+    };
+    let config = MapConfig {
+        template: line.template,
+        jobs,
+        keep_order: args.keep_order,
+        tag: args.tag,
+        joblog: args.joblog,
+        resume,
+        tries: args.retries.max(1),
+        timeout,
+        halt,
+        bar: args.bar,
+        run_id,
+        log_dir,
+    };
+    let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
+    let status = run::run(inputs, &config, &mut recorder)
+        .map_err(|e| Error::usage(e.to_string()))?;
+    if let Some(error) = recorder.error() {
+        warn_unrecorded(opened.store.path(), error);
+    }
+    Ok(status)
+}
+
+/// `--dry-run`: every command, in order, as it would run (`{%}` as if the
+/// slots were taken in turn).
+fn dry_run(
+    inputs: &mut Inputs,
+    template: Option<&crate::template::Template>,
+    jobs: u32,
+) -> Result<i32> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while let Some(job) = inputs.next_job().map_err(|e| {
+        Error::usage(format!("cannot read input {}: {}", e.path.display(), e.source))
+    })? {
+        let slot = ((job.seq - 1) % u64::from(jobs)) as u32 + 1;
+        let mut command = command_for(template, &job, slot);
+        command.push(b'\n');
+        if out.write_all(&command).is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    Ok(0)
+}
+
+fn warn_unrecorded(path: &Path, error: &rusqlite::Error) {
+    eprintln!("maestro: warning: this run could not be recorded in {}: {error}", path.display());
+}
+
+/// `-j 0`: as many jobs as the open-file limit allows (each running job
+/// holds a few files), at most 4096.
+fn most_jobs() -> u32 {
+    // SAFETY: getrlimit fills a zeroed struct.
+    let open_files = unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 { limit.rlim_cur } else { 1024 }
+    };
+    (open_files.saturating_sub(64) / 4).clamp(1, 4096) as u32
+}

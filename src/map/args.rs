@@ -1,0 +1,362 @@
+//! The part of `maestro map`'s command line clap cannot parse: the command
+//! template and the input sources after it (`:::`, `:::+`, `::::`, `::::+`),
+//! and the option values with GNU parallel's own little languages (`-j 50%`,
+//! `--halt soon,fail=10%`, `--timeout 200%`).
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::template::Template;
+
+/// Where one input source's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `::: a b c`: the words themselves.
+    Args(Vec<Vec<u8>>),
+    /// `:::: FILE` or `-a FILE`: the file's records (`-` is stdin).
+    File(PathBuf),
+    /// No source given: stdin's records.
+    Stdin,
+}
+
+/// One input source and how it combines with the one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Its values.
+    pub kind: SourceKind,
+    /// `:::+` / `::::+`: paired with the previous source (the shorter ends
+    /// both) instead of combined with every value of it.
+    pub linked: bool,
+}
+
+/// The template and the sources, as written after the options.
+#[derive(Debug, Clone)]
+pub struct CommandLine {
+    /// The command template; `None` when each input is itself a command.
+    pub template: Option<Template>,
+    /// The sources in order (at least one).
+    pub sources: Vec<Source>,
+}
+
+/// Splits the words after `map`'s options into the template (words up to
+/// the first source marker, joined by spaces as GNU parallel does) and the
+/// sources. `arg_files` are `-a` files, sources before any marker's.
+pub fn split_command_line(
+    words: Vec<OsString>,
+    arg_files: &[PathBuf],
+) -> Result<CommandLine, String> {
+    let mut words = words.into_iter().map(OsString::into_vec).peekable();
+    let mut template_words: Vec<Vec<u8>> = Vec::new();
+    while let Some(word) = words.next_if(|w| marker(w).is_none()) {
+        template_words.push(word);
+    }
+    let mut sources: Vec<Source> = arg_files
+        .iter()
+        .map(|path| Source { kind: SourceKind::File(path.clone()), linked: false })
+        .collect();
+    while let Some(word) = words.next() {
+        let Some((is_file, linked)) = marker(&word) else {
+            unreachable!("the loop stops only at markers");
+        };
+        let mut values = Vec::new();
+        while let Some(value) = words.next_if(|w| marker(w).is_none()) {
+            values.push(value);
+        }
+        let text = String::from_utf8_lossy(&word).into_owned();
+        if linked && sources.is_empty() {
+            return Err(format!("'{text}' links to the input source before it, and there is none"));
+        }
+        if is_file {
+            if values.is_empty() {
+                return Err(format!("'{text}' needs at least one file after it"));
+            }
+            for (i, path) in values.into_iter().enumerate() {
+                let path = PathBuf::from(OsString::from_vec(path));
+                sources.push(Source { kind: SourceKind::File(path), linked: linked && i == 0 });
+            }
+        } else {
+            sources.push(Source { kind: SourceKind::Args(values), linked });
+        }
+    }
+    if sources.is_empty() {
+        sources.push(Source { kind: SourceKind::Stdin, linked: false });
+    }
+    let template = if template_words.is_empty() {
+        None
+    } else {
+        let text = String::from_utf8(template_words.join(&b' '))
+            .map_err(|_| "the command template is not valid UTF-8".to_string())?;
+        Some(Template::parse(&text))
+    };
+    Ok(CommandLine { template, sources })
+}
+
+/// `(is_file, linked)` for `:::`, `:::+`, `::::`, `::::+`.
+fn marker(word: &[u8]) -> Option<(bool, bool)> {
+    match word {
+        b":::" => Some((false, false)),
+        b":::+" => Some((false, true)),
+        b"::::" => Some((true, false)),
+        b"::::+" => Some((true, true)),
+        _ => None,
+    }
+}
+
+/// `-j`: `N` slots, `0` as many as can run, `N%` of the CPUs, `+N` / `-N`
+/// CPUs more or fewer (at least 1).
+pub fn parse_jobs(text: &str, cpus: u32, most: u32) -> Result<u32, String> {
+    let bad = || format!("-j {text}: expected N, N%, +N, -N or 0");
+    let number = |digits: &str| digits.parse::<u32>().map_err(|_| bad());
+    let jobs = if let Some(percent) = text.strip_suffix('%') {
+        let percent = number(percent)?;
+        (u64::from(cpus) * u64::from(percent) / 100).min(u64::from(most)) as u32
+    } else if let Some(more) = text.strip_prefix('+') {
+        cpus.saturating_add(number(more)?)
+    } else if let Some(fewer) = text.strip_prefix('-') {
+        cpus.saturating_sub(number(fewer)?)
+    } else {
+        match number(text)? {
+            0 => most,
+            n => n,
+        }
+    };
+    Ok(jobs.clamp(1, most))
+}
+
+/// When `--halt` stops the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltWhen {
+    /// Kill the running jobs and stop.
+    Now,
+    /// Start nothing new; let the running jobs finish.
+    Soon,
+}
+
+/// Which jobs count toward `--halt`'s threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltOn {
+    /// Failed jobs.
+    Fail,
+    /// Succeeded jobs.
+    Success,
+    /// Every finished job.
+    Done,
+}
+
+/// A count or a share of the jobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// This many jobs.
+    Count(u64),
+    /// This percentage of the jobs.
+    Percent(f64),
+}
+
+/// `--halt WHEN,WHY=N`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Halt {
+    /// Now or soon.
+    pub when: HaltWhen,
+    /// What counts.
+    pub on: HaltOn,
+    /// How many.
+    pub threshold: Threshold,
+}
+
+/// `--halt`: `never`, `now|soon,fail|success|done[=N|=N%]` (N defaults to
+/// 1), and GNU parallel's old numbers: 0 never, 1 `soon,fail=1`, 2
+/// `now,fail=1`.
+pub fn parse_halt(text: &str) -> Result<Option<Halt>, String> {
+    let bad = || {
+        format!("--halt {text}: expected never, or now|soon,fail|success|done[=N|=N%] (e.g. now,fail=1)")
+    };
+    let fail_once = |when| Halt { when, on: HaltOn::Fail, threshold: Threshold::Count(1) };
+    match text {
+        "never" | "0" => return Ok(None),
+        "1" => return Ok(Some(fail_once(HaltWhen::Soon))),
+        "2" => return Ok(Some(fail_once(HaltWhen::Now))),
+        _ => {}
+    }
+    let (when, why) = text.split_once(',').ok_or_else(bad)?;
+    let when = match when {
+        "now" => HaltWhen::Now,
+        "soon" => HaltWhen::Soon,
+        _ => return Err(bad()),
+    };
+    let (on, amount) = why.split_once('=').unwrap_or((why, "1"));
+    let on = match on {
+        "fail" => HaltOn::Fail,
+        "success" => HaltOn::Success,
+        "done" => HaltOn::Done,
+        _ => return Err(bad()),
+    };
+    let threshold = match amount.strip_suffix('%') {
+        Some(percent) => match percent.parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Threshold::Percent(p),
+            _ => return Err(bad()),
+        },
+        None => match amount.parse::<u64>() {
+            Ok(n) if n > 0 => Threshold::Count(n),
+            _ => return Err(bad()),
+        },
+    };
+    Ok(Some(Halt { when, on, threshold }))
+}
+
+/// `--timeout`: a fixed limit, or a share of the median run time of the
+/// jobs that succeeded so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Timeout {
+    /// Seconds (fractions allowed).
+    Fixed(Duration),
+    /// Percent of the median successful run time.
+    OfMedian(f64),
+}
+
+/// `--timeout SECONDS` or `--timeout N%`.
+pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let bad = || format!("--timeout {text}: expected seconds (e.g. 2.5) or N% of the median run time");
+    match text.strip_suffix('%') {
+        Some(percent) => match percent.parse::<f64>() {
+            Ok(p) if p.is_finite() && p > 0.0 => Ok(Timeout::OfMedian(p)),
+            _ => Err(bad()),
+        },
+        None => match text.parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => Ok(Timeout::Fixed(Duration::from_secs_f64(s))),
+            _ => Err(bad()),
+        },
+    }
+}
+
+/// `--colsep`: the separator as bytes, with `\t`, `\n` and `\\` meaning a
+/// tab, a newline and a backslash. (GNU parallel reads a regular
+/// expression; maestro splits on the text itself.)
+pub fn parse_colsep(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('t') => out.push(b'\t'),
+                Some('n') => out.push(b'\n'),
+                Some('\\') | None => out.push(b'\\'),
+                Some(other) => {
+                    out.push(b'\\');
+                    out.extend_from_slice(other.to_string().as_bytes());
+                }
+            },
+            c => out.extend_from_slice(c.to_string().as_bytes()),
+        }
+    }
+    if out.is_empty() {
+        return Err("--colsep needs a non-empty separator".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &[&str]) -> Vec<OsString> {
+        text.iter().map(OsString::from).collect()
+    }
+
+    fn args(values: &[&str]) -> SourceKind {
+        SourceKind::Args(values.iter().map(|v| v.as_bytes().to_vec()).collect())
+    }
+
+    #[test]
+    fn template_words_join_and_sources_follow() {
+        let line = split_command_line(
+            words(&["echo", "{}", "x", ":::", "a", "b", ":::+", "1", "::::", "f", "g"]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(line.template, Some(Template::parse("echo {} x")));
+        let kinds: Vec<(SourceKind, bool)> =
+            line.sources.into_iter().map(|s| (s.kind, s.linked)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (args(&["a", "b"]), false),
+                (args(&["1"]), true),
+                (SourceKind::File("f".into()), false),
+                (SourceKind::File("g".into()), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_template_and_no_source_read_commands_from_stdin() {
+        let line = split_command_line(vec![], &[]).unwrap();
+        assert_eq!(line.template, None);
+        assert_eq!(line.sources, [Source { kind: SourceKind::Stdin, linked: false }]);
+        let line = split_command_line(words(&["::: ", "x"]), &[]).unwrap();
+        assert_eq!(line.template, Some(Template::parse("::: x")));
+    }
+
+    #[test]
+    fn arg_files_come_first_and_an_empty_args_source_is_allowed() {
+        let line = split_command_line(words(&["wc", ":::"]), &["in.txt".into()]).unwrap();
+        assert_eq!(line.sources[0].kind, SourceKind::File("in.txt".into()));
+        assert_eq!(line.sources[1].kind, args(&[]));
+    }
+
+    #[test]
+    fn bad_source_markers_are_errors() {
+        assert!(split_command_line(words(&["echo", ":::+", "a"]), &[]).is_err());
+        assert!(split_command_line(words(&["echo", "::::"]), &[]).is_err());
+    }
+
+    #[test]
+    fn jobs_forms() {
+        assert_eq!(parse_jobs("3", 2, 100), Ok(3));
+        assert_eq!(parse_jobs("0", 2, 100), Ok(100));
+        assert_eq!(parse_jobs("50%", 4, 100), Ok(2));
+        assert_eq!(parse_jobs("10%", 4, 100), Ok(1));
+        assert_eq!(parse_jobs("+2", 4, 100), Ok(6));
+        assert_eq!(parse_jobs("-8", 4, 100), Ok(1));
+        assert_eq!(parse_jobs("500", 4, 100), Ok(100));
+        assert!(parse_jobs("x", 4, 100).is_err());
+        assert!(parse_jobs("", 4, 100).is_err());
+    }
+
+    #[test]
+    fn halt_forms() {
+        let halt = |when, on, threshold| Ok(Some(Halt { when, on, threshold }));
+        assert_eq!(parse_halt("never"), Ok(None));
+        assert_eq!(
+            parse_halt("now,fail=1"),
+            halt(HaltWhen::Now, HaltOn::Fail, Threshold::Count(1))
+        );
+        assert_eq!(
+            parse_halt("soon,success=20%"),
+            halt(HaltWhen::Soon, HaltOn::Success, Threshold::Percent(20.0))
+        );
+        assert_eq!(parse_halt("now,done"), halt(HaltWhen::Now, HaltOn::Done, Threshold::Count(1)));
+        assert_eq!(parse_halt("2"), halt(HaltWhen::Now, HaltOn::Fail, Threshold::Count(1)));
+        for bad in ["later,fail=1", "now", "now,fail=0", "now,oops=1", "now,fail=120%"] {
+            assert!(parse_halt(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeout_forms() {
+        assert_eq!(parse_timeout("2.5"), Ok(Timeout::Fixed(Duration::from_millis(2500))));
+        assert_eq!(parse_timeout("200%"), Ok(Timeout::OfMedian(200.0)));
+        for bad in ["0", "-1", "x", "%", "inf"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn colsep_escapes() {
+        assert_eq!(parse_colsep(","), Ok(b",".to_vec()));
+        assert_eq!(parse_colsep("\\t"), Ok(b"\t".to_vec()));
+        assert_eq!(parse_colsep("a\\\\b"), Ok(b"a\\b".to_vec()));
+        assert!(parse_colsep("").is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! Jobs from input sources, in GNU parallel's order: sources linked with
+//! `:::+` pair up (the shortest ends them), the resulting groups combine as
+//! every combination (the last group varies fastest), and `-n N` puts N
+//! combinations into one job.
+//!
+//! The first group is read as jobs are taken, so 100,000 lines on stdin are
+//! never held at once; the other groups are read whole at the start, since
+//! every value of theirs is needed again for each value of the first.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+
+use super::args::{Source, SourceKind};
+
+/// One job: its sequence number (`{#}`, from 1) and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// From 1, in input order.
+    pub seq: u64,
+    /// The values the template's replacement strings draw from.
+    pub args: Vec<Vec<u8>>,
+}
+
+/// How a source's bytes become values.
+#[derive(Debug, Clone, Default)]
+pub struct Parsing {
+    /// `-0`: records end at NUL bytes instead of newlines.
+    pub null: bool,
+    /// `--colsep`: each record splits into columns here.
+    pub colsep: Option<Vec<u8>>,
+    /// `-n`: combinations per job (at least 1).
+    pub per_job: usize,
+}
+
+/// An input problem: which source, and what went wrong.
+#[derive(Debug)]
+pub struct InputError {
+    /// The file (`-` for stdin).
+    pub path: PathBuf,
+    /// The cause.
+    pub source: io::Error,
+}
+
+/// The records of one source, one at a time.
+enum Records {
+    Words(std::vec::IntoIter<Vec<u8>>),
+    Lines { reader: Box<dyn BufRead>, path: PathBuf, end: u8 },
+}
+
+impl Records {
+    fn open(kind: &SourceKind, null: bool) -> Result<Records, InputError> {
+        let end = if null { b'\0' } else { b'\n' };
+        let (reader, path): (Box<dyn BufRead>, PathBuf) = match kind {
+            SourceKind::Args(words) => return Ok(Records::Words(words.clone().into_iter())),
+            SourceKind::Stdin => (Box::new(io::stdin().lock()), PathBuf::from("-")),
+            SourceKind::File(path) if path.as_os_str() == "-" => {
+                (Box::new(io::stdin().lock()), path.clone())
+            }
+            SourceKind::File(path) => {
+                let file = File::open(path)
+                    .map_err(|source| InputError { path: path.clone(), source })?;
+                (Box::new(BufReader::with_capacity(64 * 1024, file)), path.clone())
+            }
+        };
+        Ok(Records::Lines { reader, path, end })
+    }
+
+    fn next(&mut self) -> Result<Option<Vec<u8>>, InputError> {
+        match self {
+            Records::Words(words) => Ok(words.next()),
+            Records::Lines { reader, path, end } => {
+                let mut record = Vec::new();
+                match reader.read_until(*end, &mut record) {
+                    Ok(0) => Ok(None),
+                    Ok(_) => {
+                        if record.last() == Some(end) {
+                            record.pop();
+                        }
+                        Ok(Some(record))
+                    }
+                    Err(source) => Err(InputError { path: path.clone(), source }),
+                }
+            }
+        }
+    }
+}
+
+/// Sources read in lockstep: one value of each per step, until one ends.
+struct Group {
+    members: Vec<Records>,
+}
+
+impl Group {
+    /// The next step's values, split into columns, one after the other.
+    fn next(&mut self, colsep: Option<&[u8]>) -> Result<Option<Vec<Vec<u8>>>, InputError> {
+        let mut values = Vec::new();
+        for member in &mut self.members {
+            let Some(record) = member.next()? else { return Ok(None) };
+            match colsep {
+                Some(separator) => values.extend(split(&record, separator)),
+                None => values.push(record),
+            }
+        }
+        Ok(Some(values))
+    }
+}
+
+fn split(record: &[u8], separator: &[u8]) -> Vec<Vec<u8>> {
+    let mut columns = Vec::new();
+    let mut rest = record;
+    while let Some(at) = rest.windows(separator.len()).position(|w| w == separator) {
+        columns.push(rest[..at].to_vec());
+        rest = &rest[at + separator.len()..];
+    }
+    columns.push(rest.to_vec());
+    columns
+}
+
+/// The jobs of a `map` run, produced as they are taken.
+pub struct Inputs {
+    first: Group,
+    /// Every step of the other groups, read whole.
+    rest: Vec<Vec<Vec<Vec<u8>>>>,
+    /// The first group's current step, and where the combination of the
+    /// other groups' steps has got to (the last varies fastest).
+    current: Option<Vec<Vec<u8>>>,
+    odometer: Vec<usize>,
+    parsing: Parsing,
+    next_seq: u64,
+    done: bool,
+}
+
+impl Inputs {
+    /// Opens every source; reads all but the first group whole.
+    pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
+        let mut groups: Vec<Group> = Vec::new();
+        for source in sources {
+            let records = Records::open(&source.kind, parsing.null)?;
+            match groups.last_mut() {
+                Some(group) if source.linked => group.members.push(records),
+                _ => groups.push(Group { members: vec![records] }),
+            }
+        }
+        let mut groups = groups.into_iter();
+        let first = groups.next().unwrap_or(Group { members: Vec::new() });
+        let mut rest = Vec::new();
+        for mut group in groups {
+            let mut steps = Vec::new();
+            while let Some(step) = group.next(parsing.colsep.as_deref())? {
+                steps.push(step);
+            }
+            rest.push(steps);
+        }
+        let done = first.members.is_empty() || rest.iter().any(Vec::is_empty);
+        let odometer = vec![0; rest.len()];
+        let parsing = Parsing { per_job: parsing.per_job.max(1), ..parsing };
+        Ok(Inputs { first, rest, current: None, odometer, parsing, next_seq: 1, done })
+    }
+
+    /// The next job, or `None` when the inputs are used up.
+    pub fn next_job(&mut self) -> Result<Option<Job>, InputError> {
+        let mut args = Vec::new();
+        let mut taken = 0;
+        while taken < self.parsing.per_job {
+            let Some(combination) = self.next_combination()? else { break };
+            args.extend(combination);
+            taken += 1;
+        }
+        if taken == 0 {
+            return Ok(None);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Ok(Some(Job { seq, args }))
+    }
+
+    fn next_combination(&mut self) -> Result<Option<Vec<Vec<u8>>>, InputError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.current.is_none() {
+            self.current = self.first.next(self.parsing.colsep.as_deref())?;
+            if self.current.is_none() {
+                self.done = true;
+                return Ok(None);
+            }
+        }
+        let mut values = self.current.clone().unwrap_or_default();
+        for (group, &step) in self.rest.iter().zip(&self.odometer) {
+            values.extend(group[step].iter().cloned());
+        }
+        // Advance: the last group fastest; past its end, the next step of
+        // the first group starts the combinations over.
+        let mut position = self.odometer.len();
+        loop {
+            if position == 0 {
+                self.current = None;
+                break;
+            }
+            position -= 1;
+            self.odometer[position] += 1;
+            if self.odometer[position] < self.rest[position].len() {
+                break;
+            }
+            self.odometer[position] = 0;
+        }
+        Ok(Some(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(values: &[&str]) -> Source {
+        let values = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        Source { kind: SourceKind::Args(values), linked: false }
+    }
+
+    fn linked(source: Source) -> Source {
+        Source { linked: true, ..source }
+    }
+
+    fn jobs(sources: &[Source], parsing: Parsing) -> Vec<String> {
+        let mut inputs = Inputs::open(sources, parsing).unwrap();
+        let mut out = Vec::new();
+        while let Some(job) = inputs.next_job().unwrap() {
+            let args: Vec<String> =
+                job.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            out.push(format!("{}:{}", job.seq, args.join("|")));
+        }
+        out
+    }
+
+    #[test]
+    fn sources_combine_with_the_last_varying_fastest() {
+        let got = jobs(&[args(&["a", "b"]), args(&["1", "2"])], Parsing::default());
+        assert_eq!(got, ["1:a|1", "2:a|2", "3:b|1", "4:b|2"]);
+    }
+
+    #[test]
+    fn linked_sources_pair_up_and_the_shortest_ends_them() {
+        let got = jobs(&[args(&["a", "b", "c"]), linked(args(&["1", "2"]))], Parsing::default());
+        assert_eq!(got, ["1:a|1", "2:b|2"]);
+        let got = jobs(
+            &[args(&["x", "y"]), args(&["a", "b"]), linked(args(&["1", "2", "3"]))],
+            Parsing::default(),
+        );
+        assert_eq!(got, ["1:x|a|1", "2:x|b|2", "3:y|a|1", "4:y|b|2"]);
+    }
+
+    #[test]
+    fn an_empty_source_means_no_jobs() {
+        assert!(jobs(&[args(&[])], Parsing::default()).is_empty());
+        assert!(jobs(&[args(&["a"]), args(&[])], Parsing::default()).is_empty());
+    }
+
+    #[test]
+    fn several_combinations_per_job() {
+        let parsing = Parsing { per_job: 2, ..Parsing::default() };
+        assert_eq!(jobs(&[args(&["1", "2", "3"])], parsing.clone()), ["1:1|2", "2:3"]);
+        let got = jobs(&[args(&["1", "2"]), args(&["a", "b"])], parsing);
+        assert_eq!(got, ["1:1|a|1|b", "2:2|a|2|b"]);
+    }
+
+    #[test]
+    fn columns_split_on_the_separator() {
+        let parsing = Parsing { colsep: Some(b"::".to_vec()), ..Parsing::default() };
+        let got = jobs(&[args(&["a::b", "c", "::d::"])], parsing);
+        assert_eq!(got, ["1:a|b", "2:c", "3:|d|"]);
+    }
+
+    #[test]
+    fn file_records_end_at_newlines_or_nuls_and_keep_empty_ones() {
+        let dir = std::env::temp_dir().join(format!("maestro-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lines = dir.join("lines");
+        std::fs::write(&lines, "a\n\nb c\r\nlast").unwrap();
+        let file = |path: &PathBuf| Source { kind: SourceKind::File(path.clone()), linked: false };
+        assert_eq!(jobs(&[file(&lines)], Parsing::default()), ["1:a", "2:", "3:b c\r", "4:last"]);
+        let nul = dir.join("nul");
+        std::fs::write(&nul, b"x\ny\0z\0").unwrap();
+        let parsing = Parsing { null: true, ..Parsing::default() };
+        assert_eq!(jobs(&[file(&nul)], parsing), ["1:x\ny", "2:z"]);
+        let missing = Inputs::open(&[file(&dir.join("missing"))], Parsing::default());
+        assert!(missing.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

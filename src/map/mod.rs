@@ -1,0 +1,23 @@
+//! `maestro map`: GNU parallel's job (one command over many inputs) on the
+//! same executor, logs and history as `run` and `par`.
+
+pub mod args;
+pub mod inputs;
+pub mod joblog;
+pub mod output;
+pub mod run;
+
+use std::borrow::Cow;
+
+use crate::store::recorder::InstanceNames;
+
+/// A map job is named by its sequence number in the store: instance `i` is
+/// job `i + 1`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeqNames;
+
+impl InstanceNames for SeqNames {
+    fn name(&self, instance: usize) -> Cow<'_, str> {
+        Cow::Owned((instance + 1).to_string())
+    }
+}

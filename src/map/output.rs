@@ -1,0 +1,154 @@
+//! Printing finished jobs' output, GNU parallel's `--group` way: a job's
+//! stdout whole on maestro's stdout, then its stderr whole on maestro's
+//! stderr, when it ends (`-k`: in input order, holding later jobs back),
+//! each line prefixed with the job's arguments and a tab with `--tag`.
+//!
+//! A job's output is read back from its log file, where the child wrote it:
+//! without `--tag` the bytes go from that file to maestro's stdout inside
+//! the kernel (`io::copy` uses `copy_file_range`, `sendfile` or `splice`).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// Where one job's output is, in its log file.
+#[derive(Debug)]
+pub struct JobOutput {
+    /// `{#}`.
+    pub seq: u64,
+    /// The log file.
+    pub path: PathBuf,
+    /// Its stdout bytes in the log.
+    pub stdout: Range<u64>,
+    /// Its stderr bytes in the log.
+    pub stderr: Range<u64>,
+    /// `--tag`: the prefix of each line (without the tab).
+    pub tag: Option<Vec<u8>>,
+}
+
+/// Prints jobs' output as they finish, or in input order.
+#[derive(Debug)]
+pub struct Printer {
+    keep_order: bool,
+    /// `-k`: the next job to print, and those finished ahead of it.
+    next: u64,
+    waiting: BTreeMap<u64, Option<JobOutput>>,
+}
+
+impl Printer {
+    /// A printer; `keep_order` is `-k`.
+    pub fn new(keep_order: bool) -> Printer {
+        Printer { keep_order, next: 1, waiting: BTreeMap::new() }
+    }
+
+    /// Job `output.seq` finished; `log` is its log file, if still open.
+    pub fn finished(&mut self, output: JobOutput, log: Option<&mut File>) -> io::Result<()> {
+        if !self.keep_order {
+            return print(&output, log);
+        }
+        if output.seq != self.next {
+            self.waiting.insert(output.seq, Some(output));
+            return Ok(());
+        }
+        print(&output, log)?;
+        self.next += 1;
+        self.print_ready()
+    }
+
+    /// Job `seq` will print nothing (skipped by `--resume`, say): with `-k`,
+    /// the jobs after it need not wait for it.
+    pub fn nothing(&mut self, seq: u64) -> io::Result<()> {
+        if !self.keep_order {
+            return Ok(());
+        }
+        self.waiting.insert(seq, None);
+        self.print_ready()
+    }
+
+    /// Prints everything still held back, in order, gaps or not (the run is
+    /// over: the jobs in the gaps never ran).
+    pub fn finish(&mut self) -> io::Result<()> {
+        for output in std::mem::take(&mut self.waiting).into_values().flatten() {
+            print(&output, None)?;
+        }
+        Ok(())
+    }
+
+    fn print_ready(&mut self) -> io::Result<()> {
+        while let Some(entry) = self.waiting.remove(&self.next) {
+            if let Some(output) = entry {
+                print(&output, None)?;
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Prints one job: stdout, then stderr.
+fn print(output: &JobOutput, log: Option<&mut File>) -> io::Result<()> {
+    if output.stdout.is_empty() && output.stderr.is_empty() {
+        return Ok(());
+    }
+    let mut opened;
+    let file = match log {
+        Some(file) => file,
+        None => {
+            opened = File::open(&output.path)?;
+            &mut opened
+        }
+    };
+    let tag = output.tag.as_deref();
+    copy_range(file, output.stdout.clone(), &mut io::stdout().lock(), tag)?;
+    copy_range(file, output.stderr.clone(), &mut io::stderr().lock(), tag)
+}
+
+fn copy_range(
+    file: &mut File,
+    range: Range<u64>,
+    to: &mut impl Write,
+    tag: Option<&[u8]>,
+) -> io::Result<()> {
+    if range.is_empty() {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(range.start))?;
+    let mut bytes = (&*file).take(range.end - range.start);
+    match tag {
+        None => {
+            io::copy(&mut bytes, to)?;
+        }
+        Some(tag) => {
+            let mut text = Vec::new();
+            bytes.read_to_end(&mut text)?;
+            to.write_all(&tagged(&text, tag))?;
+        }
+    }
+    to.flush()
+}
+
+/// `text` with `tag` and a tab before each line (a last line without a
+/// newline too, and it stays without one).
+fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + tag.len() + 1);
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(tag);
+        out.push(b'\t');
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_go_before_every_line_including_an_unfinished_last_one() {
+        assert_eq!(tagged(b"x\ny", b"a b"), b"a b\tx\na b\ty");
+        assert_eq!(tagged(b"x\n", b"t"), b"t\tx\n");
+        assert_eq!(tagged(b"", b"t"), b"");
+    }
+}

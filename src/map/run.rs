@@ -1,0 +1,755 @@
+//! The event loop of a `map` run: takes jobs from the inputs as job slots
+//! free up, starts them through the same executor as `run` and `par`, and
+//! reacts to their exits, timeouts, `--halt` and signals. Every attempt is
+//! recorded through an [`Observer`] (the store's recorder), every finished
+//! job goes to the printer and the joblog.
+//!
+//! Each job's stdout goes straight into its log file
+//! (`.maestro/logs/<run>/<seq>.log`), its stderr into an in-memory file
+//! that is appended to the log when the job ends: the two stay apart for
+//! printing, and the log keeps both.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, FromRawFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::args::{Halt, HaltOn, HaltWhen, Threshold, Timeout};
+use super::inputs::{InputError, Inputs, Job};
+use super::joblog::{Entry, Joblog, Previous};
+use super::output::{JobOutput, Printer};
+use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
+use crate::exec::local::LocalExecutor;
+use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage};
+use crate::runner::KILL_GRACE;
+use crate::template::{Template, shell_quote};
+
+/// `--resume` and `--resume-failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Run every job.
+    No,
+    /// Skip the jobs the joblog lists.
+    All,
+    /// Skip the jobs the joblog lists as succeeded.
+    Failed,
+}
+
+/// What a `map` run is asked to do, beyond its inputs.
+#[derive(Debug, Clone)]
+pub struct MapConfig {
+    /// The template; `None` when each input is a command.
+    pub template: Option<Template>,
+    /// Job slots.
+    pub jobs: u32,
+    /// `-k`.
+    pub keep_order: bool,
+    /// `--tag`.
+    pub tag: bool,
+    /// `--joblog`.
+    pub joblog: Option<PathBuf>,
+    /// `--resume`, `--resume-failed` (read from `joblog`).
+    pub resume: Resume,
+    /// `--retries`: runs of a failing job, in all (at least 1).
+    pub tries: u32,
+    /// `--timeout`.
+    pub timeout: Option<Timeout>,
+    /// `--halt`.
+    pub halt: Option<Halt>,
+    /// `--bar`.
+    pub bar: bool,
+    /// The run's id.
+    pub run_id: u64,
+    /// Where each job's log goes.
+    pub log_dir: PathBuf,
+}
+
+/// A problem that stops a `map` run before or while it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// An input source could not be read.
+    #[error("cannot read input {}: {}", .0.path.display(), .0.source)]
+    Input(InputError),
+    /// A file maestro writes could not be.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The command line of `job` in slot `slot`, GNU parallel's way: the
+/// template expanded with its values quoted for the shell; the values
+/// appended (quoted) to a template without replacement strings; the values
+/// themselves, joined by spaces, when there is no template.
+pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8> {
+    let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+    match template {
+        None => args.join(&b' '),
+        Some(template) if template.has_replacements() => {
+            template.expand(&args, job.seq, slot, true)
+        }
+        Some(template) => {
+            let mut command = template.expand(&[], job.seq, slot, true);
+            for arg in args {
+                command.push(b' ');
+                command.extend_from_slice(&shell_quote(arg));
+            }
+            command
+        }
+    }
+}
+
+/// An attempt of a job, running.
+#[derive(Debug)]
+struct Running {
+    job: Job,
+    attempt: u32,
+    slot: u32,
+    pid: Option<u32>,
+    started: Instant,
+    started_at: SystemTime,
+    command: Vec<u8>,
+    log_path: PathBuf,
+    log: File,
+    /// Where this attempt's output starts in the log.
+    stdout_start: u64,
+    stderr: File,
+    timed_out: Option<Duration>,
+    interrupted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Timeout { key: usize, attempt: u32, limit: Duration },
+    Kill { key: usize, attempt: u32 },
+    /// Time to compare running jobs with the median run time (`--timeout N%`).
+    MedianCheck,
+}
+
+/// How often `--timeout N%` looks at the running jobs.
+const MEDIAN_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// Successful run times kept for `--timeout N%`'s median (the latest).
+const MEDIAN_SAMPLE: usize = 1001;
+/// A median of fewer successes is not trusted to kill anything.
+const MEDIAN_MINIMUM: usize = 3;
+
+/// Runs every job of `inputs`; returns the exit status (GNU parallel's).
+pub fn run(
+    inputs: Inputs,
+    config: &MapConfig,
+    observer: &mut dyn Observer,
+) -> Result<i32, MapError> {
+    let executor = LocalExecutor::new()
+        .map_err(|e| MapError::Io(format!("cannot set up process supervision: {e}")))?;
+    let previous = match (&config.joblog, config.resume) {
+        (Some(path), Resume::All | Resume::Failed) => Some(
+            Previous::read(path)
+                .map_err(|e| MapError::Io(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
+    let joblog = match &config.joblog {
+        Some(path) => Some(
+            Joblog::create(path, config.resume != Resume::No)
+                .map_err(|e| MapError::Io(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let mut runner = MapRunner {
+        config,
+        inputs,
+        inputs_done: false,
+        executor,
+        observer,
+        printer: Printer::new(config.keep_order),
+        joblog,
+        previous,
+        free_slots: (1..=config.jobs).collect(),
+        running: HashMap::new(),
+        retries: VecDeque::new(),
+        timers: BinaryHeap::new(),
+        successes: VecDeque::new(),
+        summary: RunSummary::default(),
+        finished: 0,
+        read: 0,
+        stopping: false,
+        halt_status: None,
+        interrupts: 0,
+        log_dir_made: false,
+        started: Instant::now(),
+    };
+    runner.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
+    if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
+        runner.timers.push(Reverse((Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
+    }
+    let result = runner.main_loop();
+    let printed = runner.printer.finish();
+    runner.summary.wall = runner.started.elapsed();
+    runner.observer.event(&Event::RunFinished { summary: &runner.summary });
+    if runner.config.bar {
+        eprintln!();
+    }
+    result?;
+    printed.map_err(|e| MapError::Io(format!("cannot write output: {e}")))?;
+    Ok(runner.exit_status())
+}
+
+struct MapRunner<'c, 'o> {
+    config: &'c MapConfig,
+    inputs: Inputs,
+    inputs_done: bool,
+    executor: LocalExecutor,
+    observer: &'o mut dyn Observer,
+    printer: Printer,
+    joblog: Option<Joblog>,
+    previous: Option<Previous>,
+    free_slots: BTreeSet<u32>,
+    /// By key: `seq - 1`.
+    running: HashMap<usize, Running>,
+    /// Failed jobs to run again, before any new one.
+    retries: VecDeque<(Job, u32)>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// The latest successful run times.
+    successes: VecDeque<Duration>,
+    summary: RunSummary,
+    /// Jobs finished (after their last attempt), and read from the inputs.
+    finished: u64,
+    read: u64,
+    /// No new job starts (halted, interrupted, inputs failed).
+    stopping: bool,
+    /// The exit status `--halt` decided.
+    halt_status: Option<i32>,
+    interrupts: u32,
+    log_dir_made: bool,
+    started: Instant,
+}
+
+impl MapRunner<'_, '_> {
+    fn main_loop(&mut self) -> Result<(), MapError> {
+        loop {
+            self.start_jobs()?;
+            if self.running.is_empty()
+                && (self.stopping || (self.inputs_done && self.retries.is_empty()))
+            {
+                return Ok(());
+            }
+            let flush_within = self.observer.flush();
+            let timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+                .into_iter()
+                .chain(flush_within)
+                .min();
+            let events = self
+                .executor
+                .wait(timeout)
+                .map_err(|e| MapError::Io(format!("cannot wait for jobs: {e}")))?;
+            for event in events {
+                match event {
+                    ExecEvent::Exited { key, termination, usage } => {
+                        self.attempt_ended(key, Ok(termination), usage);
+                    }
+                    ExecEvent::Output { .. } => {}
+                    ExecEvent::Signal(signal) => self.interrupt(signal),
+                }
+            }
+            self.fire_timers();
+        }
+    }
+
+    /// Starts retries, then new jobs, while slots are free.
+    fn start_jobs(&mut self) -> Result<(), MapError> {
+        while !self.stopping && !self.free_slots.is_empty() {
+            if let Some((job, attempt)) = self.retries.pop_front() {
+                self.start(job, attempt);
+                continue;
+            }
+            if self.inputs_done {
+                break;
+            }
+            let job = match self.inputs.next_job() {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    self.inputs_done = true;
+                    break;
+                }
+                Err(error) => {
+                    self.stopping = true;
+                    return Err(MapError::Input(error));
+                }
+            };
+            self.read += 1;
+            if self.resumed(job.seq) {
+                self.summary.skipped += 1;
+                self.observer.event(&Event::Skipped { instance: key(&job), why: Skip::Joblog });
+                self.printer
+                    .nothing(job.seq)
+                    .map_err(|e| MapError::Io(format!("cannot write output: {e}")))?;
+                continue;
+            }
+            self.start(job, 1);
+        }
+        Ok(())
+    }
+
+    /// Whether `--resume` / `--resume-failed` skips job `seq`.
+    fn resumed(&self, seq: u64) -> bool {
+        match (&self.previous, self.config.resume) {
+            (Some(previous), Resume::All) => previous.listed(seq),
+            (Some(previous), Resume::Failed) => previous.succeeded(seq),
+            _ => false,
+        }
+    }
+
+    fn start(&mut self, job: Job, attempt: u32) {
+        let Some(slot) = self.free_slots.pop_first() else { return };
+        let command = command_for(self.config.template.as_ref(), &job, slot);
+        let key = key(&job);
+        let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
+        let started = Instant::now();
+        let started_at = SystemTime::now();
+        let files = self.open_files(&log_path, attempt);
+        let (mut log, stdout_start, mut stderr) = match files {
+            Ok(files) => files,
+            Err(e) => {
+                // Nothing to run the job with: it fails, and says why.
+                self.free_slots.insert(slot);
+                let why = format!("cannot open log {}: {e}", log_path.display());
+                eprintln!("maestro: job {}: {why}", job.seq);
+                self.summary.failed.push(key);
+                self.finished += 1;
+                self.write_joblog(&job, started_at, Duration::ZERO, 0, (127, 0), &command);
+                return;
+            }
+        };
+        let env = vec![
+            ("MAESTRO_RUN".to_string(), self.config.run_id.to_string()),
+            ("MAESTRO_SLOT".to_string(), slot.to_string()),
+            ("PARALLEL_SEQ".to_string(), job.seq.to_string()),
+            ("PARALLEL_JOBSLOT".to_string(), slot.to_string()),
+        ];
+        let spawned = self.executor.spawn(Spawn {
+            key,
+            cmd: command.clone(),
+            dir: PathBuf::from("."),
+            env,
+            output: OutputTo::Split { stdout: log.as_fd(), stderr: stderr.as_fd() },
+        });
+        self.observer.event(&Event::AttemptStarted { instance: key, attempt, log: &log_path, key: None });
+        let pid = match spawned {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                let why = spawn_error_text(&command, &e);
+                let _ = writeln!(stderr, "maestro: could not start: {why}");
+                let _ = log.flush();
+                None
+            }
+        };
+        if let Some(Timeout::Fixed(limit)) = self.config.timeout {
+            self.timers.push(Reverse((started + limit, Timer::Timeout { key, attempt, limit })));
+        }
+        self.running.insert(
+            key,
+            Running {
+                job,
+                attempt,
+                slot,
+                pid,
+                started,
+                started_at,
+                command,
+                log_path,
+                log,
+                stdout_start,
+                stderr,
+                timed_out: None,
+                interrupted: false,
+            },
+        );
+        if pid.is_none() {
+            self.attempt_ended(key, Err(()), Usage::default());
+        }
+    }
+
+    /// The log (read-write: it is printed from), where this attempt's
+    /// output starts in it, and an in-memory file for its stderr.
+    fn open_files(&mut self, path: &PathBuf, attempt: u32) -> io::Result<(File, u64, File)> {
+        if !self.log_dir_made {
+            fs::create_dir_all(&self.config.log_dir)?;
+            self.log_dir_made = true;
+        }
+        let mut log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(attempt == 1)
+            .open(path)?;
+        let mut start = 0;
+        if attempt > 1 {
+            log.seek(SeekFrom::End(0))?;
+            writeln!(log, "maestro: --- attempt {attempt} ---")?;
+            start = log.stream_position()?;
+        }
+        Ok((log, start, memfd()?))
+    }
+
+    /// An attempt ended: `Ok` with how its process ended, `Err` when it
+    /// never started (the reason is in its stderr already).
+    fn attempt_ended(&mut self, key: usize, ended: Result<Termination, ()>, usage: Usage) {
+        let Some(mut running) = self.running.remove(&key) else { return };
+        self.free_slots.insert(running.slot);
+        let duration = running.started.elapsed();
+        self.summary.task_time += duration;
+        let (stdout_end, stderr_end) = match append_stderr(&mut running) {
+            Ok(ends) => ends,
+            Err(e) => {
+                eprintln!("maestro: job {}: cannot keep its output: {e}", running.job.seq);
+                (running.stdout_start, running.stdout_start)
+            }
+        };
+        let outcome = match ended {
+            _ if running.interrupted => Outcome::Interrupted,
+            _ if running.timed_out.is_some() => {
+                Outcome::TimedOut(running.timed_out.unwrap_or_default())
+            }
+            Err(()) => Outcome::SpawnFailed("see the job's stderr".into()),
+            Ok(termination) if termination.success() => Outcome::Succeeded,
+            Ok(termination) => Outcome::Failed(termination),
+        };
+        let retry = !outcome.succeeded()
+            && outcome != Outcome::Interrupted
+            && running.attempt < self.config.tries
+            && !self.stopping;
+        let attempt = Attempt {
+            number: running.attempt,
+            started_at: running.started_at,
+            duration,
+            outcome,
+            usage,
+            log: running.log_path.clone(),
+            outputs: Vec::new(),
+        };
+        self.observer.event(&Event::AttemptFinished {
+            instance: key,
+            attempt: &attempt,
+            will_retry: retry,
+        });
+        if retry {
+            self.retries.push_back((running.job, running.attempt + 1));
+            return;
+        }
+        self.finished += 1;
+        let status = match (&attempt.outcome, ended) {
+            (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
+            (_, Ok(Termination::Exited(code))) => (code, 0),
+            (_, Ok(Termination::Signaled(signal))) => (0, signal),
+            (_, Err(())) => (127, 0),
+        };
+        match attempt.outcome {
+            Outcome::Succeeded => {
+                self.summary.succeeded += 1;
+                if self.successes.len() == MEDIAN_SAMPLE {
+                    self.successes.pop_front();
+                }
+                self.successes.push_back(duration);
+            }
+            Outcome::Interrupted => self.summary.interrupted += 1,
+            _ => self.summary.failed.push(key),
+        }
+        if let Outcome::TimedOut(limit) = attempt.outcome {
+            eprintln!(
+                "maestro: warning: job {} killed after {}: {}",
+                running.job.seq,
+                crate::report::format_duration(limit),
+                String::from_utf8_lossy(&running.command)
+            );
+        }
+        let received = stdout_end - running.stdout_start;
+        self.write_joblog(
+            &running.job,
+            running.started_at,
+            duration,
+            received,
+            status,
+            &running.command,
+        );
+        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        let output = JobOutput {
+            seq: running.job.seq,
+            path: running.log_path.clone(),
+            stdout: running.stdout_start..stdout_end,
+            stderr: stdout_end..stderr_end,
+            tag,
+        };
+        if let Err(e) = self.printer.finished(output, Some(&mut running.log)) {
+            // Nobody reads our output any more (a closed pipe): stop.
+            if !self.stopping {
+                eprintln!("maestro: cannot write output: {e}");
+                self.stop_now();
+            }
+        }
+        self.check_halt(&attempt.outcome, status.0, &running);
+        self.draw_bar();
+    }
+
+    fn write_joblog(
+        &mut self,
+        job: &Job,
+        started: SystemTime,
+        runtime: Duration,
+        received: u64,
+        (exit, signal): (i32, i32),
+        command: &[u8],
+    ) {
+        let Some(joblog) = &mut self.joblog else { return };
+        let entry = Entry { seq: job.seq, started, runtime, received, exit, signal, command };
+        if let Err(e) = joblog.write(&entry) {
+            eprintln!("maestro: cannot write the joblog: {e}");
+            self.joblog = None;
+        }
+    }
+
+    /// `--halt`: whether this finished job crosses the threshold.
+    fn check_halt(&mut self, outcome: &Outcome, exit: i32, running: &Running) {
+        let Some(halt) = self.config.halt else { return };
+        if self.halt_status.is_some() || *outcome == Outcome::Interrupted {
+            return;
+        }
+        let failed = self.summary.failed.len() as u64;
+        let count = match halt.on {
+            HaltOn::Fail => failed,
+            HaltOn::Success => self.summary.succeeded as u64,
+            HaltOn::Done => self.finished,
+        };
+        let counts = match halt.on {
+            HaltOn::Fail => !outcome.succeeded(),
+            HaltOn::Success => outcome.succeeded(),
+            HaltOn::Done => true,
+        };
+        let reached = counts
+            && match halt.threshold {
+                Threshold::Count(n) => count >= n,
+                // Of the jobs read so far: all of them once the inputs end.
+                Threshold::Percent(p) => count as f64 * 100.0 >= p * self.read.max(1) as f64,
+            };
+        if !reached {
+            return;
+        }
+        self.halt_status = Some(match halt.on {
+            HaltOn::Fail => {
+                if exit > 0 {
+                    exit
+                } else {
+                    1
+                }
+            }
+            HaltOn::Success => 0,
+            HaltOn::Done => failed.min(101) as i32,
+        });
+        let what = match halt.on {
+            HaltOn::Fail => "failed",
+            HaltOn::Success => "succeeded",
+            HaltOn::Done => "finished",
+        };
+        eprintln!(
+            "maestro: halting: job {} {what}: {}",
+            running.job.seq,
+            String::from_utf8_lossy(&running.command)
+        );
+        match halt.when {
+            HaltWhen::Soon => self.stopping = true,
+            HaltWhen::Now => self.stop_now(),
+        }
+    }
+
+    /// Starts nothing more and kills what runs (TERM, then KILL).
+    fn stop_now(&mut self) {
+        self.stopping = true;
+        let now = Instant::now();
+        let mut to_kill = Vec::new();
+        for (&key, running) in &mut self.running {
+            running.interrupted = true;
+            if let Some(pid) = running.pid {
+                to_kill.push((key, running.attempt, pid));
+            }
+        }
+        for (key, attempt, pid) in to_kill {
+            self.executor.signal_group(pid, libc::SIGTERM);
+            self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { key, attempt })));
+        }
+    }
+
+    /// First Ctrl-C (or SIGTERM, SIGHUP): stop, TERM every job, KILL after
+    /// a grace period. Second: KILL at once.
+    fn interrupt(&mut self, signal: i32) {
+        self.interrupts += 1;
+        self.summary.was_interrupted = true;
+        let forced = self.interrupts > 1;
+        self.observer.event(&Event::Interrupted { signal, forced });
+        self.retries.clear();
+        if !forced {
+            return self.stop_now();
+        }
+        for running in self.running.values_mut() {
+            running.interrupted = true;
+            if let Some(pid) = running.pid {
+                self.executor.signal_group(pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Timeout { key, attempt, limit } => self.time_out(key, attempt, limit, now),
+                Timer::Kill { key, attempt } => {
+                    if let Some(pid) = self.pid_of(key, attempt) {
+                        self.executor.signal_group(pid, libc::SIGKILL);
+                    }
+                }
+                Timer::MedianCheck => {
+                    self.check_against_median(now);
+                    self.timers.push(Reverse((now + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
+                }
+            }
+        }
+    }
+
+    /// `--timeout N%`: times out every job running longer than N% of the
+    /// median successful run time.
+    fn check_against_median(&mut self, now: Instant) {
+        let Some(Timeout::OfMedian(percent)) = self.config.timeout else { return };
+        if self.successes.len() < MEDIAN_MINIMUM {
+            return;
+        }
+        let mut sorted: Vec<Duration> = self.successes.iter().copied().collect();
+        sorted.sort_unstable();
+        let limit = sorted[sorted.len() / 2].mul_f64(percent / 100.0);
+        let late: Vec<(usize, u32)> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.timed_out.is_none() && now.duration_since(r.started) > limit)
+            .map(|(&key, r)| (key, r.attempt))
+            .collect();
+        for (key, attempt) in late {
+            self.time_out(key, attempt, limit, now);
+        }
+    }
+
+    fn time_out(&mut self, key: usize, attempt: u32, limit: Duration, now: Instant) {
+        let Some(pid) = self.pid_of(key, attempt) else { return };
+        if let Some(running) = self.running.get_mut(&key) {
+            running.timed_out = Some(limit);
+        }
+        self.executor.signal_group(pid, libc::SIGTERM);
+        self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { key, attempt })));
+    }
+
+    fn pid_of(&self, key: usize, attempt: u32) -> Option<u32> {
+        self.running.get(&key).filter(|r| r.attempt == attempt).and_then(|r| r.pid)
+    }
+
+    /// `--bar`: one line on stderr, redrawn.
+    fn draw_bar(&self) {
+        if !self.config.bar {
+            return;
+        }
+        let done = self.finished + self.summary.skipped as u64;
+        let line = if self.inputs_done {
+            let total = self.read.max(1);
+            let percent = done * 100 / total;
+            let filled = (percent / 5) as usize;
+            format!(
+                "\r{percent:>3}% [{}{}] {done}/{total}, {} failed",
+                "#".repeat(filled),
+                ".".repeat(20 - filled),
+                self.summary.failed.len()
+            )
+        } else {
+            format!("\r{done} done, {} failed, {} running", self.summary.failed.len(), self.running.len())
+        };
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(line.as_bytes());
+        let _ = stderr.flush();
+    }
+
+    /// GNU parallel's: the `--halt` verdict; else the number of failed jobs,
+    /// 101 for more than 100; 130 when interrupted.
+    fn exit_status(&self) -> i32 {
+        if self.interrupts > 0 {
+            return crate::exit_code::INTERRUPTED;
+        }
+        if let Some(status) = self.halt_status {
+            return status;
+        }
+        match self.summary.failed.len() {
+            n if n > 100 => 101,
+            n => n as i32,
+        }
+    }
+}
+
+fn key(job: &Job) -> usize {
+    (job.seq - 1) as usize
+}
+
+/// Appends the attempt's stderr to its log; returns where its stdout and
+/// its stderr end in the log.
+fn append_stderr(running: &mut Running) -> io::Result<(u64, u64)> {
+    let stdout_end = running.log.seek(SeekFrom::End(0))?;
+    running.stderr.seek(SeekFrom::Start(0))?;
+    let copied = io::copy(&mut running.stderr, &mut running.log)?;
+    Ok((stdout_end, stdout_end + copied))
+}
+
+/// An anonymous in-memory file, closed on exec.
+fn memfd() -> io::Result<File> {
+    // SAFETY: memfd_create with a static name; the fd is checked and owned.
+    unsafe {
+        let fd = libc::memfd_create(c"maestro-stderr".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(File::from_raw_fd(fd))
+    }
+}
+
+/// What the shell would say when `command` cannot start.
+fn spawn_error_text(command: &[u8], error: &io::Error) -> String {
+    let command = String::from_utf8_lossy(command);
+    let program = command.split_whitespace().next().unwrap_or(&command).to_string();
+    match error.kind() {
+        io::ErrorKind::NotFound => format!("{program}: command not found"),
+        io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
+        _ => format!("cannot run '{}': {error}", command.escape_debug()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(args: &[&str]) -> Job {
+        Job { seq: 4, args: args.iter().map(|a| a.as_bytes().to_vec()).collect() }
+    }
+
+    fn command(template: Option<&str>, args: &[&str]) -> String {
+        let template = template.map(Template::parse);
+        String::from_utf8(command_for(template.as_ref(), &job(args), 2)).unwrap()
+    }
+
+    #[test]
+    fn commands_are_built_as_gnu_parallel_builds_them() {
+        assert_eq!(command(None, &["echo a", "b"]), "echo a b");
+        assert_eq!(command(Some("echo"), &["a b", "c'd"]), r"echo 'a b' 'c'\''d'");
+        assert_eq!(command(Some("echo {} {#} {%}"), &["x y"]), "echo 'x y' 4 2");
+        assert_eq!(command(Some("wc {1} {2}"), &["a", "$(x)"]), "wc a '$(x)'");
+    }
+}
