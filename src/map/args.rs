@@ -294,8 +294,13 @@ mod tests {
         let line = split_command_line(vec![], &[]).unwrap();
         assert_eq!(line.template, None);
         assert_eq!(line.sources, [Source { kind: SourceKind::Stdin, linked: false }]);
-        let line = split_command_line(words(&["::: ", "x"]), &[]).unwrap();
-        assert_eq!(line.template, Some(Template::parse("::: x")));
+    }
+
+    #[test]
+    fn only_exact_markers_start_sources() {
+        let line = split_command_line(words(&["echo", "::: ", "x"]), &[]).unwrap();
+        assert_eq!(line.template, Some(Template::parse("echo :::  x")));
+        assert_eq!(line.sources, [Source { kind: SourceKind::Stdin, linked: false }]);
     }
 
     #[test]
