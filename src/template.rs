@@ -258,19 +258,19 @@ fn trim_trailing_slashes(path: &[u8]) -> &[u8] {
     &path[..kept.min(path.len())]
 }
 
-/// Whether `byte` means nothing to sh, dash or bash wherever it appears in a word. `^` is
-/// left out (a pipe in the historical Bourne shell), and so are bytes >= 0x80, as parallel
-/// does: how a lexer reads them depends on its locale, while single quotes keep any byte.
+/// Whether `byte` means nothing to sh, dash or bash wherever it appears in a word: GNU
+/// parallel's own safe set, `[-_.+a-zA-Z0-9/]`. Bytes >= 0x80 are not safe: how a lexer
+/// reads them depends on its locale, while single quotes keep any byte.
 fn is_safe(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"_./+,:=@%-".contains(&byte)
+    byte.is_ascii_alphanumeric() || b"-_.+/".contains(&byte)
 }
 
-/// Quotes `value` for a POSIX shell (sh, dash, bash): bare when every byte is safe
-/// (`[A-Za-z0-9_./+,:=@%-]`), otherwise in single quotes, each `'` written as `\'` outside
-/// them (`a'b` -> `'a'\''b'`, `'` -> `\'`); the empty value is `''`.
+/// Quotes `value` for a POSIX shell (sh, dash, bash) exactly as GNU parallel does, so that
+/// `--dry-run` and joblogs show the same command lines: bare when every byte is safe
+/// (`[-_.+a-zA-Z0-9/]`), otherwise in single quotes, each `'` written as `'"'"'`, and the
+/// empty `''` pairs this leaves at the ends dropped (`a'b` -> `'a'"'"'b'`, `'` -> `"'"`);
+/// the empty value is `''`.
 ///
-/// A value that would read as an assignment (`NAME=...`) or starts with `=` is quoted too:
-/// in command position a bare `FOO=bar` would set a variable instead of running `FOO=bar`.
 /// A NUL byte cannot be passed to a program at all; it is kept, and spawning will fail.
 #[must_use]
 pub fn shell_quote(value: &[u8]) -> Vec<u8> {
@@ -285,43 +285,26 @@ fn quote_into(out: &mut Vec<u8>, value: &[u8]) {
         out.extend_from_slice(b"''");
         return;
     }
-    if value.iter().all(|&b| is_safe(b)) && !starts_like_assignment(value) {
+    if value.iter().all(|&b| is_safe(b)) {
         out.extend_from_slice(value);
         return;
     }
-    // A single-quoted string cannot contain `'`: close the quotes around each one. Quotes are
-    // only opened for other bytes, so no empty `''` pairs are left at the ends.
-    let mut open = false;
+    let start = out.len();
+    out.push(b'\'');
     for &byte in value {
         if byte == b'\'' {
-            if open {
-                out.push(b'\'');
-                open = false;
-            }
-            out.extend_from_slice(b"\\'");
+            out.extend_from_slice(b"'\"'\"'");
         } else {
-            if !open {
-                out.push(b'\'');
-                open = true;
-            }
             out.push(byte);
         }
     }
-    if open {
-        out.push(b'\'');
+    out.push(b'\'');
+    if out[start..].starts_with(b"''") {
+        out.drain(start..start + 2);
     }
-}
-
-/// Whether a bare word would be taken as an assignment in command position (`NAME=`), or
-/// starts with `=` (zsh expands `=cmd` to the path of cmd).
-fn starts_like_assignment(word: &[u8]) -> bool {
-    let Some(equals) = word.iter().position(|&b| b == b'=') else {
-        return false;
-    };
-    let name = &word[..equals];
-    name.is_empty()
-        || (!name[0].is_ascii_digit()
-            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
+    if out[start..].ends_with(b"''") {
+        out.truncate(out.len() - 2);
+    }
 }
 
 /// Bytes that give a command line meaning beyond "words separated by blanks": GNU make's
@@ -575,7 +558,10 @@ mod tests {
     #[test]
     fn all_args_are_joined_and_quoted_separately() {
         // parallel --dry-run echo {} ::: 'a b' ::: "c'd" ::: '$x'
-        assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], true), r"echo 'a b' 'c'\''d' '$x'");
+        assert_eq!(
+            expand("echo {}", &["a b", "c'd", "$x"], true),
+            r#"echo 'a b' 'c'"'"'d' '$x'"#
+        );
         assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], false), "echo a b c'd $x");
         // parallel --dry-run echo {.} {/} {//} {/.} ::: a.b/x.y ::: c.d
         assert_eq!(
@@ -639,21 +625,23 @@ mod tests {
 
     #[test]
     fn shell_quote_forms() {
+        // parallel --dry-run echo {} ::: VALUE, for each of these.
         for (value, want) in [
             ("", "''"),
             ("plain", "plain"),
-            ("a/b-c_d.e+f,g:h@i%j", "a/b-c_d.e+f,g:h@i%j"),
-            ("--opt=value", "--opt=value"),
-            ("1=x", "1=x"),
-            ("a-b=c", "a-b=c"),
+            ("a/b-c_d.e+f", "a/b-c_d.e+f"),
+            ("a,b", "'a,b'"),
+            ("a:b@c%d", "'a:b@c%d'"),
+            ("--opt=value", "'--opt=value'"),
             ("FOO=bar", "'FOO=bar'"),
-            ("_x=1", "'_x=1'"),
             ("=cmd", "'=cmd'"),
             ("a b", "'a b'"),
-            ("'", r"\'"),
-            ("''", r"\'\'"),
-            ("a'b", r"'a'\''b'"),
-            ("'a'", r"\''a'\'"),
+            ("'", r#""'""#),
+            ("''", r#""'"''"'""#),
+            ("a'b", r#"'a'"'"'b'"#),
+            ("it's", r#"'it'"'"'s'"#),
+            ("'a'", r#""'"'a'"'""#),
+            ("a'", r#"'a'"'""#),
             ("$HOME", "'$HOME'"),
             ("~", "'~'"),
             ("a^b", "'a^b'"),

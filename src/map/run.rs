@@ -748,7 +748,7 @@ mod tests {
     #[test]
     fn commands_are_built_as_gnu_parallel_builds_them() {
         assert_eq!(command(None, &["echo a", "b"]), "echo a b");
-        assert_eq!(command(Some("echo"), &["a b", "c'd"]), r"echo 'a b' 'c'\''d'");
+        assert_eq!(command(Some("echo"), &["a b", "c'd"]), r#"echo 'a b' 'c'"'"'d'"#);
         assert_eq!(command(Some("echo {} {#} {%}"), &["x y"]), "echo 'x y' 4 2");
         assert_eq!(command(Some("wc {1} {2}"), &["a", "$(x)"]), "wc a '$(x)'");
     }
