@@ -108,7 +108,7 @@ pub struct RunArgs {
 pub struct MapArgs {
     /// Job slots: N, N% of the CPUs, +N or -N CPUs, 0 as many as can run
     /// [default: the CPUs maestro may use].
-    #[arg(short, long, value_name = "N", allow_hyphen_values = true)]
+    #[arg(short, long, value_name = "N", allow_negative_numbers = true)]
     pub jobs: Option<String>,
     /// Print jobs' output in input order (they still run in parallel).
     #[arg(short = 'k', long)]
@@ -159,7 +159,7 @@ pub struct MapArgs {
     /// The command template, then the inputs: `::: VALUES...` (`:::+` pairs
     /// with the source before), `:::: FILES...` (`::::+`); stdin's lines
     /// when no source is given.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 

@@ -6,6 +6,9 @@
 //! The first group is read as jobs are taken, so 100,000 lines on stdin are
 //! never held at once; the other groups are read whole at the start, since
 //! every value of theirs is needed again for each value of the first.
+//!
+//! As in parallel, an empty source counts as one empty value, unless every
+//! source is empty (then there is no job at all): `::: a :::` runs `a ''`.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -86,9 +89,25 @@ impl Records {
     }
 }
 
+/// A source, with its first record read ahead (to know whether it is
+/// empty before any job starts).
+struct Member {
+    records: Records,
+    ahead: Option<Vec<u8>>,
+}
+
+impl Member {
+    fn next(&mut self) -> Result<Option<Vec<u8>>, InputError> {
+        match self.ahead.take() {
+            Some(record) => Ok(Some(record)),
+            None => self.records.next(),
+        }
+    }
+}
+
 /// Sources read in lockstep: one value of each per step, until one ends.
 struct Group {
-    members: Vec<Records>,
+    members: Vec<Member>,
 }
 
 impl Group {
@@ -134,12 +153,21 @@ pub struct Inputs {
 impl Inputs {
     /// Opens every source; reads all but the first group whole.
     pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
-        let mut groups: Vec<Group> = Vec::new();
+        let mut members = Vec::new();
         for source in sources {
-            let records = Records::open(&source.kind, parsing.null)?;
+            let mut records = Records::open(&source.kind, parsing.null)?;
+            let ahead = records.next()?;
+            members.push((Member { records, ahead }, source.linked));
+        }
+        let all_empty = members.iter().all(|(member, _)| member.ahead.is_none());
+        let mut groups: Vec<Group> = Vec::new();
+        for (mut member, linked) in members {
+            if member.ahead.is_none() && !all_empty {
+                member.ahead = Some(Vec::new());
+            }
             match groups.last_mut() {
-                Some(group) if source.linked => group.members.push(records),
-                _ => groups.push(Group { members: vec![records] }),
+                Some(group) if linked => group.members.push(member),
+                _ => groups.push(Group { members: vec![member] }),
             }
         }
         let mut groups = groups.into_iter();
@@ -251,9 +279,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_source_means_no_jobs() {
+    fn an_empty_source_is_one_empty_value_unless_all_are_empty() {
         assert!(jobs(&[args(&[])], Parsing::default()).is_empty());
-        assert!(jobs(&[args(&["a"]), args(&[])], Parsing::default()).is_empty());
+        assert!(jobs(&[args(&[]), args(&[])], Parsing::default()).is_empty());
+        assert_eq!(jobs(&[args(&["a"]), args(&[])], Parsing::default()), ["1:a|"]);
+        assert_eq!(jobs(&[args(&[]), args(&["a"])], Parsing::default()), ["1:|a"]);
+        let got = jobs(&[args(&["a", "b"]), linked(args(&[]))], Parsing::default());
+        assert_eq!(got, ["1:a|"]);
     }
 
     #[test]

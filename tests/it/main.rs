@@ -3,6 +3,7 @@
 mod support;
 
 mod errors;
+mod map_oracle;
 mod output;
 mod par;
 mod process;

@@ -1,0 +1,328 @@
+//! `maestro map` against the real GNU parallel: every case runs through
+//! both, each in its own fresh folder with the same files and stdin, and
+//! their stdout, exit status, and where asked stderr and joblog must match.
+//!
+//! Output order is compared exactly with `-k` (or one job slot), as sorted
+//! lines otherwise, since parallel's own order then depends on timing.
+//! Deliberate differences from parallel are tested in `map.rs`, not here.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::support::Project;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Byte for byte.
+    Exact,
+    /// The same lines, in any order.
+    Lines,
+}
+
+#[derive(Clone, Copy)]
+struct Case {
+    args: &'static [&'static str],
+    stdin: &'static [u8],
+    files: &'static [(&'static str, &'static [u8])],
+    stdout: Order,
+    /// Compare stderr too (in this order), or not at all.
+    stderr: Option<Order>,
+    /// Compare the joblog `jl` each leaves, times aside.
+    joblog: bool,
+    /// Command lines run first in both folders (`map`/`parallel` implied).
+    before: &'static [&'static [&'static str]],
+    /// Files neither may create (quoting cases: `pwned`).
+    never: &'static [&'static str],
+    /// Files the jobs write, whose contents must match.
+    same_files: &'static [&'static str],
+    /// Lines `1` to N on stdin (after `stdin`).
+    numbered_stdin: usize,
+}
+
+impl Default for Case {
+    fn default() -> Case {
+        Case {
+            args: &[],
+            stdin: b"",
+            files: &[],
+            stdout: Order::Exact,
+            stderr: None,
+            joblog: false,
+            before: &[],
+            never: &[],
+            same_files: &[],
+            numbered_stdin: 0,
+        }
+    }
+}
+
+struct Outcome {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    joblog: Option<Vec<Vec<String>>>,
+    files: Vec<Option<Vec<u8>>>,
+}
+
+/// Where `parallel` is, or why the case cannot run.
+fn parallel() -> Option<&'static str> {
+    let found = Command::new("parallel")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some("parallel");
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "GNU parallel is not installed, and CI=true: .ci/run must install it (apt-get install parallel)"
+    );
+    eprintln!("skipped: GNU parallel is not installed (apt-get install parallel)");
+    None
+}
+
+impl Case {
+    fn check(self) {
+        let Some(parallel) = parallel() else { return };
+        let theirs = self.run_in(&Project::new(), |command| {
+            let mut c = Command::new(parallel);
+            c.arg("--will-cite").args(command);
+            c
+        });
+        let ours = self.run_in(&Project::new(), |command| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_maestro"));
+            c.arg("map").args(command);
+            c
+        });
+        let show = |o: &Outcome| {
+            format!(
+                "exit {}\n--- stdout\n{}--- stderr\n{}",
+                o.code,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        };
+        let context = format!(
+            "case {:?}\n=== parallel: {}\n=== maestro map: {}",
+            self.args,
+            show(&theirs),
+            show(&ours)
+        );
+        assert_eq!(ours.code, theirs.code, "exit status differs\n{context}");
+        assert_eq!(
+            normalized(&ours.stdout, self.stdout),
+            normalized(&theirs.stdout, self.stdout),
+            "stdout differs\n{context}"
+        );
+        if let Some(order) = self.stderr {
+            assert_eq!(
+                normalized(&ours.stderr, order),
+                normalized(&theirs.stderr, order),
+                "stderr differs\n{context}"
+            );
+        }
+        if self.joblog {
+            assert_eq!(ours.joblog, theirs.joblog, "joblogs differ\n{context}");
+        }
+        assert_eq!(ours.files, theirs.files, "files {:?} differ\n{context}", self.same_files);
+    }
+
+    fn run_in(&self, p: &Project, command: impl Fn(&[&str]) -> Command) -> Outcome {
+        for (path, content) in self.files {
+            std::fs::write(p.path(path), content).unwrap();
+        }
+        for before in self.before {
+            let status = command(before)
+                .current_dir(&p.dir)
+                .env("SHELL", "/bin/sh")
+                .env("PARALLEL_HOME", p.path(".parallel"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.code().is_some(), "{before:?} was killed");
+        }
+        let mut child = command(self.args)
+            .current_dir(&p.dir)
+            // Both run jobs with /bin/sh: parallel through $SHELL.
+            .env("SHELL", "/bin/sh")
+            .env("PARALLEL_HOME", p.path(".parallel"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut input = self.stdin.to_vec();
+        for n in 1..=self.numbered_stdin {
+            input.extend_from_slice(format!("{n}\n").as_bytes());
+        }
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        for file in self.never {
+            assert!(!p.path(file).exists(), "{file} was created: an input ran as code");
+        }
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: output.stdout,
+            stderr: output.stderr,
+            joblog: joblog(&p.path("jl")),
+            files: self.same_files.iter().map(|f| std::fs::read(p.path(f)).ok()).collect(),
+        }
+    }
+}
+
+fn normalized(bytes: &[u8], order: Order) -> Vec<Vec<u8>> {
+    match order {
+        Order::Exact => vec![bytes.to_vec()],
+        Order::Lines => {
+            let mut lines: Vec<Vec<u8>> =
+                bytes.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+            lines.sort();
+            lines
+        }
+    }
+}
+
+/// A joblog's rows without their times (Starttime, JobRuntime), sorted by
+/// job: what must agree.
+fn joblog(path: &Path) -> Option<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|line| {
+            line.split('\t')
+                .enumerate()
+                .filter(|(i, _)| *i != 2 && *i != 3)
+                .map(|(_, field)| field.to_string())
+                .collect()
+        })
+        .collect();
+    rows[1..].sort_by_key(|row| row[0].parse::<u64>().unwrap_or(0));
+    Some(rows)
+}
+
+macro_rules! oracle {
+    ($($name:ident: [$($arg:expr),* $(,)?] $({ $($key:ident: $value:expr),* $(,)? })?;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                Case { args: &[$($arg),*], $($($key: $value,)*)? ..Case::default() }.check();
+            }
+        )*
+    };
+}
+
+const LINES: &[(&str, &[u8])] = &[("f1", b"1\n2\n3\n"), ("f2", b"x\ny\n")];
+
+oracle! {
+    // Input sources and how they combine.
+    one_source: ["-k", "echo", ":::", "a", "b", "c"];
+    two_sources_combine: ["-k", "echo", ":::", "a", "b", ":::", "1", "2"];
+    three_sources_combine: ["-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y"];
+    linked_shortest_wins: ["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"];
+    linked_longer_second: ["-k", "echo", ":::", "a", "b", ":::+", "1", "2", "3"];
+    positional_across_sources: ["-k", "echo", "{2}-{1}", ":::", "a", "b", ":::", "1", "2"];
+    file_source: ["-k", "echo", "::::", "f1"] { files: LINES };
+    two_file_sources: ["-k", "echo", "::::", "f1", "f2"] { files: LINES };
+    linked_file_sources: ["-k", "echo", "::::", "f1", "::::+", "f2"] { files: LINES };
+    arg_file: ["-k", "-a", "f1", "echo"] { files: LINES };
+    two_arg_files: ["-k", "-a", "f1", "-a", "f2", "echo"] { files: LINES };
+    file_and_args: ["-k", "echo", "::::", "f2", ":::", "1", "2"] { files: LINES };
+    stdin_lines: ["-k", "echo", "[{}]"] { stdin: b"a\nb c\nd\n" };
+    stdin_empty_lines: ["-k", "echo", "[{}]"] { stdin: b"a\n\nb\n" };
+    stdin_no_final_newline: ["-k", "echo", "[{}]"] { stdin: b"a\nb" };
+    stdin_as_file_source: ["-k", "echo", "::::", "-", ":::", "1", "2"] { stdin: b"x\ny\n" };
+    null_separated: ["-k", "-0", "echo", "[{}]"] { stdin: b"a b\0c\nd\0" };
+    colsep_columns: ["-k", "--colsep", ",", "echo", "{2}{1}"] { stdin: b"a,b\nc,d\n" };
+    colsep_all_columns: ["-k", "--colsep", ",", "echo", "[{}]"] { stdin: b"a,b\nc,d,e\n" };
+    colsep_tab: ["-k", "--colsep", "\\t", "echo", "{2}"] { stdin: b"a\tb\nc\td\n" };
+    colsep_missing_column: ["-k", "--colsep", ",", "echo", "x{3}y"] { stdin: b"a,b\n" };
+    max_args: ["-k", "-n", "2", "echo", ":::", "1", "2", "3", "4", "5"];
+    max_args_positional: ["-k", "-n", "2", "echo", "{1}-{2}", ":::", "1", "2", "3", "4", "5"];
+    max_args_all: ["-k", "-n", "3", "echo", "[{}]", ":::", "1", "2", "3", "4", "5", "6", "7"];
+    max_args_combined_sources: ["-k", "-n", "2", "echo", ":::", "1", "2", "3", ":::", "a", "b"];
+    inputs_are_commands: ["-k", ":::", "echo hi", "echo there; echo again"];
+    stdin_lines_are_commands: ["-k"] { stdin: b"echo one\necho two | tr o 0\n" };
+    template_without_replacement_appends: ["-k", "echo", "pre", ":::", "a b", "c'd"];
+    template_words_join: ["-k", "echo", "{}", "and", "{}", ":::", "x"];
+    empty_args_source: ["echo", ":::"];
+    empty_stdin: ["echo"];
+    empty_second_source: ["echo", ":::", "a", ":::"];
+    many_inputs: ["-k", "echo"] { numbered_stdin: 2000 };
+
+    // Replacement strings.
+    no_extension: ["-k", "echo", "{.}", ":::", "a.txt", "dir/b.tar.gz", "sub.dir/bar", ".bashrc", "noext", "/abs/p.q", "dir/", "a/.hidden"];
+    basename: ["-k", "echo", "{/}", ":::", "a.txt", "dir/b.tar.gz", "sub.dir/bar", ".bashrc", "noext", "/abs/p.q", "dir/", "a/.hidden"];
+    dirname: ["-k", "echo", "{//}", ":::", "a.txt", "dir/b.tar.gz", "sub.dir/bar", ".bashrc", "noext", "/abs/p.q", "dir/", "a/.hidden"];
+    basename_no_extension: ["-k", "echo", "{/.}", ":::", "a.txt", "dir/b.tar.gz", "sub.dir/bar", ".bashrc", "noext", "/abs/p.q", "dir/", "a/.hidden"];
+    sequence_number: ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"];
+    slot_with_one_job: ["-k", "-j1", "echo", "{%}", ":::", "a", "b", "c"];
+    positional_transforms: ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "x/a.b", ":::", "y/c.d"];
+    from_the_end: ["-k", "-n", "3", "echo", "{-1}", "{-2}", ":::", "1", "2", "3"];
+    literal_braces_stay: ["-k", "echo", "{a}", "{}", "{x}y", "{.", ":::", "x"];
+    awk_braces_stay: ["-k", "echo {} | awk '{print $2}'", ":::", "a b"];
+
+    // Quoting: inputs never run as code and reach the command intact.
+    quoting_shell_syntax: ["-k", "printf", "[%s]\\n", "{}", ":::", "it's", "a\"b", "$HOME", "x  y", "*", "; touch pwned", "$(touch pwned)", "`touch pwned`", "a\\b", "-n", "", "|", "&&", "~", "#x"] { never: &["pwned"] };
+    quoting_appended: ["-k", "printf", "[%s]\\n", ":::", "$(touch pwned)", "a b", "'"] { never: &["pwned"] };
+    quoting_from_stdin: ["-k", "printf", "[%s]\\n"] { stdin: b"$(touch pwned)\n;touch pwned\n\"q\" 'r'\n", never: &["pwned"] };
+    quoting_unicode: ["-k", "echo", "{}", ":::", "é", "日本", "naïve café"];
+    invalid_utf8_bytes: ["-k", "printf", "%s\\n", "{}", "::::", "bytes"] { files: &[("bytes", b"\xff\xfe\n\xc3(\n")] };
+    file_names_with_spaces: ["-k", "cat", ":::", "a b.txt", "c'd.txt"] { files: &[("a b.txt", b"one\n"), ("c'd.txt", b"two\n")] };
+    dry_run_quoting: ["--dry-run", "-k", "echo", "{}", ":::", "it's", "a\"b", "$HOME", "x  y", "*", "é", "", "a\\b", "plain", "a=b", "-n", "~user", "a,b", "a%b", "'", "''"];
+    dry_run_appended: ["--dry-run", "-k", "wc", "-l", ":::", "a b", "c"];
+
+    // Output.
+    stdout_and_stderr_apart: ["-k", "echo out {}; echo err {} >&2", ":::", "a", "b", "c"] { stderr: Some(Order::Exact) };
+    tag: ["-k", "--tag", "echo", ":::", "a", "b", ":::", "1", "2"];
+    tag_unfinished_line: ["-k", "--tag", "printf 'x\\ny'", ":::", "a"];
+    tag_stderr: ["-k", "--tag", "echo err >&2", ":::", "a", "b"] { stderr: Some(Order::Exact) };
+    unordered_output_has_the_same_lines: ["-j3", "echo", ":::", "a", "b", "c", "d", "e", "f"] { stdout: Order::Lines };
+    large_output_in_order: ["-k", "seq 1 {}", ":::", "100000", "3", "20000"];
+    no_output: ["-k", "true", ":::", "a", "b"];
+    no_final_newline: ["-k", "printf", "x{}", ":::", "1", "2", "3"];
+
+    // Exit status.
+    exit_is_the_number_failed: ["exit {}", ":::", "0", "1", "2", "3"];
+    all_succeed: ["true", ":::", "1", "2"];
+    more_than_100_failed: ["-j8", "false"] { numbered_stdin: 105 };
+    killed_by_a_signal_fails: ["kill -9 $$", ":::", "a"];
+    missing_program_fails: ["nosuchprogram-xyz", ":::", "a"];
+    halt_now_on_failure: ["-j1", "--halt", "now,fail=1", "echo {}; exit {}", ":::", "0", "3", "0", "0"];
+    halt_soon_on_failure: ["-j1", "--halt", "soon,fail=1", "echo {}; exit {}", ":::", "0", "3", "0", "0"];
+    halt_on_success: ["-j1", "--halt", "now,success=1", "echo {}; exit {}", ":::", "1", "0", "2", "2"];
+    halt_when_done: ["-j1", "--halt", "now,done=2", "echo {}; exit {}", ":::", "1", "0", "2", "2"];
+    halt_legacy_number: ["-j1", "--halt", "2", "echo {}; exit {}", ":::", "0", "4", "0"];
+    halt_never: ["-j1", "--halt", "never", "exit {}", ":::", "1", "1", "0"];
+    retries_run_a_job_n_times: ["--retries", "3", "echo try >> tries; exit 1", ":::", "a"] { same_files: &["tries"] };
+    retries_until_success: ["--retries", "3", "echo x >> n; test $(wc -l < n) -ge 2", ":::", "a"];
+    timeout_kills: ["--timeout", "0.5", "sleep {}; echo done {}", ":::", "0.1", "5"];
+
+    // Joblog and resuming.
+    joblog_columns: ["-k", "--joblog", "jl", "echo {}; exit {}", ":::", "0", "1", "2"] { joblog: true };
+    joblog_signal: ["--joblog", "jl", "kill -9 $$", ":::", "a"] { joblog: true };
+    joblog_timeout: ["--joblog", "jl", "--timeout", "0.5", "sleep {}", ":::", "5"] { joblog: true };
+    joblog_quoted_command: ["--joblog", "jl", "echo", ":::", "a b"] { joblog: true };
+    resume_skips_logged_jobs: ["-k", "--joblog", "jl", "--resume", "echo run {}; exit {}", ":::", "0", "1", "0", "2"] {
+        joblog: true,
+        before: &[&["-k", "--joblog", "jl", "echo {}; exit {}", ":::", "0", "1"]],
+    };
+    resume_failed_reruns_failures: ["-k", "--joblog", "jl", "--resume-failed", "echo rerun {}", ":::", "0", "1", "0", "2"] {
+        joblog: true,
+        before: &[&["-k", "--joblog", "jl", "echo {}; exit {}", ":::", "0", "1", "0"]],
+    };
+
+    // Job slots.
+    jobs_zero: ["-j0", "echo", ":::", "a", "b", "c"] { stdout: Order::Lines };
+    jobs_percent: ["-k", "-j", "50%", "echo", ":::", "a", "b"];
+    jobs_plus: ["-k", "-j", "+1", "echo", ":::", "a", "b"];
+    jobs_minus: ["-k", "-j", "-1", "echo", ":::", "a", "b"];
+}
