@@ -116,6 +116,10 @@ pub struct MapArgs {
     /// Prefix each output line with the job's arguments and a tab.
     #[arg(long)]
     pub tag: bool,
+    /// Print jobs' output line by line as it comes, not whole jobs at their
+    /// end (lines of different jobs never mix within a line). -k wins.
+    #[arg(long, visible_alias = "lb")]
+    pub line_buffer: bool,
     /// Write a line per finished job to FILE, in GNU parallel's format.
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,

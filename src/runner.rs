@@ -346,7 +346,7 @@ impl<'a> Runner<'a, '_> {
                 };
                 self.attempt_ended(key, outcome, usage);
             }
-            ExecEvent::Output { key, bytes } => {
+            ExecEvent::Output { key, bytes, .. } => {
                 if let Some(log) = self.running.get_mut(&key).and_then(|a| a.log_file.as_mut()) {
                     let _ = log.write_all(&bytes);
                 }

@@ -558,10 +558,7 @@ mod tests {
     #[test]
     fn all_args_are_joined_and_quoted_separately() {
         // parallel --dry-run echo {} ::: 'a b' ::: "c'd" ::: '$x'
-        assert_eq!(
-            expand("echo {}", &["a b", "c'd", "$x"], true),
-            r#"echo 'a b' 'c'"'"'d' '$x'"#
-        );
+        assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], true), r#"echo 'a b' 'c'"'"'d' '$x'"#);
         assert_eq!(expand("echo {}", &["a b", "c'd", "$x"], false), "echo a b c'd $x");
         // parallel --dry-run echo {.} {/} {//} {/.} ::: a.b/x.y ::: c.d
         assert_eq!(

@@ -62,6 +62,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         jobs,
         keep_order: args.keep_order,
         tag: args.tag,
+        line_buffer: args.line_buffer,
         joblog: args.joblog,
         resume,
         tries: args.retries.max(1),
@@ -72,8 +73,8 @@ fn run_map(args: MapArgs) -> Result<i32> {
         log_dir,
     };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
-    let status = run::run(inputs, &config, &mut recorder)
-        .map_err(|e| Error::usage(e.to_string()))?;
+    let status =
+        run::run(inputs, &config, &mut recorder).map_err(|e| Error::usage(e.to_string()))?;
     if let Some(error) = recorder.error() {
         warn_unrecorded(opened.store.path(), error);
     }

@@ -22,8 +22,9 @@ struct Child {
     key: usize,
     /// Its place in the guardian's table.
     guarded: Slot,
-    /// Read end of its output pipe, in stream mode.
-    pipe: Option<File>,
+    /// Read ends of its output pipes, in stream mode: stdout's (or both
+    /// streams'), then stderr's.
+    pipes: [Option<File>; 2],
 }
 
 /// Runs attempts as local processes.
@@ -60,18 +61,23 @@ impl LocalExecutor {
 
     /// Starts `spawn` in a new process group; returns its pid (= its group).
     pub fn spawn(&mut self, spawn: Spawn<'_>) -> io::Result<u32> {
-        let mut pipe_read = None;
-        let mut pipe_write = None;
+        let mut pipes = [None, None];
+        let mut pipe_writes = Vec::new();
+        let mut piped = |index: usize| -> io::Result<RawFd> {
+            let (read, write) = pipe(libc::O_CLOEXEC)?;
+            set_nonblocking(&read)?;
+            pipes[index] = Some(File::from(read));
+            pipe_writes.push(write);
+            Ok(pipe_writes[pipe_writes.len() - 1].as_raw_fd())
+        };
         let output = match &spawn.output {
             OutputTo::File(file) => (file.as_raw_fd(), file.as_raw_fd()),
             OutputTo::Split { stdout, stderr } => (stdout.as_raw_fd(), stderr.as_raw_fd()),
             OutputTo::Pipe => {
-                let (read, write) = pipe(libc::O_CLOEXEC)?;
-                set_nonblocking(&read)?;
-                pipe_read = Some(File::from(read));
-                let fd = pipe_write.insert(write).as_raw_fd();
+                let fd = piped(0)?;
                 (fd, fd)
             }
+            OutputTo::Pipes => (piped(0)?, piped(1)?),
         };
         let env = self.environment.with(&spawn.env)?;
         let line = split_direct(&spawn.cmd);
@@ -97,11 +103,11 @@ impl LocalExecutor {
             )?,
             result => result?,
         } as u32;
-        // Our copy of the pipe's write end closes here, so the pipe reaches
+        // Our copies of the pipes' write ends close here, so the pipes reach
         // EOF when the task's tree exits.
-        drop(pipe_write);
+        drop(pipe_writes);
         let guarded = self.guardian.watch(pid);
-        self.children.insert(pid, Child { key: spawn.key, guarded, pipe: pipe_read });
+        self.children.insert(pid, Child { key: spawn.key, guarded, pipes });
         Ok(pid)
     }
 
@@ -160,9 +166,12 @@ impl LocalExecutor {
             vec![libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 }];
         let mut piped = Vec::new();
         for (&pid, child) in &self.children {
-            if let Some(pipe) = &child.pipe {
-                fds.push(libc::pollfd { fd: pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-                piped.push(pid);
+            for (index, pipe) in child.pipes.iter().enumerate() {
+                if let Some(pipe) = pipe {
+                    let fd = pipe.as_raw_fd();
+                    fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+                    piped.push((pid, index));
+                }
             }
         }
         let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
@@ -172,9 +181,9 @@ impl LocalExecutor {
             let error = io::Error::last_os_error();
             return if error.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(error) };
         }
-        for (pollfd, pid) in fds[1..].iter().zip(piped) {
+        for (pollfd, (pid, index)) in fds[1..].iter().zip(piped) {
             if pollfd.revents != 0 {
-                self.read_pipe(pid);
+                self.read_pipe(pid, index);
             }
         }
         if fds[0].revents != 0 {
@@ -189,20 +198,21 @@ impl LocalExecutor {
         Ok(())
     }
 
-    /// Reads what a piped child wrote; closes the pipe at EOF.
-    fn read_pipe(&mut self, pid: u32) {
+    /// Reads what a piped child wrote to pipe `index`; closes it at EOF.
+    fn read_pipe(&mut self, pid: u32, index: usize) {
         let Some(child) = self.children.get_mut(&pid) else { return };
-        let Some(pipe) = &mut child.pipe else { return };
+        let Some(pipe) = &mut child.pipes[index] else { return };
         let mut buffer = vec![0u8; 64 * 1024];
         match pipe.read(&mut buffer) {
-            Ok(0) => child.pipe = None,
+            Ok(0) => child.pipes[index] = None,
             Ok(n) => {
                 buffer.truncate(n);
-                self.pending.push_back(ExecEvent::Output { key: child.key, bytes: buffer });
+                let (key, stderr) = (child.key, index == 1);
+                self.pending.push_back(ExecEvent::Output { key, bytes: buffer, stderr });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => child.pipe = None,
+            Err(_) => child.pipes[index] = None,
         }
     }
 
@@ -230,8 +240,10 @@ impl LocalExecutor {
             let (status, usage) = wait4(pid);
             let Some(mut child) = self.children.remove(&(pid as u32)) else { continue };
             self.guardian.forget(child.guarded);
-            if let Some(pipe) = child.pipe.take() {
-                self.drain_pipe(child.key, pipe);
+            for (index, pipe) in child.pipes.iter_mut().enumerate() {
+                if let Some(pipe) = pipe.take() {
+                    self.drain_pipe(child.key, pipe, index == 1);
+                }
             }
             let termination = if libc::WIFSIGNALED(status) {
                 Termination::Signaled(libc::WTERMSIG(status))
@@ -244,7 +256,7 @@ impl LocalExecutor {
 
     /// Reads what is left in a reaped child's pipe. Writers still alive
     /// (being killed, or escaped from the group) are not waited for.
-    fn drain_pipe(&mut self, key: usize, mut pipe: File) {
+    fn drain_pipe(&mut self, key: usize, mut pipe: File, stderr: bool) {
         let mut rest = Vec::new();
         let mut buffer = vec![0u8; 64 * 1024];
         while let Ok(n) = pipe.read(&mut buffer) {
@@ -254,7 +266,7 @@ impl LocalExecutor {
             rest.extend_from_slice(&buffer[..n]);
         }
         if !rest.is_empty() {
-            self.pending.push_back(ExecEvent::Output { key, bytes: rest });
+            self.pending.push_back(ExecEvent::Output { key, bytes: rest, stderr });
         }
     }
 }

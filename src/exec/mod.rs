@@ -89,8 +89,10 @@ pub enum OutputTo<'a> {
         /// Where stderr goes.
         stderr: std::os::fd::BorrowedFd<'a>,
     },
-    /// Through a pipe that maestro reads, for streaming.
+    /// Through one pipe that maestro reads (both streams), for streaming.
     Pipe,
+    /// Through two pipes that maestro reads, stdout's and stderr's.
+    Pipes,
 }
 
 /// Something that happened to spawned processes.
@@ -105,12 +107,14 @@ pub enum ExecEvent {
         /// What it used.
         usage: Usage,
     },
-    /// Bytes from a piped attempt (`OutputTo::Pipe`).
+    /// Bytes from a piped attempt (`OutputTo::Pipe`, `OutputTo::Pipes`).
     Output {
         /// The attempt's key.
         key: usize,
         /// The bytes, as read.
         bytes: Vec<u8>,
+        /// Whether they came from stderr's own pipe (`OutputTo::Pipes`).
+        stderr: bool,
     },
     /// A signal maestro should act on (SIGINT, SIGTERM, SIGHUP).
     Signal(i32),

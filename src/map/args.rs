@@ -170,7 +170,9 @@ pub struct Halt {
 /// `now,fail=1`.
 pub fn parse_halt(text: &str) -> Result<Option<Halt>, String> {
     let bad = || {
-        format!("--halt {text}: expected never, or now|soon,fail|success|done[=N|=N%] (e.g. now,fail=1)")
+        format!(
+            "--halt {text}: expected never, or now|soon,fail|success|done[=N|=N%] (e.g. now,fail=1)"
+        )
     };
     let fail_once = |when| Halt { when, on: HaltOn::Fail, threshold: Threshold::Count(1) };
     match text {
@@ -217,7 +219,8 @@ pub enum Timeout {
 
 /// `--timeout SECONDS` or `--timeout N%`.
 pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
-    let bad = || format!("--timeout {text}: expected seconds (e.g. 2.5) or N% of the median run time");
+    let bad =
+        || format!("--timeout {text}: expected seconds (e.g. 2.5) or N% of the median run time");
     match text.strip_suffix('%') {
         Some(percent) => match percent.parse::<f64>() {
             Ok(p) if p.is_finite() && p > 0.0 => Ok(Timeout::OfMedian(p)),

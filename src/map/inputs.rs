@@ -61,8 +61,8 @@ impl Records {
                 (Box::new(io::stdin().lock()), path.clone())
             }
             SourceKind::File(path) => {
-                let file = File::open(path)
-                    .map_err(|source| InputError { path: path.clone(), source })?;
+                let file =
+                    File::open(path).map_err(|source| InputError { path: path.clone(), source })?;
                 (Box::new(BufReader::with_capacity(64 * 1024, file)), path.clone())
             }
         };

@@ -1,10 +1,8 @@
 //! `--joblog`: one line per finished job in GNU parallel's format, and
-//! reading one back for `--resume` / `--resume-failed`.
-//!
-//! ```text
-//! Seq	Host	Starttime	JobRuntime	Send	Receive	Exitval	Signal	Command
-//! 1	:	1795330792.539	     0.001	0	2	0	0	echo 0
-//! ```
+//! reading one back for `--resume` / `--resume-failed`. Tab-separated:
+//! `Seq Host Starttime JobRuntime Send Receive Exitval Signal Command`, as in
+//! `1 : 1795330792.539      0.001 0 2 0 0 echo 0` (Host is always `:`, the
+//! local machine; Send always 0; Receive counts stdout bytes).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

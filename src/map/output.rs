@@ -131,7 +131,7 @@ fn copy_range(
 
 /// `text` with `tag` and a tab before each line (a last line without a
 /// newline too, and it stays without one).
-fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
+pub fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + tag.len() + 1);
     for line in text.split_inclusive(|&b| b == b'\n') {
         out.extend_from_slice(tag);

@@ -7,7 +7,9 @@
 //! Each job's stdout goes straight into its log file
 //! (`.maestro/logs/<run>/<seq>.log`), its stderr into an in-memory file
 //! that is appended to the log when the job ends: the two stay apart for
-//! printing, and the log keeps both.
+//! printing, and the log keeps both. With `--line-buffer`, both come
+//! through pipes instead: maestro prints whole lines as they arrive and
+//! writes everything to the log as it comes.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
@@ -49,6 +51,8 @@ pub struct MapConfig {
     pub keep_order: bool,
     /// `--tag`.
     pub tag: bool,
+    /// `--line-buffer` (ignored with `-k`).
+    pub line_buffer: bool,
     /// `--joblog`.
     pub joblog: Option<PathBuf>,
     /// `--resume`, `--resume-failed` (read from `joblog`).
@@ -114,15 +118,27 @@ struct Running {
     log: File,
     /// Where this attempt's output starts in the log.
     stdout_start: u64,
-    stderr: File,
+    /// Its stderr, until appended to the log; `None` with `--line-buffer`.
+    stderr: Option<File>,
+    /// `--line-buffer`: what came after the last newline, on stdout and
+    /// stderr; and how many stdout bytes came in all.
+    partial: [Vec<u8>; 2],
+    stdout_bytes: u64,
     timed_out: Option<Duration>,
     interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    Timeout { key: usize, attempt: u32, limit: Duration },
-    Kill { key: usize, attempt: u32 },
+    Timeout {
+        key: usize,
+        attempt: u32,
+        limit: Duration,
+    },
+    Kill {
+        key: usize,
+        attempt: u32,
+    },
     /// Time to compare running jobs with the median run time (`--timeout N%`).
     MedianCheck,
 }
@@ -179,7 +195,11 @@ pub fn run(
         log_dir_made: false,
         started: Instant::now(),
     };
-    runner.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
+    runner.observer.event(&Event::RunStarted {
+        run_id: config.run_id,
+        total: 0,
+        jobs: config.jobs,
+    });
     if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
         runner.timers.push(Reverse((Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
     }
@@ -251,7 +271,9 @@ impl MapRunner<'_, '_> {
                     ExecEvent::Exited { key, termination, usage } => {
                         self.attempt_ended(key, Ok(termination), usage);
                     }
-                    ExecEvent::Output { .. } => {}
+                    ExecEvent::Output { key, bytes, stderr } => {
+                        self.line_output(key, &bytes, usize::from(stderr));
+                    }
                     ExecEvent::Signal(signal) => self.interrupt(signal),
                 }
             }
@@ -310,7 +332,8 @@ impl MapRunner<'_, '_> {
         let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
         let started = Instant::now();
         let started_at = SystemTime::now();
-        let files = self.open_files(&log_path, attempt);
+        let line_buffer = self.line_buffered();
+        let files = self.open_files(&log_path, attempt, !line_buffer);
         let (mut log, stdout_start, mut stderr) = match files {
             Ok(files) => files,
             Err(e) => {
@@ -330,20 +353,36 @@ impl MapRunner<'_, '_> {
             ("PARALLEL_SEQ".to_string(), job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), slot.to_string()),
         ];
+        let output = match &stderr {
+            Some(stderr) => OutputTo::Split { stdout: log.as_fd(), stderr: stderr.as_fd() },
+            None => OutputTo::Pipes,
+        };
         let spawned = self.executor.spawn(Spawn {
             key,
             cmd: command.clone(),
             dir: PathBuf::from("."),
             env,
-            output: OutputTo::Split { stdout: log.as_fd(), stderr: stderr.as_fd() },
+            output,
         });
-        self.observer.event(&Event::AttemptStarted { instance: key, attempt, log: &log_path, key: None });
+        self.observer.event(&Event::AttemptStarted {
+            instance: key,
+            attempt,
+            log: &log_path,
+            key: None,
+        });
         let pid = match spawned {
             Ok(pid) => Some(pid),
             Err(e) => {
-                let why = spawn_error_text(&command, &e);
-                let _ = writeln!(stderr, "maestro: could not start: {why}");
-                let _ = log.flush();
+                let why = format!("maestro: could not start: {}\n", spawn_error_text(&command, &e));
+                match &mut stderr {
+                    Some(stderr) => {
+                        let _ = stderr.write_all(why.as_bytes());
+                    }
+                    None => {
+                        let _ = log.write_all(why.as_bytes());
+                        let _ = io::stderr().write_all(why.as_bytes());
+                    }
+                }
                 None
             }
         };
@@ -364,6 +403,8 @@ impl MapRunner<'_, '_> {
                 log,
                 stdout_start,
                 stderr,
+                partial: [Vec::new(), Vec::new()],
+                stdout_bytes: 0,
                 timed_out: None,
                 interrupted: false,
             },
@@ -373,9 +414,37 @@ impl MapRunner<'_, '_> {
         }
     }
 
+    /// Whether output is printed line by line as it comes.
+    fn line_buffered(&self) -> bool {
+        self.config.line_buffer && !self.config.keep_order
+    }
+
+    /// `--line-buffer`: `bytes` came from job `key`'s stdout (`stream` 0) or
+    /// stderr (1). Into the log as they come; whole lines printed now.
+    fn line_output(&mut self, key: usize, bytes: &[u8], stream: usize) {
+        let Some(running) = self.running.get_mut(&key) else { return };
+        let _ = running.log.write_all(bytes);
+        if stream == 0 {
+            running.stdout_bytes += bytes.len() as u64;
+        }
+        let partial = &mut running.partial[stream];
+        partial.extend_from_slice(bytes);
+        let Some(last_newline) = partial.iter().rposition(|&b| b == b'\n') else { return };
+        let rest = partial.split_off(last_newline + 1);
+        let lines = std::mem::replace(partial, rest);
+        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        print_lines(&lines, stream, tag.as_deref());
+    }
+
     /// The log (read-write: it is printed from), where this attempt's
-    /// output starts in it, and an in-memory file for its stderr.
-    fn open_files(&mut self, path: &PathBuf, attempt: u32) -> io::Result<(File, u64, File)> {
+    /// output starts in it, and (`separate_stderr`) an in-memory file for
+    /// its stderr.
+    fn open_files(
+        &mut self,
+        path: &PathBuf,
+        attempt: u32,
+        separate_stderr: bool,
+    ) -> io::Result<(File, u64, Option<File>)> {
         if !self.log_dir_made {
             fs::create_dir_all(&self.config.log_dir)?;
             self.log_dir_made = true;
@@ -392,7 +461,8 @@ impl MapRunner<'_, '_> {
             writeln!(log, "maestro: --- attempt {attempt} ---")?;
             start = log.stream_position()?;
         }
-        Ok((log, start, memfd()?))
+        let stderr = if separate_stderr { Some(memfd()?) } else { None };
+        Ok((log, start, stderr))
     }
 
     /// An attempt ended: `Ok` with how its process ended, `Err` when it
@@ -466,7 +536,17 @@ impl MapRunner<'_, '_> {
                 String::from_utf8_lossy(&running.command)
             );
         }
-        let received = stdout_end - running.stdout_start;
+        if running.stderr.is_none() {
+            // --line-buffer: the unfinished last lines, and nothing to print after.
+            let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+            for stream in 0..2 {
+                print_lines(&std::mem::take(&mut running.partial[stream]), stream, tag.as_deref());
+            }
+        }
+        let received = match running.stderr {
+            Some(_) => stdout_end - running.stdout_start,
+            None => running.stdout_bytes,
+        };
         self.write_joblog(
             &running.job,
             running.started_at,
@@ -476,13 +556,12 @@ impl MapRunner<'_, '_> {
             &running.command,
         );
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        let output = JobOutput {
-            seq: running.job.seq,
-            path: running.log_path.clone(),
-            stdout: running.stdout_start..stdout_end,
-            stderr: stdout_end..stderr_end,
-            tag,
+        let (stdout, stderr) = match running.stderr {
+            Some(_) => (running.stdout_start..stdout_end, stdout_end..stderr_end),
+            None => (0..0, 0..0),
         };
+        let output =
+            JobOutput { seq: running.job.seq, path: running.log_path.clone(), stdout, stderr, tag };
         if let Err(e) = self.printer.finished(output, Some(&mut running.log)) {
             // Nobody reads our output any more (a closed pipe): stop.
             if !self.stopping {
@@ -588,6 +667,12 @@ impl MapRunner<'_, '_> {
         self.summary.was_interrupted = true;
         let forced = self.interrupts > 1;
         self.observer.event(&Event::Interrupted { signal, forced });
+        let name = crate::exec::signal_name(signal);
+        if forced {
+            eprintln!("maestro: {name} received again: killing {} jobs", self.running.len());
+        } else {
+            eprintln!("maestro: {name} received: stopping {} jobs", self.running.len());
+        }
         self.retries.clear();
         if !forced {
             return self.stop_now();
@@ -673,7 +758,11 @@ impl MapRunner<'_, '_> {
                 self.summary.failed.len()
             )
         } else {
-            format!("\r{done} done, {} failed, {} running", self.summary.failed.len(), self.running.len())
+            format!(
+                "\r{done} done, {} failed, {} running",
+                self.summary.failed.len(),
+                self.running.len()
+            )
         };
         let mut stderr = io::stderr().lock();
         let _ = stderr.write_all(line.as_bytes());
@@ -704,9 +793,28 @@ fn key(job: &Job) -> usize {
 /// its stderr end in the log.
 fn append_stderr(running: &mut Running) -> io::Result<(u64, u64)> {
     let stdout_end = running.log.seek(SeekFrom::End(0))?;
-    running.stderr.seek(SeekFrom::Start(0))?;
-    let copied = io::copy(&mut running.stderr, &mut running.log)?;
+    let Some(stderr) = &mut running.stderr else { return Ok((stdout_end, stdout_end)) };
+    stderr.seek(SeekFrom::Start(0))?;
+    let copied = io::copy(stderr, &mut running.log)?;
     Ok((stdout_end, stdout_end + copied))
+}
+
+/// `--line-buffer`: prints `lines` (whole lines, or a job's last unfinished
+/// one) to stdout (`stream` 0) or stderr, each after `tag` and a tab.
+fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) {
+    if lines.is_empty() {
+        return;
+    }
+    let bytes = match tag {
+        Some(tag) => super::output::tagged(lines, tag),
+        None => lines.to_vec(),
+    };
+    // A reader gone away shows up when the job ends, as in grouped mode.
+    let _ = if stream == 0 {
+        io::stdout().lock().write_all(&bytes).and_then(|()| io::stdout().flush())
+    } else {
+        io::stderr().lock().write_all(&bytes)
+    };
 }
 
 /// An anonymous in-memory file, closed on exec.

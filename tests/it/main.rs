@@ -3,6 +3,7 @@
 mod support;
 
 mod errors;
+mod map;
 mod map_oracle;
 mod output;
 mod par;

@@ -289,6 +289,8 @@ oracle! {
     large_output_in_order: ["-k", "seq 1 {}", ":::", "100000", "3", "20000"];
     no_output: ["-k", "true", ":::", "a", "b"];
     no_final_newline: ["-k", "printf", "x{}", ":::", "1", "2", "3"];
+    line_buffer: ["--line-buffer", "-j2", "echo a{}; sleep 0.{}; echo b{}", ":::", "3", "1"] { stdout: Order::Lines };
+    line_buffer_tagged: ["--lb", "--tag", "-j2", "echo a{}; sleep 0.{}; echo b{} >&2", ":::", "3", "1"] { stdout: Order::Lines, stderr: Some(Order::Lines) };
 
     // Exit status.
     exit_is_the_number_failed: ["exit {}", ":::", "0", "1", "2", "3"];

@@ -1,0 +1,238 @@
+//! `maestro map` where it goes beyond, or on purpose differs from, GNU
+//! parallel (the shared behaviour is checked against parallel itself in
+//! `map_oracle.rs`): the engine it shares with `run` (history, logs, signal
+//! handling), streaming inputs, and the differences the README documents.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::{Project, alive_after, pids_in};
+
+fn map(p: &Project, args: &[&str]) -> crate::support::Run {
+    let mut all = vec!["map"];
+    all.extend_from_slice(args);
+    p.maestro(&all)
+}
+
+#[test]
+fn an_input_with_a_newline_reaches_the_command_whole() {
+    // Deliberate difference: parallel splits a `:::` value at newlines, into
+    // two jobs here; an input must reach the command intact.
+    let p = Project::new();
+    let run = map(&p, &["-k", "printf '[%s]\\n'", ":::", "a\nb", "c"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "[a\nb]\n[c]\n");
+}
+
+#[test]
+fn map_runs_are_recorded_with_each_jobs_log() {
+    let p = Project::new();
+    let run = map(&p, &["-k", "echo out {}; echo err {} >&2; exit {}", ":::", "0", "3"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let history = p.maestro(&["history"]);
+    let line = history.stdout.lines().nth(1).unwrap_or_default().to_string();
+    assert!(line.starts_with("1 ") && line.contains(" failed "), "{}", history.stdout);
+    assert!(line.ends_with("map -k echo out {}; echo err {} >&2; exit {} ::: 0 3"), "{line}");
+    let json = p.maestro(&["history", "--json"]).stdout;
+    assert!(json.contains(r#""kind":"map""#), "{json}");
+    assert!(json.contains(r#""ok":1,"failed":1,"skipped":0"#), "{json}");
+    assert_eq!(p.maestro(&["log", "2", "--run", "1"]).stdout, "out 3\nerr 3\n");
+    let json = p.maestro(&["log", "2", "--json"]).stdout;
+    assert!(json.contains(r#""status":"failed","exit_code":3"#), "{json}");
+}
+
+#[test]
+fn two_running_jobs_never_share_a_slot() {
+    let p = Project::new();
+    // A job takes its slot's directory; a second holder would fail mkdir.
+    let run = map(
+        &p,
+        &[
+            "-j3",
+            "mkdir slot{%} && sleep 0.0{} && rmdir slot{%} && echo {%}",
+            ":::",
+            "5",
+            "1",
+            "3",
+            "2",
+            "4",
+            "1",
+            "5",
+            "2",
+            "3",
+            "1",
+            "4",
+            "2",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut slots: Vec<&str> = run.stdout.lines().collect();
+    slots.sort_unstable();
+    slots.dedup();
+    assert_eq!(slots, ["1", "2", "3"]);
+}
+
+#[test]
+fn a_jobs_output_is_never_mixed_with_another_jobs() {
+    let p = Project::new();
+    let run = map(
+        &p,
+        &["-j4", "for i in 1 2 3 4 5; do echo {} $i; sleep 0.01; done", ":::", "a", "b", "c", "d"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 20);
+    for block in lines.chunks(5) {
+        let job = &block[0][..1];
+        let want: Vec<String> = (1..=5).map(|i| format!("{job} {i}")).collect();
+        assert_eq!(block, want, "{}", run.stdout);
+    }
+}
+
+#[test]
+fn jobs_start_before_stdin_ends() {
+    // Inputs stream: the job for the first line runs while maestro still
+    // waits for the second.
+    let p = Project::new();
+    let mut child = p
+        .command(&["map", "-j2", "touch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "first").unwrap();
+    p.wait_for("first");
+    writeln!(stdin, "second").unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    assert!(p.path("second").exists());
+}
+
+#[test]
+fn a_timeout_in_percent_kills_jobs_far_slower_than_the_median() {
+    let p = Project::new();
+    let run = map(
+        &p,
+        &[
+            "-k",
+            "-j1",
+            "--joblog",
+            "jl",
+            "--timeout",
+            "300%",
+            "sleep {}; echo {}",
+            ":::",
+            "0.1",
+            "0.1",
+            "0.1",
+            "30",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "0.1\n0.1\n0.1\n");
+    assert!(run.stderr.contains("job 4 killed after"), "{}", run.stderr);
+    let joblog = p.read("jl");
+    let last: Vec<&str> = joblog.lines().last().unwrap().split('\t').collect();
+    assert_eq!((last[0], last[6], last[7]), ("4", "-1", "15"), "{joblog}");
+}
+
+#[test]
+fn ctrl_c_stops_every_job_and_exits_130() {
+    let p = Project::new();
+    let child = p.spawn(&[
+        "map",
+        "-j2",
+        "mkdir -p pids; echo $$ > pids/{}; sleep 300",
+        ":::",
+        "a",
+        "b",
+        "c",
+    ]);
+    p.wait_for("pids/a");
+    p.wait_for("pids/b");
+    std::thread::sleep(Duration::from_millis(50));
+    let pids = pids_in(&p.path("pids"));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SIGINT received"));
+    assert_eq!(alive_after(&pids, Duration::from_secs(2)), Vec::<i32>::new());
+    assert!(!p.path("pids/c").exists(), "a job started after Ctrl-C");
+}
+
+#[test]
+fn errors_exit_255_with_what_is_wrong() {
+    let p = Project::new();
+    for (args, says) in [
+        (&["--nosuchoption", "echo", ":::", "a"][..], "--nosuchoption"),
+        (&["echo", "::::", "missing.txt"], "cannot read input missing.txt"),
+        (&["-j", "x", "echo", ":::", "a"], "-j x"),
+        (&["--halt", "later", "echo", ":::", "a"], "--halt later"),
+        (&["--timeout", "0", "echo", ":::", "a"], "--timeout 0"),
+        (&["-n", "0", "echo", ":::", "a"], "-n 0"),
+        (&["--resume", "echo", ":::", "a"], "--joblog"),
+        (&["echo", ":::+", "a"], "':::+' links"),
+    ] {
+        let run = map(&p, args);
+        assert_eq!(run.code, 255, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn the_bar_shows_progress_on_stderr() {
+    let p = Project::new();
+    let run = map(&p, &["--bar", "true", ":::", "a", "b", "c", "d"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("100% [####################] 4/4, 0 failed"), "{:?}", run.stderr);
+}
+
+#[test]
+fn keep_order_wins_over_line_buffer() {
+    // Deliberate difference: parallel prints the first job's lines as they
+    // come and holds the others; maestro prints each job whole, in order.
+    let p = Project::new();
+    let run = map(&p, &["-k", "--line-buffer", "-j2", "sleep 0.{}; echo {}", ":::", "3", "1"]);
+    assert_eq!(run.stdout, "3\n1\n");
+}
+
+/// Runs `maestro map -j2 true` over `n` lines of stdin; returns its peak
+/// resident memory in KiB.
+#[expect(clippy::zombie_processes, reason = "reaped by wait4, which gives its peak memory")]
+fn peak_memory_of_map_over(p: &Project, n: usize) -> i64 {
+    let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
+    let mut child = p
+        .command(&["map", "-j2", "true"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let mut status = 0;
+    // SAFETY: waiting for our own child; rusage is zeroed and filled.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::wait4(child.id() as i32, &mut status, 0, &mut usage), child.id() as i32);
+        usage
+    };
+    writer.join().unwrap().unwrap();
+    assert_eq!(status, 0);
+    usage.ru_maxrss
+}
+
+#[test]
+fn memory_stays_flat_as_inputs_grow() {
+    let p = Project::new();
+    let small = peak_memory_of_map_over(&p, 200);
+    let large = peak_memory_of_map_over(&p, 4_000);
+    // 20 times the inputs: jobs are read as they run, not held.
+    assert!(large - small < 4 * 1024, "peak {small} KiB for 200 jobs, {large} KiB for 4,000");
+    let history = p.maestro(&["history", "--json"]).stdout;
+    assert!(history.contains(r#""ok":4000"#), "{history}");
+}
