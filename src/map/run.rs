@@ -204,6 +204,10 @@ pub fn run(
         runner.timers.push(Reverse((Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
     }
     let result = runner.main_loop();
+    // The jobs that ended last may have ended before the inputs were seen
+    // to end: the bar's last state is drawn now.
+    runner.inputs_done |= result.is_ok() && !runner.stopping;
+    runner.draw_bar();
     let printed = runner.printer.finish();
     runner.summary.wall = runner.started.elapsed();
     runner.observer.event(&Event::RunFinished { summary: &runner.summary });
