@@ -39,6 +39,8 @@ pub struct LocalExecutor {
     environment: Environment,
     /// Maestro's working directory (it never changes it).
     cwd: Option<PathBuf>,
+    /// Another fd whose readability ends a wait (see [`Self::wake_on`]).
+    wake: Option<RawFd>,
 }
 
 impl LocalExecutor {
@@ -56,7 +58,15 @@ impl LocalExecutor {
             spawner: Spawner::default(),
             environment,
             cwd: std::env::current_dir().ok(),
+            wake: None,
         })
+    }
+
+    /// Makes [`Self::wait`] also return when `fd` (non-blocking, the read
+    /// end of a pipe someone writes to in order to wake us) is readable; what
+    /// is in it is read and dropped.
+    pub fn wake_on(&mut self, fd: RawFd) {
+        self.wake = Some(fd);
     }
 
     /// Starts `spawn` in a new process group; returns its pid (= its group).
@@ -174,6 +184,10 @@ impl LocalExecutor {
                 }
             }
         }
+        let wake_at = fds.len();
+        if let Some(fd) = self.wake {
+            fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+        }
         let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         // SAFETY: `fds` is a valid array of pollfd of the given length.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -181,10 +195,15 @@ impl LocalExecutor {
             let error = io::Error::last_os_error();
             return if error.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(error) };
         }
-        for (pollfd, (pid, index)) in fds[1..].iter().zip(piped) {
+        for (pollfd, (pid, index)) in fds[1..wake_at].iter().zip(piped) {
             if pollfd.revents != 0 {
                 self.read_pipe(pid, index);
             }
+        }
+        if let Some(wake) = fds.get(wake_at).filter(|pollfd| pollfd.revents != 0) {
+            let mut sink = [0u8; 256];
+            // SAFETY: reading into a local buffer from a non-blocking fd.
+            while unsafe { libc::read(wake.fd, sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
         }
         if fds[0].revents != 0 {
             for signal in self.signals.drain() {

@@ -48,31 +48,39 @@ pub struct InputError {
 /// The records of one source, one at a time.
 enum Records {
     Words(std::vec::IntoIter<Vec<u8>>),
-    Lines { reader: Box<dyn BufRead>, path: PathBuf, end: u8 },
+    Lines {
+        reader: Box<dyn BufRead + Send>,
+        path: PathBuf,
+        end: u8,
+        /// Whether a read may wait for a writer (stdin, a pipe, a FIFO).
+        may_wait: bool,
+    },
 }
 
 impl Records {
     fn open(kind: &SourceKind, null: bool) -> Result<Records, InputError> {
         let end = if null { b'\0' } else { b'\n' };
-        let (reader, path): (Box<dyn BufRead>, PathBuf) = match kind {
+        let stdin = || -> Box<dyn BufRead + Send> {
+            Box::new(BufReader::with_capacity(64 * 1024, io::stdin()))
+        };
+        let (reader, path, may_wait): (Box<dyn BufRead + Send>, PathBuf, bool) = match kind {
             SourceKind::Args(words) => return Ok(Records::Words(words.clone().into_iter())),
-            SourceKind::Stdin => (Box::new(io::stdin().lock()), PathBuf::from("-")),
-            SourceKind::File(path) if path.as_os_str() == "-" => {
-                (Box::new(io::stdin().lock()), path.clone())
-            }
+            SourceKind::Stdin => (stdin(), PathBuf::from("-"), true),
+            SourceKind::File(path) if path.as_os_str() == "-" => (stdin(), path.clone(), true),
             SourceKind::File(path) => {
                 let file =
                     File::open(path).map_err(|source| InputError { path: path.clone(), source })?;
-                (Box::new(BufReader::with_capacity(64 * 1024, file)), path.clone())
+                let regular = file.metadata().is_ok_and(|m| m.is_file());
+                (Box::new(BufReader::with_capacity(64 * 1024, file)), path.clone(), !regular)
             }
         };
-        Ok(Records::Lines { reader, path, end })
+        Ok(Records::Lines { reader, path, end, may_wait })
     }
 
     fn next(&mut self) -> Result<Option<Vec<u8>>, InputError> {
         match self {
             Records::Words(words) => Ok(words.next()),
-            Records::Lines { reader, path, end } => {
+            Records::Lines { reader, path, end, .. } => {
                 let mut record = Vec::new();
                 match reader.read_until(*end, &mut record) {
                     Ok(0) => Ok(None),
@@ -184,6 +192,13 @@ impl Inputs {
         let odometer = vec![0; rest.len()];
         let parsing = Parsing { per_job: parsing.per_job.max(1), ..parsing };
         Ok(Inputs { first, rest, current: None, odometer, parsing, next_seq: 1, done })
+    }
+
+    /// Whether taking a job may wait for a writer (the first group reads
+    /// stdin, a pipe or a FIFO); the other groups are read already.
+    pub fn may_wait(&self) -> bool {
+        let waits = |m: &Member| matches!(m.records, Records::Lines { may_wait: true, .. });
+        !self.done && self.first.members.iter().any(waits)
     }
 
     /// The next job, or `None` when the inputs are used up.

@@ -2,6 +2,7 @@
 //! same executor, logs and history as `run` and `par`.
 
 pub mod args;
+pub mod feed;
 pub mod inputs;
 pub mod joblog;
 pub mod output;

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::args::{Halt, HaltOn, HaltWhen, Threshold, Timeout};
+use super::feed::{Feed, Next};
 use super::inputs::{InputError, Inputs, Job};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Printer};
@@ -156,8 +157,13 @@ pub fn run(
     config: &MapConfig,
     observer: &mut dyn Observer,
 ) -> Result<i32, MapError> {
-    let executor = LocalExecutor::new()
+    let mut executor = LocalExecutor::new()
         .map_err(|e| MapError::Io(format!("cannot set up process supervision: {e}")))?;
+    let feed = Feed::new(inputs)
+        .map_err(|e| MapError::Io(format!("cannot start reading the inputs: {e}")))?;
+    if let Some(fd) = feed.wake_fd() {
+        executor.wake_on(fd);
+    }
     let previous = match (&config.joblog, config.resume) {
         (Some(path), Resume::All | Resume::Failed) => Some(
             Previous::read(path)
@@ -174,7 +180,7 @@ pub fn run(
     };
     let mut runner = MapRunner {
         config,
-        inputs,
+        feed,
         inputs_done: false,
         executor,
         observer,
@@ -221,7 +227,7 @@ pub fn run(
 
 struct MapRunner<'c, 'o> {
     config: &'c MapConfig,
-    inputs: Inputs,
+    feed: Feed,
     inputs_done: bool,
     executor: LocalExecutor,
     observer: &'o mut dyn Observer,
@@ -295,9 +301,10 @@ impl MapRunner<'_, '_> {
             if self.inputs_done {
                 break;
             }
-            let job = match self.inputs.next_job() {
-                Ok(Some(job)) => job,
-                Ok(None) => {
+            let job = match self.feed.next() {
+                Ok(Next::Job(job)) => job,
+                Ok(Next::Later) => break,
+                Ok(Next::End) => {
                     self.inputs_done = true;
                     break;
                 }

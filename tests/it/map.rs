@@ -236,3 +236,36 @@ fn memory_stays_flat_as_inputs_grow() {
     let history = p.maestro(&["history", "--json"]).stdout;
     assert!(history.contains(r#""ok":4000"#), "{history}");
 }
+
+#[test]
+fn a_slow_producer_holds_back_neither_output_nor_ctrl_c() {
+    use std::io::BufRead;
+    let p = Project::new();
+    let mut child = p
+        .command(&["map", "-j2", "echo got {}"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    writeln!(stdin, "a").unwrap();
+    // Printed while maestro waits for the next line.
+    assert_eq!(received.recv_timeout(Duration::from_secs(10)).unwrap(), "got a");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait().unwrap());
+    });
+    let status = exited.recv_timeout(Duration::from_secs(10)).expect("Ctrl-C went unanswered");
+    assert_eq!(status.code(), Some(130));
+    drop(stdin);
+}

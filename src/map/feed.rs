@@ -1,0 +1,96 @@
+//! Jobs for the event loop without ever blocking it. Inputs that may make a
+//! read wait (stdin, a pipe: `slow-producer | maestro map ...`) are read on
+//! a thread of their own, which hands jobs over through a small bounded
+//! channel and wakes the loop through a pipe; while it waits for a line,
+//! the loop still reaps jobs, prints their output and answers Ctrl-C.
+//! Inputs that never wait (`:::` values, regular files) are read inline.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+
+use super::inputs::{InputError, Inputs, Job};
+use crate::exec::signals::pipe;
+
+/// What the loop gets when it asks for a job.
+#[derive(Debug)]
+pub enum Next {
+    /// A job to start.
+    Job(Job),
+    /// None yet: ask again when woken.
+    Later,
+    /// The inputs are used up.
+    End,
+}
+
+/// Where jobs come from.
+pub enum Feed {
+    /// Read on the loop's thread.
+    Inline(Inputs),
+    /// Read on a thread of their own.
+    Threaded {
+        /// Jobs (or the error that ended the inputs), in order.
+        jobs: Receiver<Result<Job, InputError>>,
+        /// Readable when a job (or the end) was handed over.
+        wake: OwnedFd,
+    },
+}
+
+/// Jobs read ahead of the loop, at most.
+const READ_AHEAD: usize = 64;
+
+impl Feed {
+    /// Reads `inputs` on a thread if taking a job from them may wait.
+    pub fn new(inputs: Inputs) -> io::Result<Feed> {
+        if !inputs.may_wait() {
+            return Ok(Feed::Inline(inputs));
+        }
+        let (wake, wake_write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+        let (sender, jobs) = mpsc::sync_channel(READ_AHEAD);
+        std::thread::Builder::new().name("map inputs".into()).spawn(move || {
+            let mut inputs = inputs;
+            loop {
+                let next = inputs.next_job().transpose();
+                let last = !matches!(next, Some(Ok(_)));
+                let sent = next.is_none_or(|next| sender.send(next).is_ok());
+                if last {
+                    // Dropping the sender now tells the loop the inputs ended.
+                    drop(sender);
+                    poke(&wake_write);
+                    return;
+                }
+                poke(&wake_write);
+                if !sent {
+                    return;
+                }
+            }
+        })?;
+        Ok(Feed::Threaded { jobs, wake })
+    }
+
+    /// The fd the loop must also wait on, if any.
+    pub fn wake_fd(&self) -> Option<RawFd> {
+        match self {
+            Feed::Inline(_) => None,
+            Feed::Threaded { wake, .. } => Some(wake.as_raw_fd()),
+        }
+    }
+
+    /// The next job, without waiting.
+    pub fn next(&mut self) -> Result<Next, InputError> {
+        match self {
+            Feed::Inline(inputs) => Ok(inputs.next_job()?.map_or(Next::End, Next::Job)),
+            Feed::Threaded { jobs, .. } => match jobs.try_recv() {
+                Ok(job) => Ok(Next::Job(job?)),
+                Err(TryRecvError::Empty) => Ok(Next::Later),
+                Err(TryRecvError::Disconnected) => Ok(Next::End),
+            },
+        }
+    }
+}
+
+/// Wakes the loop. A full pipe already will.
+fn poke(fd: &OwnedFd) {
+    // SAFETY: a one-byte write from a local to an fd we own.
+    unsafe { libc::write(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+}
