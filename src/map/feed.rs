@@ -77,7 +77,7 @@ impl Feed {
     }
 
     /// The next job, without waiting.
-    pub fn next(&mut self) -> Result<Next, InputError> {
+    pub fn take(&mut self) -> Result<Next, InputError> {
         match self {
             Feed::Inline(inputs) => Ok(inputs.next_job()?.map_or(Next::End, Next::Job)),
             Feed::Threaded { jobs, .. } => match jobs.try_recv() {

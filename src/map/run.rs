@@ -301,7 +301,7 @@ impl MapRunner<'_, '_> {
             if self.inputs_done {
                 break;
             }
-            let job = match self.feed.next() {
+            let job = match self.feed.take() {
                 Ok(Next::Job(job)) => job,
                 Ok(Next::Later) => break,
                 Ok(Next::End) => {
