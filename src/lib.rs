@@ -24,3 +24,4 @@ pub mod report;
 pub mod runner;
 pub mod store;
 pub mod template;
+pub mod timers;

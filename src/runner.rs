@@ -2,8 +2,7 @@
 //! through the executor, and reacts to exits, timers and signals, telling
 //! an [`Observer`] everything that happens.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -17,6 +16,7 @@ use crate::exec::{ExecEvent, OutputTo, Spawn, Usage};
 use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
 use crate::plan::{Grant, Plan, Standing};
+use crate::timers::Timers;
 
 /// How long a task may take to exit after SIGTERM before it gets SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -92,7 +92,7 @@ pub fn run<'a>(
         skipping,
         running: HashMap::new(),
         waiting_retry: HashMap::new(),
-        timers: BinaryHeap::new(),
+        timers: Timers::new(),
         outputs: vec![None; graph.instances.len()],
         durations: vec![Duration::ZERO; graph.instances.len()],
         summary: RunSummary::default(),
@@ -107,7 +107,7 @@ pub fn run<'a>(
         jobs: config.jobs,
     });
     if let Some(every) = runner.observer.tick_interval() {
-        runner.timers.push(Reverse((Instant::now() + every, Timer::Tick)));
+        runner.timers.at(Instant::now() + every, Timer::Tick);
     }
     runner.main_loop()?;
     Ok(runner.finish())
@@ -123,7 +123,7 @@ struct Runner<'a, 'o> {
     running: HashMap<usize, Running>,
     /// Attempts that failed and wait for their retry, holding their grant.
     waiting_retry: HashMap<usize, Running>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    timers: Timers<Timer>,
     /// `MAESTRO_OUTPUT` pairs of succeeded instances.
     outputs: Vec<Option<Vec<(String, String)>>>,
     durations: Vec<Duration>,
@@ -144,14 +144,7 @@ impl<'a> Runner<'a, '_> {
                     "no task can start: their slots or resources never free up",
                 ));
             }
-            let flush_within = self.observer.flush();
-            let timeout = self
-                .timers
-                .peek()
-                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
-                .into_iter()
-                .chain(flush_within)
-                .min();
+            let timeout = self.timers.wait_time(self.observer.flush());
             let events = self
                 .executor
                 .wait(timeout)
@@ -269,8 +262,7 @@ impl<'a> Runner<'a, '_> {
             }
         }
         if let Some(limit) = inst.timeout {
-            self.timers
-                .push(Reverse((started + limit, Timer::Timeout { instance, attempt: number })));
+            self.timers.at(started + limit, Timer::Timeout { instance, attempt: number });
         }
         self.running.insert(instance, attempt);
     }
@@ -407,7 +399,7 @@ impl<'a> Runner<'a, '_> {
         });
         if retry {
             let at = Instant::now() + retry_backoff(running.number);
-            self.timers.push(Reverse((at, Timer::Retry { instance })));
+            self.timers.at(at, Timer::Retry { instance });
             self.waiting_retry.insert(instance, running);
             return;
         }
@@ -449,16 +441,12 @@ impl<'a> Runner<'a, '_> {
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Tick => {
                     self.observer.event(&Event::Tick);
                     if let Some(every) = self.observer.tick_interval() {
-                        self.timers.push(Reverse((now + every, Timer::Tick)));
+                        self.timers.at(now + every, Timer::Tick);
                     }
                 }
                 Timer::Timeout { instance, attempt } => self.on_timeout(instance, attempt, now),
@@ -482,7 +470,7 @@ impl<'a> Runner<'a, '_> {
             running.timed_out = true;
         }
         self.executor.signal_group(pid, libc::SIGTERM);
-        self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { instance, attempt })));
+        self.timers.at(now + KILL_GRACE, Timer::Kill { instance, attempt });
     }
 
     fn current_pid(&self, instance: usize, attempt: u32) -> Option<u32> {
@@ -518,7 +506,7 @@ impl<'a> Runner<'a, '_> {
                 self.executor.signal_group(pid, libc::SIGKILL);
             } else {
                 self.executor.signal_group(pid, libc::SIGTERM);
-                self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { instance, attempt })));
+                self.timers.at(now + KILL_GRACE, Timer::Kill { instance, attempt });
             }
         }
     }

@@ -11,8 +11,7 @@
 //! through pipes instead: maestro prints whole lines as they arrive and
 //! writes everything to the log as it comes.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, FromRawFd};
@@ -29,6 +28,7 @@ use crate::exec::local::LocalExecutor;
 use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::runner::KILL_GRACE;
 use crate::template::{Template, shell_quote};
+use crate::timers::Timers;
 
 /// `--resume` and `--resume-failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ pub fn run(
         free_slots: (1..=config.jobs).collect(),
         running: HashMap::new(),
         retries: VecDeque::new(),
-        timers: BinaryHeap::new(),
+        timers: Timers::new(),
         successes: VecDeque::new(),
         summary: RunSummary::default(),
         finished: 0,
@@ -207,7 +207,7 @@ pub fn run(
         jobs: config.jobs,
     });
     if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
-        runner.timers.push(Reverse((Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
+        runner.timers.at(Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck);
     }
     let result = runner.main_loop();
     // The jobs that ended last may have ended before the inputs were seen
@@ -239,7 +239,7 @@ struct MapRunner<'c, 'o> {
     running: HashMap<usize, Running>,
     /// Failed jobs to run again, before any new one.
     retries: VecDeque<(Job, u32)>,
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    timers: Timers<Timer>,
     /// The latest successful run times.
     successes: VecDeque<Duration>,
     summary: RunSummary,
@@ -264,14 +264,7 @@ impl MapRunner<'_, '_> {
             {
                 return Ok(());
             }
-            let flush_within = self.observer.flush();
-            let timeout = self
-                .timers
-                .peek()
-                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
-                .into_iter()
-                .chain(flush_within)
-                .min();
+            let timeout = self.timers.wait_time(self.observer.flush());
             let events = self
                 .executor
                 .wait(timeout)
@@ -398,7 +391,7 @@ impl MapRunner<'_, '_> {
             }
         };
         if let Some(Timeout::Fixed(limit)) = self.config.timeout {
-            self.timers.push(Reverse((started + limit, Timer::Timeout { key, attempt, limit })));
+            self.timers.at(started + limit, Timer::Timeout { key, attempt, limit });
         }
         self.running.insert(
             key,
@@ -667,7 +660,7 @@ impl MapRunner<'_, '_> {
         }
         for (key, attempt, pid) in to_kill {
             self.executor.signal_group(pid, libc::SIGTERM);
-            self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { key, attempt })));
+            self.timers.at(now + KILL_GRACE, Timer::Kill { key, attempt });
         }
     }
 
@@ -698,11 +691,7 @@ impl MapRunner<'_, '_> {
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Timeout { key, attempt, limit } => self.time_out(key, attempt, limit, now),
                 Timer::Kill { key, attempt } => {
@@ -712,7 +701,7 @@ impl MapRunner<'_, '_> {
                 }
                 Timer::MedianCheck => {
                     self.check_against_median(now);
-                    self.timers.push(Reverse((now + MEDIAN_CHECK_EVERY, Timer::MedianCheck)));
+                    self.timers.at(now + MEDIAN_CHECK_EVERY, Timer::MedianCheck);
                 }
             }
         }
@@ -745,7 +734,7 @@ impl MapRunner<'_, '_> {
             running.timed_out = Some(limit);
         }
         self.executor.signal_group(pid, libc::SIGTERM);
-        self.timers.push(Reverse((now + KILL_GRACE, Timer::Kill { key, attempt })));
+        self.timers.at(now + KILL_GRACE, Timer::Kill { key, attempt });
     }
 
     fn pid_of(&self, key: usize, attempt: u32) -> Option<u32> {
