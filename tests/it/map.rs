@@ -15,6 +15,22 @@ fn map(p: &Project, args: &[&str]) -> crate::support::Run {
     p.maestro(&all)
 }
 
+/// `maestro map ARGS` started with its stdin, stdout and stderr piped; its
+/// stdin is handed back apart.
+fn spawn_map(p: &Project, args: &[&str]) -> (std::process::Child, std::process::ChildStdin) {
+    let mut all = vec!["map"];
+    all.extend_from_slice(args);
+    let mut child = p
+        .command(&all)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
 #[test]
 fn an_input_with_a_newline_reaches_the_command_whole() {
     // Deliberate difference: parallel splits a `:::` value at newlines, into
@@ -95,14 +111,7 @@ fn jobs_start_before_stdin_ends() {
     // Inputs stream: the job for the first line runs while maestro still
     // waits for the second.
     let p = Project::new();
-    let mut child = p
-        .command(&["map", "-j2", "touch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = spawn_map(&p, &["-j2", "touch"]);
     writeln!(stdin, "first").unwrap();
     p.wait_for("first");
     writeln!(stdin, "second").unwrap();
@@ -202,17 +211,9 @@ fn keep_order_wins_over_line_buffer() {
 
 /// Runs `maestro map -j2 true` over `n` lines of stdin; returns its peak
 /// resident memory in KiB.
-#[expect(clippy::zombie_processes, reason = "reaped by wait4, which gives its peak memory")]
 fn peak_memory_of_map_over(p: &Project, n: usize) -> i64 {
     let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
-    let mut child = p
-        .command(&["map", "-j2", "true"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_map(p, &["-j2", "true"]);
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let mut status = 0;
     // SAFETY: waiting for our own child; rusage is zeroed and filled.
@@ -241,14 +242,7 @@ fn memory_stays_flat_as_inputs_grow() {
 fn a_slow_producer_holds_back_neither_output_nor_ctrl_c() {
     use std::io::BufRead;
     let p = Project::new();
-    let mut child = p
-        .command(&["map", "-j2", "echo got {}"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = spawn_map(&p, &["-j2", "echo got {}"]);
     let stdout = child.stdout.take().unwrap();
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
