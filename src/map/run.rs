@@ -200,6 +200,8 @@ pub fn run(
         interrupts: 0,
         log_dir_made: false,
         started: Instant::now(),
+        cwd: std::env::current_dir()
+            .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -253,6 +255,8 @@ struct MapRunner<'c, 'o> {
     interrupts: u32,
     log_dir_made: bool,
     started: Instant,
+    /// Where jobs run: maestro's own directory.
+    cwd: PathBuf,
 }
 
 impl MapRunner<'_, '_> {
@@ -364,7 +368,7 @@ impl MapRunner<'_, '_> {
         let spawned = self.executor.spawn(Spawn {
             key,
             cmd: command.clone(),
-            dir: PathBuf::from("."),
+            dir: self.cwd.clone(),
             env,
             output,
         });
@@ -374,20 +378,22 @@ impl MapRunner<'_, '_> {
             log: &log_path,
             key: None,
         });
-        let pid = match spawned {
-            Ok(pid) => Some(pid),
+        let (pid, not_started) = match spawned {
+            Ok(pid) => (Some(pid), None),
             Err(e) => {
-                let why = format!("maestro: could not start: {}\n", spawn_error_text(&command, &e));
+                let why = spawn_error_text(&command, &e);
+                // What the shell would have said, on the job's stderr.
+                let said = format!("maestro: could not start: {why}\n");
                 match &mut stderr {
                     Some(stderr) => {
-                        let _ = stderr.write_all(why.as_bytes());
+                        let _ = stderr.write_all(said.as_bytes());
                     }
                     None => {
-                        let _ = log.write_all(why.as_bytes());
-                        let _ = io::stderr().write_all(why.as_bytes());
+                        let _ = log.write_all(said.as_bytes());
+                        let _ = io::stderr().write_all(said.as_bytes());
                     }
                 }
-                None
+                (None, Some(why))
             }
         };
         if let Some(Timeout::Fixed(limit)) = self.config.timeout {
@@ -413,8 +419,8 @@ impl MapRunner<'_, '_> {
                 interrupted: false,
             },
         );
-        if pid.is_none() {
-            self.attempt_ended(key, Err(()), Usage::default());
+        if let Some(why) = not_started {
+            self.attempt_ended(key, Err(why), Usage::default());
         }
     }
 
@@ -469,9 +475,9 @@ impl MapRunner<'_, '_> {
         Ok((log, start, stderr))
     }
 
-    /// An attempt ended: `Ok` with how its process ended, `Err` when it
-    /// never started (the reason is in its stderr already).
-    fn attempt_ended(&mut self, key: usize, ended: Result<Termination, ()>, usage: Usage) {
+    /// An attempt ended: `Ok` with how its process ended, `Err` with why it
+    /// never started (said on its stderr already).
+    fn attempt_ended(&mut self, key: usize, ended: Result<Termination, String>, usage: Usage) {
         let Some(mut running) = self.running.remove(&key) else { return };
         self.free_slots.insert(running.slot);
         let duration = running.started.elapsed();
@@ -483,14 +489,14 @@ impl MapRunner<'_, '_> {
                 (running.stdout_start, running.stdout_start)
             }
         };
-        let outcome = match ended {
+        let outcome = match &ended {
             _ if running.interrupted => Outcome::Interrupted,
             _ if running.timed_out.is_some() => {
                 Outcome::TimedOut(running.timed_out.unwrap_or_default())
             }
-            Err(()) => Outcome::SpawnFailed("see the job's stderr".into()),
+            Err(why) => Outcome::SpawnFailed(why.clone()),
             Ok(termination) if termination.success() => Outcome::Succeeded,
-            Ok(termination) => Outcome::Failed(termination),
+            Ok(termination) => Outcome::Failed(*termination),
         };
         let retry = !outcome.succeeded()
             && outcome != Outcome::Interrupted
@@ -519,7 +525,8 @@ impl MapRunner<'_, '_> {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
             (_, Ok(Termination::Exited(code))) => (code, 0),
             (_, Ok(Termination::Signaled(signal))) => (0, signal),
-            (_, Err(())) => (127, 0),
+            // As the shell reports a command it cannot run.
+            (_, Err(_)) => (127, 0),
         };
         match attempt.outcome {
             Outcome::Succeeded => {
