@@ -202,6 +202,7 @@ pub fn run(
         started: Instant::now(),
         cwd: std::env::current_dir()
             .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
+        broken_pipe: false,
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -216,16 +217,22 @@ pub fn run(
     // to end: the bar's last state is drawn now.
     runner.inputs_done |= result.is_ok() && !runner.stopping;
     runner.draw_bar();
-    let printed = runner.printer.finish();
+    if let Err(e) = runner.printer.finish() {
+        runner.output_failed(&e);
+    }
     runner.summary.wall = runner.started.elapsed();
     runner.observer.event(&Event::RunFinished { summary: &runner.summary });
     if runner.config.bar {
         eprintln!();
     }
     result?;
-    printed.map_err(|e| MapError::Io(format!("cannot write output: {e}")))?;
     Ok(runner.exit_status())
 }
+
+/// The exit status of a process killed by SIGPIPE, which maestro map's is
+/// when its output's reader goes away (`maestro map ... | head`), as GNU
+/// parallel's is.
+const BROKEN_PIPE_STATUS: i32 = 128 + libc::SIGPIPE;
 
 struct MapRunner<'c, 'o> {
     config: &'c MapConfig,
@@ -257,6 +264,8 @@ struct MapRunner<'c, 'o> {
     started: Instant,
     /// Where jobs run: maestro's own directory.
     cwd: PathBuf,
+    /// Whoever read maestro's output stopped reading.
+    broken_pipe: bool,
 }
 
 impl MapRunner<'_, '_> {
@@ -314,9 +323,9 @@ impl MapRunner<'_, '_> {
             if self.resumed(job.seq) {
                 self.summary.skipped += 1;
                 self.observer.event(&Event::Skipped { instance: key(&job), why: Skip::Joblog });
-                self.printer
-                    .nothing(job.seq)
-                    .map_err(|e| MapError::Io(format!("cannot write output: {e}")))?;
+                if let Err(e) = self.printer.nothing(job.seq) {
+                    self.output_failed(&e);
+                }
                 continue;
             }
             self.start(job, 1);
@@ -443,7 +452,22 @@ impl MapRunner<'_, '_> {
         let rest = partial.split_off(last_newline + 1);
         let lines = std::mem::replace(partial, rest);
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        print_lines(&lines, stream, tag.as_deref());
+        if let Err(e) = print_lines(&lines, stream, tag.as_deref()) {
+            self.output_failed(&e);
+        }
+    }
+
+    /// Writing maestro's stdout or stderr failed: stop, and say so unless
+    /// the reader simply went away.
+    fn output_failed(&mut self, error: &io::Error) {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            self.broken_pipe = true;
+        } else if !self.stopping {
+            eprintln!("maestro: cannot write output: {error}");
+        }
+        if !self.stopping {
+            self.stop_now();
+        }
     }
 
     /// The log (read-write: it is printed from), where this attempt's
@@ -551,7 +575,10 @@ impl MapRunner<'_, '_> {
             // --line-buffer: the unfinished last lines, and nothing to print after.
             let tag = self.config.tag.then(|| running.job.args.join(&b' '));
             for stream in 0..2 {
-                print_lines(&std::mem::take(&mut running.partial[stream]), stream, tag.as_deref());
+                let rest = std::mem::take(&mut running.partial[stream]);
+                if let Err(e) = print_lines(&rest, stream, tag.as_deref()) {
+                    self.output_failed(&e);
+                }
             }
         }
         let received = match running.stderr {
@@ -574,11 +601,7 @@ impl MapRunner<'_, '_> {
         let output =
             JobOutput { seq: running.job.seq, path: running.log_path.clone(), stdout, stderr, tag };
         if let Err(e) = self.printer.finished(output, Some(&mut running.log)) {
-            // Nobody reads our output any more (a closed pipe): stop.
-            if !self.stopping {
-                eprintln!("maestro: cannot write output: {e}");
-                self.stop_now();
-            }
+            self.output_failed(&e);
         }
         self.check_halt(&attempt.outcome, status.0, &running);
         self.draw_bar();
@@ -777,10 +800,14 @@ impl MapRunner<'_, '_> {
     }
 
     /// GNU parallel's: the `--halt` verdict; else the number of failed jobs,
-    /// 101 for more than 100; 130 when interrupted.
+    /// 101 for more than 100; 130 when interrupted; 141 when the output's
+    /// reader went away.
     fn exit_status(&self) -> i32 {
         if self.interrupts > 0 {
             return crate::exit_code::INTERRUPTED;
+        }
+        if self.broken_pipe {
+            return BROKEN_PIPE_STATUS;
         }
         if let Some(status) = self.halt_status {
             return status;
@@ -808,20 +835,21 @@ fn append_stderr(running: &mut Running) -> io::Result<(u64, u64)> {
 
 /// `--line-buffer`: prints `lines` (whole lines, or a job's last unfinished
 /// one) to stdout (`stream` 0) or stderr, each after `tag` and a tab.
-fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) {
+fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) -> io::Result<()> {
     if lines.is_empty() {
-        return;
+        return Ok(());
     }
     let bytes = match tag {
         Some(tag) => super::output::tagged(lines, tag),
         None => lines.to_vec(),
     };
-    // A reader gone away shows up when the job ends, as in grouped mode.
-    let _ = if stream == 0 {
-        io::stdout().lock().write_all(&bytes).and_then(|()| io::stdout().flush())
+    if stream == 0 {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(&bytes)?;
+        stdout.flush()
     } else {
         io::stderr().lock().write_all(&bytes)
-    };
+    }
 }
 
 /// An anonymous in-memory file, closed on exec.

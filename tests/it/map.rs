@@ -263,3 +263,28 @@ fn a_slow_producer_holds_back_neither_output_nor_ctrl_c() {
     assert_eq!(status.code(), Some(130));
     drop(stdin);
 }
+
+#[test]
+fn a_reader_that_goes_away_stops_the_run_quietly_with_141() {
+    use std::io::BufRead;
+    let p = Project::new();
+    let values: Vec<String> = (1..=500).map(|n| n.to_string()).collect();
+    let mut args = vec!["map", "-k", "echo", ":::"];
+    args.extend(values.iter().map(String::as_str));
+    let mut child = p
+        .command(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "1\n");
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    // As a shell reports a process killed by SIGPIPE, which parallel is.
+    assert_eq!(output.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
