@@ -268,8 +268,9 @@ fn a_slow_producer_holds_back_neither_output_nor_ctrl_c() {
 fn a_reader_that_goes_away_stops_the_run_quietly_with_141() {
     use std::io::BufRead;
     let p = Project::new();
+    // 500 jobs of 4 KB each: far more than a pipe holds.
     let values: Vec<String> = (1..=500).map(|n| n.to_string()).collect();
-    let mut args = vec!["map", "-k", "echo", ":::"];
+    let mut args = vec!["map", "-k", "seq 1000; true", ":::"];
     args.extend(values.iter().map(String::as_str));
     let mut child = p
         .command(&args)
