@@ -6,9 +6,11 @@ use super::state;
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
 use crate::map::SeqNames;
-use crate::map::args::{parse_colsep, parse_halt, parse_jobs, parse_timeout, split_command_line};
+use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
+use crate::map::halt::parse_halt;
 use crate::map::inputs::{Inputs, Parsing};
-use crate::map::run::{self, MapConfig, Resume, command_for};
+use crate::map::job::command_for;
+use crate::map::run::{self, MapConfig, Resume};
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
 

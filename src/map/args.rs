@@ -1,7 +1,7 @@
 //! The part of `maestro map`'s command line clap cannot parse: the command
 //! template and the input sources after it (`:::`, `:::+`, `::::`, `::::+`),
 //! and the option values with GNU parallel's own little languages (`-j 50%`,
-//! `--halt soon,fail=10%`, `--timeout 200%`).
+//! `--timeout 200%`; `--halt` has its own module).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -123,88 +123,6 @@ pub fn parse_jobs(text: &str, cpus: u32, most: u32) -> Result<u32, String> {
         }
     };
     Ok(jobs.clamp(1, most))
-}
-
-/// When `--halt` stops the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HaltWhen {
-    /// Kill the running jobs and stop.
-    Now,
-    /// Start nothing new; let the running jobs finish.
-    Soon,
-}
-
-/// Which jobs count toward `--halt`'s threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HaltOn {
-    /// Failed jobs.
-    Fail,
-    /// Succeeded jobs.
-    Success,
-    /// Every finished job.
-    Done,
-}
-
-/// A count or a share of the jobs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
-    /// This many jobs.
-    Count(u64),
-    /// This percentage of the jobs.
-    Percent(f64),
-}
-
-/// `--halt WHEN,WHY=N`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Halt {
-    /// Now or soon.
-    pub when: HaltWhen,
-    /// What counts.
-    pub on: HaltOn,
-    /// How many.
-    pub threshold: Threshold,
-}
-
-/// `--halt`: `never`, `now|soon,fail|success|done[=N|=N%]` (N defaults to
-/// 1), and GNU parallel's old numbers: 0 never, 1 `soon,fail=1`, 2
-/// `now,fail=1`.
-pub fn parse_halt(text: &str) -> Result<Option<Halt>, String> {
-    let bad = || {
-        format!(
-            "--halt {text}: expected never, or now|soon,fail|success|done[=N|=N%] (e.g. now,fail=1)"
-        )
-    };
-    let fail_once = |when| Halt { when, on: HaltOn::Fail, threshold: Threshold::Count(1) };
-    match text {
-        "never" | "0" => return Ok(None),
-        "1" => return Ok(Some(fail_once(HaltWhen::Soon))),
-        "2" => return Ok(Some(fail_once(HaltWhen::Now))),
-        _ => {}
-    }
-    let (when, why) = text.split_once(',').ok_or_else(bad)?;
-    let when = match when {
-        "now" => HaltWhen::Now,
-        "soon" => HaltWhen::Soon,
-        _ => return Err(bad()),
-    };
-    let (on, amount) = why.split_once('=').unwrap_or((why, "1"));
-    let on = match on {
-        "fail" => HaltOn::Fail,
-        "success" => HaltOn::Success,
-        "done" => HaltOn::Done,
-        _ => return Err(bad()),
-    };
-    let threshold = match amount.strip_suffix('%') {
-        Some(percent) => match percent.parse::<f64>() {
-            Ok(p) if p > 0.0 && p <= 100.0 => Threshold::Percent(p),
-            _ => return Err(bad()),
-        },
-        None => match amount.parse::<u64>() {
-            Ok(n) if n > 0 => Threshold::Count(n),
-            _ => return Err(bad()),
-        },
-    };
-    Ok(Some(Halt { when, on, threshold }))
 }
 
 /// `--timeout`: a fixed limit, or a share of the median run time of the
@@ -330,25 +248,6 @@ mod tests {
         assert_eq!(parse_jobs("500", 4, 100), Ok(100));
         assert!(parse_jobs("x", 4, 100).is_err());
         assert!(parse_jobs("", 4, 100).is_err());
-    }
-
-    #[test]
-    fn halt_forms() {
-        let halt = |when, on, threshold| Ok(Some(Halt { when, on, threshold }));
-        assert_eq!(parse_halt("never"), Ok(None));
-        assert_eq!(
-            parse_halt("now,fail=1"),
-            halt(HaltWhen::Now, HaltOn::Fail, Threshold::Count(1))
-        );
-        assert_eq!(
-            parse_halt("soon,success=20%"),
-            halt(HaltWhen::Soon, HaltOn::Success, Threshold::Percent(20.0))
-        );
-        assert_eq!(parse_halt("now,done"), halt(HaltWhen::Now, HaltOn::Done, Threshold::Count(1)));
-        assert_eq!(parse_halt("2"), halt(HaltWhen::Now, HaltOn::Fail, Threshold::Count(1)));
-        for bad in ["later,fail=1", "now", "now,fail=0", "now,oops=1", "now,fail=120%"] {
-            assert!(parse_halt(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

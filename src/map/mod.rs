@@ -3,7 +3,9 @@
 
 pub mod args;
 pub mod feed;
+pub mod halt;
 pub mod inputs;
+pub mod job;
 pub mod joblog;
 pub mod output;
 pub mod run;

@@ -141,6 +141,25 @@ pub fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `--line-buffer`: prints `lines` (whole lines, or a job's last unfinished
+/// one) to stdout (`stream` 0) or stderr, each after `tag` and a tab.
+pub fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) -> io::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let bytes = match tag {
+        Some(tag) => tagged(lines, tag),
+        None => lines.to_vec(),
+    };
+    if stream == 0 {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(&bytes)?;
+        stdout.flush()
+    } else {
+        io::stderr().lock().write_all(&bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

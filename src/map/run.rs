@@ -12,22 +12,24 @@
 //! writes everything to the log as it comes.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, FromRawFd};
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::args::{Halt, HaltOn, HaltWhen, Threshold, Timeout};
+use super::args::Timeout;
 use super::feed::{Feed, Next};
+use super::halt::{Halt, HaltOn, HaltWhen, Tally};
 use super::inputs::{InputError, Inputs, Job};
+use super::job::{JobFiles, command_for, spawn_error_text};
 use super::joblog::{Entry, Joblog, Previous};
-use super::output::{JobOutput, Printer};
+use super::output::{JobOutput, Printer, print_lines};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::local::LocalExecutor;
 use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::runner::KILL_GRACE;
-use crate::template::{Template, shell_quote};
+use crate::template::Template;
 use crate::timers::Timers;
 
 /// `--resume` and `--resume-failed`.
@@ -83,28 +85,6 @@ pub enum MapError {
     Io(String),
 }
 
-/// The command line of `job` in slot `slot`, GNU parallel's way: the
-/// template expanded with its values quoted for the shell; the values
-/// appended (quoted) to a template without replacement strings; the values
-/// themselves, joined by spaces, when there is no template.
-pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8> {
-    let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
-    match template {
-        None => args.join(&b' '),
-        Some(template) if template.has_replacements() => {
-            template.expand(&args, job.seq, slot, true)
-        }
-        Some(template) => {
-            let mut command = template.expand(&[], job.seq, slot, true);
-            for arg in args {
-                command.push(b' ');
-                command.extend_from_slice(&shell_quote(arg));
-            }
-            command
-        }
-    }
-}
-
 /// An attempt of a job, running.
 #[derive(Debug)]
 struct Running {
@@ -116,11 +96,7 @@ struct Running {
     started_at: SystemTime,
     command: Vec<u8>,
     log_path: PathBuf,
-    log: File,
-    /// Where this attempt's output starts in the log.
-    stdout_start: u64,
-    /// Its stderr, until appended to the log; `None` with `--line-buffer`.
-    stderr: Option<File>,
+    files: JobFiles,
     /// `--line-buffer`: what came after the last newline, on stdout and
     /// stderr; and how many stdout bytes came in all.
     partial: [Vec<u8>; 2],
@@ -349,9 +325,9 @@ impl MapRunner<'_, '_> {
         let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
         let started = Instant::now();
         let started_at = SystemTime::now();
-        let line_buffer = self.line_buffered();
-        let files = self.open_files(&log_path, attempt, !line_buffer);
-        let (mut log, stdout_start, mut stderr) = match files {
+        let log_dir_made = self.log_dir_made || fs::create_dir_all(&self.config.log_dir).is_ok();
+        self.log_dir_made = log_dir_made;
+        let mut files = match JobFiles::open(&log_path, attempt, !self.line_buffered()) {
             Ok(files) => files,
             Err(e) => {
                 // Nothing to run the job with: it fails, and says why.
@@ -370,8 +346,8 @@ impl MapRunner<'_, '_> {
             ("PARALLEL_SEQ".to_string(), job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), slot.to_string()),
         ];
-        let output = match &stderr {
-            Some(stderr) => OutputTo::Split { stdout: log.as_fd(), stderr: stderr.as_fd() },
+        let output = match &files.stderr {
+            Some(stderr) => OutputTo::Split { stdout: files.log.as_fd(), stderr: stderr.as_fd() },
             None => OutputTo::Pipes,
         };
         let spawned = self.executor.spawn(Spawn {
@@ -393,12 +369,12 @@ impl MapRunner<'_, '_> {
                 let why = spawn_error_text(&command, &e);
                 // What the shell would have said, on the job's stderr.
                 let said = format!("maestro: could not start: {why}\n");
-                match &mut stderr {
+                match &mut files.stderr {
                     Some(stderr) => {
                         let _ = stderr.write_all(said.as_bytes());
                     }
                     None => {
-                        let _ = log.write_all(said.as_bytes());
+                        let _ = files.log.write_all(said.as_bytes());
                         let _ = io::stderr().write_all(said.as_bytes());
                     }
                 }
@@ -419,9 +395,7 @@ impl MapRunner<'_, '_> {
                 started_at,
                 command,
                 log_path,
-                log,
-                stdout_start,
-                stderr,
+                files,
                 partial: [Vec::new(), Vec::new()],
                 stdout_bytes: 0,
                 timed_out: None,
@@ -442,7 +416,7 @@ impl MapRunner<'_, '_> {
     /// stderr (1). Into the log as they come; whole lines printed now.
     fn line_output(&mut self, key: usize, bytes: &[u8], stream: usize) {
         let Some(running) = self.running.get_mut(&key) else { return };
-        let _ = running.log.write_all(bytes);
+        let _ = running.files.log.write_all(bytes);
         if stream == 0 {
             running.stdout_bytes += bytes.len() as u64;
         }
@@ -470,35 +444,6 @@ impl MapRunner<'_, '_> {
         }
     }
 
-    /// The log (read-write: it is printed from), where this attempt's
-    /// output starts in it, and (`separate_stderr`) an in-memory file for
-    /// its stderr.
-    fn open_files(
-        &mut self,
-        path: &PathBuf,
-        attempt: u32,
-        separate_stderr: bool,
-    ) -> io::Result<(File, u64, Option<File>)> {
-        if !self.log_dir_made {
-            fs::create_dir_all(&self.config.log_dir)?;
-            self.log_dir_made = true;
-        }
-        let mut log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(attempt == 1)
-            .open(path)?;
-        let mut start = 0;
-        if attempt > 1 {
-            log.seek(SeekFrom::End(0))?;
-            writeln!(log, "maestro: --- attempt {attempt} ---")?;
-            start = log.stream_position()?;
-        }
-        let stderr = if separate_stderr { Some(memfd()?) } else { None };
-        Ok((log, start, stderr))
-    }
-
     /// An attempt ended: `Ok` with how its process ended, `Err` with why it
     /// never started (said on its stderr already).
     fn attempt_ended(&mut self, key: usize, ended: Result<Termination, String>, usage: Usage) {
@@ -506,11 +451,11 @@ impl MapRunner<'_, '_> {
         self.free_slots.insert(running.slot);
         let duration = running.started.elapsed();
         self.summary.task_time += duration;
-        let (stdout_end, stderr_end) = match append_stderr(&mut running) {
+        let (stdout_end, stderr_end) = match running.files.append_stderr() {
             Ok(ends) => ends,
             Err(e) => {
                 eprintln!("maestro: job {}: cannot keep its output: {e}", running.job.seq);
-                (running.stdout_start, running.stdout_start)
+                (running.files.stdout_start, running.files.stdout_start)
             }
         };
         let outcome = match &ended {
@@ -571,7 +516,7 @@ impl MapRunner<'_, '_> {
                 String::from_utf8_lossy(&running.command)
             );
         }
-        if running.stderr.is_none() {
+        if running.files.stderr.is_none() {
             // --line-buffer: the unfinished last lines, and nothing to print after.
             let tag = self.config.tag.then(|| running.job.args.join(&b' '));
             for stream in 0..2 {
@@ -581,8 +526,9 @@ impl MapRunner<'_, '_> {
                 }
             }
         }
-        let received = match running.stderr {
-            Some(_) => stdout_end - running.stdout_start,
+        let stdout_start = running.files.stdout_start;
+        let received = match running.files.stderr {
+            Some(_) => stdout_end - stdout_start,
             None => running.stdout_bytes,
         };
         self.write_joblog(
@@ -594,13 +540,13 @@ impl MapRunner<'_, '_> {
             &running.command,
         );
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        let (stdout, stderr) = match running.stderr {
-            Some(_) => (running.stdout_start..stdout_end, stdout_end..stderr_end),
+        let (stdout, stderr) = match running.files.stderr {
+            Some(_) => (stdout_start..stdout_end, stdout_end..stderr_end),
             None => (0..0, 0..0),
         };
         let output =
             JobOutput { seq: running.job.seq, path: running.log_path.clone(), stdout, stderr, tag };
-        if let Err(e) = self.printer.finished(output, Some(&mut running.log)) {
+        if let Err(e) = self.printer.finished(output, Some(&mut running.files.log)) {
             self.output_failed(&e);
         }
         self.check_halt(&attempt.outcome, status.0, &running);
@@ -624,43 +570,20 @@ impl MapRunner<'_, '_> {
         }
     }
 
-    /// `--halt`: whether this finished job crosses the threshold.
+    /// `--halt`: whether this finished job makes the run stop.
     fn check_halt(&mut self, outcome: &Outcome, exit: i32, running: &Running) {
         let Some(halt) = self.config.halt else { return };
         if self.halt_status.is_some() || *outcome == Outcome::Interrupted {
             return;
         }
-        let failed = self.summary.failed.len() as u64;
-        let count = match halt.on {
-            HaltOn::Fail => failed,
-            HaltOn::Success => self.summary.succeeded as u64,
-            HaltOn::Done => self.finished,
+        let tally = Tally {
+            succeeded: self.summary.succeeded as u64,
+            failed: self.summary.failed.len() as u64,
+            finished: self.finished,
+            read: self.read,
         };
-        let counts = match halt.on {
-            HaltOn::Fail => !outcome.succeeded(),
-            HaltOn::Success => outcome.succeeded(),
-            HaltOn::Done => true,
-        };
-        let reached = counts
-            && match halt.threshold {
-                Threshold::Count(n) => count >= n,
-                // Of the jobs read so far: all of them once the inputs end.
-                Threshold::Percent(p) => count as f64 * 100.0 >= p * self.read.max(1) as f64,
-            };
-        if !reached {
-            return;
-        }
-        self.halt_status = Some(match halt.on {
-            HaltOn::Fail => {
-                if exit > 0 {
-                    exit
-                } else {
-                    1
-                }
-            }
-            HaltOn::Success => 0,
-            HaltOn::Done => failed.min(101) as i32,
-        });
+        let Some(status) = halt.verdict(&tally, outcome.succeeded(), exit) else { return };
+        self.halt_status = Some(status);
         let what = match halt.on {
             HaltOn::Fail => "failed",
             HaltOn::Success => "succeeded",
@@ -821,78 +744,4 @@ impl MapRunner<'_, '_> {
 
 fn key(job: &Job) -> usize {
     (job.seq - 1) as usize
-}
-
-/// Appends the attempt's stderr to its log; returns where its stdout and
-/// its stderr end in the log.
-fn append_stderr(running: &mut Running) -> io::Result<(u64, u64)> {
-    let stdout_end = running.log.seek(SeekFrom::End(0))?;
-    let Some(stderr) = &mut running.stderr else { return Ok((stdout_end, stdout_end)) };
-    stderr.seek(SeekFrom::Start(0))?;
-    let copied = io::copy(stderr, &mut running.log)?;
-    Ok((stdout_end, stdout_end + copied))
-}
-
-/// `--line-buffer`: prints `lines` (whole lines, or a job's last unfinished
-/// one) to stdout (`stream` 0) or stderr, each after `tag` and a tab.
-fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) -> io::Result<()> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let bytes = match tag {
-        Some(tag) => super::output::tagged(lines, tag),
-        None => lines.to_vec(),
-    };
-    if stream == 0 {
-        let mut stdout = io::stdout().lock();
-        stdout.write_all(&bytes)?;
-        stdout.flush()
-    } else {
-        io::stderr().lock().write_all(&bytes)
-    }
-}
-
-/// An anonymous in-memory file, closed on exec.
-fn memfd() -> io::Result<File> {
-    // SAFETY: memfd_create with a static name; the fd is checked and owned.
-    unsafe {
-        let fd = libc::memfd_create(c"maestro-stderr".as_ptr(), libc::MFD_CLOEXEC);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(File::from_raw_fd(fd))
-    }
-}
-
-/// What the shell would say when `command` cannot start.
-fn spawn_error_text(command: &[u8], error: &io::Error) -> String {
-    let command = String::from_utf8_lossy(command);
-    let program = command.split_whitespace().next().unwrap_or(&command).to_string();
-    match error.kind() {
-        io::ErrorKind::NotFound => format!("{program}: command not found"),
-        io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
-        _ => format!("cannot run '{}': {error}", command.escape_debug()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(args: &[&str]) -> Job {
-        Job { seq: 4, args: args.iter().map(|a| a.as_bytes().to_vec()).collect() }
-    }
-
-    fn command(template: Option<&str>, args: &[&str]) -> String {
-        let template = template.map(Template::parse);
-        String::from_utf8(command_for(template.as_ref(), &job(args), 2)).unwrap()
-    }
-
-    #[test]
-    fn commands_are_built_as_gnu_parallel_builds_them() {
-        assert_eq!(command(None, &["echo a", "b"]), "echo a b");
-        assert_eq!(command(Some("echo"), &["a b", "c'd"]), r#"echo 'a b' 'c'"'"'d'"#);
-        assert_eq!(command(Some("echo {} {#} {%}"), &["x y"]), "echo 'x y' 4 2");
-        assert_eq!(command(Some("wc {1} {2}"), &["a", "$(x)"]), "wc a '$(x)'");
-    }
 }
