@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::{Error, Result};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
 use crate::exec::local::LocalExecutor;
-use crate::exec::{ExecEvent, OutputTo, Spawn, Usage};
+use crate::exec::{ExecEvent, OutputTo, Spawn, Usage, spawn_error_text};
 use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
 use crate::plan::{Grant, Plan, Standing};
@@ -256,7 +256,7 @@ impl<'a> Runner<'a, '_> {
         match spawned {
             Ok(pid) => attempt.pid = Some(pid),
             Err(e) => {
-                let why = spawn_error_text(&inst.cmd.for_slot(slot), &inst.dir, &e);
+                let why = spawn_error_text(inst.cmd.for_slot(slot).as_bytes(), &inst.dir, &e);
                 self.running.insert(instance, attempt);
                 return self.attempt_ended(instance, Outcome::SpawnFailed(why), Usage::default());
             }
@@ -580,20 +580,6 @@ fn env_name(name: &str) -> String {
 fn retry_backoff(failed_attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1 << failed_attempt.saturating_sub(1).min(5)))
         .min(Duration::from_secs(5))
-}
-
-fn spawn_error_text(cmd: &str, dir: &Path, error: &std::io::Error) -> String {
-    // Control characters (a NUL, say) are shown escaped, not written raw.
-    let cmd = cmd.escape_debug().to_string();
-    let program = cmd.split_whitespace().next().unwrap_or(&cmd);
-    match error.kind() {
-        std::io::ErrorKind::NotFound if !dir.is_dir() => {
-            format!("cannot run in {}: no such directory", dir.display())
-        }
-        std::io::ErrorKind::NotFound => format!("{program}: command not found"),
-        std::io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
-        _ => format!("cannot run '{cmd}': {error}"),
-    }
 }
 
 /// Parses a `MAESTRO_OUTPUT` file: `key=value` lines; blank lines and `#`

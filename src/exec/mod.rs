@@ -53,6 +53,22 @@ pub fn signal_name(signal: i32) -> String {
     name.to_string()
 }
 
+/// Why `cmd` could not start in `dir`, in the shell's words where it has
+/// some ("x: command not found").
+pub fn spawn_error_text(cmd: &[u8], dir: &std::path::Path, error: &std::io::Error) -> String {
+    // Control characters (a NUL, say) are shown escaped, not written raw.
+    let cmd = String::from_utf8_lossy(cmd).escape_debug().to_string();
+    let program = cmd.split_whitespace().next().unwrap_or(&cmd);
+    match error.kind() {
+        std::io::ErrorKind::NotFound if !dir.is_dir() => {
+            format!("cannot run in {}: no such directory", dir.display())
+        }
+        std::io::ErrorKind::NotFound => format!("{program}: command not found"),
+        std::io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
+        _ => format!("cannot run '{cmd}': {error}"),
+    }
+}
+
 /// Resources a finished process tree used (from wait4).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

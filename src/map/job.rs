@@ -87,17 +87,6 @@ fn memfd() -> io::Result<File> {
     }
 }
 
-/// What the shell would say when `command` cannot start.
-pub fn spawn_error_text(command: &[u8], error: &io::Error) -> String {
-    let command = String::from_utf8_lossy(command);
-    let program = command.split_whitespace().next().unwrap_or(&command).to_string();
-    match error.kind() {
-        io::ErrorKind::NotFound => format!("{program}: command not found"),
-        io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
-        _ => format!("cannot run '{}': {error}", command.escape_debug()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

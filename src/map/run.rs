@@ -22,12 +22,12 @@ use super::args::Timeout;
 use super::feed::{Feed, Next};
 use super::halt::{Halt, HaltOn, HaltWhen, Tally};
 use super::inputs::{InputError, Inputs, Job};
-use super::job::{JobFiles, command_for, spawn_error_text};
+use super::job::{JobFiles, command_for};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Printer, print_lines};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::local::LocalExecutor;
-use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage};
+use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage, spawn_error_text};
 use crate::runner::KILL_GRACE;
 use crate::template::Template;
 use crate::timers::Timers;
@@ -366,7 +366,7 @@ impl MapRunner<'_, '_> {
         let (pid, not_started) = match spawned {
             Ok(pid) => (Some(pid), None),
             Err(e) => {
-                let why = spawn_error_text(&command, &e);
+                let why = spawn_error_text(&command, &self.cwd, &e);
                 // What the shell would have said, on the job's stderr.
                 let said = format!("maestro: could not start: {why}\n");
                 match &mut files.stderr {
