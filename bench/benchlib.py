@@ -1,4 +1,4 @@
-"""Helpers shared by the timing halves dispatch.py, makespan.py and noop.py.
+"""Helpers shared by the timing halves dispatch.py, makespan.py, noop.py and map.py.
 
 Not a benchmark itself: each script puts its own directory on sys.path and
 imports this module. Standard library only (Python 3.11).
@@ -80,6 +80,41 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
     )
     code, expired = wait_or_kill(proc.wait, proc.pid, timeout)
     return code, time.perf_counter() - start, expired
+
+
+def run_piped(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
+              consume: Callable[[memoryview], None] | None = None,
+              chunk: int = 1 << 20) -> tuple[int, float, bool, int]:
+    """Like run_timed, but with stdout into a pipe that this process reads to
+    its end, up to `chunk` bytes per read, handing each piece read to
+    `consume` (if given; valid only during the call). Returns (exit code,
+    wall seconds until the runner has exited and its stdout is at its end,
+    whether it was killed for taking over `timeout` seconds, bytes read)."""
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        bufsize=0,
+    )
+
+    def drain_and_wait() -> tuple[int, int]:
+        total = 0
+        with proc.stdout as out:
+            while got := out.readinto(view):
+                total += got
+                if consume is not None:
+                    consume(view[:got])
+        return proc.wait(), total
+
+    (code, total), expired = wait_or_kill(drain_and_wait, proc.pid, timeout)
+    return code, time.perf_counter() - start, expired, total
 
 
 def failure(code: int, expired: bool, timeout: float) -> str | None:
