@@ -142,6 +142,9 @@ pub struct MapArgs {
     /// Show a progress bar on stderr.
     #[arg(long)]
     pub bar: bool,
+    /// Keep every job's output in its log, not only failed jobs'.
+    #[arg(long)]
+    pub keep_logs: bool,
     /// Print the commands that would run; run nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -60,6 +60,15 @@ pub fn log(args: &LogArgs) -> Result<i32> {
     }
     match text {
         Some(text) => print!("{text}"),
+        None if attempt.log.is_empty() => {
+            return Err(Error::usage_hint(
+                format!(
+                    "the output of '{}' in run {} was printed, not kept",
+                    attempt.instance, attempt.run_id
+                ),
+                "maestro map keeps the logs of failed jobs only; --keep-logs keeps them all",
+            ));
+        }
         None => {
             return Err(Error::usage(format!(
                 "the log of '{}' in run {} is gone ({})",

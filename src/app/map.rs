@@ -73,6 +73,8 @@ fn run_map(args: MapArgs) -> Result<i32> {
         bar: args.bar,
         run_id,
         log_dir,
+        keep_logs: args.keep_logs,
+        capture_dir: store::state_dir(&here),
     };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
     let status =

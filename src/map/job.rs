@@ -1,9 +1,9 @@
-//! One job's command line and files: the command as GNU parallel builds
-//! it, the log its stdout goes to and the in-memory file for its stderr.
+//! One job's command line and where its output goes: the command as GNU
+//! parallel builds it, and the files that catch its stdout and stderr.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::FromRawFd;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::inputs::Job;
@@ -31,60 +31,85 @@ pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8>
     }
 }
 
-/// Where an attempt's output goes.
+/// Where a job's stdout and stderr go: two unnamed files (no directory
+/// entry, on disk rather than in memory, so output of any size fits), each
+/// job slot keeping its pair from one job to the next. A job writes through
+/// `O_APPEND`; once its output is printed, the files are emptied for the
+/// next job. So a job that prints nothing costs no file creation, no
+/// deletion, and no system call beyond two `fstat`s.
 #[derive(Debug)]
-pub struct JobFiles {
-    /// The job's log, read-write (output is printed from it).
-    pub log: File,
-    /// Where this attempt's output starts in the log.
-    pub stdout_start: u64,
-    /// Its stderr until appended to the log; `None` when both streams come
-    /// through pipes (`--line-buffer`).
-    pub stderr: Option<File>,
+pub struct Capture {
+    /// The job's stdout (with `--line-buffer`: everything it wrote, as it
+    /// came).
+    pub stdout: File,
+    /// The job's stderr.
+    pub stderr: File,
 }
 
-impl JobFiles {
-    /// Opens the log at `path`: new for the first attempt, appended to
-    /// after a separator line for later ones; and (`separate_stderr`) an
-    /// in-memory file for stderr.
-    pub fn open(path: &Path, attempt: u32, separate_stderr: bool) -> io::Result<JobFiles> {
+impl Capture {
+    /// A new pair of files in `dir`.
+    pub fn new(dir: &Path) -> io::Result<Capture> {
+        Ok(Capture { stdout: unnamed_file(dir)?, stderr: unnamed_file(dir)? })
+    }
+
+    /// How many bytes are in stdout and stderr.
+    pub fn lengths(&self) -> io::Result<(u64, u64)> {
+        Ok((self.stdout.metadata()?.len(), self.stderr.metadata()?.len()))
+    }
+
+    /// Empties both files for the next job (`lengths` is what they hold).
+    pub fn clear(&self, (stdout, stderr): (u64, u64)) -> io::Result<()> {
+        if stdout > 0 {
+            self.stdout.set_len(0)?;
+        }
+        if stderr > 0 {
+            self.stderr.set_len(0)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the output as the log at `path`: stdout, then stderr; a later
+    /// attempt's after a separator line.
+    pub fn save(&self, path: &Path, attempt: u32, lengths: (u64, u64)) -> io::Result<()> {
         let mut log = OpenOptions::new()
-            .read(true)
+            .append(attempt > 1)
             .write(true)
             .create(true)
             .truncate(attempt == 1)
             .open(path)?;
-        let mut stdout_start = 0;
         if attempt > 1 {
-            log.seek(SeekFrom::End(0))?;
             writeln!(log, "maestro: --- attempt {attempt} ---")?;
-            stdout_start = log.stream_position()?;
         }
-        let stderr = if separate_stderr { Some(memfd()?) } else { None };
-        Ok(JobFiles { log, stdout_start, stderr })
-    }
-
-    /// Appends the attempt's stderr to its log; returns where its stdout
-    /// and its stderr end in the log.
-    pub fn append_stderr(&mut self) -> io::Result<(u64, u64)> {
-        let stdout_end = self.log.seek(SeekFrom::End(0))?;
-        let Some(stderr) = &mut self.stderr else { return Ok((stdout_end, stdout_end)) };
-        stderr.seek(SeekFrom::Start(0))?;
-        let copied = io::copy(stderr, &mut self.log)?;
-        Ok((stdout_end, stdout_end + copied))
+        for (file, length) in [(&self.stdout, lengths.0), (&self.stderr, lengths.1)] {
+            let mut file = file;
+            file.seek(SeekFrom::Start(0))?;
+            io::copy(&mut file.take(length), &mut log)?;
+        }
+        Ok(())
     }
 }
 
-/// An anonymous in-memory file, closed on exec.
-fn memfd() -> io::Result<File> {
-    // SAFETY: memfd_create with a static name; the fd is checked and owned.
-    unsafe {
-        let fd = libc::memfd_create(c"maestro-stderr".as_ptr(), libc::MFD_CLOEXEC);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+/// A file without a name in `dir`, read-write, appended to, closed on exec:
+/// `O_TMPFILE`, or where the file system has none, a file removed at once.
+fn unnamed_file(dir: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    match options.clone().custom_flags(libc::O_TMPFILE).mode(0o600).open(dir) {
+        Ok(file) => Ok(file),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+            let path = dir.join(format!(".map-{}-{}", std::process::id(), next_name()));
+            let file = options.create_new(true).mode(0o600).open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(file)
         }
-        Ok(File::from_raw_fd(fd))
+        Err(e) => Err(e),
     }
+}
+
+fn next_name() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]

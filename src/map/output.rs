@@ -3,27 +3,25 @@
 //! stderr, when it ends (`-k`: in input order, holding later jobs back),
 //! each line prefixed with the job's arguments and a tab with `--tag`.
 //!
-//! A job's output is read back from its log file, where the child wrote it:
-//! without `--tag` the bytes go from that file to maestro's stdout inside
-//! the kernel (`io::copy` uses `copy_file_range`, `sendfile` or `splice`).
+//! A job's output is read back from the files that caught it: without
+//! `--tag` the bytes go from there to maestro's stdout inside the kernel
+//! (`io::copy` uses `copy_file_range`, `sendfile` or `splice`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::ops::Range;
-use std::path::PathBuf;
 
-/// Where one job's output is, in its log file.
+use super::job::Capture;
+
+/// A finished job's output.
 #[derive(Debug)]
 pub struct JobOutput {
     /// `{#}`.
     pub seq: u64,
-    /// The log file.
-    pub path: PathBuf,
-    /// Its stdout bytes in the log.
-    pub stdout: Range<u64>,
-    /// Its stderr bytes in the log.
-    pub stderr: Range<u64>,
+    /// The files holding it.
+    pub capture: Capture,
+    /// How many bytes of stdout and of stderr they hold.
+    pub lengths: (u64, u64),
     /// `--tag`: the prefix of each line (without the tab).
     pub tag: Option<Vec<u8>>,
 }
@@ -43,18 +41,21 @@ impl Printer {
         Printer { keep_order, next: 1, waiting: BTreeMap::new() }
     }
 
-    /// Job `output.seq` finished; `log` is its log file, if still open.
-    pub fn finished(&mut self, output: JobOutput, log: Option<&mut File>) -> io::Result<()> {
-        if !self.keep_order {
-            return print(&output, log);
-        }
-        if output.seq != self.next {
+    /// A job finished. Its files come back emptied when its output was
+    /// printed now; with `-k` a job finished ahead of its turn keeps them
+    /// until printed.
+    pub fn finished(&mut self, output: JobOutput) -> io::Result<Option<Capture>> {
+        if self.keep_order && output.seq != self.next {
             self.waiting.insert(output.seq, Some(output));
-            return Ok(());
+            return Ok(None);
         }
-        print(&output, log)?;
-        self.next += 1;
-        self.print_ready()
+        print(&output)?;
+        output.capture.clear(output.lengths)?;
+        if self.keep_order {
+            self.next += 1;
+            self.print_ready()?;
+        }
+        Ok(Some(output.capture))
     }
 
     /// Job `seq` will print nothing (skipped by `--resume`, say): with `-k`,
@@ -67,11 +68,16 @@ impl Printer {
         self.print_ready()
     }
 
+    /// How many finished jobs wait for their turn (`-k`), holding files.
+    pub fn held(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// Prints everything still held back, in order, gaps or not (the run is
     /// over: the jobs in the gaps never ran).
     pub fn finish(&mut self) -> io::Result<()> {
         for output in std::mem::take(&mut self.waiting).into_values().flatten() {
-            print(&output, None)?;
+            print(&output)?;
         }
         Ok(())
     }
@@ -79,7 +85,7 @@ impl Printer {
     fn print_ready(&mut self) -> io::Result<()> {
         while let Some(entry) = self.waiting.remove(&self.next) {
             if let Some(output) = entry {
-                print(&output, None)?;
+                print(&output)?;
             }
             self.next += 1;
         }
@@ -88,34 +94,25 @@ impl Printer {
 }
 
 /// Prints one job: stdout, then stderr.
-fn print(output: &JobOutput, log: Option<&mut File>) -> io::Result<()> {
-    if output.stdout.is_empty() && output.stderr.is_empty() {
-        return Ok(());
-    }
-    let mut opened;
-    let file = match log {
-        Some(file) => file,
-        None => {
-            opened = File::open(&output.path)?;
-            &mut opened
-        }
-    };
+fn print(output: &JobOutput) -> io::Result<()> {
     let tag = output.tag.as_deref();
-    copy_range(file, output.stdout.clone(), &mut io::stdout().lock(), tag)?;
-    copy_range(file, output.stderr.clone(), &mut io::stderr().lock(), tag)
+    let (stdout, stderr) = output.lengths;
+    copy_start(&output.capture.stdout, stdout, &mut io::stdout().lock(), tag)?;
+    copy_start(&output.capture.stderr, stderr, &mut io::stderr().lock(), tag)
 }
 
-fn copy_range(
-    file: &mut File,
-    range: Range<u64>,
+/// Writes the first `length` bytes of `file` to `to`.
+fn copy_start(
+    mut file: &File,
+    length: u64,
     to: &mut impl Write,
     tag: Option<&[u8]>,
 ) -> io::Result<()> {
-    if range.is_empty() {
+    if length == 0 {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(range.start))?;
-    let mut bytes = (&*file).take(range.end - range.start);
+    file.seek(SeekFrom::Start(0))?;
+    let mut bytes = file.take(length);
     match tag {
         None => {
             io::copy(&mut bytes, to)?;

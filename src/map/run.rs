@@ -22,7 +22,7 @@ use super::args::Timeout;
 use super::feed::{Feed, Next};
 use super::halt::{Halt, HaltOn, HaltWhen, Tally};
 use super::inputs::{InputError, Inputs, Job};
-use super::job::{JobFiles, command_for};
+use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Printer, print_lines};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
@@ -70,8 +70,14 @@ pub struct MapConfig {
     pub bar: bool,
     /// The run's id.
     pub run_id: u64,
-    /// Where each job's log goes.
+    /// Where each job's log goes (kept for failed jobs, or all with
+    /// `keep_logs`).
     pub log_dir: PathBuf,
+    /// `--keep-logs`: keep the output of every job, not only failed ones.
+    pub keep_logs: bool,
+    /// Where the unnamed files that catch jobs' output are made (on the
+    /// same file system as the logs, so saving one is a copy in place).
+    pub capture_dir: PathBuf,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -95,8 +101,9 @@ struct Running {
     started: Instant,
     started_at: SystemTime,
     command: Vec<u8>,
+    /// Where its log goes, if it is kept.
     log_path: PathBuf,
-    files: JobFiles,
+    capture: Capture,
     /// `--line-buffer`: what came after the last newline, on stdout and
     /// stderr; and how many stdout bytes came in all.
     partial: [Vec<u8>; 2],
@@ -126,6 +133,9 @@ const MEDIAN_CHECK_EVERY: Duration = Duration::from_millis(100);
 const MEDIAN_SAMPLE: usize = 1001;
 /// A median of fewer successes is not trusted to kill anything.
 const MEDIAN_MINIMUM: usize = 3;
+/// `-k`: finished jobs that may wait for their turn to print, each holding
+/// two open files; past this, no new job starts until the turn moves on.
+const MOST_HELD: usize = 250;
 
 /// Runs every job of `inputs`; returns the exit status (GNU parallel's).
 pub fn run(
@@ -179,6 +189,7 @@ pub fn run(
         cwd: std::env::current_dir()
             .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
         broken_pipe: false,
+        captures: (0..config.jobs).map(|_| None).collect(),
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -240,6 +251,8 @@ struct MapRunner<'c, 'o> {
     started: Instant,
     /// Where jobs run: maestro's own directory.
     cwd: PathBuf,
+    /// Each job slot's files for its jobs' output, while no job runs in it.
+    captures: Vec<Option<Capture>>,
     /// Whoever read maestro's output stopped reading.
     broken_pipe: bool,
 }
@@ -275,7 +288,7 @@ impl MapRunner<'_, '_> {
 
     /// Starts retries, then new jobs, while slots are free.
     fn start_jobs(&mut self) -> Result<(), MapError> {
-        while !self.stopping && !self.free_slots.is_empty() {
+        while !self.stopping && !self.free_slots.is_empty() && self.printer.held() < MOST_HELD {
             if let Some((job, attempt)) = self.retries.pop_front() {
                 self.start(job, attempt);
                 continue;
@@ -325,15 +338,17 @@ impl MapRunner<'_, '_> {
         let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
         let started = Instant::now();
         let started_at = SystemTime::now();
-        let log_dir_made = self.log_dir_made || fs::create_dir_all(&self.config.log_dir).is_ok();
-        self.log_dir_made = log_dir_made;
-        let mut files = match JobFiles::open(&log_path, attempt, !self.line_buffered()) {
-            Ok(files) => files,
+        let capture = match self.captures[slot as usize - 1].take() {
+            Some(capture) => Ok(capture),
+            None => Capture::new(&self.config.capture_dir),
+        };
+        let mut capture = match capture {
+            Ok(capture) => capture,
             Err(e) => {
                 // Nothing to run the job with: it fails, and says why.
                 self.free_slots.insert(slot);
-                let why = format!("cannot open log {}: {e}", log_path.display());
-                eprintln!("maestro: job {}: {why}", job.seq);
+                let dir = self.config.capture_dir.display();
+                eprintln!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
                 self.summary.failed.push(key);
                 self.finished += 1;
                 self.write_joblog(&job, started_at, Duration::ZERO, 0, (127, 0), &command);
@@ -346,9 +361,10 @@ impl MapRunner<'_, '_> {
             ("PARALLEL_SEQ".to_string(), job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), slot.to_string()),
         ];
-        let output = match &files.stderr {
-            Some(stderr) => OutputTo::Split { stdout: files.log.as_fd(), stderr: stderr.as_fd() },
-            None => OutputTo::Pipes,
+        let output = if self.line_buffered() {
+            OutputTo::Pipes
+        } else {
+            OutputTo::Split { stdout: capture.stdout.as_fd(), stderr: capture.stderr.as_fd() }
         };
         let spawned = self.executor.spawn(Spawn {
             key,
@@ -369,15 +385,7 @@ impl MapRunner<'_, '_> {
                 let why = spawn_error_text(&command, &self.cwd, &e);
                 // What the shell would have said, on the job's stderr.
                 let said = format!("maestro: could not start: {why}\n");
-                match &mut files.stderr {
-                    Some(stderr) => {
-                        let _ = stderr.write_all(said.as_bytes());
-                    }
-                    None => {
-                        let _ = files.log.write_all(said.as_bytes());
-                        let _ = io::stderr().write_all(said.as_bytes());
-                    }
-                }
+                let _ = capture.stderr.write_all(said.as_bytes());
                 (None, Some(why))
             }
         };
@@ -395,7 +403,7 @@ impl MapRunner<'_, '_> {
                 started_at,
                 command,
                 log_path,
-                files,
+                capture,
                 partial: [Vec::new(), Vec::new()],
                 stdout_bytes: 0,
                 timed_out: None,
@@ -416,7 +424,8 @@ impl MapRunner<'_, '_> {
     /// stderr (1). Into the log as they come; whole lines printed now.
     fn line_output(&mut self, key: usize, bytes: &[u8], stream: usize) {
         let Some(running) = self.running.get_mut(&key) else { return };
-        let _ = running.files.log.write_all(bytes);
+        // Kept as it came, for the log should the job fail.
+        let _ = running.capture.stdout.write_all(bytes);
         if stream == 0 {
             running.stdout_bytes += bytes.len() as u64;
         }
@@ -451,13 +460,25 @@ impl MapRunner<'_, '_> {
         self.free_slots.insert(running.slot);
         let duration = running.started.elapsed();
         self.summary.task_time += duration;
-        let (stdout_end, stderr_end) = match running.files.append_stderr() {
-            Ok(ends) => ends,
-            Err(e) => {
-                eprintln!("maestro: job {}: cannot keep its output: {e}", running.job.seq);
-                (running.files.stdout_start, running.files.stdout_start)
+        let line_buffered = self.line_buffered();
+        if line_buffered {
+            // The unfinished last lines; nothing is printed after.
+            let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+            for stream in 0..2 {
+                let rest = std::mem::take(&mut running.partial[stream]);
+                if let Err(e) = print_lines(&rest, stream, tag.as_deref()) {
+                    self.output_failed(&e);
+                }
             }
-        };
+            if let Err(why) = &ended {
+                let said = format!("maestro: could not start: {why}\n");
+                let _ = io::stderr().write_all(said.as_bytes());
+            }
+        }
+        let lengths = running.capture.lengths().unwrap_or_else(|e| {
+            eprintln!("maestro: job {}: cannot read its output: {e}", running.job.seq);
+            (0, 0)
+        });
         let outcome = match &ended {
             _ if running.interrupted => Outcome::Interrupted,
             _ if running.timed_out.is_some() => {
@@ -471,13 +492,20 @@ impl MapRunner<'_, '_> {
             && outcome != Outcome::Interrupted
             && running.attempt < self.config.tries
             && !self.stopping;
+        // The output of failures is kept (of every job with --keep-logs);
+        // the rest was printed and is gone.
+        let log = if !outcome.succeeded() || self.config.keep_logs {
+            self.keep_log(&running, lengths)
+        } else {
+            PathBuf::new()
+        };
         let attempt = Attempt {
             number: running.attempt,
             started_at: running.started_at,
             duration,
             outcome,
             usage,
-            log: running.log_path.clone(),
+            log,
             outputs: Vec::new(),
         };
         self.observer.event(&Event::AttemptFinished {
@@ -486,14 +514,18 @@ impl MapRunner<'_, '_> {
             will_retry: retry,
         });
         if retry {
+            // As parallel: only the last attempt's output is printed.
+            if running.capture.clear(lengths).is_ok() {
+                self.captures[running.slot as usize - 1] = Some(running.capture);
+            }
             self.retries.push_back((running.job, running.attempt + 1));
             return;
         }
         self.finished += 1;
-        let status = match (&attempt.outcome, ended) {
+        let status = match (&attempt.outcome, &ended) {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
-            (_, Ok(Termination::Exited(code))) => (code, 0),
-            (_, Ok(Termination::Signaled(signal))) => (0, signal),
+            (_, Ok(Termination::Exited(code))) => (*code, 0),
+            (_, Ok(Termination::Signaled(signal))) => (0, *signal),
             // As the shell reports a command it cannot run.
             (_, Err(_)) => (127, 0),
         };
@@ -516,21 +548,7 @@ impl MapRunner<'_, '_> {
                 String::from_utf8_lossy(&running.command)
             );
         }
-        if running.files.stderr.is_none() {
-            // --line-buffer: the unfinished last lines, and nothing to print after.
-            let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-            for stream in 0..2 {
-                let rest = std::mem::take(&mut running.partial[stream]);
-                if let Err(e) = print_lines(&rest, stream, tag.as_deref()) {
-                    self.output_failed(&e);
-                }
-            }
-        }
-        let stdout_start = running.files.stdout_start;
-        let received = match running.files.stderr {
-            Some(_) => stdout_end - stdout_start,
-            None => running.stdout_bytes,
-        };
+        let received = if line_buffered { running.stdout_bytes } else { lengths.0 };
         self.write_joblog(
             &running.job,
             running.started_at,
@@ -539,18 +557,39 @@ impl MapRunner<'_, '_> {
             status,
             &running.command,
         );
-        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        let (stdout, stderr) = match running.files.stderr {
-            Some(_) => (stdout_start..stdout_end, stdout_end..stderr_end),
-            None => (0..0, 0..0),
-        };
-        let output =
-            JobOutput { seq: running.job.seq, path: running.log_path.clone(), stdout, stderr, tag };
-        if let Err(e) = self.printer.finished(output, Some(&mut running.files.log)) {
-            self.output_failed(&e);
-        }
         self.check_halt(&attempt.outcome, status.0, &running);
+        let slot = running.slot as usize - 1;
+        let reusable = if line_buffered {
+            running.capture.clear(lengths).is_ok().then_some(running.capture)
+        } else {
+            let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+            let output = JobOutput { seq: running.job.seq, capture: running.capture, lengths, tag };
+            match self.printer.finished(output) {
+                Ok(capture) => capture,
+                Err(e) => {
+                    self.output_failed(&e);
+                    None
+                }
+            }
+        };
+        self.captures[slot] = reusable;
         self.draw_bar();
+    }
+
+    /// Saves the attempt's output as its log; returns the log's path, or an
+    /// empty path when it could not be saved (and says so).
+    fn keep_log(&mut self, running: &Running, lengths: (u64, u64)) -> PathBuf {
+        if !self.log_dir_made {
+            self.log_dir_made = fs::create_dir_all(&self.config.log_dir).is_ok();
+        }
+        match running.capture.save(&running.log_path, running.attempt, lengths) {
+            Ok(()) => running.log_path.clone(),
+            Err(e) => {
+                let path = running.log_path.display();
+                eprintln!("maestro: job {}: cannot keep its log {path}: {e}", running.job.seq);
+                PathBuf::new()
+            }
+        }
     }
 
     fn write_joblog(

@@ -332,6 +332,8 @@ fn write_attempt(
     };
     let detail = (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string());
     let outputs: String = attempt.outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    // Where the attempt's output is kept, as it ended ('' when it was not).
+    let log = attempt.log.to_string_lossy();
     let ended = unix_ms(attempt.started_at + attempt.duration);
     let ends = params![
         run,
@@ -345,23 +347,25 @@ fn write_attempt(
         attempt.duration.as_micros() as i64,
         attempt.usage.cpu.as_micros() as i64,
         attempt.usage.max_rss_kib as i64,
-        outputs
+        outputs,
+        log
     ];
     match start {
         None => conn
             .prepare_cached(
                 "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
-                 detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12
+                 detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12,
+                 log = ?13
                  WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
             )?
             .execute(ends)?,
         Some(start) => {
             let mut all = ends.to_vec();
-            all.extend(params![start.started_ms, start.key, start.log]);
+            all.extend(params![start.started_ms, start.key]);
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO attempts
                  (run_id, instance, number, ended_ms, status, exit_code, signal, detail,
-                  duration_us, cpu_us, max_rss_kib, outputs, started_ms, cache_key, log)
+                  duration_us, cpu_us, max_rss_kib, outputs, log, started_ms, cache_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(rusqlite::params_from_iter(all))?

@@ -289,3 +289,31 @@ fn a_reader_that_goes_away_stops_the_run_quietly_with_141() {
     assert_eq!(output.status.code(), Some(141));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn only_failed_jobs_keep_their_output_unless_asked() {
+    let p = Project::new();
+    let run = map(&p, &["-k", "echo out {}; exit {}", ":::", "0", "4"]);
+    assert_eq!((run.code, run.stdout.as_str()), (1, "out 0\nout 4\n"), "{run:?}");
+    assert_eq!(p.maestro(&["log", "2"]).stdout, "out 4\n");
+    let kept = p.maestro(&["log", "1"]);
+    assert_eq!(kept.code, 2, "{kept:?}");
+    assert!(kept.stderr.contains("was printed, not kept"), "{}", kept.stderr);
+    assert!(kept.stderr.contains("--keep-logs"), "{}", kept.stderr);
+    assert!(!p.path(".maestro/logs/1/1.log").exists());
+
+    let run = map(&p, &["--keep-logs", "echo kept {}", ":::", "a"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.maestro(&["log", "1", "--run", "2"]).stdout, "kept a\n");
+}
+
+#[test]
+fn a_retried_job_prints_only_its_last_attempt_and_logs_every_failed_one() {
+    let p = Project::new();
+    // Fails at the first attempt, succeeds at the second.
+    let job = "touch n; echo try {} $(wc -l < n); echo x >> n; [ $(wc -l < n) -ge 2 ]";
+    let run = map(&p, &["--retries", "3", job, ":::", "a"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "try a 1\n");
+    assert_eq!(p.read(".maestro/logs/1/1.log"), "try a 0\n");
+}
