@@ -11,7 +11,7 @@
 //! source is empty (then there is no job at all): `::: a :::` runs `a ''`.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use super::args::{Source, SourceKind};
@@ -49,7 +49,7 @@ pub struct InputError {
 enum Records {
     Words(std::vec::IntoIter<Vec<u8>>),
     Lines {
-        reader: Box<dyn BufRead + Send>,
+        reader: BufReader<Box<dyn Read + Send>>,
         path: PathBuf,
         end: u8,
         /// Whether a read may wait for a writer (stdin, a pipe, a FIFO).
@@ -60,21 +60,33 @@ enum Records {
 impl Records {
     fn open(kind: &SourceKind, null: bool) -> Result<Records, InputError> {
         let end = if null { b'\0' } else { b'\n' };
-        let stdin = || -> Box<dyn BufRead + Send> {
-            Box::new(BufReader::with_capacity(64 * 1024, io::stdin()))
-        };
-        let (reader, path, may_wait): (Box<dyn BufRead + Send>, PathBuf, bool) = match kind {
+        let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
+        // `< file` is a regular file too: reading it never waits.
+        let stdin_waits = || !std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
+        let (reader, path, may_wait) = match kind {
             SourceKind::Args(words) => return Ok(Records::Words(words.clone().into_iter())),
-            SourceKind::Stdin => (stdin(), PathBuf::from("-"), true),
-            SourceKind::File(path) if path.as_os_str() == "-" => (stdin(), path.clone(), true),
+            SourceKind::Stdin => (buffered(Box::new(io::stdin())), PathBuf::from("-"), stdin_waits()),
+            SourceKind::File(path) if path.as_os_str() == "-" => {
+                (buffered(Box::new(io::stdin())), path.clone(), stdin_waits())
+            }
             SourceKind::File(path) => {
                 let file =
                     File::open(path).map_err(|source| InputError { path: path.clone(), source })?;
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
-                (Box::new(BufReader::with_capacity(64 * 1024, file)), path.clone(), !regular)
+                (buffered(Box::new(file)), path.clone(), !regular)
             }
         };
         Ok(Records::Lines { reader, path, end, may_wait })
+    }
+
+    /// Whether the next `n` records are at hand: taking them will not wait.
+    fn at_hand(&self, n: usize) -> bool {
+        match self {
+            Records::Words(_) => true,
+            Records::Lines { reader, end, .. } => {
+                reader.buffer().iter().filter(|&b| b == end).take(n).count() == n
+            }
+        }
     }
 
     fn next(&mut self) -> Result<Option<Vec<u8>>, InputError> {
@@ -199,6 +211,17 @@ impl Inputs {
     pub fn may_wait(&self) -> bool {
         let waits = |m: &Member| matches!(m.records, Records::Lines { may_wait: true, .. });
         !self.done && self.first.members.iter().any(waits)
+    }
+
+    /// Whether the next job can be taken without waiting for a writer, as
+    /// far as can be told (a record is at hand in every source that is read
+    /// as jobs are taken).
+    pub fn at_hand(&self) -> bool {
+        let needed = self.parsing.per_job;
+        self.first.members.iter().all(|m| {
+            let ahead = usize::from(m.ahead.is_some());
+            ahead >= needed || m.records.at_hand(needed - ahead)
+        })
     }
 
     /// The next job, or `None` when the inputs are used up.
