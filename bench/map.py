@@ -159,10 +159,9 @@ def dispatch_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
     n, j = a.n, a.jobs
     inputs = root / "inputs.txt"
     runners = [
-        Runner("raw_spawn_loop", [a.spawnloop, str(n), str(j), a.true_bin], root),
-        # Its .maestro/ (a log dir per run) is kept between runs, as in
-        # dispatch.py: deleting thousands of just-written logs before each
-        # run would measure ext4's inode allocator instead.
+        # `true N`, as every runner here runs (each value is appended).
+        Runner("raw_spawn_loop", [a.spawnloop, "--numbered", str(n), str(j), a.true_bin], root),
+        # Its .maestro/ (the history) is kept between runs, as a user's is.
         Runner("maestro_map", [a.maestro, "map", f"-j{j}", "true"], root / "map", stdin=inputs),
         Runner(f"xargs_P{j}", [a.xargs, f"-P{j}", "-n1", "true"], root, stdin=inputs),
     ]

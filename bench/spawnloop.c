@@ -1,7 +1,7 @@
 /*
  * spawnloop: the floor for "spawn + exec + reap" on this machine.
  *
- * Usage: spawnloop [--logs DIR] N J [PROGRAM]
+ * Usage: spawnloop [--logs DIR] [--numbered] N J [PROGRAM]
  *
  * Starts PROGRAM (default /bin/true) N times with posix_spawn, keeping at
  * most J children alive: once J are running it waits for any one of them
@@ -9,7 +9,11 @@
  * environment. With --logs, each child's stdout and stderr go instead to a
  * log file of its own, DIR/<run>/<i>.log, created by the loop just before
  * the spawn (<run> is the first number whose directory does not exist yet,
- * so earlier runs' logs are kept, as a job runner keeps them). Exits 0 only if every child exited 0; otherwise prints how
+ * so earlier runs' logs are kept, as a job runner keeps them). With
+ * --numbered, child i gets one argument, its number from 1: what
+ * `xargs -n1 true`, `parallel true` and `maestro map true` run (and not as
+ * cheap as `true` alone: coreutils' true with one argument sets up its
+ * locale, to check for --help). Exits 0 only if every child exited 0; otherwise prints how
  * many failed and exits 1. No shell, no pipes, no bookkeeping beyond a
  * counter, so any real job runner should be slower than this.
  *
@@ -92,13 +96,19 @@ static int spawn_logged(pid_t *pid, const char *prog, char **child_argv, const c
 
 int main(int argc, char **argv) {
     const char *logs = NULL;
+    int numbered = 0;
     if (argc > 2 && strcmp(argv[1], "--logs") == 0) {
         logs = argv[2];
         argv += 2;
         argc -= 2;
     }
+    if (argc > 1 && strcmp(argv[1], "--numbered") == 0) {
+        numbered = 1;
+        argv += 1;
+        argc -= 1;
+    }
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: spawnloop [--logs DIR] N J [PROGRAM]\n");
+        fprintf(stderr, "usage: spawnloop [--logs DIR] [--numbered] N J [PROGRAM]\n");
         return 2;
     }
     char run_dir[4096];
@@ -108,7 +118,8 @@ int main(int argc, char **argv) {
     long j = parse_count(argv[2], "J");
     const char *prog = argc == 4 ? argv[3] : "/bin/true";
     const char *base = strrchr(prog, '/');
-    char *child_argv[] = {(char *)(base ? base + 1 : prog), NULL};
+    char number[32] = "";
+    char *child_argv[] = {(char *)(base ? base + 1 : prog), numbered ? number : NULL, NULL};
 
     long running = 0, failed = 0;
     for (long i = 0; i < n; i++) {
@@ -117,6 +128,7 @@ int main(int argc, char **argv) {
                 return 1;
             running--;
         }
+        snprintf(number, sizeof number, "%ld", i + 1);
         pid_t pid;
         int rc = logs ? spawn_logged(&pid, prog, child_argv, run_dir, i)
                       : posix_spawn(&pid, prog, NULL, NULL, child_argv, environ);
