@@ -202,8 +202,17 @@ impl LocalExecutor {
         }
         if let Some(wake) = fds.get(wake_at).filter(|pollfd| pollfd.revents != 0) {
             let mut sink = [0u8; 256];
-            // SAFETY: reading into a local buffer from a non-blocking fd.
-            while unsafe { libc::read(wake.fd, sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+            loop {
+                // SAFETY: reading into a local buffer from a non-blocking fd.
+                match unsafe { libc::read(wake.fd, sink.as_mut_ptr().cast(), sink.len()) } {
+                    n if n > 0 => continue,
+                    // The writer is gone: nothing will wake us through it
+                    // again, and polling it would return at once forever.
+                    0 => self.wake = None,
+                    _ => {}
+                }
+                break;
+            }
         }
         if fds[0].revents != 0 {
             for signal in self.signals.drain() {

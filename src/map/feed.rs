@@ -56,6 +56,7 @@ impl Feed {
         let (wake, wake_write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
         let (sender, batches) = mpsc::sync_channel(READ_AHEAD);
         std::thread::Builder::new().name("map inputs".into()).spawn(move || {
+            block_signals();
             let mut inputs = inputs;
             loop {
                 let mut batch = Vec::new();
@@ -118,6 +119,17 @@ impl Feed {
                 }
             }
         }
+    }
+}
+
+/// Keeps signals (SIGCHLD above all: one per job) for the loop's thread:
+/// taken here, each would interrupt this thread to wake the other.
+fn block_signals() {
+    // SAFETY: a filled local signal set, applied to this thread only.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 

@@ -213,7 +213,13 @@ fn keep_order_wins_over_line_buffer() {
 /// resident memory in KiB.
 fn peak_memory_of_map_over(p: &Project, n: usize) -> i64 {
     let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
-    let (child, mut stdin) = spawn_map(p, &["-j2", "true"]);
+    usage_of_map(p, &["-j2", "true"], input).ru_maxrss
+}
+
+/// Runs `maestro map ARGS` with `input` through a pipe on its stdin;
+/// returns what it used (its jobs included), once it exited 0.
+fn usage_of_map(p: &Project, args: &[&str], input: String) -> libc::rusage {
+    let (child, mut stdin) = spawn_map(p, args);
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let mut status = 0;
     // SAFETY: waiting for our own child; rusage is zeroed and filled.
@@ -224,7 +230,7 @@ fn peak_memory_of_map_over(p: &Project, n: usize) -> i64 {
     };
     writer.join().unwrap().unwrap();
     assert_eq!(status, 0);
-    usage.ru_maxrss
+    usage
 }
 
 #[test]
@@ -316,4 +322,15 @@ fn a_retried_job_prints_only_its_last_attempt_and_logs_every_failed_one() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "try a 1\n");
     assert_eq!(p.read(".maestro/logs/1/1.log"), "try a 0\n");
+}
+
+#[test]
+fn waiting_for_jobs_after_the_inputs_ended_costs_no_cpu() {
+    // The input thread is gone once stdin ends; its wake-up pipe must not
+    // make the loop spin while the job runs.
+    let p = Project::new();
+    let usage = usage_of_map(&p, &["sleep 1; echo {}"], "a\n".to_string());
+    let cpu = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let used = cpu(usage.ru_utime) + cpu(usage.ru_stime);
+    assert!(used < Duration::from_millis(300), "{used:?} of CPU to wait 1 s");
 }
