@@ -7,8 +7,11 @@ imports this module. Standard library only (Python 3.11).
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -142,3 +145,18 @@ def fmt_table(rows: list[list[str]], right: set[int]) -> str:
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def selection_and_order(prog: str, only: str, seed: int | None
+                        ) -> tuple[re.Pattern[str], int, random.Random] | None:
+    """The runners `--only` selects (a regex searched in their names), the
+    shuffle seed (`--seed`, else a random one, to be printed) and its
+    generator; None, after saying why on stderr, for a bad regex."""
+    try:
+        selected = re.compile(only)
+    except re.error as e:
+        print(f"{prog}: bad --only regex {only!r}: {e}", file=sys.stderr)
+        return None
+    if seed is None:
+        seed = random.SystemRandom().randrange(1 << 31)
+    return selected, seed, random.Random(seed)

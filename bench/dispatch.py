@@ -11,8 +11,6 @@ and prints the table. Standard library only (Python 3.11).
 from __future__ import annotations
 
 import argparse
-import random
-import re
 import resource
 import shutil
 import statistics
@@ -25,7 +23,7 @@ from pathlib import Path
 # The shared helpers sit beside this file (and leave no __pycache__ there).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import clean_env, failure, fmt_table, run_timed  # noqa: E402
+from benchlib import clean_env, failure, fmt_table, run_timed, selection_and_order  # noqa: E402
 
 
 @dataclass
@@ -167,13 +165,10 @@ def main() -> int:
     p.add_argument("--parallel", default="")
     a = p.parse_args()
 
-    try:
-        only = re.compile(a.only)
-    except re.error as e:
-        print(f"dispatch: bad --only regex {a.only!r}: {e}", file=sys.stderr)
+    chosen = selection_and_order("dispatch", a.only, a.seed)
+    if chosen is None:
         return 2
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    rng = random.Random(seed)
+    only, seed, rng = chosen
     env = clean_env()
     # Generous: the slowest runner (GNU parallel) needs ~5 ms per job.
     timeout = max(120.0, a.n * 0.05)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import resource
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
 from benchlib import (binary_id, clean_env, failure, fmt_table,  # noqa: E402
-                      report_rebuilt, run_piped, run_timed)
+                      report_rebuilt, run_piped, run_timed, selection_and_order)
 
 MIB = 1 << 20
 # Every throughput file is one 64-byte line repeated: "file 000007 of 000200 ..."
@@ -296,13 +295,10 @@ def main() -> int:
     p.add_argument("--rush", default="")
     a = p.parse_args()
 
-    try:
-        only = re.compile(a.only)
-    except re.error as e:
-        print(f"map: bad --only regex {a.only!r}: {e}", file=sys.stderr)
+    chosen = selection_and_order("map", a.only, a.seed)
+    if chosen is None:
         return 2
-    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    rng = random.Random(seed)
+    only, seed, rng = chosen
     env = clean_env()
     maestro_id = binary_id(a.maestro)
     # Generous: the slowest runner (GNU parallel) needs ~3 ms per no-op job
