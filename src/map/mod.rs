@@ -1,5 +1,6 @@
 //! `maestro map`: GNU parallel's job (one command over many inputs) on the
-//! same executor, logs and history as `run` and `par`.
+//! same executor, logs and history as `run` and `par` (a map job's log is
+//! kept when it fails: what succeeded was printed already).
 
 pub mod args;
 pub mod feed;

@@ -4,12 +4,12 @@
 //! recorded through an [`Observer`] (the store's recorder), every finished
 //! job goes to the printer and the joblog.
 //!
-//! Each job's stdout goes straight into its log file
-//! (`.maestro/logs/<run>/<seq>.log`), its stderr into an in-memory file
-//! that is appended to the log when the job ends: the two stay apart for
-//! printing, and the log keeps both. With `--line-buffer`, both come
-//! through pipes instead: maestro prints whole lines as they arrive and
-//! writes everything to the log as it comes.
+//! A job's stdout and stderr go straight into its slot's pair of unnamed
+//! files ([`Capture`]), printed from there when it ends and emptied for the
+//! slot's next job; a failed job's (every job's with `--keep-logs`) are
+//! saved first as its log, `.maestro/logs/<run>/<seq>.log`. With
+//! `--line-buffer`, both come through pipes instead: maestro prints whole
+//! lines as they arrive and keeps everything in the slot's file as it comes.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs;
