@@ -288,12 +288,14 @@ impl MapRunner<'_, '_> {
 
     /// Starts retries, then new jobs, while slots are free.
     fn start_jobs(&mut self) -> Result<(), MapError> {
-        while !self.stopping && !self.free_slots.is_empty() && self.printer.held() < MOST_HELD {
+        while !self.stopping && !self.free_slots.is_empty() {
+            // Retries first, whatever waits to print: the job at the head of
+            // the `-k` order may be one of them.
             if let Some((job, attempt)) = self.retries.pop_front() {
                 self.start(job, attempt);
                 continue;
             }
-            if self.inputs_done {
+            if self.inputs_done || self.printer.held() >= MOST_HELD {
                 break;
             }
             let job = match self.feed.take() {

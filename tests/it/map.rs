@@ -334,3 +334,23 @@ fn waiting_for_jobs_after_the_inputs_ended_costs_no_cpu() {
     let used = cpu(usage.ru_utime) + cpu(usage.ru_stime);
     assert!(used < Duration::from_millis(300), "{used:?} of CPU to wait 1 s");
 }
+
+#[test]
+fn keep_order_with_many_finished_jobs_waiting_still_retries_the_head() {
+    // Job 1 fails slowly, once: meanwhile more jobs finish than may wait
+    // for their turn, so no new job starts; its retry must still run.
+    let p = Project::new();
+    let job = "if [ {} = 1 ] && [ ! -e tried ]; then touch tried; sleep 1.5; exit 1; fi; echo {}";
+    let values: Vec<String> = (1..=400).map(|n| n.to_string()).collect();
+    let mut args = vec!["map", "-k", "-j2", "--retries", "2", job, ":::"];
+    args.extend(values.iter().map(String::as_str));
+    let child = p.spawn(&args);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output().unwrap());
+    });
+    let output = finished.recv_timeout(Duration::from_secs(60)).expect("map hung");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let want: String = (1..=400).map(|n| format!("{n}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), want);
+}
