@@ -158,6 +158,12 @@ impl<'g> Checker<'g> {
     /// Whether `instance` must run. Its deps must have been decided (and
     /// have finished, in a real run).
     pub fn decide(&mut self, instance: usize) -> Decision {
+        let inst = &self.graph.instances[instance];
+        if !self.force && inst.inputs.is_empty() && inst.outputs.is_empty() {
+            // It always runs: no key to compute (its dependents re-run
+            // after it whatever it does, so theirs need none of it).
+            return Decision::Run(Reason::NothingDeclared);
+        }
         let subject = self.subject(instance);
         let decision = self.compare(instance, &subject);
         self.subjects[instance] = Some(subject);

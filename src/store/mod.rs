@@ -355,11 +355,12 @@ pub fn format_recent(durations: &[Duration]) -> String {
 /// Keeps the newest `RECENT_DURATIONS` of `recent` after adding `latest`,
 /// as stored: microseconds, newest first, comma-separated.
 pub fn push_recent(recent: &str, latest: Duration) -> String {
-    std::iter::once(latest.as_micros().to_string())
-        .chain(recent.split(',').filter(|s| !s.is_empty()).map(str::to_string))
-        .take(RECENT_DURATIONS)
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut out = latest.as_micros().to_string();
+    for kept in recent.split(',').filter(|s| !s.is_empty()).take(RECENT_DURATIONS - 1) {
+        out.push(',');
+        out.push_str(kept);
+    }
+    out
 }
 
 /// Instance names as one text: one per line, `\` and newlines escaped.
