@@ -259,12 +259,18 @@ struct MapRunner<'c, 'o> {
 
 impl MapRunner<'_, '_> {
     fn main_loop(&mut self) -> Result<(), MapError> {
+        // An input that fails to read stops the run once what runs has
+        // finished (and been printed).
+        let mut input_error = None;
         loop {
-            self.start_jobs()?;
+            if let Err(error) = self.start_jobs() {
+                self.stopping = true;
+                input_error = Some(error);
+            }
             if self.running.is_empty()
                 && (self.stopping || (self.inputs_done && self.retries.is_empty()))
             {
-                return Ok(());
+                return input_error.map_or(Ok(()), Err);
             }
             let timeout = self.timers.wait_time(self.observer.flush());
             let events = self
@@ -305,10 +311,7 @@ impl MapRunner<'_, '_> {
                     self.inputs_done = true;
                     break;
                 }
-                Err(error) => {
-                    self.stopping = true;
-                    return Err(MapError::Input(error));
-                }
+                Err(error) => return Err(MapError::Input(error)),
             };
             self.read += 1;
             if self.resumed(job.seq) {

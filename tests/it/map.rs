@@ -179,6 +179,7 @@ fn errors_exit_255_with_what_is_wrong() {
     for (args, says) in [
         (&["--nosuchoption", "echo", ":::", "a"][..], "--nosuchoption"),
         (&["echo", "::::", "missing.txt"], "cannot read input missing.txt"),
+        (&["echo", "::::", "."], "cannot read input ."),
         (&["-j", "x", "echo", ":::", "a"], "-j x"),
         (&["--halt", "later", "echo", ":::", "a"], "--halt later"),
         (&["--timeout", "0", "echo", ":::", "a"], "--timeout 0"),
