@@ -357,6 +357,10 @@ impl MapRunner<'_, '_> {
                 self.summary.failed.push(key);
                 self.finished += 1;
                 self.write_joblog(&job, started_at, Duration::ZERO, 0, (127, 0), &command);
+                // With -k, the jobs after it must not wait for its output.
+                if let Err(e) = self.printer.nothing(job.seq) {
+                    self.output_failed(&e);
+                }
                 return;
             }
         };
