@@ -430,10 +430,10 @@ impl MapRunner<'_, '_> {
     }
 
     /// `--line-buffer`: `bytes` came from job `key`'s stdout (`stream` 0) or
-    /// stderr (1). Into the log as they come; whole lines printed now.
+    /// stderr (1). Kept in the slot's file as they come (the log, should the
+    /// job fail); whole lines printed now.
     fn line_output(&mut self, key: usize, bytes: &[u8], stream: usize) {
         let Some(running) = self.running.get_mut(&key) else { return };
-        // Kept as it came, for the log should the job fail.
         let _ = running.capture.stdout.write_all(bytes);
         if stream == 0 {
             running.stdout_bytes += bytes.len() as u64;
