@@ -1,73 +1,69 @@
-//! Signals as bytes on a pipe (the self-pipe trick), so that child exits,
-//! Ctrl-C and SIGTERM wake the one event loop like any other input.
+//! Signals as something to read: the signals maestro reacts to are blocked
+//! and read from a signalfd, so that child exits, Ctrl-C and SIGTERM wake
+//! the one event loop like any other input, with no handler to run (a
+//! handler writing to a self-pipe cost a signal frame, a write and a read
+//! per child exit).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
-
-/// Write end of the pipe, for the handler (which may only do signal-safe things).
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 /// Signals maestro reacts to while running tasks.
 pub const WATCHED: [libc::c_int; 4] = [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-extern "C" fn on_signal(signal: libc::c_int) {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: errno is saved and restored; write(2) is async-signal-safe.
-        unsafe {
-            let saved = *libc::__errno_location();
-            let byte = signal as u8;
-            libc::write(fd, (&byte as *const u8).cast(), 1);
-            *libc::__errno_location() = saved;
-        }
-    }
-}
-
-/// The read end of the signal pipe; signals keep arriving there until dropped.
+/// The signalfd; the watched signals stay blocked in this thread (and in
+/// threads it starts later), arriving here instead, until the process ends.
 #[derive(Debug)]
 pub struct SignalPipe {
-    read: OwnedFd,
-    _write: OwnedFd,
+    fd: OwnedFd,
 }
 
 impl SignalPipe {
-    /// Installs the handlers. Call once per process.
+    /// Blocks the watched signals in this thread and opens a signalfd for
+    /// them. Call once, from the thread that runs the event loop, before it
+    /// starts other threads (a thread that leaves them unblocked would take
+    /// them in the default way).
     pub fn install() -> io::Result<SignalPipe> {
-        let (read, write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
-        PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
-        for signal in WATCHED {
-            // SAFETY: a zeroed sigaction with a valid handler and SA_RESTART,
-            // so that interrupted system calls resume instead of failing.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_signal as *const () as usize;
-                action.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
-                libc::sigemptyset(&mut action.sa_mask);
-                if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+        // SAFETY: a local signal set filled with valid signals; the mask and
+        // the signalfd are set with it, and the fd checked and owned.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in WATCHED {
+                libc::sigaddset(&mut set, signal);
             }
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(SignalPipe { fd: OwnedFd::from_raw_fd(fd) })
         }
-        Ok(SignalPipe { read, _write: write })
     }
 
     /// The fd to poll for readability.
     pub fn fd(&self) -> RawFd {
-        self.read.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 
-    /// Signals received since the last call, in order.
+    /// Signals received since the last call, in order (several of one
+    /// kind arriving together count once, as they would with a handler).
     pub fn drain(&self) -> Vec<libc::c_int> {
         let mut received = Vec::new();
-        let mut buffer = [0u8; 64];
-        loop {
-            // SAFETY: reading into a local buffer of the stated size.
-            let n = unsafe { libc::read(self.fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
-            if n <= 0 {
-                break;
+        // SAFETY: reading whole signalfd_siginfo records into a zeroed
+        // buffer of them; a short or failed read ends the loop.
+        unsafe {
+            let mut infos: [libc::signalfd_siginfo; 8] = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            loop {
+                let n = libc::read(self.fd(), infos.as_mut_ptr().cast(), size * infos.len());
+                if n <= 0 {
+                    break;
+                }
+                let records = n as usize / size;
+                received.extend(infos[..records].iter().map(|i| i.ssi_signo as libc::c_int));
             }
-            received.extend(buffer[..n as usize].iter().map(|&b| libc::c_int::from(b)));
         }
         received
     }
