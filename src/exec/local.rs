@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::guardian::{Guardian, Slot};
-use super::signals::{SignalPipe, pipe};
+use super::signals::{SignalFd, pipe};
 use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
 use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
 use crate::template::split_direct;
@@ -30,7 +30,7 @@ struct Child {
 /// Runs attempts as local processes.
 #[derive(Debug)]
 pub struct LocalExecutor {
-    signals: SignalPipe,
+    signals: SignalFd,
     guardian: Guardian,
     children: HashMap<u32, Child>,
     pending: VecDeque<ExecEvent>,
@@ -46,7 +46,7 @@ pub struct LocalExecutor {
 impl LocalExecutor {
     /// Installs signal handling and starts the guardian.
     pub fn new() -> io::Result<LocalExecutor> {
-        let signals = SignalPipe::install()?;
+        let signals = SignalFd::install()?;
         let guardian = Guardian::start()?;
         let environment = Environment::capture();
         Ok(LocalExecutor {

@@ -13,16 +13,16 @@ pub const WATCHED: [libc::c_int; 4] = [libc::SIGCHLD, libc::SIGINT, libc::SIGTER
 /// The signalfd; the watched signals stay blocked in this thread (and in
 /// threads it starts later), arriving here instead, until the process ends.
 #[derive(Debug)]
-pub struct SignalPipe {
+pub struct SignalFd {
     fd: OwnedFd,
 }
 
-impl SignalPipe {
+impl SignalFd {
     /// Blocks the watched signals in this thread and opens a signalfd for
     /// them. Call once, from the thread that runs the event loop, before it
     /// starts other threads (a thread that leaves them unblocked would take
     /// them in the default way).
-    pub fn install() -> io::Result<SignalPipe> {
+    pub fn install() -> io::Result<SignalFd> {
         // SAFETY: a local signal set filled with valid signals; the mask and
         // the signalfd are set with it, and the fd checked and owned.
         unsafe {
@@ -38,7 +38,7 @@ impl SignalPipe {
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(SignalPipe { fd: OwnedFd::from_raw_fd(fd) })
+            Ok(SignalFd { fd: OwnedFd::from_raw_fd(fd) })
         }
     }
 
