@@ -34,6 +34,14 @@ impl SignalFd {
             if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            // An ignored signal never reaches the signalfd, and an ignored
+            // SIGCHLD makes the kernel reap children itself, their exit
+            // statuses lost: maestro may have been started with either
+            // (`nohup`, a parent's `trap '' CHLD`). Blocked, the defaults
+            // never act.
+            for signal in WATCHED {
+                libc::signal(signal, libc::SIG_DFL);
+            }
             let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
             if fd < 0 {
                 return Err(io::Error::last_os_error());

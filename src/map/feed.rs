@@ -7,9 +7,9 @@
 //! job, with its wake-up, cost a fifth of dispatching a no-op job). Inputs
 //! that never wait (`:::` values, regular files) are read inline.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use super::inputs::{InputError, Inputs, Job};

@@ -65,7 +65,9 @@ impl Records {
         let stdin_waits = || !std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
         let (reader, path, may_wait) = match kind {
             SourceKind::Args(words) => return Ok(Records::Words(words.clone().into_iter())),
-            SourceKind::Stdin => (buffered(Box::new(io::stdin())), PathBuf::from("-"), stdin_waits()),
+            SourceKind::Stdin => {
+                (buffered(Box::new(io::stdin())), PathBuf::from("-"), stdin_waits())
+            }
             SourceKind::File(path) if path.as_os_str() == "-" => {
                 (buffered(Box::new(io::stdin())), path.clone(), stdin_waits())
             }

@@ -82,3 +82,27 @@ fn sigkill_of_maestro_leaves_no_task_process_behind() {
     child.wait().unwrap();
     assert_eq!(alive_after(&pids, Duration::from_secs(2)), Vec::<i32>::new());
 }
+
+#[test]
+fn started_with_sigchld_ignored_maestro_still_sees_its_tasks_end() {
+    use std::os::unix::process::CommandExt;
+    let p = Project::new();
+    let mut command = p.command(&["par", "echo hi", "exit 3"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = command.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output().unwrap());
+    });
+    let output =
+        exited.recv_timeout(Duration::from_secs(20)).expect("maestro never saw its tasks end");
+    // The exit statuses are known: one task failed with 3.
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("exit 3"));
+}
