@@ -179,7 +179,6 @@ pub fn run(
         timers: Timers::new(),
         successes: VecDeque::new(),
         summary: RunSummary::default(),
-        finished: 0,
         read: 0,
         stopping: false,
         halt_status: None,
@@ -239,8 +238,7 @@ struct MapRunner<'c, 'o> {
     /// The latest successful run times.
     successes: VecDeque<Duration>,
     summary: RunSummary,
-    /// Jobs finished (after their last attempt), and read from the inputs.
-    finished: u64,
+    /// Jobs read from the inputs.
     read: u64,
     /// No new job starts (halted, interrupted, inputs failed).
     stopping: bool,
@@ -258,6 +256,11 @@ struct MapRunner<'c, 'o> {
 }
 
 impl MapRunner<'_, '_> {
+    /// Jobs finished, after their last attempt.
+    fn finished(&self) -> u64 {
+        (self.summary.succeeded + self.summary.failed.len() + self.summary.interrupted) as u64
+    }
+
     fn main_loop(&mut self) -> Result<(), MapError> {
         // An input that fails to read stops the run once what runs has
         // finished (and been printed).
@@ -355,7 +358,6 @@ impl MapRunner<'_, '_> {
                 let dir = self.config.capture_dir.display();
                 eprintln!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
                 self.summary.failed.push(key);
-                self.finished += 1;
                 self.write_joblog(&job, started_at, Duration::ZERO, 0, (127, 0), &command);
                 // With -k, the jobs after it must not wait for its output.
                 if let Err(e) = self.printer.nothing(job.seq) {
@@ -530,7 +532,6 @@ impl MapRunner<'_, '_> {
             self.retries.push_back((running.job, running.attempt + 1));
             return;
         }
-        self.finished += 1;
         let status = match (&attempt.outcome, &ended) {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
             (_, Ok(Termination::Exited(code))) => (*code, 0),
@@ -627,7 +628,7 @@ impl MapRunner<'_, '_> {
         let tally = Tally {
             succeeded: self.summary.succeeded as u64,
             failed: self.summary.failed.len() as u64,
-            finished: self.finished,
+            finished: self.finished(),
             read: self.read,
         };
         let Some(status) = halt.verdict(&tally, outcome.succeeded(), exit) else { return };
@@ -747,7 +748,7 @@ impl MapRunner<'_, '_> {
         if !self.config.bar {
             return;
         }
-        let done = self.finished + self.summary.skipped as u64;
+        let done = self.finished() + self.summary.skipped as u64;
         let line = if self.inputs_done {
             let total = self.read.max(1);
             let percent = done * 100 / total;
