@@ -46,6 +46,16 @@ pub enum Command {
     History(HistoryArgs),
     /// Print a task's log: of its last attempt, or in run ID.
     Log(LogArgs),
+    /// Write a run's report: one self-contained HTML page (timeline, critical
+    /// path, failures), or a trace for ui.perfetto.dev.
+    Report(ReportArgs),
+    /// Print the flow's tasks and deps as Graphviz DOT or a Mermaid flowchart,
+    /// coloured by how each task ended in the flow's last run.
+    Graph(GraphArgs),
+    /// Print a completion script: `maestro completions bash > /etc/bash_completion.d/maestro`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `maestro man | man -l -`, or `maestro man run`.
+    Man(ManArgs),
 }
 
 /// Options shared by every command that runs tasks.
@@ -63,6 +73,13 @@ pub struct RunOptions {
     /// How task output is shown.
     #[arg(long, value_enum, default_value_t = OutputMode::Grouped)]
     pub output: OutputMode,
+    /// At the end, write the run's HTML report to FILE (as `maestro report`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print the run's events on stdout as JSON lines (docs/events.md);
+    /// task output stays in the logs.
+    #[arg(long, conflicts_with = "output")]
+    pub json: bool,
 }
 
 /// `maestro par`.
@@ -145,6 +162,13 @@ pub struct MapArgs {
     /// Keep every job's output in its log, not only failed jobs'.
     #[arg(long)]
     pub keep_logs: bool,
+    /// At the end, write the run's HTML report to FILE (as `maestro report`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print the run's events on stdout as JSON lines (docs/events.md)
+    /// instead of the jobs' output, which is kept in the logs.
+    #[arg(long, conflicts_with_all = ["keep_order", "tag", "line_buffer"])]
+    pub json: bool,
     /// Print the commands that would run; run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -204,4 +228,81 @@ pub struct LogArgs {
     /// Where and how.
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+/// `maestro report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run [default: the newest].
+    #[arg(value_name = "RUN")]
+    pub run: Option<i64>,
+    /// Where to write it, `-` for stdout [default: report.html, or trace.json
+    /// with --format trace].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// The flow file whose runs to read [default: runs in ./.maestro].
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// What `maestro report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A self-contained HTML page.
+    Html,
+    /// Trace Event Format JSON, for ui.perfetto.dev or chrome://tracing.
+    Trace,
+}
+
+/// `maestro graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The flow file.
+    #[arg(short, long, value_name = "FILE", default_value = "maestro.toml")]
+    pub file: PathBuf,
+    /// The notation.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// One node per for_each item, not one per task.
+    #[arg(long)]
+    pub expand: bool,
+}
+
+/// What `maestro graph` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`maestro graph | dot -Tsvg > flow.svg`).
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+/// `maestro completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells maestro writes completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// `maestro man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's page (`maestro-run(1)`) instead of maestro(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }

@@ -25,6 +25,10 @@ pub enum Event<'a> {
         instance: usize,
         /// Attempt number, from 1.
         attempt: u32,
+        /// The job slots it holds (from 1).
+        slots: &'a [u32],
+        /// The command line it runs.
+        command: &'a [u8],
         /// Its log file.
         log: &'a Path,
         /// Its cache key (flow runs), hex.
@@ -149,6 +153,21 @@ impl Outcome {
     /// Whether the attempt succeeded.
     pub fn succeeded(&self) -> bool {
         *self == Outcome::Succeeded
+    }
+
+    /// How the store, the report and `--json` name it: the status word,
+    /// the exit status (when the process exited) and the killing signal.
+    pub fn status_fields(&self) -> (&'static str, Option<i32>, Option<i32>) {
+        match self {
+            Outcome::Succeeded => ("ok", Some(0), None),
+            Outcome::Failed(Termination::Exited(code)) => ("failed", Some(*code), None),
+            Outcome::Failed(Termination::Signaled(signal)) => ("failed", None, Some(*signal)),
+            Outcome::TimedOut(_) => ("timed_out", None, None),
+            Outcome::Interrupted => ("interrupted", None, None),
+            Outcome::SpawnFailed(_) => ("spawn_failed", None, None),
+            Outcome::MissingOutputs(_) => ("missing_outputs", Some(0), None),
+            Outcome::BadOutputFile(_) => ("bad_output_file", Some(0), None),
+        }
     }
 }
 

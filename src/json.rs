@@ -12,6 +12,8 @@ pub enum Value {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// A number with a fraction (written as `null` when not finite).
+    Float(f64),
     /// A string.
     Str(String),
     /// An array.
@@ -28,6 +30,12 @@ impl Value {
         out
     }
 
+    /// As `to_json`, safe inside an HTML `<script>` element: `<` only ever
+    /// appears inside strings, where `\u003c` means the same.
+    pub fn to_json_for_html(&self) -> String {
+        self.to_json().replace('<', "\\u003c")
+    }
+
     fn write(&self, out: &mut String) {
         match self {
             Value::Null => out.push_str("null"),
@@ -35,6 +43,10 @@ impl Value {
             Value::Int(n) => {
                 let _ = write!(out, "{n}");
             }
+            Value::Float(x) if x.is_finite() => {
+                let _ = write!(out, "{x}");
+            }
+            Value::Float(_) => out.push_str("null"),
             Value::Str(s) => write_string(s, out),
             Value::Array(items) => {
                 out.push('[');
@@ -77,6 +89,18 @@ impl From<String> for Value {
 impl From<i64> for Value {
     fn from(n: i64) -> Value {
         Value::Int(n)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        Value::Float(x)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
     }
 }
 

@@ -239,7 +239,14 @@ impl<'a> Runner<'a, '_> {
             },
         };
         let key = self.skipping.checker.as_ref().and_then(|c| c.key(instance));
-        self.observer.event(&Event::AttemptStarted { instance, attempt: number, log: &log, key });
+        self.observer.event(&Event::AttemptStarted {
+            instance,
+            attempt: number,
+            slots: &grant.slots,
+            command: &spawn.cmd,
+            log: &log,
+            key,
+        });
         let spawned = self.executor.spawn(spawn);
         let mut attempt = Running {
             number,

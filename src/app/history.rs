@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{HistoryArgs, LogArgs, StateArgs};
+use crate::cli::{HistoryArgs, LogArgs};
 use crate::diag::nearest;
 use crate::error::{Error, Result};
 use crate::exit_code;
@@ -14,7 +14,7 @@ use crate::store::{self, RunLock, Store, state_error};
 
 /// `maestro history`.
 pub fn history(args: &HistoryArgs) -> Result<i32> {
-    let store = open(&args.state)?;
+    let store = open_recorded(args.state.file.as_deref())?;
     let runs =
         query::runs(store.connection(), args.limit).map_err(|e| state_error(store.path(), &e))?;
     let mut out = String::new();
@@ -34,7 +34,7 @@ pub fn history(args: &HistoryArgs) -> Result<i32> {
 
 /// `maestro log`.
 pub fn log(args: &LogArgs) -> Result<i32> {
-    let store = open(&args.state)?;
+    let store = open_recorded(args.state.file.as_deref())?;
     let conn = store.connection();
     let e = |e: rusqlite::Error| state_error(store.path(), &e);
     if let Some(run) = args.run
@@ -79,9 +79,10 @@ pub fn log(args: &LogArgs) -> Result<i32> {
     Ok(exit_code::SUCCESS)
 }
 
-/// The store these commands read: beside the flow file, or in `./.maestro`.
-fn open(state: &StateArgs) -> Result<Store> {
-    let base = match &state.file {
+/// The store that commands reading earlier runs read: beside the flow
+/// file `file`, or in `./.maestro`.
+pub(super) fn open_recorded(file: Option<&Path>) -> Result<Store> {
+    let base = match file {
         Some(file) => {
             let absolute =
                 std::path::absolute(file).map_err(|e| Error::io("cannot resolve", file, e))?;

@@ -2,10 +2,12 @@
 
 use std::path::Path;
 
-use super::state;
+use super::{report, state};
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
+use crate::event::Observers;
 use crate::map::SeqNames;
+use crate::report::events::JsonEvents;
 use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{Inputs, Parsing};
@@ -50,9 +52,12 @@ fn run_map(args: MapArgs) -> Result<i32> {
     if args.dry_run {
         return dry_run(&mut inputs, line.template.as_ref(), jobs);
     }
+    if let Some(path) = &args.report {
+        report::check_destination(path)?;
+    }
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let opened = state::open(&store::state_dir(&here), &here, None, false)?;
-    let start = RunStart { kind: "map", flow: None, argv: std::env::args().collect() };
+    let start = RunStart { kind: "map", flow: None, argv: std::env::args().collect(), jobs };
     let (run_id, log_dir) = opened.store.begin_run(&start)?;
     let resume = match (args.resume, args.resume_failed) {
         (true, _) => Resume::All,
@@ -73,14 +78,25 @@ fn run_map(args: MapArgs) -> Result<i32> {
         bar: args.bar,
         run_id,
         log_dir,
-        keep_logs: args.keep_logs,
+        keep_logs: args.keep_logs || args.json,
+        print_output: !args.json,
         capture_dir: store::state_dir(&here),
     };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
+    let mut events = args.json.then(|| JsonEvents::new(&SeqNames, run_id, "map", None));
+    let mut observers = Observers(vec![&mut recorder]);
+    if let Some(events) = &mut events {
+        observers.0.push(events);
+    }
     let status =
-        run::run(inputs, &config, &mut recorder).map_err(|e| Error::usage(e.to_string()))?;
+        run::run(inputs, &config, &mut observers).map_err(|e| Error::usage(e.to_string()))?;
+    drop(observers);
     if let Some(error) = recorder.error() {
         warn_unrecorded(opened.store.path(), error);
+    }
+    drop(recorder);
+    if let Some(path) = &args.report {
+        report::write_after_run(&opened.store, run_id, path);
     }
     Ok(status)
 }

@@ -1,8 +1,11 @@
 //! From a parsed command line to an exit status: loads what the command
 //! needs, runs it, and maps every error to its exit code in one place.
 
+mod docs;
+mod graph;
 mod history;
 mod map;
+mod report;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +22,8 @@ use crate::flow::{self, Flow};
 use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
-use crate::report::terminal::TerminalReporter;
+use crate::report::events::JsonEvents;
+use crate::report::terminal::{OutputMode, TerminalReporter};
 use crate::runner::Skipping;
 use crate::runner::{self, RunConfig};
 use crate::store::recorder::Recorder;
@@ -47,6 +51,10 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Map(args) => return map::map(args),
         Command::History(args) => history::history(&args),
         Command::Log(args) => history::log(&args),
+        Command::Report(args) => report::report(&args),
+        Command::Graph(args) => graph::graph(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     };
     result.unwrap_or_else(|error| {
         eprint!("{}", error.render());
@@ -148,10 +156,14 @@ fn execute(
         print_dry_run(graph, selected, jobs, priority, skipping);
         return Ok(exit_code::SUCCESS);
     }
+    if let Some(path) = &options.report {
+        report::check_destination(path)?;
+    }
     let start = RunStart {
         kind: if flow.is_some() { "run" } else { "par" },
         flow: flow.as_ref().map(|f| f.name.clone()),
         argv: std::env::args().collect(),
+        jobs,
     };
     let (run_id, log_dir) = store.begin_run(&start)?;
     let config = RunConfig {
@@ -159,15 +171,21 @@ fn execute(
         keep_going: options.keep_going,
         run_id,
         log_dir,
-        stream: options.output == crate::report::terminal::OutputMode::Stream,
+        stream: options.output == OutputMode::Stream && !options.json,
     };
-    let mut reporter = TerminalReporter::new(graph, options.output);
+    // With --json, stdout carries the events: task output stays in the logs.
+    let output = if options.json { OutputMode::Quiet } else { options.output };
+    let mut reporter = TerminalReporter::new(graph, output);
     if known {
         reporter = reporter.with_eta(estimates, priority.clone(), jobs);
     }
     let mut recorder =
         Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent);
+    let mut events = options.json.then(|| JsonEvents::new(graph, run_id, start.kind, start.flow.clone()));
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);
+    if let Some(events) = &mut events {
+        observers.0.push(events);
+    }
     let (summary, skipping) =
         runner::run(graph, selected, priority, &config, skipping, &mut observers)?;
     drop(observers);
@@ -181,6 +199,9 @@ fn execute(
         && let Err(error) = store.save_file_stamps(checker.files().changed())
     {
         eprintln!("maestro: warning: {}", error.render().trim_end());
+    }
+    if let Some(path) = &options.report {
+        report::write_after_run(&store, run_id, path);
     }
     // As for the flow in `run`: not freed, maestro exits next.
     std::mem::forget(skipping);

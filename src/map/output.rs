@@ -30,15 +30,18 @@ pub struct JobOutput {
 #[derive(Debug)]
 pub struct Printer {
     keep_order: bool,
+    /// Print at all (`--json` prints events instead).
+    print: bool,
     /// `-k`: the next job to print, and those finished ahead of it.
     next: u64,
     waiting: BTreeMap<u64, Option<JobOutput>>,
 }
 
 impl Printer {
-    /// A printer; `keep_order` is `-k`.
-    pub fn new(keep_order: bool) -> Printer {
-        Printer { keep_order, next: 1, waiting: BTreeMap::new() }
+    /// A printer; `keep_order` is `-k`; one that does not `print` only
+    /// empties the files for their next job.
+    pub fn new(keep_order: bool, print: bool) -> Printer {
+        Printer { keep_order: keep_order && print, print, next: 1, waiting: BTreeMap::new() }
     }
 
     /// A job finished. Its files come back emptied when its output was
@@ -49,7 +52,9 @@ impl Printer {
             self.waiting.insert(output.seq, Some(output));
             return Ok(None);
         }
-        print(&output)?;
+        if self.print {
+            print(&output)?;
+        }
         output.capture.clear(output.lengths)?;
         if self.keep_order {
             self.next += 1;
@@ -97,6 +102,9 @@ impl Printer {
 fn print(output: &JobOutput) -> io::Result<()> {
     let tag = output.tag.as_deref();
     let (stdout, stderr) = output.lengths;
+    if stdout + stderr > 0 {
+        crate::report::status::erase();
+    }
     copy_start(&output.capture.stdout, stdout, &mut io::stdout().lock(), tag)?;
     copy_start(&output.capture.stderr, stderr, &mut io::stderr().lock(), tag)
 }
@@ -144,6 +152,7 @@ pub fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) -> io::Resul
     if lines.is_empty() {
         return Ok(());
     }
+    crate::report::status::erase();
     let bytes = match tag {
         Some(tag) => tagged(lines, tag),
         None => lines.to_vec(),

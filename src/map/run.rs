@@ -28,6 +28,7 @@ use super::output::{JobOutput, Printer, print_lines};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::local::LocalExecutor;
 use crate::exec::{ExecEvent, OutputTo, Spawn, Termination, Usage, spawn_error_text};
+use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::KILL_GRACE;
 use crate::template::Template;
 use crate::timers::Timers;
@@ -75,6 +76,8 @@ pub struct MapConfig {
     pub log_dir: PathBuf,
     /// `--keep-logs`: keep the output of every job, not only failed ones.
     pub keep_logs: bool,
+    /// Print jobs' output (not with `--json`, whose events stdout carries).
+    pub print_output: bool,
     /// Where the unnamed files that catch jobs' output are made (on the
     /// same file system as the logs, so saving one is a copy in place).
     pub capture_dir: PathBuf,
@@ -112,6 +115,14 @@ struct Running {
     interrupted: bool,
 }
 
+/// `eprintln!`, with the live status line out of the way.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        crate::report::status::erase();
+        eprintln!($($arg)*);
+    }};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Timeout {
@@ -125,10 +136,14 @@ enum Timer {
     },
     /// Time to compare running jobs with the median run time (`--timeout N%`).
     MedianCheck,
+    /// Time to redraw the live status line.
+    Status,
 }
 
 /// How often `--timeout N%` looks at the running jobs.
 const MEDIAN_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// How often the live status line is redrawn.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Successful run times kept for `--timeout N%`'s median (the latest).
 const MEDIAN_SAMPLE: usize = 1001;
 /// A median of fewer successes is not trusted to kill anything.
@@ -170,7 +185,7 @@ pub fn run(
         inputs_done: false,
         executor,
         observer,
-        printer: Printer::new(config.keep_order),
+        printer: Printer::new(config.keep_order, config.print_output),
         joblog,
         previous,
         free_slots: (1..=config.jobs).collect(),
@@ -189,12 +204,16 @@ pub fn run(
             .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
         broken_pipe: false,
         captures: (0..config.jobs).map(|_| None).collect(),
+        status: (!config.bar && stderr_is_rich()).then(StatusLine::default),
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
         total: 0,
         jobs: config.jobs,
     });
+    if runner.status.is_some() {
+        runner.timers.at(Instant::now() + STATUS_EVERY, Timer::Status);
+    }
     if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
         runner.timers.at(Instant::now() + MEDIAN_CHECK_EVERY, Timer::MedianCheck);
     }
@@ -206,10 +225,11 @@ pub fn run(
     if let Err(e) = runner.printer.finish() {
         runner.output_failed(&e);
     }
+    crate::report::status::erase();
     runner.summary.wall = runner.started.elapsed();
     runner.observer.event(&Event::RunFinished { summary: &runner.summary });
     if runner.config.bar {
-        eprintln!();
+        say!();
     }
     result?;
     Ok(runner.exit_status())
@@ -253,6 +273,8 @@ struct MapRunner<'c, 'o> {
     captures: Vec<Option<Capture>>,
     /// Whoever read maestro's output stopped reading.
     broken_pipe: bool,
+    /// The live status line, on a terminal (not with `--bar`).
+    status: Option<StatusLine>,
 }
 
 impl MapRunner<'_, '_> {
@@ -356,7 +378,7 @@ impl MapRunner<'_, '_> {
                 // Nothing to run the job with: it fails, and says why.
                 self.free_slots.insert(slot);
                 let dir = self.config.capture_dir.display();
-                eprintln!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
+                say!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
                 self.summary.failed.push(key);
                 self.write_joblog(&job, started_at, Duration::ZERO, 0, (127, 0), &command);
                 // With -k, the jobs after it must not wait for its output.
@@ -387,6 +409,8 @@ impl MapRunner<'_, '_> {
         self.observer.event(&Event::AttemptStarted {
             instance: key,
             attempt,
+            slots: &[slot],
+            command: &command,
             log: &log_path,
             key: None,
         });
@@ -457,7 +481,7 @@ impl MapRunner<'_, '_> {
         if error.kind() == io::ErrorKind::BrokenPipe {
             self.broken_pipe = true;
         } else if !self.stopping {
-            eprintln!("maestro: cannot write output: {error}");
+            say!("maestro: cannot write output: {error}");
         }
         if !self.stopping {
             self.stop_now();
@@ -471,6 +495,12 @@ impl MapRunner<'_, '_> {
         self.free_slots.insert(running.slot);
         let duration = running.started.elapsed();
         self.summary.task_time += duration;
+        // Jobs have no deps: the critical path is the longest one (here
+        // its longest attempt: a retried job is counted per attempt).
+        if duration > self.summary.critical_time {
+            self.summary.critical_path = vec![key];
+            self.summary.critical_time = duration;
+        }
         let line_buffered = self.line_buffered();
         if line_buffered {
             // The unfinished last lines; nothing is printed after.
@@ -487,7 +517,7 @@ impl MapRunner<'_, '_> {
             }
         }
         let lengths = running.capture.lengths().unwrap_or_else(|e| {
-            eprintln!("maestro: job {}: cannot read its output: {e}", running.job.seq);
+            say!("maestro: job {}: cannot read its output: {e}", running.job.seq);
             (0, 0)
         });
         let outcome = match &ended {
@@ -551,7 +581,7 @@ impl MapRunner<'_, '_> {
             _ => self.summary.failed.push(key),
         }
         if let Outcome::TimedOut(limit) = attempt.outcome {
-            eprintln!(
+            say!(
                 "maestro: warning: job {} killed after {}: {}",
                 running.job.seq,
                 crate::report::format_duration(limit),
@@ -596,7 +626,7 @@ impl MapRunner<'_, '_> {
             Ok(()) => running.log_path.clone(),
             Err(e) => {
                 let path = running.log_path.display();
-                eprintln!("maestro: job {}: cannot keep its log {path}: {e}", running.job.seq);
+                say!("maestro: job {}: cannot keep its log {path}: {e}", running.job.seq);
                 PathBuf::new()
             }
         }
@@ -614,7 +644,7 @@ impl MapRunner<'_, '_> {
         let Some(joblog) = &mut self.joblog else { return };
         let entry = Entry { seq: job.seq, started, runtime, received, exit, signal, command };
         if let Err(e) = joblog.write(&entry) {
-            eprintln!("maestro: cannot write the joblog: {e}");
+            say!("maestro: cannot write the joblog: {e}");
             self.joblog = None;
         }
     }
@@ -638,7 +668,7 @@ impl MapRunner<'_, '_> {
             HaltOn::Success => "succeeded",
             HaltOn::Done => "finished",
         };
-        eprintln!(
+        say!(
             "maestro: halting: job {} {what}: {}",
             running.job.seq,
             String::from_utf8_lossy(&running.command)
@@ -675,9 +705,9 @@ impl MapRunner<'_, '_> {
         self.observer.event(&Event::Interrupted { signal, forced });
         let name = crate::exec::signal_name(signal);
         if forced {
-            eprintln!("maestro: {name} received again: killing {} jobs", self.running.len());
+            say!("maestro: {name} received again: killing {} jobs", self.running.len());
         } else {
-            eprintln!("maestro: {name} received: stopping {} jobs", self.running.len());
+            say!("maestro: {name} received: stopping {} jobs", self.running.len());
         }
         self.retries.clear();
         if !forced {
@@ -704,6 +734,10 @@ impl MapRunner<'_, '_> {
                 Timer::MedianCheck => {
                     self.check_against_median(now);
                     self.timers.at(now + MEDIAN_CHECK_EVERY, Timer::MedianCheck);
+                }
+                Timer::Status => {
+                    self.draw_status();
+                    self.timers.at(now + STATUS_EVERY, Timer::Status);
                 }
             }
         }
@@ -744,6 +778,44 @@ impl MapRunner<'_, '_> {
     }
 
     /// `--bar`: one line on stderr, redrawn.
+    /// The live status line: jobs done (of how many, once the inputs are
+    /// read), failures, the time left (once jobs succeeded and the inputs
+    /// are read) and the running jobs' arguments with their times.
+    fn draw_status(&mut self) {
+        let done = self.finished() + self.summary.skipped as u64;
+        let total = self.inputs_done.then_some(self.read as usize);
+        let eta = self.eta();
+        let mut by_start: Vec<&Running> = self.running.values().collect();
+        by_start.sort_by_key(|r| (r.started, r.job.seq));
+        let labels: Vec<(String, Instant)> = by_start
+            .iter()
+            .map(|r| (String::from_utf8_lossy(&r.job.args.join(&b' ')).into_owned(), r.started))
+            .collect();
+        let running: Vec<(&str, Instant)> =
+            labels.iter().map(|(label, since)| (label.as_str(), *since)).collect();
+        let failed = self.summary.failed.len();
+        if let Some(status) = &mut self.status {
+            status.draw(done as usize, total, failed, eta, &running);
+        }
+    }
+
+    /// Jobs left times the median successful run time, spread over the
+    /// slots; running jobs count what they have left of the median.
+    fn eta(&self) -> Option<Duration> {
+        if !self.inputs_done {
+            return None;
+        }
+        let sample: Vec<Duration> = self.successes.iter().copied().collect();
+        let median = crate::estimate::median(&sample)?;
+        let unfinished = self.read.saturating_sub(self.finished() + self.summary.skipped as u64);
+        let waiting = unfinished.saturating_sub(self.running.len() as u64);
+        let left: Vec<Duration> =
+            self.running.values().map(|r| median.saturating_sub(r.started.elapsed())).collect();
+        let longest = if waiting > 0 { median } else { left.iter().copied().max().unwrap_or_default() };
+        let work = median * waiting.min(u64::from(u32::MAX)) as u32 + left.iter().sum::<Duration>();
+        Some(crate::estimate::remaining(longest, work, self.config.jobs))
+    }
+
     fn draw_bar(&self) {
         if !self.config.bar {
             return;

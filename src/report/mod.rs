@@ -1,7 +1,12 @@
 //! Showing a run: the terminal output during and after it.
 
-mod status;
+pub mod events;
+pub mod flow_graph;
+pub mod html;
+pub mod recorded;
+pub mod status;
 pub mod terminal;
+pub mod trace;
 
 use std::time::Duration;
 

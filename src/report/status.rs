@@ -2,7 +2,22 @@
 //! stderr is a terminal that can take it.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether a status line is on screen. The terminal is one for the whole
+/// process, so is this: whatever prints calls [`erase`] first.
+static SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Erases the status line, if one is on screen, so that what is printed
+/// next starts on a clean line; the next tick draws it again.
+pub fn erase() {
+    if SHOWN.swap(false, Ordering::Relaxed) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(b"\r\x1b[K");
+        let _ = err.flush();
+    }
+}
 
 /// Whether stderr can show a live status line and colours: a terminal, not
 /// `TERM=dumb`, and no `NO_COLOR`.
@@ -15,7 +30,6 @@ pub fn stderr_is_rich() -> bool {
 /// The line and what it last showed.
 #[derive(Debug, Default)]
 pub struct StatusLine {
-    shown: bool,
     /// What is on screen, so an unchanged line is not written again.
     last: String,
 }
@@ -23,27 +37,26 @@ pub struct StatusLine {
 impl StatusLine {
     /// Erases the line (before other output is printed).
     pub fn clear(&mut self) {
-        if self.shown {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(b"\r\x1b[K");
-            let _ = err.flush();
-            self.shown = false;
-        }
+        erase();
     }
 
     /// Draws `done/total`, failures, the time left when it can be
     /// estimated, and the running names with their times, cut to the
     /// terminal's width.
+    /// `total` is `None` while unknown (`map` still reading its inputs).
     pub fn draw(
         &mut self,
         done: usize,
-        total: usize,
+        total: Option<usize>,
         failed: usize,
         eta: Option<Duration>,
         running: &[(&str, Instant)],
     ) {
         let now = Instant::now();
-        let mut line = format!("[{done}/{total}]");
+        let mut line = match total {
+            Some(total) => format!("[{done}/{total}]"),
+            None => format!("[{done}/?]"),
+        };
         if failed > 0 {
             line.push_str(&format!(" \x1b[31m{failed} failed\x1b[0m"));
         }
@@ -60,13 +73,13 @@ impl StatusLine {
             }
         }
         let line = truncate_visible(&line, terminal_width().saturating_sub(1));
-        if self.shown && line == self.last {
+        if line == self.last && SHOWN.load(Ordering::Relaxed) {
             return;
         }
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[K{line}");
         let _ = err.flush();
-        self.shown = true;
+        SHOWN.store(true, Ordering::Relaxed);
         self.last = line;
     }
 }

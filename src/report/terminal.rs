@@ -204,7 +204,7 @@ impl<'a> TerminalReporter<'a> {
             .iter()
             .map(|&(i, since)| (self.graph.instances[i].label.as_str(), since))
             .collect();
-        status.draw(self.done, self.total, self.failed, eta, &running);
+        status.draw(self.done, Some(self.total), self.failed, eta, &running);
         self.status_dirty = false;
     }
 

@@ -51,6 +51,8 @@ pub struct RunStart {
     pub flow: Option<String>,
     /// The command line.
     pub argv: Vec<String>,
+    /// Job slots.
+    pub jobs: u32,
 }
 
 /// What earlier runs left about one instance.
@@ -193,15 +195,16 @@ impl Store {
         let id = id.max(last_log_dir(&logs)? + 1);
         transaction
             .execute(
-                "INSERT INTO runs (id, kind, flow, argv, pid, started_ms, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                "INSERT INTO runs (id, kind, flow, argv, pid, started_ms, status, jobs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
                 params![
                     id as i64,
                     start.kind,
                     start.flow,
                     start.argv.join("\n"),
                     std::process::id(),
-                    unix_ms(SystemTime::now())
+                    unix_ms(SystemTime::now()),
+                    start.jobs
                 ],
             )
             .map_err(e)?;
@@ -426,7 +429,7 @@ mod tests {
     fn run_ids_count_up_and_skip_taken_ones() {
         let state = temp_state("ids");
         let store = Store::open(&state).unwrap();
-        let start = RunStart { kind: "par", flow: None, argv: vec!["maestro".into()] };
+        let start = RunStart { kind: "par", flow: None, argv: vec!["maestro".into()], jobs: 1 };
         assert_eq!(store.begin_run(&start).unwrap().0, 1);
         assert_eq!(store.begin_run(&start).unwrap().0, 2);
         fs::create_dir_all(state.join("logs/7")).unwrap();

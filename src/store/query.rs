@@ -1,7 +1,8 @@
-//! Reading runs back: `maestro history` and `maestro log`.
+//! Reading runs back: `maestro history`, `maestro log` and `maestro report`.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::split_names;
 use crate::json::Value;
 
 /// One run, as `maestro history` shows it.
@@ -29,6 +30,10 @@ pub struct RunRow {
     pub skipped: i64,
     /// Instances not run (a dep failed, or the run stopped).
     pub not_run: i64,
+    /// Job slots (unknown for runs recorded before schema version 3).
+    pub jobs: Option<i64>,
+    /// The critical path's instances, in order (empty when unknown).
+    pub critical_path: Vec<String>,
 }
 
 impl RunRow {
@@ -46,6 +51,10 @@ impl RunRow {
             failed: row.get(8)?,
             skipped: row.get(9)?,
             not_run: row.get(10)?,
+            jobs: row.get(11)?,
+            critical_path: row
+                .get::<_, Option<String>>(12)?
+                .map_or_else(Vec::new, |names| split_names(&names)),
         })
     }
 
@@ -67,14 +76,27 @@ impl RunRow {
     }
 }
 
+const RUN_COLUMNS: &str = "id, kind, flow, argv, started_ms, ended_ms, status, ok, failed, \
+                           skipped, not_run, jobs, critical_path";
+
 /// The newest `limit` runs, newest first.
 pub fn runs(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<RunRow>> {
-    let mut statement = conn.prepare(
-        "SELECT id, kind, flow, argv, started_ms, ended_ms, status, ok, failed, skipped, not_run
-         FROM runs ORDER BY id DESC LIMIT ?1",
-    )?;
+    let mut statement =
+        conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"))?;
     let rows = statement.query_map([limit], RunRow::from_row)?;
     rows.collect()
+}
+
+/// Run `id`, or the newest run when `id` is `None`.
+pub fn run(conn: &Connection, id: Option<i64>) -> rusqlite::Result<Option<RunRow>> {
+    conn.query_row(
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR id = ?1 ORDER BY id DESC LIMIT 1"
+        ),
+        [id],
+        RunRow::from_row,
+    )
+    .optional()
 }
 
 /// One attempt, as `maestro log` shows it.
@@ -110,6 +132,11 @@ pub struct AttemptRow {
     pub log: String,
     /// Its `MAESTRO_OUTPUT` pairs, `key=value` lines.
     pub outputs: Option<String>,
+    /// The job slots it held, from 1 (empty when unknown: recorded before
+    /// schema version 3).
+    pub slots: Vec<u32>,
+    /// The command line it ran (unknown before schema version 3).
+    pub command: Option<String>,
 }
 
 impl AttemptRow {
@@ -130,6 +157,13 @@ impl AttemptRow {
             cache_key: row.get(12)?,
             log: row.get(13)?,
             outputs: row.get(14)?,
+            slots: row
+                .get::<_, Option<String>>(15)?
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|slot| slot.parse().ok())
+                .collect(),
+            command: row.get(16)?,
         })
     }
 
@@ -172,7 +206,7 @@ pub fn last_attempt(
     conn.query_row(
         "SELECT a.run_id, a.instance, a.number, a.started_ms, a.ended_ms, a.status, a.exit_code,
                 a.signal, a.detail, a.duration_us, a.cpu_us, a.max_rss_kib, a.cache_key, a.log,
-                a.outputs
+                a.outputs, a.slots, a.command
          FROM runs r CROSS JOIN attempts a ON a.run_id = r.id AND a.instance = ?1
          WHERE ?2 IS NULL OR r.id = ?2
          ORDER BY r.id DESC, a.number DESC LIMIT 1",
@@ -180,6 +214,43 @@ pub fn last_attempt(
         AttemptRow::from_row,
     )
     .optional()
+}
+
+/// The newest run of flow `flow`, if any.
+pub fn last_run_of_flow(conn: &Connection, flow: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT id FROM runs WHERE flow = ?1 ORDER BY id DESC LIMIT 1",
+        [flow],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+/// Every attempt of run `run`, in start order.
+pub fn attempts_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<AttemptRow>> {
+    let mut statement = conn.prepare(
+        "SELECT run_id, instance, number, started_ms, ended_ms, status, exit_code, signal,
+                detail, duration_us, cpu_us, max_rss_kib, cache_key, log, outputs, slots, command
+         FROM attempts WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let rows = statement.query_map([run], AttemptRow::from_row)?;
+    rows.collect()
+}
+
+/// The instances run `run` did not run, as (kind, name): kinds as in the
+/// `skips` table.
+pub fn not_run_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut statement =
+        conn.prepare("SELECT kind, instances FROM skips WHERE run_id = ?1 ORDER BY rowid")?;
+    let rows = statement.query_map([run], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut all = Vec::new();
+    for row in rows {
+        let (kind, names) = row?;
+        all.extend(split_names(&names).into_iter().map(|name| (kind.clone(), name)));
+    }
+    Ok(all)
 }
 
 /// Runs whose instance names `known_instances` draws from.

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{Connection, params};
 
 use super::{format_recent, join_names, push_recent, unix_ms};
-use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, Skip};
-use crate::exec::Termination;
+use crate::event::{Attempt, Event, NotRunReason, Observer, Skip};
 use crate::graph::Graph;
 
 /// The longest a written event waits for its commit. Every commit appends
@@ -67,6 +66,8 @@ pub struct Recorder<'a> {
 /// An attempt's start, as it will be written.
 struct Started {
     started_ms: i64,
+    slots: String,
+    command: String,
     key: Option<String>,
     log: String,
 }
@@ -132,9 +133,11 @@ impl<'a> Recorder<'a> {
 impl Observer for Recorder<'_> {
     fn event(&mut self, event: &Event<'_>) {
         match event {
-            Event::AttemptStarted { instance, attempt, log, key } => {
+            Event::AttemptStarted { instance, attempt, slots, command, log, key } => {
                 let start = Started {
                     started_ms: unix_ms(SystemTime::now()),
+                    slots: join_slots(slots),
+                    command: String::from_utf8_lossy(command).into_owned(),
                     key: key.clone(),
                     log: log.to_string_lossy().into_owned(),
                 };
@@ -202,11 +205,14 @@ impl Observer for Recorder<'_> {
                     summary.dep_failed + summary.cancelled + summary.interrupted,
                 ]
                 .map(|n| n as i64);
+                let critical: Vec<Cow<str>> =
+                    summary.critical_path.iter().map(|&i| self.name(i)).collect();
+                let critical_path = join_names(critical.iter().map(AsRef::as_ref));
                 self.write_durations();
                 self.write(|conn, run| {
                     conn.execute(
                         "UPDATE runs SET ended_ms = ?2, status = ?3, ok = ?4, failed = ?5,
-                         skipped = ?6, not_run = ?7 WHERE id = ?1",
+                         skipped = ?6, not_run = ?7, critical_path = ?8 WHERE id = ?1",
                         params![
                             run,
                             unix_ms(SystemTime::now()),
@@ -214,7 +220,8 @@ impl Observer for Recorder<'_> {
                             counts[0],
                             counts[1],
                             counts[2],
-                            counts[3]
+                            counts[3],
+                            critical_path
                         ],
                     )?;
                     Ok(())
@@ -278,8 +285,8 @@ impl Recorder<'_> {
             self.write(|conn, run| {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO attempts
-                     (run_id, instance, number, started_ms, status, cache_key, log)
-                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
+                     (run_id, instance, number, started_ms, status, cache_key, log, slots, command)
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     run,
@@ -287,7 +294,9 @@ impl Recorder<'_> {
                     number,
                     start.started_ms,
                     start.key,
-                    start.log
+                    start.log,
+                    start.slots,
+                    start.command
                 ])?;
                 Ok(())
             });
@@ -320,16 +329,7 @@ fn write_attempt(
     attempt: &Attempt,
     start: Option<&Started>,
 ) -> rusqlite::Result<()> {
-    let (status, exit_code, signal) = match &attempt.outcome {
-        Outcome::Succeeded => ("ok", Some(0), None),
-        Outcome::Failed(Termination::Exited(code)) => ("failed", Some(*code), None),
-        Outcome::Failed(Termination::Signaled(signal)) => ("failed", None, Some(*signal)),
-        Outcome::TimedOut(_) => ("timed_out", None, None),
-        Outcome::Interrupted => ("interrupted", None, None),
-        Outcome::SpawnFailed(_) => ("spawn_failed", None, None),
-        Outcome::MissingOutputs(_) => ("missing_outputs", Some(0), None),
-        Outcome::BadOutputFile(_) => ("bad_output_file", Some(0), None),
-    };
+    let (status, exit_code, signal) = attempt.outcome.status_fields();
     let detail = (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string());
     let outputs: String = attempt.outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     // Where the attempt's output is kept, as it ended ('' when it was not).
@@ -361,17 +361,31 @@ fn write_attempt(
             .execute(ends)?,
         Some(start) => {
             let mut all = ends.to_vec();
-            all.extend(params![start.started_ms, start.key]);
+            all.extend(params![start.started_ms, start.key, start.slots, start.command]);
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO attempts
                  (run_id, instance, number, ended_ms, status, exit_code, signal, detail,
-                  duration_us, cpu_us, max_rss_kib, outputs, log, started_ms, cache_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                  duration_us, cpu_us, max_rss_kib, outputs, log, started_ms, cache_key, slots,
+                  command)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17)",
             )?
             .execute(rusqlite::params_from_iter(all))?
         }
     };
     Ok(())
+}
+
+/// `1,3`: slot numbers as stored.
+fn join_slots(slots: &[u32]) -> String {
+    let mut text = String::new();
+    for slot in slots {
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(&slot.to_string());
+    }
+    text
 }
 
 /// A failed attempt may have left its outputs half written: its task's

@@ -109,6 +109,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX attempts_by_run ON attempts (run_id, instance, number);
     CREATE INDEX attempts_running ON attempts (run_id) WHERE status = 'running';
     "#,
+    // 3: what the report draws: a run's job slots and critical path, each
+    // attempt's slots and command. Added columns, no table rewritten; runs
+    // recorded before have them NULL.
+    r#"
+    ALTER TABLE runs ADD COLUMN jobs INTEGER;
+    ALTER TABLE runs ADD COLUMN critical_path TEXT;    -- instance names, as skips.instances
+    ALTER TABLE attempts ADD COLUMN slots TEXT;        -- the job slots it held: '2' or '1,3'
+    ALTER TABLE attempts ADD COLUMN command TEXT;      -- the command line as run
+    "#,
 ];
 
 /// The version this maestro writes.

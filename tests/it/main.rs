@@ -2,7 +2,10 @@
 
 mod support;
 
+mod docs;
 mod errors;
+mod events;
+mod graph;
 mod map;
 mod map_oracle;
 mod output;

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::Project;
+use crate::support::{Project, have_tool};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Order {
@@ -65,23 +65,11 @@ struct Outcome {
     files: Vec<Option<Vec<u8>>>,
 }
 
-/// Where `parallel` is, or why the case cannot run.
+/// Where `parallel` is, when it is here.
 fn parallel() -> Option<&'static str> {
-    let found = Command::new("parallel")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some("parallel");
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "GNU parallel is not installed, and CI=true: .ci/run must install it (apt-get install parallel)"
-    );
-    eprintln!("skipped: GNU parallel is not installed (apt-get install parallel)");
-    None
+    let mut probe = Command::new("parallel");
+    probe.arg("--version");
+    have_tool(probe, "apt-get install parallel").then_some("parallel")
 }
 
 impl Case {

@@ -67,6 +67,16 @@ fn no_status_line_escapes_when_not_a_terminal() {
 /// Runs maestro under a pseudo-terminal (util-linux `script`); `None` when
 /// `script` is missing outside CI.
 fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> Option<String> {
+    on_a_terminal_of(p, None, args, env)
+}
+
+/// As `on_a_terminal`, on a terminal `columns` wide when given.
+fn on_a_terminal_of(
+    p: &Project,
+    columns: Option<u16>,
+    args: &str,
+    env: &[(&str, &str)],
+) -> Option<String> {
     if std::process::Command::new("script").arg("--version").output().is_err() {
         assert!(std::env::var("CI").is_err(), "`script` (util-linux) is needed under CI");
         eprintln!("skipped: `script` (util-linux) is not installed");
@@ -74,7 +84,8 @@ fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> Option<String
     }
     let maestro = env!("CARGO_BIN_EXE_maestro");
     let mut command = std::process::Command::new("script");
-    command.args(["-qec", &format!("{maestro} {args}"), "/dev/null"]).current_dir(&p.dir);
+    let resize = columns.map_or(String::new(), |c| format!("stty cols {c}; "));
+    command.args(["-qec", &format!("{resize}{maestro} {args}"), "/dev/null"]).current_dir(&p.dir);
     command.env("TERM", "xterm").env_remove("NO_COLOR");
     for (k, v) in env {
         command.env(k, v);
@@ -122,5 +133,47 @@ fn no_color_and_dumb_terminals_get_plain_lines() {
         let Some(screen) = on_a_terminal(&p, "par 'sleep 0.3'", &env) else { return };
         assert!(!screen.contains('\x1b'), "{env:?}: {screen:?}");
         assert!(screen.contains("=== sleep 0.3 (ok, "), "{screen:?}");
+    }
+}
+
+/// The status lines drawn on `screen`, escapes and all.
+fn status_lines(screen: &str) -> Vec<&str> {
+    screen
+        .split("\r\x1b[K")
+        .filter(|s| s.starts_with('['))
+        .map(|s| s.split(['\r', '\n']).next().unwrap_or(s))
+        .collect()
+}
+
+#[test]
+fn map_shows_the_status_line_too_and_clears_it_for_output() {
+    let p = Project::new();
+    let args = "map -j2 'sleep 0.4; echo out-{}' ::: a b c";
+    let Some(screen) = on_a_terminal(&p, args, &[]) else { return };
+    assert!(screen.contains("\r\x1b[K[0/?] running: a (0s) b (0s)"), "{screen:?}");
+    for segment in screen.split("\r\x1b[K").filter(|s| s.starts_with('[')) {
+        assert!(!segment.contains("out-"), "output on the status line: {segment:?}");
+    }
+    for job in ["a", "b", "c"] {
+        assert!(screen.contains(&format!("out-{job}\r\n")), "{screen:?}");
+    }
+    // --bar replaces it.
+    let Some(bar) = on_a_terminal(&p, "map --bar 'sleep 0.3' ::: a", &[]) else { return };
+    assert!(!bar.contains("running:"), "{bar:?}");
+}
+
+#[test]
+fn a_narrow_terminal_gets_a_cut_status_line() {
+    let p = Project::new();
+    let args = "par 'sleep 0.5; echo one' 'sleep 0.5; echo two' 'sleep 0.5; echo three'";
+    let Some(screen) = on_a_terminal_of(&p, Some(30), args, &[]) else { return };
+    let lines = status_lines(&screen);
+    assert!(!lines.is_empty(), "{screen:?}");
+    for line in lines {
+        let visible: String = line.split('\x1b').enumerate().map(|(i, part)| {
+            if i == 0 { part } else { part.split_once('m').map_or("", |(_, rest)| rest) }
+        }).collect();
+        assert!(visible.chars().count() < 30, "{visible:?} is wider than the terminal");
+        assert!(visible.ends_with('…'), "{visible:?}");
     }
 }

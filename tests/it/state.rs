@@ -375,10 +375,15 @@ fn a_state_file_of_schema_version_1_is_migrated_with_its_history() {
     assert_eq!(p.maestro(&["log", "a", "--run", "1"]).stdout, "old a, attempt 2\n");
     let old = p.maestro(&["log", "a", "--run", "1", "--json"]);
     assert!(old.stdout.contains(r#""attempt":2,"#), "{}", old.stdout);
+    // Runs from before slots and commands were recorded still report.
+    assert_eq!(p.maestro(&["report", "1", "-o", "old.html"]).code, 0);
+    assert!(p.read("old.html").contains(r#""task":"a","number":2,"final":true,"slots":[1]"#));
+    let trace = p.maestro(&["report", "1", "--format", "trace", "-o", "-"]);
+    assert!(trace.stdout.contains(r#""name":"a","cat":"ok","ph":"X","ts":2000000,"dur":1000000"#), "{}", trace.stdout);
 
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, maestro::store::schema::LATEST);
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
     let mut order =

@@ -155,3 +155,112 @@ pub fn pids_in(dir: &Path) -> Vec<i32> {
     }
     pids
 }
+
+/// Whether a program a test needs is here (`probe` runs and succeeds). When
+/// it is not, the test is skipped with the reason printed, except under
+/// `CI=true`, where `.ci/run` must have installed it: the test fails.
+pub fn have_tool(mut probe: Command, install: &str) -> bool {
+    let found = probe.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    let program = probe.get_program().to_string_lossy().into_owned();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{program} is not installed, and CI=true: .ci/run must install it ({install})"
+    );
+    eprintln!("skipped: {program} is not installed ({install})");
+    false
+}
+
+/// Runs `python3 -c script` with `input` on stdin; returns its stdout, and
+/// fails the test with its stderr when it fails.
+pub fn python(script: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "python failed:\n{}\n--- input ---\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        &input[..input.len().min(2000)]
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether headless Chromium is here (Debian's `chromium`).
+pub fn have_chromium() -> bool {
+    let mut probe = Command::new("chromium");
+    probe.arg("--version");
+    have_tool(probe, "apt-get install chromium")
+}
+
+/// What headless Chromium made of a page.
+pub struct Rendered {
+    /// The DOM after the page's scripts ran.
+    pub dom: String,
+    /// Console messages and uncaught exceptions, one per line.
+    pub console: Vec<String>,
+}
+
+/// Chromium with the flags every test uses: headless, no sandbox (tests
+/// may run as root), an empty profile, no network of its own.
+fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new("chromium");
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// Opens `page` in headless Chromium, lets its scripts run (up to 10 s of
+/// virtual time), and returns the DOM and what went to the console.
+pub fn render(page: &Path) -> Rendered {
+    let profile = Project::new();
+    let output = chromium(&profile.dir)
+        .args(["--virtual-time-budget=10000", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    let console = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| line.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    Rendered { dom: String::from_utf8_lossy(&output.stdout).into_owned(), console }
+}
+
+/// Saves a screenshot of `page` as `png` (1400x1000).
+pub fn screenshot(page: &Path, png: &Path) {
+    let profile = Project::new();
+    let output = chromium(&profile.dir)
+        .args(["--window-size=1400,1000", "--virtual-time-budget=10000"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(png.exists(), "no screenshot at {}", png.display());
+}
+
+/// Where tests leave files worth looking at (screenshots): kept after the
+/// run, under target/.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}

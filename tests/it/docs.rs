@@ -1,0 +1,94 @@
+//! `maestro completions` and `maestro man`: loaded by the real shell, read
+//! by the real formatter.
+
+use std::process::Command;
+
+use crate::support::{Project, have_tool};
+
+/// What bash completes after `words` (the last one being completed),
+/// with maestro's completion script loaded.
+fn bash_completes(p: &Project, words: &[&str]) -> Vec<String> {
+    let script = p.maestro(&["completions", "bash"]);
+    assert_eq!(script.code, 0, "{}", script.stderr);
+    p.file("maestro.bash", &script.stdout);
+    let line = words.join(" ");
+    let words_array: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let driver = format!(
+        "source ./maestro.bash\n\
+         COMP_WORDS=({})\n\
+         COMP_CWORD={}\n\
+         COMP_LINE='{line}'\n\
+         COMP_POINT=${{#COMP_LINE}}\n\
+         _maestro maestro '{}' '{}'\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words_array.join(" "),
+        words.len() - 1,
+        words[words.len() - 1],
+        words[words.len().saturating_sub(2)],
+    );
+    let output = Command::new("bash").arg("-c").arg(driver).current_dir(&p.dir).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn bash_completes_commands_and_flags() {
+    let mut probe = Command::new("bash");
+    probe.arg("--version");
+    if !have_tool(probe, "apt-get install bash") {
+        return;
+    }
+    let p = Project::new();
+    let commands = bash_completes(&p, &["maestro", "r"]);
+    assert!(commands.contains(&"run".to_string()) && commands.contains(&"report".to_string()), "{commands:?}");
+    let flags = bash_completes(&p, &["maestro", "run", "--j"]);
+    assert!(flags.contains(&"--jobs".to_string()) && flags.contains(&"--json".to_string()), "{flags:?}");
+    let formats = bash_completes(&p, &["maestro", "graph", "--format", ""]);
+    assert_eq!(formats, ["dot", "mermaid"], "{formats:?}");
+}
+
+#[test]
+fn zsh_and_fish_scripts_name_every_command() {
+    let p = Project::new();
+    for shell in ["zsh", "fish"] {
+        let script = p.maestro(&["completions", shell]);
+        assert_eq!(script.code, 0, "{}", script.stderr);
+        for command in ["par", "run", "map", "history", "log", "report", "graph", "completions", "man"] {
+            assert!(script.stdout.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let bad = p.maestro(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn the_man_pages_format_without_warnings() {
+    let mut probe = Command::new("groff");
+    probe.arg("--version");
+    if !have_tool(probe, "apt-get install groff-base") {
+        return;
+    }
+    let p = Project::new();
+    for (args, expect) in [
+        (&["man"][..], "maestro-run(1)"),
+        (&["man", "run"][..], "--keep-going"),
+        (&["man", "map"][..], "--joblog"),
+    ] {
+        let page = p.maestro(args);
+        assert_eq!(page.code, 0, "{}", page.stderr);
+        p.file("page.1", &page.stdout);
+        // -ww: every warning; -P-cbou: plain text, no overstriking.
+        let output = Command::new("groff")
+            .args(["-man", "-Tutf8", "-P-cbou", "-ww", "page.1"])
+            .current_dir(&p.dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success() && stderr.is_empty(), "{args:?}: {stderr}");
+        let text = String::from_utf8_lossy(&output.stdout).replace("\u{2010}", "-").replace("\u{2212}", "-");
+        assert!(text.contains(expect), "{args:?} lacks {expect}:\n{text}");
+    }
+    let missing = p.maestro(&["man", "nope"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("no command 'nope'"), "{}", missing.stderr);
+}
