@@ -13,4 +13,5 @@ mod par;
 mod process;
 mod run_flow;
 mod signals;
+mod snapshots;
 mod state;
