@@ -11,6 +11,7 @@ mod map_oracle;
 mod output;
 mod par;
 mod process;
+mod report;
 mod run_flow;
 mod signals;
 mod snapshots;

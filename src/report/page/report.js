@@ -44,8 +44,8 @@
   const view = {
     labelW: 0, viewW: 0, fitW: 0, trackW: 0, zoom: 1,
     bucketShown: null, labelStyle: null,
-    tickFrame: 0, zoomFrame: 0, pendingZoom: 1, pendingAnchor: 0,
-    tip: -1, selected: -1,
+    tickFrame: 0, zoomFrame: 0, resizeFrame: 0, pendingZoom: 1, pendingAnchor: 0,
+    tip: -1, tipW: 0, tipH: 0, selected: -1,
   };
   const table = {
     rows: [], sorted: [], shown: [], key: 'duration', desc: true,
@@ -273,7 +273,7 @@
     const ran = new Set(model.tasks.map((t) => t.name));
     const chain = path.map((name) => ran.has(name)
       ? '<button type="button" class="link" data-task="' + esc(name) + '">' + esc(name) + '</button>'
-      : '<span>' + esc(name) + '</span>').join('<span class="arrow" aria-label="then"> → </span>');
+      : '<span>' + esc(name) + '</span>').join('<span class="arrow"> → </span>');
     return '<div class="card card-crit"><div class="card-k">Critical path</div><div class="card-v">' +
       esc(fmtDuration(num(s.critical_ms))) + '</div><div class="chain">' +
       (chain || '<span class="muted">none</span>') + '</div></div>';
@@ -297,7 +297,7 @@
       return;
     }
     const scroller = $('tl-scroll');
-    // The only layout read of the initial render, done before the heavy content goes in.
+    // Measured before the bars go in, while a layout is cheap.
     view.labelW = parseFloat(getComputedStyle(scroller).getPropertyValue('--label-w')) || 48;
     view.viewW = Math.max(100, scroller.clientWidth - view.labelW);
     view.fitW = view.viewW;
@@ -372,9 +372,10 @@
     view.zoom = Math.min(maxZoom(), Math.max(1, zoom));
     view.trackW = view.fitW * view.zoom;
     $('tl-canvas').style.width = (view.labelW + view.trackW) + 'px';
-    if (time) scroller.scrollLeft = time * view.trackW - anchor;
+    const left = Math.max(0, Math.min(view.trackW - view.viewW, time * view.trackW - anchor));
+    if (time) scroller.scrollLeft = left;
     updateLabelRule();
-    renderTicks();
+    renderTicks(left);
     $('zoom-level').textContent = '×' + (view.zoom < 10 ? view.zoom.toFixed(1) : Math.round(view.zoom));
     $('zoom-out').disabled = view.zoom <= 1;
     $('zoom-in').disabled = view.zoom >= maxZoom();
@@ -395,12 +396,11 @@
   }
 
   // Only the ticks in view (and a screen either side) are drawn, so the axis
-  // costs the same at any zoom.
-  function renderTicks() {
-    view.tickFrame = 0;
+  // costs the same at any zoom. `left` is the track's scroll offset, passed
+  // in so that the first drawing need not wait for a layout.
+  function renderTicks(left) {
     const pxPerMs = view.trackW / model.span;
     const step = tickStep(pxPerMs);
-    const left = $('tl-scroll').scrollLeft;
     const from = Math.max(0, Math.floor((left - view.viewW) / pxPerMs / step));
     const to = Math.min(Math.floor(model.span / step), Math.ceil((left + 2 * view.viewW) / pxPerMs / step));
     let axis = '';
@@ -426,7 +426,13 @@
   function wireTimeline() {
     const scroller = $('tl-scroll');
     scroller.addEventListener('scroll', () => {
-      if (!view.tickFrame) view.tickFrame = requestAnimationFrame(renderTicks);
+      hideTip();
+      if (!view.tickFrame) {
+        view.tickFrame = requestAnimationFrame(() => {
+          view.tickFrame = 0;
+          renderTicks(scroller.scrollLeft);
+        });
+      }
     }, { passive: true });
     scroller.addEventListener('wheel', onWheel, { passive: false });
     scroller.addEventListener('mousemove', onTimelineHover);
@@ -442,18 +448,17 @@
       $('tl-rows').classList.toggle('crit-only', e.target.checked);
     });
     window.addEventListener('resize', () => {
-      if (!view.zoomFrame) view.zoomFrame = requestAnimationFrame(refit);
+      if (!view.resizeFrame) view.resizeFrame = requestAnimationFrame(refit);
     });
   }
 
+  // A new window width changes what "fit" is; the zoom factor and the time
+  // at the left edge stay.
   function refit() {
-    view.zoomFrame = 0;
-    const scroller = $('tl-scroll');
-    view.viewW = Math.max(100, scroller.clientWidth - view.labelW);
-    const zoom = view.zoom;
+    view.resizeFrame = 0;
+    view.viewW = Math.max(100, $('tl-scroll').clientWidth - view.labelW);
     view.fitW = view.viewW;
-    view.trackW = 0;
-    applyZoom(zoom);
+    applyZoom(view.zoom, 0);
   }
 
   // Ctrl+wheel (and a touchpad pinch, which browsers send as one) zooms
@@ -500,13 +505,15 @@
       view.tip = i;
       tip.innerHTML = tipHtml(model.attempts[i]);
       tip.hidden = false;
+      view.tipW = tip.offsetWidth;
+      view.tipH = tip.offsetHeight;
     }
     placeTip(tip, e.clientX, e.clientY);
   }
 
   function placeTip(tip, x, y) {
-    const w = tip.offsetWidth;
-    const h = tip.offsetHeight;
+    const w = view.tipW;
+    const h = view.tipH;
     const gap = 14;
     let left = x + gap;
     let top = y + gap;
@@ -528,7 +535,7 @@
       ['Start', fmtOffset(a.start)],
     ];
     if (a.slots.length > 1) rows.push(['Slots', a.slots.join(', ')]);
-    rows.push(['CPU', fmtDuration(a.cpu)], ['Memory', fmtMem(a.rss)]);
+    rows.push(['CPU', fmtDuration(a.cpu)], ['Peak memory', fmtMem(a.rss)]);
     const command = a.command.length > 300 ? a.command.slice(0, 300) + '…' : a.command;
     return '<div class="tip-head"><span class="sw ' + statusClass(a.status) + '" aria-hidden="true"></span><b>' +
       esc(a.task) + '</b>' + (a.tries > 1 ? ' <span class="muted">attempt ' + a.number + ' of ' + a.tries + '</span>' : '') +
