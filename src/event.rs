@@ -221,6 +221,17 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// How the store and `--json` name the run's end.
+    pub fn status_word(&self) -> &'static str {
+        if self.was_interrupted {
+            "interrupted"
+        } else if self.failed.is_empty() {
+            "ok"
+        } else {
+            "failed"
+        }
+    }
+
     /// SPEC §3's exit status for this run.
     pub fn exit_code(&self) -> i32 {
         if self.was_interrupted {

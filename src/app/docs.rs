@@ -30,8 +30,7 @@ pub fn man(args: &ManArgs) -> Result<i32> {
         None => command,
         Some(name) => {
             let Some(sub) = command.find_subcommand(name).cloned() else {
-                let names: Vec<&str> =
-                    command.get_subcommands().map(|c| c.get_name()).collect();
+                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
                 return Err(Error::usage_hint(
                     format!("no command '{name}'"),
                     format!("one of: {}", names.join(", ")),
@@ -51,6 +50,8 @@ pub fn man(args: &ManArgs) -> Result<i32> {
 
 fn write_stdout(bytes: &[u8]) -> Result<i32> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| Error::io("cannot write", "stdout", e))?;
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("cannot write", "stdout", e))?;
     Ok(exit_code::SUCCESS)
 }

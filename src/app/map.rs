@@ -7,12 +7,12 @@ use crate::cli::MapArgs;
 use crate::error::{Error, Result};
 use crate::event::Observers;
 use crate::map::SeqNames;
-use crate::report::events::JsonEvents;
 use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{Inputs, Parsing};
 use crate::map::job::command_for;
 use crate::map::run::{self, MapConfig, Resume};
+use crate::report::events::JsonEvents;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
 

@@ -181,7 +181,8 @@ fn execute(
     }
     let mut recorder =
         Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent);
-    let mut events = options.json.then(|| JsonEvents::new(graph, run_id, start.kind, start.flow.clone()));
+    let mut events =
+        options.json.then(|| JsonEvents::new(graph, run_id, start.kind, start.flow.clone()));
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);
     if let Some(events) = &mut events {
         observers.0.push(events);

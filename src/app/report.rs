@@ -66,8 +66,8 @@ pub fn write_after_run(store: &Store, run: u64, output: &Path) {
 }
 
 fn load(store: &Store, run: Option<i64>) -> Result<RecordedRun> {
-    let loaded = RecordedRun::load(store.connection(), run)
-        .map_err(|e| state_error(store.path(), &e))?;
+    let loaded =
+        RecordedRun::load(store.connection(), run).map_err(|e| state_error(store.path(), &e))?;
     loaded.ok_or_else(|| match run {
         Some(run) => Error::usage(format!("no run {run} (see maestro history)")),
         None => Error::usage("no runs recorded yet"),
@@ -77,7 +77,9 @@ fn load(store: &Store, run: Option<i64>) -> Result<RecordedRun> {
 /// Writes `text` to `path` whole or not at all: into a temporary file
 /// beside it, then renamed over it.
 fn write_whole(path: &Path, text: &str) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{}: not a file name", path.display())))?;
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(name);
     temporary_name.push(format!(".{}.tmp", std::process::id()));

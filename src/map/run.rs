@@ -811,7 +811,8 @@ impl MapRunner<'_, '_> {
         let waiting = unfinished.saturating_sub(self.running.len() as u64);
         let left: Vec<Duration> =
             self.running.values().map(|r| median.saturating_sub(r.started.elapsed())).collect();
-        let longest = if waiting > 0 { median } else { left.iter().copied().max().unwrap_or_default() };
+        let longest =
+            if waiting > 0 { median } else { left.iter().copied().max().unwrap_or_default() };
         let work = median * waiting.min(u64::from(u32::MAX)) as u32 + left.iter().sum::<Duration>();
         Some(crate::estimate::remaining(longest, work, self.config.jobs))
     }

@@ -112,7 +112,10 @@ impl Observer for JsonEvents<'_> {
                     ("status", status.into()),
                     ("exit_code", exit_code.map(i64::from).into()),
                     ("signal", signal.map(signal_name).into()),
-                    ("detail", (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string()).into()),
+                    (
+                        "detail",
+                        (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string()).into(),
+                    ),
                     ("started_ms", unix_ms(attempt.started_at).into()),
                     ("duration_us", micros(attempt.duration)),
                     ("cpu_us", micros(attempt.usage.cpu)),
@@ -146,13 +149,7 @@ impl Observer for JsonEvents<'_> {
                 self.emit("interrupted", fields);
             }
             Event::RunFinished { summary } => {
-                let status = if summary.was_interrupted {
-                    "interrupted"
-                } else if summary.failed.is_empty() {
-                    "ok"
-                } else {
-                    "failed"
-                };
+                let status = summary.status_word();
                 let critical =
                     summary.critical_path.iter().map(|&i| self.task(i)).collect::<Vec<_>>();
                 let count = |n: usize| Value::Int(n as i64);

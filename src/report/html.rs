@@ -5,6 +5,7 @@
 use super::recorded::{RecordedRun, log_tail};
 use crate::exec::signal_name;
 use crate::json::Value;
+use crate::store::query::AttemptRow;
 use crate::template::shell_quote;
 
 /// The version of the data the page reads: raised when a field changes
@@ -41,24 +42,20 @@ pub fn data(recorded: &RecordedRun) -> Value {
         .zip(&finals)
         .map(|(attempt, &is_final)| {
             let slots = recorded.slots_of(attempt).iter().map(|&s| Value::Int(i64::from(s)));
-            Value::Object(vec![
+            let mut fields = vec![
                 ("task", attempt.instance.as_str().into()),
                 ("number", attempt.number.into()),
                 ("final", is_final.into()),
                 ("slots", Value::Array(slots.collect())),
                 ("start_ms", recorded.offset_ms(attempt).into()),
                 ("duration_ms", recorded.ran_ms(attempt).into()),
-                ("status", attempt.status.as_str().into()),
-                ("exit_code", attempt.exit_code.into()),
-                ("signal", attempt.signal.map(|s| signal_name(s as i32)).into()),
-                ("detail", attempt.detail.clone().into()),
-                ("command", attempt.command.clone().into()),
-                ("cpu_ms", attempt.cpu_us.map(|us| us as f64 / 1000.0).into()),
-                ("max_rss_kib", attempt.max_rss_kib.into()),
-                ("log", (!attempt.log.is_empty()).then(|| attempt.log.clone()).into()),
+            ];
+            fields.extend(outcome_fields(attempt));
+            fields.extend([
                 ("log_tail", log_tail(&attempt.log, attempt.number, is_final).into()),
                 ("critical", (is_final && critical.contains(attempt.instance.as_str())).into()),
-            ])
+            ]);
+            Value::Object(fields)
         })
         .collect();
     let not_run = recorded.not_run.iter().map(|(why, task)| {
@@ -103,6 +100,20 @@ pub fn data(recorded: &RecordedRun) -> Value {
         ("attempts", Value::Array(attempts)),
         ("not_run", Value::Array(not_run.collect())),
     ])
+}
+
+/// How an attempt went, as the page and the trace show it.
+pub fn outcome_fields(attempt: &AttemptRow) -> Vec<(&'static str, Value)> {
+    vec![
+        ("status", attempt.status.as_str().into()),
+        ("exit_code", attempt.exit_code.into()),
+        ("signal", attempt.signal.map(|s| signal_name(s as i32)).into()),
+        ("detail", attempt.detail.clone().into()),
+        ("command", attempt.command.clone().into()),
+        ("cpu_ms", attempt.cpu_us.map(|us| us as f64 / 1000.0).into()),
+        ("max_rss_kib", attempt.max_rss_kib.into()),
+        ("log", (!attempt.log.is_empty()).then(|| attempt.log.clone()).into()),
+    ]
 }
 
 /// The command line as a user would type it back: `maestro run -j 2`,

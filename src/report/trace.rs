@@ -3,15 +3,16 @@
 //! job slot a thread, each attempt a complete ("X") event on every slot it
 //! held; times are microseconds from the run's start.
 
+use super::html::outcome_fields;
 use super::recorded::RecordedRun;
-use crate::exec::signal_name;
 use crate::json::Value;
 
 /// The trace of `recorded`, as JSON text.
 pub fn trace(recorded: &RecordedRun) -> String {
     let run = &recorded.run;
     const PID: i64 = 1;
-    let mut events = vec![metadata("process_name", PID, None, &format!("maestro {} {}", run.kind, run.id))];
+    let mut events =
+        vec![metadata("process_name", PID, None, &format!("maestro {} {}", run.kind, run.id))];
     for slot in 1..=recorded.jobs() {
         let tid = Some(i64::from(slot));
         events.push(metadata("thread_name", PID, tid, &format!("slot {slot}")));
@@ -24,17 +25,9 @@ pub fn trace(recorded: &RecordedRun) -> String {
         ]));
     }
     for attempt in &recorded.attempts {
-        let args = Value::Object(vec![
-            ("attempt", attempt.number.into()),
-            ("status", attempt.status.as_str().into()),
-            ("exit_code", attempt.exit_code.into()),
-            ("signal", attempt.signal.map(|s| signal_name(s as i32)).into()),
-            ("detail", attempt.detail.clone().into()),
-            ("command", attempt.command.clone().into()),
-            ("cpu_ms", attempt.cpu_us.map(|us| us as f64 / 1000.0).into()),
-            ("max_rss_kib", attempt.max_rss_kib.into()),
-            ("log", (!attempt.log.is_empty()).then(|| attempt.log.clone()).into()),
-        ]);
+        let mut args = vec![("attempt", attempt.number.into())];
+        args.extend(outcome_fields(attempt));
+        let args = Value::Object(args);
         for &slot in recorded.slots_of(attempt) {
             events.push(Value::Object(vec![
                 ("name", attempt.instance.as_str().into()),

@@ -218,11 +218,9 @@ pub fn last_attempt(
 
 /// The newest run of flow `flow`, if any.
 pub fn last_run_of_flow(conn: &Connection, flow: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM runs WHERE flow = ?1 ORDER BY id DESC LIMIT 1",
-        [flow],
-        |row| row.get(0),
-    )
+    conn.query_row("SELECT id FROM runs WHERE flow = ?1 ORDER BY id DESC LIMIT 1", [flow], |row| {
+        row.get(0)
+    })
     .optional()
 }
 
@@ -242,9 +240,8 @@ pub fn attempts_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<Atte
 pub fn not_run_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<(String, String)>> {
     let mut statement =
         conn.prepare("SELECT kind, instances FROM skips WHERE run_id = ?1 ORDER BY rowid")?;
-    let rows = statement.query_map([run], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
+    let rows = statement
+        .query_map([run], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
     let mut all = Vec::new();
     for row in rows {
         let (kind, names) = row?;

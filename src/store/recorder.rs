@@ -191,13 +191,7 @@ impl Observer for Recorder<'_> {
                 self.skipped(*instance, kind);
             }
             Event::RunFinished { summary } => {
-                let status = if summary.was_interrupted {
-                    "interrupted"
-                } else if summary.failed.is_empty() {
-                    "ok"
-                } else {
-                    "failed"
-                };
+                let status = summary.status_word();
                 let counts = [
                     summary.succeeded,
                     summary.failed.len(),

@@ -40,9 +40,15 @@ fn bash_completes_commands_and_flags() {
     }
     let p = Project::new();
     let commands = bash_completes(&p, &["maestro", "r"]);
-    assert!(commands.contains(&"run".to_string()) && commands.contains(&"report".to_string()), "{commands:?}");
+    assert!(
+        commands.contains(&"run".to_string()) && commands.contains(&"report".to_string()),
+        "{commands:?}"
+    );
     let flags = bash_completes(&p, &["maestro", "run", "--j"]);
-    assert!(flags.contains(&"--jobs".to_string()) && flags.contains(&"--json".to_string()), "{flags:?}");
+    assert!(
+        flags.contains(&"--jobs".to_string()) && flags.contains(&"--json".to_string()),
+        "{flags:?}"
+    );
     let formats = bash_completes(&p, &["maestro", "graph", "--format", ""]);
     assert_eq!(formats, ["dot", "mermaid"], "{formats:?}");
 }
@@ -53,7 +59,9 @@ fn zsh_and_fish_scripts_name_every_command() {
     for shell in ["zsh", "fish"] {
         let script = p.maestro(&["completions", shell]);
         assert_eq!(script.code, 0, "{}", script.stderr);
-        for command in ["par", "run", "map", "history", "log", "report", "graph", "completions", "man"] {
+        for command in
+            ["par", "run", "map", "history", "log", "report", "graph", "completions", "man"]
+        {
             assert!(script.stdout.contains(command), "{shell} lacks {command}");
         }
     }
@@ -85,7 +93,9 @@ fn the_man_pages_format_without_warnings() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success() && stderr.is_empty(), "{args:?}: {stderr}");
-        let text = String::from_utf8_lossy(&output.stdout).replace("\u{2010}", "-").replace("\u{2212}", "-");
+        let text = String::from_utf8_lossy(&output.stdout)
+            .replace("\u{2010}", "-")
+            .replace("\u{2212}", "-");
         assert!(text.contains(expect), "{args:?} lacks {expect}:\n{text}");
     }
     let missing = p.maestro(&["man", "nope"]);

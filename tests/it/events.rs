@@ -141,7 +141,9 @@ fn map_json_keeps_every_log_and_prints_no_job_output() {
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_run() {
-    let p = Project::with_flow("[tasks.a]\ncmd = \"sleep 0.2; touch a.done\"\n[tasks.b]\ncmd = \"true\"\ndeps = [\"a\"]\n");
+    let p = Project::with_flow(
+        "[tasks.a]\ncmd = \"sleep 0.2; touch a.done\"\n[tasks.b]\ncmd = \"true\"\ndeps = [\"a\"]\n",
+    );
     let mut child = p
         .command(&["run", "--json"])
         .stdout(std::process::Stdio::piped())

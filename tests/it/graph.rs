@@ -78,7 +78,12 @@ fn the_last_run_colours_the_nodes() {
     let after = p.maestro(&["graph"]);
     assert!(after.stdout.contains("label=\"maestro.toml: last run 1\""), "{}", after.stdout);
     let node = |label: &str| {
-        after.stdout.lines().find(|l| l.contains(&format!("label=\"{label}\""))).unwrap_or_default().to_string()
+        after
+            .stdout
+            .lines()
+            .find(|l| l.contains(&format!("label=\"{label}\"")))
+            .unwrap_or_default()
+            .to_string()
     };
     assert!(node("fetch").contains("tooltip=\"ok\""), "{}", after.stdout);
     assert!(node("clean (3 items)").contains("tooltip=\"ok\""), "{}", after.stdout);
@@ -118,7 +123,10 @@ fn mermaid_parses_and_draws_it() {
     }
     let p = Project::with_flow(FLOW);
     assert_eq!(p.maestro(&["run"]).code, 1);
-    for (args, nodes) in [(&["graph", "--format", "mermaid"][..], 4), (&["graph", "--format", "mermaid", "--expand"][..], 6)] {
+    for (args, nodes) in [
+        (&["graph", "--format", "mermaid"][..], 4),
+        (&["graph", "--format", "mermaid", "--expand"][..], 6),
+    ] {
         let text = p.maestro(args).stdout;
         // The diagram goes in as a JSON string: any text survives.
         let page = format!(
@@ -141,7 +149,11 @@ mermaid.parse(text)
         );
         p.file("mermaid.html", &page);
         let rendered = render(&p.path("mermaid.html"));
-        assert!(rendered.dom.contains("data-result=\"drawn\""), "{text}\n{}", &rendered.dom[..rendered.dom.len().min(3000)]);
+        assert!(
+            rendered.dom.contains("data-result=\"drawn\""),
+            "{text}\n{}",
+            &rendered.dom[..rendered.dom.len().min(3000)]
+        );
         assert!(rendered.dom.contains(&format!("data-nodes=\"{nodes}\"")), "{text}");
     }
 }

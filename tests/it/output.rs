@@ -170,9 +170,15 @@ fn a_narrow_terminal_gets_a_cut_status_line() {
     let lines = status_lines(&screen);
     assert!(!lines.is_empty(), "{screen:?}");
     for line in lines {
-        let visible: String = line.split('\x1b').enumerate().map(|(i, part)| {
-            if i == 0 { part } else { part.split_once('m').map_or("", |(_, rest)| rest) }
-        }).collect();
+        let visible: String = line
+            .split('\x1b')
+            .enumerate()
+            .map(
+                |(i, part)| {
+                    if i == 0 { part } else { part.split_once('m').map_or("", |(_, rest)| rest) }
+                },
+            )
+            .collect();
         assert!(visible.chars().count() < 30, "{visible:?} is wider than the terminal");
         assert!(visible.ends_with('…'), "{visible:?}");
     }

@@ -70,7 +70,8 @@ fn the_page_holds_the_run_as_documented_data() {
     let p = Project::with_flow(FLOW);
     run_flow(&p);
     let html = p.read("run.html");
-    let start = html.find("id=\"maestro-data\">").expect("data element") + "id=\"maestro-data\">".len();
+    let start =
+        html.find("id=\"maestro-data\">").expect("data element") + "id=\"maestro-data\">".len();
     let end = start + html[start..].find("</script>").unwrap();
     let checks = python(
         r#"
@@ -139,7 +140,10 @@ fn report_writes_where_asked_and_says_what_is_wrong() {
     let default = p.maestro(&["report"]);
     assert_eq!(default.code, 0, "{}", default.stderr);
     assert!(default.stderr.contains("wrote report.html (run 1)"), "{}", default.stderr);
-    assert!(p.read("report.html").starts_with("<!DOCTYPE html>") || p.read("report.html").starts_with("<!doctype html>"));
+    assert!(
+        p.read("report.html").starts_with("<!DOCTYPE html>")
+            || p.read("report.html").starts_with("<!doctype html>")
+    );
     let trace = p.maestro(&["report", "1", "--format", "trace"]);
     assert!(trace.stderr.contains("wrote trace.json (run 1)"), "{}", trace.stderr);
     let missing = p.maestro(&["report", "7"]);
@@ -151,7 +155,11 @@ fn report_writes_where_asked_and_says_what_is_wrong() {
     // --report is checked before anything runs.
     let early = p.maestro(&["run", "--report", "nowhere/r.html"]);
     assert_eq!(early.code, 2);
-    assert!(early.stderr.contains("--report nowhere/r.html: no directory nowhere"), "{}", early.stderr);
+    assert!(
+        early.stderr.contains("--report nowhere/r.html: no directory nowhere"),
+        "{}",
+        early.stderr
+    );
     assert!(!p.path(".maestro/logs/2").exists(), "the run went ahead");
     let stdout = p.maestro(&["report", "-o", "-"]);
     assert!(stdout.stdout.contains("id=\"maestro-data\""));
@@ -185,8 +193,11 @@ fn ten_thousand_attempts_render() {
     assert!(rendered.dom.contains("data-ready=\"1\""), "not rendered");
     assert_eq!(rendered.console, Vec::<String>::new(), "console output");
     assert_eq!(count(&rendered.dom, "class=\"bar"), 10_000);
-    let render_ms = rendered.dom.split("data-render-ms=\"").nth(1).and_then(|s| s.split('"').next());
-    eprintln!("10,000 attempts: chromium took {took:?} in all; the page says it rendered in {render_ms:?} ms");
+    let render_ms =
+        rendered.dom.split("data-render-ms=\"").nth(1).and_then(|s| s.split('"').next());
+    eprintln!(
+        "10,000 attempts: chromium took {took:?} in all; the page says it rendered in {render_ms:?} ms"
+    );
 }
 
 fn count(text: &str, needle: &str) -> usize {

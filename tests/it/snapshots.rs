@@ -29,9 +29,12 @@ fn masked(text: &str, p: &Project) -> String {
     while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
-        let number_end = tail.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'm' || c == 'h')).unwrap_or(tail.len());
+        let number_end = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'm' || c == 'h'))
+            .unwrap_or(tail.len());
         let (number, after) = tail.split_at(number_end);
-        let is_time = number.contains('.') && after.starts_with('s') || number.contains('m') && after.starts_with('s');
+        let is_time = number.contains('.') && after.starts_with('s')
+            || number.contains('m') && after.starts_with('s');
         let is_ratio = number.contains('.') && after.starts_with('x');
         if is_time {
             out.push_str("<T>");
@@ -111,11 +114,15 @@ fn quiet_output_whole() {
 
 #[test]
 fn a_run_where_everything_is_fresh_says_so_in_one_line() {
-    let p = Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
+    let p =
+        Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
     assert_eq!(p.maestro(&["run"]).code, 0);
     let again = p.maestro(&["run"]);
     assert_eq!(again.stdout, "");
-    assert_eq!(masked(&again.stderr, &p), "maestro: 0 ok, 1 skipped in <T> (task time <T>, speedup <X>)\n");
+    assert_eq!(
+        masked(&again.stderr, &p),
+        "maestro: 0 ok, 1 skipped in <T> (task time <T>, speedup <X>)\n"
+    );
 }
 
 #[test]

@@ -379,7 +379,11 @@ fn a_state_file_of_schema_version_1_is_migrated_with_its_history() {
     assert_eq!(p.maestro(&["report", "1", "-o", "old.html"]).code, 0);
     assert!(p.read("old.html").contains(r#""task":"a","number":2,"final":true,"slots":[1]"#));
     let trace = p.maestro(&["report", "1", "--format", "trace", "-o", "-"]);
-    assert!(trace.stdout.contains(r#""name":"a","cat":"ok","ph":"X","ts":2000000,"dur":1000000"#), "{}", trace.stdout);
+    assert!(
+        trace.stdout.contains(r#""name":"a","cat":"ok","ph":"X","ts":2000000,"dur":1000000"#),
+        "{}",
+        trace.stdout
+    );
 
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();

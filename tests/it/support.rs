@@ -160,7 +160,8 @@ pub fn pids_in(dir: &Path) -> Vec<i32> {
 /// it is not, the test is skipped with the reason printed, except under
 /// `CI=true`, where `.ci/run` must have installed it: the test fails.
 pub fn have_tool(mut probe: Command, install: &str) -> bool {
-    let found = probe.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let found =
+        probe.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if found {
         return true;
     }
@@ -235,7 +236,11 @@ pub fn render(page: &Path) -> Rendered {
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("chromium runs");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let console = String::from_utf8_lossy(&output.stderr)
         .lines()
         .filter(|line| line.contains(":CONSOLE"))
@@ -253,7 +258,11 @@ pub fn screenshot(page: &Path, png: &Path) {
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("chromium runs");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(png.exists(), "no screenshot at {}", png.display());
 }
 
