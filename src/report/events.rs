@@ -89,13 +89,14 @@ impl Observer for JsonEvents<'_> {
                 ];
                 self.emit("run_started", fields);
             }
-            Event::AttemptStarted { instance, attempt, slots, command, log, .. } => {
+            Event::AttemptStarted { instance, attempt, slots, command, log, key } => {
                 let fields = vec![
                     ("task", self.task(*instance)),
                     ("attempt", i64::from(*attempt).into()),
                     ("slots", Value::Array(slots.iter().map(|&s| i64::from(s).into()).collect())),
                     ("command", String::from_utf8_lossy(command).into_owned().into()),
                     ("log", log.to_string_lossy().into_owned().into()),
+                    ("cache_key", key.clone().into()),
                 ];
                 self.emit("task_started", fields);
             }
