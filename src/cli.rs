@@ -56,6 +56,23 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff): `maestro man | man -l -`, or `maestro man run`.
     Man(ManArgs),
+    /// Run a command holding lock NAME: one holder at a time, released
+    /// when it ends, however it ends.
+    Lock(LockArgs),
+    /// Run a command holding one of the --limit N slots of semaphore NAME.
+    Sem(SemArgs),
+    /// A flag processes wait on: `event set|clear|wait NAME`.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// A shared integer: `counter add NAME N` (prints the new value), `counter get NAME`.
+    #[command(subcommand)]
+    Counter(CounterCommand),
+    /// A shared value, any bytes: `value set NAME [VALUE]`, `value get NAME`.
+    #[command(subcommand)]
+    Value(ValueCommand),
+    /// A FIFO queue, each item to one getter: `queue put NAME VALUE...`, `queue get NAME`.
+    #[command(subcommand)]
+    Queue(QueueCommand),
 }
 
 /// Options shared by every command that runs tasks.
@@ -305,4 +322,135 @@ pub struct ManArgs {
     /// A subcommand's page (`maestro-run(1)`) instead of maestro(1).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
+}
+
+/// Where primitives live.
+#[derive(Debug, Args)]
+pub struct PrimState {
+    /// The state directory [default: the run's inside a task, else ./.maestro].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+/// A primitive's name.
+#[derive(Debug, Args)]
+pub struct PrimName {
+    /// Its name: free text, up to 200 bytes, no '/'.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Where.
+    #[command(flatten)]
+    pub state: PrimState,
+}
+
+/// `maestro lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The lock.
+    #[command(flatten)]
+    pub name: PrimName,
+    /// Give up (exit 124) if the lock is not free within D (`2.5`, `500ms`, `1m`).
+    #[arg(long, value_name = "D")]
+    pub timeout: Option<String>,
+    /// The command, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// `maestro sem`.
+#[derive(Debug, Args)]
+pub struct SemArgs {
+    /// The semaphore.
+    #[command(flatten)]
+    pub name: PrimName,
+    /// How many may hold it at once (the same for every user of NAME).
+    #[arg(long, value_name = "N", required = true)]
+    pub limit: u32,
+    /// Give up (exit 124) if no slot is free within D.
+    #[arg(long, value_name = "D")]
+    pub timeout: Option<String>,
+    /// The command, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// `maestro event`.
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Set it: every waiter wakes.
+    Set(PrimName),
+    /// Clear it.
+    Clear(PrimName),
+    /// Wait until it is set (exit 0), or --timeout passes (exit 124).
+    Wait {
+        /// The event.
+        #[command(flatten)]
+        name: PrimName,
+        /// Give up after D.
+        #[arg(long, value_name = "D")]
+        timeout: Option<String>,
+    },
+}
+
+/// `maestro counter`.
+#[derive(Debug, Subcommand)]
+pub enum CounterCommand {
+    /// Add N (negative subtracts), atomically; print the new value.
+    Add {
+        /// The counter.
+        #[command(flatten)]
+        name: PrimName,
+        /// What to add.
+        #[arg(value_name = "N", allow_negative_numbers = true)]
+        delta: i64,
+    },
+    /// Print the value (0 if never added to).
+    Get(PrimName),
+}
+
+/// `maestro value`.
+#[derive(Debug, Subcommand)]
+pub enum ValueCommand {
+    /// Set it to VALUE, or to what stdin holds when VALUE is not given.
+    Set {
+        /// The value.
+        #[command(flatten)]
+        name: PrimName,
+        /// The bytes to keep.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        value: Option<OsString>,
+    },
+    /// Print it, byte for byte; exit 1 if it was never set (or print --default).
+    Get {
+        /// The value.
+        #[command(flatten)]
+        name: PrimName,
+        /// Print this when it was never set, and exit 0.
+        #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+        default: Option<OsString>,
+    },
+}
+
+/// `maestro queue`.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Append VALUEs in order (stdin's content as one value when none is given).
+    Put {
+        /// The queue.
+        #[command(flatten)]
+        name: PrimName,
+        /// The items.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+        values: Vec<OsString>,
+    },
+    /// Take the first item and print it, byte for byte; wait for one, up to
+    /// --timeout (then exit 124).
+    Get {
+        /// The queue.
+        #[command(flatten)]
+        name: PrimName,
+        /// Give up after D (0: do not wait).
+        #[arg(long, value_name = "D")]
+        timeout: Option<String>,
+    },
 }

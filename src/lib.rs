@@ -20,6 +20,7 @@ pub mod graph;
 pub mod json;
 pub mod map;
 pub mod plan;
+pub mod prims;
 pub mod report;
 pub mod runner;
 pub mod store;

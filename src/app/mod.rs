@@ -5,6 +5,7 @@ mod docs;
 mod graph;
 mod history;
 mod map;
+mod prims;
 mod report;
 mod state;
 
@@ -55,6 +56,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Graph(args) => graph::graph(&args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
+        Command::Lock(args) => prims::lock(args),
+        Command::Sem(args) => prims::sem(args),
+        Command::Event(command) => prims::event(command),
+        Command::Counter(command) => prims::counter(command),
+        Command::Value(command) => prims::value(command),
+        Command::Queue(command) => prims::queue(command),
     };
     result.unwrap_or_else(|error| {
         eprint!("{}", error.render());

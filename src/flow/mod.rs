@@ -3,7 +3,7 @@
 //! passes (expansion, scheduling) can still point into the file.
 
 mod doc;
-mod duration;
+pub mod duration;
 mod parse;
 mod quick;
 
