@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub run_id: u64,
     /// Where each instance's log goes.
     pub log_dir: PathBuf,
+    /// The state directory (`.maestro`), absolute: tasks' primitives live there.
+    pub state_dir: PathBuf,
     /// Pipe output through maestro (stream mode) instead of straight to logs.
     pub stream: bool,
 }
@@ -81,7 +83,8 @@ pub fn run<'a>(
     observer: &mut dyn Observer,
 ) -> Result<(RunSummary, Skipping<'a>)> {
     let executor =
-        LocalExecutor::new().map_err(|e| Error::system("cannot set up process supervision", e))?;
+        LocalExecutor::new(&config.state_dir)
+            .map_err(|e| Error::system("cannot set up process supervision", e))?;
     let plan = Plan::new(graph, selected, config.jobs, priority, config.keep_going);
     let mut runner = Runner {
         graph,

@@ -178,6 +178,7 @@ fn execute(
         keep_going: options.keep_going,
         run_id,
         log_dir,
+        state_dir: store.dir().to_path_buf(),
         stream: options.output == OutputMode::Stream && !options.json,
     };
     // With --json, stdout carries the events: task output stays in the logs.

@@ -44,11 +44,18 @@ pub struct LocalExecutor {
 }
 
 impl LocalExecutor {
-    /// Installs signal handling and starts the guardian.
-    pub fn new() -> io::Result<LocalExecutor> {
+    /// Installs signal handling and starts the guardian. Every task will
+    /// see `MAESTRO` (this maestro's executable, for scripts that call it
+    /// back, as make's `$(MAKE)`) and `MAESTRO_STATE` (`state_dir`, where
+    /// the primitives they use live).
+    pub fn new(state_dir: &Path) -> io::Result<LocalExecutor> {
         let signals = SignalFd::install()?;
         let guardian = Guardian::start()?;
-        let environment = Environment::capture();
+        let mut environment = Environment::capture();
+        if let Ok(exe) = std::env::current_exe() {
+            environment.set("MAESTRO", exe.as_os_str());
+        }
+        environment.set(crate::prims::STATE_ENV, state_dir.as_os_str());
         Ok(LocalExecutor {
             signals,
             guardian,

@@ -43,6 +43,19 @@ impl Environment {
         Environment { entries }
     }
 
+    /// Sets `key` to `value` for every process started from now on.
+    pub fn set(&mut self, key: &str, value: &OsStr) {
+        let named = |entry: &CString| {
+            entry.as_bytes().strip_prefix(key.as_bytes()).is_some_and(|rest| rest.starts_with(b"="))
+        };
+        self.entries.retain(|entry| !named(entry));
+        let mut entry = format!("{key}=").into_bytes();
+        entry.extend_from_slice(value.as_bytes());
+        if let Ok(entry) = CString::new(entry) {
+            self.entries.push(entry);
+        }
+    }
+
     /// The environment with `overrides` laid over it: maestro's variables
     /// minus those overridden, then the overrides (the last of a repeated
     /// key wins). Maestro's own entries are pointed at, not copied.

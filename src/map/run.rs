@@ -158,7 +158,7 @@ pub fn run(
     config: &MapConfig,
     observer: &mut dyn Observer,
 ) -> Result<i32, MapError> {
-    let mut executor = LocalExecutor::new()
+    let mut executor = LocalExecutor::new(&config.capture_dir)
         .map_err(|e| MapError::Io(format!("cannot set up process supervision: {e}")))?;
     let feed = Feed::new(inputs)
         .map_err(|e| MapError::Io(format!("cannot start reading the inputs: {e}")))?;

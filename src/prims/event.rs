@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::time::Instant;
 
-use super::notify::{CREATED, Watcher};
+use super::notify::{CREATED, until};
 use super::{Name, Scope, open_private};
 use crate::error::{Error, Result};
 
@@ -28,15 +28,6 @@ pub fn clear(scope: &Scope, name: &Name) -> Result<()> {
 pub fn wait(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Result<bool> {
     let path = scope.path("event", name)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let e = |e| Error::io("cannot watch", dir, e);
-    // Watching first: a set between the look and the wait still wakes us.
-    let watcher = Watcher::new(&[dir], CREATED).map_err(e)?;
-    loop {
-        if path.exists() {
-            return Ok(true);
-        }
-        if !watcher.wait(deadline).map_err(e)? {
-            return Ok(false);
-        }
-    }
+    let set = until(&[dir], CREATED, deadline, || Ok(path.exists().then_some(())))?;
+    Ok(set.is_some())
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
-use super::notify::{CLOSED, Watcher};
+use super::notify::{CLOSED, until};
 use super::{Name, Scope, flock, open_private, private_dir};
 use crate::error::{Error, Result};
 
@@ -28,10 +28,7 @@ pub fn lock(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Result<Opt
     let path = scope.path("lock", name)?;
     let file = open_private(&path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    match take(&file, dir, deadline).map_err(|e| Error::io("cannot lock", &path, e))? {
-        true => Ok(Some(Held { _file: file })),
-        false => Ok(None),
-    }
+    Ok(take(&file, dir, deadline)?.then_some(Held { _file: file }))
 }
 
 /// Takes one of the `limit` slots of semaphore `name`, waiting until
@@ -46,30 +43,31 @@ pub fn sem(scope: &Scope, name: &Name, limit: u32, deadline: Option<Instant>) ->
     private_dir(&dir)?;
     check_limit(&dir, name, limit)?;
     let e = |e: io::Error| Error::io("cannot lock", &dir, e);
-    // Set up before the first look: a slot freed after it still wakes us.
-    let watcher = Watcher::new(&[&dir], CLOSED).map_err(e)?;
     // Waiters queue on the gate; only its holder looks for a free slot,
     // so a freed slot wakes one process, not all of them.
     let gate = open_private(&dir.join(".gate"))?;
-    if !take(&gate, &dir, deadline).map_err(e)? {
+    if !take(&gate, &dir, deadline)? {
         return Ok(None);
     }
-    // Opened once and kept: closing a file would wake the watcher itself.
-    let slots: Vec<File> =
-        (0..limit).map(|i| open_private(&dir.join(i.to_string()))).collect::<Result<_>>()?;
+    // Opened once and kept: closing a file would wake the watch itself.
+    let mut slots: Vec<Option<File>> = (0..limit)
+        .map(|i| open_private(&dir.join(i.to_string())).map(Some))
+        .collect::<Result<_>>()?;
     // Start at a slot that differs between processes: fewer collisions.
     let first = std::process::id() as usize % slots.len();
-    loop {
-        for i in (0..slots.len()).map(|k| (first + k) % slots.len()) {
-            if flock(&slots[i], true, false).map_err(e)? {
-                let mut slots = slots;
-                return Ok(Some(Held { _file: slots.swap_remove(i) }));
+    let count = slots.len();
+    let free = |slots: &mut Vec<Option<File>>| -> Result<Option<File>> {
+        for i in (0..count).map(|k| (first + k) % count) {
+            if let Some(file) = &slots[i]
+                && flock(file, true, false).map_err(e)?
+            {
+                return Ok(slots[i].take());
             }
         }
-        if !watcher.wait(deadline).map_err(e)? {
-            return Ok(None);
-        }
-    }
+        Ok(None)
+    };
+    let held = until(&[&dir], CLOSED, deadline, || free(&mut slots))?;
+    Ok(held.map(|file| Held { _file: file }))
 }
 
 /// Records the semaphore's limit at its first use; refuses another.
@@ -94,19 +92,15 @@ fn check_limit(dir: &Path, name: &Name, limit: u32) -> Result<()> {
 /// An exclusive flock on `file`, waiting until `deadline`. Without one the
 /// kernel queues us; with one, a watch on `dir` wakes us when a holder
 /// closes a file there (it let go, or died), to try again.
-fn take(file: &File, dir: &Path, deadline: Option<Instant>) -> io::Result<bool> {
+fn take(file: &File, dir: &Path, deadline: Option<Instant>) -> Result<bool> {
+    let locking = |e| Error::io("cannot lock", dir, e);
     if deadline.is_none() {
-        return flock(file, true, true);
+        return flock(file, true, true).map_err(locking);
     }
-    let watcher = Watcher::new(&[dir], CLOSED)?;
-    loop {
-        if flock(file, true, false)? {
-            return Ok(true);
-        }
-        if !watcher.wait(deadline)? {
-            return Ok(false);
-        }
-    }
+    let taken = until(&[dir], CLOSED, deadline, || {
+        Ok(flock(file, true, false).map_err(locking)?.then_some(()))
+    })?;
+    Ok(taken.is_some())
 }
 
 /// The running command's pid, for the SIGTERM handler to pass it on.

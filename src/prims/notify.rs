@@ -1,6 +1,11 @@
 //! Waiting for something to change in a directory, without polling: an
 //! inotify watch, set up *before* looking, so a change between the look
 //! and the wait still wakes the waiter.
+//!
+//! A watch is made only once a first look found nothing: closing an
+//! inotify instance waits for the kernel's RCU grace period, about a
+//! millisecond, which would double the cost of a `queue get` that finds
+//! its item at once.
 
 use std::ffi::CString;
 use std::io;
@@ -8,6 +13,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Instant;
+
+use crate::error::{Error, Result};
 
 /// What to be woken by.
 pub const CREATED: u32 = libc::IN_CREATE | libc::IN_MOVED_TO;
@@ -17,14 +24,37 @@ pub const CREATED: u32 = libc::IN_CREATE | libc::IN_MOVED_TO;
 /// and again.
 pub const CLOSED: u32 = libc::IN_CLOSE_WRITE;
 
+/// Calls `attempt` until it gives something, waiting between tries for
+/// `mask` events in `dirs`, until `deadline` (`None` when it passed).
+pub fn until<T>(
+    dirs: &[&Path],
+    mask: u32,
+    deadline: Option<Instant>,
+    mut attempt: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    if let Some(found) = attempt()? {
+        return Ok(Some(found));
+    }
+    let watching = |e| Error::io("cannot watch", dirs.first().copied().unwrap_or(Path::new(".")), e);
+    let watcher = Watcher::new(dirs, mask).map_err(watching)?;
+    loop {
+        if let Some(found) = attempt()? {
+            return Ok(Some(found));
+        }
+        if !watcher.wait(deadline).map_err(watching)? {
+            return Ok(None);
+        }
+    }
+}
+
 /// Watches on directories.
-pub struct Watcher {
+struct Watcher {
     fd: OwnedFd,
 }
 
 impl Watcher {
     /// A watcher of `mask` events in each of `dirs`.
-    pub fn new(dirs: &[&Path], mask: u32) -> io::Result<Watcher> {
+    fn new(dirs: &[&Path], mask: u32) -> io::Result<Watcher> {
         // SAFETY: inotify_init1 returns a new descriptor or -1.
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
         if raw < 0 {
@@ -45,7 +75,7 @@ impl Watcher {
 
     /// Waits until something happened since the last wait (or since the
     /// watch began), or `deadline` passes; `false` on the deadline.
-    pub fn wait(&self, deadline: Option<Instant>) -> io::Result<bool> {
+    fn wait(&self, deadline: Option<Instant>) -> io::Result<bool> {
         loop {
             if self.drain()? {
                 return Ok(true);

@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::notify::{CLOSED, CREATED, Watcher};
+use super::notify::{CLOSED, CREATED, until};
 use super::{Name, Scope, flock, open_private, private_dir};
 use crate::error::{Error, Result};
 
@@ -122,18 +122,11 @@ pub fn put(scope: &Scope, name: &Name, values: &[Vec<u8>]) -> Result<()> {
 /// `deadline` (forever if `None`); `false` when the deadline passed first.
 pub fn get(scope: &Scope, name: &Name, deadline: Option<Instant>, out: &mut dyn Write) -> Result<bool> {
     let queue = Queue::open(scope, name)?;
-    let e = |e| Error::io("cannot watch", &queue.dir, e);
-    // Watching first: an item put, or a dead getter's item freed, after
-    // the look still wakes us.
-    let watcher = Watcher::new(&[&queue.items, &queue.taken], CREATED | CLOSED).map_err(e)?;
-    loop {
-        if let Some((file, taken)) = take_first(&queue)? {
-            deliver(&queue, file, &taken, out)?;
-            return Ok(true);
-        }
-        if !watcher.wait(deadline).map_err(e)? {
-            return Ok(false);
-        }
+    // Woken by an item put, or by a getter letting go of one (it died).
+    let dirs = [queue.items.as_path(), queue.taken.as_path()];
+    match until(&dirs, CREATED | CLOSED, deadline, || take_first(&queue))? {
+        Some((file, taken)) => deliver(&queue, file, &taken, out).map(|()| true),
+        None => Ok(false),
     }
 }
 

@@ -140,6 +140,11 @@ impl Store {
         Ok(())
     }
 
+    /// The state directory (`.maestro`) the database is in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -10,6 +10,7 @@ mod map;
 mod map_oracle;
 mod output;
 mod par;
+mod prims;
 mod process;
 mod report;
 mod run_flow;
