@@ -349,3 +349,18 @@ deps = ["add"]
     assert_eq!(map.code, 0, "{}", map.stderr);
     assert_eq!(p.maestro(&["counter", "get", "total"]).stdout, "45\n");
 }
+
+#[test]
+fn the_bundled_example_prints_the_average() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/primitives");
+    let p = Project::new();
+    for file in ["maestro.toml", "partial.sh", "average.sh"] {
+        p.file(file, &std::fs::read_to_string(example.join(file)).unwrap());
+    }
+    for _ in 0..2 {
+        let run = p.maestro(&["run", "-j", "5"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("average of 1000 numbers: 500.5"), "{}", run.stdout);
+        assert_eq!(p.read("partials.txt").lines().count(), 5);
+    }
+}
