@@ -82,9 +82,8 @@ pub fn run<'a>(
     skipping: Skipping<'a>,
     observer: &mut dyn Observer,
 ) -> Result<(RunSummary, Skipping<'a>)> {
-    let executor =
-        LocalExecutor::new(&config.state_dir)
-            .map_err(|e| Error::system("cannot set up process supervision", e))?;
+    let executor = LocalExecutor::new(&config.state_dir)
+        .map_err(|e| Error::system("cannot set up process supervision", e))?;
     let plan = Plan::new(graph, selected, config.jobs, priority, config.keep_going);
     let mut runner = Runner {
         graph,

@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::{Duration, Instant};
 
-use crate::cli::{CounterCommand, EventCommand, LockArgs, PrimName, QueueCommand, SemArgs, ValueCommand};
+use crate::cli::{
+    CounterCommand, EventCommand, LockArgs, PrimName, QueueCommand, SemArgs, ValueCommand,
+};
 use crate::error::{Error, Result};
 use crate::exit_code;
 use crate::flow::duration::parse_duration;
@@ -131,7 +133,10 @@ fn deadline(timeout: Option<&str>) -> Result<Option<Instant>> {
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Duration::from_secs_f64(seconds),
         Ok(_) => return Err(Error::usage(format!("--timeout {text}: must be 0 or more"))),
         Err(_) => parse_duration(text).map_err(|why| {
-            Error::usage_hint(format!("--timeout {text}: {why}"), "seconds (2.5) or a duration (500ms, 10s, 1m)")
+            Error::usage_hint(
+                format!("--timeout {text}: {why}"),
+                "seconds (2.5) or a duration (500ms, 10s, 1m)",
+            )
         })?,
     };
     Ok(Some(Instant::now() + duration))
@@ -139,13 +144,18 @@ fn deadline(timeout: Option<&str>) -> Result<Option<Instant>> {
 
 fn read_stdin() -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut bytes).map_err(|e| Error::io("cannot read", "stdin", e))?;
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", "stdin", e))?;
     Ok(bytes)
 }
 
 fn print_bytes(bytes: &[u8]) -> Result<i32> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| Error::io("cannot write", "stdout", e))?;
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("cannot write", "stdout", e))?;
     Ok(exit_code::SUCCESS)
 }
 

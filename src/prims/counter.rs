@@ -46,6 +46,10 @@ fn read(file: &File, path: &Path) -> Result<i64> {
         return Ok(0);
     }
     text.parse().map_err(|_| {
-        Error::usage(format!("{} does not hold a counter ('{}')", path.display(), text.escape_debug()))
+        Error::usage(format!(
+            "{} does not hold a counter ('{}')",
+            path.display(),
+            text.escape_debug()
+        ))
     })
 }

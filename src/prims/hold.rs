@@ -35,7 +35,12 @@ pub fn lock(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Result<Opt
 /// `deadline` at most; `None` when the deadline passed first. Every user
 /// of a semaphore must give the same limit: the first one's is recorded,
 /// and another is refused.
-pub fn sem(scope: &Scope, name: &Name, limit: u32, deadline: Option<Instant>) -> Result<Option<Held>> {
+pub fn sem(
+    scope: &Scope,
+    name: &Name,
+    limit: u32,
+    deadline: Option<Instant>,
+) -> Result<Option<Held>> {
     if limit == 0 {
         return Err(Error::usage("--limit 0: a semaphore needs at least one slot"));
     }
@@ -81,7 +86,10 @@ fn check_limit(dir: &Path, name: &Name, limit: u32) -> Result<()> {
     match recorded {
         Some(recorded) if recorded != limit => Err(Error::usage_hint(
             format!("semaphore '{}' has --limit {recorded}, not {limit}", name.as_str()),
-            format!("every user of a semaphore gives the same limit; to change it, remove {}", dir.display()),
+            format!(
+                "every user of a semaphore gives the same limit; to change it, remove {}",
+                dir.display()
+            ),
         )),
         Some(_) => Ok(()),
         // Two first users at once write the same text: no harm.

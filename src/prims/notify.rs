@@ -35,7 +35,8 @@ pub fn until<T>(
     if let Some(found) = attempt()? {
         return Ok(Some(found));
     }
-    let watching = |e| Error::io("cannot watch", dirs.first().copied().unwrap_or(Path::new(".")), e);
+    let watching =
+        |e| Error::io("cannot watch", dirs.first().copied().unwrap_or(Path::new(".")), e);
     let watcher = Watcher::new(dirs, mask).map_err(watching)?;
     loop {
         if let Some(found) = attempt()? {
@@ -91,7 +92,8 @@ impl Watcher {
                     left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
                 }
             };
-            let mut poll = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut poll =
+                libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
             let ready = unsafe { libc::poll(&mut poll, 1, timeout) };
             if ready < 0 {

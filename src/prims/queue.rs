@@ -63,7 +63,13 @@ impl Queue {
         let (head, tail) = match numbers[..] {
             [head, tail] if head <= tail => (head, tail),
             [] => (0, 0),
-            _ => return Err(Error::usage(format!("{} is damaged ('{}')", path.display(), text.trim()))),
+            _ => {
+                return Err(Error::usage(format!(
+                    "{} is damaged ('{}')",
+                    path.display(),
+                    text.trim()
+                )));
+            }
         };
         Ok(Locked { file, path, head, tail })
     }
@@ -74,10 +80,12 @@ impl Queue {
 
     /// Puts back the items of getters that died holding them.
     fn recover(&self, state: &mut Locked) -> Result<()> {
-        let entries = fs::read_dir(&self.taken).map_err(|e| Error::io("cannot read", &self.taken, e))?;
+        let entries =
+            fs::read_dir(&self.taken).map_err(|e| Error::io("cannot read", &self.taken, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("cannot read", &self.taken, e))?;
-            let Some(number) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            let Some(number) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok())
+            else {
                 continue;
             };
             // Read-only: closing it must not wake anyone (see notify::CLOSED).
@@ -95,7 +103,9 @@ impl Queue {
 impl Locked {
     fn save(&self) -> Result<()> {
         let text = format!("{:20} {:20}\n", self.head, self.tail);
-        self.file.write_all_at(text.as_bytes(), 0).map_err(|e| Error::io("cannot write", &self.path, e))
+        self.file
+            .write_all_at(text.as_bytes(), 0)
+            .map_err(|e| Error::io("cannot write", &self.path, e))
     }
 }
 
@@ -120,7 +130,12 @@ pub fn put(scope: &Scope, name: &Name, values: &[Vec<u8>]) -> Result<()> {
 
 /// Takes the first item and writes it to `out`, waiting for one until
 /// `deadline` (forever if `None`); `false` when the deadline passed first.
-pub fn get(scope: &Scope, name: &Name, deadline: Option<Instant>, out: &mut dyn Write) -> Result<bool> {
+pub fn get(
+    scope: &Scope,
+    name: &Name,
+    deadline: Option<Instant>,
+    out: &mut dyn Write,
+) -> Result<bool> {
     let queue = Queue::open(scope, name)?;
     // Woken by an item put, or by a getter letting go of one (it died).
     let dirs = [queue.items.as_path(), queue.taken.as_path()];
@@ -161,14 +176,18 @@ fn take_first(queue: &Queue) -> Result<Option<(File, PathBuf)>> {
 /// be written.
 fn deliver(queue: &Queue, mut file: File, taken: &Path, out: &mut dyn Write) -> Result<()> {
     let mut bytes = Vec::new();
-    let written = file.read_to_end(&mut bytes).and_then(|_| out.write_all(&bytes)).and_then(|()| out.flush());
+    let written =
+        file.read_to_end(&mut bytes).and_then(|_| out.write_all(&bytes)).and_then(|()| out.flush());
     match written {
         Ok(()) => fs::remove_file(taken).map_err(|e| Error::io("cannot remove", taken, e)),
         Err(error) => {
             // Back to its place in line, for the next getter.
             let mut state = queue.lock()?;
-            if let Some(number) = taken.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()) {
-                fs::rename(taken, queue.item(number)).map_err(|e| Error::io("cannot put back", taken, e))?;
+            if let Some(number) =
+                taken.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok())
+            {
+                fs::rename(taken, queue.item(number))
+                    .map_err(|e| Error::io("cannot put back", taken, e))?;
                 state.head = state.head.min(number);
                 state.save()?;
             }

@@ -40,7 +40,8 @@ fn stdout(output: &Output) -> String {
 fn fifty_adders_make_fifty_each_seeing_its_own_value() {
     let p = Project::new();
     for repeat in 0..REPEATS {
-        let adds: Vec<String> = (0..50).map(|_| format!("$M counter add total-{repeat} 1")).collect();
+        let adds: Vec<String> =
+            (0..50).map(|_| format!("$M counter add total-{repeat} 1")).collect();
         let seen: BTreeSet<i64> =
             all_at_once(&p, &adds).iter().map(|o| stdout(o).trim().parse().unwrap()).collect();
         assert_eq!(seen, (1..=50).collect(), "repeat {repeat}");
@@ -50,7 +51,8 @@ fn fifty_adders_make_fifty_each_seeing_its_own_value() {
     assert_eq!(down.stdout, "-10\n", "{}", down.stderr);
     assert_eq!(p.maestro(&["counter", "get", "never"]).stdout, "0\n");
     let overflow = p.maestro(&["counter", "add", "total-0", &i64::MAX.to_string()]);
-    let overflow = p.maestro(&["counter", "add", "total-0", &i64::MAX.to_string()]).code.max(overflow.code);
+    let overflow =
+        p.maestro(&["counter", "add", "total-0", &i64::MAX.to_string()]).code.max(overflow.code);
     assert_eq!(overflow, 2);
 }
 
@@ -111,7 +113,10 @@ fn drain_with_four(p: &Project, queue: &str, items: usize) -> Vec<String> {
     put.extend(values.iter().map(String::as_str));
     assert_eq!(p.maestro(&put).code, 0);
     let consumer = format!("while v=$($M queue get {queue} --timeout 0); do echo \"$v\"; done");
-    all_at_once(p, &vec![consumer; 4]).iter().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).collect()
+    all_at_once(p, &vec![consumer; 4])
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .collect()
 }
 
 #[test]
@@ -172,7 +177,14 @@ fn an_item_taken_by_a_getter_killed_before_it_printed_it_is_not_lost() {
 fn holder(p: &Project) -> Child {
     let _ = std::fs::remove_file(p.path("held"));
     let child = p
-        .command(&["lock", "db", "--", "sh", "-c", "echo $$ > held.tmp; mv held.tmp held; sleep 30"])
+        .command(&[
+            "lock",
+            "db",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > held.tmp; mv held.tmp held; sleep 30",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -191,7 +203,11 @@ fn a_killed_holder_releases_the_lock_at_once() {
         maestro.kill().unwrap();
         maestro.wait().unwrap();
         let taken = p.maestro(&["lock", "db", "--timeout", "0", "--", "true"]);
-        assert_eq!(taken.code, 0, "repeat {repeat}: still held after maestro died: {}", taken.stderr);
+        assert_eq!(
+            taken.code, 0,
+            "repeat {repeat}: still held after maestro died: {}",
+            taken.stderr
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         while !is_dead(command) {
             assert!(Instant::now() < deadline, "the command outlived maestro");
@@ -237,7 +253,11 @@ fn event_wait_times_out_on_time_and_set_wakes_every_waiter() {
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(p.maestro(&["event", "set", &event]).code, 0);
         for waiter in waiters {
-            assert_eq!(waiter.wait_with_output().unwrap().status.code(), Some(0), "repeat {repeat}");
+            assert_eq!(
+                waiter.wait_with_output().unwrap().status.code(),
+                Some(0),
+                "repeat {repeat}"
+            );
         }
         assert_eq!(p.maestro(&["event", "wait", &event]).code, 0, "set stays set");
         assert_eq!(p.maestro(&["event", "clear", &event]).code, 0);
@@ -263,7 +283,8 @@ fn waiting_costs_no_cpu() {
     let before: Vec<u64> = [&event, &queue, &lock].iter().map(|c| cpu_ticks(c.id())).collect();
     std::thread::sleep(Duration::from_secs(1));
     let after: Vec<u64> = [&event, &queue, &lock].iter().map(|c| cpu_ticks(c.id())).collect();
-    for (what, (b, a)) in ["event wait", "queue get", "lock"].iter().zip(before.iter().zip(&after)) {
+    for (what, (b, a)) in ["event wait", "queue get", "lock"].iter().zip(before.iter().zip(&after))
+    {
         assert!(a - b <= 1, "{what} used {} ticks in a second of waiting", a - b);
     }
     for mut child in [event, queue, lock] {
@@ -345,7 +366,8 @@ deps = ["add"]
     assert_eq!(p.read("total.txt"), "15\n");
     assert!(!p.path("elsewhere/.maestro").exists());
     assert_eq!(p.maestro(&["counter", "get", "total"]).stdout, "15\n");
-    let map = p.maestro(&["map", "\"$MAESTRO\" counter add total {} > /dev/null", ":::", "10", "20"]);
+    let map =
+        p.maestro(&["map", "\"$MAESTRO\" counter add total {} > /dev/null", ":::", "10", "20"]);
     assert_eq!(map.code, 0, "{}", map.stderr);
     assert_eq!(p.maestro(&["counter", "get", "total"]).stdout, "45\n");
 }
