@@ -58,20 +58,16 @@ pub fn sem(
     let mut slots: Vec<Option<File>> = (0..limit)
         .map(|i| open_private(&dir.join(i.to_string())).map(Some))
         .collect::<Result<_>>()?;
-    // Start at a slot that differs between processes: fewer collisions.
-    let first = std::process::id() as usize % slots.len();
-    let count = slots.len();
-    let free = |slots: &mut Vec<Option<File>>| -> Result<Option<File>> {
-        for i in (0..count).map(|k| (first + k) % count) {
-            if let Some(file) = &slots[i]
+    let held = until(&[&dir], CLOSED, deadline, || {
+        for slot in &mut slots {
+            if let Some(file) = slot
                 && flock(file, true, false).map_err(e)?
             {
-                return Ok(slots[i].take());
+                return Ok(slot.take());
             }
         }
         Ok(None)
-    };
-    let held = until(&[&dir], CLOSED, deadline, || free(&mut slots))?;
+    })?;
     Ok(held.map(|file| Held { _file: file }))
 }
 
