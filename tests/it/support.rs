@@ -211,28 +211,24 @@ pub struct Rendered {
     pub console: Vec<String>,
 }
 
-/// Chromium with the flags every test uses: headless, no sandbox (tests
-/// may run as root), an empty profile, no network of its own.
-fn chromium(profile: &Path) -> Command {
-    let mut command = Command::new("chromium");
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--enable-logging=stderr",
-        "--v=0",
-    ]);
-    command.arg(format!("--user-data-dir={}", profile.display()));
-    command
-}
-
-/// Opens `page` in headless Chromium, lets its scripts run (up to 10 s of
-/// virtual time), and returns the DOM and what went to the console.
-pub fn render(page: &Path) -> Rendered {
+/// Runs headless Chromium on `page` with `args` and the flags every test
+/// uses: no sandbox (tests may run as root), an empty profile, no network
+/// of its own, console messages on stderr, 10 s of virtual time for the
+/// page's scripts. Fails the test if Chromium fails.
+fn chromium(page: &Path, args: &[String]) -> std::process::Output {
     let profile = Project::new();
-    let output = chromium(&profile.dir)
-        .args(["--virtual-time-budget=10000", "--dump-dom"])
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.dir.display()))
+        .args(args)
         .arg(format!("file://{}", page.display()))
         .output()
         .expect("chromium runs");
@@ -241,6 +237,13 @@ pub fn render(page: &Path) -> Rendered {
         "chromium failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+/// Opens `page` in headless Chromium, lets its scripts run, and returns
+/// the DOM and what went to the console.
+pub fn render(page: &Path) -> Rendered {
+    let output = chromium(page, &["--dump-dom".to_string()]);
     let console = String::from_utf8_lossy(&output.stderr)
         .lines()
         .filter(|line| line.contains(":CONSOLE"))
@@ -251,17 +254,9 @@ pub fn render(page: &Path) -> Rendered {
 
 /// Saves a screenshot of `page` as `png` (1400x1000).
 pub fn screenshot(page: &Path, png: &Path) {
-    let profile = Project::new();
-    let output = chromium(&profile.dir)
-        .args(["--window-size=1400,1000", "--virtual-time-budget=10000"])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    chromium(
+        page,
+        &["--window-size=1400,1000".to_string(), format!("--screenshot={}", png.display())],
     );
     assert!(png.exists(), "no screenshot at {}", png.display());
 }
