@@ -29,7 +29,7 @@ pub struct Opened {
 /// for `par` (a shared one). A dry run (`dry_run`) does not wait: it reads
 /// the state as it is, without the lock.
 pub fn open(state: &Path, base: &Path, flow: Option<&str>, dry_run: bool) -> Result<Opened> {
-    std::fs::create_dir_all(state).map_err(|e| Error::io("cannot create", state, e))?;
+    crate::store::create_private_dir(state)?;
     let mode = if flow.is_some() { LockMode::Exclusive } else { LockMode::Shared };
     let locked = |e| Error::io("cannot lock", state.join("lock"), e);
     let lock = if dry_run {

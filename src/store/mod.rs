@@ -34,6 +34,17 @@ pub fn state_dir(base: &Path) -> PathBuf {
     base.join(".maestro")
 }
 
+/// Makes `dir` and its missing parents, private to the user (0700): logs
+/// and history can hold anything the tasks printed.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("cannot create", dir, e))
+}
+
 /// An open state database.
 #[derive(Debug)]
 pub struct Store {
@@ -69,7 +80,7 @@ impl Store {
     /// older file. A file that is not a maestro database, or is from a
     /// newer maestro, is an error and is left untouched.
     pub fn open(dir: &Path) -> Result<Store> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        create_private_dir(dir)?;
         let path = dir.join("state.db");
         let conn = Connection::open(&path).map_err(|e| state_error(&path, &e))?;
         let store = Store { conn, dir: dir.to_path_buf(), path };

@@ -325,6 +325,10 @@ fn bad_names_and_timeouts_are_usage_errors() {
 #[test]
 fn state_is_private_and_another_users_is_refused() {
     let p = Project::new();
+    assert_eq!(p.maestro(&["par", "true"]).code, 0);
+    let mode = std::fs::metadata(p.path(".maestro")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "a run's state directory");
+    std::fs::remove_dir_all(p.path(".maestro")).unwrap();
     assert_eq!(p.maestro(&["counter", "add", "c", "1"]).code, 0);
     for dir in [".maestro", ".maestro/prims", ".maestro/prims/counter"] {
         let mode = std::fs::metadata(p.path(dir)).unwrap().permissions().mode() & 0o777;
