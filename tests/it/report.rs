@@ -207,3 +207,21 @@ fn count(text: &str, needle: &str) -> usize {
 fn head(text: &str) -> &str {
     &text[..text.len().min(3000)]
 }
+
+#[test]
+fn a_run_where_nothing_ran_reports_so() {
+    let p = Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
+    assert_eq!(p.maestro(&["run"]).code, 0);
+    let fresh = p.maestro(&["run", "--report", "fresh.html"]);
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    let html = p.read("fresh.html");
+    assert!(html.contains("\"attempts\":[]") && html.contains("{\"task\":\"make\",\"why\":\"fresh\"}"), "{html}");
+    if !have_chromium() {
+        return;
+    }
+    let rendered = render(&p.path("fresh.html"));
+    assert!(rendered.dom.contains("data-ready=\"1\""), "not rendered");
+    assert_eq!(rendered.console, Vec::<String>::new(), "console output");
+    assert_eq!(count(&rendered.dom, "class=\"bar"), 0);
+    assert!(rendered.dom.contains("Nothing ran in this run."), "{}", head(&rendered.dom));
+}
