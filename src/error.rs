@@ -8,6 +8,9 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, SourceFile};
 use crate::exit_code;
 
+/// The most problems in a flow file shown at once.
+const MOST_DIAGNOSTICS: usize = 20;
+
 /// An error that stops maestro before or outside a run's own task failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -87,7 +90,20 @@ impl Error {
     pub fn render(&self) -> String {
         match self {
             Error::Flow { file, diagnostics } => {
-                diagnostics.iter().map(|d| d.render(file)).collect::<Vec<_>>().join("\n")
+                let shown: Vec<String> =
+                    diagnostics.iter().take(MOST_DIAGNOSTICS).map(|d| d.render(file)).collect();
+                let mut text = shown.join("\n");
+                // A generated flow with one mistake repeated should not
+                // bury the terminal: the first ones say what to fix.
+                if diagnostics.len() > MOST_DIAGNOSTICS {
+                    let more = diagnostics.len() - MOST_DIAGNOSTICS;
+                    text.push_str(&format!(
+                        "\nerror: {more} more problem{} in {}, not shown\n",
+                        if more == 1 { "" } else { "s" },
+                        file.path.display()
+                    ));
+                }
+                text
             }
             Error::Usage { message, hint: Some(hint) } => {
                 format!("error: {message}\n  = hint: {hint}\n")

@@ -98,3 +98,12 @@ fn missing_and_unreadable_files_say_so() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not valid UTF-8"), "{}", run.stderr);
 }
+
+#[test]
+fn a_flood_of_problems_shows_the_first_twenty_and_counts_the_rest() {
+    let flow: String = (0..50).map(|i| format!("t{i} = \"true\"\n")).collect();
+    let err = rejected(&format!("[tasks]\n{flow}"));
+    assert_eq!(err.matches(": error: task 't").count(), 20, "{err}");
+    assert!(err.contains("maestro.toml:2:6: error: task 't0' must be a table"), "{err}");
+    assert!(err.ends_with("error: 30 more problems in maestro.toml, not shown\n"), "{err}");
+}

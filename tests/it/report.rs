@@ -210,12 +210,16 @@ fn head(text: &str) -> &str {
 
 #[test]
 fn a_run_where_nothing_ran_reports_so() {
-    let p = Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
+    let p =
+        Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
     assert_eq!(p.maestro(&["run"]).code, 0);
     let fresh = p.maestro(&["run", "--report", "fresh.html"]);
     assert_eq!(fresh.code, 0, "{}", fresh.stderr);
     let html = p.read("fresh.html");
-    assert!(html.contains("\"attempts\":[]") && html.contains("{\"task\":\"make\",\"why\":\"fresh\"}"), "{html}");
+    assert!(
+        html.contains("\"attempts\":[]") && html.contains("{\"task\":\"make\",\"why\":\"fresh\"}"),
+        "{html}"
+    );
     if !have_chromium() {
         return;
     }
