@@ -208,6 +208,28 @@ impl Inputs {
         Ok(Inputs { first, rest, current: None, odometer, parsing, next_seq: 1, done })
     }
 
+    /// How many jobs there will be, when known before any is taken: when
+    /// every source of the first group is a list of values (`:::`).
+    pub fn total(&self) -> Option<u64> {
+        if self.done {
+            return Some(0);
+        }
+        let steps = self
+            .first
+            .members
+            .iter()
+            .map(|m| match &m.records {
+                Records::Words(rest) => Some(usize::from(m.ahead.is_some()) + rest.len()),
+                Records::Lines { .. } => None,
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        // Paired sources end with the shortest.
+        let first = steps.into_iter().min()? as u64;
+        let combinations =
+            self.rest.iter().fold(first, |n, group| n.saturating_mul(group.len() as u64));
+        Some(combinations.div_ceil(self.parsing.per_job as u64))
+    }
+
     /// Whether taking a job may wait for a writer (the first group reads
     /// stdin, a pipe or a FIFO); the other groups are read already.
     pub fn may_wait(&self) -> bool {
@@ -358,5 +380,27 @@ mod tests {
         let missing = Inputs::open(&[file(&dir.join("missing"))], Parsing::default());
         assert!(missing.is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_total_is_known_for_lists_of_values() {
+        let parsing = || Parsing { null: false, colsep: None, per_job: 1 };
+        let total = |sources: &[Source], per_job: usize| {
+            Inputs::open(sources, Parsing { per_job, ..parsing() }).unwrap().total()
+        };
+        assert_eq!(total(&[args(&["a", "b", "c"])], 1), Some(3));
+        assert_eq!(total(&[args(&["a", "b", "c"]), args(&["x", "y"])], 1), Some(6));
+        assert_eq!(total(&[args(&["a", "b", "c"]), linked(args(&["x", "y"]))], 1), Some(2));
+        assert_eq!(total(&[args(&["a", "b", "c"])], 2), Some(2));
+        assert_eq!(total(&[args(&[]), args(&["x", "y"])], 1), Some(2));
+        assert_eq!(total(&[args(&[])], 1), Some(0));
+        for (sources, per_job) in [
+            (vec![args(&["a", "b", "c"]), args(&["x", "y"])], 1),
+            (vec![args(&["a", "b", "c"]), linked(args(&["x", "y"]))], 1),
+            (vec![args(&["a", "b", "c"])], 2),
+        ] {
+            let counted = jobs(&sources, Parsing { per_job, ..parsing() }).len() as u64;
+            assert_eq!(total(&sources, per_job), Some(counted));
+        }
     }
 }

@@ -162,6 +162,7 @@ pub fn run(
 ) -> Result<i32, MapError> {
     let mut executor = LocalExecutor::new(&config.capture_dir)
         .map_err(|e| MapError::Io(format!("cannot set up process supervision: {e}")))?;
+    let known_total = inputs.total();
     let feed = Feed::new(inputs)
         .map_err(|e| MapError::Io(format!("cannot start reading the inputs: {e}")))?;
     if let Some(fd) = feed.wake_fd() {
@@ -207,6 +208,7 @@ pub fn run(
         broken_pipe: false,
         captures: (0..config.jobs).map(|_| None).collect(),
         status: (!config.bar && stderr_is_rich()).then(StatusLine::default),
+        known_total,
     };
     runner.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -277,6 +279,8 @@ struct MapRunner<'c, 'o> {
     broken_pipe: bool,
     /// The live status line, on a terminal (not with `--bar`).
     status: Option<StatusLine>,
+    /// How many jobs there are, when the inputs say so before being read.
+    known_total: Option<u64>,
 }
 
 impl MapRunner<'_, '_> {

@@ -150,7 +150,7 @@ fn map_shows_the_status_line_too_and_clears_it_for_output() {
     let p = Project::new();
     let args = "map -j2 'sleep 0.4; echo out-{}' ::: a b c";
     let Some(screen) = on_a_terminal(&p, args, &[]) else { return };
-    assert!(screen.contains("\r\x1b[K[0/?] running: a (0s) b (0s)"), "{screen:?}");
+    assert!(screen.contains("\r\x1b[K[0/3] running: a (0s) b (0s)"), "{screen:?}");
     for segment in screen.split("\r\x1b[K").filter(|s| s.starts_with('[')) {
         assert!(!segment.contains("out-"), "output on the status line: {segment:?}");
     }

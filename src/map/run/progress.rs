@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use super::{MapRunner, Running};
 
 impl MapRunner<'_, '_> {
-    /// The live status line: jobs done (of how many, once the inputs are
-    /// read), failures, the time left (once jobs succeeded and the inputs
-    /// are read) and the running jobs' arguments with their times.
+    /// The live status line: jobs done (of how many, once known), failures,
+    /// the time left (once jobs succeeded and the total is known) and the
+    /// running jobs' arguments with their times.
     pub(super) fn draw_status(&mut self) {
         let done = self.finished() + self.summary.skipped as u64;
-        let total = self.inputs_done.then_some(self.read as usize);
+        let total = self.jobs_total().map(|total| total as usize);
         let eta = self.eta();
         let mut by_start: Vec<&Running> = self.running.values().collect();
         by_start.sort_by_key(|r| (r.started, r.job.seq));
@@ -31,12 +31,10 @@ impl MapRunner<'_, '_> {
     /// Jobs left times the median successful run time, spread over the
     /// slots; running jobs count what they have left of the median.
     fn eta(&self) -> Option<Duration> {
-        if !self.inputs_done {
-            return None;
-        }
+        let total = self.jobs_total()?;
         let sample: Vec<Duration> = self.successes.iter().copied().collect();
         let median = crate::estimate::median(&sample)?;
-        let unfinished = self.read.saturating_sub(self.finished() + self.summary.skipped as u64);
+        let unfinished = total.saturating_sub(self.finished() + self.summary.skipped as u64);
         let waiting = unfinished.saturating_sub(self.running.len() as u64);
         let left: Vec<Duration> =
             self.running.values().map(|r| median.saturating_sub(r.started.elapsed())).collect();
@@ -44,6 +42,12 @@ impl MapRunner<'_, '_> {
             if waiting > 0 { median } else { left.iter().copied().max().unwrap_or_default() };
         let work = median * waiting.min(u64::from(u32::MAX)) as u32 + left.iter().sum::<Duration>();
         Some(crate::estimate::remaining(longest, work, self.config.jobs))
+    }
+
+    /// How many jobs the run has: known from the start for `:::` inputs,
+    /// else once the inputs are read.
+    fn jobs_total(&self) -> Option<u64> {
+        if self.inputs_done { Some(self.read) } else { self.known_total }
     }
 
     pub(super) fn draw_bar(&self) {
