@@ -53,6 +53,7 @@ pub fn data(recorded: &RecordedRun) -> Value {
             fields.extend(outcome_fields(attempt));
             fields.extend([
                 ("log_tail", log_tail(&attempt.log, attempt.number, is_final).into()),
+                ("log_bytes", log_bytes(&attempt.log).into()),
                 ("critical", (is_final && critical.contains(attempt.instance.as_str())).into()),
             ]);
             Value::Object(fields)
@@ -100,6 +101,14 @@ pub fn data(recorded: &RecordedRun) -> Value {
         ("attempts", Value::Array(attempts)),
         ("not_run", Value::Array(not_run.collect())),
     ])
+}
+
+/// The size of a log, when it was kept and is still there.
+fn log_bytes(log: &str) -> Option<i64> {
+    if log.is_empty() {
+        return None;
+    }
+    std::fs::metadata(log).ok().map(|m| m.len() as i64)
 }
 
 /// How an attempt went, as the page and the trace show it.

@@ -90,6 +90,8 @@ assert by["flaky"][1]["log_tail"] == "second try\n", by["flaky"][1]["log_tail"]
 assert len(by["wide"][0]["slots"]) == 2, by["wide"]
 assert by["slow"][0]["status"] == "timed_out", by["slow"]
 assert by["broken"][0]["exit_code"] == 3 and "<script>" in by["broken"][0]["log_tail"]
+assert by["broken"][0]["log_bytes"] == len(by["broken"][0]["log_tail"].encode()), by["broken"][0]
+assert by["flaky"][0]["log_bytes"] > len(by["flaky"][0]["log_tail"]), by["flaky"][0]
 assert by["fetch"][0]["critical"] and by["fetch"][0]["max_rss_kib"] > 0
 assert by["fetch"][0]["command"] == "echo fetched; sleep 0.3"
 assert data["not_run"] == [{"task": "after", "why": "dep_failed"}], data["not_run"]

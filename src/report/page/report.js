@@ -155,7 +155,8 @@
       end: dur === null ? start : start + Math.max(0, dur),
       status: str(a.status) || 'unknown', exit: num(a.exit_code), signal: strOrNull(a.signal),
       detail: strOrNull(a.detail), command: str(a.command), cpu: num(a.cpu_ms), rss: num(a.max_rss_kib),
-      log: strOrNull(a.log), tail: str(a.log_tail), critical: a.critical === true, tries: 1, taskIndex: 0,
+      log: strOrNull(a.log), tail: str(a.log_tail), logBytes: num(a.log_bytes),
+      critical: a.critical === true, tries: 1, taskIndex: 0,
     };
   }
 
@@ -595,6 +596,9 @@
     html += '<dl class="d-fields">' + fields.map(([k, v]) => '<dt>' + esc(k) + '</dt><dd>' + esc(v) + '</dd>').join('') +
       '</dl><h3>Command</h3><pre class="d-cmd">' + esc(a.command || '—') + '</pre><h3>Log</h3>';
     html += a.log ? '<p class="d-path"><code>' + esc(a.log) + '</code></p>' : '<p class="muted">The output was not kept.</p>';
+    if (a.tail && a.logBytes !== null && a.logBytes > a.tail.length) {
+      html += '<p class="muted">Its last lines; the whole log is ' + esc(fmtBytes(a.logBytes)) + '.</p>';
+    }
     html += a.tail ? '<pre class="d-log" id="details-log" tabindex="0">' + esc(a.tail) + '</pre>'
       : '<p class="muted">' + (a.log ? 'The log is empty.' : 'No log tail.') + '</p>';
     if (a.tries > 1) html += attemptsHtml(a);
@@ -839,6 +843,12 @@
 
   function unfinishedWord() {
     return model.run.status === 'running' ? 'unfinished' : 'never finished';
+  }
+
+  function fmtBytes(bytes) {
+    if (bytes < 1024) return bytes + ' bytes';
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + ' KiB';
+    return (bytes / (1024 * 1024)).toFixed(1) + ' MiB';
   }
 
   function fmtMem(kib) {
