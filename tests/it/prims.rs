@@ -390,3 +390,25 @@ fn the_bundled_example_prints_the_average() {
         assert_eq!(p.read("partials.txt").lines().count(), 5);
     }
 }
+
+#[test]
+fn sigterm_to_maestro_reaches_the_command_which_decides() {
+    let p = Project::new();
+    let child = p
+        .command(&[
+            "lock",
+            "x",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 5' TERM; touch ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    p.wait_for("ready");
+    // SAFETY: kill(2) on the maestro we spawned, alone (not its group).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(5));
+    assert_eq!(p.maestro(&["lock", "x", "--timeout", "0", "--", "true"]).code, 0);
+}
