@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::notify::{CLOSED, CREATED, until};
-use super::{Name, Scope, flock, open_private, private_dir};
+use super::{Name, Scope, flock, open_private, private_dir, replace_file};
 use crate::error::{Error, Result};
 
 /// One queue's files.
@@ -120,10 +120,7 @@ pub fn put(scope: &Scope, name: &Name, values: &[Vec<u8>]) -> Result<()> {
         // one number.
         state.tail += 1;
         state.save()?;
-        let temporary = queue.dir.join(format!(".put.{}", std::process::id()));
-        fs::write(&temporary, value)
-            .and_then(|()| fs::rename(&temporary, queue.item(number)))
-            .map_err(|e| Error::io("cannot write", queue.item(number), e))?;
+        replace_file(&queue.item(number), value)?;
     }
     Ok(())
 }
@@ -149,6 +146,7 @@ pub fn get(
 /// where it is now.
 fn take_first(queue: &Queue) -> Result<Option<(File, PathBuf)>> {
     let mut state = queue.lock()?;
+    let head = state.head;
     queue.recover(&mut state)?;
     while state.head < state.tail {
         let number = state.head;
@@ -168,7 +166,9 @@ fn take_first(queue: &Queue) -> Result<Option<(File, PathBuf)>> {
             Err(e) => return Err(Error::io("cannot open", &path, e)),
         }
     }
-    state.save()?;
+    if state.head != head {
+        state.save()?;
+    }
     Ok(None)
 }
 

@@ -334,8 +334,30 @@ fn state_is_private_and_another_users_is_refused() {
         let mode = std::fs::metadata(p.path(dir)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{dir}");
     }
-    let mode = std::fs::metadata(p.path(".maestro/prims/counter/c")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    for args in [
+        &["value", "set", "v", "x"][..],
+        &["queue", "put", "q", "a", "b"],
+        &["queue", "get", "q"],
+        &["event", "set", "e"],
+        &["lock", "l", "--", "true"],
+        &["sem", "s", "--limit", "2", "--", "true"],
+    ] {
+        assert_eq!(p.maestro(args).code, 0, "{args:?}");
+    }
+    let mut dirs = vec![p.path(".maestro/prims")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let metadata = entry.metadata().unwrap();
+            let mode = metadata.permissions().mode() & 0o777;
+            if metadata.is_dir() {
+                assert_eq!(mode, 0o700, "{}", entry.path().display());
+                dirs.push(entry.path());
+            } else {
+                assert_eq!(mode, 0o600, "{}", entry.path().display());
+            }
+        }
+    }
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped the other-user half: only root can give a directory away");
