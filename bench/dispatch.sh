@@ -47,18 +47,8 @@ fi
 
 need_maestro
 need python3 cc make xargs git
-true_bin="$(command -v -p true 2>/dev/null || true)"
-[[ $true_bin == /* ]] || true_bin=/bin/true
-[[ -x $true_bin ]] || { echo "dispatch: no 'true' executable found" >&2; exit 2; }
-
-# The raw spawn loop, rebuilt when its source changes (bench/.build is gitignored).
-build_dir="$bench_dir/.build"
-spawnloop="$build_dir/spawnloop"
-if [[ ! -x $spawnloop || $bench_dir/spawnloop.c -nt $spawnloop ]]; then
-    mkdir -p "$build_dir"
-    cc -O2 -Wall -o "$spawnloop.tmp" "$bench_dir/spawnloop.c"
-    mv "$spawnloop.tmp" "$spawnloop"
-fi
+find_true
+build_spawnloop
 
 find_ninja "ninja_j$jobs"
 parallel_bin=""

@@ -1,4 +1,4 @@
-# Shared by dispatch.sh, makespan.sh and noop.sh, which source it after
+# Shared by dispatch.sh, makespan.sh, map.sh, noop.sh and prims.sh, which source it after
 # setting `prog` (their name in messages). Not a benchmark itself.
 # Sets bench_dir (this directory), repo (the checkout above it), maestro (the
 # release binary, checked by need_maestro) and notes (the header's notes).
@@ -34,6 +34,25 @@ need() {
     for cmd in "$@"; do
         command -v "$cmd" >/dev/null 2>&1 || { echo "$prog: '$cmd' is required but not installed" >&2; exit 2; }
     done
+}
+
+# find_true: set true_bin to the path of a `true` executable, or exit 2.
+find_true() {
+    true_bin="$(command -v -p true 2>/dev/null || true)"
+    [[ $true_bin == /* ]] || true_bin=/bin/true
+    [[ -x $true_bin ]] || { echo "$prog: no 'true' executable found" >&2; exit 2; }
+}
+
+# build_spawnloop: set spawnloop to the raw spawn loop's binary, compiled
+# with cc when its source changed (bench/.build is gitignored).
+build_spawnloop() {
+    local build_dir="$bench_dir/.build"
+    spawnloop="$build_dir/spawnloop"
+    if [[ ! -x $spawnloop || $bench_dir/spawnloop.c -nt $spawnloop ]]; then
+        mkdir -p "$build_dir"
+        cc -O2 -Wall -o "$spawnloop.tmp" "$bench_dir/spawnloop.c"
+        mv "$spawnloop.tmp" "$spawnloop"
+    fi
 }
 
 # find_ninja RUNNER: set ninja_bin to ninja's path, or to "" with a note that
