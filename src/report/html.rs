@@ -2,7 +2,7 @@
 //! `page/`) is compiled into the binary; the run goes into it as JSON,
 //! format "maestro-report" (documented in docs/report-data.md).
 
-use super::recorded::{RecordedRun, log_tail};
+use super::recorded::{RecordedRun, log_end};
 use crate::exec::signal_name;
 use crate::json::Value;
 use crate::store::query::AttemptRow;
@@ -42,6 +42,7 @@ pub fn data(recorded: &RecordedRun) -> Value {
         .zip(&finals)
         .map(|(attempt, &is_final)| {
             let slots = recorded.slots_of(attempt).iter().map(|&s| Value::Int(i64::from(s)));
+            let log = log_end(&attempt.log, attempt.number, is_final);
             let mut fields = vec![
                 ("task", attempt.instance.as_str().into()),
                 ("number", attempt.number.into()),
@@ -52,8 +53,8 @@ pub fn data(recorded: &RecordedRun) -> Value {
             ];
             fields.extend(outcome_fields(attempt));
             fields.extend([
-                ("log_tail", log_tail(&attempt.log, attempt.number, is_final).into()),
-                ("log_bytes", log_bytes(&attempt.log).into()),
+                ("log_tail", log.tail.into()),
+                ("log_bytes", log.bytes.map(|b| b as i64).into()),
                 ("critical", (is_final && critical.contains(attempt.instance.as_str())).into()),
             ]);
             Value::Object(fields)
@@ -101,14 +102,6 @@ pub fn data(recorded: &RecordedRun) -> Value {
         ("attempts", Value::Array(attempts)),
         ("not_run", Value::Array(not_run.collect())),
     ])
-}
-
-/// The size of a log, when it was kept and is still there.
-fn log_bytes(log: &str) -> Option<i64> {
-    if log.is_empty() {
-        return None;
-    }
-    std::fs::metadata(log).ok().map(|m| m.len() as i64)
 }
 
 /// How an attempt went, as the page and the trace show it.

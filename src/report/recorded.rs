@@ -18,6 +18,9 @@ pub struct RecordedRun {
     /// What it did not run: (why, instance), `why` as the store says it
     /// ("fresh", "resumed", "joblog", "dep_failed", "cancelled").
     pub not_run: Vec<(String, String)>,
+    /// The run's end, Unix ms: when it ended, else the last moment an
+    /// attempt is known to have run (a run still going, or cut short).
+    pub end_ms: i64,
 }
 
 /// The totals of a recorded run.
@@ -41,14 +44,9 @@ impl RecordedRun {
         let Some(run) = query::run(conn, id)? else { return Ok(None) };
         let attempts = query::attempts_of_run(conn, run.id)?;
         let not_run = query::not_run_of_run(conn, run.id)?;
-        Ok(Some(RecordedRun { run, attempts, not_run }))
-    }
-
-    /// The run's end, Unix ms: when it ended, else the last moment an
-    /// attempt is known to have run (a run still going, or cut short).
-    pub fn end_ms(&self) -> i64 {
-        let last_seen = self.attempts.iter().map(|a| a.ended_ms.unwrap_or(a.started_ms)).max();
-        self.run.ended_ms.or(last_seen).unwrap_or(self.run.started_ms).max(self.run.started_ms)
+        let last_seen = attempts.iter().map(|a| a.ended_ms.unwrap_or(a.started_ms)).max();
+        let end_ms = run.ended_ms.or(last_seen).unwrap_or(run.started_ms).max(run.started_ms);
+        Ok(Some(RecordedRun { run, attempts, not_run, end_ms }))
     }
 
     /// Job slots: as recorded, else the highest slot an attempt held.
@@ -75,7 +73,7 @@ impl RecordedRun {
 
     /// How long `attempt` ran; one that never ended ran until the run's end.
     pub fn duration_ms(&self, attempt: &AttemptRow) -> f64 {
-        self.ran_ms(attempt).unwrap_or_else(|| (self.end_ms() - attempt.started_ms).max(0) as f64)
+        self.ran_ms(attempt).unwrap_or_else(|| (self.end_ms - attempt.started_ms).max(0) as f64)
     }
 
     /// The slots `attempt` is drawn on (slot 1 when not recorded).
@@ -95,7 +93,7 @@ impl RecordedRun {
 
     /// Wall time, task time, speedup, utilisation and the critical path's length.
     pub fn totals(&self) -> Totals {
-        let wall_ms = (self.end_ms() - self.run.started_ms).max(0) as f64;
+        let wall_ms = (self.end_ms - self.run.started_ms).max(0) as f64;
         let task_ms: f64 = self.attempts.iter().map(|a| self.duration_ms(a)).sum();
         let slot_ms: f64 =
             self.attempts.iter().map(|a| self.duration_ms(a) * self.slots_of(a).len() as f64).sum();
@@ -126,15 +124,28 @@ const TAIL_LINES: usize = 20;
 /// separator line; logs bigger than this are not split per attempt.
 const SPLIT_LOG_LIMIT: u64 = 4 << 20;
 
-/// The last lines of what attempt `number` of an instance wrote to `log`;
-/// `is_last` when no later attempt appended to the same log. Empty when the
-/// log is gone or was not kept.
-pub fn log_tail(log: &str, number: i64, is_last: bool) -> String {
+/// The end of an attempt's log, as the report shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogEnd {
+    /// The last lines attempt `number` wrote (empty when the log is gone,
+    /// or was not kept).
+    pub tail: String,
+    /// The whole log's size, when it is there.
+    pub bytes: Option<u64>,
+}
+
+/// The end of what attempt `number` of an instance wrote to `log`;
+/// `is_last` when no later attempt appended to the same log.
+pub fn log_end(log: &str, number: i64, is_last: bool) -> LogEnd {
     if log.is_empty() {
-        return String::new();
+        return LogEnd::default();
     }
-    let Ok(mut file) = std::fs::File::open(log) else { return String::new() };
-    let Ok(size) = file.metadata().map(|m| m.len()) else { return String::new() };
+    let Ok(mut file) = std::fs::File::open(log) else { return LogEnd::default() };
+    let Ok(size) = file.metadata().map(|m| m.len()) else { return LogEnd::default() };
+    LogEnd { tail: tail_of(&mut file, size, number, is_last), bytes: Some(size) }
+}
+
+fn tail_of(file: &mut std::fs::File, size: u64, number: i64, is_last: bool) -> String {
     let section = if is_last {
         let start = size.saturating_sub(TAIL_BYTES);
         let mut bytes = Vec::new();
@@ -223,11 +234,13 @@ mod tests {
         let lines: String = (1..=50).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&path, format!("first\nmaestro: --- attempt 2 ---\n{lines}")).unwrap();
         let path = path.to_str().unwrap();
-        assert_eq!(log_tail(path, 1, false), "first\n");
-        let tail = log_tail(path, 2, true);
+        assert_eq!(log_end(path, 1, false).tail, "first\n");
+        let end = log_end(path, 2, true);
+        assert_eq!(end.bytes, Some(std::fs::metadata(path).unwrap().len()));
+        let tail = end.tail;
         assert!(tail.starts_with("line 31\n") && tail.ends_with("line 50\n"), "{tail}");
-        assert_eq!(log_tail("", 1, true), "");
-        assert_eq!(log_tail(&format!("{path}.missing"), 1, true), "");
+        assert_eq!(log_end("", 1, true), LogEnd::default());
+        assert_eq!(log_end(&format!("{path}.missing"), 1, true), LogEnd::default());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
