@@ -277,7 +277,7 @@ fn waiting_costs_no_cpu() {
     let p = Project::new();
     let event = p.command(&["event", "wait", "never", "--timeout", "30"]).spawn().unwrap();
     let queue = p.command(&["queue", "get", "empty", "--timeout", "30"]).spawn().unwrap();
-    let _held = holder(&p);
+    let held = holder(&p);
     let lock = p.command(&["lock", "db", "--timeout", "30", "--", "true"]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let before: Vec<u64> = [&event, &queue, &lock].iter().map(|c| cpu_ticks(c.id())).collect();
@@ -287,7 +287,8 @@ fn waiting_costs_no_cpu() {
     {
         assert!(a - b <= 1, "{what} used {} ticks in a second of waiting", a - b);
     }
-    for mut child in [event, queue, lock] {
+    // The holder's maestro kills its sleep as it dies (PDEATHSIG).
+    for mut child in [event, queue, lock, held] {
         child.kill().unwrap();
         child.wait().unwrap();
     }
