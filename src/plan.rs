@@ -166,6 +166,13 @@ impl Plan {
         Some(grant)
     }
 
+    /// The ready instance that starts next if whatever it needs frees up:
+    /// the best head over every demand, fitting now or not.
+    pub fn peek_next(&self) -> Option<usize> {
+        let (_, Reverse(instance)) = self.ready.iter().filter_map(|heap| heap.peek()).max()?;
+        Some(*instance)
+    }
+
     fn fits(&self, demand: usize) -> bool {
         let (cpus, resources) = &self.demands[demand];
         self.slots.has(*cpus) && resources.iter().all(|&(r, amount)| self.units[r].has(amount))
@@ -330,6 +337,27 @@ mod tests {
         assert!(p.next_start().is_none());
         p.finish(0, true);
         assert_eq!(p.next_start().unwrap().units, vec![(0, vec![0, 1])]);
+    }
+
+    #[test]
+    fn peek_next_names_what_starts_next_once_it_fits() {
+        let mut g = graph(&[&["a", "b", "c"]]);
+        g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
+        g.instances[0].resources = vec![(0, 1)];
+        g.instances[1].resources = vec![(0, 1)];
+        let mut p = plan(&g, 3, false);
+        assert_eq!(drain(&mut p), vec![0, 2]);
+        // b waits for the gpu, and is still what starts next.
+        assert_eq!(p.peek_next(), Some(1));
+        p.finish(0, true);
+        assert_eq!(p.next_start().map(|g| g.instance), Some(1));
+        assert_eq!(p.peek_next(), None);
+
+        let mut p = plan(&g, 1, false);
+        assert_eq!(drain(&mut p), vec![0]);
+        assert_eq!(p.peek_next(), Some(1));
+        p.finish(0, false);
+        assert_eq!(p.peek_next(), None, "a failure stops the run: nothing is next");
     }
 
     #[test]

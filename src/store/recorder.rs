@@ -5,6 +5,12 @@
 //! therefore loses at most that much of the run: attempts that ended in
 //! it show as interrupted (their start was committed) or not at all (a
 //! resumed run then runs them again).
+//!
+//! An attempt's end is written at the next `flush` rather than when it is
+//! received: the runner calls `flush` once it has started what that end
+//! freed a slot for, so the write is not between a task's end and the
+//! next task's start (when dispatching no-op tasks, that gap is time a core
+//! spends idle).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -59,8 +65,18 @@ pub struct Recorder<'a> {
     /// the table, cost 2% of dispatching a no-op task). A killed maestro
     /// loses them: they only weigh the scheduling of later runs.
     succeeded: Vec<usize>,
+    /// Attempts that ended since the last flush, in the order they ended.
+    ended: Vec<Ended>,
     /// The first write that failed; later ones are not attempted.
     error: Option<rusqlite::Error>,
+}
+
+/// An ended attempt, until it is written.
+struct Ended {
+    instance: usize,
+    attempt: Attempt,
+    /// Its start, if not written yet.
+    start: Option<Started>,
 }
 
 /// An attempt's start, as it will be written.
@@ -92,6 +108,7 @@ impl<'a> Recorder<'a> {
             started: HashMap::new(),
             succeeded: Vec::new(),
             recent: recent.iter().map(|durations| format_recent(durations)).collect(),
+            ended: Vec::new(),
             error: None,
         }
     }
@@ -101,7 +118,14 @@ impl<'a> Recorder<'a> {
         self.error.as_ref()
     }
 
+    /// Runs `what` in the open transaction, after the ends still pending
+    /// (so that writes happen in the order of their events).
     fn write(&mut self, what: impl FnOnce(&Connection, i64) -> rusqlite::Result<()>) {
+        self.write_ended();
+        self.write_now(what);
+    }
+
+    fn write_now(&mut self, what: impl FnOnce(&Connection, i64) -> rusqlite::Result<()>) {
         if self.error.is_some() {
             return;
         }
@@ -147,20 +171,14 @@ impl Observer for Recorder<'_> {
             }
             Event::AttemptFinished { instance, attempt, .. } => {
                 let start = self.started.remove(&(*instance, attempt.number));
-                let name = self.name(*instance);
-                let flow = self.flow.clone();
-                let failed = !attempt.outcome.succeeded();
-                if flow.is_some() && !failed {
+                if self.flow.is_some() && attempt.outcome.succeeded() {
                     self.recent[*instance] = push_recent(&self.recent[*instance], attempt.duration);
                     self.succeeded.push(*instance);
                 }
-                self.write(|conn, run| {
-                    write_attempt(conn, run, &name, attempt, start.as_ref())?;
-                    match flow {
-                        Some(flow) if failed => forget_success(conn, &flow, &name),
-                        _ => Ok(()),
-                    }
-                });
+                let attempt = (*attempt).clone();
+                self.ended.push(Ended { instance: *instance, attempt, start });
+                // Written at the next flush, committed at the one after due.
+                self.begin();
             }
             Event::Remember { instance, record } => {
                 let Some(flow) = self.flow.clone() else { return };
@@ -230,6 +248,7 @@ impl Observer for Recorder<'_> {
     }
 
     fn flush(&mut self) -> Option<Duration> {
+        self.write_ended();
         let since = self.transaction_since?;
         let due = since + COMMIT_EVERY;
         let now = Instant::now();
@@ -243,6 +262,22 @@ impl Observer for Recorder<'_> {
 }
 
 impl Recorder<'_> {
+    fn write_ended(&mut self) {
+        for Ended { instance, attempt, start } in std::mem::take(&mut self.ended) {
+            let name = self.name(instance);
+            let flow = self.flow.clone();
+            self.write_now(|conn, run| {
+                write_attempt(conn, run, &name, &attempt, start.as_ref())?;
+                match flow {
+                    Some(flow) if !attempt.outcome.succeeded() => {
+                        forget_success(conn, &flow, &name)
+                    }
+                    _ => Ok(()),
+                }
+            });
+        }
+    }
+
     fn write_durations(&mut self) {
         let Some(flow) = self.flow.clone() else { return };
         let names = self.names;

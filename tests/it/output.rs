@@ -48,6 +48,49 @@ fn quiet_output_shows_only_the_summary_and_failures() {
     assert!(run.stderr.contains("  | bad"), "{}", run.stderr);
 }
 
+/// The names in a run's log directory, sorted.
+fn logs_of_run(p: &Project, run: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.path(&format!(".maestro/logs/{run}")))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn only_tasks_that_started_have_a_log() {
+    // One slot: b is next in line while a runs (its log is made ahead
+    // then), but a's failure stops the run before b starts.
+    let p = Project::with_flow(
+        "[tasks.a]\ncmd = \"sleep 0.2; exit 1\"\n[tasks.b]\ncmd = \"echo b\"\n[tasks.c]\ncmd = \"echo c\"\n",
+    );
+    let run = p.maestro(&["run", "-j", "1"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(logs_of_run(&p, 1), ["a.log"]);
+    // Interrupted with b running and c next in line: c gets no log either.
+    let p = Project::with_flow(
+        "[tasks.b]\ncmd = \"touch started; sleep 30\"\n[tasks.c]\ncmd = \"echo c\"\n",
+    );
+    let mut child = p.spawn(&["run", "-j", "1"]);
+    p.wait_for("started");
+    // SAFETY: signalling the maestro just spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(logs_of_run(&p, 1), ["b.log"]);
+}
+
+#[test]
+fn a_task_found_fresh_gets_no_log() {
+    let p = Project::with_flow(
+        "[tasks.always]\ncmd = \"sleep 0.2\"\n[tasks.made]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n",
+    );
+    assert_eq!(p.maestro(&["run", "-j", "1"]).code, 0);
+    let run = p.maestro(&["run", "-j", "1"]);
+    assert!(run.stderr.contains("1 ok, 1 skipped"), "{run:?}");
+    assert_eq!(logs_of_run(&p, 2), ["always.log"]);
+}
+
 #[test]
 fn logs_hold_stdout_and_stderr_per_task_per_run() {
     let p = Project::new();
