@@ -140,7 +140,14 @@ struct Runner<'a, 'o> {
     skipped: Vec<bool>,
     /// The log of the instance next in line, created ahead: see
     /// [`Runner::prepare_next_log`].
-    next_log: Option<(usize, File)>,
+    next_log: Option<LogAhead>,
+}
+
+/// A log file created before its instance starts.
+struct LogAhead {
+    instance: usize,
+    path: PathBuf,
+    file: File,
 }
 
 impl<'a> Runner<'a, '_> {
@@ -192,17 +199,18 @@ impl<'a> Runner<'a, '_> {
         if !self.surely_runs(instance) {
             return;
         }
+        let path = self.log_path(instance);
         // On an error, the start tries again and reports it.
-        if let Ok(file) = File::create(self.log_path(instance)) {
-            self.next_log = Some((instance, file));
+        if let Ok(file) = File::create(&path) {
+            self.next_log = Some(LogAhead { instance, path, file });
         }
     }
 
     /// Removes the log made ahead for an instance that never started.
     fn discard_next_log(&mut self) {
-        if let Some((instance, file)) = self.next_log.take() {
+        if let Some(LogAhead { path, file, .. }) = self.next_log.take() {
             drop(file);
-            let _ = fs::remove_file(self.log_path(instance));
+            let _ = fs::remove_file(path);
         }
     }
 
@@ -253,7 +261,15 @@ impl<'a> Runner<'a, '_> {
 
     fn start_attempt(&mut self, instance: usize, number: u32, grant: Grant) {
         let inst = &self.graph.instances[instance];
-        let log = self.log_path(instance);
+        let (log, made_ahead) = match self.next_log.take() {
+            Some(ahead) if ahead.instance == instance && number == 1 => {
+                (ahead.path, Some(ahead.file))
+            }
+            other => {
+                self.next_log = other;
+                (self.log_path(instance), None)
+            }
+        };
         let output_file = log.with_extension("outputs");
         let started = Instant::now();
         let started_at = SystemTime::now();
@@ -266,13 +282,6 @@ impl<'a> Runner<'a, '_> {
             }
             self.log_dir_made = true;
         }
-        let made_ahead = match self.next_log.take() {
-            Some((ahead, file)) if ahead == instance && number == 1 => Some(file),
-            other => {
-                self.next_log = other;
-                None
-            }
-        };
         let log_file = match made_ahead.map_or_else(|| open_log(&log, number), Ok) {
             Ok(file) => file,
             Err(e) => {
