@@ -177,7 +177,7 @@ impl Observer for Recorder<'_> {
                 }
                 let attempt = (*attempt).clone();
                 self.ended.push(Ended { instance: *instance, attempt, start });
-                // Written at the next flush, committed at the one after due.
+                // Written at the next flush, in the transaction opened here.
                 self.begin();
             }
             Event::Remember { instance, record } => {
