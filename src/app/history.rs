@@ -98,10 +98,12 @@ pub(super) fn open_recorded(file: Option<&Path>) -> Result<Store> {
         ));
     }
     let store = Store::open(&dir)?;
-    // With nobody running here, attempts still marked running were cut
-    // short by a killed maestro: say so rather than show them as running.
-    if let Ok(Some(_lock)) = RunLock::try_exclusive(&dir) {
-        store.mark_interrupted()?;
+    // Attempts still marked running whose maestro is gone were cut short
+    // by a killed maestro: say so rather than show them as running. With
+    // nobody running here, that is all of them.
+    match RunLock::try_exclusive(&dir) {
+        Ok(Some(_lock)) => store.mark_interrupted()?,
+        _ => store.mark_gone_runs_interrupted()?,
     }
     Ok(store)
 }

@@ -7,6 +7,7 @@
 //! loss may drop the last commits), and no commit waits for the disk.
 
 pub mod lock;
+mod owner;
 pub mod query;
 pub mod recorder;
 pub mod schema;
@@ -44,6 +45,30 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .map_err(|e| Error::io("cannot create", dir, e))
 }
+
+/// Marks run `?1` (every run when it is NULL) interrupted if recorded as
+/// running, with its attempts recorded as running; those of a flow no
+/// longer vouch for their task's last success.
+const MARK_INTERRUPTED: [&str; 3] = [
+    "UPDATE tasks SET failed_last = 1, record = NULL
+        WHERE (flow, instance) IN (
+            SELECT r.flow, a.instance FROM attempts a JOIN runs r ON r.id = a.run_id
+            WHERE a.status = 'running' AND r.flow IS NOT NULL
+            AND (?1 IS NULL OR a.run_id = ?1))",
+    "UPDATE attempts SET status = 'interrupted', detail = 'maestro was killed'
+        WHERE status = 'running' AND (?1 IS NULL OR run_id = ?1)",
+    "UPDATE runs SET status = 'interrupted',
+        ok = (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id AND a.status = 'ok'),
+        failed = (SELECT count(DISTINCT instance) FROM attempts a
+                  WHERE a.run_id = runs.id AND a.status != 'ok'
+                  AND a.instance NOT IN (SELECT instance FROM attempts b
+                                         WHERE b.run_id = runs.id AND b.status = 'ok')),
+        skipped = (SELECT coalesce(sum(length(instances)
+                           - length(replace(instances, char(10), ''))), 0)
+                   FROM skips s
+                   WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed', 'joblog'))
+        WHERE status = 'running' AND (?1 IS NULL OR id = ?1)",
+];
 
 /// An open state database.
 #[derive(Debug)]
@@ -170,26 +195,43 @@ impl Store {
     /// their maestro died without finishing them. Call only while holding
     /// the lock exclusively (no other maestro can be running them).
     pub fn mark_interrupted(&self) -> Result<()> {
-        let sql = "BEGIN IMMEDIATE;
-            UPDATE tasks SET failed_last = 1, record = NULL
-                WHERE (flow, instance) IN (
-                    SELECT r.flow, a.instance FROM attempts a JOIN runs r ON r.id = a.run_id
-                    WHERE a.status = 'running' AND r.flow IS NOT NULL);
-            UPDATE attempts SET status = 'interrupted', detail = 'maestro was killed'
-                WHERE status = 'running';
-            UPDATE runs SET status = 'interrupted',
-                ok = (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id AND a.status = 'ok'),
-                failed = (SELECT count(DISTINCT instance) FROM attempts a
-                          WHERE a.run_id = runs.id AND a.status != 'ok'
-                          AND a.instance NOT IN (SELECT instance FROM attempts b
-                                                 WHERE b.run_id = runs.id AND b.status = 'ok')),
-                skipped = (SELECT coalesce(sum(length(instances)
-                                   - length(replace(instances, char(10), ''))), 0)
-                           FROM skips s
-                           WHERE s.run_id = runs.id AND s.kind IN ('fresh', 'resumed', 'joblog'))
-                WHERE status = 'running';
-            COMMIT;";
-        self.conn.execute_batch(sql).map_err(|e| state_error(&self.path, &e))
+        self.mark_runs_interrupted(None)
+    }
+
+    /// Marks as interrupted the runs recorded as running whose maestro is
+    /// gone (see [`owner::still_running`]), while other maestros may run
+    /// here: what `mark_interrupted` does for the runs known dead.
+    pub fn mark_gone_runs_interrupted(&self) -> Result<()> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, pid, started_ms FROM runs WHERE status = 'running'")
+            .map_err(e)?;
+        let running: Vec<(i64, i64, i64)> = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(e)?;
+        for (run, pid, started_ms) in running {
+            if !owner::still_running(pid, started_ms) {
+                self.mark_runs_interrupted(Some(run))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`MARK_INTERRUPTED`] for run `run`, or for every run.
+    fn mark_runs_interrupted(&self, run: Option<i64>) -> Result<()> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let transaction = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(e)?;
+        for statement in MARK_INTERRUPTED {
+            transaction.execute(statement, [run]).map_err(e)?;
+        }
+        transaction.commit().map_err(e)
     }
 
     /// Starts a run: its id and its log directory, made by the runner when

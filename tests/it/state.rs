@@ -228,6 +228,37 @@ deps = ["quick"]
 }
 
 #[test]
+fn a_killed_run_shows_interrupted_while_another_maestro_runs_beside_it() {
+    let p = Project::new();
+    // `par` holds the state's lock shared: the killed run's lock is not
+    // free, so only its dead maestro can tell it ended.
+    let mut beside = p.spawn(&["par", "touch beside; sleep 30"]);
+    p.wait_for("beside");
+    let mut killed = p.spawn(&["par", "touch started; sleep 30"]);
+    p.wait_for("started");
+    // The start is committed within 200 ms.
+    std::thread::sleep(Duration::from_millis(500));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+
+    let history = p.maestro(&["history", "--json"]);
+    assert_eq!(history.code, 0, "{history:?}");
+    let status_of = |id: &str| {
+        let line = history.stdout.lines().find(|l| l.contains(&format!("\"id\":{id},")));
+        let line = line.unwrap_or_else(|| panic!("no run {id}: {}", history.stdout));
+        line.split("\"status\":\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+    };
+    assert_eq!(status_of("2"), "interrupted");
+    assert_eq!(status_of("1"), "running");
+    let log = p.maestro(&["log", "1", "--run", "2", "--json"]);
+    assert!(log.stdout.contains(r#""status":"interrupted""#), "{log:?}");
+
+    // SAFETY: signalling the maestro spawned above.
+    unsafe { libc::kill(beside.id() as i32, libc::SIGINT) };
+    assert_eq!(beside.wait().unwrap().code(), Some(130));
+}
+
+#[test]
 fn a_second_maestro_on_the_same_flow_waits_for_the_first() {
     let p = Project::with_flow("[tasks.t]\ncmd = \"sh stamp t 1\"\n");
     p.file("stamp", STAMP);
