@@ -29,6 +29,34 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+# Creating an empty file from Python costs 10-12 us on an idle ext4; within minutes
+# after a mass delete, ext4 without a journal can take ten times that (see
+# README.md). Above this, the file-creating runners' times are suspect.
+SLOW_CREATE_US = 30.0
+
+
+def file_create_us(where: Path, n: int = 500) -> float:
+    """Microseconds per creation of an empty file in a new directory under
+    `where` (left in place: deleting the files would slow the next creates)."""
+    probe = where / "create-probe"
+    probe.mkdir()
+    start = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(probe / f"{i}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def report_file_create(where: Path) -> None:
+    """Prints what creating a file costs here, and a note when it is slow."""
+    us = file_create_us(where)
+    print(f"create:   {us:.1f} us per empty file in the benchmark's directory")
+    if us > SLOW_CREATE_US:
+        print(f"note: creating a file costs over {SLOW_CREATE_US:.0f} us here; after a mass delete "
+              "(a test run, an earlier benchmark's cleanup) wait a few minutes or set TMPDIR "
+              "to another directory, and rerun: until then, runners that create files look "
+              "slower than they are")
+
+
 def binary_id(path: str) -> tuple[int, int, int]:
     """Changes when the file is rebuilt (cargo replaces or rewrites it)."""
     st = os.stat(path)

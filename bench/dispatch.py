@@ -23,7 +23,9 @@ from pathlib import Path
 # The shared helpers sit beside this file (and leave no __pycache__ there).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import clean_env, failure, fmt_table, run_timed, selection_and_order  # noqa: E402
+from benchlib import (  # noqa: E402
+    clean_env, failure, fmt_table, report_file_create, run_timed, selection_and_order,
+)
 
 
 @dataclass
@@ -183,6 +185,7 @@ def main() -> int:
         print(f"runners:  {' '.join(r.name for r in runners)}")
         print(f"plan:     N={a.n} jobs, {a.jobs} slots, 1 warm-up + {a.reps} reps, "
               f"shuffled order per rep (seed {seed})")
+        report_file_create(root)
         print()
 
         for r in runners:
