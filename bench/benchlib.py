@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -55,6 +56,42 @@ def report_file_create(where: Path) -> None:
               "(a test run, an earlier benchmark's cleanup) wait a few minutes or set TMPDIR "
               "to another directory, and rerun: until then, runners that create files look "
               "slower than they are")
+
+
+@dataclass
+class Outcome:
+    """One timed run of a runner."""
+    ok: bool
+    wall: float
+    cpu: float
+    detail: str
+
+
+def measure_shuffled(runners: list[Any], reps: int, rng: random.Random,
+                     run: Callable[[Any], Outcome]) -> None:
+    """One untimed warm-up of every runner, then `reps` repetitions, each
+    running every runner once in a shuffled order, so that drift in the
+    machine's speed hits all alike. A runner needs the lists `walls`, `cpus`
+    and `failures` and a `warmup_failure`, filled here; progress is printed."""
+    for r in runners:
+        out = run(r)
+        if not out.ok:
+            r.warmup_failure = out.detail
+        print(f"  warm-up {r.name:<16} {out.wall:7.3f}s  {out.detail}", flush=True)
+    for rep in range(1, reps + 1):
+        order = runners[:]
+        rng.shuffle(order)
+        parts = []
+        for r in order:
+            out = run(r)
+            if out.ok:
+                r.walls.append(out.wall)
+                r.cpus.append(out.cpu)
+                parts.append(f"{r.name} {out.wall:.3f}s")
+            else:
+                r.failures.append(out.detail)
+                parts.append(f"{r.name} FAILED ({out.detail})")
+        print(f"  rep {rep}/{reps}: " + ", ".join(parts), flush=True)
 
 
 def binary_id(path: str) -> tuple[int, int, int]:

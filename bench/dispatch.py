@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
 from benchlib import (  # noqa: E402
-    clean_env, failure, fmt_table, report_file_create, run_timed, selection_and_order,
+    Outcome, clean_env, failure, fmt_table, measure_shuffled, report_file_create, run_timed,
+    selection_and_order,
 )
 
 
@@ -40,14 +41,6 @@ class Runner:
     cpus: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warmup_failure: str | None = None
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    wall: float
-    cpu: float
-    detail: str
 
 
 def reset(runner: Runner) -> None:
@@ -188,25 +181,7 @@ def main() -> int:
         report_file_create(root)
         print()
 
-        for r in runners:
-            out = run_once(r, env, timeout)
-            if not out.ok:
-                r.warmup_failure = out.detail
-            print(f"  warm-up {r.name:<16} {out.wall:7.3f}s  {out.detail}", flush=True)
-        for rep in range(1, a.reps + 1):
-            order = runners[:]
-            rng.shuffle(order)
-            parts = []
-            for r in order:
-                out = run_once(r, env, timeout)
-                if out.ok:
-                    r.walls.append(out.wall)
-                    r.cpus.append(out.cpu)
-                    parts.append(f"{r.name} {out.wall:.3f}s")
-                else:
-                    r.failures.append(out.detail)
-                    parts.append(f"{r.name} FAILED ({out.detail})")
-            print(f"  rep {rep}/{a.reps}: " + ", ".join(parts), flush=True)
+        measure_shuffled(runners, a.reps, rng, lambda r: run_once(r, env, timeout))
 
     def median_of(name: str) -> float | None:
         r = next((r for r in runners if r.name == name), None)

@@ -26,8 +26,9 @@ from pathlib import Path
 # The shared helpers sit beside this file (and leave no __pycache__ there).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import (binary_id, clean_env, failure, fmt_table,  # noqa: E402
-                      report_rebuilt, run_piped, run_timed, selection_and_order)
+from benchlib import (Outcome, binary_id, clean_env, failure, fmt_table,  # noqa: E402
+                      measure_shuffled, report_rebuilt, run_piped, run_timed,
+                      selection_and_order)
 
 MIB = 1 << 20
 # Every throughput file is one 64-byte line repeated: "file 000007 of 000200 ..."
@@ -54,14 +55,6 @@ class Runner:
     cpus: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warmup_failure: str | None = None
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    wall: float
-    cpu: float
-    detail: str
 
 
 def file_line(k: int, m: int) -> bytes:
@@ -191,25 +184,7 @@ def throughput_runners(root: Path, a: argparse.Namespace, paths: list[str]) -> l
 def measure(title: str, runners: list[Runner], reps: int, rng: random.Random,
             env: dict[str, str], timeout: float, files: int) -> None:
     print(f"{title}:", flush=True)
-    for r in runners:
-        out = run_once(r, env, timeout, files)
-        if not out.ok:
-            r.warmup_failure = out.detail
-        print(f"  warm-up {r.name:<16} {out.wall:7.3f}s  {out.detail}", flush=True)
-    for rep in range(1, reps + 1):
-        order = runners[:]
-        rng.shuffle(order)
-        parts = []
-        for r in order:
-            out = run_once(r, env, timeout, files)
-            if out.ok:
-                r.walls.append(out.wall)
-                r.cpus.append(out.cpu)
-                parts.append(f"{r.name} {out.wall:.3f}s")
-            else:
-                r.failures.append(out.detail)
-                parts.append(f"{r.name} FAILED ({out.detail})")
-        print(f"  rep {rep}/{reps}: " + ", ".join(parts), flush=True)
+    measure_shuffled(runners, reps, rng, lambda r: run_once(r, env, timeout, files))
     print()
 
 
