@@ -145,7 +145,7 @@ mermaid.parse(text)
   .catch((error) => {{ document.body.dataset.result = "error: " + error.message; }});
 </script></body></html>"##,
             mermaid.display(),
-            json_string(&text)
+            maestro::json::Value::Str(text.clone()).to_json_for_html()
         );
         p.file("mermaid.html", &page);
         let rendered = render(&p.path("mermaid.html"));
@@ -156,19 +156,4 @@ mermaid.parse(text)
         );
         assert!(rendered.dom.contains(&format!("data-nodes=\"{nodes}\"")), "{text}");
     }
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '<' => out.push_str("\\u003c"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
