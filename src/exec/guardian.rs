@@ -9,17 +9,25 @@
 //! - stdout, an in-memory file (memfd) holding a table of the live process
 //!   groups, one 4-byte slot each, 0 when free.
 //!
-//! maestro records each group in the table as it spawns it and clears it
-//! when it reaps it: a store into the table, mapped shared into maestro's
-//! memory, so neither a system call nor a wake-up of the guardian (a message
-//! per task through a pipe woke it twice per task, which cost 7% of the
-//! dispatch time of no-op tasks on two cores; a `pwrite` per change cost 1%).
-//! At EOF the guardian reads the table and SIGKILLs every group still in it.
+//! Each group is recorded in the table by the task's own process, before it
+//! execs: maestro reserves a slot ([`Guardian::reserve`]), and the child,
+//! which runs in maestro's memory until its `execve`, stores its pid there
+//! right after making its group. maestro clears the slot when it reaps the
+//! group. A store into the table, mapped shared into maestro's memory, costs
+//! neither a system call nor a wake-up of the guardian (a message per task
+//! through a pipe woke it twice per task, which cost 7% of the dispatch time
+//! of no-op tasks on two cores; a `pwrite` per change cost 1%). At EOF the
+//! guardian reads the table and SIGKILLs every group still in it.
 //!
-//! Limits: a task process that leaves its group (`setsid`, `setpgid`) escapes,
-//! as it escapes any group-based supervision; and a group created in the
-//! microseconds between a spawn and its `pwrite` is missed if maestro dies
-//! exactly then.
+//! No group can be missed: the child holds a copy of the pipe's write end
+//! (close-on-exec) until its `execve`, so the guardian cannot see EOF before
+//! the group is in the table, however maestro is paused or killed between
+//! the spawn and anything it does after. (When maestro recorded the group
+//! itself, after the spawn returned, a SIGKILL landing while maestro waited
+//! for a core leaked the task in 3 of 20 tries.)
+//!
+//! Limit: a task process that leaves its group (`setsid`, `setpgid`)
+//! escapes, as it escapes any group-based supervision.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -72,27 +80,46 @@ impl Guardian {
         Ok(Guardian { table, _alive: write, free_slots: Vec::new(), next_slot: 0 })
     }
 
-    /// The guardian will kill group `pgid` if maestro dies.
-    pub fn watch(&mut self, pgid: u32) -> Slot {
-        let slot = self.free_slots.pop().unwrap_or_else(|| {
-            self.next_slot += 1;
-            self.next_slot - 1
-        });
-        self.write(slot, pgid as i32);
-        Slot(slot)
+    /// A free slot of the table, for the next group: the process that leads
+    /// it stores its pid at the slot's cell ([`Reserved::cell`]) before it
+    /// execs. Give it back with [`Self::forget`] once that group is reaped,
+    /// or if no process was started.
+    pub fn reserve(&mut self) -> io::Result<Reserved> {
+        let slot = match self.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.next_slot += 1;
+                self.next_slot - 1
+            }
+        };
+        match self.table.cell(slot as usize) {
+            Ok(cell) => Ok(Reserved { slot: Slot(slot), cell }),
+            Err(e) => {
+                self.free_slots.push(slot);
+                Err(e)
+            }
+        }
     }
 
-    /// The group in `slot` is gone (its id may be reused).
+    /// The group in `slot` is gone, or was never made (its id may be
+    /// reused).
     pub fn forget(&mut self, slot: Slot) {
-        self.write(slot.0, 0);
+        if let Ok(cell) = self.table.cell(slot.0 as usize) {
+            // SAFETY: `cell` points into the live mapping.
+            unsafe { (*cell).store(0, Ordering::Relaxed) };
+        }
         self.free_slots.push(slot.0);
     }
+}
 
-    fn write(&mut self, slot: u32, pgid: i32) {
-        // A table that cannot grow (out of memory) leaves nothing better to
-        // do than run on; the guardian then misses the groups beyond it.
-        let _ = self.table.set(slot as usize, pgid);
-    }
+/// A slot of the table, reserved for a group about to be made.
+#[derive(Debug)]
+pub struct Reserved {
+    /// Which slot.
+    pub slot: Slot,
+    /// Where the group's leader stores its pid (little-endian). Valid until
+    /// the next [`Guardian::reserve`], which may move the table.
+    pub cell: *const AtomicI32,
 }
 
 /// The table file, mapped shared: a store into the mapping is the file's
@@ -114,13 +141,13 @@ impl SharedTable {
         Ok(table)
     }
 
-    fn set(&mut self, slot: usize, pgid: i32) -> io::Result<()> {
+    /// Where `slot` is in the mapping, grown to hold it if needed.
+    fn cell(&mut self, slot: usize) -> io::Result<*const AtomicI32> {
         if slot >= self.slots {
             self.grow_to((slot + 1).next_power_of_two().max(self.slots * 2))?;
         }
         // SAFETY: `slot` is within the mapping, which holds `slots` i32s.
-        unsafe { (*self.map.add(slot)).store(pgid.to_le(), Ordering::Relaxed) };
-        Ok(())
+        Ok(unsafe { self.map.add(slot) })
     }
 
     fn grow_to(&mut self, slots: usize) -> io::Result<()> {

@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI32;
 use std::time::Duration;
 
 use super::guardian::{Guardian, Slot};
@@ -98,33 +99,28 @@ impl LocalExecutor {
         };
         let env = self.environment.with(&spawn.env)?;
         let line = split_direct(&spawn.cmd);
-        let pid = match Self::start(
-            &mut self.spawner,
-            &mut self.programs,
-            self.cwd.as_deref(),
-            line.as_deref(),
-            &spawn,
-            &env,
-            output,
-        ) {
+        let guard = self.guardian.reserve()?;
+        let mut start = |direct| {
+            let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output };
+            Self::start(&mut self.spawner, &mut self.programs, &spawn, process, guard.cell)
+        };
+        let started = match start(line.as_deref()) {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
             // does, fall back to the shell rather than fail where sh would not.
-            Err(e) if line.is_some() && e.raw_os_error() == Some(libc::ENOEXEC) => Self::start(
-                &mut self.spawner,
-                &mut self.programs,
-                self.cwd.as_deref(),
-                None,
-                &spawn,
-                &env,
-                output,
-            )?,
-            result => result?,
-        } as u32;
+            Err(e) if line.is_some() && e.raw_os_error() == Some(libc::ENOEXEC) => start(None),
+            result => result,
+        };
+        let pid = match started {
+            Ok(pid) => pid as u32,
+            Err(e) => {
+                self.guardian.forget(guard.slot);
+                return Err(e);
+            }
+        };
         // Our copies of the pipes' write ends close here, so the pipes reach
         // EOF when the task's tree exits.
         drop(pipe_writes);
-        let guarded = self.guardian.watch(pid);
-        self.children.insert(pid, Child { key: spawn.key, guarded, pipes });
+        self.children.insert(pid, Child { key: spawn.key, guarded: guard.slot, pipes });
         Ok(pid)
     }
 
@@ -133,11 +129,9 @@ impl LocalExecutor {
     fn start(
         spawner: &mut Spawner,
         programs: &mut ProgramPaths,
-        cwd: Option<&Path>,
-        direct: Option<&[&[u8]]>,
         spawn: &Spawn,
-        env: &EnvBlock,
-        (stdout, stderr): (RawFd, RawFd),
+        Process { direct, cwd, env, output: (stdout, stderr) }: Process,
+        record_pid_at: *const AtomicI32,
     ) -> io::Result<libc::pid_t> {
         let (program, argv) = match direct {
             Some(argv) => {
@@ -161,7 +155,15 @@ impl LocalExecutor {
         };
         // Most tasks run where maestro does: no chdir for them.
         let dir = (Some(spawn.dir.as_path()) != cwd).then_some(spawn.dir.as_path());
-        spawner.spawn(&ProcessSpec { program: &program, argv: &argv, env, dir, stdout, stderr })
+        spawner.spawn(&ProcessSpec {
+            program: &program,
+            argv: &argv,
+            env,
+            dir,
+            stdout,
+            stderr,
+            record_pid_at,
+        })
     }
 
     /// Sends `signal` to the whole process group of `pid`.
@@ -268,13 +270,15 @@ impl LocalExecutor {
             if pid <= 0 {
                 break;
             }
-            let ours = self.children.contains_key(&(pid as u32));
-            if ours {
+            let child = self.children.remove(&(pid as u32));
+            if let Some(child) = &child {
                 self.signal_group(pid as u32, libc::SIGKILL);
+                // Nothing is left in the group to guard: only its leader, a
+                // zombie until the wait below.
+                self.guardian.forget(child.guarded);
             }
             let (status, usage) = wait4(pid);
-            let Some(mut child) = self.children.remove(&(pid as u32)) else { continue };
-            self.guardian.forget(child.guarded);
+            let Some(mut child) = child else { continue };
             for (index, pipe) in child.pipes.iter_mut().enumerate() {
                 if let Some(pipe) = pipe.take() {
                     self.drain_pipe(child.key, pipe, index == 1);
@@ -304,6 +308,18 @@ impl LocalExecutor {
             self.pending.push_back(ExecEvent::Output { key, bytes: rest, stderr });
         }
     }
+}
+
+/// How one spawn goes: through the shell or not, from where, with what.
+#[derive(Clone, Copy)]
+struct Process<'a> {
+    /// The argv to exec directly; `None` runs the command with `/bin/sh -c`.
+    direct: Option<&'a [&'a [u8]]>,
+    /// Maestro's working directory.
+    cwd: Option<&'a Path>,
+    env: &'a EnvBlock<'a>,
+    /// stdout's and stderr's fds.
+    output: (RawFd, RawFd),
 }
 
 /// Where programs named without a slash live, looked up in maestro's PATH

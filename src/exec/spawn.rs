@@ -22,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Maestro's own environment as `KEY=VALUE` C strings, captured once.
 #[derive(Debug)]
@@ -126,6 +127,10 @@ pub struct ProcessSpec<'a> {
     pub stdout: RawFd,
     /// Where stderr goes (may be `stdout`); stays open in maestro.
     pub stderr: RawFd,
+    /// Where the child stores its pid once it leads its own group, before
+    /// it execs (the guardian's table: see [`super::guardian`]); null for
+    /// nowhere.
+    pub record_pid_at: *const AtomicI32,
 }
 
 /// Starts processes; one per call, from one thread (`&mut self`): the
@@ -166,6 +171,7 @@ impl Spawner {
             stdout: spec.stdout,
             stderr: spec.stderr,
             stdin: dev_null()?,
+            record_pid_at: spec.record_pid_at,
             reset: reset.as_ptr(),
             reset_len: reset.len(),
             error: 0,
@@ -211,6 +217,7 @@ struct Child {
     stdout: RawFd,
     stderr: RawFd,
     stdin: RawFd,
+    record_pid_at: *const AtomicI32,
     reset: *const libc::c_int,
     reset_len: usize,
     /// Set by the child when it fails before or in `execve`.
@@ -230,7 +237,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         // Rust's runtime opens /dev/null on any of fds 0-2 closed at start,
         // so no fd given here is one of them: the order of these is free.
-        let ready = libc::setpgid(0, 0) == 0
+        let grouped = libc::setpgid(0, 0) == 0;
+        if grouped && !child.record_pid_at.is_null() {
+            (*child.record_pid_at).store(libc::getpid().to_le(), Ordering::Relaxed);
+        }
+        let ready = grouped
             && redirect(child.stdout, 1)
             && redirect(child.stderr, 2)
             && redirect(child.stdin, 0)

@@ -106,3 +106,50 @@ fn started_with_sigchld_ignored_maestro_still_sees_its_tasks_end() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("exit 3"));
 }
+
+/// Kills maestro with SIGKILL `rounds` times while it starts tasks as fast
+/// as it can, each task leaving a background process that records its pid;
+/// returns those still alive. A task must be guarded from the moment it
+/// exists, not from when maestro gets round to noting it.
+fn killed_while_starting(p: &Project, args: &[&str], rounds: u32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for round in 0..rounds {
+        let _ = std::fs::remove_file(p.path("pids"));
+        let mut child = p.spawn(args);
+        std::thread::sleep(Duration::from_millis(200 + 50 * u64::from(round % 4)));
+        signal(&child, libc::SIGKILL);
+        child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let text = p.read("pids");
+        pids.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+    }
+    let alive = alive_after(&pids, Duration::from_secs(2));
+    for &pid in &alive {
+        // SAFETY: killing a leaked test process.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    alive
+}
+
+/// Each task: a grandchild that outlives it by far, its pid appended.
+const LEAVES_A_SLEEPER: &str = "sh -c 'sleep 300 & echo $! >> pids'; true";
+
+#[test]
+fn sigkill_of_map_while_it_starts_jobs_leaves_no_job_process_behind() {
+    let p = Project::new();
+    let inputs: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+    let mut args = vec!["map", "-j", "16", LEAVES_A_SLEEPER, ":::"];
+    args.extend(inputs.iter().map(String::as_str));
+    assert_eq!(killed_while_starting(&p, &args, 6), Vec::<i32>::new());
+}
+
+#[test]
+fn sigkill_of_run_while_it_starts_tasks_leaves_no_task_process_behind() {
+    let items: Vec<String> = (0..3000).map(|i| format!("\"{i}\"")).collect();
+    let p = Project::with_flow(&format!(
+        "jobs = 16\n[tasks.t]\nfor_each = [{}]\ncmd = \"{}\"\n",
+        items.join(", "),
+        LEAVES_A_SLEEPER.replace('\'', "'")
+    ));
+    assert_eq!(killed_while_starting(&p, &["run", "--output", "quiet"], 6), Vec::<i32>::new());
+}
