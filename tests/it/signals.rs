@@ -149,7 +149,7 @@ fn sigkill_of_run_while_it_starts_tasks_leaves_no_task_process_behind() {
     let p = Project::with_flow(&format!(
         "jobs = 16\n[tasks.t]\nfor_each = [{}]\ncmd = \"{}\"\n",
         items.join(", "),
-        LEAVES_A_SLEEPER.replace('\'', "'")
+        LEAVES_A_SLEEPER
     ));
     assert_eq!(killed_while_starting(&p, &["run", "--output", "quiet"], 6), Vec::<i32>::new());
 }
