@@ -29,19 +29,21 @@ impl SignalFd {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             for signal in WATCHED {
+                // A stop request maestro was started ignoring (`nohup` ignores
+                // SIGHUP, a shell's `&` SIGINT) stays ignored, by maestro and
+                // by its tasks, which inherit the disposition.
+                if signal != libc::SIGCHLD && is_ignored(signal) {
+                    continue;
+                }
                 libc::sigaddset(&mut set, signal);
             }
             if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            // An ignored signal never reaches the signalfd, and an ignored
-            // SIGCHLD makes the kernel reap children itself, their exit
-            // statuses lost: maestro may have been started with either
-            // (`nohup`, a parent's `trap '' CHLD`). Blocked, the defaults
-            // never act.
-            for signal in WATCHED {
-                libc::signal(signal, libc::SIG_DFL);
-            }
+            // An ignored SIGCHLD makes the kernel reap children itself,
+            // their exit statuses lost: maestro may have been started so (a
+            // parent's `trap '' CHLD`). Blocked, the default never acts.
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
             if fd < 0 {
                 return Err(io::Error::last_os_error());
@@ -74,6 +76,16 @@ impl SignalFd {
             }
         }
         received
+    }
+}
+
+/// Whether `signal`'s disposition is "ignore".
+fn is_ignored(signal: libc::c_int) -> bool {
+    // SAFETY: reading a disposition into a zeroed struct.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut action) == 0
+            && action.sa_sigaction == libc::SIG_IGN
     }
 }
 

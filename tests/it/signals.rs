@@ -153,3 +153,25 @@ fn sigkill_of_run_while_it_starts_tasks_leaves_no_task_process_behind() {
     ));
     assert_eq!(killed_while_starting(&p, &["run", "--output", "quiet"], 6), Vec::<i32>::new());
 }
+
+#[test]
+fn a_signal_ignored_when_maestro_starts_stays_ignored_by_maestro_and_its_tasks() {
+    use std::os::unix::process::CommandExt;
+    let p = Project::new();
+    // As `nohup maestro par ...` starts it.
+    let mut command =
+        p.command(&["par", "echo started > started; sleep 0.5; kill -HUP $$; echo done > done"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = command.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    p.wait_for("started");
+    signal(&child, libc::SIGHUP);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(p.read("done"), "done\n");
+}
