@@ -58,6 +58,9 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
+    /// A run could not go on once started: tasks may have run.
+    #[error(transparent)]
+    Run(#[from] crate::runner::LoopError),
 }
 
 impl Error {
@@ -81,9 +84,17 @@ impl Error {
         Error::System { context: context.into(), source }
     }
 
-    /// The exit status this error ends maestro with.
+    /// The exit status this error ends maestro with: a run that broke
+    /// off failed; everything else stopped maestro before anything ran.
     pub fn exit_code(&self) -> i32 {
-        exit_code::USAGE
+        match self {
+            Error::Run(_) => exit_code::RUN_BROKE_OFF,
+            Error::Usage { .. }
+            | Error::Flow { .. }
+            | Error::Io { .. }
+            | Error::State { .. }
+            | Error::System { .. } => exit_code::USAGE,
+        }
     }
 
     /// The text printed on stderr for this error.

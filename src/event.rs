@@ -77,6 +77,8 @@ pub enum Event<'a> {
         signal: i32,
         /// Whether running tasks are being killed at once (second request).
         forced: bool,
+        /// Otherwise, how long they have to end before they are killed.
+        grace: Duration,
     },
     /// Time passed (for live displays); sent only to those that ask.
     Tick,

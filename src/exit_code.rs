@@ -4,6 +4,10 @@
 pub const SUCCESS: i32 = 0;
 /// At least one task failed.
 pub const TASK_FAILED: i32 = 1;
+/// A run broke off after it started (the wait for tasks failed, or nothing
+/// left could ever start): as for a failed task, the run did not do all
+/// it was asked.
+pub const RUN_BROKE_OFF: i32 = TASK_FAILED;
 /// Bad usage, a bad flow file, or a problem before anything ran.
 pub const USAGE: i32 = 2;
 /// Interrupted by Ctrl-C or SIGTERM.

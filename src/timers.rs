@@ -30,6 +30,11 @@ impl<T: Ord + Copy> Timers<T> {
         next.into_iter().chain(sooner).min()
     }
 
+    /// When the earliest timer is due.
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
     /// The earliest timer due by `now`, taken off.
     pub fn pop_due(&mut self, now: Instant) -> Option<T> {
         match self.heap.peek() {

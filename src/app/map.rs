@@ -11,7 +11,7 @@ use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_li
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{Inputs, Parsing};
 use crate::map::job::command_for;
-use crate::map::run::{self, MapConfig, Resume};
+use crate::map::work::{self, MapConfig, Resume};
 use crate::report::events::JsonEvents;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
@@ -80,16 +80,18 @@ fn run_map(args: MapArgs) -> Result<i32> {
         log_dir,
         keep_logs: args.keep_logs || args.json,
         print_output: !args.json,
-        capture_dir: store::state_dir(&here),
+        capture_dir: store::state_dir(&here).join(format!("map-{run_id}")),
     };
+    let (mut executor, mut poller) = super::local_engine(opened.store.dir())?;
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
     let mut events = args.json.then(|| JsonEvents::new(&SeqNames, run_id, "map", None));
     let mut observers = Observers(vec![&mut recorder]);
     if let Some(events) = &mut events {
         observers.0.push(events);
     }
-    let status =
-        run::run(inputs, &config, &mut observers).map_err(|e| Error::usage(e.to_string()))?;
+    let ran = work::run(inputs, &config, &mut observers, &mut executor, &mut poller);
+    drop(executor);
+    let status = ran.map_err(|e| Error::usage(e.to_string()))?;
     drop(observers);
     if let Some(error) = recorder.error() {
         warn_unrecorded(opened.store.path(), error);

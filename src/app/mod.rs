@@ -18,15 +18,16 @@ use crate::diag::{Diagnostic, SourceFile};
 use crate::error::{Error, Result};
 use crate::estimate;
 use crate::event::Observers;
+use crate::exec::local::LocalExecutor;
 use crate::exit_code;
-use crate::flow::{self, Flow};
+use crate::flow::{self as flow_file, Flow};
 use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::events::JsonEvents;
 use crate::report::terminal::{OutputMode, TerminalReporter};
-use crate::runner::Skipping;
-use crate::runner::{self, RunConfig};
+use crate::runner::flow::{self, RunConfig, Skipping};
+use crate::runner::reactor::Poller;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart, Store};
 use state::{Opened, Prefetch};
@@ -91,7 +92,7 @@ fn run(args: RunArgs) -> Result<i32> {
         .map_or_else(|| "maestro.toml".to_string(), |name| name.to_string_lossy().into_owned());
     let prefetch = args.file.is_file().then(|| Prefetch::start(&state_dir, &name));
     let file = read_flow_file(&args.file)?;
-    let flow = flow::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    let flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
     let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value))?;
     check_cpus_fit(&flow, jobs, args.options.jobs.is_some()).map_err(|d| flow_error(&file, d))?;
     let graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
@@ -178,9 +179,9 @@ fn execute(
         keep_going: options.keep_going,
         run_id,
         log_dir,
-        state_dir: store.dir().to_path_buf(),
         stream: options.output == OutputMode::Stream && !options.json,
     };
+    let (mut executor, mut poller) = local_engine(store.dir())?;
     // With --json, stdout carries the events: task output stays in the logs.
     let output = if options.json { OutputMode::Quiet } else { options.output };
     let mut reporter = TerminalReporter::new(graph, output);
@@ -195,8 +196,18 @@ fn execute(
     if let Some(events) = &mut events {
         observers.0.push(events);
     }
-    let (summary, skipping) =
-        runner::run(graph, selected, priority, &config, skipping, &mut observers)?;
+    let ran = flow::run(
+        graph,
+        selected,
+        priority,
+        &config,
+        skipping,
+        &mut observers,
+        &mut executor,
+        &mut poller,
+    );
+    drop(executor);
+    let (summary, skipping) = ran.map_err(Error::from)?;
     drop(observers);
     if let Some(error) = recorder.error() {
         eprintln!(
@@ -215,6 +226,18 @@ fn execute(
     // As for the flow in `run`: not freed, maestro exits next.
     std::mem::forget(skipping);
     Ok(summary.exit_code())
+}
+
+/// The loop's waiting and the local backend, whose tasks find the state
+/// directory `state_dir` (where the primitives they use live) in
+/// `MAESTRO_STATE`. The poller first: it blocks the requests to stop
+/// before the backend starts its guardian.
+pub(crate) fn local_engine(state_dir: &Path) -> Result<(LocalExecutor, Poller)> {
+    let setup = |e| Error::system("cannot set up process supervision", e);
+    let poller = Poller::new().map_err(setup)?;
+    let env = [(crate::prims::STATE_ENV, state_dir.as_os_str())];
+    let executor = LocalExecutor::new(&env).map_err(setup)?;
+    Ok((executor, poller))
 }
 
 /// `--resume`: the last run of the flow and, per instance, whether it

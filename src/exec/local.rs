@@ -1,108 +1,156 @@
 //! Processes on this machine: one process group per attempt, output straight
-//! into its log file (or a pipe in stream mode), exits learned from SIGCHLD.
+//! into its files (through a pipe when watched), ends learned from SIGCHLD.
 
-use std::collections::{HashMap, VecDeque};
-use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{self, Read};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicI32;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::guardian::{Guardian, Slot};
 use super::signals::{SignalFd, pipe};
 use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
-use super::{ExecEvent, OutputTo, Spawn, Termination, Usage};
+use super::{
+    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Usage, Watch,
+    spawn_error_text,
+};
 use crate::template::split_direct;
 
-/// A spawned attempt's process, until reaped.
+/// A started attempt's process, until reaped.
 #[derive(Debug)]
 struct Child {
-    key: usize,
+    handle: Handle,
     /// Its place in the guardian's table.
     guarded: Slot,
-    /// Read ends of its output pipes, in stream mode: stdout's (or both
+    /// Read ends of its output pipes, when watched: stdout's (or both
     /// streams'), then stderr's.
     pipes: [Option<File>; 2],
+    /// Where what comes through each pipe is written.
+    files: [Option<File>; 2],
 }
 
 /// Runs attempts as local processes.
 #[derive(Debug)]
 pub struct LocalExecutor {
-    signals: SignalFd,
+    child_exits: SignalFd,
     guardian: Guardian,
+    /// By pid.
     children: HashMap<u32, Child>,
-    pending: VecDeque<ExecEvent>,
+    /// The pid of each live handle.
+    pids: HashMap<Handle, u32>,
+    next_handle: u64,
+    pending: Vec<ExecEvent>,
     programs: ProgramPaths,
     spawner: Spawner,
     environment: Environment,
     /// Maestro's working directory (it never changes it).
     cwd: Option<PathBuf>,
-    /// Another fd whose readability ends a wait (see [`Self::wake_on`]).
-    wake: Option<RawFd>,
+    /// A log made ahead by [`Executor::prepare`], until its attempt starts.
+    log_ahead: Option<(PathBuf, File)>,
 }
 
 impl LocalExecutor {
-    /// Installs signal handling and starts the guardian. Every task will
+    /// Starts watching child exits and starts the guardian. Every task will
     /// see `MAESTRO` (this maestro's executable, for scripts that call it
-    /// back, as make's `$(MAKE)`) and `MAESTRO_STATE` (`state_dir`, where
-    /// the primitives they use live).
-    pub fn new(state_dir: &Path) -> io::Result<LocalExecutor> {
-        let signals = SignalFd::install()?;
+    /// back, as make's `$(MAKE)`) and the variables of `env`.
+    pub fn new(env: &[(&str, &OsStr)]) -> io::Result<LocalExecutor> {
+        let child_exits = SignalFd::child_exits()?;
         let guardian = Guardian::start()?;
         let mut environment = Environment::capture();
         if let Ok(exe) = std::env::current_exe() {
             environment.set("MAESTRO", exe.as_os_str());
         }
-        environment.set(crate::prims::STATE_ENV, state_dir.as_os_str());
+        for (key, value) in env {
+            environment.set(key, value);
+        }
         Ok(LocalExecutor {
-            signals,
+            child_exits,
             guardian,
             children: HashMap::new(),
-            pending: VecDeque::new(),
+            pids: HashMap::new(),
+            next_handle: 0,
+            pending: Vec::new(),
             programs: ProgramPaths::new(environment.get("PATH")),
             spawner: Spawner::default(),
             environment,
             cwd: std::env::current_dir().ok(),
-            wake: None,
+            log_ahead: None,
         })
     }
 
-    /// Makes [`Self::wait`] also return when `fd` (non-blocking, the read
-    /// end of a pipe someone writes to in order to wake us) is readable; what
-    /// is in it is read and dropped.
-    pub fn wake_on(&mut self, fd: RawFd) {
-        self.wake = Some(fd);
+    /// Opens the files of `output`: stdout's, then stderr's when apart.
+    fn open_files(&mut self, files: &OutputFiles) -> io::Result<(File, Option<File>)> {
+        match files {
+            OutputFiles::Log { path, attempt: 1 } => match self.log_ahead.take() {
+                Some((ahead, file)) if ahead == *path => Ok((file, None)),
+                other => {
+                    self.log_ahead = other;
+                    Ok((File::create(path)?, None))
+                }
+            },
+            OutputFiles::Log { path, attempt } => {
+                let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+                writeln!(file, "maestro: --- attempt {attempt} ---")?;
+                Ok((file, None))
+            }
+            OutputFiles::Appended { stdout, stderr } => {
+                let open = |path| OpenOptions::new().append(true).create(true).open(path);
+                let out = open(stdout)?;
+                let err = if stderr == stdout { None } else { Some(open(stderr)?) };
+                Ok((out, err))
+            }
+        }
     }
 
-    /// Starts `spawn` in a new process group; returns its pid (= its group).
-    pub fn spawn(&mut self, spawn: Spawn<'_>) -> io::Result<u32> {
+    /// Starts `launch` in a new process group; returns its pid (= its group).
+    fn spawn(&mut self, launch: &Launch) -> Result<(u32, Child), String> {
+        let cannot_open =
+            |path: &Path, e: io::Error| format!("cannot open {}: {e}", path.display());
+        let (out, err) = self.open_files(&launch.output.files).map_err(|e| {
+            let path = match &launch.output.files {
+                OutputFiles::Log { path, .. } => path,
+                OutputFiles::Appended { stdout, .. } => stdout,
+            };
+            cannot_open(path, e)
+        })?;
+        let spawn_error = |e: io::Error| spawn_error_text(&launch.cmd, &launch.dir, &e);
         let mut pipes = [None, None];
+        let mut files = [None, None];
         let mut pipe_writes = Vec::new();
-        let mut piped = |index: usize| -> io::Result<RawFd> {
+        let mut piped = |index: usize, file: File| -> io::Result<RawFd> {
             let (read, write) = pipe(libc::O_CLOEXEC)?;
             set_nonblocking(&read)?;
             pipes[index] = Some(File::from(read));
+            files[index] = Some(file);
             pipe_writes.push(write);
             Ok(pipe_writes[pipe_writes.len() - 1].as_raw_fd())
         };
-        let output = match &spawn.output {
-            OutputTo::File(file) => (file.as_raw_fd(), file.as_raw_fd()),
-            OutputTo::Split { stdout, stderr } => (stdout.as_raw_fd(), stderr.as_raw_fd()),
-            OutputTo::Pipe => {
-                let fd = piped(0)?;
+        // Both files stay open here until the child has its copies.
+        let fds = match (launch.output.watch, &err) {
+            (Watch::No, None) => (out.as_raw_fd(), out.as_raw_fd()),
+            (Watch::No, Some(err)) => (out.as_raw_fd(), err.as_raw_fd()),
+            (Watch::Merged, _) => {
+                let fd = piped(0, out).map_err(spawn_error)?;
                 (fd, fd)
             }
-            OutputTo::Pipes => (piped(0)?, piped(1)?),
+            (Watch::Split, _) => {
+                let err = match err {
+                    Some(err) => err,
+                    None => out.try_clone().map_err(spawn_error)?,
+                };
+                (piped(0, out).map_err(spawn_error)?, piped(1, err).map_err(spawn_error)?)
+            }
         };
-        let env = self.environment.with(&spawn.env)?;
-        let line = split_direct(&spawn.cmd);
-        let guard = self.guardian.reserve()?;
+        let env = self.environment.with(&launch.env).map_err(spawn_error)?;
+        let line = split_direct(&launch.cmd);
+        let guard = self.guardian.reserve().map_err(spawn_error)?;
         let mut start = |direct| {
-            let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output };
-            Self::start(&mut self.spawner, &mut self.programs, &spawn, process, guard.cell)
+            let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output: fds };
+            start(&mut self.spawner, &mut self.programs, launch, process, guard.cell)
         };
         let started = match start(line.as_deref()) {
             // A script without `#!` cannot be exec'd, but sh runs it: as make
@@ -114,128 +162,25 @@ impl LocalExecutor {
             Ok(pid) => pid as u32,
             Err(e) => {
                 self.guardian.forget(guard.slot);
-                return Err(e);
+                return Err(spawn_error(e));
             }
         };
         // Our copies of the pipes' write ends close here, so the pipes reach
-        // EOF when the task's tree exits.
+        // EOF when the task's tree exits; and unwatched files close, the
+        // child holding its own copies.
         drop(pipe_writes);
-        self.children.insert(pid, Child { key: spawn.key, guarded: guard.slot, pipes });
-        Ok(pid)
-    }
-
-    /// Starts `spawn` with `direct` as its argv, or through `/bin/sh -c`
-    /// when `None`.
-    fn start(
-        spawner: &mut Spawner,
-        programs: &mut ProgramPaths,
-        spawn: &Spawn,
-        Process { direct, cwd, env, output: (stdout, stderr) }: Process,
-        record_pid_at: *const AtomicI32,
-    ) -> io::Result<libc::pid_t> {
-        let (program, argv) = match direct {
-            Some(argv) => {
-                let name = OsStr::from_bytes(argv[0]);
-                let program = match spawn.env.iter().find(|(k, _)| k == "PATH") {
-                    Some((_, path)) => search_path(name, OsStr::new(path), &spawn.dir),
-                    None => programs.resolve(name, &spawn.dir),
-                }
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-                let argv = argv
-                    .iter()
-                    .map(|arg| c_string(arg.to_vec(), "command"))
-                    .collect::<io::Result<Vec<_>>>()?;
-                (program, argv)
-            }
-            None => {
-                let argv =
-                    vec![c"sh".into(), c"-c".into(), c_string(spawn.cmd.clone(), "command")?];
-                (PathBuf::from("/bin/sh"), argv)
-            }
-        };
-        // Most tasks run where maestro does: no chdir for them.
-        let dir = (Some(spawn.dir.as_path()) != cwd).then_some(spawn.dir.as_path());
-        spawner.spawn(&ProcessSpec {
-            program: &program,
-            argv: &argv,
-            env,
-            dir,
-            stdout,
-            stderr,
-            record_pid_at,
-        })
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        Ok((pid, Child { handle, guarded: guard.slot, pipes, files }))
     }
 
     /// Sends `signal` to the whole process group of `pid`.
-    pub fn signal_group(&self, pid: u32, signal: i32) {
+    fn signal_group(pid: u32, signal: i32) {
         // SAFETY: kill(2) on a group maestro created and has not reaped yet.
         unsafe { libc::kill(-(pid as i32), signal) };
     }
 
-    /// Waits up to `timeout` (forever when `None`) for something to happen.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<Vec<ExecEvent>> {
-        if self.pending.is_empty() {
-            self.poll(timeout)?;
-        }
-        Ok(self.pending.drain(..).collect())
-    }
-
-    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        let mut fds =
-            vec![libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 }];
-        let mut piped = Vec::new();
-        for (&pid, child) in &self.children {
-            for (index, pipe) in child.pipes.iter().enumerate() {
-                if let Some(pipe) = pipe {
-                    let fd = pipe.as_raw_fd();
-                    fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
-                    piped.push((pid, index));
-                }
-            }
-        }
-        let wake_at = fds.len();
-        if let Some(fd) = self.wake {
-            fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
-        }
-        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        // SAFETY: `fds` is a valid array of pollfd of the given length.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            return if error.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(error) };
-        }
-        for (pollfd, (pid, index)) in fds[1..wake_at].iter().zip(piped) {
-            if pollfd.revents != 0 {
-                self.read_pipe(pid, index);
-            }
-        }
-        if let Some(wake) = fds.get(wake_at).filter(|pollfd| pollfd.revents != 0) {
-            let mut sink = [0u8; 256];
-            loop {
-                // SAFETY: reading into a local buffer from a non-blocking fd.
-                match unsafe { libc::read(wake.fd, sink.as_mut_ptr().cast(), sink.len()) } {
-                    n if n > 0 => continue,
-                    // The writer is gone: nothing will wake us through it
-                    // again, and polling it would return at once forever.
-                    0 => self.wake = None,
-                    _ => {}
-                }
-                break;
-            }
-        }
-        if fds[0].revents != 0 {
-            for signal in self.signals.drain() {
-                if signal == libc::SIGCHLD {
-                    self.reap();
-                } else {
-                    self.pending.push_back(ExecEvent::Signal(signal));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads what a piped child wrote to pipe `index`; closes it at EOF.
+    /// Reads what a watched child wrote to pipe `index`; closes it at EOF.
     fn read_pipe(&mut self, pid: u32, index: usize) {
         let Some(child) = self.children.get_mut(&pid) else { return };
         let Some(pipe) = &mut child.pipes[index] else { return };
@@ -244,8 +189,11 @@ impl LocalExecutor {
             Ok(0) => child.pipes[index] = None,
             Ok(n) => {
                 buffer.truncate(n);
-                let (key, stderr) = (child.key, index == 1);
-                self.pending.push_back(ExecEvent::Output { key, bytes: buffer, stderr });
+                if let Some(file) = &mut child.files[index] {
+                    let _ = file.write_all(&buffer);
+                }
+                let (handle, stderr) = (child.handle, index == 1);
+                self.pending.push(ExecEvent::Output { handle, bytes: buffer, stderr });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -272,16 +220,17 @@ impl LocalExecutor {
             }
             let child = self.children.remove(&(pid as u32));
             if let Some(child) = &child {
-                self.signal_group(pid as u32, libc::SIGKILL);
+                Self::signal_group(pid as u32, libc::SIGKILL);
                 // Nothing is left in the group to guard: only its leader, a
                 // zombie until the wait below.
                 self.guardian.forget(child.guarded);
             }
             let (status, usage) = wait4(pid);
             let Some(mut child) = child else { continue };
-            for (index, pipe) in child.pipes.iter_mut().enumerate() {
-                if let Some(pipe) = pipe.take() {
-                    self.drain_pipe(child.key, pipe, index == 1);
+            self.pids.remove(&child.handle);
+            for index in 0..2 {
+                if let Some(pipe) = child.pipes[index].take() {
+                    self.drain_pipe(&mut child, pipe, index);
                 }
             }
             let termination = if libc::WIFSIGNALED(status) {
@@ -289,13 +238,13 @@ impl LocalExecutor {
             } else {
                 Termination::Exited(libc::WEXITSTATUS(status))
             };
-            self.pending.push_back(ExecEvent::Exited { key: child.key, termination, usage });
+            self.pending.push(ExecEvent::Ended { handle: child.handle, termination, usage });
         }
     }
 
     /// Reads what is left in a reaped child's pipe. Writers still alive
     /// (being killed, or escaped from the group) are not waited for.
-    fn drain_pipe(&mut self, key: usize, mut pipe: File, stderr: bool) {
+    fn drain_pipe(&mut self, child: &mut Child, mut pipe: File, index: usize) {
         let mut rest = Vec::new();
         let mut buffer = vec![0u8; 64 * 1024];
         while let Ok(n) = pipe.read(&mut buffer) {
@@ -305,8 +254,97 @@ impl LocalExecutor {
             rest.extend_from_slice(&buffer[..n]);
         }
         if !rest.is_empty() {
-            self.pending.push_back(ExecEvent::Output { key, bytes: rest, stderr });
+            if let Some(file) = &mut child.files[index] {
+                let _ = file.write_all(&rest);
+            }
+            let (handle, stderr) = (child.handle, index == 1);
+            self.pending.push(ExecEvent::Output { handle, bytes: rest, stderr });
         }
+    }
+}
+
+impl Executor for LocalExecutor {
+    fn start(&mut self, launch: Launch) -> Result<Handle, String> {
+        let (pid, child) = self.spawn(&launch)?;
+        let handle = child.handle;
+        self.children.insert(pid, child);
+        self.pids.insert(handle, pid);
+        self.pending.push(ExecEvent::Started { handle });
+        Ok(handle)
+    }
+
+    fn cancel(&mut self, handle: Handle, urgency: Urgency) {
+        let Some(&pid) = self.pids.get(&handle) else { return };
+        let signal = match urgency {
+            Urgency::Graceful => libc::SIGTERM,
+            Urgency::Forced => libc::SIGKILL,
+        };
+        Self::signal_group(pid, signal);
+    }
+
+    /// Creates the log of an attempt 1 ahead: creating a file is a third of
+    /// the time between one no-op task's end and the next one's start, and
+    /// that gap is time a core spends idle.
+    fn prepare(&mut self, output: &Output) {
+        let OutputFiles::Log { path, attempt: 1 } = &output.files else { return };
+        if self.log_ahead.as_ref().is_some_and(|(ahead, _)| ahead == path) {
+            return;
+        }
+        self.discard_log_ahead();
+        // On an error, the start tries again and reports it.
+        if let Ok(file) = File::create(path) {
+            self.log_ahead = Some((path.clone(), file));
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        (!self.pending.is_empty()).then(Instant::now)
+    }
+
+    fn sources(&self, fds: &mut Vec<RawFd>) {
+        fds.push(self.child_exits.fd());
+        for child in self.children.values() {
+            fds.extend(child.pipes.iter().flatten().map(AsRawFd::as_raw_fd));
+        }
+    }
+
+    fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()> {
+        let watched: Vec<(u32, usize)> = self
+            .children
+            .iter()
+            .flat_map(|(&pid, child)| {
+                child
+                    .pipes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.is_some())
+                    .map(move |(i, _)| (pid, i))
+            })
+            .collect();
+        for (pid, index) in watched {
+            self.read_pipe(pid, index);
+        }
+        if !self.child_exits.drain().is_empty() {
+            self.reap();
+        }
+        events.append(&mut self.pending);
+        Ok(())
+    }
+}
+
+impl LocalExecutor {
+    /// Removes a log made ahead whose attempt never started.
+    fn discard_log_ahead(&mut self) {
+        if let Some((path, file)) = self.log_ahead.take() {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        self.discard_log_ahead();
     }
 }
 
@@ -322,14 +360,55 @@ struct Process<'a> {
     output: (RawFd, RawFd),
 }
 
+/// Starts `launch` with `direct` as its argv, or through `/bin/sh -c` when
+/// `None`.
+fn start(
+    spawner: &mut Spawner,
+    programs: &mut ProgramPaths,
+    launch: &Launch,
+    Process { direct, cwd, env, output: (stdout, stderr) }: Process,
+    record_pid_at: *const AtomicI32,
+) -> io::Result<libc::pid_t> {
+    let (program, argv) = match direct {
+        Some(argv) => {
+            let name = OsStr::from_bytes(argv[0]);
+            let program = match launch.env.iter().find(|(k, _)| k == "PATH") {
+                Some((_, path)) => search_path(name, OsStr::new(path), &launch.dir),
+                None => programs.resolve(name, &launch.dir),
+            }
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+            let argv = argv
+                .iter()
+                .map(|arg| c_string(arg.to_vec(), "command"))
+                .collect::<io::Result<Vec<_>>>()?;
+            (program, argv)
+        }
+        None => {
+            let argv = vec![c"sh".into(), c"-c".into(), c_string(launch.cmd.clone(), "command")?];
+            (PathBuf::from("/bin/sh"), argv)
+        }
+    };
+    // Most tasks run where maestro does: no chdir for them.
+    let dir = (Some(launch.dir.as_path()) != cwd).then_some(launch.dir.as_path());
+    spawner.spawn(&ProcessSpec {
+        program: &program,
+        argv: &argv,
+        env,
+        dir,
+        stdout,
+        stderr,
+        record_pid_at,
+    })
+}
+
 /// Where programs named without a slash live, looked up in maestro's PATH
 /// once per run instead of once per spawn: a PATH search tries every entry
 /// in turn, and each miss is a failed execve (measured: 8 misses, a tenth of
 /// the cost of spawning `true`, on a typical PATH).
 #[derive(Debug, Default)]
 struct ProgramPaths {
-    path: std::ffi::OsString,
-    found: HashMap<std::ffi::OsString, PathBuf>,
+    path: OsString,
+    found: HashMap<OsString, PathBuf>,
 }
 
 impl ProgramPaths {

@@ -1,13 +1,24 @@
-//! Running commands: the seam between the runner and the machine (local
-//! processes now, Slurm later).
+//! Running commands: the seam between the one loop ([`crate::runner`]) and
+//! wherever attempts run. A backend starts an attempt and hands back an
+//! opaque [`Handle`]; it cancels a handle with an [`Urgency`]; it reports
+//! what happened as [`ExecEvent`]s when the loop collects them. Signals and
+//! timers belong to the loop: a backend only names the file descriptors
+//! that should wake the loop for it ([`Executor::sources`]) and, if it must
+//! look at something now and then (a batch system's queue), the time it
+//! wants to be called by ([`Executor::deadline`]).
+//!
+//! An attempt's output goes to files named by path ([`Output`]): a local
+//! process writes them itself, a batch job's script redirects to them.
 
 pub mod guardian;
 pub mod local;
 pub mod signals;
 pub mod spawn;
 
+use std::io;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How one attempt's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +80,7 @@ pub fn spawn_error_text(cmd: &[u8], dir: &std::path::Path, error: &std::io::Erro
     }
 }
 
-/// Resources a finished process tree used (from wait4).
+/// Resources a finished attempt used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// User plus system CPU time.
@@ -78,60 +89,132 @@ pub struct Usage {
     pub max_rss_kib: u64,
 }
 
-/// What to start.
-#[derive(Debug)]
-pub struct Spawn<'a> {
-    /// The runner's key for this attempt, echoed in its events.
-    pub key: usize,
-    /// The command line (bytes: `map` inputs need not be UTF-8).
+/// One attempt as a backend receives it.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The command line, for `/bin/sh -c` (bytes: `map` inputs need not be
+    /// UTF-8).
     pub cmd: Vec<u8>,
     /// Working directory.
     pub dir: PathBuf,
     /// Variables added to maestro's own environment.
     pub env: Vec<(String, String)>,
     /// Where stdout and stderr go.
-    pub output: OutputTo<'a>,
+    pub output: Output,
 }
 
-/// Where a spawned process's stdout and stderr go.
-#[derive(Debug)]
-pub enum OutputTo<'a> {
-    /// Straight into this file (both streams), never through maestro.
-    File(std::os::fd::BorrowedFd<'a>),
-    /// Straight into these two files, never through maestro.
-    Split {
-        /// Where stdout goes.
-        stdout: std::os::fd::BorrowedFd<'a>,
-        /// Where stderr goes.
-        stderr: std::os::fd::BorrowedFd<'a>,
+/// Where an attempt's stdout and stderr go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The files.
+    pub files: OutputFiles,
+    /// Whether the bytes also come to maestro as [`ExecEvent::Output`] as
+    /// they are written (stream mode, `--line-buffer`).
+    pub watch: Watch,
+}
+
+/// The files an attempt's output is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFiles {
+    /// Both streams into one log: made anew for attempt 1, appended to
+    /// after a `maestro: --- attempt N ---` line for a later one, so that
+    /// the log keeps every attempt.
+    Log {
+        /// The log.
+        path: PathBuf,
+        /// The attempt's number, from 1.
+        attempt: u32,
     },
-    /// Through one pipe that maestro reads (both streams), for streaming.
-    Pipe,
-    /// Through two pipes that maestro reads, stdout's and stderr's.
-    Pipes,
+    /// Each stream appended to its file (which may be the same file), made
+    /// if missing: files reused by attempt after attempt, emptied by their
+    /// reader (`map`'s).
+    Appended {
+        /// Where stdout goes.
+        stdout: PathBuf,
+        /// Where stderr goes.
+        stderr: PathBuf,
+    },
 }
 
-/// Something that happened to spawned processes.
+/// Whether, and how, output also comes through maestro.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Straight into the files, never through maestro.
+    No,
+    /// Both streams as one (their order kept), reported as stdout.
+    Merged,
+    /// Each stream apart.
+    Split,
+}
+
+/// A started attempt, as its backend knows it. Opaque to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle(pub u64);
+
+/// How hard a cancel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Ask it to stop (SIGTERM to its process group), letting it clean up.
+    Graceful,
+    /// Stop it now (SIGKILL).
+    Forced,
+}
+
+/// Something that happened to an attempt.
 #[derive(Debug)]
 pub enum ExecEvent {
-    /// An attempt's process exited; its group's leftovers were killed.
-    Exited {
-        /// The attempt's key.
-        key: usize,
-        /// How it ended.
+    /// It runs now (a backend may queue an attempt before it runs).
+    Started {
+        /// The attempt.
+        handle: Handle,
+    },
+    /// Bytes it wrote, for an attempt whose output is watched.
+    Output {
+        /// The attempt.
+        handle: Handle,
+        /// The bytes, as read.
+        bytes: Vec<u8>,
+        /// Whether they came from stderr (with [`Watch::Split`]).
+        stderr: bool,
+    },
+    /// It ended; whatever it left behind was stopped with it.
+    Ended {
+        /// The attempt.
+        handle: Handle,
+        /// How.
         termination: Termination,
         /// What it used.
         usage: Usage,
     },
-    /// Bytes from a piped attempt (`OutputTo::Pipe`, `OutputTo::Pipes`).
-    Output {
-        /// The attempt's key.
-        key: usize,
-        /// The bytes, as read.
-        bytes: Vec<u8>,
-        /// Whether they came from stderr's own pipe (`OutputTo::Pipes`).
-        stderr: bool,
-    },
-    /// A signal maestro should act on (SIGINT, SIGTERM, SIGHUP).
-    Signal(i32),
+}
+
+/// Where attempts run.
+pub trait Executor {
+    /// Starts `launch`. An error says why it could not start, in the words
+    /// a user needs ("x: command not found"); the attempt then never ran.
+    fn start(&mut self, launch: Launch) -> Result<Handle, String>;
+
+    /// Stops an attempt. Its end still comes as [`ExecEvent::Ended`]. A
+    /// handle that already ended is ignored.
+    fn cancel(&mut self, handle: Handle, urgency: Urgency);
+
+    /// A hint: an attempt writing `output` will start soon. A backend may
+    /// get ready for it, off the path between one attempt's end and the
+    /// next one's start (the local one creates the log file).
+    fn prepare(&mut self, _output: &Output) {}
+
+    /// When the backend must be collected from even if none of its sources
+    /// wakes the loop: a polling backend's next look; now, when it holds
+    /// events already.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// File descriptors whose readability means the backend has something
+    /// to collect.
+    fn sources(&self, _fds: &mut Vec<RawFd>) {}
+
+    /// Appends what happened since the last call to `events`, without
+    /// waiting.
+    fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()>;
 }

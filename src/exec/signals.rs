@@ -7,43 +7,52 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Signals maestro reacts to while running tasks.
-pub const WATCHED: [libc::c_int; 4] = [libc::SIGCHLD, libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// The requests to stop that the loop reacts to while running tasks.
+pub const STOP_REQUESTS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// The signalfd; the watched signals stay blocked in this thread (and in
-/// threads it starts later), arriving here instead, until the process ends.
+/// A signalfd; its signals stay blocked in this thread (and in threads it
+/// starts later), arriving here instead, until the process ends.
 #[derive(Debug)]
 pub struct SignalFd {
     fd: OwnedFd,
 }
 
 impl SignalFd {
-    /// Blocks the watched signals in this thread and opens a signalfd for
-    /// them. Call once, from the thread that runs the event loop, before it
-    /// starts other threads (a thread that leaves them unblocked would take
-    /// them in the default way).
-    pub fn install() -> io::Result<SignalFd> {
+    /// The requests to stop ([`STOP_REQUESTS`]), but those maestro was
+    /// started ignoring: a request ignored at the start (`nohup` ignores
+    /// SIGHUP, a shell's `&` SIGINT) stays ignored, by maestro and by its
+    /// tasks, which inherit the disposition. Call from the thread that runs
+    /// the event loop, before it starts other threads (a thread that leaves
+    /// them unblocked would take them in the default way).
+    pub fn stop_requests() -> io::Result<SignalFd> {
+        let heeded: Vec<libc::c_int> =
+            STOP_REQUESTS.into_iter().filter(|&signal| !is_ignored(signal)).collect();
+        SignalFd::install(&heeded)
+    }
+
+    /// SIGCHLD: a child's end. An ignored SIGCHLD makes the kernel reap
+    /// children itself, their exit statuses lost, and maestro may have been
+    /// started so (a parent's `trap '' CHLD`): it is set back to the
+    /// default, which never acts while it is blocked.
+    pub fn child_exits() -> io::Result<SignalFd> {
+        let fd = SignalFd::install(&[libc::SIGCHLD])?;
+        // SAFETY: setting a signal's disposition to the default.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        Ok(fd)
+    }
+
+    fn install(signals: &[libc::c_int]) -> io::Result<SignalFd> {
         // SAFETY: a local signal set filled with valid signals; the mask and
         // the signalfd are set with it, and the fd checked and owned.
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for signal in WATCHED {
-                // A stop request maestro was started ignoring (`nohup` ignores
-                // SIGHUP, a shell's `&` SIGINT) stays ignored, by maestro and
-                // by its tasks, which inherit the disposition.
-                if signal != libc::SIGCHLD && is_ignored(signal) {
-                    continue;
-                }
+            for &signal in signals {
                 libc::sigaddset(&mut set, signal);
             }
             if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            // An ignored SIGCHLD makes the kernel reap children itself,
-            // their exit statuses lost: maestro may have been started so (a
-            // parent's `trap '' CHLD`). Blocked, the default never acts.
-            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
             let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
             if fd < 0 {
                 return Err(io::Error::last_os_error());

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::inputs::Job;
 use crate::template::{Template, shell_quote};
@@ -31,12 +31,12 @@ pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8>
     }
 }
 
-/// Where a job's stdout and stderr go: two unnamed files (no directory
-/// entry, on disk rather than in memory, so output of any size fits), each
-/// job slot keeping its pair from one job to the next. A job writes through
-/// `O_APPEND`; once its output is printed, the files are emptied for the
-/// next job. So a job that prints nothing costs no file creation, no
-/// deletion, and no system call beyond two `fstat`s.
+/// Where a job's stdout and stderr go: two files of the run's own (on
+/// disk rather than in memory, so output of any size fits), kept from one
+/// job to the next. A job appends to them by path (its backend opens them);
+/// maestro reads them through the handles here, and once a job's output is
+/// printed, empties them for another job. So a job that prints nothing
+/// costs no file creation or deletion.
 #[derive(Debug)]
 pub struct Capture {
     /// The job's stdout (with `--line-buffer`: everything it wrote, as it
@@ -44,12 +44,15 @@ pub struct Capture {
     pub stdout: File,
     /// The job's stderr.
     pub stderr: File,
+    /// Their paths, for the job's backend to write to.
+    pub paths: (PathBuf, PathBuf),
 }
 
 impl Capture {
-    /// A new pair of files in `dir`.
-    pub fn new(dir: &Path) -> io::Result<Capture> {
-        Ok(Capture { stdout: unnamed_file(dir)?, stderr: unnamed_file(dir)? })
+    /// A new pair of files in `dir`, numbered `number`.
+    pub fn new(dir: &Path, number: usize) -> io::Result<Capture> {
+        let paths = (dir.join(format!("{number}.out")), dir.join(format!("{number}.err")));
+        Ok(Capture { stdout: private_file(&paths.0)?, stderr: private_file(&paths.1)?, paths })
     }
 
     /// How many bytes are in stdout and stderr.
@@ -89,27 +92,9 @@ impl Capture {
     }
 }
 
-/// A file without a name in `dir`, read-write, appended to, closed on exec:
-/// `O_TMPFILE`, or where the file system has none, a file removed at once.
-fn unnamed_file(dir: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).append(true);
-    match options.clone().custom_flags(libc::O_TMPFILE).mode(0o600).open(dir) {
-        Ok(file) => Ok(file),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
-            let path = dir.join(format!(".map-{}-{}", std::process::id(), next_name()));
-            let file = options.create_new(true).mode(0o600).open(&path)?;
-            std::fs::remove_file(&path)?;
-            Ok(file)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn next_name() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// A new empty file at `path`, readable and writable by maestro only.
+fn private_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(0o600).open(path)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod inputs;
 pub mod job;
 pub mod joblog;
 pub mod output;
-pub mod run;
+pub mod work;
 
 use std::borrow::Cow;
 

@@ -144,7 +144,7 @@ impl Observer for JsonEvents<'_> {
                 let fields = vec![("task", self.task(*instance)), ("why", why.into())];
                 self.emit("task_not_run", fields);
             }
-            Event::Interrupted { signal, forced } => {
+            Event::Interrupted { signal, forced, .. } => {
                 let fields =
                     vec![("signal", signal_name(*signal).into()), ("forced", (*forced).into())];
                 self.emit("interrupted", fields);

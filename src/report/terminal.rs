@@ -310,7 +310,7 @@ impl Observer for TerminalReporter<'_> {
                 self.status_dirty = true;
             }
             Event::Remember { .. } => {}
-            Event::Interrupted { signal, forced } => {
+            Event::Interrupted { signal, forced, grace } => {
                 if let Some(status) = &mut self.status {
                     status.clear();
                 }
@@ -319,7 +319,7 @@ impl Observer for TerminalReporter<'_> {
                 } else {
                     format!(
                         "stopping: waiting for running tasks (SIGKILL in {}; {} again to kill now)",
-                        format_duration(crate::runner::KILL_GRACE),
+                        format_duration(*grace),
                         if *signal == libc::SIGINT {
                             "Ctrl-C".to_string()
                         } else {

@@ -4,16 +4,16 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use super::{MapRunner, Running};
+use super::{MapWork, Running};
 
-impl MapRunner<'_, '_> {
+impl MapWork<'_, '_> {
     /// The live status line: jobs done (of how many, once known), failures,
     /// the time left (once jobs succeeded and the total is known) and the
     /// running jobs' arguments with their times.
-    pub(super) fn draw_status(&mut self) {
+    pub(super) fn draw_status(&mut self, now: Instant) {
         let done = self.finished() + self.summary.skipped as u64;
         let total = self.jobs_total().map(|total| total as usize);
-        let eta = self.eta();
+        let eta = self.eta(now);
         let mut by_start: Vec<&Running> = self.running.values().collect();
         by_start.sort_by_key(|r| (r.started, r.job.seq));
         let labels: Vec<(String, Instant)> = by_start
@@ -30,14 +30,17 @@ impl MapRunner<'_, '_> {
 
     /// Jobs left times the median successful run time, spread over the
     /// slots; running jobs count what they have left of the median.
-    fn eta(&self) -> Option<Duration> {
+    fn eta(&self, now: Instant) -> Option<Duration> {
         let total = self.jobs_total()?;
         let sample: Vec<Duration> = self.successes.iter().copied().collect();
         let median = crate::estimate::median(&sample)?;
         let unfinished = total.saturating_sub(self.finished() + self.summary.skipped as u64);
         let waiting = unfinished.saturating_sub(self.running.len() as u64);
-        let left: Vec<Duration> =
-            self.running.values().map(|r| median.saturating_sub(r.started.elapsed())).collect();
+        let left: Vec<Duration> = self
+            .running
+            .values()
+            .map(|r| median.saturating_sub(now.saturating_duration_since(r.started)))
+            .collect();
         let longest =
             if waiting > 0 { median } else { left.iter().copied().max().unwrap_or_default() };
         let work = median * waiting.min(u64::from(u32::MAX)) as u32 + left.iter().sum::<Duration>();

@@ -1,0 +1,748 @@
+//! A `map` run as work for the one loop ([`crate::runner`]): jobs taken
+//! from the inputs as job slots free up, each finished job printed and
+//! written to the joblog, `--halt` and `--timeout N%` decided here. How
+//! attempts start, end, time out, retry and stop is the loop's, as for
+//! `run` and `par`. Every attempt is recorded through an [`Observer`] (the
+//! store's recorder).
+//!
+//! A job's stdout and stderr go straight into a pair of files ([`Capture`]),
+//! printed from there when it ends and emptied for a later job; a failed
+//! job's (every job's with `--keep-logs`) are saved first as its log,
+//! `.maestro/logs/<run>/<seq>.log`. With `--line-buffer`, both come through
+//! maestro as well: it prints whole lines as they arrive.
+
+mod progress;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::args::Timeout;
+use super::feed::{Feed, Next};
+use super::halt::{Halt, HaltOn, HaltWhen, Tally};
+use super::inputs::{InputError, Inputs, Job};
+use super::job::{Capture, command_for};
+use super::joblog::{Entry, Joblog, Previous};
+use super::output::{JobOutput, Printer, print_lines};
+use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
+use crate::report::status::{StatusLine, stderr_is_rich};
+use crate::runner::reactor::Reactor;
+use crate::runner::supervisor::{Backoff, Ended, KILL_GRACE, Limits, RetryPolicy};
+use crate::runner::{Control, LoopError, Stop, Verdict, Work, drive};
+use crate::template::Template;
+
+/// `--resume` and `--resume-failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Run every job.
+    No,
+    /// Skip the jobs the joblog lists.
+    All,
+    /// Skip the jobs the joblog lists as succeeded.
+    Failed,
+}
+
+/// What a `map` run is asked to do, beyond its inputs.
+#[derive(Debug, Clone)]
+pub struct MapConfig {
+    /// The template; `None` when each input is a command.
+    pub template: Option<Template>,
+    /// Job slots.
+    pub jobs: u32,
+    /// `-k`.
+    pub keep_order: bool,
+    /// `--tag`.
+    pub tag: bool,
+    /// `--line-buffer` (ignored with `-k`).
+    pub line_buffer: bool,
+    /// `--joblog`.
+    pub joblog: Option<PathBuf>,
+    /// `--resume`, `--resume-failed` (read from `joblog`).
+    pub resume: Resume,
+    /// `--retries`: runs of a failing job, in all (at least 1).
+    pub tries: u32,
+    /// `--timeout`.
+    pub timeout: Option<Timeout>,
+    /// `--halt`.
+    pub halt: Option<Halt>,
+    /// `--bar`.
+    pub bar: bool,
+    /// The run's id.
+    pub run_id: u64,
+    /// Where each job's log goes (kept for failed jobs, or all with
+    /// `keep_logs`).
+    pub log_dir: PathBuf,
+    /// `--keep-logs`: keep the output of every job, not only failed ones.
+    pub keep_logs: bool,
+    /// Print jobs' output (not with `--json`, whose events stdout carries).
+    pub print_output: bool,
+    /// A directory of the run's own for the files that catch jobs' output
+    /// (on the same file system as the logs, so saving one is a copy in
+    /// place); made here, removed at the end.
+    pub capture_dir: PathBuf,
+}
+
+/// A problem that stops a `map` run before or while it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// An input source could not be read.
+    #[error("cannot read input {}: {}", .0.path.display(), .0.source)]
+    Input(InputError),
+    /// A file maestro writes could not be.
+    #[error("{0}")]
+    Io(String),
+    /// The loop could not go on.
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+}
+
+/// A job from its start to its end (retries included).
+#[derive(Debug)]
+struct Running {
+    job: Job,
+    slot: u32,
+    /// When its current attempt was launched.
+    started: Instant,
+    command: Vec<u8>,
+    /// Where its log goes, if it is kept.
+    log_path: PathBuf,
+    /// Its files; `None` if they could not be made.
+    capture: Option<Capture>,
+    /// `--line-buffer`: what came after the last newline, on stdout and
+    /// stderr; and how many stdout bytes came in all.
+    partial: [Vec<u8>; 2],
+    stdout_bytes: u64,
+    /// How its last attempt's process ended, if it ran.
+    termination: Option<Termination>,
+    /// Its last attempt's length.
+    duration: Duration,
+    started_at: SystemTime,
+    /// What its last attempt's files held when it ended.
+    lengths: (u64, u64),
+}
+
+/// `eprintln!`, with the live status line out of the way.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        crate::report::status::erase();
+        eprintln!($($arg)*);
+    }};
+}
+
+/// How often `--timeout N%` looks at the running jobs.
+const MEDIAN_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// How often the live status line is redrawn.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// Successful run times kept for `--timeout N%`'s median (the latest).
+const MEDIAN_SAMPLE: usize = 1001;
+/// A median of fewer successes is not trusted to kill anything.
+const MEDIAN_MINIMUM: usize = 3;
+/// `-k`: finished jobs that may wait for their turn to print, each holding
+/// two open files; past this, no new job starts until the turn moves on.
+const MOST_HELD: usize = 250;
+
+/// The exit status of a process killed by SIGPIPE, which maestro map's is
+/// when its output's reader goes away (`maestro map ... | head`), as GNU
+/// parallel's is.
+const BROKEN_PIPE_STATUS: i32 = 128 + libc::SIGPIPE;
+
+/// Runs every job of `inputs` on `executor`; returns the exit status (GNU
+/// parallel's).
+pub fn run(
+    inputs: Inputs,
+    config: &MapConfig,
+    observer: &mut dyn Observer,
+    executor: &mut dyn Executor,
+    reactor: &mut dyn Reactor,
+) -> Result<i32, MapError> {
+    let known_total = inputs.total();
+    let feed = Feed::new(inputs)
+        .map_err(|e| MapError::Io(format!("cannot start reading the inputs: {e}")))?;
+    let previous = match (&config.joblog, config.resume) {
+        (Some(path), Resume::All | Resume::Failed) => Some(
+            Previous::read(path)
+                .map_err(|e| MapError::Io(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
+    let joblog = match &config.joblog {
+        Some(path) => Some(
+            Joblog::create(path, config.resume != Resume::No)
+                .map_err(|e| MapError::Io(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let dir = &config.capture_dir;
+    fs::create_dir_all(dir)
+        .map_err(|e| MapError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let started = reactor.now();
+    let mut work = MapWork {
+        config,
+        feed,
+        inputs_done: false,
+        input_error: None,
+        observer,
+        printer: Printer::new(config.keep_order, config.print_output),
+        joblog,
+        previous,
+        free_slots: (1..=config.jobs).collect(),
+        running: HashMap::new(),
+        successes: VecDeque::new(),
+        summary: RunSummary::default(),
+        read: 0,
+        stopping: false,
+        halt_status: None,
+        interrupted: false,
+        log_dir_made: false,
+        cwd: std::env::current_dir()
+            .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
+        broken_pipe: false,
+        spare: Vec::new(),
+        next_capture: 0,
+        status: (!config.bar && stderr_is_rich()).then(StatusLine::default),
+        known_total,
+        next_status: None,
+        next_median_check: None,
+    };
+    work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
+    if work.status.is_some() {
+        work.next_status = Some(started + STATUS_EVERY);
+    }
+    if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
+        work.next_median_check = Some(started + MEDIAN_CHECK_EVERY);
+    }
+    let result = drive(&mut work, executor, reactor);
+    // The jobs that ended last may have ended before the inputs were seen
+    // to end: the bar's last state is drawn now.
+    work.inputs_done |= result.is_ok() && !work.stopping;
+    work.draw_bar();
+    if let Err(e) = work.printer.finish() {
+        work.output_failed(&e);
+    }
+    crate::report::status::erase();
+    work.summary.wall = reactor.now().saturating_duration_since(started);
+    work.observer.event(&Event::RunFinished { summary: &work.summary });
+    if work.config.bar {
+        say!();
+    }
+    drop(work.spare.drain(..));
+    let _ = fs::remove_dir_all(&config.capture_dir);
+    result?;
+    if let Some(error) = work.input_error.take() {
+        return Err(MapError::Input(error));
+    }
+    Ok(work.exit_status())
+}
+
+struct MapWork<'c, 'o> {
+    config: &'c MapConfig,
+    feed: Feed,
+    inputs_done: bool,
+    /// What ended the inputs early, reported once what runs has finished.
+    input_error: Option<InputError>,
+    observer: &'o mut dyn Observer,
+    printer: Printer,
+    joblog: Option<Joblog>,
+    previous: Option<Previous>,
+    free_slots: BTreeSet<u32>,
+    /// By key: `seq - 1`.
+    running: HashMap<usize, Running>,
+    /// The latest successful run times.
+    successes: VecDeque<Duration>,
+    summary: RunSummary,
+    /// Jobs read from the inputs.
+    read: u64,
+    /// No new job starts (halted, interrupted).
+    stopping: bool,
+    /// The exit status `--halt` decided.
+    halt_status: Option<i32>,
+    interrupted: bool,
+    log_dir_made: bool,
+    /// Where jobs run: maestro's own directory.
+    cwd: PathBuf,
+    /// Files for jobs' output that no job holds, emptied.
+    spare: Vec<Capture>,
+    /// The number of the next pair of files made.
+    next_capture: usize,
+    /// Whoever read maestro's output stopped reading.
+    broken_pipe: bool,
+    /// The live status line, on a terminal (not with `--bar`).
+    status: Option<StatusLine>,
+    /// How many jobs there are, when the inputs say so before being read.
+    known_total: Option<u64>,
+    next_status: Option<Instant>,
+    next_median_check: Option<Instant>,
+}
+
+impl MapWork<'_, '_> {
+    /// Jobs finished, after their last attempt.
+    fn finished(&self) -> u64 {
+        (self.summary.succeeded + self.summary.failed.len() + self.summary.interrupted) as u64
+    }
+
+    /// Whether `--resume` / `--resume-failed` skips job `seq`.
+    fn resumed(&self, seq: u64) -> bool {
+        match (&self.previous, self.config.resume) {
+            (Some(previous), Resume::All) => previous.listed(seq),
+            (Some(previous), Resume::Failed) => previous.succeeded(seq),
+            _ => false,
+        }
+    }
+
+    /// Whether output is printed line by line as it comes.
+    fn line_buffered(&self) -> bool {
+        self.config.line_buffer && !self.config.keep_order
+    }
+
+    /// A pair of empty files for a job's output.
+    fn capture(&mut self) -> io::Result<Capture> {
+        if let Some(capture) = self.spare.pop() {
+            return Ok(capture);
+        }
+        let capture = Capture::new(&self.config.capture_dir, self.next_capture)?;
+        self.next_capture += 1;
+        Ok(capture)
+    }
+
+    /// Writing maestro's stdout or stderr failed: say so unless the reader
+    /// simply went away. The run stops at once.
+    fn output_failed(&mut self, error: &io::Error) -> Verdict {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            self.broken_pipe = true;
+        } else if !self.stopping {
+            say!("maestro: cannot write output: {error}");
+        }
+        if self.stopping { Verdict::Go } else { Verdict::StopNow }
+    }
+
+    /// Saves the attempt's output as its log; returns the log's path, or an
+    /// empty path when it could not be saved (and says so).
+    fn keep_log(&mut self, key: usize, number: u32) -> PathBuf {
+        if !self.log_dir_made {
+            self.log_dir_made = fs::create_dir_all(&self.config.log_dir).is_ok();
+        }
+        let running = &self.running[&key];
+        let saved = match &running.capture {
+            Some(capture) => capture.save(&running.log_path, number, running.lengths),
+            None => Err(io::Error::other("no output files")),
+        };
+        match saved {
+            Ok(()) => running.log_path.clone(),
+            Err(e) => {
+                let path = running.log_path.display();
+                say!("maestro: job {}: cannot keep its log {path}: {e}", running.job.seq);
+                PathBuf::new()
+            }
+        }
+    }
+
+    fn write_joblog(&mut self, running: &Running, (exit, signal): (i32, i32)) {
+        let Some(joblog) = &mut self.joblog else { return };
+        let received = if self.config.line_buffer && !self.config.keep_order {
+            running.stdout_bytes
+        } else {
+            running.lengths.0
+        };
+        let entry = Entry {
+            seq: running.job.seq,
+            started: running.started_at,
+            runtime: running.duration,
+            received,
+            exit,
+            signal,
+            command: &running.command,
+        };
+        if let Err(e) = joblog.write(&entry) {
+            say!("maestro: cannot write the joblog: {e}");
+            self.joblog = None;
+        }
+    }
+
+    /// `--halt`: whether this finished job makes the run stop.
+    fn check_halt(&mut self, outcome: &Outcome, exit: i32, running: &Running) -> Verdict {
+        let Some(halt) = self.config.halt else { return Verdict::Go };
+        if self.halt_status.is_some() || *outcome == Outcome::Interrupted {
+            return Verdict::Go;
+        }
+        let tally = Tally {
+            succeeded: self.summary.succeeded as u64,
+            failed: self.summary.failed.len() as u64,
+            finished: self.finished(),
+            read: self.read,
+        };
+        let Some(status) = halt.verdict(&tally, outcome.succeeded(), exit) else {
+            return Verdict::Go;
+        };
+        self.halt_status = Some(status);
+        let what = match halt.on {
+            HaltOn::Fail => "failed",
+            HaltOn::Success => "succeeded",
+            HaltOn::Done => "finished",
+        };
+        say!(
+            "maestro: halting: job {} {what}: {}",
+            running.job.seq,
+            String::from_utf8_lossy(&running.command)
+        );
+        match halt.when {
+            HaltWhen::Soon => Verdict::Stop,
+            HaltWhen::Now => Verdict::StopNow,
+        }
+    }
+
+    /// Prints a finished job (now, or in its turn with `-k`); its files
+    /// come back for another job once printed.
+    fn print(&mut self, running: Running) -> Verdict {
+        let Some(capture) = running.capture else { return Verdict::Go };
+        let lengths = running.lengths;
+        if self.line_buffered() {
+            if capture.clear(lengths).is_ok() {
+                self.spare.push(capture);
+            }
+            return Verdict::Go;
+        }
+        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        let output = JobOutput { seq: running.job.seq, capture, lengths, tag };
+        match self.printer.finished(output) {
+            Ok(capture) => {
+                self.spare.extend(capture);
+                Verdict::Go
+            }
+            Err(e) => self.output_failed(&e),
+        }
+    }
+
+    /// `--timeout N%`: times out every job running longer than N% of the
+    /// median successful run time.
+    fn check_against_median(&mut self, now: Instant, control: &mut Control<'_>) {
+        let Some(Timeout::OfMedian(percent)) = self.config.timeout else { return };
+        if self.successes.len() < MEDIAN_MINIMUM {
+            return;
+        }
+        let mut sorted: Vec<Duration> = self.successes.iter().copied().collect();
+        sorted.sort_unstable();
+        let limit = sorted[sorted.len() / 2].mul_f64(percent / 100.0);
+        for (key, since) in control.running() {
+            if now.saturating_duration_since(since) > limit {
+                control.time_out(key, limit, now);
+            }
+        }
+    }
+
+    /// GNU parallel's: the `--halt` verdict; else the number of failed jobs,
+    /// 101 for more than 100; 130 when interrupted; 141 when the output's
+    /// reader went away.
+    fn exit_status(&self) -> i32 {
+        if self.interrupted {
+            return crate::exit_code::INTERRUPTED;
+        }
+        if self.broken_pipe {
+            return BROKEN_PIPE_STATUS;
+        }
+        if let Some(status) = self.halt_status {
+            return status;
+        }
+        match self.summary.failed.len() {
+            n if n > 100 => 101,
+            n => n as i32,
+        }
+    }
+}
+
+impl Work for MapWork<'_, '_> {
+    fn next(&mut self, now: Instant) -> Option<usize> {
+        loop {
+            if self.inputs_done || self.free_slots.is_empty() || self.printer.held() >= MOST_HELD {
+                return None;
+            }
+            let job = match self.feed.take() {
+                Ok(Next::Job(job)) => job,
+                Ok(Next::Later) => return None,
+                Ok(Next::End) => {
+                    self.inputs_done = true;
+                    return None;
+                }
+                Err(error) => {
+                    // No more jobs: what runs finishes, then the error.
+                    self.inputs_done = true;
+                    self.input_error = Some(error);
+                    return None;
+                }
+            };
+            self.read += 1;
+            let key = key(&job);
+            if self.resumed(job.seq) {
+                self.summary.skipped += 1;
+                self.observer.event(&Event::Skipped { instance: key, why: Skip::Joblog });
+                if let Err(e) = self.printer.nothing(job.seq) {
+                    self.output_failed(&e);
+                }
+                continue;
+            }
+            let slot = self.free_slots.pop_first()?;
+            let command = command_for(self.config.template.as_ref(), &job, slot);
+            let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
+            let capture = match self.capture() {
+                Ok(capture) => Some(capture),
+                Err(e) => {
+                    let dir = self.config.capture_dir.display();
+                    say!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
+                    None
+                }
+            };
+            let running = Running {
+                job,
+                slot,
+                started: now,
+                command,
+                log_path,
+                capture,
+                partial: [Vec::new(), Vec::new()],
+                stdout_bytes: 0,
+                termination: None,
+                duration: Duration::ZERO,
+                started_at: SystemTime::now(),
+                lengths: (0, 0),
+            };
+            self.running.insert(key, running);
+            return Some(key);
+        }
+    }
+
+    fn launch(&mut self, key: usize, number: u32) -> Result<Launch, String> {
+        let line_buffered = self.line_buffered();
+        let running = self.running.get_mut(&key).expect("a started job is running");
+        running.started = Instant::now();
+        let Some(capture) = &running.capture else {
+            return Err("no files to catch its output".to_string());
+        };
+        if number > 1 {
+            // As parallel: only the last attempt's output is printed.
+            let _ = capture.clear(running.lengths);
+            running.lengths = (0, 0);
+            running.stdout_bytes = 0;
+        }
+        let (stdout, stderr) = capture.paths.clone();
+        let files = if line_buffered {
+            // Both streams into one file, in the order they came: the log,
+            // should the job fail.
+            OutputFiles::Appended { stdout: stdout.clone(), stderr: stdout }
+        } else {
+            OutputFiles::Appended { stdout, stderr }
+        };
+        let watch = if line_buffered { Watch::Split } else { Watch::No };
+        let env = vec![
+            ("MAESTRO_RUN".to_string(), self.config.run_id.to_string()),
+            ("MAESTRO_SLOT".to_string(), running.slot.to_string()),
+            ("PARALLEL_SEQ".to_string(), running.job.seq.to_string()),
+            ("PARALLEL_JOBSLOT".to_string(), running.slot.to_string()),
+        ];
+        self.observer.event(&Event::AttemptStarted {
+            instance: key,
+            attempt: number,
+            slots: &[running.slot],
+            command: &running.command,
+            log: &running.log_path,
+            key: None,
+        });
+        Ok(Launch {
+            cmd: running.command.clone(),
+            dir: self.cwd.clone(),
+            env,
+            output: Output { files, watch },
+        })
+    }
+
+    fn limits(&self, _key: usize) -> Limits {
+        let timeout = match self.config.timeout {
+            Some(Timeout::Fixed(limit)) => Some(limit),
+            _ => None,
+        };
+        Limits {
+            timeout,
+            retry: RetryPolicy { attempts: self.config.tries, backoff: Backoff::None },
+        }
+    }
+
+    /// `--line-buffer`: whole lines printed as they come.
+    fn output(&mut self, key: usize, bytes: &[u8], stderr: bool) -> Verdict {
+        let Some(running) = self.running.get_mut(&key) else { return Verdict::Go };
+        let stream = usize::from(stderr);
+        if stream == 0 {
+            running.stdout_bytes += bytes.len() as u64;
+        }
+        let partial = &mut running.partial[stream];
+        partial.extend_from_slice(bytes);
+        let Some(last_newline) = partial.iter().rposition(|&b| b == b'\n') else {
+            return Verdict::Go;
+        };
+        let rest = partial.split_off(last_newline + 1);
+        let lines = std::mem::replace(partial, rest);
+        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        match print_lines(&lines, stream, tag.as_deref()) {
+            Ok(()) => Verdict::Go,
+            Err(e) => self.output_failed(&e),
+        }
+    }
+
+    fn attempt_ended(&mut self, ended: &Ended) -> Verdict {
+        let key = ended.key;
+        let line_buffered = self.line_buffered();
+        let tag_of = |r: &Running| r.job.args.join(&b' ');
+        let tag = self.config.tag.then(|| tag_of(&self.running[&key]));
+        let mut verdict = Verdict::Go;
+        let Some(running) = self.running.get_mut(&key) else { return verdict };
+        running.termination = ended.termination;
+        running.duration = ended.duration;
+        running.started_at = ended.started_at;
+        self.summary.task_time += ended.duration;
+        // Jobs have no deps: the critical path is the longest one (here
+        // its longest attempt: a retried job is counted per attempt).
+        if ended.duration > self.summary.critical_time {
+            self.summary.critical_path = vec![key];
+            self.summary.critical_time = ended.duration;
+        }
+        let mut printed = Ok(());
+        if line_buffered {
+            // The unfinished last lines; nothing is printed after.
+            for stream in 0..2 {
+                let rest = std::mem::take(&mut running.partial[stream]);
+                printed = printed.and(print_lines(&rest, stream, tag.as_deref()));
+            }
+        }
+        if let Outcome::SpawnFailed(why) = &ended.outcome {
+            // What the shell would have said, on the job's stderr.
+            let said = format!("maestro: could not start: {why}\n");
+            match &mut running.capture {
+                Some(capture) if !line_buffered => {
+                    let _ = capture.stderr.write_all(said.as_bytes());
+                }
+                _ => {
+                    let _ = io::stderr().write_all(said.as_bytes());
+                }
+            }
+        }
+        if let Some(capture) = &running.capture {
+            running.lengths = capture.lengths().unwrap_or_else(|e| {
+                say!("maestro: job {}: cannot read its output: {e}", running.job.seq);
+                (0, 0)
+            });
+        }
+        if let Err(e) = printed {
+            verdict = self.output_failed(&e);
+        }
+        // The output of failures is kept (of every job with --keep-logs);
+        // the rest was printed and is gone.
+        let log = if !ended.outcome.succeeded() || self.config.keep_logs {
+            self.keep_log(key, ended.number)
+        } else {
+            PathBuf::new()
+        };
+        let attempt = Attempt {
+            number: ended.number,
+            started_at: ended.started_at,
+            duration: ended.duration,
+            outcome: ended.outcome.clone(),
+            usage: ended.usage,
+            log,
+            outputs: Vec::new(),
+        };
+        self.observer.event(&Event::AttemptFinished {
+            instance: key,
+            attempt: &attempt,
+            will_retry: ended.will_retry,
+        });
+        verdict
+    }
+
+    fn task_ended(&mut self, key: usize, outcome: &Outcome, _now: Instant) -> Verdict {
+        let Some(running) = self.running.remove(&key) else { return Verdict::Go };
+        self.free_slots.insert(running.slot);
+        let status = match (outcome, running.termination) {
+            (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
+            (_, Some(Termination::Exited(code))) => (code, 0),
+            (_, Some(Termination::Signaled(signal))) => (0, signal),
+            // As the shell reports a command it cannot run.
+            (_, None) => (127, 0),
+        };
+        match outcome {
+            Outcome::Succeeded => {
+                self.summary.succeeded += 1;
+                if self.successes.len() == MEDIAN_SAMPLE {
+                    self.successes.pop_front();
+                }
+                self.successes.push_back(running.duration);
+            }
+            Outcome::Interrupted => self.summary.interrupted += 1,
+            _ => self.summary.failed.push(key),
+        }
+        if let Outcome::TimedOut(limit) = outcome {
+            say!(
+                "maestro: warning: job {} killed after {}: {}",
+                running.job.seq,
+                crate::report::format_duration(*limit),
+                String::from_utf8_lossy(&running.command)
+            );
+        }
+        self.write_joblog(&running, status);
+        let halt = self.check_halt(outcome, status.0, &running);
+        let printed = self.print(running);
+        self.draw_bar();
+        match (halt, printed) {
+            (Verdict::StopNow, _) | (_, Verdict::StopNow) => Verdict::StopNow,
+            (Verdict::Stop, _) | (_, Verdict::Stop) => Verdict::Stop,
+            _ => Verdict::Go,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.inputs_done
+    }
+
+    fn stop(&mut self, _why: Stop) {
+        self.stopping = true;
+    }
+
+    fn interrupted(&mut self, signal: i32, forced: bool, running: usize) {
+        self.interrupted = true;
+        self.summary.was_interrupted = true;
+        self.observer.event(&Event::Interrupted { signal, forced, grace: KILL_GRACE });
+        let name = crate::exec::signal_name(signal);
+        if forced {
+            say!("maestro: {name} received again: killing {running} jobs");
+        } else {
+            say!("maestro: {name} received: stopping {running} jobs");
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_status.into_iter().chain(self.next_median_check).min()
+    }
+
+    fn at(&mut self, now: Instant, control: &mut Control<'_>) {
+        if self.next_median_check.is_some_and(|at| at <= now) {
+            self.check_against_median(now, control);
+            self.next_median_check = Some(now + MEDIAN_CHECK_EVERY);
+        }
+        if self.next_status.is_some_and(|at| at <= now) {
+            self.draw_status(now);
+            self.next_status = Some(now + STATUS_EVERY);
+        }
+    }
+
+    fn wake_fd(&self) -> Option<RawFd> {
+        if self.inputs_done { None } else { self.feed.wake_fd() }
+    }
+
+    fn flush(&mut self) -> Option<Duration> {
+        self.observer.flush()
+    }
+}
+
+fn key(job: &Job) -> usize {
+    (job.seq - 1) as usize
+}

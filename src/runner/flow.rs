@@ -1,0 +1,397 @@
+//! `run` and `par` as work for the loop: instances of a graph, started as
+//! the [`Plan`] allows, skipped when fresh or done in a resumed run, each
+//! attempt logged under the run's log directory, every step told to an
+//! [`Observer`].
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::prepare::{environment, log_file_stem, read_outputs};
+use super::reactor::Reactor;
+use super::supervisor::{Backoff, Ended, KILL_GRACE, Limits, RetryPolicy};
+use super::{LoopError, Stop, Verdict, Work, drive};
+use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
+use crate::fresh::{Checker, Decision};
+use crate::graph::Graph;
+use crate::plan::{Grant, Plan, Standing};
+
+/// What the run is asked to do, beyond the graph.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Job slots.
+    pub jobs: u32,
+    /// Run everything not downstream of a failure.
+    pub keep_going: bool,
+    /// The run's id.
+    pub run_id: u64,
+    /// Where each instance's log goes.
+    pub log_dir: PathBuf,
+    /// Pass output through maestro (stream mode) as well as into the logs.
+    pub stream: bool,
+}
+
+/// How instances that need not run are recognised.
+#[derive(Debug, Default)]
+pub struct Skipping<'a> {
+    /// Freshness, for flow runs (`None` for `par`).
+    pub checker: Option<Checker<'a>>,
+    /// `--resume`: the run resumed and, per instance, whether it finished
+    /// well there.
+    pub resumed: Option<(u64, Vec<bool>)>,
+}
+
+/// Runs the `selected` instances of `graph` to completion (or interruption)
+/// on `executor`. Gives `skipping` back, with what its checker learned.
+#[allow(clippy::too_many_arguments)]
+pub fn run<'a>(
+    graph: &'a Graph,
+    selected: &[bool],
+    priority: Vec<Duration>,
+    config: &RunConfig,
+    skipping: Skipping<'a>,
+    observer: &mut dyn Observer,
+    executor: &mut dyn Executor,
+    reactor: &mut dyn Reactor,
+) -> Result<(RunSummary, Skipping<'a>), LoopError> {
+    let n = graph.instances.len();
+    let started = reactor.now();
+    let mut work = FlowWork {
+        graph,
+        config,
+        observer,
+        plan: Plan::new(graph, selected, config.jobs, priority, config.keep_going),
+        skipping,
+        grants: vec![None; n],
+        outputs: vec![None; n],
+        durations: vec![Duration::ZERO; n],
+        summary: RunSummary::default(),
+        log_dir_made: false,
+        skipped: vec![false; n],
+        next_tick: None,
+    };
+    work.observer.event(&Event::RunStarted {
+        run_id: config.run_id,
+        total: selected.iter().filter(|&&s| s).count(),
+        jobs: config.jobs,
+    });
+    work.next_tick = work.observer.tick_interval().map(|every| started + every);
+    drive(&mut work, executor, reactor)?;
+    let wall = reactor.now().saturating_duration_since(started);
+    Ok(work.finish(wall))
+}
+
+struct FlowWork<'a, 'o> {
+    graph: &'a Graph,
+    config: &'o RunConfig,
+    observer: &'o mut dyn Observer,
+    plan: Plan,
+    skipping: Skipping<'a>,
+    /// What each started instance holds, until it ends.
+    grants: Vec<Option<Grant>>,
+    /// `MAESTRO_OUTPUT` pairs of succeeded instances.
+    outputs: Vec<Option<Vec<(String, String)>>>,
+    durations: Vec<Duration>,
+    summary: RunSummary,
+    log_dir_made: bool,
+    /// Instances found already done (they ran in no attempt).
+    skipped: Vec<bool>,
+    next_tick: Option<Instant>,
+}
+
+impl<'a> FlowWork<'a, '_> {
+    fn log_path(&self, instance: usize) -> PathBuf {
+        let stem = log_file_stem(&self.graph.instances[instance].name);
+        self.config.log_dir.join(format!("{stem}.log"))
+    }
+
+    /// Whether `instance` need not run; if it must, notes that it runs.
+    fn already_done(&mut self, instance: usize) -> Option<Skip> {
+        if let Some((run, done)) = &self.skipping.resumed
+            && done[instance]
+        {
+            return Some(Skip::Resumed { run: *run });
+        }
+        let checker = self.skipping.checker.as_mut()?;
+        match checker.decide(instance) {
+            Decision::Fresh => Some(Skip::Fresh),
+            Decision::Run(_) => {
+                checker.note_ran(instance);
+                None
+            }
+        }
+    }
+
+    /// Whether `instance` runs when it starts, whatever its deps did: no
+    /// resumed run did it, and it declares no files to be found fresh by.
+    fn surely_runs(&self, instance: usize) -> bool {
+        let inst = &self.graph.instances[instance];
+        let done_before = self.skipping.resumed.as_ref().is_some_and(|(_, done)| done[instance]);
+        let checked =
+            self.skipping.checker.is_some() && !(inst.inputs.is_empty() && inst.outputs.is_empty());
+        !done_before && !checked
+    }
+
+    /// Counts `instance` as done without running it: its remembered
+    /// results reach its dependents as if it had just run.
+    fn skip(&mut self, instance: usize, why: Skip) {
+        if let Some(checker) = &self.skipping.checker {
+            self.outputs[instance] = Some(checker.remembered_results(instance));
+        }
+        self.summary.skipped += 1;
+        self.skipped[instance] = true;
+        self.observer.event(&Event::Skipped { instance, why });
+        let not_run = self.plan.finish(instance, true);
+        self.report_not_run(not_run);
+    }
+
+    fn report_not_run(&mut self, instances: Vec<usize>) {
+        for instance in instances {
+            let reason = match self.plan.standings()[instance] {
+                Standing::DepFailed => {
+                    self.summary.dep_failed += 1;
+                    NotRunReason::DepFailed
+                }
+                _ => {
+                    self.summary.cancelled += 1;
+                    NotRunReason::Cancelled
+                }
+            };
+            self.observer.event(&Event::NotRun { instance, reason });
+        }
+    }
+
+    /// After exit 0: declared outputs exist and `MAESTRO_OUTPUT` parses.
+    fn check_success(&mut self, instance: usize) -> Outcome {
+        let inst = &self.graph.instances[instance];
+        let missing: Vec<String> =
+            inst.outputs.iter().filter(|path| !inst.dir.join(path).exists()).cloned().collect();
+        if !missing.is_empty() {
+            return Outcome::MissingOutputs(missing);
+        }
+        match read_outputs(&self.log_path(instance).with_extension("outputs")) {
+            Ok(pairs) => {
+                self.outputs[instance] = Some(pairs);
+                Outcome::Succeeded
+            }
+            Err(why) => Outcome::BadOutputFile(why),
+        }
+    }
+
+    fn finish(mut self, wall: Duration) -> (RunSummary, Skipping<'a>) {
+        self.summary.wall = wall;
+        let standings = self.plan.standings();
+        let ran = |i: usize| {
+            matches!(standings[i], Standing::Succeeded | Standing::Failed) && !self.skipped[i]
+        };
+        let (path, time) = critical_path(self.graph, ran, &self.durations);
+        self.summary.critical_path = path;
+        self.summary.critical_time = time;
+        self.observer.event(&Event::RunFinished { summary: &self.summary });
+        (self.summary, self.skipping)
+    }
+}
+
+impl Work for FlowWork<'_, '_> {
+    fn next(&mut self, _now: Instant) -> Option<usize> {
+        loop {
+            let grant = self.plan.next_start()?;
+            let instance = grant.instance;
+            match self.already_done(instance) {
+                Some(why) => self.skip(instance, why),
+                None => {
+                    self.grants[instance] = Some(grant);
+                    return Some(instance);
+                }
+            }
+        }
+    }
+
+    fn launch(&mut self, instance: usize, number: u32) -> Result<Launch, String> {
+        let log = self.log_path(instance);
+        if !self.log_dir_made {
+            // Made at the first start: a run that skips everything leaves
+            // no empty directory.
+            fs::create_dir_all(&self.config.log_dir)
+                .map_err(|e| format!("cannot create {}: {e}", self.config.log_dir.display()))?;
+            self.log_dir_made = true;
+        }
+        let output_file = log.with_extension("outputs");
+        if number > 1 {
+            // A failed attempt's outputs must not pass for the next one's.
+            let _ = fs::remove_file(&output_file);
+        }
+        let grant = self.grants[instance].as_ref().expect("a started instance holds a grant");
+        let slot = grant.slots.first().copied().unwrap_or(1);
+        let inst = &self.graph.instances[instance];
+        let cmd = inst.cmd.for_slot(slot).into_bytes();
+        let env = environment(
+            self.graph,
+            instance,
+            self.config.run_id,
+            grant,
+            &output_file,
+            &self.outputs,
+        );
+        let key = self.skipping.checker.as_ref().and_then(|c| c.key(instance));
+        self.observer.event(&Event::AttemptStarted {
+            instance,
+            attempt: number,
+            slots: &grant.slots,
+            command: &cmd,
+            log: &log,
+            key,
+        });
+        let watch = if self.config.stream { Watch::Merged } else { Watch::No };
+        Ok(Launch {
+            cmd,
+            dir: inst.dir.clone(),
+            env,
+            output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
+        })
+    }
+
+    fn limits(&self, instance: usize) -> Limits {
+        let inst = &self.graph.instances[instance];
+        let retry = RetryPolicy { attempts: inst.retries + 1, backoff: Backoff::Doubling };
+        Limits { timeout: inst.timeout, retry }
+    }
+
+    fn output(&mut self, instance: usize, bytes: &[u8], _stderr: bool) -> Verdict {
+        self.observer.event(&Event::Output { instance, bytes });
+        Verdict::Go
+    }
+
+    fn judge(&mut self, instance: usize, termination: Termination) -> Outcome {
+        if termination.success() {
+            self.check_success(instance)
+        } else {
+            Outcome::Failed(termination)
+        }
+    }
+
+    fn attempt_ended(&mut self, ended: &Ended) -> Verdict {
+        let instance = ended.key;
+        self.durations[instance] += ended.duration;
+        self.summary.task_time += ended.duration;
+        let log = self.log_path(instance);
+        if !ended.outcome.succeeded() && ended.outcome != Outcome::Interrupted {
+            // The log says how the attempt ended, under what it wrote.
+            if let Ok(mut file) = OpenOptions::new().append(true).open(&log) {
+                let _ = writeln!(file, "maestro: {}", ended.outcome);
+            }
+        }
+        let attempt = Attempt {
+            number: ended.number,
+            started_at: ended.started_at,
+            duration: ended.duration,
+            usage: ended.usage,
+            log,
+            outputs: self.outputs[instance].clone().unwrap_or_default(),
+            outcome: ended.outcome.clone(),
+        };
+        self.observer.event(&Event::AttemptFinished {
+            instance,
+            attempt: &attempt,
+            will_retry: ended.will_retry,
+        });
+        let inst = &self.graph.instances[instance];
+        if attempt.outcome.succeeded()
+            && !(inst.inputs.is_empty() && inst.outputs.is_empty())
+            && let Some(checker) = &mut self.skipping.checker
+            && let Some(record) = checker.record(instance, attempt.outputs.clone())
+        {
+            self.observer.event(&Event::Remember { instance, record: &record });
+        }
+        Verdict::Go
+    }
+
+    fn task_ended(&mut self, instance: usize, outcome: &Outcome, _now: Instant) -> Verdict {
+        self.grants[instance] = None;
+        match outcome {
+            Outcome::Succeeded => self.summary.succeeded += 1,
+            Outcome::Interrupted => self.summary.interrupted += 1,
+            _ => self.summary.failed.push(instance),
+        }
+        let not_run = self.plan.finish(instance, outcome.succeeded());
+        self.report_not_run(not_run);
+        if outcome.succeeded() || self.config.keep_going { Verdict::Go } else { Verdict::Stop }
+    }
+
+    fn is_done(&self) -> bool {
+        self.plan.is_done()
+    }
+
+    fn stuck(&self) -> Option<String> {
+        self.plan
+            .is_stuck()
+            .then(|| "no task can start: their slots or resources never free up".to_string())
+    }
+
+    fn stop(&mut self, _why: Stop) {
+        let cancelled = self.plan.stop();
+        self.report_not_run(cancelled);
+    }
+
+    fn interrupted(&mut self, signal: i32, forced: bool, _running: usize) {
+        self.summary.was_interrupted = true;
+        self.observer.event(&Event::Interrupted { signal, forced, grace: KILL_GRACE });
+    }
+
+    fn next_output(&mut self) -> Option<Output> {
+        if !self.log_dir_made {
+            return None;
+        }
+        let instance = self.plan.peek_next()?;
+        if !self.surely_runs(instance) {
+            return None;
+        }
+        let watch = if self.config.stream { Watch::Merged } else { Watch::No };
+        Some(Output {
+            files: OutputFiles::Log { path: self.log_path(instance), attempt: 1 },
+            watch,
+        })
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    fn at(&mut self, now: Instant, _control: &mut super::Control<'_>) {
+        self.observer.event(&Event::Tick);
+        self.next_tick = self.observer.tick_interval().map(|every| now + every);
+    }
+
+    fn flush(&mut self) -> Option<Duration> {
+        self.observer.flush()
+    }
+}
+
+/// The chain of instances that ran whose durations add up the most.
+fn critical_path(
+    graph: &Graph,
+    ran: impl Fn(usize) -> bool,
+    durations: &[Duration],
+) -> (Vec<usize>, Duration) {
+    let mut best: Vec<(Duration, Option<usize>)> = vec![(Duration::ZERO, None); durations.len()];
+    for i in graph.topological_order() {
+        if !ran(i) {
+            continue;
+        }
+        let before =
+            graph.instances[i].deps.iter().filter(|&&d| ran(d)).max_by_key(|&&d| best[d].0);
+        let base = before.map_or(Duration::ZERO, |&d| best[d].0);
+        best[i] = (base + durations[i], before.copied());
+    }
+    let Some(end) = (0..durations.len()).filter(|&i| ran(i)).max_by_key(|&i| best[i].0) else {
+        return (Vec::new(), Duration::ZERO);
+    };
+    let mut path = vec![end];
+    while let Some(previous) = best[*path.last().unwrap_or(&end)].1 {
+        path.push(previous);
+    }
+    path.reverse();
+    (path, best[end].0)
+}

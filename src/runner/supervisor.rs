@@ -1,0 +1,442 @@
+//! Every attempt in flight, each a state machine: starting, running,
+//! terminating (and why, and when the kill comes), waiting to retry (with
+//! the outcome that made it retry). The one table for `run`, `par` and
+//! `map`; it drives an [`Executor`] and owns the timers of attempts
+//! (timeouts, the kill after the grace period, retry backoff). A finished
+//! attempt leaves the table as an [`Ended`] report, so an attempt cannot
+//! finish twice, and a task waiting for its retry when the run stops ends
+//! with the outcome it already had, without a new attempt.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::event::Outcome;
+use crate::exec::{Executor, Handle, Launch, Termination, Urgency, Usage};
+use crate::timers::Timers;
+
+/// How long an attempt may take to end after a graceful cancel before it
+/// is forced.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// Whether, and when, a failed attempt is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, at least 1.
+    pub attempts: u32,
+    /// The wait before each retry.
+    pub backoff: Backoff,
+}
+
+/// The wait before a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// None: the retry starts at once (GNU parallel's `--retries`).
+    None,
+    /// 250 ms after the first failure, doubling, at most 5 s (flows).
+    Doubling,
+}
+
+impl Backoff {
+    /// The wait after attempt `failed` (from 1) failed.
+    pub fn after(self, failed: u32) -> Duration {
+        match self {
+            Backoff::None => Duration::ZERO,
+            Backoff::Doubling => {
+                let doublings = failed.saturating_sub(1).min(5);
+                Duration::from_millis(250 << doublings).min(Duration::from_secs(5))
+            }
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retry.
+    pub const ONCE: RetryPolicy = RetryPolicy { attempts: 1, backoff: Backoff::None };
+}
+
+/// Why an attempt is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// It ran past this limit.
+    TimedOut(Duration),
+    /// The run is stopping (Ctrl-C, `--halt now`, output gone).
+    Interrupted,
+}
+
+/// Where one attempt stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptState {
+    /// Handed to the backend, not known to run yet.
+    Starting {
+        /// The backend's handle.
+        handle: Handle,
+    },
+    /// Running since then.
+    Running {
+        /// The backend's handle.
+        handle: Handle,
+        /// When it was seen to start.
+        since: Instant,
+    },
+    /// Asked to stop; forced at `kill_at` unless forced already (`None`).
+    Terminating {
+        /// The backend's handle.
+        handle: Handle,
+        /// Why it is stopped: what its outcome will be.
+        why: StopReason,
+        /// When it is forced, if it has not been.
+        kill_at: Option<Instant>,
+    },
+    /// Failed, waiting for its next attempt until then.
+    WaitingRetry {
+        /// How the failed attempt ended: the task's outcome if the retry
+        /// never comes.
+        previous: Outcome,
+        /// When the retry starts.
+        until: Instant,
+    },
+}
+
+/// One task's attempt in flight.
+#[derive(Debug)]
+struct InFlight {
+    attempt: Attempt,
+    state: AttemptState,
+}
+
+/// What stays true of an attempt whatever its state.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// Its number, from 1.
+    number: u32,
+    /// When it was handed to the backend.
+    launched: Instant,
+    launched_at: SystemTime,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+}
+
+/// What a task's attempt asks of the supervisor beyond its launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Stopped (outcome "timed out") after running this long.
+    pub timeout: Option<Duration>,
+    /// Retries after failures.
+    pub retry: RetryPolicy,
+}
+
+/// How an attempt ended, for whoever keeps the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The task.
+    pub key: usize,
+    /// The attempt's number, from 1.
+    pub number: u32,
+    /// When it was handed to the backend.
+    pub started_at: SystemTime,
+    /// From its launch to its end.
+    pub duration: Duration,
+    /// How its process ended; `None` if it never started.
+    pub termination: Option<Termination>,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// What it used.
+    pub usage: Usage,
+    /// Whether another attempt follows.
+    pub will_retry: bool,
+}
+
+/// Something the supervisor tells the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// A task's wait for its retry is over: start attempt `number`.
+    RetryDue {
+        /// The task.
+        key: usize,
+        /// The attempt to start.
+        number: u32,
+    },
+    /// A task waiting for its retry will not get it (the run stopped): it
+    /// ends with its last attempt's outcome.
+    RetryDropped {
+        /// The task.
+        key: usize,
+        /// Its last attempt's outcome.
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Timeout { key: usize, number: u32 },
+    Kill { key: usize, number: u32 },
+    Retry { key: usize, number: u32 },
+}
+
+/// The attempts in flight, by task key.
+#[derive(Debug, Default)]
+pub struct Supervisor {
+    flying: HashMap<usize, InFlight>,
+    by_handle: HashMap<Handle, usize>,
+    timers: Timers<Timer>,
+    /// No retry starts any more.
+    stopping: bool,
+}
+
+impl Supervisor {
+    /// No attempt in flight.
+    pub fn new() -> Supervisor {
+        Supervisor::default()
+    }
+
+    /// Whether no attempt is in flight (none running, none waiting to retry).
+    pub fn is_idle(&self) -> bool {
+        self.flying.is_empty()
+    }
+
+    /// Attempts running or being stopped (not those waiting to retry).
+    pub fn running(&self) -> usize {
+        self.flying
+            .values()
+            .filter(|f| !matches!(f.state, AttemptState::WaitingRetry { .. }))
+            .count()
+    }
+
+    /// Where task `key`'s attempt stands, if one is in flight.
+    pub fn state(&self, key: usize) -> Option<AttemptState> {
+        self.flying.get(&key).map(|f| f.state.clone())
+    }
+
+    /// The keys of tasks whose attempt runs (started, not being stopped),
+    /// with when each was launched.
+    pub fn running_since(&self) -> impl Iterator<Item = (usize, Instant)> + '_ {
+        self.flying
+            .iter()
+            .filter(|(_, f)| {
+                matches!(f.state, AttemptState::Starting { .. } | AttemptState::Running { .. })
+            })
+            .map(|(&key, f)| (key, f.attempt.launched))
+    }
+
+    /// The earliest timer, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Hands attempt `number` of task `key` to `executor`. A launch that
+    /// could not even be prepared (`Err`), or that the backend cannot
+    /// start, ends at once as "could not start".
+    pub fn start(
+        &mut self,
+        executor: &mut dyn Executor,
+        key: usize,
+        number: u32,
+        launch: Result<Launch, String>,
+        limits: Limits,
+        now: Instant,
+    ) -> Option<Ended> {
+        let attempt = Attempt {
+            number,
+            launched: now,
+            launched_at: SystemTime::now(),
+            timeout: limits.timeout,
+            retry: limits.retry,
+        };
+        match launch.and_then(|launch| executor.start(launch)) {
+            Ok(handle) => {
+                let state = AttemptState::Starting { handle };
+                self.by_handle.insert(handle, key);
+                self.flying.insert(key, InFlight { attempt, state });
+                None
+            }
+            Err(why) => {
+                let outcome = Outcome::SpawnFailed(why);
+                Some(self.end(key, attempt, None, outcome, Usage::default(), now))
+            }
+        }
+    }
+
+    /// The backend says `handle` runs.
+    pub fn started(&mut self, handle: Handle, now: Instant) {
+        let Some(&key) = self.by_handle.get(&handle) else { return };
+        let Some(flight) = self.flying.get_mut(&key) else { return };
+        if let AttemptState::Starting { handle } = flight.state {
+            flight.state = AttemptState::Running { handle, since: now };
+            if let Some(limit) = flight.attempt.timeout {
+                let number = flight.attempt.number;
+                self.timers.at(now + limit, Timer::Timeout { key, number });
+            }
+        }
+    }
+
+    /// The task whose attempt `handle` is, if it is in flight.
+    pub fn key_of(&self, handle: Handle) -> Option<usize> {
+        self.by_handle.get(&handle).copied()
+    }
+
+    /// The backend says `handle` ended so. `judge` gives the outcome of an
+    /// attempt that ended by itself (an exit 0 may still be a failure, as
+    /// when declared outputs are missing); one that was stopped has the
+    /// outcome of why it was.
+    pub fn ended(
+        &mut self,
+        handle: Handle,
+        termination: Termination,
+        usage: Usage,
+        now: Instant,
+        judge: impl FnOnce(usize, Termination) -> Outcome,
+    ) -> Option<Ended> {
+        let key = self.by_handle.remove(&handle)?;
+        let InFlight { attempt, state } = self.flying.remove(&key)?;
+        let outcome = match state {
+            AttemptState::Terminating { why: StopReason::TimedOut(limit), .. } => {
+                Outcome::TimedOut(limit)
+            }
+            AttemptState::Terminating { why: StopReason::Interrupted, .. } => Outcome::Interrupted,
+            _ => judge(key, termination),
+        };
+        Some(self.end(key, attempt, Some(termination), outcome, usage, now))
+    }
+
+    /// An attempt is over: it leaves the table, or waits there for its
+    /// retry.
+    fn end(
+        &mut self,
+        key: usize,
+        attempt: Attempt,
+        termination: Option<Termination>,
+        outcome: Outcome,
+        usage: Usage,
+        now: Instant,
+    ) -> Ended {
+        let will_retry = !self.stopping
+            && !outcome.succeeded()
+            && outcome != Outcome::Interrupted
+            && attempt.number < attempt.retry.attempts;
+        let ended = Ended {
+            key,
+            number: attempt.number,
+            started_at: attempt.launched_at,
+            duration: now.saturating_duration_since(attempt.launched),
+            termination,
+            outcome: outcome.clone(),
+            usage,
+            will_retry,
+        };
+        if will_retry {
+            let until = now + attempt.retry.backoff.after(attempt.number);
+            let state = AttemptState::WaitingRetry { previous: outcome, until };
+            self.timers.at(until, Timer::Retry { key, number: attempt.number + 1 });
+            self.flying.insert(key, InFlight { attempt, state });
+        }
+        ended
+    }
+
+    /// Stops task `key`'s running attempt, gracefully, for `why`; it is
+    /// forced after [`KILL_GRACE`]. An attempt already being stopped keeps
+    /// its first reason.
+    pub fn stop(&mut self, executor: &mut dyn Executor, key: usize, why: StopReason, now: Instant) {
+        let Some(flight) = self.flying.get_mut(&key) else { return };
+        let handle = match &flight.state {
+            &AttemptState::Starting { handle } | &AttemptState::Running { handle, .. } => handle,
+            AttemptState::Terminating { .. } | AttemptState::WaitingRetry { .. } => return,
+        };
+        let kill_at = now + KILL_GRACE;
+        flight.state = AttemptState::Terminating { handle, why, kill_at: Some(kill_at) };
+        self.timers.at(kill_at, Timer::Kill { key, number: flight.attempt.number });
+        executor.cancel(handle, Urgency::Graceful);
+    }
+
+    /// The run stops: no retry starts any more; tasks waiting for one end
+    /// with their last outcome (returned, in key order).
+    pub fn stop_retries(&mut self) -> Vec<Report> {
+        self.stopping = true;
+        let mut waiting: Vec<usize> = self
+            .flying
+            .iter()
+            .filter(|(_, f)| matches!(f.state, AttemptState::WaitingRetry { .. }))
+            .map(|(&key, _)| key)
+            .collect();
+        waiting.sort_unstable();
+        waiting
+            .into_iter()
+            .filter_map(|key| match self.flying.remove(&key)?.state {
+                AttemptState::WaitingRetry { previous, .. } => {
+                    Some(Report::RetryDropped { key, outcome: previous })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Stops every running attempt as interrupted: gracefully, or at once
+    /// when `forced` (also those already being stopped).
+    pub fn stop_all(&mut self, executor: &mut dyn Executor, forced: bool, now: Instant) {
+        let mut keys: Vec<usize> = self.flying.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if forced {
+                self.force(executor, key, StopReason::Interrupted);
+            } else {
+                self.stop(executor, key, StopReason::Interrupted, now);
+            }
+        }
+    }
+
+    /// Kills task `key`'s attempt now. One being stopped keeps its reason.
+    fn force(&mut self, executor: &mut dyn Executor, key: usize, why: StopReason) {
+        let Some(flight) = self.flying.get_mut(&key) else { return };
+        let (handle, why) = match &flight.state {
+            &AttemptState::Starting { handle } | &AttemptState::Running { handle, .. } => {
+                (handle, why)
+            }
+            &AttemptState::Terminating { handle, why, .. } => (handle, why),
+            AttemptState::WaitingRetry { .. } => return,
+        };
+        flight.state = AttemptState::Terminating { handle, why, kill_at: None };
+        executor.cancel(handle, Urgency::Forced);
+    }
+
+    /// Acts on the timers due by `now`.
+    pub fn fire(&mut self, executor: &mut dyn Executor, now: Instant) -> Vec<Report> {
+        let mut reports = Vec::new();
+        while let Some(timer) = self.timers.pop_due(now) {
+            let (key, number) = match timer {
+                Timer::Timeout { key, number } | Timer::Kill { key, number } => (key, number),
+                Timer::Retry { key, number } => (key, number - 1),
+            };
+            // A timer of an attempt that is over is stale.
+            let Some(flight) = self.flying.get(&key).filter(|f| f.attempt.number == number) else {
+                continue;
+            };
+            match (timer, &flight.state) {
+                (Timer::Timeout { .. }, AttemptState::Running { .. }) => {
+                    let limit = flight.attempt.timeout.unwrap_or_default();
+                    self.stop(executor, key, StopReason::TimedOut(limit), now);
+                }
+                (Timer::Kill { .. }, &AttemptState::Terminating { why, kill_at: Some(_), .. }) => {
+                    self.force(executor, key, why);
+                }
+                (Timer::Retry { number, .. }, AttemptState::WaitingRetry { .. }) => {
+                    self.flying.remove(&key);
+                    reports.push(Report::RetryDue { key, number });
+                }
+                _ => {}
+            }
+        }
+        reports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_quarter_second_up_to_five() {
+        assert_eq!(Backoff::Doubling.after(1), Duration::from_millis(250));
+        assert_eq!(Backoff::Doubling.after(3), Duration::from_secs(1));
+        assert_eq!(Backoff::Doubling.after(30), Duration::from_secs(5));
+        assert_eq!(Backoff::None.after(7), Duration::ZERO);
+    }
+}
