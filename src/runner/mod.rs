@@ -10,6 +10,11 @@ pub mod prepare;
 pub mod reactor;
 pub mod supervisor;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};

@@ -13,6 +13,7 @@ mod par;
 mod prims;
 mod process;
 mod report;
+mod retries;
 mod run_flow;
 mod signals;
 mod snapshots;
