@@ -84,11 +84,11 @@ def write_fixtures(root: Path, n: int, jobs: int) -> None:
     ninja += ["", "default " + " ".join(f"out_{t}" for t in names)]
     (root / "build.ninja").write_text("\n".join(ninja) + "\n")
 
-    (root / "run").mkdir()
     flow = [f'[tasks.{t}]\ncmd = "true"' for t in names]
-    (root / "run" / "flow.toml").write_text("\n".join(flow) + "\n")
-
-    (root / "par").mkdir()
+    for suffix in ("", "_base"):
+        (root / f"run{suffix}").mkdir()
+        (root / f"run{suffix}" / "flow.toml").write_text("\n".join(flow) + "\n")
+        (root / f"par{suffix}").mkdir()
 
 
 def build_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
@@ -118,20 +118,22 @@ def build_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
     # user's is. Deleting thousands of just-written logs before each run would
     # measure ext4 instead: its inode allocator then scans the recently freed
     # inodes on every create (seen: over half of maestro's CPU time).
-    runners.append(
-        Runner(
-            "maestro_par",
-            [a.maestro, "par", "-j", str(j), "--output", "quiet"] + ["true"] * n,
-            root / "par",
+    binaries = [("", a.maestro)] + ([("_base", a.baseline)] if a.baseline else [])
+    for suffix, maestro in binaries:
+        runners.append(
+            Runner(
+                f"maestro_par{suffix}",
+                [maestro, "par", "-j", str(j), "--output", "quiet"] + ["true"] * n,
+                root / f"par{suffix}",
+            )
         )
-    )
-    runners.append(
-        Runner(
-            "maestro_run",
-            [a.maestro, "run", "-f", "flow.toml", "-j", str(j), "--output", "quiet"],
-            root / "run",
+        runners.append(
+            Runner(
+                f"maestro_run{suffix}",
+                [maestro, "run", "-f", "flow.toml", "-j", str(j), "--output", "quiet"],
+                root / f"run{suffix}",
+            )
         )
-    )
     if a.parallel:
         runners.append(
             Runner(
@@ -158,6 +160,7 @@ def main() -> int:
     p.add_argument("--xargs", required=True)
     p.add_argument("--ninja", default="")
     p.add_argument("--parallel", default="")
+    p.add_argument("--baseline", default="")
     a = p.parse_args()
 
     chosen = selection_and_order("dispatch", a.only, a.seed)

@@ -7,6 +7,7 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 usage: bench/dispatch.sh [--n N] [--jobs J] [--reps R] [--only REGEX] [--with-parallel] [--seed S]
+                        [--baseline BIN]
 
   --n N            no-op jobs per run (default 5000)
   --jobs J         job slots for every runner (default 2)
@@ -14,6 +15,8 @@ usage: bench/dispatch.sh [--n N] [--jobs J] [--reps R] [--only REGEX] [--with-pa
   --only REGEX     run only runners whose name matches (Python regex, searched)
   --with-parallel  also time GNU parallel (slow: ~8x the raw loop)
   --seed S         seed for the shuffled order (default: random, printed)
+  --baseline BIN   also time another maestro binary (say, one built from an earlier commit)
+                   as maestro_par_base and maestro_run_base, side by side in the same run
 
 Runners: raw_spawn_loop, raw_spawn_loop_logs, make_jJ, ninja_jJ (if ninja is installed), xargs_PJ,
 maestro_par, maestro_run, parallel_jJ (with --with-parallel, if installed).
@@ -21,7 +24,7 @@ Needs target/release/maestro: run `cargo build --release` first.
 EOF
 }
 
-n=5000 jobs=2 reps=5 only="" with_parallel=0 seed=""
+n=5000 jobs=2 reps=5 only="" with_parallel=0 seed="" baseline=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --n) n="${2:?--n needs a value}"; shift 2 ;;
@@ -29,6 +32,7 @@ while [[ $# -gt 0 ]]; do
         --reps) reps="${2:?--reps needs a value}"; shift 2 ;;
         --only) only="${2:?--only needs a value}"; shift 2 ;;
         --seed) seed="${2:?--seed needs a value}"; shift 2 ;;
+        --baseline) baseline="${2:?--baseline needs a value}"; shift 2 ;;
         --with-parallel) with_parallel=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "dispatch: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -46,6 +50,10 @@ if [[ -n $seed && ! $seed =~ ^[0-9]+$ ]]; then
 fi
 
 need_maestro
+if [[ -n $baseline && ! -x $baseline ]]; then
+    echo "dispatch: --baseline $baseline is not an executable file" >&2
+    exit 2
+fi
 need python3 cc make xargs git
 find_true
 build_spawnloop
@@ -75,4 +83,5 @@ args=(--n "$n" --jobs "$jobs" --reps "$reps" --only "$only"
       --make "$(command -v make)" --xargs "$(command -v xargs)"
       --ninja "$ninja_bin" --parallel "$parallel_bin")
 [[ -n $seed ]] && args+=(--seed "$seed")
+[[ -n $baseline ]] && args+=(--baseline "$(realpath "$baseline")")
 exec python3 "$bench_dir/dispatch.py" "${args[@]}"

@@ -132,6 +132,7 @@ def run_once(runner: Runner, env: dict[str, str], timeout: float, files: int) ->
 def write_dispatch_fixtures(root: Path, n: int) -> None:
     (root / "inputs.txt").write_text("".join(f"{i}\n" for i in range(1, n + 1)))
     (root / "map").mkdir()
+    (root / "map_base").mkdir()
 
 
 def data_paths(root: Path, m: int) -> list[str]:
@@ -145,6 +146,12 @@ def write_throughput_fixtures(root: Path, m: int) -> None:
     for k, path in enumerate(data_paths(root, m), 1):
         Path(path).write_bytes(file_line(k, m) * (MIB // LINE))
     (root / "map_k").mkdir()
+    (root / "map_k_base").mkdir()
+
+
+def maestro_binaries(a: argparse.Namespace) -> list[tuple[str, str]]:
+    """The maestro under test, and the `--baseline` one (names end `_base`)."""
+    return [("", a.maestro)] + ([("_base", a.baseline)] if a.baseline else [])
 
 
 def dispatch_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
@@ -154,9 +161,11 @@ def dispatch_runners(root: Path, a: argparse.Namespace) -> list[Runner]:
         # `true N`, as every runner here runs (each value is appended).
         Runner("raw_spawn_loop", [a.spawnloop, "--numbered", str(n), str(j), a.true_bin], root),
         # Its .maestro/ (the history) is kept between runs, as a user's is.
-        Runner("maestro_map", [a.maestro, "map", f"-j{j}", "true"], root / "map", stdin=inputs),
         Runner(f"xargs_P{j}", [a.xargs, f"-P{j}", "-n1", "true"], root, stdin=inputs),
     ]
+    for suffix, maestro in maestro_binaries(a):
+        runners.append(Runner(f"maestro_map{suffix}", [maestro, "map", f"-j{j}", "true"],
+                              root / f"map{suffix}", stdin=inputs))
     if a.parallel:
         runners.append(Runner(f"parallel_j{j}", [a.parallel, "--will-cite", f"-j{j}", "true"],
                               root, stdin=inputs))
@@ -171,9 +180,11 @@ def throughput_runners(root: Path, a: argparse.Namespace, paths: list[str]) -> l
     read = [a.cat] + paths
     runners = [
         Runner("cat", [a.cat] + paths, root, piped=True, prepare=read),
-        Runner("maestro_map_k", [a.maestro, "map", "-k", f"-j{j}", "cat", ":::"] + paths,
-               root / "map_k", piped=True, prepare=read),
     ]
+    for suffix, maestro in maestro_binaries(a):
+        runners.append(Runner(f"maestro_map_k{suffix}",
+                              [maestro, "map", "-k", f"-j{j}", "cat", ":::"] + paths,
+                              root / f"map_k{suffix}", piped=True, prepare=read))
     if a.parallel:
         runners.append(Runner("parallel_k",
                               [a.parallel, "--will-cite", "-k", f"-j{j}", "cat", ":::"] + paths,
@@ -268,6 +279,7 @@ def main() -> int:
     p.add_argument("--cat", required=True)
     p.add_argument("--parallel", default="")
     p.add_argument("--rush", default="")
+    p.add_argument("--baseline", default="")
     a = p.parse_args()
 
     chosen = selection_and_order("map", a.only, a.seed)

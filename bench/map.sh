@@ -8,6 +8,7 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 usage: bench/map.sh [--n N] [--jobs J] [--reps R] [--files M] [--only REGEX] [--no-parallel] [--seed S]
+                   [--baseline BIN]
 
   --n N          no-op jobs per dispatch run (default 5000)
   --jobs J       job slots for every runner (default 2)
@@ -16,6 +17,8 @@ usage: bench/map.sh [--n N] [--jobs J] [--reps R] [--files M] [--only REGEX] [--
   --only REGEX   run only runners whose name matches (Python regex, searched)
   --no-parallel  leave GNU parallel out (the slowest runner: ~7x the raw loop)
   --seed S       seed for the shuffled order (default: random, printed)
+  --baseline BIN also time another maestro binary (say, one built from an earlier commit)
+                 as maestro_map_base and maestro_map_k_base, side by side in the same run
 
 Dispatch runners (N jobs `true <n>`, inputs 1..N on stdin): raw_spawn_loop (the 1.00x
 reference), maestro_map, xargs_PJ, parallel_jJ (if installed), rush_jJ (if installed).
@@ -25,7 +28,7 @@ Needs target/release/maestro: run `cargo build --release` first.
 EOF
 }
 
-n=5000 jobs=2 reps=5 files=200 only="" no_parallel=0 seed=""
+n=5000 jobs=2 reps=5 files=200 only="" no_parallel=0 seed="" baseline=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --n) n="${2:?--n needs a value}"; shift 2 ;;
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
         --files) files="${2:?--files needs a value}"; shift 2 ;;
         --only) only="${2:?--only needs a value}"; shift 2 ;;
         --seed) seed="${2:?--seed needs a value}"; shift 2 ;;
+        --baseline) baseline="${2:?--baseline needs a value}"; shift 2 ;;
         --no-parallel) no_parallel=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "map: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -51,6 +55,10 @@ if [[ -n $seed && ! $seed =~ ^[0-9]+$ ]]; then
 fi
 
 need_maestro
+if [[ -n $baseline && ! -x $baseline ]]; then
+    echo "map: --baseline $baseline is not an executable file" >&2
+    exit 2
+fi
 need python3 cc xargs cat git
 find_true
 build_spawnloop
@@ -85,4 +93,5 @@ args=(--n "$n" --jobs "$jobs" --reps "$reps" --files "$files" --only "$only"
       --xargs "$(command -v xargs)" --cat "$(command -v cat)"
       --parallel "$parallel_bin" --rush "$rush_bin")
 [[ -n $seed ]] && args+=(--seed "$seed")
+[[ -n $baseline ]] && args+=(--baseline "$(realpath "$baseline")")
 exec python3 "$bench_dir/map.py" "${args[@]}"

@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::terminal::OutputMode;
@@ -15,6 +16,21 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--output`'s values: the report's modes, named and explained here.
+fn output_modes() -> impl TypedValueParser<Value = OutputMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("grouped")
+            .help("A task's whole output at once when it ends, under a header line"),
+        PossibleValue::new("stream").help("Lines as they come, prefixed with the task's name"),
+        PossibleValue::new("quiet").help("Nothing but the summary"),
+    ])
+    .map(|name| match name.as_str() {
+        "stream" => OutputMode::Stream,
+        "quiet" => OutputMode::Quiet,
+        _ => OutputMode::Grouped,
+    })
 }
 
 impl Cli {
@@ -88,7 +104,7 @@ pub struct RunOptions {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// How task output is shown.
-    #[arg(long, value_enum, default_value_t = OutputMode::Grouped)]
+    #[arg(long, value_parser = output_modes(), default_value = "grouped")]
     pub output: OutputMode,
     /// At the end, write the run's HTML report to FILE (as `maestro report`).
     #[arg(long, value_name = "FILE")]

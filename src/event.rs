@@ -1,11 +1,26 @@
 //! What happens during a run, as plain data: the only interface from the
 //! runner to whatever shows or records the run.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::exec::{Termination, Usage};
 use crate::fresh::Record;
+use crate::graph::Graph;
+
+/// How a run's instances are named to people (and in the store): events
+/// speak of instances by number.
+pub trait InstanceNames {
+    /// The name of `instance`.
+    fn name(&self, instance: usize) -> Cow<'_, str>;
+}
+
+impl InstanceNames for Graph {
+    fn name(&self, instance: usize) -> Cow<'_, str> {
+        Cow::Borrowed(&self.instances[instance].name)
+    }
+}
 
 /// One thing that happened.
 #[derive(Debug)]
@@ -179,7 +194,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Succeeded => write!(f, "ok"),
             Outcome::Failed(termination) => write!(f, "failed: {termination}"),
             Outcome::TimedOut(limit) => {
-                write!(f, "timed out after {}", crate::report::format_duration(*limit))
+                write!(f, "timed out after {}", format_duration(*limit))
             }
             Outcome::Interrupted => write!(f, "interrupted"),
             Outcome::SpawnFailed(why) => write!(f, "could not start: {why}"),
@@ -278,5 +293,31 @@ impl Observer for Observers<'_> {
 
     fn flush(&mut self) -> Option<Duration> {
         self.0.iter_mut().filter_map(|o| o.flush()).min()
+    }
+}
+
+/// `0.51s`, `12.30s`, `3m05s`, `1h02m`: short and sortable by eye.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.2}s")
+    } else if secs < 3600.0 {
+        let whole = d.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    } else {
+        let whole = d.as_secs();
+        format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(Duration::from_millis(510)), "0.51s");
+        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::cli::{HistoryArgs, LogArgs};
 use crate::diag::nearest;
 use crate::error::{Error, Result};
+use crate::event::format_duration;
 use crate::exit_code;
-use crate::report::format_duration;
 use crate::store::query::{self, RunRow};
 use crate::store::{self, RunLock, Store, state_error};
 

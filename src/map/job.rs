@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -35,8 +36,14 @@ pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8>
 /// disk rather than in memory, so output of any size fits), kept from one
 /// job to the next. A job appends to them by path (its backend opens them);
 /// maestro reads them through the handles here, and once a job's output is
-/// printed, empties them for another job. So a job that prints nothing
-/// costs no file creation or deletion.
+/// printed, frees it for another job. So a job that prints nothing costs
+/// no file creation or deletion.
+///
+/// Printed output is freed by punching it out of the file, not by
+/// truncating: ext4 writes a file truncated to zero back to disk when a
+/// writer then closes it (its `auto_da_alloc`), which every job's backend
+/// does; that made each job of 1 MiB wait for the disk. A job's output
+/// therefore starts where the previous job's ended: at `start`.
 #[derive(Debug)]
 pub struct Capture {
     /// The job's stdout (with `--line-buffer`: everything it wrote, as it
@@ -46,28 +53,30 @@ pub struct Capture {
     pub stderr: File,
     /// Their paths, for the job's backend to write to.
     pub paths: (PathBuf, PathBuf),
+    /// Where the current job's output starts in each.
+    pub start: (u64, u64),
 }
 
 impl Capture {
     /// A new pair of files in `dir`, numbered `number`.
     pub fn new(dir: &Path, number: usize) -> io::Result<Capture> {
         let paths = (dir.join(format!("{number}.out")), dir.join(format!("{number}.err")));
-        Ok(Capture { stdout: private_file(&paths.0)?, stderr: private_file(&paths.1)?, paths })
+        let (stdout, stderr) = (private_file(&paths.0)?, private_file(&paths.1)?);
+        Ok(Capture { stdout, stderr, paths, start: (0, 0) })
     }
 
-    /// How many bytes are in stdout and stderr.
+    /// How many bytes of stdout and of stderr the current job wrote.
     pub fn lengths(&self) -> io::Result<(u64, u64)> {
-        Ok((self.stdout.metadata()?.len(), self.stderr.metadata()?.len()))
+        let stdout = self.stdout.metadata()?.len().saturating_sub(self.start.0);
+        let stderr = self.stderr.metadata()?.len().saturating_sub(self.start.1);
+        Ok((stdout, stderr))
     }
 
-    /// Empties both files for the next job (`lengths` is what they hold).
-    pub fn clear(&self, (stdout, stderr): (u64, u64)) -> io::Result<()> {
-        if stdout > 0 {
-            self.stdout.set_len(0)?;
-        }
-        if stderr > 0 {
-            self.stderr.set_len(0)?;
-        }
+    /// Frees the current job's output (`lengths` is what it wrote) for the
+    /// next job.
+    pub fn clear(&mut self, (stdout, stderr): (u64, u64)) -> io::Result<()> {
+        self.start.0 = free(&self.stdout, self.start.0, stdout)?;
+        self.start.1 = free(&self.stderr, self.start.1, stderr)?;
         Ok(())
     }
 
@@ -83,18 +92,60 @@ impl Capture {
         if attempt > 1 {
             writeln!(log, "maestro: --- attempt {attempt} ---")?;
         }
-        for (file, length) in [(&self.stdout, lengths.0), (&self.stderr, lengths.1)] {
+        let parts =
+            [(&self.stdout, self.start.0, lengths.0), (&self.stderr, self.start.1, lengths.1)];
+        for (file, start, length) in parts {
             let mut file = file;
-            file.seek(SeekFrom::Start(0))?;
+            file.seek(SeekFrom::Start(start))?;
             io::copy(&mut file.take(length), &mut log)?;
         }
         Ok(())
     }
 }
 
-/// A new empty file at `path`, readable and writable by maestro only.
+/// Frees `length` bytes of `file` from `start`; returns where the next
+/// output starts. Where the file system cannot punch holes, the file is
+/// emptied instead.
+fn free(file: &File, start: u64, length: u64) -> io::Result<u64> {
+    if length == 0 {
+        return Ok(start);
+    }
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(start), libc::off_t::try_from(length))
+    else {
+        return Err(io::Error::other("output files past the largest offset"));
+    };
+    // SAFETY: fallocate only reads its integer arguments; the descriptor
+    // is open for as long as `file` is borrowed.
+    let punched = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            offset,
+            len,
+        )
+    };
+    if punched == 0 {
+        return Ok(start + length);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::EOPNOTSUPP) {
+        return Err(error);
+    }
+    file.set_len(0)?;
+    Ok(0)
+}
+
+/// A new empty file at `path`, readable by maestro only, which appends
+/// what it writes (after what a job wrote).
 fn private_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_APPEND)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(test)]

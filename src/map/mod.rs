@@ -13,7 +13,7 @@ pub mod work;
 
 use std::borrow::Cow;
 
-use crate::store::recorder::InstanceNames;
+use crate::event::InstanceNames;
 
 /// A map job is named by its sequence number in the store: instance `i` is
 /// job `i + 1`.

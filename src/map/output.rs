@@ -8,10 +8,12 @@
 //! (`io::copy` uses `copy_file_range`, `sendfile` or `splice`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::job::Capture;
+use crate::report::status::StatusLine;
 
 /// A finished job's output.
 #[derive(Debug)]
@@ -26,7 +28,8 @@ pub struct JobOutput {
     pub tag: Option<Vec<u8>>,
 }
 
-/// Prints jobs' output as they finish, or in input order.
+/// Prints jobs' output as they finish, or in input order, and maestro's
+/// own words, with the live status line (which it owns) out of the way.
 #[derive(Debug)]
 pub struct Printer {
     keep_order: bool,
@@ -35,42 +38,59 @@ pub struct Printer {
     /// `-k`: the next job to print, and those finished ahead of it.
     next: u64,
     waiting: BTreeMap<u64, Option<JobOutput>>,
+    /// The live status line, on a terminal.
+    pub status: Option<StatusLine>,
 }
 
 impl Printer {
     /// A printer; `keep_order` is `-k`; one that does not `print` only
     /// empties the files for their next job.
-    pub fn new(keep_order: bool, print: bool) -> Printer {
-        Printer { keep_order: keep_order && print, print, next: 1, waiting: BTreeMap::new() }
+    pub fn new(keep_order: bool, print: bool, status: Option<StatusLine>) -> Printer {
+        Printer {
+            keep_order: keep_order && print,
+            print,
+            next: 1,
+            waiting: BTreeMap::new(),
+            status,
+        }
     }
 
-    /// A job finished. Its files come back emptied when its output was
-    /// printed now; with `-k` a job finished ahead of its turn keeps them
-    /// until printed.
-    pub fn finished(&mut self, output: JobOutput) -> io::Result<Option<Capture>> {
+    /// Erases the status line, if on screen.
+    pub fn clear_status(&mut self) {
+        if let Some(status) = &mut self.status {
+            status.clear();
+        }
+    }
+
+    /// Prints maestro's own line on stderr (`eprintln!`).
+    pub fn say(&mut self, line: fmt::Arguments) {
+        self.clear_status();
+        eprintln!("{line}");
+    }
+
+    /// A job finished. Its files, once its output is printed (now, or with
+    /// `-k` in its turn), are freed and put in `spare` for another job.
+    pub fn finished(&mut self, output: JobOutput, spare: &mut Vec<Capture>) -> io::Result<()> {
         if self.keep_order && output.seq != self.next {
             self.waiting.insert(output.seq, Some(output));
-            return Ok(None);
+            return Ok(());
         }
-        if self.print {
-            print(&output)?;
-        }
-        output.capture.clear(output.lengths)?;
+        self.print_and_free(output, spare)?;
         if self.keep_order {
             self.next += 1;
-            self.print_ready()?;
+            self.print_ready(spare)?;
         }
-        Ok(Some(output.capture))
+        Ok(())
     }
 
     /// Job `seq` will print nothing (skipped by `--resume`, say): with `-k`,
     /// the jobs after it need not wait for it.
-    pub fn nothing(&mut self, seq: u64) -> io::Result<()> {
+    pub fn nothing(&mut self, seq: u64, spare: &mut Vec<Capture>) -> io::Result<()> {
         if !self.keep_order {
             return Ok(());
         }
         self.waiting.insert(seq, None);
-        self.print_ready()
+        self.print_ready(spare)
     }
 
     /// How many finished jobs wait for their turn (`-k`), holding files.
@@ -82,36 +102,77 @@ impl Printer {
     /// over: the jobs in the gaps never ran).
     pub fn finish(&mut self) -> io::Result<()> {
         for output in std::mem::take(&mut self.waiting).into_values().flatten() {
-            print(&output)?;
+            self.print(&output)?;
         }
         Ok(())
     }
 
-    fn print_ready(&mut self) -> io::Result<()> {
+    fn print_ready(&mut self, spare: &mut Vec<Capture>) -> io::Result<()> {
         while let Some(entry) = self.waiting.remove(&self.next) {
             if let Some(output) = entry {
-                print(&output)?;
+                self.print_and_free(output, spare)?;
             }
             self.next += 1;
         }
         Ok(())
     }
-}
 
-/// Prints one job: stdout, then stderr.
-fn print(output: &JobOutput) -> io::Result<()> {
-    let tag = output.tag.as_deref();
-    let (stdout, stderr) = output.lengths;
-    if stdout + stderr > 0 {
-        crate::report::status::erase();
+    fn print_and_free(
+        &mut self,
+        mut output: JobOutput,
+        spare: &mut Vec<Capture>,
+    ) -> io::Result<()> {
+        if self.print {
+            self.print(&output)?;
+        }
+        output.capture.clear(output.lengths)?;
+        spare.push(output.capture);
+        Ok(())
     }
-    copy_start(&output.capture.stdout, stdout, &mut io::stdout().lock(), tag)?;
-    copy_start(&output.capture.stderr, stderr, &mut io::stderr().lock(), tag)
+
+    /// Prints one job: stdout, then stderr.
+    fn print(&mut self, output: &JobOutput) -> io::Result<()> {
+        let tag = output.tag.as_deref();
+        let (stdout, stderr) = output.lengths;
+        if stdout + stderr > 0 {
+            self.clear_status();
+        }
+        let capture = &output.capture;
+        copy_part(&capture.stdout, capture.start.0, stdout, &mut io::stdout().lock(), tag)?;
+        copy_part(&capture.stderr, capture.start.1, stderr, &mut io::stderr().lock(), tag)
+    }
+
+    /// `--line-buffer`: prints `lines` (whole lines, or a job's last
+    /// unfinished one) to stdout (`stream` 0) or stderr, each after `tag`
+    /// and a tab.
+    pub fn print_lines(
+        &mut self,
+        lines: &[u8],
+        stream: usize,
+        tag: Option<&[u8]>,
+    ) -> io::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.clear_status();
+        let bytes = match tag {
+            Some(tag) => tagged(lines, tag),
+            None => lines.to_vec(),
+        };
+        if stream == 0 {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(&bytes)?;
+            stdout.flush()
+        } else {
+            io::stderr().lock().write_all(&bytes)
+        }
+    }
 }
 
-/// Writes the first `length` bytes of `file` to `to`.
-fn copy_start(
+/// Writes `length` bytes of `file` from `start` to `to`.
+fn copy_part(
     mut file: &File,
+    start: u64,
     length: u64,
     to: &mut impl Write,
     tag: Option<&[u8]>,
@@ -119,7 +180,7 @@ fn copy_start(
     if length == 0 {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(0))?;
+    file.seek(SeekFrom::Start(start))?;
     let mut bytes = file.take(length);
     match tag {
         None => {
@@ -144,26 +205,6 @@ pub fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
         out.extend_from_slice(line);
     }
     out
-}
-
-/// `--line-buffer`: prints `lines` (whole lines, or a job's last unfinished
-/// one) to stdout (`stream` 0) or stderr, each after `tag` and a tab.
-pub fn print_lines(lines: &[u8], stream: usize, tag: Option<&[u8]>) -> io::Result<()> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    crate::report::status::erase();
-    let bytes = match tag {
-        Some(tag) => tagged(lines, tag),
-        None => lines.to_vec(),
-    };
-    if stream == 0 {
-        let mut stdout = io::stdout().lock();
-        stdout.write_all(&bytes)?;
-        stdout.flush()
-    } else {
-        io::stderr().lock().write_all(&bytes)
-    }
 }
 
 #[cfg(test)]

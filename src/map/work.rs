@@ -26,13 +26,13 @@ use super::halt::{Halt, HaltOn, HaltWhen, Tally};
 use super::inputs::{InputError, Inputs, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
-use super::output::{JobOutput, Printer, print_lines};
+use super::output::{JobOutput, Printer};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
-use crate::runner::supervisor::{Backoff, Ended, KILL_GRACE, Limits, RetryPolicy};
-use crate::runner::{Control, LoopError, Stop, Verdict, Work, drive};
+use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
+use crate::runner::{Control, Interrupt, LoopError, Stop, Verdict, Work, drive};
 use crate::template::Template;
 
 /// `--resume` and `--resume-failed`.
@@ -125,12 +125,14 @@ struct Running {
     lengths: (u64, u64),
 }
 
-/// `eprintln!`, with the live status line out of the way.
+/// `eprintln!` through `$printer`, with the live status line out of the way.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        crate::report::status::erase();
-        eprintln!($($arg)*);
-    }};
+    ($printer:expr) => {
+        $printer.say(format_args!(""))
+    };
+    ($printer:expr, $($arg:tt)*) => {
+        $printer.say(format_args!($($arg)*))
+    };
 }
 
 /// How often `--timeout N%` looks at the running jobs.
@@ -186,7 +188,11 @@ pub fn run(
         inputs_done: false,
         input_error: None,
         observer,
-        printer: Printer::new(config.keep_order, config.print_output),
+        printer: Printer::new(
+            config.keep_order,
+            config.print_output,
+            (!config.bar && stderr_is_rich()).then(StatusLine::default),
+        ),
         joblog,
         previous,
         free_slots: (1..=config.jobs).collect(),
@@ -203,13 +209,12 @@ pub fn run(
         broken_pipe: false,
         spare: Vec::new(),
         next_capture: 0,
-        status: (!config.bar && stderr_is_rich()).then(StatusLine::default),
         known_total,
         next_status: None,
         next_median_check: None,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
-    if work.status.is_some() {
+    if work.printer.status.is_some() {
         work.next_status = Some(started + STATUS_EVERY);
     }
     if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
@@ -223,11 +228,11 @@ pub fn run(
     if let Err(e) = work.printer.finish() {
         work.output_failed(&e);
     }
-    crate::report::status::erase();
+    work.printer.clear_status();
     work.summary.wall = reactor.now().saturating_duration_since(started);
     work.observer.event(&Event::RunFinished { summary: &work.summary });
     if work.config.bar {
-        say!();
+        say!(work.printer);
     }
     drop(work.spare.drain(..));
     let _ = fs::remove_dir_all(&config.capture_dir);
@@ -270,8 +275,6 @@ struct MapWork<'c, 'o> {
     next_capture: usize,
     /// Whoever read maestro's output stopped reading.
     broken_pipe: bool,
-    /// The live status line, on a terminal (not with `--bar`).
-    status: Option<StatusLine>,
     /// How many jobs there are, when the inputs say so before being read.
     known_total: Option<u64>,
     next_status: Option<Instant>,
@@ -314,7 +317,7 @@ impl MapWork<'_, '_> {
         if error.kind() == io::ErrorKind::BrokenPipe {
             self.broken_pipe = true;
         } else if !self.stopping {
-            say!("maestro: cannot write output: {error}");
+            say!(self.printer, "maestro: cannot write output: {error}");
         }
         if self.stopping { Verdict::Go } else { Verdict::StopNow }
     }
@@ -334,7 +337,11 @@ impl MapWork<'_, '_> {
             Ok(()) => running.log_path.clone(),
             Err(e) => {
                 let path = running.log_path.display();
-                say!("maestro: job {}: cannot keep its log {path}: {e}", running.job.seq);
+                say!(
+                    self.printer,
+                    "maestro: job {}: cannot keep its log {path}: {e}",
+                    running.job.seq
+                );
                 PathBuf::new()
             }
         }
@@ -357,7 +364,7 @@ impl MapWork<'_, '_> {
             command: &running.command,
         };
         if let Err(e) = joblog.write(&entry) {
-            say!("maestro: cannot write the joblog: {e}");
+            say!(self.printer, "maestro: cannot write the joblog: {e}");
             self.joblog = None;
         }
     }
@@ -384,6 +391,7 @@ impl MapWork<'_, '_> {
             HaltOn::Done => "finished",
         };
         say!(
+            self.printer,
             "maestro: halting: job {} {what}: {}",
             running.job.seq,
             String::from_utf8_lossy(&running.command)
@@ -397,7 +405,7 @@ impl MapWork<'_, '_> {
     /// Prints a finished job (now, or in its turn with `-k`); its files
     /// come back for another job once printed.
     fn print(&mut self, running: Running) -> Verdict {
-        let Some(capture) = running.capture else { return Verdict::Go };
+        let Some(mut capture) = running.capture else { return Verdict::Go };
         let lengths = running.lengths;
         if self.line_buffered() {
             if capture.clear(lengths).is_ok() {
@@ -407,11 +415,8 @@ impl MapWork<'_, '_> {
         }
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
         let output = JobOutput { seq: running.job.seq, capture, lengths, tag };
-        match self.printer.finished(output) {
-            Ok(capture) => {
-                self.spare.extend(capture);
-                Verdict::Go
-            }
+        match self.printer.finished(output, &mut self.spare) {
+            Ok(()) => Verdict::Go,
             Err(e) => self.output_failed(&e),
         }
     }
@@ -478,7 +483,7 @@ impl Work for MapWork<'_, '_> {
             if self.resumed(job.seq) {
                 self.summary.skipped += 1;
                 self.observer.event(&Event::Skipped { instance: key, why: Skip::Joblog });
-                if let Err(e) = self.printer.nothing(job.seq) {
+                if let Err(e) = self.printer.nothing(job.seq, &mut self.spare) {
                     self.output_failed(&e);
                 }
                 continue;
@@ -490,7 +495,11 @@ impl Work for MapWork<'_, '_> {
                 Ok(capture) => Some(capture),
                 Err(e) => {
                     let dir = self.config.capture_dir.display();
-                    say!("maestro: job {}: cannot create its output files in {dir}: {e}", job.seq);
+                    say!(
+                        self.printer,
+                        "maestro: job {}: cannot create its output files in {dir}: {e}",
+                        job.seq
+                    );
                     None
                 }
             };
@@ -517,7 +526,7 @@ impl Work for MapWork<'_, '_> {
         let line_buffered = self.line_buffered();
         let running = self.running.get_mut(&key).expect("a started job is running");
         running.started = Instant::now();
-        let Some(capture) = &running.capture else {
+        let Some(capture) = &mut running.capture else {
             return Err("no files to catch its output".to_string());
         };
         if number > 1 {
@@ -583,7 +592,7 @@ impl Work for MapWork<'_, '_> {
         let rest = partial.split_off(last_newline + 1);
         let lines = std::mem::replace(partial, rest);
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        match print_lines(&lines, stream, tag.as_deref()) {
+        match self.printer.print_lines(&lines, stream, tag.as_deref()) {
             Ok(()) => Verdict::Go,
             Err(e) => self.output_failed(&e),
         }
@@ -611,7 +620,7 @@ impl Work for MapWork<'_, '_> {
             // The unfinished last lines; nothing is printed after.
             for stream in 0..2 {
                 let rest = std::mem::take(&mut running.partial[stream]);
-                printed = printed.and(print_lines(&rest, stream, tag.as_deref()));
+                printed = printed.and(self.printer.print_lines(&rest, stream, tag.as_deref()));
             }
         }
         if let Outcome::SpawnFailed(why) = &ended.outcome {
@@ -628,7 +637,7 @@ impl Work for MapWork<'_, '_> {
         }
         if let Some(capture) = &running.capture {
             running.lengths = capture.lengths().unwrap_or_else(|e| {
-                say!("maestro: job {}: cannot read its output: {e}", running.job.seq);
+                say!(self.printer, "maestro: job {}: cannot read its output: {e}", running.job.seq);
                 (0, 0)
             });
         }
@@ -682,9 +691,10 @@ impl Work for MapWork<'_, '_> {
         }
         if let Outcome::TimedOut(limit) = outcome {
             say!(
+                self.printer,
                 "maestro: warning: job {} killed after {}: {}",
                 running.job.seq,
-                crate::report::format_duration(*limit),
+                crate::event::format_duration(*limit),
                 String::from_utf8_lossy(&running.command)
             );
         }
@@ -707,15 +717,16 @@ impl Work for MapWork<'_, '_> {
         self.stopping = true;
     }
 
-    fn interrupted(&mut self, signal: i32, forced: bool, running: usize) {
+    fn interrupted(&mut self, interrupt: &Interrupt) {
+        let Interrupt { signal, forced, grace, running } = *interrupt;
         self.interrupted = true;
         self.summary.was_interrupted = true;
-        self.observer.event(&Event::Interrupted { signal, forced, grace: KILL_GRACE });
+        self.observer.event(&Event::Interrupted { signal, forced, grace });
         let name = crate::exec::signal_name(signal);
         if forced {
-            say!("maestro: {name} received again: killing {running} jobs");
+            say!(self.printer, "maestro: {name} received again: killing {running} jobs");
         } else {
-            say!("maestro: {name} received: stopping {running} jobs");
+            say!(self.printer, "maestro: {name} received: stopping {running} jobs");
         }
     }
 

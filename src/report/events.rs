@@ -5,10 +5,10 @@
 use std::io::{self, BufWriter, Write};
 use std::time::{Duration, SystemTime};
 
+use crate::event::InstanceNames;
 use crate::event::{Event, NotRunReason, Observer, Skip};
 use crate::exec::signal_name;
 use crate::json::Value;
-use crate::store::recorder::InstanceNames;
 use crate::store::unix_ms;
 
 /// The version of the events' format, in every `run_started`: raised when

@@ -2,22 +2,7 @@
 //! stderr is a terminal that can take it.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Whether a status line is on screen. The terminal is one for the whole
-/// process, so is this: whatever prints calls [`erase`] first.
-static SHOWN: AtomicBool = AtomicBool::new(false);
-
-/// Erases the status line, if one is on screen, so that what is printed
-/// next starts on a clean line; the next tick draws it again.
-pub fn erase() {
-    if SHOWN.swap(false, Ordering::Relaxed) {
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(b"\r\x1b[K");
-        let _ = err.flush();
-    }
-}
 
 /// Whether stderr can show a live status line and colours: a terminal, not
 /// `TERM=dumb`, and no `NO_COLOR`.
@@ -27,17 +12,25 @@ pub fn stderr_is_rich() -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
-/// The line and what it last showed.
+/// The line and what it last showed. Whoever owns it prints everything
+/// else too, calling [`StatusLine::clear`] first.
 #[derive(Debug, Default)]
 pub struct StatusLine {
     /// What is on screen, so an unchanged line is not written again.
     last: String,
+    /// Whether it is on screen (not erased since drawn).
+    shown: bool,
 }
 
 impl StatusLine {
-    /// Erases the line (before other output is printed).
+    /// Erases the line, if on screen, so that what is printed next starts
+    /// on a clean line; the next tick draws it again.
     pub fn clear(&mut self) {
-        erase();
+        if std::mem::take(&mut self.shown) {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(b"\r\x1b[K");
+            let _ = err.flush();
+        }
     }
 
     /// Draws `done/total`, failures, the time left when it can be
@@ -73,13 +66,13 @@ impl StatusLine {
             }
         }
         let line = truncate_visible(&line, terminal_width().saturating_sub(1));
-        if line == self.last && SHOWN.load(Ordering::Relaxed) {
+        if line == self.last && self.shown {
             return;
         }
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r\x1b[K{line}");
         let _ = err.flush();
-        SHOWN.store(true, Ordering::Relaxed);
+        self.shown = true;
         self.last = line;
     }
 }

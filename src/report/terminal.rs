@@ -9,14 +9,13 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use super::format_duration;
 use super::status::{StatusLine, stderr_is_rich};
-use crate::event::{Attempt, Event, Observer, Outcome, RunSummary};
+use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, format_duration};
 use crate::exec::signal_name;
 use crate::graph::Graph;
 
 /// How task output is shown (`--output`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
     /// A task's whole output at once when it ends, under a header line.
     Grouped,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::prepare::{environment, log_file_stem, read_outputs};
 use super::reactor::Reactor;
-use super::supervisor::{Backoff, Ended, KILL_GRACE, Limits, RetryPolicy};
-use super::{LoopError, Stop, Verdict, Work, drive};
+use super::supervisor::{Backoff, Ended, Limits, RetryPolicy};
+use super::{Interrupt, LoopError, Stop, Verdict, Work, drive};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
 use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
 use crate::fresh::{Checker, Decision};
@@ -335,9 +335,10 @@ impl Work for FlowWork<'_, '_> {
         self.report_not_run(cancelled);
     }
 
-    fn interrupted(&mut self, signal: i32, forced: bool, _running: usize) {
+    fn interrupted(&mut self, interrupt: &Interrupt) {
         self.summary.was_interrupted = true;
-        self.observer.event(&Event::Interrupted { signal, forced, grace: KILL_GRACE });
+        let Interrupt { signal, forced, grace, .. } = *interrupt;
+        self.observer.event(&Event::Interrupted { signal, forced, grace });
     }
 
     fn next_output(&mut self) -> Option<Output> {

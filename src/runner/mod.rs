@@ -26,6 +26,19 @@ use supervisor::{Ended, Limits, Report, StopReason, Supervisor};
 
 pub use supervisor::KILL_GRACE;
 
+/// A request to stop, as the loop handles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupt {
+    /// The signal that asked.
+    pub signal: i32,
+    /// A second request: what runs is killed at once.
+    pub forced: bool,
+    /// How long the running attempts have before they are killed.
+    pub grace: Duration,
+    /// How many attempts are being stopped.
+    pub running: usize,
+}
+
 /// What the loop runs: where tasks come from and what their ends mean.
 /// Tasks are named by keys the work chooses (an instance's index, a job's
 /// sequence number less one).
@@ -73,9 +86,8 @@ pub trait Work {
     /// Starts nothing more: the run stops (because of `why`).
     fn stop(&mut self, why: Stop);
 
-    /// maestro was asked to stop by `signal`; `forced` on a second request.
-    /// `running` attempts are being stopped.
-    fn interrupted(&mut self, signal: i32, forced: bool, running: usize);
+    /// maestro was asked to stop; the running attempts are being stopped.
+    fn interrupted(&mut self, interrupt: &Interrupt);
 
     /// The output of the attempt likely to start next, for the backend to
     /// prepare while every slot is taken.
@@ -306,7 +318,9 @@ impl Loop<'_> {
     fn interrupt(&mut self, signal: i32, now: Instant) {
         self.interrupts += 1;
         let forced = self.interrupts > 1;
-        self.work.interrupted(signal, forced, self.supervisor.running());
+        let grace = if forced { Duration::ZERO } else { KILL_GRACE };
+        let running = self.supervisor.running();
+        self.work.interrupted(&Interrupt { signal, forced, grace, running });
         self.stop(Stop::Interrupted, now);
         self.supervisor.stop_all(self.executor, forced, now);
     }

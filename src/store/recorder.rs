@@ -19,26 +19,13 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{Connection, params};
 
 use super::{format_recent, join_names, push_recent, unix_ms};
-use crate::event::{Attempt, Event, NotRunReason, Observer, Skip};
-use crate::graph::Graph;
+use crate::event::{Attempt, Event, InstanceNames, NotRunReason, Observer, Skip};
 
 /// The longest a written event waits for its commit. Every commit appends
 /// each page it dirtied to the WAL; at 50 ms apart, commits were a tenth of
 /// maestro's own CPU time when dispatching 5,000 no-op tasks, at 200 ms a
 /// third of that.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
-
-/// How the instances of a run are named in the store.
-pub trait InstanceNames {
-    /// The name of `instance`.
-    fn name(&self, instance: usize) -> Cow<'_, str>;
-}
-
-impl InstanceNames for Graph {
-    fn name(&self, instance: usize) -> Cow<'_, str> {
-        Cow::Borrowed(&self.instances[instance].name)
-    }
-}
 
 /// Records one run.
 pub struct Recorder<'a> {

@@ -355,3 +355,22 @@ fn keep_order_with_many_finished_jobs_waiting_still_retries_the_head() {
     let want: String = (1..=400).map(|n| format!("{n}\n")).collect();
     assert_eq!(String::from_utf8_lossy(&output.stdout), want);
 }
+
+#[test]
+fn with_k_the_files_of_jobs_held_for_their_turn_are_reused_once_printed() {
+    // Odd jobs are slow, so each even job finishes first and waits for its
+    // turn. Once printed, its two output files must serve later jobs, not
+    // stay on disk for the rest of the run: each job counts them.
+    let p = Project::new();
+    let count = "ls .maestro/map-* | grep -c . >&2";
+    let command = format!("if [ $(({{}} % 2)) = 1 ]; then sleep 0.1; fi; echo {{}}; {count}");
+    let inputs: Vec<String> = (1..=30).map(|n| n.to_string()).collect();
+    let mut args = vec!["-k", "-j2", command.as_str(), ":::"];
+    args.extend(inputs.iter().map(String::as_str));
+    let run = map(&p, &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let expected: String = inputs.iter().map(|n| format!("{n}\n")).collect();
+    assert_eq!(run.stdout, expected);
+    let most = run.stderr.lines().filter_map(|l| l.trim().parse::<u32>().ok()).max();
+    assert!(most.is_some_and(|most| most <= 8), "files in use: {most:?}\n{}", run.stderr);
+}

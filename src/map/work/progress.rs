@@ -23,7 +23,7 @@ impl MapWork<'_, '_> {
         let running: Vec<(&str, Instant)> =
             labels.iter().map(|(label, since)| (label.as_str(), *since)).collect();
         let failed = self.summary.failed.len();
-        if let Some(status) = &mut self.status {
+        if let Some(status) = &mut self.printer.status {
             status.draw(done as usize, total, failed, eta, &running);
         }
     }
