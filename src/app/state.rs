@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::fast_hash::FastMap;
 use crate::fresh::FileStamp;
 use crate::store::{LockMode, RunLock, Store, TaskHistory};
+use foldhash::HashMap as FastMap;
 
 /// The state, open (and locked, unless a dry run found it busy).
 pub struct Opened {

@@ -18,7 +18,7 @@ use super::{
     ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Usage, Watch,
     spawn_error_text,
 };
-use crate::template::split_direct;
+use crate::shell::split_direct;
 
 /// A started attempt's process, until reaped.
 #[derive(Debug)]

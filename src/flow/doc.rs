@@ -1,10 +1,8 @@
 //! The parsed TOML document that the checks in `parse.rs` walk: tables keep
 //! their entries in file order, and every key and value keeps its span.
 //!
-//! It is built either by the quick reader in `quick.rs` (plain files, which is
-//! nearly all of them) or, for anything else, from the document of the `toml`
-//! crate, whose errors are then the ones reported. Both give the same tree for
-//! a file the quick reader accepts (its tests check this).
+//! It is built from the document of the `toml` crate, keeping what the
+//! checks need: entries in order, unescaped text, and spans.
 
 use std::borrow::Cow;
 

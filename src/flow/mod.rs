@@ -2,10 +2,10 @@
 //! a [`Flow`] whose every value keeps the span it came from, so that later
 //! passes (expansion, scheduling) can still point into the file.
 
+mod deps;
 mod doc;
 pub mod duration;
 mod parse;
-mod quick;
 
 pub use duration::parse_duration;
 pub use parse::parse;

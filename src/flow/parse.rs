@@ -6,17 +6,16 @@
 //! after the parts they depend on, and skip anything already reported, so a
 //! single mistake yields a single diagnostic.
 //!
-//! The tree comes from the quick reader (`quick.rs`) when the file is plain
-//! TOML, as flow files nearly always are, and from the `toml` crate otherwise
-//! (which also reports syntax errors): see `doc.rs`.
+//! The tree comes from the `toml` crate's document, which also reports
+//! syntax errors: see `doc.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
-use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, is_valid_name, parse_duration, quick};
+use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration};
 use crate::diag::{Diagnostic, SourceFile, Span, nearest};
 
 const TOP_LEVEL_KEYS: [&str; 3] = ["jobs", "resources", "tasks"];
@@ -43,22 +42,14 @@ const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd
 /// values include their quotes; a task's name span is its key in the table
 /// header, which is also where `cpus` points when the task does not set it.
 pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
-    let mut diags = match quick::read(&file.text) {
-        Some(root) => match check(&root) {
+    let (root, errors) = DeTable::parse_recoverable(&file.text);
+    let mut diags = if errors.is_empty() {
+        match check(&doc::from_toml(root.get_ref())) {
             Ok(flow) => return Ok(flow),
             Err(diags) => diags,
-        },
-        None => {
-            let (root, errors) = DeTable::parse_recoverable(&file.text);
-            if errors.is_empty() {
-                match check(&doc::from_toml(root.get_ref())) {
-                    Ok(flow) => return Ok(flow),
-                    Err(diags) => diags,
-                }
-            } else {
-                errors.iter().map(syntax_error).collect()
-            }
         }
+    } else {
+        errors.iter().map(syntax_error).collect()
     };
     diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
     Err(diags)
@@ -131,8 +122,7 @@ impl Checker {
                 Vec::new()
             }
         };
-        let edges = self.check_deps(&tasks);
-        self.check_cycles(&tasks, &edges);
+        self.diags.extend(deps::check(&tasks));
         Flow { jobs, resources, tasks }
     }
 
@@ -445,104 +435,6 @@ impl Checker {
         };
         self.error_with_hint(message, key.span.clone(), hint);
     }
-    /// Checks every dep, returning the graph of the valid ones: for each
-    /// task, the tasks it names, with the span of the name.
-    fn check_deps(&mut self, tasks: &[TaskDef]) -> Vec<Vec<(usize, Span)>> {
-        if tasks.iter().all(|task| task.deps.is_empty()) {
-            return vec![Vec::new(); tasks.len()];
-        }
-        let index: HashMap<&str, usize> =
-            tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
-        let mut edges = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let name = &task.name.value;
-            let mut seen = HashSet::new();
-            let mut targets = Vec::new();
-            for dep in &task.deps {
-                if !seen.insert(dep.value.as_str()) {
-                    let message = format!("'{}' is listed twice in deps of '{name}'", dep.value);
-                    self.error(message, dep.span.clone());
-                } else if dep.value == *name {
-                    self.error(format!("task '{name}' depends on itself"), dep.span.clone());
-                } else if let Some(&target) = index.get(dep.value.as_str()) {
-                    targets.push((target, dep.span.clone()));
-                } else {
-                    self.unknown_dep(dep, name, &index);
-                }
-            }
-            edges.push(targets);
-        }
-        edges
-    }
-
-    fn unknown_dep(&mut self, dep: &Spanned<String>, task: &str, index: &HashMap<&str, usize>) {
-        let message = format!("task '{task}' depends on '{}', which does not exist", dep.value);
-        let diag = Diagnostic::new(message, dep.span.clone());
-        self.diags.push(match nearest(&dep.value, index.keys().copied()) {
-            Some(near) => diag.with_hint(format!("did you mean '{near}'?")),
-            None => diag,
-        });
-    }
-
-    /// Reports cycles, walking depth-first from each task in file order and
-    /// reporting each edge that leads back onto the current path. Each such
-    /// edge closes a different cycle, so none is reported twice.
-    fn check_cycles(&mut self, tasks: &[TaskDef], edges: &[Vec<(usize, Span)>]) {
-        const UNSEEN: usize = usize::MAX;
-        const DONE: usize = usize::MAX - 1;
-        // Per task: UNSEEN, DONE, or its position on the current path.
-        let mut state = vec![UNSEEN; tasks.len()];
-        // The current path, each task with the index of its next edge.
-        let mut path = Vec::new();
-        for start in 0..tasks.len() {
-            if state[start] != UNSEEN {
-                continue;
-            }
-            path.push((start, 0));
-            state[start] = 0;
-            while let Some((task, next)) = path.last_mut() {
-                let task = *task;
-                let Some((target, _)) = edges[task].get(*next) else {
-                    state[task] = DONE;
-                    path.pop();
-                    continue;
-                };
-                *next += 1;
-                match state[*target] {
-                    UNSEEN => {
-                        state[*target] = path.len();
-                        path.push((*target, 0));
-                    }
-                    DONE => {}
-                    position => {
-                        let cycle: Vec<usize> = path[position..].iter().map(|(t, _)| *t).collect();
-                        self.report_cycle(cycle, tasks, edges);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reports `cycle` (each task naming the next, the last naming the first)
-    /// starting from its task that comes first in the file.
-    fn report_cycle(
-        &mut self,
-        mut cycle: Vec<usize>,
-        tasks: &[TaskDef],
-        edges: &[Vec<(usize, Span)>],
-    ) {
-        let first = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
-        cycle.rotate_left(first);
-        let mut names: Vec<&str> = cycle.iter().map(|&t| tasks[t].name.value.as_str()).collect();
-        names.push(names[0]);
-        let second = cycle[1 % cycle.len()];
-        let span = edges[cycle[0]]
-            .iter()
-            .find(|(target, _)| *target == second)
-            .map_or(tasks[cycle[0]].name.span.clone(), |(_, span)| span.clone());
-        self.error(format!("dependency cycle: {}", names.join(" -> ")), span);
-    }
-
     /// An integer in `min..=u32::MAX`; `what` names it in messages.
     fn integer(&mut self, value: &Node<'_>, what: &str, min: u32) -> Option<u32> {
         let Value::Integer(int) = &value.value else {

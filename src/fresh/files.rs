@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::fast_hash::FastMap;
+use foldhash::HashMap as FastMap;
 
 /// A file modified this close to the moment it was hashed may change again
 /// without its mtime moving (filesystem timestamps are coarse): its hash is

@@ -369,7 +369,7 @@ mod tests {
 
     use super::*;
     use crate::diag::SourceFile;
-    use crate::fast_hash::FastMap;
+    use foldhash::HashMap as FastMap;
 
     const FLOW: &str = r#"
 [tasks.a]

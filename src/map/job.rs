@@ -8,7 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::inputs::Job;
-use crate::template::{Template, shell_quote};
+use crate::shell::shell_quote;
+use crate::template::Template;
 
 /// The command line of `job` in slot `slot`, GNU parallel's way: the
 /// template expanded with its values quoted for the shell; the values

@@ -5,8 +5,8 @@
 use super::recorded::{RecordedRun, log_end};
 use crate::exec::signal_name;
 use crate::json::Value;
+use crate::shell::shell_quote;
 use crate::store::query::AttemptRow;
-use crate::template::shell_quote;
 
 /// The version of the data the page reads: raised when a field changes
 /// meaning or goes away (fields may be added without it).

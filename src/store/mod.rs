@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
-use crate::fast_hash::FastMap;
 use crate::fresh::{FileStamp, Record, Remembered};
+use foldhash::HashMap as FastMap;
 
 pub use lock::{LockMode, RunLock};
 
