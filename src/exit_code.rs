@@ -10,5 +10,10 @@ pub const TASK_FAILED: i32 = 1;
 pub const RUN_BROKE_OFF: i32 = TASK_FAILED;
 /// Bad usage, a bad flow file, or a problem before anything ran.
 pub const USAGE: i32 = 2;
+/// `maestro map`, for everything but its jobs' failures (which it counts
+/// as GNU parallel does: 1 to 100 failed, 101 for more): bad usage,
+/// unreadable inputs, a state maestro cannot use, a run that broke off.
+/// (2 would mean "two jobs failed".)
+pub const MAP_ERROR: i32 = 255;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;

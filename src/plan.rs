@@ -30,6 +30,29 @@ pub enum Standing {
     Cancelled,
 }
 
+/// Why an instance that is not finished cannot start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// It needs more job slots than there are.
+    Slots {
+        /// The slots it needs.
+        needs: u32,
+        /// The slots there are.
+        total: u32,
+    },
+    /// It needs more units of a resource than there are.
+    Units {
+        /// The resource's index.
+        resource: usize,
+        /// The units it needs.
+        needs: u32,
+        /// The resource's capacity.
+        capacity: u32,
+    },
+    /// It waits for deps that have not finished.
+    Deps,
+}
+
 /// What a started instance holds until it finishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -45,11 +68,14 @@ pub struct Grant {
 #[derive(Debug, Clone)]
 struct Pool {
     free: BTreeSet<u32>,
+    /// Units in all, free or not.
+    size: u32,
 }
 
 impl Pool {
     fn new(ids: impl Iterator<Item = u32>) -> Pool {
-        Pool { free: ids.collect() }
+        let free: BTreeSet<u32> = ids.collect();
+        Pool { size: free.len() as u32, free }
     }
 
     fn has(&self, amount: u32) -> bool {
@@ -245,10 +271,29 @@ impl Plan {
         self.unfinished == 0
     }
 
-    /// Whether nothing is running but unfinished instances remain: a bug in
-    /// the plan's inputs (checked flows cannot get here), reported not hung.
-    pub fn is_stuck(&self) -> bool {
-        !self.is_done() && self.held.is_empty()
+    /// When nothing runs but unfinished instances remain (checked flows
+    /// cannot get here: reported, not hung), the first one that could start
+    /// but never fits, or else the first one waiting, and why.
+    pub fn stuck(&self) -> Option<(usize, Blocked)> {
+        if self.is_done() || !self.held.is_empty() {
+            return None;
+        }
+        let never_fits = self.ready.iter().flat_map(|heap| heap.iter()).map(|&(_, Reverse(i))| i);
+        if let Some(instance) = never_fits.min() {
+            let (cpus, resources) = &self.demands[self.demand_of[instance]];
+            let blocked = resources
+                .iter()
+                .find(|&&(r, amount)| amount > self.units[r].size)
+                .map(|&(resource, needs)| Blocked::Units {
+                    resource,
+                    needs,
+                    capacity: self.units[resource].size,
+                })
+                .unwrap_or(Blocked::Slots { needs: *cpus, total: self.slots.size });
+            return Some((instance, blocked));
+        }
+        let waiting = self.standing.iter().position(|s| matches!(s, Standing::Waiting(_)))?;
+        Some((waiting, Blocked::Deps))
     }
 
     /// Where each instance stands.

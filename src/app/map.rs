@@ -6,26 +6,37 @@ use super::{report, state};
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
 use crate::event::Observers;
+use crate::exit_code;
 use crate::map::SeqNames;
 use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
 use crate::map::halt::parse_halt;
-use crate::map::inputs::{Inputs, Parsing};
+use crate::map::inputs::{InputError, Inputs, Parsing};
 use crate::map::job::command_for;
-use crate::map::work::{self, MapConfig, Resume};
+use crate::map::work::{self, MapConfig, MapError, Resume};
 use crate::report::events::JsonEvents;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
 
-/// GNU parallel's exit status for everything but job failures: bad usage,
-/// unreadable inputs, a state maestro cannot use. (maestro's other
-/// commands exit 2 for these, which for `map` would mean "two jobs failed".)
-pub const MAP_ERROR: i32 = 255;
+impl From<MapError> for Error {
+    fn from(error: MapError) -> Error {
+        match error {
+            MapError::Input(error) => input_error(error),
+            MapError::File { action, path, source } => Error::Io { action, path, source },
+            MapError::System { context, source } => Error::system(context, source),
+            MapError::Loop(error) => Error::Run(error),
+        }
+    }
+}
+
+fn input_error(error: InputError) -> Error {
+    Error::io("cannot read input", error.path, error.source)
+}
 
 /// Runs `maestro map`; returns its exit status.
 pub fn map(args: MapArgs) -> i32 {
     run_map(args).unwrap_or_else(|error| {
         eprint!("{}", error.render());
-        MAP_ERROR
+        exit_code::MAP_ERROR
     })
 }
 
@@ -46,9 +57,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         return Err(Error::usage("-n 0: each job needs at least one input"));
     }
     let parsing = Parsing { null: args.null, colsep, per_job: args.max_args.unwrap_or(1) };
-    let mut inputs = Inputs::open(&line.sources, parsing).map_err(|e| {
-        Error::usage(format!("cannot read input {}: {}", e.path.display(), e.source))
-    })?;
+    let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;
     if args.dry_run {
         return dry_run(&mut inputs, line.template.as_ref(), jobs);
     }
@@ -91,7 +100,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
     }
     let ran = work::run(inputs, &config, &mut observers, &mut executor, &mut poller);
     drop(executor);
-    let status = ran.map_err(|e| Error::usage(e.to_string()))?;
+    let status = ran?;
     drop(observers);
     if let Some(error) = recorder.error() {
         warn_unrecorded(opened.store.path(), error);
@@ -112,9 +121,7 @@ fn dry_run(
 ) -> Result<i32> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    while let Some(job) = inputs.next_job().map_err(|e| {
-        Error::usage(format!("cannot read input {}: {}", e.path.display(), e.source))
-    })? {
+    while let Some(job) = inputs.next_job().map_err(input_error)? {
         let slot = ((job.seq - 1) % u64::from(jobs)) as u32 + 1;
         let mut command = command_for(template, &job, slot);
         command.push(b'\n');

@@ -42,7 +42,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             let _ = e.print();
             return match (e.use_stderr(), is_map) {
                 (false, _) => exit_code::SUCCESS,
-                (true, true) => map::MAP_ERROR,
+                (true, true) => exit_code::MAP_ERROR,
                 (true, false) => exit_code::USAGE,
             };
         }

@@ -92,9 +92,24 @@ pub enum MapError {
     /// An input source could not be read.
     #[error("cannot read input {}: {}", .0.path.display(), .0.source)]
     Input(InputError),
-    /// A file maestro writes could not be.
-    #[error("{0}")]
-    Io(String),
+    /// A file maestro reads or writes could not be.
+    #[error("{action} {}: {source}", path.display())]
+    File {
+        /// What maestro was doing ("cannot read", "cannot create").
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The operating system refused something the run needs.
+    #[error("{context}: {source}")]
+    System {
+        /// What maestro was doing.
+        context: &'static str,
+        /// The cause.
+        source: io::Error,
+    },
     /// The loop could not go on.
     #[error(transparent)]
     Loop(#[from] LoopError),
@@ -162,25 +177,34 @@ pub fn run(
     reactor: &mut dyn Reactor,
 ) -> Result<i32, MapError> {
     let known_total = inputs.total();
-    let feed = Feed::new(inputs)
-        .map_err(|e| MapError::Io(format!("cannot start reading the inputs: {e}")))?;
+    let feed = Feed::new(inputs).map_err(|source| MapError::System {
+        context: "cannot start reading the inputs",
+        source,
+    })?;
     let previous = match (&config.joblog, config.resume) {
-        (Some(path), Resume::All | Resume::Failed) => Some(
-            Previous::read(path)
-                .map_err(|e| MapError::Io(format!("cannot read {}: {e}", path.display())))?,
-        ),
+        (Some(path), Resume::All | Resume::Failed) => {
+            Some(Previous::read(path).map_err(|source| MapError::File {
+                action: "cannot read",
+                path: path.clone(),
+                source,
+            })?)
+        }
         _ => None,
     };
     let joblog = match &config.joblog {
-        Some(path) => Some(
-            Joblog::create(path, config.resume != Resume::No)
-                .map_err(|e| MapError::Io(format!("cannot write {}: {e}", path.display())))?,
-        ),
+        Some(path) => {
+            Some(Joblog::create(path, config.resume != Resume::No).map_err(|source| {
+                MapError::File { action: "cannot write", path: path.clone(), source }
+            })?)
+        }
         None => None,
     };
     let dir = &config.capture_dir;
-    fs::create_dir_all(dir)
-        .map_err(|e| MapError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|source| MapError::File {
+        action: "cannot create",
+        path: dir.clone(),
+        source,
+    })?;
     let started = reactor.now();
     let mut work = MapWork {
         config,
@@ -204,8 +228,10 @@ pub fn run(
         halt_status: None,
         interrupted: false,
         log_dir_made: false,
-        cwd: std::env::current_dir()
-            .map_err(|e| MapError::Io(format!("cannot read the current directory: {e}")))?,
+        cwd: std::env::current_dir().map_err(|source| MapError::System {
+            context: "cannot read the current directory",
+            source,
+        })?,
         broken_pipe: false,
         spare: Vec::new(),
         next_capture: 0,

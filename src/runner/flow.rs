@@ -16,7 +16,7 @@ use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, 
 use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
 use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
-use crate::plan::{Grant, Plan, Standing};
+use crate::plan::{Blocked, Grant, Plan, Standing};
 
 /// What the run is asked to do, beyond the graph.
 #[derive(Debug, Clone)]
@@ -325,9 +325,29 @@ impl Work for FlowWork<'_, '_> {
     }
 
     fn stuck(&self) -> Option<String> {
-        self.plan
-            .is_stuck()
-            .then(|| "no task can start: their slots or resources never free up".to_string())
+        let (instance, blocked) = self.plan.stuck()?;
+        let graph = self.graph;
+        let name = &graph.instances[instance].name;
+        let why = match blocked {
+            Blocked::Slots { needs, total } => {
+                format!("'{name}' needs {needs} job slots, and there are {total}")
+            }
+            Blocked::Units { resource, needs, capacity } => {
+                let resource = &graph.resources[resource].name;
+                format!("'{name}' needs {needs} of resource '{resource}', which has {capacity}")
+            }
+            Blocked::Deps => {
+                let standings = self.plan.standings();
+                let unfinished: Vec<String> = graph.instances[instance]
+                    .deps
+                    .iter()
+                    .filter(|&&dep| standings[dep] != Standing::Succeeded)
+                    .map(|&dep| format!("'{}'", graph.instances[dep].name))
+                    .collect();
+                format!("'{name}' waits for {}, which cannot start either", unfinished.join(", "))
+            }
+        };
+        Some(format!("no task can start: {why}"))
     }
 
     fn stop(&mut self, _why: Stop) {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::LoopError;
 use super::fake::{Clock, FakeExecutor, FakeReactor};
 use super::flow::{self, RunConfig, Skipping};
 use crate::event::{Event, Observer, RunSummary};
@@ -57,6 +58,15 @@ struct Ran {
 }
 
 fn run(graph: &Graph, jobs: u32, keep_going: bool, reactor: impl Fn(&Clock) -> FakeReactor) -> Ran {
+    try_run(graph, jobs, keep_going, reactor).expect("the run goes to its end")
+}
+
+fn try_run(
+    graph: &Graph,
+    jobs: u32,
+    keep_going: bool,
+    reactor: impl Fn(&Clock) -> FakeReactor,
+) -> Result<Ran, LoopError> {
     let clock = Clock::new();
     let logs = std::env::temp_dir().join(format!(
         "maestro-fake-{}-{:?}",
@@ -70,7 +80,7 @@ fn run(graph: &Graph, jobs: u32, keep_going: bool, reactor: impl Fn(&Clock) -> F
     let mut recorder = Recorder { graph, lines: Vec::new() };
     let selected = vec![true; graph.instances.len()];
     let priority = graph.remaining_path(|_| Duration::from_secs(1));
-    let (summary, _) = flow::run(
+    let ran = flow::run(
         graph,
         &selected,
         priority,
@@ -79,11 +89,11 @@ fn run(graph: &Graph, jobs: u32, keep_going: bool, reactor: impl Fn(&Clock) -> F
         &mut recorder,
         &mut executor,
         &mut reactor,
-    )
-    .expect("the run goes to its end");
+    );
     let _ = std::fs::remove_dir_all(logs);
+    let (summary, _) = ran?;
     let backend = backend.borrow().clone();
-    Ran { backend, events: recorder.lines, summary }
+    Ok(Ran { backend, events: recorder.lines, summary })
 }
 
 fn quiet(clock: &Clock) -> FakeReactor {
@@ -281,4 +291,32 @@ fn an_attempt_the_backend_refuses_fails_and_may_be_retried() {
         ran.events,
         ["t#1 could not start: cannot start, then 1s ok: refused, will retry", "t#2 ok"]
     );
+}
+
+/// The message of a run that could start nothing more.
+fn stuck(graph: &Graph, jobs: u32) -> String {
+    match try_run(graph, jobs, false, quiet) {
+        Err(LoopError::Stuck(why)) => why,
+        other => panic!("not stuck: {:?}", other.map(|ran| ran.events)),
+    }
+}
+
+#[test]
+fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
+    // Checked flows never get here; a plan given such a graph says why
+    // instead of hanging.
+    let mut g = graph(&[&[("train", "ok")], &[("report", "ok")]]);
+    g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
+    g.instances[0].resources = vec![(0, 2)];
+    assert_eq!(stuck(&g, 2), "no task can start: 'train' needs 2 of resource 'gpu', which has 1");
+
+    let mut g = graph(&[&[("big", "ok"), ("small", "1s ok")]]);
+    g.instances[0].cpus = 3;
+    assert_eq!(stuck(&g, 2), "no task can start: 'big' needs 3 job slots, and there are 2");
+
+    let mut g = graph(&[&[("a", "ok"), ("b", "ok")]]);
+    g.instances[0].deps = vec![1];
+    g.instances[1].deps = vec![0];
+    g.dependents = vec![vec![1], vec![0]];
+    assert_eq!(stuck(&g, 2), "no task can start: 'a' waits for 'b', which cannot start either");
 }
