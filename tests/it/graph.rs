@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::support::{Project, have_chromium, have_tool, render};
+use crate::support::{Project, render};
 
 const FLOW: &str = r#"
 [tasks.fetch]
@@ -22,12 +22,6 @@ deps = ["clean"]
 [tasks."odd.name-1"]
 cmd = "true"
 "#;
-
-fn have_dot() -> bool {
-    let mut probe = Command::new("dot");
-    probe.arg("-V");
-    have_tool(probe, "apt-get install graphviz")
-}
 
 /// `dot -Tplain` of `text`: Graphviz's own reading of it, one `node` line
 /// per node and one `edge` line per edge.
@@ -50,10 +44,8 @@ fn graphviz(text: &str) -> (usize, usize, String) {
 }
 
 #[test]
+#[cfg_attr(no_dot, ignore = "needs dot (apt-get install graphviz)")]
 fn dot_reads_back_with_one_node_per_task_or_per_instance() {
-    if !have_dot() {
-        return;
-    }
     let p = Project::with_flow(FLOW);
     let collapsed = p.maestro(&["graph"]);
     assert_eq!(collapsed.code, 0, "{}", collapsed.stderr);
@@ -100,27 +92,12 @@ fn a_bad_flow_is_an_error_with_its_place() {
     assert!(run.stderr.contains("maestro.toml:3:"), "{}", run.stderr);
 }
 
-/// Mermaid's browser bundle, which .ci/run fetches (see there).
-fn mermaid_js() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/mermaid.min.js");
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing, and CI=true: .ci/run must fetch it",
-        path.display()
-    );
-    eprintln!("skipped: no {} (.ci/run fetches it with npm)", path.display());
-    None
-}
-
 #[test]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
+#[cfg_attr(no_mermaid, ignore = "needs tests/tools/mermaid.min.js (.ci/run fetches it with npm)")]
 fn mermaid_parses_and_draws_it() {
-    let Some(mermaid) = mermaid_js() else { return };
-    if !have_chromium() {
-        return;
-    }
+    // Mermaid's browser bundle, which .ci/run fetches (see there).
+    let mermaid = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/mermaid.min.js");
     let p = Project::with_flow(FLOW);
     assert_eq!(p.maestro(&["run"]).code, 1);
     for (args, nodes) in [

@@ -1,4 +1,8 @@
 //! Integration tests: the real `maestro` binary on real temp folders.
+//!
+//! A test that needs a program this machine lacks (found by `build.rs`) is
+//! reported as ignored, with what to install; under `CI=true` the test
+//! below fails instead, since `.ci/run` installs them all.
 
 mod support;
 
@@ -18,3 +22,12 @@ mod run_flow;
 mod signals;
 mod snapshots;
 mod state;
+
+#[test]
+fn every_program_the_tests_need_is_here_under_ci() {
+    let missing = env!("MAESTRO_TESTS_MISSING");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true") || missing.is_empty(),
+        "CI=true, and tests were left out for want of: {missing}"
+    );
+}

@@ -107,24 +107,13 @@ fn no_status_line_escapes_when_not_a_terminal() {
     assert!(!run.stderr.contains('\x1b') && !run.stdout.contains('\x1b'), "{run:?}");
 }
 
-/// Runs maestro under a pseudo-terminal (util-linux `script`); `None` when
-/// `script` is missing outside CI.
-fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> Option<String> {
+/// Runs maestro under a pseudo-terminal (util-linux `script`).
+fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> String {
     on_a_terminal_of(p, None, args, env)
 }
 
 /// As `on_a_terminal`, on a terminal `columns` wide when given.
-fn on_a_terminal_of(
-    p: &Project,
-    columns: Option<u16>,
-    args: &str,
-    env: &[(&str, &str)],
-) -> Option<String> {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "`script` (util-linux) is needed under CI");
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return None;
-    }
+fn on_a_terminal_of(p: &Project, columns: Option<u16>, args: &str, env: &[(&str, &str)]) -> String {
     let maestro = env!("CARGO_BIN_EXE_maestro");
     let mut command = std::process::Command::new("script");
     let resize = columns.map_or(String::new(), |c| format!("stty cols {c}; "));
@@ -134,15 +123,14 @@ fn on_a_terminal_of(
         command.env(k, v);
     }
     let output = command.output().unwrap();
-    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
+#[cfg_attr(no_script, ignore = "needs script (apt-get install util-linux)")]
 fn a_terminal_gets_a_live_status_line_that_is_erased_before_output() {
     let p = Project::new();
-    let Some(screen) = on_a_terminal(&p, "par 'sleep 0.6' 'sleep 0.3; echo hi'", &[]) else {
-        return;
-    };
+    let screen = on_a_terminal(&p, "par 'sleep 0.6' 'sleep 0.3; echo hi'", &[]);
     assert!(
         screen.contains("\r\x1b[K[0/2] running: sleep 0.6 (0s) sleep 0.3; echo hi (0s)"),
         "{screen:?}"
@@ -155,14 +143,15 @@ fn a_terminal_gets_a_live_status_line_that_is_erased_before_output() {
 }
 
 #[test]
+#[cfg_attr(no_script, ignore = "needs script (apt-get install util-linux)")]
 fn the_status_line_shows_an_eta_once_durations_are_known() {
     let p = Project::with_flow(
         "[tasks.a]\ncmd = \"sleep 0.5\"\n[tasks.b]\ncmd = \"sleep 0.5\"\ndeps = [\"a\"]\n",
     );
-    let Some(first) = on_a_terminal(&p, "run", &[]) else { return };
+    let first = on_a_terminal(&p, "run", &[]);
     assert!(first.contains("[0/2] running: a"), "{first:?}");
     assert!(!first.contains("ETA"), "no history, no ETA: {first:?}");
-    let Some(second) = on_a_terminal(&p, "run", &[]) else { return };
+    let second = on_a_terminal(&p, "run", &[]);
     // About a second for a then b (rounded up), then half a second for b.
     let at_start = ["[0/2] ETA 1s running: a (0s)", "[0/2] ETA 2s running: a (0s)"];
     assert!(at_start.iter().any(|line| second.contains(line)), "{second:?}");
@@ -170,10 +159,11 @@ fn the_status_line_shows_an_eta_once_durations_are_known() {
 }
 
 #[test]
+#[cfg_attr(no_script, ignore = "needs script (apt-get install util-linux)")]
 fn no_color_and_dumb_terminals_get_plain_lines() {
     let p = Project::new();
     for env in [[("NO_COLOR", "1")], [("TERM", "dumb")]] {
-        let Some(screen) = on_a_terminal(&p, "par 'sleep 0.3'", &env) else { return };
+        let screen = on_a_terminal(&p, "par 'sleep 0.3'", &env);
         assert!(!screen.contains('\x1b'), "{env:?}: {screen:?}");
         assert!(screen.contains("=== sleep 0.3 (ok, "), "{screen:?}");
     }
@@ -189,10 +179,11 @@ fn status_lines(screen: &str) -> Vec<&str> {
 }
 
 #[test]
+#[cfg_attr(no_script, ignore = "needs script (apt-get install util-linux)")]
 fn map_shows_the_status_line_too_and_clears_it_for_output() {
     let p = Project::new();
     let args = "map -j2 'sleep 0.4; echo out-{}' ::: a b c";
-    let Some(screen) = on_a_terminal(&p, args, &[]) else { return };
+    let screen = on_a_terminal(&p, args, &[]);
     assert!(screen.contains("\r\x1b[K[0/3] running: a (0s) b (0s)"), "{screen:?}");
     for segment in screen.split("\r\x1b[K").filter(|s| s.starts_with('[')) {
         assert!(!segment.contains("out-"), "output on the status line: {segment:?}");
@@ -201,15 +192,16 @@ fn map_shows_the_status_line_too_and_clears_it_for_output() {
         assert!(screen.contains(&format!("out-{job}\r\n")), "{screen:?}");
     }
     // --bar replaces it.
-    let Some(bar) = on_a_terminal(&p, "map --bar 'sleep 0.3' ::: a", &[]) else { return };
+    let bar = on_a_terminal(&p, "map --bar 'sleep 0.3' ::: a", &[]);
     assert!(!bar.contains("running:"), "{bar:?}");
 }
 
 #[test]
+#[cfg_attr(no_script, ignore = "needs script (apt-get install util-linux)")]
 fn a_narrow_terminal_gets_a_cut_status_line() {
     let p = Project::new();
     let args = "par 'sleep 0.5; echo one' 'sleep 0.5; echo two' 'sleep 0.5; echo three'";
-    let Some(screen) = on_a_terminal_of(&p, Some(30), args, &[]) else { return };
+    let screen = on_a_terminal_of(&p, Some(30), args, &[]);
     let lines = status_lines(&screen);
     assert!(!lines.is_empty(), "{screen:?}");
     for line in lines {

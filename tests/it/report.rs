@@ -1,6 +1,6 @@
 //! `maestro report`: the HTML page, opened in a real browser, and the trace.
 
-use crate::support::{Project, artifacts_dir, have_chromium, python, render, screenshot};
+use crate::support::{Project, artifacts_dir, python, render, screenshot};
 
 /// Every kind of bar: ok, failed then retried, failed for good, timed out,
 /// a task on two slots, a task that never ran, and a log that is HTML.
@@ -43,10 +43,8 @@ fn run_flow(p: &Project) {
 }
 
 #[test]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
 fn the_page_renders_every_attempt_with_no_console_errors() {
-    if !have_chromium() {
-        return;
-    }
     let p = Project::with_flow(FLOW);
     run_flow(&p);
     let page = p.path("run.html");
@@ -180,10 +178,8 @@ fn par_and_map_write_reports_too() {
 }
 
 #[test]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
 fn ten_thousand_attempts_render() {
-    if !have_chromium() {
-        return;
-    }
     let p = Project::new();
     let inputs: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
     p.file("inputs.txt", &inputs);
@@ -211,6 +207,7 @@ fn head(text: &str) -> &str {
 }
 
 #[test]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
 fn a_run_where_nothing_ran_reports_so() {
     let p =
         Project::with_flow("[tasks.make]\ncmd = \"echo x > out.txt\"\noutputs = [\"out.txt\"]\n");
@@ -222,9 +219,6 @@ fn a_run_where_nothing_ran_reports_so() {
         html.contains("\"attempts\":[]") && html.contains("{\"task\":\"make\",\"why\":\"fresh\"}"),
         "{html}"
     );
-    if !have_chromium() {
-        return;
-    }
     let rendered = render(&p.path("fresh.html"));
     assert!(rendered.dom.contains("data-ready=\"1\""), "not rendered");
     assert_eq!(rendered.console, Vec::<String>::new(), "console output");

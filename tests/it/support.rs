@@ -156,24 +156,6 @@ pub fn pids_in(dir: &Path) -> Vec<i32> {
     pids
 }
 
-/// Whether a program a test needs is here (`probe` runs and succeeds). When
-/// it is not, the test is skipped with the reason printed, except under
-/// `CI=true`, where `.ci/run` must have installed it: the test fails.
-pub fn have_tool(mut probe: Command, install: &str) -> bool {
-    let found =
-        probe.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if found {
-        return true;
-    }
-    let program = probe.get_program().to_string_lossy().into_owned();
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{program} is not installed, and CI=true: .ci/run must install it ({install})"
-    );
-    eprintln!("skipped: {program} is not installed ({install})");
-    false
-}
-
 /// Runs `python3 -c script` with `input` on stdin; returns its stdout, and
 /// fails the test with its stderr when it fails.
 pub fn python(script: &str, input: &str) -> String {
@@ -194,13 +176,6 @@ pub fn python(script: &str, input: &str) -> String {
         &input[..input.len().min(2000)]
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Whether headless Chromium is here (Debian's `chromium`).
-pub fn have_chromium() -> bool {
-    let mut probe = Command::new("chromium");
-    probe.arg("--version");
-    have_tool(probe, "apt-get install chromium")
 }
 
 /// What headless Chromium made of a page.
