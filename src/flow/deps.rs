@@ -51,7 +51,8 @@ fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
 fn unknown_dep(dep: &Spanned<String>, task: &str, index: &HashMap<&str, usize>) -> Diagnostic {
     let message = format!("task '{task}' depends on '{}', which does not exist", dep.value);
     let diag = Diagnostic::new(message, dep.span.clone());
-    match nearest(&dep.value, index.keys().copied()) {
+    // A task cannot depend on itself: its own name is no suggestion.
+    match nearest(&dep.value, index.keys().copied().filter(|&name| name != task)) {
         Some(near) => diag.with_hint(format!("did you mean '{near}'?")),
         None => diag,
     }

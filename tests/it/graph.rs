@@ -89,7 +89,14 @@ fn a_bad_flow_is_an_error_with_its_place() {
     let p = Project::with_flow("[tasks.a]\ncmd = \"true\"\ndeps = [\"b\"]\n");
     let run = p.maestro(&["graph"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("maestro.toml:3:"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "maestro.toml:3:9: error: task 'a' depends on 'b', which does not exist
+  |
+3 | deps = [\"b\"]
+  |         ^^^
+"
+    );
 }
 
 #[test]

@@ -177,19 +177,42 @@ fn ctrl_c_stops_every_job_and_exits_130() {
 fn errors_exit_255_with_what_is_wrong() {
     let p = Project::new();
     for (args, says) in [
-        (&["--nosuchoption", "echo", ":::", "a"][..], "--nosuchoption"),
-        (&["echo", "::::", "missing.txt"], "cannot read input missing.txt"),
-        (&["echo", "::::", "."], "cannot read input ."),
-        (&["-j", "x", "echo", ":::", "a"], "-j x"),
-        (&["--halt", "later", "echo", ":::", "a"], "--halt later"),
-        (&["--timeout", "0", "echo", ":::", "a"], "--timeout 0"),
-        (&["-n", "0", "echo", ":::", "a"], "-n 0"),
-        (&["--resume", "echo", ":::", "a"], "--joblog"),
-        (&["echo", ":::+", "a"], "':::+' links"),
+        (
+            &["--nosuchoption", "echo", ":::", "a"][..],
+            "error: unexpected argument '--nosuchoption' found\n\n  tip: to pass \
+             '--nosuchoption' as a value, use '-- --nosuchoption'\n\nUsage: maestro map \
+             [OPTIONS] [COMMAND]...\n\nFor more information, try '--help'.\n",
+        ),
+        (
+            &["echo", "::::", "missing.txt"],
+            "error: cannot read input missing.txt: No such file or directory (os error 2)\n",
+        ),
+        (&["echo", "::::", "."], "error: cannot read input .: Is a directory (os error 21)\n"),
+        (&["-j", "x", "echo", ":::", "a"], "error: -j x: expected N, N%, +N, -N or 0\n"),
+        (
+            &["--halt", "later", "echo", ":::", "a"],
+            "error: --halt later: expected never, or now|soon,fail|success|done[=N|=N%] \
+             (e.g. now,fail=1)\n",
+        ),
+        (
+            &["--timeout", "0", "echo", ":::", "a"],
+            "error: --timeout 0: expected seconds (e.g. 2.5) or N% of the median run time\n",
+        ),
+        (&["-n", "0", "echo", ":::", "a"], "error: -n 0: each job needs at least one input\n"),
+        (
+            &["--resume", "echo", ":::", "a"],
+            "error: the following required arguments were not provided:\n  --joblog <FILE>\n\n\
+             Usage: maestro map --joblog <FILE> --resume <COMMAND>...\n\n\
+             For more information, try '--help'.\n",
+        ),
+        (
+            &["echo", ":::+", "a"],
+            "error: ':::+' links to the input source before it, and there is none\n",
+        ),
     ] {
         let run = map(&p, args);
         assert_eq!(run.code, 255, "{args:?}: {run:?}");
-        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, says, "{args:?}");
     }
 }
 
