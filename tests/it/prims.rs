@@ -124,12 +124,12 @@ fn four_consumers_take_each_item_exactly_once() {
     let p = Project::new();
     for repeat in 0..REPEATS {
         let queue = format!("work-{repeat}");
-        let taken = drain_with_four(&p, &queue, 200);
+        let taken = drain_with_four(&p, &queue, 60);
         let mut all: Vec<&str> = taken.iter().flat_map(|t| t.lines()).collect();
-        assert_eq!(all.len(), 200, "repeat {repeat}");
+        assert_eq!(all.len(), 60, "repeat {repeat}");
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 200, "repeat {repeat}: an item went twice");
+        assert_eq!(all.len(), 60, "repeat {repeat}: an item went twice");
         // Each consumer got its items in queue order.
         for one in &taken {
             let numbers: Vec<usize> = one.lines().map(|l| l[5..].parse().unwrap()).collect();
@@ -139,12 +139,30 @@ fn four_consumers_take_each_item_exactly_once() {
 }
 
 #[test]
-fn four_consumers_drain_ten_thousand_items() {
+fn a_long_queue_serves_four_consumers_from_its_head() {
+    // Ten thousand items waiting; four consumers take a hundred each at
+    // once: they get the first four hundred, each once, each consumer in
+    // order, and the rest waits in line.
     let p = Project::new();
-    let taken = drain_with_four(&p, "big", 10_000);
-    let all: BTreeSet<&str> = taken.iter().flat_map(|t| t.lines()).collect();
-    let count: usize = taken.iter().map(|t| t.lines().count()).sum();
-    assert_eq!((all.len(), count), (10_000, 10_000));
+    let values: Vec<String> = (0..10_000).map(|i| format!("item-{i}")).collect();
+    let mut put = vec!["queue", "put", "big"];
+    put.extend(values.iter().map(String::as_str));
+    assert_eq!(p.maestro(&put).code, 0);
+    let consumer = "for i in $(seq 100); do $M queue get big --timeout 0 || exit 1; echo; done";
+    let taken: Vec<String> =
+        all_at_once(&p, &vec![consumer.to_string(); 4]).iter().map(stdout).collect();
+    let mut all: Vec<usize> = Vec::new();
+    for one in &taken {
+        let numbers: Vec<usize> = one.lines().map(|l| l[5..].parse().unwrap()).collect();
+        assert_eq!(numbers.len(), 100, "{one}");
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+        all.extend(numbers);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..400).collect::<Vec<_>>());
+    assert_eq!(p.maestro(&["queue", "get", "big"]).stdout, "item-400");
+    let waiting = std::fs::read_dir(p.path(".maestro/prims/queue/big/items")).unwrap().count();
+    assert_eq!(waiting, 10_000 - 401);
 }
 
 #[test]
