@@ -127,9 +127,9 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
     };
     let mut command = std::process::Command::new(program);
     command.args(args);
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: between fork and exec only async-signal-safe calls: prctl,
     // getppid, _exit.
-    let parent = std::process::id() as libc::pid_t;
     unsafe {
         command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
