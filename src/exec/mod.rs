@@ -177,6 +177,14 @@ pub enum ExecEvent {
         /// Whether they came from stderr (with [`Watch::Split`]).
         stderr: bool,
     },
+    /// The backend could not run an attempt it had taken (a batch system
+    /// refused the job once submitted): it never ran.
+    Rejected {
+        /// The attempt.
+        handle: Handle,
+        /// Why, in the words a user needs.
+        why: String,
+    },
     /// It ended; whatever it left behind was stopped with it.
     Ended {
         /// The attempt.

@@ -5,6 +5,8 @@
 //! - `"2s exit 3"`: runs 2 s, exits 3; `"1s ok"`: runs 1 s, exits 0;
 //! - `"... stubborn"`: ignores a graceful cancel (only a forced one ends it);
 //! - `"cannot start"`: the backend refuses it;
+//! - `"1s rejected"`: the backend takes it, and 1 s later says it could not
+//!   run it after all (as a batch system may);
 //! - `"exit 3, then 1s ok"`: attempt 1 does the first, attempt 2 the next
 //!   (the last is repeated for later attempts).
 //!
@@ -62,21 +64,34 @@ struct Behaviour {
     exit: i32,
     stubborn: bool,
     starts: bool,
+    rejected: bool,
 }
 
 fn parse_behaviour(text: &str) -> Behaviour {
     let text = text.trim();
     if text == "cannot start" {
-        return Behaviour { runs_for: Duration::ZERO, exit: 0, stubborn: false, starts: false };
+        return Behaviour {
+            runs_for: Duration::ZERO,
+            exit: 0,
+            stubborn: false,
+            starts: false,
+            rejected: false,
+        };
     }
-    let mut behaviour =
-        Behaviour { runs_for: Duration::ZERO, exit: 0, stubborn: false, starts: true };
+    let mut behaviour = Behaviour {
+        runs_for: Duration::ZERO,
+        exit: 0,
+        stubborn: false,
+        starts: true,
+        rejected: false,
+    };
     let mut words = text.split_whitespace().peekable();
     while let Some(word) = words.next() {
         match word {
             "ok" => behaviour.exit = 0,
             "exit" => behaviour.exit = words.next().and_then(|c| c.parse().ok()).expect("a code"),
             "stubborn" => behaviour.stubborn = true,
+            "rejected" => behaviour.rejected = true,
             time => {
                 let seconds: f64 = time.strip_suffix('s').and_then(|s| s.parse().ok()).expect(text);
                 behaviour.runs_for = Duration::from_secs_f64(seconds);
@@ -145,7 +160,9 @@ impl Executor for FakeExecutor {
         let ends_at = self.clock.now() + behaviour.runs_for;
         let termination = Termination::Exited(behaviour.exit);
         self.running.insert(handle, Process { name, behaviour, ends_at, termination });
-        self.pending.push(ExecEvent::Started { handle });
+        if !behaviour.rejected {
+            self.pending.push(ExecEvent::Started { handle });
+        }
         Ok(handle)
     }
 
@@ -179,6 +196,11 @@ impl Executor for FakeExecutor {
             self.running.iter().filter(|(_, p)| p.ends_at <= now).map(|(&h, _)| h).collect();
         for handle in ended {
             let process = self.running.remove(&handle).expect("running");
+            if process.behaviour.rejected {
+                self.note(format!("reject {}", process.name));
+                events.push(ExecEvent::Rejected { handle, why: "rejected".to_string() });
+                continue;
+            }
             self.note(format!("end {} {}", process.name, process.termination));
             events.push(ExecEvent::Ended {
                 handle,

@@ -260,6 +260,11 @@ impl Loop<'_> {
                     self.follow(verdict, now);
                 }
             }
+            ExecEvent::Rejected { handle, why } => {
+                if let Some(ended) = self.supervisor.rejected(handle, why, now) {
+                    self.attempt_ended(ended, now);
+                }
+            }
             ExecEvent::Ended { handle, termination, usage } => {
                 let work = &mut *self.work;
                 let judge = |key, termination| work.judge(key, termination);

@@ -298,6 +298,21 @@ impl Supervisor {
         Some(self.end(key, attempt, Some(termination), outcome, usage, now))
     }
 
+    /// The backend could not run `handle` after all: it ends as one that
+    /// could not start (or as why it was being stopped).
+    pub fn rejected(&mut self, handle: Handle, why: String, now: Instant) -> Option<Ended> {
+        let key = self.by_handle.remove(&handle)?;
+        let InFlight { attempt, state } = self.flying.remove(&key)?;
+        let outcome = match state {
+            AttemptState::Terminating { why: StopReason::TimedOut(limit), .. } => {
+                Outcome::TimedOut(limit)
+            }
+            AttemptState::Terminating { why: StopReason::Interrupted, .. } => Outcome::Interrupted,
+            _ => Outcome::SpawnFailed(why),
+        };
+        Some(self.end(key, attempt, None, outcome, Usage::default(), now))
+    }
+
     /// An attempt is over: it leaves the table, or waits there for its
     /// retry.
     fn end(

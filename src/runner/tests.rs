@@ -293,6 +293,19 @@ fn an_attempt_the_backend_refuses_fails_and_may_be_retried() {
     );
 }
 
+#[test]
+fn an_attempt_the_backend_rejects_once_taken_fails_as_not_started_and_may_be_retried() {
+    let mut g = graph(&[&[("t", "1s rejected, then 1s ok")]]);
+    g.instances[0].retries = 1;
+    let ran = run(&g, 1, false, quiet);
+    // The retry waits its backoff (250 ms), as after any failure.
+    assert_eq!(
+        ran.backend,
+        ["    0 start t", " 1000 reject t", " 1250 start t", " 2250 end t exit 0"]
+    );
+    assert_eq!(ran.events, ["t#1 could not start: rejected, will retry", "t#2 ok"]);
+}
+
 /// The message of a run that could start nothing more.
 fn stuck(graph: &Graph, jobs: u32) -> String {
     match try_run(graph, jobs, false, quiet) {
