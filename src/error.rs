@@ -58,9 +58,10 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
-    /// A run could not go on once started: tasks may have run.
-    #[error(transparent)]
-    Run(#[from] crate::runner::LoopError),
+    /// A run could not go on once started: tasks may have run. (Made from
+    /// the loop's own error by the app, which knows both.)
+    #[error("{0}")]
+    Run(String),
 }
 
 impl Error {

@@ -23,7 +23,7 @@ impl From<MapError> for Error {
             MapError::Input(error) => input_error(error),
             MapError::File { action, path, source } => Error::Io { action, path, source },
             MapError::System { context, source } => Error::system(context, source),
-            MapError::Loop(error) => Error::Run(error),
+            MapError::Loop(error) => error.into(),
         }
     }
 }

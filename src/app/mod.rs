@@ -26,6 +26,7 @@ use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::events::JsonEvents;
 use crate::report::terminal::{OutputMode, TerminalReporter};
+use crate::runner::LoopError;
 use crate::runner::flow::{self, RunConfig, Skipping};
 use crate::runner::reactor::Poller;
 use crate::store::recorder::Recorder;
@@ -68,6 +69,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         eprint!("{}", error.render());
         error.exit_code()
     })
+}
+
+impl From<LoopError> for Error {
+    fn from(error: LoopError) -> Error {
+        Error::Run(error.to_string())
+    }
 }
 
 fn par(args: ParArgs) -> Result<i32> {

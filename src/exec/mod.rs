@@ -1,4 +1,4 @@
-//! Running commands: the seam between the one loop ([`crate::runner`]) and
+//! Running commands: the seam between the one loop (the runner) and
 //! wherever attempts run. A backend starts an attempt and hands back an
 //! opaque [`Handle`]; it cancels a handle with an [`Urgency`]; it reports
 //! what happened as [`ExecEvent`]s when the loop collects them. Signals and

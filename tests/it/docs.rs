@@ -94,3 +94,76 @@ fn the_man_pages_format_without_warnings() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no command 'nope'"), "{}", missing.stderr);
 }
+
+/// The `layers` block of docs/ARCHITECTURE.md: module names, top first.
+fn layers() -> Vec<String> {
+    let doc = std::fs::read_to_string(repo().join("docs/ARCHITECTURE.md")).unwrap();
+    let block = doc.split("```layers\n").nth(1).expect("a ```layers block").split("```").next();
+    block
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(String::from)
+        .collect()
+}
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_layers_in_architecture_md_hold() {
+    let layers = layers();
+    let rank = |module: &str| layers.iter().position(|m| m == module);
+    let src = repo().join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let module = relative.split(['/', '.']).next().unwrap().to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let Some(own) = rank(&module) else {
+            wrong.push(format!("{relative}: module '{module}' is not in the layers"));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Test code may reach anywhere: only what is above its first
+        // `#[cfg(test)]` counts (and a file that is test code counts not).
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        if relative == "runner/tests.rs" || relative == "runner/fake.rs" {
+            continue;
+        }
+        for (number, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for used in line.split("crate::").skip(1) {
+                let used: String =
+                    used.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if used == module {
+                    continue;
+                }
+                match rank(&used) {
+                    Some(theirs) if theirs > own => {}
+                    _ => wrong.push(format!("{relative}:{}: '{module}' uses '{used}'", number + 1)),
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "layers broken (docs/ARCHITECTURE.md):\n{}", wrong.join("\n"));
+}
