@@ -68,6 +68,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
     let opened = state::open(&store::state_dir(&here), &here, None, false)?;
     let start = RunStart { kind: "map", flow: None, argv: std::env::args().collect(), jobs };
     let (run_id, log_dir) = opened.store.begin_run(&start)?;
+    opened.store.remove_finished_map_dirs()?;
     let resume = match (args.resume, args.resume_failed) {
         (true, _) => Resume::All,
         (_, true) => Resume::Failed,
@@ -89,7 +90,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         log_dir,
         keep_logs: args.keep_logs || args.json,
         print_output: !args.json,
-        capture_dir: store::state_dir(&here).join(format!("map-{run_id}")),
+        capture_dir: opened.store.map_output_dir(run_id),
     };
     let (mut executor, mut poller) = super::local_engine(opened.store.dir())?;
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);

@@ -220,6 +220,37 @@ impl Store {
         Ok(())
     }
 
+    /// Where `map` run `run` keeps its jobs' output while it runs.
+    pub fn map_output_dir(&self, run: u64) -> PathBuf {
+        self.dir.join(format!("map-{run}"))
+    }
+
+    /// Removes the output directories of `map` runs that are over: a map
+    /// removes its own when it ends, but a SIGKILL gives it no chance. A
+    /// run recorded as running whose maestro is alive keeps its own.
+    pub fn remove_finished_map_dirs(&self) -> Result<()> {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Ok(()) };
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(run) = name.to_str().and_then(|n| n.strip_prefix("map-")) else { continue };
+            let Ok(run) = run.parse::<i64>() else { continue };
+            let alive: Option<(i64, i64)> = self
+                .conn
+                .query_row(
+                    "SELECT pid, started_ms FROM runs WHERE id = ?1 AND status = 'running'",
+                    [run],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(e)?;
+            if alive.is_none_or(|(pid, started_ms)| !owner::still_running(pid, started_ms)) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(())
+    }
+
     /// [`MARK_INTERRUPTED`] for run `run`, or for every run.
     fn mark_runs_interrupted(&self, run: Option<i64>) -> Result<()> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);

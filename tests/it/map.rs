@@ -397,3 +397,18 @@ fn with_k_the_files_of_jobs_held_for_their_turn_are_reused_once_printed() {
     let most = run.stderr.lines().filter_map(|l| l.trim().parse::<u32>().ok()).max();
     assert!(most.is_some_and(|most| most <= 8), "files in use: {most:?}\n{}", run.stderr);
 }
+
+#[test]
+fn the_output_files_a_killed_map_left_are_removed_by_the_next_map() {
+    let p = Project::new();
+    let (mut child, stdin) = spawn_map(&p, &["echo {} > started; sleep 30", ":::", "a"]);
+    drop(stdin);
+    p.wait_for("started");
+    assert!(p.path(".maestro/map-1").is_dir());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(p.path(".maestro/map-1").is_dir(), "SIGKILL gave it no chance to clean up");
+    let next = map(&p, &["echo", ":::", "b"]);
+    assert_eq!(next.stdout, "b\n", "{next:?}");
+    assert!(!p.path(".maestro/map-1").exists(), "the killed run's files are left");
+}
