@@ -97,6 +97,22 @@ pub enum AttemptState {
     },
 }
 
+impl AttemptState {
+    /// The outcome of an attempt stopped by maestro, whatever its process
+    /// did: `None` for one that ended by itself.
+    fn stopped_outcome(&self) -> Option<Outcome> {
+        match self {
+            AttemptState::Terminating { why: StopReason::TimedOut(limit), .. } => {
+                Some(Outcome::TimedOut(*limit))
+            }
+            AttemptState::Terminating { why: StopReason::Interrupted, .. } => {
+                Some(Outcome::Interrupted)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One task's attempt in flight.
 #[derive(Debug)]
 struct InFlight {
@@ -288,13 +304,7 @@ impl Supervisor {
     ) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
         let InFlight { attempt, state } = self.flying.remove(&key)?;
-        let outcome = match state {
-            AttemptState::Terminating { why: StopReason::TimedOut(limit), .. } => {
-                Outcome::TimedOut(limit)
-            }
-            AttemptState::Terminating { why: StopReason::Interrupted, .. } => Outcome::Interrupted,
-            _ => judge(key, termination),
-        };
+        let outcome = state.stopped_outcome().unwrap_or_else(|| judge(key, termination));
         Some(self.end(key, attempt, Some(termination), outcome, usage, now))
     }
 
@@ -303,13 +313,7 @@ impl Supervisor {
     pub fn rejected(&mut self, handle: Handle, why: String, now: Instant) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
         let InFlight { attempt, state } = self.flying.remove(&key)?;
-        let outcome = match state {
-            AttemptState::Terminating { why: StopReason::TimedOut(limit), .. } => {
-                Outcome::TimedOut(limit)
-            }
-            AttemptState::Terminating { why: StopReason::Interrupted, .. } => Outcome::Interrupted,
-            _ => Outcome::SpawnFailed(why),
-        };
+        let outcome = state.stopped_outcome().unwrap_or(Outcome::SpawnFailed(why));
         Some(self.end(key, attempt, None, outcome, Usage::default(), now))
     }
 
