@@ -136,6 +136,16 @@ impl Plan {
             });
             demand_of.push(index);
         }
+        // More slots than every selected instance could hold at once are
+        // never taken: not made either (`-j 4294967295` is not 4 billion).
+        let most_used: u64 = graph
+            .instances
+            .iter()
+            .zip(selected)
+            .filter(|(_, selected)| **selected)
+            .map(|(instance, _)| u64::from(instance.cpus))
+            .sum();
+        let slots = u32::try_from(most_used).unwrap_or(u32::MAX).min(jobs);
         let mut plan = Plan {
             standing: vec![Standing::Excluded; n],
             priority,
@@ -143,7 +153,7 @@ impl Plan {
             demand_of,
             ready: vec![BinaryHeap::new(); demands.len()],
             demands,
-            slots: Pool::new(1..=jobs),
+            slots: Pool::new(1..=slots),
             units: graph.resources.iter().map(|r| Pool::new(0..r.capacity)).collect(),
             held: HashMap::new(),
             keep_going,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{report, state};
+use super::{args_lossy, report, state};
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
 use crate::event::Observers;
@@ -66,7 +66,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
     }
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let opened = state::open(&store::state_dir(&here), &here, None, false)?;
-    let start = RunStart { kind: "map", flow: None, argv: std::env::args().collect(), jobs };
+    let start = RunStart { kind: "map", flow: None, argv: args_lossy(), jobs };
     let (run_id, log_dir) = opened.store.begin_run(&start)?;
     opened.store.remove_finished_map_dirs()?;
     let resume = match (args.resume, args.resume_failed) {

@@ -71,6 +71,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     })
 }
 
+/// maestro's command line as the history shows it: arguments need not be
+/// UTF-8 (`map` values are bytes), so they are shown lossily.
+fn args_lossy() -> Vec<String> {
+    std::env::args_os().map(|arg| arg.to_string_lossy().into_owned()).collect()
+}
+
 impl From<LoopError> for Error {
     fn from(error: LoopError) -> Error {
         Error::Run(error.to_string())
@@ -177,7 +183,7 @@ fn execute(
     let start = RunStart {
         kind: if flow.is_some() { "run" } else { "par" },
         flow: flow.as_ref().map(|f| f.name.clone()),
-        argv: std::env::args().collect(),
+        argv: args_lossy(),
         jobs,
     };
     let (run_id, log_dir) = store.begin_run(&start)?;

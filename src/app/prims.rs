@@ -130,7 +130,10 @@ fn open(name: &PrimName) -> Result<(Scope, Name)> {
 fn deadline(timeout: Option<&str>) -> Result<Option<Instant>> {
     let Some(text) = timeout else { return Ok(None) };
     let duration = match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Duration::from_secs_f64(seconds),
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Duration::try_from_secs_f64(seconds)
+                .map_err(|_| Error::usage(format!("--timeout {text}: too long")))?
+        }
         Ok(_) => return Err(Error::usage(format!("--timeout {text}: must be 0 or more"))),
         Err(_) => parse_duration(text).map_err(|why| {
             Error::usage_hint(
@@ -139,7 +142,8 @@ fn deadline(timeout: Option<&str>) -> Result<Option<Instant>> {
             )
         })?,
     };
-    Ok(Some(Instant::now() + duration))
+    // A wait past what the clock can count is a wait without end.
+    Ok(Instant::now().checked_add(duration))
 }
 
 fn read_stdin() -> Result<Vec<u8>> {

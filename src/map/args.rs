@@ -145,7 +145,9 @@ pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
             _ => Err(bad()),
         },
         None => match text.parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 => Ok(Timeout::Fixed(Duration::from_secs_f64(s))),
+            Ok(s) if s.is_finite() && s > 0.0 => Duration::try_from_secs_f64(s)
+                .map(Timeout::Fixed)
+                .map_err(|_| format!("--timeout {text}: too long")),
             _ => Err(bad()),
         },
     }

@@ -456,7 +456,9 @@ impl MapWork<'_, '_> {
         }
         let mut sorted: Vec<Duration> = self.successes.iter().copied().collect();
         sorted.sort_unstable();
-        let limit = sorted[sorted.len() / 2].mul_f64(percent / 100.0);
+        let median = sorted[sorted.len() / 2].as_secs_f64();
+        // A limit past what a duration can hold is no limit.
+        let Ok(limit) = Duration::try_from_secs_f64(median * percent / 100.0) else { return };
         for (key, since) in control.running() {
             if now.saturating_duration_since(since) > limit {
                 control.time_out(key, limit, now);

@@ -280,7 +280,10 @@ impl Supervisor {
             flight.state = AttemptState::Running { handle, since: now };
             if let Some(limit) = flight.attempt.timeout {
                 let number = flight.attempt.number;
-                self.timers.at(now + limit, Timer::Timeout { key, number });
+                // A limit past what the clock can count is no limit.
+                if let Some(at) = now.checked_add(limit) {
+                    self.timers.at(at, Timer::Timeout { key, number });
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod attacks;
 mod docs;
 mod errors;
 mod events;
