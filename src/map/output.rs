@@ -142,22 +142,32 @@ impl Printer {
         copy_part(&capture.stderr, capture.start.1, stderr, &mut io::stderr().lock(), tag)
     }
 
-    /// `--line-buffer`: prints `lines` (whole lines, or a job's last
-    /// unfinished one) to stdout (`stream` 0) or stderr, each after `tag`
-    /// and a tab.
+    /// `--line-buffer`: prints `piece` (see [`Lines`]) to stdout (`stream`
+    /// 0) or stderr, each line after `tag` and a tab but one that goes on
+    /// a line begun before.
     pub fn print_lines(
         &mut self,
-        lines: &[u8],
+        piece: &Piece,
         stream: usize,
         tag: Option<&[u8]>,
     ) -> io::Result<()> {
-        if lines.is_empty() {
+        if piece.bytes.is_empty() {
             return Ok(());
         }
         self.clear_status();
         let bytes = match tag {
-            Some(tag) => tagged(lines, tag),
-            None => lines.to_vec(),
+            Some(tag) if piece.continues => {
+                let first = piece
+                    .bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(piece.bytes.len(), |i| i + 1);
+                let mut bytes = piece.bytes[..first].to_vec();
+                bytes.extend(tagged(&piece.bytes[first..], tag));
+                bytes
+            }
+            Some(tag) => tagged(&piece.bytes, tag),
+            None => piece.bytes.clone(),
         };
         if stream == 0 {
             let mut stdout = io::stdout().lock();
@@ -166,6 +176,59 @@ impl Printer {
         } else {
             io::stderr().lock().write_all(&bytes)
         }
+    }
+}
+
+/// `--line-buffer`: what a job wrote on one stream, cut into what can be
+/// printed: whole lines as they come; a line longer than [`LONGEST_LINE`]
+/// in pieces (only new bytes are looked at for a newline, so output drawn
+/// with `\r` costs no more than any other).
+#[derive(Debug, Default)]
+pub struct Lines {
+    /// What came after the last newline.
+    partial: Vec<u8>,
+    /// Whether `partial` goes on a line already printed in part.
+    continues: bool,
+}
+
+/// Bytes to print now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The bytes: whole lines, but maybe the end or the start of a long one.
+    pub bytes: Vec<u8>,
+    /// Whether they begin on a line already printed in part.
+    pub continues: bool,
+}
+
+/// A line is printed in pieces of this many bytes at the most.
+pub const LONGEST_LINE: usize = 64 * 1024;
+
+impl Lines {
+    /// Takes what the job wrote; returns what to print now, if anything.
+    pub fn push(&mut self, bytes: &[u8]) -> Option<Piece> {
+        let continues = self.continues;
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                self.partial.extend_from_slice(&bytes[..=end]);
+                let rest = bytes[end + 1..].to_vec();
+                self.continues = false;
+                Some(Piece { bytes: std::mem::replace(&mut self.partial, rest), continues })
+            }
+            None => {
+                self.partial.extend_from_slice(bytes);
+                if self.partial.len() < LONGEST_LINE {
+                    return None;
+                }
+                self.continues = true;
+                Some(Piece { bytes: std::mem::take(&mut self.partial), continues })
+            }
+        }
+    }
+
+    /// The job ended: its unfinished last line, if any.
+    pub fn finish(&mut self) -> Piece {
+        let continues = std::mem::take(&mut self.continues);
+        Piece { bytes: std::mem::take(&mut self.partial), continues }
     }
 }
 
@@ -210,6 +273,20 @@ pub fn tagged(text: &[u8], tag: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_come_whole_and_a_long_one_in_pieces() {
+        let mut lines = Lines::default();
+        assert_eq!(lines.push(b"ab"), None);
+        let piece = |bytes: &[u8], continues| Some(Piece { bytes: bytes.to_vec(), continues });
+        assert_eq!(lines.push(b"c\nd\ne"), piece(b"abc\nd\n", false));
+        let long = vec![b'x'; LONGEST_LINE];
+        let mut first = b"e".to_vec();
+        first.extend(&long);
+        assert_eq!(lines.push(&long), piece(&first, false));
+        assert_eq!(lines.push(b"y\nz"), piece(b"y\n", true));
+        assert_eq!(lines.finish(), Piece { bytes: b"z".to_vec(), continues: false });
+    }
 
     #[test]
     fn tags_go_before_every_line_including_an_unfinished_last_one() {

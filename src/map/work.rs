@@ -26,7 +26,7 @@ use super::halt::{Halt, HaltOn, HaltWhen, Tally};
 use super::inputs::{InputError, Inputs, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
-use super::output::{JobOutput, Printer};
+use super::output::{JobOutput, Lines, Printer};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
 use crate::report::status::{StatusLine, stderr_is_rich};
@@ -127,9 +127,9 @@ struct Running {
     log_path: PathBuf,
     /// Its files; `None` if they could not be made.
     capture: Option<Capture>,
-    /// `--line-buffer`: what came after the last newline, on stdout and
-    /// stderr; and how many stdout bytes came in all.
-    partial: [Vec<u8>; 2],
+    /// `--line-buffer`: its unprinted lines on stdout and stderr; and how
+    /// many stdout bytes came in all.
+    lines: [Lines; 2],
     stdout_bytes: u64,
     /// How its last attempt's process ended, if it ran.
     termination: Option<Termination>,
@@ -538,7 +538,7 @@ impl Work for MapWork<'_, '_> {
                 command,
                 log_path,
                 capture,
-                partial: [Vec::new(), Vec::new()],
+                lines: [Lines::default(), Lines::default()],
                 stdout_bytes: 0,
                 termination: None,
                 duration: Duration::ZERO,
@@ -612,15 +612,9 @@ impl Work for MapWork<'_, '_> {
         if stream == 0 {
             running.stdout_bytes += bytes.len() as u64;
         }
-        let partial = &mut running.partial[stream];
-        partial.extend_from_slice(bytes);
-        let Some(last_newline) = partial.iter().rposition(|&b| b == b'\n') else {
-            return Verdict::Go;
-        };
-        let rest = partial.split_off(last_newline + 1);
-        let lines = std::mem::replace(partial, rest);
+        let Some(piece) = running.lines[stream].push(bytes) else { return Verdict::Go };
         let tag = self.config.tag.then(|| running.job.args.join(&b' '));
-        match self.printer.print_lines(&lines, stream, tag.as_deref()) {
+        match self.printer.print_lines(&piece, stream, tag.as_deref()) {
             Ok(()) => Verdict::Go,
             Err(e) => self.output_failed(&e),
         }
@@ -647,7 +641,7 @@ impl Work for MapWork<'_, '_> {
         if line_buffered {
             // The unfinished last lines; nothing is printed after.
             for stream in 0..2 {
-                let rest = std::mem::take(&mut running.partial[stream]);
+                let rest = running.lines[stream].finish();
                 printed = printed.and(self.printer.print_lines(&rest, stream, tag.as_deref()));
             }
         }

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use super::status::{StatusLine, stderr_is_rich};
@@ -25,8 +26,15 @@ pub enum OutputMode {
     Quiet,
 }
 
+/// Stream mode: an unfinished line is printed, cut, once it is this long.
+pub const LONGEST_LINE: usize = 64 * 1024;
+
 /// Lines of a failed task's log shown in the summary.
 const FAILURE_TAIL_LINES: usize = 10;
+/// Characters of each such line shown.
+const FAILURE_LINE_CHARS: usize = 300;
+/// Bytes read from the end of a failed task's log for those lines.
+const FAILURE_TAIL_BYTES: u64 = 16 * 1024;
 
 /// Prints a run on the terminal.
 pub struct TerminalReporter<'a> {
@@ -145,34 +153,58 @@ impl<'a> TerminalReporter<'a> {
             .into_bytes()
     }
 
-    /// Grouped mode: the header, then what the attempt added to its log.
+    /// Grouped mode: the header, then what the attempt added to its log,
+    /// copied from the file to stdout (in the kernel where it can be), so
+    /// that output of any size takes no memory.
     fn replay(&mut self, instance: usize, attempt: &Attempt, will_retry: bool) {
-        let mut text = self.header(instance, attempt, will_retry);
+        let header = self.header(instance, attempt, will_retry);
+        self.print(&header);
         let offset = self.shown.get(&instance).copied().unwrap_or(0);
-        if let Ok(mut log) = File::open(&attempt.log) {
-            let _ = log.seek(SeekFrom::Start(offset));
-            let before = text.len();
-            let _ = log.read_to_end(&mut text);
-            self.shown.insert(instance, offset + (text.len() - before) as u64);
-            if text.len() > before && !text.ends_with(b"\n") {
-                text.push(b'\n');
-            }
+        let Ok(mut log) = File::open(&attempt.log) else { return };
+        if log.seek(SeekFrom::Start(offset)).is_err() {
+            return;
         }
-        self.print(&text);
+        let mut out = io::stdout().lock();
+        // A closed stdout (`maestro run | head`) must not stop the run.
+        let copied = io::copy(&mut log, &mut out).unwrap_or(0);
+        self.shown.insert(instance, offset + copied);
+        let mut last = [0u8];
+        let ends_a_line = copied == 0
+            || (log.read_at(&mut last, offset + copied - 1).is_ok() && last[0] == b'\n');
+        if !ends_a_line {
+            let _ = out.write_all(b"\n");
+        }
+        let _ = out.flush();
     }
 
-    /// Stream mode: whole lines, each under its task's name.
+    /// Stream mode: whole lines, each under its task's name. Only the new
+    /// bytes are looked at for a newline (output drawn with `\r` has none
+    /// for megabytes), and a line longer than [`LONGEST_LINE`] is cut.
     fn stream(&mut self, instance: usize, bytes: &[u8]) {
-        let mut buffer = self.partial.remove(&instance).unwrap_or_default();
-        buffer.extend_from_slice(bytes);
-        let complete = buffer.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let rest = buffer.split_off(complete);
-        if !buffer.is_empty() {
-            let text = self.prefixed(instance, &buffer);
+        let mut partial = self.partial.remove(&instance).unwrap_or_default();
+        let ready = match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                partial.extend_from_slice(&bytes[..=end]);
+                let rest = bytes[end + 1..].to_vec();
+                Some(std::mem::replace(&mut partial, rest))
+            }
+            None => {
+                partial.extend_from_slice(bytes);
+                None
+            }
+        };
+        if let Some(lines) = ready {
+            let text = self.prefixed(instance, &lines);
             self.print(&text);
         }
-        if !rest.is_empty() {
-            self.partial.insert(instance, rest);
+        while partial.len() >= LONGEST_LINE {
+            let mut piece: Vec<u8> = partial.drain(..LONGEST_LINE).collect();
+            piece.push(b'\n');
+            let text = self.prefixed(instance, &piece);
+            self.print(&text);
+        }
+        if !partial.is_empty() {
+            self.partial.insert(instance, partial);
         }
     }
 
@@ -253,18 +285,37 @@ impl<'a> TerminalReporter<'a> {
         let _ = err.flush();
     }
 
-    /// A failed task's name, its log's path and last lines.
+    /// A failed task's name, its log's path and last lines (read from the
+    /// log's end only, each cut to [`FAILURE_LINE_CHARS`]).
     fn failure_details(&self, instance: usize) -> String {
         let Some(log) = self.last_logs.get(&instance) else { return String::new() };
         let mut text = format!("failed: {} (log: {})\n", self.label(instance), log.display());
-        let content = std::fs::read(log).unwrap_or_default();
-        let content = String::from_utf8_lossy(&content);
-        let lines: Vec<&str> = content.lines().collect();
+        let (tail, cut) = log_tail(log);
+        let tail = String::from_utf8_lossy(&tail);
+        let mut lines: Vec<&str> = tail.lines().collect();
+        if cut && lines.len() > 1 {
+            lines.remove(0);
+        }
         for line in &lines[lines.len().saturating_sub(FAILURE_TAIL_LINES)..] {
-            text.push_str(&format!("  | {line}\n"));
+            match line.char_indices().nth(FAILURE_LINE_CHARS) {
+                Some((end, _)) => text.push_str(&format!("  | {}…\n", &line[..end])),
+                None => text.push_str(&format!("  | {line}\n")),
+            }
         }
         text
     }
+}
+
+/// The last [`FAILURE_TAIL_BYTES`] of `log`, and whether that is not all
+/// of it.
+fn log_tail(log: &std::path::Path) -> (Vec<u8>, bool) {
+    let Ok(file) = File::open(log) else { return (Vec::new(), false) };
+    let size = file.metadata().map_or(0, |m| m.len());
+    let start = size.saturating_sub(FAILURE_TAIL_BYTES);
+    let mut tail = vec![0; (size - start) as usize];
+    let read = file.read_at(&mut tail, start).unwrap_or(0);
+    tail.truncate(read);
+    (tail, start > 0)
 }
 
 impl Observer for TerminalReporter<'_> {

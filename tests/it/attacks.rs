@@ -53,3 +53,68 @@ fn billions_of_job_slots_make_no_billions_of_anything() {
     let run = p.maestro(&["par", "-j", "4294967295", "true", "true"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// Runs maestro with `args` in `p`, its stdout into /dev/null (or into
+/// `stdout` when given); returns its exit status and the peak resident
+/// memory, in MiB, of it and its tasks (measured by a python3 parent).
+fn peak_rss_mib(p: &Project, args: &[&str], stdout: Option<&str>) -> (i32, u64) {
+    let script = "import resource, subprocess, sys\n\
+                  out = open(sys.argv[1], 'wb') if sys.argv[1] else subprocess.DEVNULL\n\
+                  code = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL).returncode\n\
+                  print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
+    let output = std::process::Command::new("python3")
+        .args(["-c", script, stdout.unwrap_or(""), env!("CARGO_BIN_EXE_maestro")])
+        .args(args)
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut fields = text.split_whitespace().map(|f| f.parse::<i64>().unwrap());
+    let (code, kib) = (fields.next().unwrap(), fields.next().unwrap());
+    (code as i32, kib as u64 / 1024)
+}
+
+/// 64 MiB of output from one task: a line of `x`s (in `map`, of `{}`).
+const FLOOD: &str = "head -c 67108864 /dev/zero | tr '\\0' x";
+const MAP_FLOOD: &str = "head -c 67108864 /dev/zero | tr '\\0' {}";
+
+#[test]
+fn a_task_s_whole_output_never_sits_in_memory() {
+    let p = Project::new();
+    for mode in ["grouped", "stream"] {
+        let (code, mib) = peak_rss_mib(&p, &["par", "--output", mode, FLOOD], None);
+        assert_eq!(code, 0, "{mode}");
+        assert!(mib < 50, "--output {mode}: {mib} MiB for 64 MiB of output");
+    }
+    for args in
+        [&["map", MAP_FLOOD, ":::", "x"][..], &["map", "--line-buffer", MAP_FLOOD, ":::", "x"]]
+    {
+        let (code, mib) = peak_rss_mib(&p, args, None);
+        assert_eq!(code, 0, "{args:?}");
+        assert!(mib < 50, "{args:?}: {mib} MiB for 64 MiB of output");
+    }
+}
+
+#[test]
+fn a_line_without_end_is_streamed_in_pieces_under_the_task_s_name() {
+    let p = Project::new();
+    let run = p.maestro(&["par", "--output", "stream", "head -c 200000 /dev/zero | tr '\\0' x"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    // The name is cut to the prefix's width; the status line comes last.
+    let prefix = "head -c 200000 /dev/zero | ";
+    let pieces: Vec<usize> =
+        lines[..4].iter().map(|l| l.strip_prefix(prefix).unwrap().len()).collect();
+    assert_eq!(pieces, [65536, 65536, 65536, 3392], "{:?}", &run.stdout[..100]);
+}
+
+#[test]
+fn a_failure_s_summary_shows_a_bounded_tail_of_its_log() {
+    let p = Project::new();
+    let run =
+        p.maestro(&["par", "--output", "quiet", "head -c 5000000 /dev/zero | tr '\\0' x; exit 1"]);
+    assert_eq!(run.code, 1);
+    let tail: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("  | ")).collect();
+    assert_eq!(tail.len(), 1, "{tail:?}");
+    assert_eq!(tail[0], format!("  | {}…", "x".repeat(300)));
+}
