@@ -349,19 +349,41 @@ fn check_cpus_fit(
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
+/// The largest flow file read: a flow is text a person writes (or a
+/// script generates); anything bigger is a mistake, `-f /dev/zero` say.
+const LARGEST_FLOW_FILE: u64 = 16 * 1024 * 1024;
+
 fn read_flow_file(path: &Path) -> Result<Arc<SourceFile>> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    use std::io::Read;
+    let cannot_read = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound if path == Path::new("maestro.toml") => Error::usage_hint(
             "no maestro.toml in this directory",
             "write one (see README.md) or name it with -f FILE",
         ),
         _ => Error::io("cannot read", path, e),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        Error::usage(format!("{}: not valid UTF-8 (at byte {offset})", path.display()))
-    })?;
-    Ok(Arc::new(SourceFile { path: path.to_path_buf(), text }))
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let mut bytes = Vec::new();
+    file.take(LARGEST_FLOW_FILE + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
+    if bytes.len() as u64 > LARGEST_FLOW_FILE {
+        return Err(Error::usage(format!(
+            "{}: larger than {} MiB, too big for a flow file",
+            path.display(),
+            LARGEST_FLOW_FILE >> 20
+        )));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Arc::new(SourceFile { path: path.to_path_buf(), text })),
+        Err(e) => {
+            // Shown like any other mistake in the file: where, with its line
+            // (the bad bytes as U+FFFD).
+            let offset = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+            let bad = offset..offset + char::REPLACEMENT_CHARACTER.len_utf8();
+            Err(flow_error(&file, vec![Diagnostic::new("not valid UTF-8", bad)]))
+        }
+    }
 }
 
 fn flow_error(file: &Arc<SourceFile>, diagnostics: Vec<Diagnostic>) -> Error {

@@ -36,6 +36,11 @@ pub struct Parsing {
     pub per_job: usize,
 }
 
+/// The longest value read from an input: Linux takes no argument longer
+/// (`MAX_ARG_STRLEN`), so no job could run with it; reading stops there
+/// rather than at the end of memory (`:::: /dev/zero`).
+pub const LONGEST_VALUE: usize = 128 * 1024;
+
 /// An input problem: which source, and what went wrong.
 #[derive(Debug)]
 pub struct InputError {
@@ -96,14 +101,21 @@ impl Records {
             Records::Words(words) => Ok(words.next()),
             Records::Lines { reader, path, end, .. } => {
                 let mut record = Vec::new();
-                match reader.read_until(*end, &mut record) {
+                let longest = LONGEST_VALUE as u64 + 1;
+                match reader.by_ref().take(longest).read_until(*end, &mut record) {
                     Ok(0) => Ok(None),
-                    Ok(_) => {
-                        if record.last() == Some(end) {
-                            record.pop();
-                        }
+                    Ok(_) if record.last() == Some(end) => {
+                        record.pop();
                         Ok(Some(record))
                     }
+                    Ok(_) if record.len() > LONGEST_VALUE => {
+                        let why = format!(
+                            "a value longer than {LONGEST_VALUE} bytes, more than a command line \
+                             can hold"
+                        );
+                        Err(InputError { path: path.clone(), source: io::Error::other(why) })
+                    }
+                    Ok(_) => Ok(Some(record)),
                     Err(source) => Err(InputError { path: path.clone(), source }),
                 }
             }

@@ -118,3 +118,18 @@ fn a_failure_s_summary_shows_a_bounded_tail_of_its_log() {
     assert_eq!(tail.len(), 1, "{tail:?}");
     assert_eq!(tail[0], format!("  | {}…", "x".repeat(300)));
 }
+
+#[test]
+fn endless_input_is_refused_before_memory_runs_out() {
+    let p = Project::new();
+    let run = p.maestro(&["map", "echo", "::::", "/dev/zero"]);
+    assert_eq!(run.code, 255);
+    assert_eq!(
+        run.stderr,
+        "error: cannot read input /dev/zero: a value longer than 131072 bytes, more than a command \
+         line can hold\n"
+    );
+    let run = p.maestro(&["run", "-f", "/dev/zero"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr, "error: /dev/zero: larger than 16 MiB, too big for a flow file\n");
+}

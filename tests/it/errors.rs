@@ -222,7 +222,10 @@ fn missing_and_unreadable_files_say_so() {
     std::fs::write(p.path("bin.toml"), b"[tasks.a]\ncmd = \"\xff\"\n").unwrap();
     let run = p.maestro(&["run", "-f", "bin.toml"]);
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr, "error: bin.toml: not valid UTF-8 (at byte 17)\n");
+    assert_eq!(
+        run.stderr,
+        "bin.toml:2:8: error: not valid UTF-8\n  |\n2 | cmd = \"\u{fffd}\"\n  |        ^\n"
+    );
 }
 
 #[test]
