@@ -17,6 +17,7 @@ pub mod flow;
 pub mod fresh;
 pub mod graph;
 pub mod json;
+pub mod liveness;
 pub mod map;
 pub mod plan;
 pub mod prims;

@@ -3,10 +3,17 @@
 //! maestro's own process (never passed to the command, so a daemon the
 //! command leaves behind holds nothing) while it waits for the command.
 //! The command dies with maestro (PR_SET_PDEATHSIG), so a SIGKILL of
-//! either ends the holding at once, with nobody running unprotected.
+//! either ends the holding.
+//!
+//! The kernel frees the lock the moment maestro dies, a little before the
+//! command it killed is gone. So the command writes its pid into the
+//! locked file before it execs, and whoever takes the lock next waits
+//! until the process of the pid found there has ended: two commands never
+//! run under one lock, not even for that moment.
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -19,8 +26,12 @@ use crate::error::{Error, Result};
 /// A lock or semaphore slot, held until dropped (or the process dies).
 #[derive(Debug)]
 pub struct Held {
-    _file: File,
+    file: File,
 }
+
+/// The pid a command writes into its lock file: ten digits and a newline
+/// (a pid has at most seven), so that a record always overwrites the last.
+const PID_RECORD: usize = 11;
 
 /// Takes lock `name`, waiting until `deadline` at most (forever if
 /// `None`); `None` when the deadline passed first.
@@ -28,7 +39,10 @@ pub fn lock(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Result<Opt
     let path = scope.path("lock", name)?;
     let file = open_private(&path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    Ok(take(&file, dir, deadline)?.then_some(Held { _file: file }))
+    if !take(&file, dir, deadline)? || !previous_gone(&file, &path, deadline)? {
+        return Ok(None);
+    }
+    Ok(Some(Held { file }))
 }
 
 /// Takes one of the `limit` slots of semaphore `name`, waiting until
@@ -59,16 +73,49 @@ pub fn sem(
         .map(|i| open_private(&dir.join(i.to_string())).map(Some))
         .collect::<Result<_>>()?;
     let held = until(&[&dir], CLOSED, deadline, || {
-        for slot in &mut slots {
+        for (number, slot) in slots.iter_mut().enumerate() {
             if let Some(file) = slot
                 && flock(file, true, false).map_err(e)?
             {
-                return Ok(slot.take());
+                return Ok(slot.take().map(|file| (number, file)));
             }
         }
         Ok(None)
     })?;
-    Ok(held.map(|file| Held { _file: file }))
+    let Some((number, file)) = held else { return Ok(None) };
+    if !previous_gone(&file, &dir.join(number.to_string()), deadline)? {
+        return Ok(None);
+    }
+    Ok(Some(Held { file }))
+}
+
+/// Waits, until `deadline` at most, for the command that last held `file`
+/// (at `path`) to be gone; whether it is.
+fn previous_gone(file: &File, path: &Path, deadline: Option<Instant>) -> Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut record = [0u8; PID_RECORD];
+    let read = file.read_at(&mut record, 0).map_err(|e| Error::io("cannot read", path, e))?;
+    let pid: i64 =
+        std::str::from_utf8(&record[..read]).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    if pid <= 0 {
+        return Ok(true);
+    }
+    // The record was written after its command started: a later process
+    // with the same pid started after it.
+    let written = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    let written_ms =
+        written.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    while crate::liveness::still_running(pid, written_ms) {
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Ok(false);
+        }
+        // It was killed with its maestro: it is gone within moments.
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    Ok(true)
 }
 
 /// Records the semaphore's limit at its first use; refuses another.
@@ -128,8 +175,9 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
     let mut command = std::process::Command::new(program);
     command.args(args);
     let parent = std::process::id() as libc::pid_t;
+    let lock_fd = held.file.as_raw_fd();
     // SAFETY: between fork and exec only async-signal-safe calls: prctl,
-    // getppid, _exit.
+    // getppid, getpid, pwrite, _exit; the record is built on the stack.
     unsafe {
         command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -137,6 +185,8 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
             if libc::getppid() != parent {
                 libc::_exit(128 + libc::SIGKILL);
             }
+            let record = pid_record(libc::getpid());
+            libc::pwrite(lock_fd, record.as_ptr().cast(), record.len(), 0);
             Ok(())
         });
     }
@@ -168,6 +218,21 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
             Err(e) => return Err(Error::system("cannot wait for the command", e)),
         }
     };
+    // The command is gone: nobody needs to wait for it.
+    let _ = held.file.set_len(0);
     drop(held);
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// `pid` as ten digits and a newline, with no allocation (it is written
+/// between fork and exec).
+fn pid_record(pid: libc::pid_t) -> [u8; PID_RECORD] {
+    let mut record = [b'0'; PID_RECORD];
+    record[PID_RECORD - 1] = b'\n';
+    let mut rest = pid.unsigned_abs();
+    for digit in record[..PID_RECORD - 1].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    record
 }

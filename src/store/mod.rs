@@ -7,7 +7,6 @@
 //! loss may drop the last commits), and no commit waits for the disk.
 
 pub mod lock;
-mod owner;
 pub mod query;
 pub mod recorder;
 pub mod schema;
@@ -23,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 use crate::fresh::{FileStamp, Record, Remembered};
+use crate::liveness;
 use foldhash::HashMap as FastMap;
 
 pub use lock::{LockMode, RunLock};
@@ -199,7 +199,7 @@ impl Store {
     }
 
     /// Marks as interrupted the runs recorded as running whose maestro is
-    /// gone (see [`owner::still_running`]), while other maestros may run
+    /// gone (see [`liveness::still_running`]), while other maestros may run
     /// here: what `mark_interrupted` does for the runs known dead.
     pub fn mark_gone_runs_interrupted(&self) -> Result<()> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
@@ -213,7 +213,7 @@ impl Store {
             .collect::<rusqlite::Result<_>>()
             .map_err(e)?;
         for (run, pid, started_ms) in running {
-            if !owner::still_running(pid, started_ms) {
+            if !liveness::still_running(pid, started_ms) {
                 self.mark_runs_interrupted(Some(run))?;
             }
         }
@@ -244,7 +244,7 @@ impl Store {
                 )
                 .optional()
                 .map_err(e)?;
-            if alive.is_none_or(|(pid, started_ms)| !owner::still_running(pid, started_ms)) {
+            if alive.is_none_or(|(pid, started_ms)| !liveness::still_running(pid, started_ms)) {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }

@@ -464,3 +464,31 @@ fn sigterm_to_maestro_reaches_the_command_which_decides() {
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(5));
     assert_eq!(p.maestro(&["lock", "x", "--timeout", "0", "--", "true"]).code, 0);
 }
+
+#[test]
+fn after_a_holder_is_killed_the_next_command_starts_once_its_command_is_gone() {
+    let p = Project::new();
+    for repeat in 0..20 {
+        let _ = std::fs::remove_file(p.path("held"));
+        let _ = std::fs::remove_file(p.path("log"));
+        let holding: &[&str] =
+            if repeat % 2 == 0 { &["lock", "l"] } else { &["sem", "s", "--limit", "1"] };
+        let run = |script: &str| {
+            let mut args = holding.to_vec();
+            args.extend(["--", "sh", "-c", script]);
+            p.command(&args).spawn().unwrap()
+        };
+        let mut first = run("touch held; while :; do echo A >> log; done");
+        p.wait_for("held");
+        let next = run("echo B >> log");
+        // The next one waits on the lock.
+        std::thread::sleep(Duration::from_millis(50));
+        first.kill().unwrap();
+        first.wait().unwrap();
+        assert_eq!(next.wait_with_output().unwrap().status.code(), Some(0));
+        let log = p.read("log");
+        let after: Vec<&str> = log.lines().skip_while(|l| *l != "B").skip(1).collect();
+        let killed = after.len();
+        assert_eq!(killed, 0, "repeat {repeat} ({holding:?}): lines of the killed holder after B");
+    }
+}

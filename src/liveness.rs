@@ -1,12 +1,14 @@
-//! Whether the maestro that recorded a run is still alive: the run's pid
-//! names a live process that was already running when the run began. A
-//! pid reused by a later process fails the second test.
+//! Whether a process recorded earlier is still the one running: the
+//! recorded pid names a live process (not a zombie) that was already
+//! running when the record was made. A pid reused by a later process fails
+//! the second test.
 //!
-//! A wrong "gone" (a maestro in another pid namespace sharing the state
-//! directory, or the clock set back by more than the slack since boot)
-//! marks a live run interrupted until that maestro writes its attempts'
-//! ends and its run's end over it; meanwhile its running tasks' last
-//! successes are forgotten, which only makes the next run rerun them.
+//! For a run in the store, a wrong "gone" (a maestro in another pid
+//! namespace sharing the state directory, or the clock set back by more
+//! than the slack since boot) marks a live run interrupted until that
+//! maestro writes its attempts' ends and its run's end over it; meanwhile
+//! its running tasks' last successes are forgotten, which only makes the
+//! next run rerun them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,19 +16,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// seconds plus clock ticks), may fall after the run's recorded start.
 const START_SLACK: Duration = Duration::from_secs(2);
 
-/// Whether process `pid` is alive and started by `run_started_ms` (Unix
-/// milliseconds). When /proc cannot tell, the answer is yes: a run is
+/// Whether process `pid` is alive and started by `recorded_ms` (Unix
+/// milliseconds). When /proc cannot tell, the answer is yes: a process is
 /// only called gone on evidence.
-pub fn still_running(pid: i64, run_started_ms: i64) -> bool {
+pub fn still_running(pid: i64, recorded_ms: i64) -> bool {
     let Ok(pid) = u32::try_from(pid) else { return true };
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) if is_zombie(&stat) => false,
         Ok(stat) => match process_start(&stat) {
-            Some(start) => start <= unix_ms_after(run_started_ms, START_SLACK),
+            Some(start) => start <= unix_ms_after(recorded_ms, START_SLACK),
             None => true,
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(_) => true,
     }
+}
+
+/// Whether the process of `stat` has ended and waits to be reaped.
+fn is_zombie(stat: &str) -> bool {
+    stat.rfind(')').is_some_and(|name_end| stat[name_end + 1..].trim_start().starts_with('Z'))
 }
 
 /// When the process of `stat` (the text of /proc/PID/stat) started.
