@@ -21,6 +21,7 @@ pub mod liveness;
 pub mod map;
 pub mod plan;
 pub mod prims;
+pub mod private;
 pub mod report;
 pub mod runner;
 pub mod shell;

@@ -29,7 +29,7 @@ pub struct Opened {
 /// for `par` (a shared one). A dry run (`dry_run`) does not wait: it reads
 /// the state as it is, without the lock.
 pub fn open(state: &Path, base: &Path, flow: Option<&str>, dry_run: bool) -> Result<Opened> {
-    crate::store::create_private_dir(state)?;
+    crate::private::dir(state)?;
     let mode = if flow.is_some() { LockMode::Exclusive } else { LockMode::Shared };
     let locked = |e| Error::io("cannot lock", state.join("lock"), e);
     let lock = if dry_run {
@@ -80,7 +80,9 @@ impl Prefetch {
     /// and nobody holds its lock right now; otherwise `finish` opens it as
     /// `open` does.
     pub fn start(state: &Path, flow: &str) -> Prefetch {
-        let lock = if state.is_dir() { RunLock::try_exclusive(state).ok().flatten() } else { None };
+        // Only a directory of the user's own: `open` says why not.
+        let ours = state.is_dir() && crate::private::dir(state).is_ok();
+        let lock = if ours { RunLock::try_exclusive(state).ok().flatten() } else { None };
         let loading = lock.map(|lock| {
             let state = state.to_path_buf();
             let flow = flow.to_string();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +18,7 @@ use super::{
     ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Usage, Watch,
     spawn_error_text,
 };
+use crate::private;
 use crate::shell::split_direct;
 
 /// A started attempt's process, until reaped.
@@ -89,16 +90,16 @@ impl LocalExecutor {
                 Some((ahead, file)) if ahead == *path => Ok((file, None)),
                 other => {
                     self.log_ahead = other;
-                    Ok((File::create(path)?, None))
+                    Ok((private::create(path)?, None))
                 }
             },
             OutputFiles::Log { path, attempt } => {
-                let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+                let mut file = private::append(path)?;
                 writeln!(file, "maestro: --- attempt {attempt} ---")?;
                 Ok((file, None))
             }
             OutputFiles::Appended { stdout, stderr } => {
-                let open = |path| OpenOptions::new().append(true).create(true).open(path);
+                let open = |path: &PathBuf| private::append(path);
                 let out = open(stdout)?;
                 let err = if stderr == stdout { None } else { Some(open(stderr)?) };
                 Ok((out, err))
@@ -292,7 +293,7 @@ impl Executor for LocalExecutor {
         }
         self.discard_log_ahead();
         // On an error, the start tries again and reports it.
-        if let Ok(file) = File::create(path) {
+        if let Ok(file) = private::create(path) {
             self.log_ahead = Some((path.clone(), file));
         }
     }

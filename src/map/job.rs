@@ -1,7 +1,7 @@
 //! One job's command line and where its output goes: the command as GNU
 //! parallel builds it, and the files that catch its stdout and stderr.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -84,7 +84,7 @@ impl Capture {
     /// Keeps the output as the log at `path`: stdout, then stderr; a later
     /// attempt's after a separator line.
     pub fn save(&self, path: &Path, attempt: u32, lengths: (u64, u64)) -> io::Result<()> {
-        let mut log = OpenOptions::new()
+        let mut log = crate::private::options()
             .append(attempt > 1)
             .write(true)
             .create(true)
@@ -139,13 +139,12 @@ fn free(file: &File, start: u64, length: u64) -> io::Result<u64> {
 /// A new empty file at `path`, readable by maestro only, which appends
 /// what it writes (after what a job wrote).
 fn private_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    crate::private::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .custom_flags(libc::O_APPEND)
-        .mode(0o600)
         .open(path)
 }
 

@@ -200,7 +200,7 @@ pub fn run(
         None => None,
     };
     let dir = &config.capture_dir;
-    fs::create_dir_all(dir).map_err(|source| MapError::File {
+    crate::private::make_dir(dir).map_err(|source| MapError::File {
         action: "cannot create",
         path: dir.clone(),
         source,
@@ -352,7 +352,7 @@ impl MapWork<'_, '_> {
     /// empty path when it could not be saved (and says so).
     fn keep_log(&mut self, key: usize, number: u32) -> PathBuf {
         if !self.log_dir_made {
-            self.log_dir_made = fs::create_dir_all(&self.config.log_dir).is_ok();
+            self.log_dir_made = crate::private::make_dir(&self.config.log_dir).is_ok();
         }
         let running = &self.running[&key];
         let saved = match &running.capture {

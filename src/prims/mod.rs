@@ -12,9 +12,9 @@ mod notify;
 pub mod queue;
 pub mod value;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -110,38 +110,16 @@ impl Name {
 /// Makes `dir` (mode 0700) unless it exists; refuses one that another
 /// user owns, since its content would be shared with them.
 fn private_dir(dir: &Path) -> Result<()> {
-    match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(Error::io("cannot create", dir, e)),
-    }
-    let metadata = fs::metadata(dir).map_err(|e| Error::io("cannot read", dir, e))?;
-    if !metadata.is_dir() {
-        return Err(Error::usage(format!("{} is not a directory", dir.display())));
-    }
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if metadata.uid() != me {
-        return Err(Error::usage_hint(
-            format!(
-                "{} belongs to user {}, not to you (user {me}): maestro will not share state with another user",
-                dir.display(),
-                metadata.uid()
-            ),
-            "use a state directory of your own: --state DIR",
-        ));
-    }
-    Ok(())
+    crate::private::dir(dir)
 }
 
 /// Opens (creating, mode 0600) the file at `path` for reading and writing.
 fn open_private(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    crate::private::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
         .custom_flags(libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Error::io("cannot open", path, e))
@@ -154,12 +132,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
+    let written = crate::private::create(&temporary)
         .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| fs::rename(&temporary, path));
     written.map_err(|e| {

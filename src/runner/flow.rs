@@ -214,7 +214,7 @@ impl Work for FlowWork<'_, '_> {
         if !self.log_dir_made {
             // Made at the first start: a run that skips everything leaves
             // no empty directory.
-            fs::create_dir_all(&self.config.log_dir)
+            crate::private::make_dir(&self.config.log_dir)
                 .map_err(|e| format!("cannot create {}: {e}", self.config.log_dir.display()))?;
             self.log_dir_made = true;
         }

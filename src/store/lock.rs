@@ -7,7 +7,7 @@
 //! exclusively is also what proves no other maestro is running, which is
 //! when attempts still marked running can be marked interrupted.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -60,7 +60,15 @@ fn operation(mode: LockMode) -> libc::c_int {
 }
 
 fn open(dir: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join("lock"))
+    let path = dir.join("lock");
+    let file = crate::private::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    crate::private::tighten(&path)?;
+    Ok(file)
 }
 
 /// `flock`; false when it would block (or was interrupted, to retry).

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 use crate::fresh::{FileStamp, Record, Remembered};
-use crate::liveness;
+use crate::{liveness, private};
 use foldhash::HashMap as FastMap;
 
 pub use lock::{LockMode, RunLock};
@@ -33,17 +33,6 @@ const RECENT_DURATIONS: usize = 5;
 /// The state directory for a flow whose file is in `base`.
 pub fn state_dir(base: &Path) -> PathBuf {
     base.join(".maestro")
-}
-
-/// Makes `dir` and its missing parents, private to the user (0700): logs
-/// and history can hold anything the tasks printed.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("cannot create", dir, e))
 }
 
 /// Marks run `?1` (every run when it is NULL) interrupted if recorded as
@@ -105,8 +94,18 @@ impl Store {
     /// older file. A file that is not a maestro database, or is from a
     /// newer maestro, is an error and is left untouched.
     pub fn open(dir: &Path) -> Result<Store> {
-        create_private_dir(dir)?;
+        private::dir(dir)?;
         let path = dir.join("state.db");
+        // Made 0600 before SQLite opens it: its WAL and index files take
+        // the database's mode.
+        private::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .and_then(|_| private::tighten(&path))
+            .map_err(|e| Error::io("cannot create", &path, e))?;
         let conn = Connection::open(&path).map_err(|e| state_error(&path, &e))?;
         let store = Store { conn, dir: dir.to_path_buf(), path };
         store.check_and_migrate()?;

@@ -133,3 +133,65 @@ fn endless_input_is_refused_before_memory_runs_out() {
     assert_eq!(run.code, 2);
     assert_eq!(run.stderr, "error: /dev/zero: larger than 16 MiB, too big for a flow file\n");
 }
+
+#[test]
+fn everything_maestro_writes_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::with_flow("[tasks.a]\ncmd = \"echo a\"\n[tasks.b]\ncmd = \"exit 1\"\n");
+    for args in
+        [&["run", "--keep-going"][..], &["par", "echo hi"], &["map", "-k", "exit", ":::", "1"]]
+    {
+        let mut command = p.command(args);
+        // SAFETY: umask(2) only sets the child's file mode mask.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        command.output().unwrap();
+    }
+    let mut loose = Vec::new();
+    let mut dirs = vec![p.path(".maestro")];
+    while let Some(dir) = dirs.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        if mode != 0o700 {
+            loose.push(format!("{:o} {}", mode, dir.display()));
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !path.ends_with("1.outputs") {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                if mode != 0o600 {
+                    loose.push(format!("{:o} {}", mode, path.display()));
+                }
+            }
+        }
+    }
+    assert!(loose.is_empty(), "not private: {loose:?}");
+}
+
+#[test]
+#[cfg_attr(not_root, ignore = "needs root: only root can give a directory to another user")]
+fn no_command_writes_into_another_user_s_state_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::with_flow("[tasks.a]\ncmd = \"echo a\"\n");
+    std::fs::create_dir(p.path(".maestro")).unwrap();
+    std::os::unix::fs::chown(p.path(".maestro"), Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(p.path(".maestro"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let said = format!(
+        "error: {} belongs to user 65534, not to you (user 0): maestro will not share state with \
+         another user\n  = hint: move it away: maestro keeps state only in a directory of your own \
+         (the primitives can be given one: --state DIR)\n",
+        p.path(".maestro").display()
+    );
+    for (args, code) in
+        [(&["run"][..], 2), (&["par", "true"], 2), (&["map", "echo", ":::", "a"], 255)]
+    {
+        let run = p.maestro(args);
+        assert_eq!((run.code, run.stderr.as_str()), (code, said.as_str()), "{args:?}");
+    }
+    assert_eq!(std::fs::read_dir(p.path(".maestro")).unwrap().count(), 0, "nothing written");
+}
