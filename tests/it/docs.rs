@@ -152,15 +152,26 @@ fn the_layers_in_architecture_md_hold() {
             if line.trim_start().starts_with("//") {
                 continue;
             }
-            for used in line.split("crate::").skip(1) {
-                let used: String =
-                    used.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if used == module {
-                    continue;
-                }
-                match rank(&used) {
-                    Some(theirs) if theirs > own => {}
-                    _ => wrong.push(format!("{relative}:{}: '{module}' uses '{used}'", number + 1)),
+            for after in line.split("crate::").skip(1) {
+                // `crate::a::b`, or `crate::{a, b::c}`.
+                let names: Vec<&str> = match after.strip_prefix('{') {
+                    Some(group) => group.split('}').next().unwrap().split(',').collect(),
+                    None => vec![after],
+                };
+                for name in names {
+                    let used: String = name
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if used == module {
+                        continue;
+                    }
+                    match rank(&used) {
+                        Some(theirs) if theirs > own => {}
+                        _ => wrong
+                            .push(format!("{relative}:{}: '{module}' uses '{used}'", number + 1)),
+                    }
                 }
             }
         }
