@@ -109,7 +109,8 @@ pub enum Event<'a> {
 pub enum Skip {
     /// Its last success still holds.
     Fresh,
-    /// `--resume`: it finished well in the run being resumed.
+    /// `--resume`: it finished well in an earlier run, the latest to know of
+    /// it.
     Resumed {
         /// That run.
         run: u64,

@@ -253,14 +253,15 @@ pub(crate) fn local_engine(state_dir: &Path) -> Result<(LocalExecutor, Poller)> 
     Ok((executor, poller))
 }
 
-/// `--resume`: the last run of the flow and, per instance, whether it
-/// finished well there.
-fn resumed(store: &Store, flow: &str, graph: &Graph) -> Result<Option<(u64, Vec<bool>)>> {
-    let Some((run, done)) = store.last_run_done(flow)? else {
+/// `--resume`: per instance, the run in which it last finished well, if
+/// that is the latest known of it.
+fn resumed(store: &Store, flow: &str, graph: &Graph) -> Result<Option<Vec<Option<u64>>>> {
+    let names: Vec<&str> = graph.instances.iter().map(|i| i.name.as_str()).collect();
+    let Some(done) = store.done_before(flow, &names)? else {
         eprintln!("maestro: no earlier run of this flow to resume; running everything");
         return Ok(None);
     };
-    Ok(Some((run, graph.instances.iter().map(|i| done.contains(&i.name)).collect())))
+    Ok(Some(names.iter().map(|name| done.get(*name).copied()).collect()))
 }
 
 /// `-n`: the order a run would start things in (each start as soon as
@@ -280,10 +281,9 @@ fn print_dry_run(
         let instance = &graph.instances[i];
         let slot = grant.slots.first().copied().unwrap_or(1);
         let cmd = instance.cmd.for_slot(slot);
-        let line = match (&skipping.resumed, &mut skipping.checker) {
-            (Some((run, done)), _) if done[i] => {
-                format!("skip {} (done in run {run})", instance.name)
-            }
+        let done_in = skipping.resumed.as_ref().and_then(|done| done[i]);
+        let line = match (done_in, &mut skipping.checker) {
+            (Some(run), _) => format!("skip {} (done in run {run})", instance.name),
             (_, Some(checker)) => match checker.decide(i) {
                 Decision::Fresh => format!("skip {} (fresh)", instance.name),
                 Decision::Run(reason) => {

@@ -38,9 +38,9 @@ pub struct RunConfig {
 pub struct Skipping<'a> {
     /// Freshness, for flow runs (`None` for `par`).
     pub checker: Option<Checker<'a>>,
-    /// `--resume`: the run resumed and, per instance, whether it finished
-    /// well there.
-    pub resumed: Option<(u64, Vec<bool>)>,
+    /// `--resume`: per instance, the run in which it last finished well,
+    /// when that is the latest known of it.
+    pub resumed: Option<Vec<Option<u64>>>,
 }
 
 /// Runs the `selected` instances of `graph` to completion (or interruption)
@@ -109,10 +109,8 @@ impl<'a> FlowWork<'a, '_> {
 
     /// Whether `instance` need not run; if it must, notes that it runs.
     fn already_done(&mut self, instance: usize) -> Option<Skip> {
-        if let Some((run, done)) = &self.skipping.resumed
-            && done[instance]
-        {
-            return Some(Skip::Resumed { run: *run });
+        if let Some(run) = self.skipping.resumed.as_ref().and_then(|done| done[instance]) {
+            return Some(Skip::Resumed { run });
         }
         let checker = self.skipping.checker.as_mut()?;
         match checker.decide(instance) {
@@ -128,7 +126,8 @@ impl<'a> FlowWork<'a, '_> {
     /// resumed run did it, and it declares no files to be found fresh by.
     fn surely_runs(&self, instance: usize) -> bool {
         let inst = &self.graph.instances[instance];
-        let done_before = self.skipping.resumed.as_ref().is_some_and(|(_, done)| done[instance]);
+        let done_before =
+            self.skipping.resumed.as_ref().is_some_and(|done| done[instance].is_some());
         let checked =
             self.skipping.checker.is_some() && !(inst.inputs.is_empty() && inst.outputs.is_empty());
         !done_before && !checked

@@ -11,7 +11,7 @@ pub mod query;
 pub mod recorder;
 pub mod schema;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -390,38 +390,64 @@ impl Store {
         transaction.commit().map_err(e)
     }
 
-    /// The last run of `flow` and the instances it finished well (succeeded
-    /// or found fresh), for `--resume`.
-    pub fn last_run_done(&self, flow: &str) -> Result<Option<(u64, HashSet<String>)>> {
+    /// For `--resume`: of the instances `names`, those whose latest known
+    /// state, across the runs of `flow`, is a good finish (succeeded, found
+    /// fresh, or skipped as done), each with the run that says so. A run
+    /// that never got to an instance (killed first, even before it recorded
+    /// anything) says nothing of it: an earlier one does. `None` when the
+    /// flow never ran.
+    pub fn done_before(&self, flow: &str, names: &[&str]) -> Result<Option<HashMap<String, u64>>> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
-        let last: Option<i64> = self
+        let mut runs = self
             .conn
-            .query_row(
-                "SELECT id FROM runs WHERE flow = ?1 AND kind = 'run' ORDER BY id DESC LIMIT 1",
-                [flow],
-                |row| row.get(0),
-            )
-            .optional()
+            .prepare("SELECT id FROM runs WHERE flow = ?1 AND kind = 'run' ORDER BY id DESC")
             .map_err(e)?;
-        let Some(last) = last else { return Ok(None) };
-        let mut done: HashSet<String> = HashSet::new();
-        let mut ok = self
-            .conn
-            .prepare("SELECT instance FROM attempts WHERE run_id = ?1 AND status = 'ok'")
+        let runs: Vec<i64> = runs
+            .query_map([flow], |row| row.get(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
             .map_err(e)?;
-        for name in ok.query_map([last], |row| row.get(0)).map_err(e)? {
-            done.insert(name.map_err(e)?);
+        if runs.is_empty() {
+            return Ok(None);
         }
+        let mut undecided: HashSet<&str> = names.iter().copied().collect();
+        let mut done = HashMap::new();
+        let mut attempts = self
+            .conn
+            .prepare(
+                "SELECT instance, max(status = 'ok') FROM attempts WHERE run_id = ?1
+                 GROUP BY instance",
+            )
+            .map_err(e)?;
         let mut skipped = self
             .conn
             .prepare(
                 "SELECT instances FROM skips WHERE run_id = ?1 AND kind IN ('fresh', 'resumed')",
             )
             .map_err(e)?;
-        for names in skipped.query_map([last], |row| row.get::<_, String>(0)).map_err(e)? {
-            done.extend(split_names(&names.map_err(e)?));
+        for run in runs {
+            let ran: Vec<(String, bool)> = attempts
+                .query_map([run], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(e)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(e)?;
+            for (name, succeeded) in ran {
+                if undecided.remove(name.as_str()) && succeeded {
+                    done.insert(name, run as u64);
+                }
+            }
+            for names in skipped.query_map([run], |row| row.get::<_, String>(0)).map_err(e)? {
+                for name in split_names(&names.map_err(e)?) {
+                    if undecided.remove(name.as_str()) {
+                        done.insert(name, run as u64);
+                    }
+                }
+            }
+            if undecided.is_empty() {
+                break;
+            }
         }
-        Ok(Some((last as u64, done)))
+        Ok(Some(done))
     }
 }
 

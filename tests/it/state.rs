@@ -194,6 +194,35 @@ deps = ["b"]
 }
 
 #[test]
+fn a_resume_killed_before_it_recorded_anything_loses_nothing_for_the_next() {
+    // `b` fails in run 1; run 2 resumes and is killed at once, before its
+    // first commit; run 3 must still know that `a` is done (from run 1).
+    let p = Project::with_flow(
+        r#"
+[tasks.a]
+cmd = "sh stamp a 0"
+[tasks.b]
+cmd = "sh stamp b 0; touch started; if [ -e hang ]; then sleep 30; fi; test ! -e broken"
+deps = ["a"]
+"#,
+    );
+    p.file("stamp", STAMP).file("broken", "");
+    assert_eq!(p.maestro(&["run"]).code, 1);
+    std::fs::remove_file(p.path("started")).unwrap();
+    p.file("hang", "");
+    let mut killed = p.spawn(&["run", "--resume"]);
+    p.wait_for("started");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    std::fs::remove_file(p.path("broken")).unwrap();
+    std::fs::remove_file(p.path("hang")).unwrap();
+    let _ = std::fs::remove_file(p.path("events"));
+    let plan = p.maestro(&["run", "-n", "--resume"]);
+    assert!(plan.stdout.starts_with("skip a (done in run 1)\n"), "{}", plan.stdout);
+    assert_eq!(run_and_list_started(&p, &["run", "--resume"]), ["b"]);
+}
+
+#[test]
 fn sigkill_mid_run_leaves_a_sound_database_and_the_attempt_marked_interrupted() {
     let p = Project::with_flow(
         r#"
