@@ -51,6 +51,172 @@ pub(crate) fn quote_into(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// Where in a command line a value is inserted: what quotes, if any, the
+/// line has open there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    quoting: Quoting,
+    /// The text before ends in a backslash that escapes what comes next.
+    escaped: bool,
+    /// Inside how many backquoted command substitutions: each takes one
+    /// level of backslashes off before its command is read.
+    backquotes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    Plain,
+    Single,
+    Double,
+}
+
+/// One level of nesting: the quotes open in it, and for a command
+/// substitution, its open parentheses and how it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// Unquoted text: the whole line, or inside `$(...)` (`parens` deep in
+    /// parentheses of its own) or backquotes.
+    Plain {
+        parens: u32,
+        backquoted: bool,
+    },
+    Single,
+    Double,
+}
+
+/// Follows the quotes of a command line as sh reads it, far enough to know
+/// the [`Context`] at any point: single and double quotes, backslashes,
+/// and command substitutions (`$(...)` and backquotes, inside double quotes
+/// too). Not followed: `$'...'`, here-documents, `case` patterns.
+#[derive(Debug, Clone)]
+pub struct QuoteTracker {
+    frames: Vec<Frame>,
+    escaped: bool,
+    /// The last byte was a `$` outside single quotes.
+    dollar: bool,
+}
+
+impl Default for QuoteTracker {
+    fn default() -> Self {
+        QuoteTracker {
+            frames: vec![Frame::Plain { parens: 0, backquoted: false }],
+            escaped: false,
+            dollar: false,
+        }
+    }
+}
+
+impl QuoteTracker {
+    /// The context after the text fed so far.
+    pub fn context(&self) -> Context {
+        let quoting = match self.frames.last() {
+            Some(Frame::Single) => Quoting::Single,
+            Some(Frame::Double) => Quoting::Double,
+            _ => Quoting::Plain,
+        };
+        let backquotes = self
+            .frames
+            .iter()
+            .filter(|frame| matches!(frame, Frame::Plain { backquoted: true, .. }))
+            .count() as u32;
+        Context { quoting, escaped: self.escaped, backquotes }
+    }
+
+    /// Reads `text`, a literal part of the line.
+    pub fn feed(&mut self, text: &[u8]) {
+        for &byte in text {
+            self.step(byte);
+        }
+    }
+
+    /// Reads an inserted value: a word with no quote of its own.
+    pub fn feed_value(&mut self) {
+        self.escaped = false;
+        self.dollar = false;
+    }
+
+    fn step(&mut self, byte: u8) {
+        if std::mem::take(&mut self.escaped) {
+            self.dollar = false;
+            return;
+        }
+        let dollar = std::mem::take(&mut self.dollar);
+        let top = self.frames.len() - 1;
+        match (self.frames[top], byte) {
+            (Frame::Single, b'\'') => {
+                self.frames.pop();
+            }
+            (Frame::Single, _) => {}
+            (_, b'\\') => self.escaped = true,
+            (_, b'$') => self.dollar = true,
+            (_, b'(') if dollar => self.frames.push(Frame::Plain { parens: 0, backquoted: false }),
+            (Frame::Plain { backquoted: true, .. }, b'`') => {
+                self.frames.pop();
+            }
+            (_, b'`') => self.frames.push(Frame::Plain { parens: 0, backquoted: true }),
+            (Frame::Double, b'"') => {
+                self.frames.pop();
+            }
+            (Frame::Double, _) => {}
+            (Frame::Plain { .. }, b'\'') => self.frames.push(Frame::Single),
+            (Frame::Plain { .. }, b'"') => self.frames.push(Frame::Double),
+            (Frame::Plain { parens, backquoted }, b'(') => {
+                self.frames[top] = Frame::Plain { parens: parens + 1, backquoted };
+            }
+            (Frame::Plain { parens, backquoted }, b')') => {
+                if parens > 0 {
+                    self.frames[top] = Frame::Plain { parens: parens - 1, backquoted };
+                } else if top > 0 && !backquoted {
+                    self.frames.pop();
+                }
+            }
+            (Frame::Plain { .. }, _) => {}
+        }
+    }
+}
+
+/// Appends `value` to a command line at `context` so that sh reads it back
+/// as those bytes, never as code: [`shell_quote`]d where no quote is open
+/// (so GNU parallel's command lines come out the same), between the open
+/// quotes otherwise: a single-quoted stretch is closed around it, and in
+/// double quotes `$`, `` ` ``, `"` and `\` are escaped.
+pub(crate) fn insert_quoted(out: &mut Vec<u8>, value: &[u8], context: Context) {
+    if context.escaped {
+        // The backslash before would take the value's first byte: given a
+        // newline instead, the pair is a line continuation, which sh drops.
+        out.push(b'\n');
+    }
+    let mut quoted = Vec::with_capacity(value.len() + 2);
+    match context.quoting {
+        Quoting::Plain => quote_into(&mut quoted, value),
+        Quoting::Single => {
+            quoted.push(b'\'');
+            quote_into(&mut quoted, value);
+            quoted.push(b'\'');
+        }
+        Quoting::Double => {
+            for &byte in value {
+                if matches!(byte, b'$' | b'`' | b'"' | b'\\') {
+                    quoted.push(b'\\');
+                }
+                quoted.push(byte);
+            }
+        }
+    }
+    // Each backquote level reads `\\`, `\$` and `` \` `` as one byte first.
+    for _ in 0..context.backquotes {
+        let mut escaped = Vec::with_capacity(quoted.len() + 8);
+        for &byte in &quoted {
+            if matches!(byte, b'$' | b'`' | b'\\') {
+                escaped.push(b'\\');
+            }
+            escaped.push(byte);
+        }
+        quoted = escaped;
+    }
+    out.extend_from_slice(&quoted);
+}
+
 /// Bytes that give a command line meaning beyond "words separated by blanks": GNU make's
 /// `sh_chars` (job.c), plus `'` and `\` (make handles those itself, we do not) and newline.
 const SHELL_CHARS: &[u8] = b"#;\"*?[]&|<>(){}$`^~!'\\\n";

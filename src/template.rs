@@ -7,7 +7,7 @@
 
 use std::mem;
 
-use crate::shell::quote_into;
+use crate::shell::{Context, QuoteTracker, insert_quoted};
 
 /// What a replacement string does to an argument before inserting it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,8 @@ enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
+    /// For each part, the quotes the command line has open where it is.
+    contexts: Vec<Context>,
 }
 
 impl Template {
@@ -105,7 +107,19 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Template { parts }
+        let mut tracker = QuoteTracker::default();
+        let contexts = parts
+            .iter()
+            .map(|part| {
+                let context = tracker.context();
+                match part {
+                    Part::Literal(text) => tracker.feed(text.as_bytes()),
+                    _ => tracker.feed_value(),
+                }
+                context
+            })
+            .collect();
+        Template { parts, contexts }
     }
 
     /// Whether any replacement string occurs, `{#}` and `{%}` included: GNU parallel appends
@@ -136,18 +150,24 @@ impl Template {
     /// (`{#}`, from 1) and job slot `slot` (`{%}`, from 1).
     ///
     /// `{}` is every argument joined by single spaces (each quoted separately when quoting).
-    /// With `quote` each substituted value goes through [`crate::shell::shell_quote`] (for command lines);
-    /// without, it is inserted raw (for file paths such as outputs). Literal text is never
+    /// With `quote` each substituted value is quoted for the shell (for command lines): as GNU
+    /// parallel does where no quote is open, and so that it stays a value whatever quotes
+    /// surround the replacement string (`'{}'`, `"{}"`, `"$(cat '{}')"`), which parallel does
+    /// not; without, it is inserted raw (for file paths such as outputs). Literal text is never
     /// quoted. A positional string beyond the number of arguments expands to nothing at all,
     /// not even `''`, as in parallel (`{3}` with two inputs; `x{2}y` -> `xy`); parallel wraps
     /// an out-of-range `{-N}` around, which is a quirk we do not copy: it is empty too.
     #[must_use]
     pub fn expand(&self, args: &[&[u8]], seq: u64, slot: u32, quote: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        let insert = |out: &mut Vec<u8>, value: &[u8]| {
-            if quote { quote_into(out, value) } else { out.extend_from_slice(value) }
-        };
-        for part in &self.parts {
+        for (part, &context) in self.parts.iter().zip(&self.contexts) {
+            let insert = |out: &mut Vec<u8>, value: &[u8]| {
+                if quote {
+                    insert_quoted(out, value, context)
+                } else {
+                    out.extend_from_slice(value)
+                }
+            };
             match *part {
                 Part::Literal(ref text) => out.extend_from_slice(text.as_bytes()),
                 Part::All(transform) => {
@@ -265,6 +285,87 @@ mod tests {
     use super::*;
     use crate::shell::split_direct;
     use crate::shell::tests::{nasty_values, through_shell};
+
+    /// Runs `command` with /bin/sh in a fresh directory; returns its stdout
+    /// and whether the directory is still empty (no value ran as code).
+    fn in_fresh_dir(command: &[u8]) -> (Vec<u8>, bool) {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::env::temp_dir().join(format!(
+            "maestro-quote-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let output = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(std::ffi::OsStr::from_bytes(command))
+            .current_dir(&dir)
+            .env("HOME", "/nonexistent-home")
+            .output()
+            .unwrap();
+        let untouched = std::fs::read_dir(&dir).unwrap().count() == 0;
+        std::fs::remove_dir_all(&dir).unwrap();
+        (output.stdout, untouched)
+    }
+
+    #[test]
+    fn a_value_stays_a_value_whatever_quotes_surround_it() {
+        // Each template prints the value back between brackets; in a
+        // command substitution, less its trailing newlines (as sh does).
+        let templates = [
+            (r#"printf '[%s]' {}"#, false),
+            (r#"printf '[%s]' '{}'"#, false),
+            (r#"printf '[%s]' "{}""#, false),
+            (r#"printf '[%s]' x\{}"#, false),
+            (r#"printf '[%s]' "$(printf %s {})""#, true),
+            (r#"printf '[%s]' "$(printf %s '{}')""#, true),
+            (r#"printf '[%s]' "$(printf %s "{}")""#, true),
+            (r#"printf '[%s]' "`printf %s "{}"`""#, true),
+            (r#"printf '[%s]' `printf %s '{}'`x"#, true),
+            (r#"printf '[%s]' "$( (printf %s {}) )""#, true),
+        ];
+        let values = nasty_values();
+        assert!(values.len() >= 40);
+        for (text, substituted) in templates {
+            let template = Template::parse(text);
+            // One shell per template: each value's command, then a NUL.
+            let mut command = Vec::new();
+            for value in &values {
+                command.extend(template.expand(&[value], 1, 1, true));
+                command.extend_from_slice(b"; printf '\\0'\n");
+            }
+            let (stdout, untouched) = in_fresh_dir(&command);
+            assert!(untouched, "{text} ran a value as code");
+            let printed: Vec<&[u8]> = stdout.split(|&b| b == 0).collect();
+            assert_eq!(printed.len(), values.len() + 1, "{text}");
+            if text.ends_with("`x") {
+                // Unquoted, the substitution's words are split: only that
+                // nothing ran counts here.
+                continue;
+            }
+            for (value, stdout) in values.iter().zip(printed) {
+                let mut want = value.clone();
+                if substituted {
+                    while want.last() == Some(&b'\n') {
+                        want.pop();
+                    }
+                }
+                if text.contains("x\\{}") {
+                    want.insert(0, b'x');
+                }
+                let mut expected = b"[".to_vec();
+                expected.extend(&want);
+                expected.push(b']');
+                assert_eq!(
+                    String::from_utf8_lossy(stdout),
+                    String::from_utf8_lossy(&expected),
+                    "{text} with {:?}",
+                    String::from_utf8_lossy(value)
+                );
+            }
+        }
+    }
 
     fn expand(template: &str, args: &[&str], quote: bool) -> String {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
@@ -500,8 +601,12 @@ mod tests {
             expand("cat '{}' > \"{.}.out\"", &["my file.txt"], false),
             "cat 'my file.txt' > \"my file.out\""
         );
-        // As in parallel: the value is quoted even inside the template's own quotes.
-        assert_eq!(expand("echo \"{}\"", &["a b"], true), "echo \"'a b'\"");
+        // Unlike parallel, which quotes it as if no quote were open (so that
+        // `"{}"` runs `$(...)` in a value): the value goes in as the quotes
+        // around it need.
+        assert_eq!(expand("echo \"{}\"", &["a b"], true), "echo \"a b\"");
+        assert_eq!(expand("echo \"{}\"", &["$(x)"], true), "echo \"\\$(x)\"");
+        assert_eq!(expand("echo '{}'", &["it's"], true), "echo '''it'\"'\"'s'''");
         assert_eq!(expand("{/} {}", &["$(x)/y z"], true), "'y z' '$(x)/y z'");
     }
 

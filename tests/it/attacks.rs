@@ -195,3 +195,92 @@ fn no_command_writes_into_another_user_s_state_directory() {
     }
     assert_eq!(std::fs::read_dir(p.path(".maestro")).unwrap().count(), 0, "nothing written");
 }
+
+/// Values an attacker would name files or inputs with.
+const HOSTILE: &[&str] = &[
+    "$(touch pwned)",
+    "`touch pwned`",
+    "; touch pwned",
+    "&& touch pwned",
+    "| touch pwned",
+    "' ; touch pwned ; '",
+    "\" ; touch pwned ; \"",
+    "\\\"; touch pwned; \\\"",
+    "$(touch${IFS}pwned)",
+    "${PWD}",
+    "$HOME",
+    "$((1+1))",
+    "'",
+    "''",
+    "\"",
+    "\\",
+    "\\\\",
+    "a\\",
+    "\\'",
+    "\\\"",
+    "*",
+    "?",
+    "[a]",
+    "~",
+    "~root",
+    "-n",
+    "-e",
+    "--",
+    "!",
+    "!!",
+    "{}",
+    "{a,b}",
+    "a=b",
+    "<(touch pwned)",
+    ">pwned",
+    "#x",
+    "a b",
+    "  a  ",
+    "\t",
+    "a\tb",
+    "é",
+    "日本",
+    "%1",
+    "^x",
+    "\u{7f}",
+    "a'b\"c`d$e",
+];
+
+#[test]
+fn no_hostile_value_runs_as_code_through_map_whatever_the_quotes() {
+    assert!(HOSTILE.len() >= 40);
+    let p = Project::new();
+    for template in ["printf '[%s]\\n' {}", "printf '[%s]\\n' '{}'", "printf '[%s]\\n' \"{}\""] {
+        let mut args = vec!["map", "-k", template, ":::"];
+        args.extend(HOSTILE);
+        let run = p.maestro(&args);
+        assert_eq!(run.code, 0, "{template}: {}", run.stderr);
+        let expected: String = HOSTILE.iter().map(|v| format!("[{v}]\n")).collect();
+        assert_eq!(run.stdout, expected, "{template}");
+        assert!(!p.path("pwned").exists(), "{template} ran a value");
+    }
+}
+
+#[test]
+fn no_hostile_file_name_runs_as_code_through_for_each() {
+    let p = Project::with_flow(
+        "[tasks.show]\nfor_each = \"in/*.in\"\ncmd = \"cat \\\"{}\\\" && printf '%s\\\\n' '{/.}' >> names\"\n",
+    );
+    std::fs::create_dir(p.path("in")).unwrap();
+    let names: Vec<&str> = HOSTILE
+        .iter()
+        .copied()
+        .filter(|v| !v.contains('/') && !v.is_empty() && !v.starts_with('-'))
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(p.path("in").join(format!("{name}.in")), format!("{i}\n")).unwrap();
+    }
+    let run = p.maestro(&["run", "-j", "4"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!p.path("pwned").exists(), "a file name ran as code");
+    let mut shown: Vec<String> = p.read("names").lines().map(String::from).collect();
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    shown.sort();
+    want.sort();
+    assert_eq!(shown, want);
+}
