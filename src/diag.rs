@@ -60,19 +60,45 @@ impl Diagnostic {
         let _ = writeln!(out, "{path}:{}:{}: error: {}", pos.line, pos.column, self.message);
         let line_text = file.text[pos.line_start..].lines().next().unwrap_or("");
         let gutter = pos.line.to_string().len();
-        let _ = writeln!(out, "{:gutter$} |", "");
-        let _ = writeln!(out, "{} | {}", pos.line, line_text.replace('\t', " "));
         // The caret covers the span, clipped to the first line of it.
         let span_end_in_line = span.end.min(pos.line_start + line_text.len());
         let width =
             text_width(&file.text[span.start.min(span_end_in_line)..span_end_in_line]).max(1);
-        let _ =
-            writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(pos.column - 1), "^".repeat(width));
+        let (shown, column, width) = clip_line(line_text, pos.column - 1, width);
+        let _ = writeln!(out, "{:gutter$} |", "");
+        let _ = writeln!(out, "{} | {}", pos.line, shown.replace('\t', " "));
+        let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(column), "^".repeat(width));
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "{:gutter$} = hint: {hint}", "");
         }
         out
     }
+}
+
+/// Characters of a source line shown at the most: a longer one (a
+/// generated file's, or an attack's) is shown around the problem.
+const SHOWN_LINE: usize = 120;
+
+/// `line` as shown, cut to [`SHOWN_LINE`] characters around the caret at
+/// `column` (from 0, `width` long) with `…` where cut; the caret's column
+/// and width in what is shown.
+fn clip_line(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let length = line.chars().count();
+    if length <= SHOWN_LINE {
+        return (line.to_string(), column, width);
+    }
+    let start = column.saturating_sub(SHOWN_LINE / 3).min(length - SHOWN_LINE);
+    let end = start + SHOWN_LINE;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(start).take(SHOWN_LINE));
+    if end < length {
+        shown.push('…');
+    }
+    let width = ((column + width).min(end) - column).max(1);
+    (shown, column - start + usize::from(start > 0), width)
 }
 
 /// A 1-based line and column (in characters) of a byte offset.
@@ -128,6 +154,19 @@ mod tests {
 
     fn file(text: &str) -> SourceFile {
         SourceFile { path: PathBuf::from("maestro.toml"), text: text.to_string() }
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_problem() {
+        let line = format!("{}X{}", "a".repeat(500), "b".repeat(500));
+        let (shown, column, width) = clip_line(&line, 500, 3);
+        assert_eq!(shown.chars().count(), SHOWN_LINE + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().nth(column), Some('X'));
+        assert_eq!(width, 3);
+        assert_eq!(clip_line("short", 2, 1), ("short".to_string(), 2, 1));
+        let (shown, column, _) = clip_line(&"c".repeat(300), 299, 1);
+        assert!(!shown.ends_with('…') && column == SHOWN_LINE, "{shown} {column}");
     }
 
     #[test]

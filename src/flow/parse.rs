@@ -49,7 +49,7 @@ pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
             Err(diags) => diags,
         }
     } else {
-        errors.iter().map(syntax_error).collect()
+        errors.iter().map(|error| syntax_error(error, &file.text)).collect()
     };
     diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
     Err(diags)
@@ -62,13 +62,38 @@ fn check(root: &Table<'_>) -> Result<Flow, Vec<Diagnostic>> {
     if checker.diags.is_empty() { Ok(flow) } else { Err(checker.diags) }
 }
 
-fn syntax_error(error: &toml::de::Error) -> Diagnostic {
+fn syntax_error(error: &toml::de::Error, text: &str) -> Diagnostic {
     let message = error.message();
     let message = message.strip_suffix(", expected nothing").unwrap_or(message);
     match error.span() {
         Some(span) => Diagnostic::new(message, span),
-        None => Diagnostic::whole_file(message),
+        // The toml crate gives no place for a key too deep to follow: the
+        // key with the most dotted parts is the one.
+        None => match deepest_key(text) {
+            Some((span, parts)) => {
+                Diagnostic::new(format!("{message}: a key of {parts} dotted parts"), span)
+            }
+            None => Diagnostic::whole_file(message),
+        },
     }
+}
+
+/// The key (in a `[header]` or before `=`) with the most dotted parts, if
+/// one has more than a flow ever needs, and how many.
+fn deepest_key(text: &str) -> Option<(Span, usize)> {
+    let mut deepest: Option<(Span, usize)> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset + (line.len() - line.trim_start().len());
+        offset += line.len();
+        let key = line.trim_start().trim_start_matches('[');
+        let key = key.split(['=', ']']).next().unwrap_or("");
+        let parts = key.matches('.').count() + 1;
+        if parts > 16 && deepest.as_ref().is_none_or(|(_, most)| parts > *most) {
+            deepest = Some((start..start + line.trim_end().len().min(key.len() + 1), parts));
+        }
+    }
+    deepest
 }
 
 /// What tasks are checked against: the top-level settings.

@@ -284,3 +284,20 @@ fn no_hostile_file_name_runs_as_code_through_for_each() {
     want.sort();
     assert_eq!(shown, want);
 }
+
+#[test]
+fn a_flow_nested_beyond_reason_is_an_error_at_its_place_in_a_few_lines() {
+    let deep_key = format!("[tasks.a]\ncmd = \"x\"\n{} = 1\n", vec!["k"; 20_000].join("."));
+    let deep_array =
+        format!("[tasks.a]\ncmd = \"x\"\nx = {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    for (flow, first) in [
+        (deep_key, "maestro.toml:3:1: error: recursion limit: a key of 20000 dotted parts"),
+        (deep_array, "maestro.toml:3:85: error: cannot recurse further; max recursion depth met"),
+    ] {
+        let p = Project::with_flow(&flow);
+        let run = p.maestro(&["run"]);
+        assert_eq!(run.code, 2);
+        assert_eq!(run.stderr.lines().next(), Some(first));
+        assert!(run.stderr.len() < 600, "{} bytes of message", run.stderr.len());
+    }
+}
