@@ -178,3 +178,30 @@ fn the_layers_in_architecture_md_hold() {
     }
     assert!(wrong.is_empty(), "layers broken (docs/ARCHITECTURE.md):\n{}", wrong.join("\n"));
 }
+
+#[test]
+fn every_test_the_readme_s_guarantees_name_exists() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme.split("## Guarantees").nth(1).expect("a Guarantees section");
+    let table = section.split("\n## ").next().unwrap();
+    let mut named = 0;
+    for cell in table.lines().filter_map(|line| line.rsplit('|').nth(1)) {
+        for quoted in cell.split('`').skip(1).step_by(2) {
+            let path: Vec<&str> = quoted.split("::").collect();
+            let (module, name) = (path[0], *path.last().unwrap());
+            let file = if path.len() == 3 {
+                repo().join(format!("src/{module}.rs"))
+            } else {
+                repo().join(format!("tests/it/{module}.rs"))
+            };
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|_| panic!("{quoted}: no {}", file.display()));
+            assert!(
+                name == "*" || text.contains(&format!("fn {name}()")),
+                "{quoted}: no such test"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 10, "{named} tests named");
+}
