@@ -101,9 +101,14 @@ pub(super) fn open_recorded(file: Option<&Path>) -> Result<Store> {
     // Attempts still marked running whose maestro is gone were cut short
     // by a killed maestro: say so rather than show them as running. With
     // nobody running here, that is all of them.
-    match RunLock::try_exclusive(&dir) {
-        Ok(Some(_lock)) => store.mark_interrupted()?,
-        _ => store.mark_gone_runs_interrupted()?,
+    // Only a note for the reader: when it cannot be written (a full disk),
+    // the history is still shown, as it is.
+    let marked = match RunLock::try_exclusive(&dir) {
+        Ok(Some(_lock)) => store.mark_interrupted(),
+        _ => store.mark_gone_runs_interrupted(),
+    };
+    if let Err(error) = marked {
+        eprintln!("maestro: warning: runs cut short are not marked so: {error}");
     }
     Ok(store)
 }

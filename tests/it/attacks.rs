@@ -301,3 +301,33 @@ fn a_flow_nested_beyond_reason_is_an_error_at_its_place_in_a_few_lines() {
         assert!(run.stderr.len() < 600, "{} bytes of message", run.stderr.len());
     }
 }
+
+#[test]
+fn the_history_reads_even_when_nothing_can_be_written() {
+    use std::os::unix::process::CommandExt;
+    let p = Project::new();
+    // A run cut short by SIGKILL: showing it means marking it interrupted.
+    let mut killed = p.spawn(&["par", "touch started; sleep 30"]);
+    p.wait_for("started");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // As on a full disk: no file may grow (SIGXFSZ ignored, so writes fail
+    // with EFBIG, which SQLite reports as a full disk).
+    let wal = std::fs::metadata(p.path(".maestro/state.db-wal")).map_or(0, |m| m.len());
+    let mut command = p.command(&["history"]);
+    // SAFETY: setrlimit and signal are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: wal, rlim_max: wal };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("par touch started; sleep 30"));
+    assert!(stderr.starts_with("maestro: warning: runs cut short are not marked so: "), "{stderr}");
+}
