@@ -50,14 +50,15 @@ impl Diagnostic {
         let mut out = String::new();
         let path = file.path.display();
         let Some(span) = &self.span else {
-            let _ = writeln!(out, "{path}: error: {}", self.message);
+            let _ = writeln!(out, "{path}: error: {}", visible(&self.message));
             if let Some(hint) = &self.hint {
-                let _ = writeln!(out, "  = hint: {hint}");
+                let _ = writeln!(out, "  = hint: {}", visible(hint));
             }
             return out;
         };
         let pos = Position::of(&file.text, span.start);
-        let _ = writeln!(out, "{path}:{}:{}: error: {}", pos.line, pos.column, self.message);
+        let message = visible(&self.message);
+        let _ = writeln!(out, "{path}:{}:{}: error: {message}", pos.line, pos.column);
         let line_text = file.text[pos.line_start..].lines().next().unwrap_or("");
         let gutter = pos.line.to_string().len();
         // The caret covers the span, clipped to the first line of it.
@@ -66,13 +67,22 @@ impl Diagnostic {
             text_width(&file.text[span.start.min(span_end_in_line)..span_end_in_line]).max(1);
         let (shown, column, width) = clip_line(line_text, pos.column - 1, width);
         let _ = writeln!(out, "{:gutter$} |", "");
-        let _ = writeln!(out, "{} | {}", pos.line, shown.replace('\t', " "));
+        let _ = writeln!(out, "{} | {}", pos.line, visible(&shown.replace('\t', " ")));
         let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(column), "^".repeat(width));
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "{:gutter$} = hint: {hint}", "");
+            let _ = writeln!(out, "{:gutter$} = hint: {}", "", visible(hint));
         }
         out
     }
+}
+
+/// `text` safe to write to a terminal: a control character (an escape
+/// sequence's, a NUL) from the user's file shows as one replacement
+/// character; line breaks stay.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { char::REPLACEMENT_CHARACTER } else { c })
+        .collect()
 }
 
 /// Characters of a source line shown at the most: a longer one (a

@@ -331,3 +331,73 @@ fn the_history_reads_even_when_nothing_can_be_written() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("par touch started; sleep 30"));
     assert!(stderr.starts_with("maestro: warning: runs cut short are not marked so: "), "{stderr}");
 }
+
+/// The files of `tests/corpus/`.
+fn corpus(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(name)
+}
+
+/// The command lines of a `.jsonl` corpus file: one JSON array of strings
+/// per line (strings without escapes but `\"` and `\\`).
+fn command_lines(name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(corpus(name)).unwrap();
+    text.lines()
+        .map(|line| {
+            let inner = line.trim().strip_prefix('[').unwrap().strip_suffix(']').unwrap();
+            let mut args = Vec::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c != '"' {
+                    continue;
+                }
+                let mut arg = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => arg.push(chars.next().unwrap()),
+                        '"' => break,
+                        c => arg.push(c),
+                    }
+                }
+                args.push(arg);
+            }
+            args
+        })
+        .collect()
+}
+
+#[test]
+fn the_corpus_of_bad_inputs_gets_clear_errors_and_no_panic() {
+    let mut checked = 0;
+    let mut flows: Vec<_> =
+        std::fs::read_dir(corpus("flows")).unwrap().map(|e| e.unwrap().path()).collect();
+    flows.sort();
+    for flow in flows {
+        let p = Project::new();
+        std::fs::copy(&flow, p.path("maestro.toml")).unwrap();
+        let run = p.maestro(&["run"]);
+        let name = flow.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(run.code, 2, "{name}: {run:?}");
+        assert!(!run.stderr.contains("panicked"), "{name}: {}", run.stderr);
+        assert!(!p.path(".maestro").exists(), "{name}: a run started");
+        assert!(run.stderr.len() < 4000, "{name}: {} bytes of message", run.stderr.len());
+        for line in run.stderr.lines().filter(|l| l.contains(": error: ")) {
+            let placed = line.split(": error: ").next().unwrap().split(':').count() == 3;
+            let whole_file = line.ends_with("no tasks in flow file");
+            assert!(line.starts_with("maestro.toml:") && (placed || whole_file), "{name}: {line}");
+        }
+        checked += 1;
+    }
+    for (file, command, code) in [("map.jsonl", Some("map"), 255), ("prims.jsonl", None, 2)] {
+        for args in command_lines(file) {
+            let p = Project::new();
+            let mut all: Vec<&str> = command.into_iter().collect();
+            all.extend(args.iter().map(String::as_str));
+            let run = p.maestro(&all);
+            assert_eq!(run.code, code, "{all:?}: {run:?}");
+            assert!(run.stderr.starts_with("error: "), "{all:?}: {}", run.stderr);
+            assert!(!run.stderr.contains("panicked"), "{all:?}: {}", run.stderr);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 150, "{checked} bad inputs");
+}
