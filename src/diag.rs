@@ -107,7 +107,9 @@ fn clip_line(line: &str, column: usize, width: usize) -> (String, usize, usize) 
     if end < length {
         shown.push('…');
     }
-    let width = ((column + width).min(end) - column).max(1);
+    // The caret may stand past the line's last character (at its end, or
+    // at a `\r` that `lines` took off).
+    let width = (column + width).min(end).saturating_sub(column).max(1);
     (shown, column - start + usize::from(start > 0), width)
 }
 
@@ -175,6 +177,7 @@ mod tests {
         assert_eq!(shown.chars().nth(column), Some('X'));
         assert_eq!(width, 3);
         assert_eq!(clip_line("short", 2, 1), ("short".to_string(), 2, 1));
+        assert_eq!(clip_line(&"c".repeat(300), 302, 1).1, SHOWN_LINE + 3);
         let (shown, column, _) = clip_line(&"c".repeat(300), 299, 1);
         assert!(!shown.ends_with('…') && column == SHOWN_LINE, "{shown} {column}");
     }

@@ -10,6 +10,7 @@ mod attacks;
 mod docs;
 mod errors;
 mod events;
+mod fuzz;
 mod graph;
 mod map;
 mod map_oracle;
