@@ -119,6 +119,11 @@ const TOKENS: &[&str] = &[
     "false",
 ];
 
+/// One of [`TOKENS`].
+fn token(rng: &mut Rng) -> &'static str {
+    TOKENS[rng.below(TOKENS.len())]
+}
+
 fn seconds() -> Duration {
     let seconds = std::env::var("MAESTRO_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok());
     Duration::from_secs_f64(seconds.unwrap_or(2.0))
@@ -153,10 +158,10 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
         let to = *rng.pick(&boundaries);
         let (from, to) = (at.min(to), at.max(to));
         match rng.below(5) {
-            0 | 1 => text.insert_str(at, *rng.pick(TOKENS)),
+            0 | 1 => text.insert_str(at, token(rng)),
             2 => {
                 let end = boundaries.iter().copied().filter(|&b| b >= from && b <= from + 16);
-                text.replace_range(from..end.last().unwrap_or(from), "");
+                text.replace_range(from..end.max().unwrap_or(from), "");
             }
             3 => {
                 let piece = text[from..to].to_string();
@@ -220,7 +225,7 @@ fn templates_never_panic() {
         |rng| {
             let mut text = String::new();
             for _ in 0..rng.below(12) {
-                text.push_str(*rng.pick(TOKENS));
+                text.push_str(token(rng));
             }
             text
         },
@@ -243,7 +248,7 @@ fn map_s_argument_parsers_never_panic() {
         |rng| {
             let mut words = Vec::new();
             for _ in 0..rng.below(6) {
-                words.push((*rng.pick(TOKENS)).to_string());
+                words.push(token(rng).to_string());
             }
             words.join("\u{1}")
         },
