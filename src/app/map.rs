@@ -14,6 +14,7 @@ use crate::map::inputs::{InputError, Inputs, Parsing};
 use crate::map::job::command_for;
 use crate::map::work::{self, MapConfig, MapError, Resume};
 use crate::report::events::JsonEvents;
+use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
 
@@ -93,7 +94,8 @@ fn run_map(args: MapArgs) -> Result<i32> {
         capture_dir: opened.store.map_output_dir(run_id),
     };
     let (mut executor, mut poller) = super::local_engine(opened.store.dir())?;
-    let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[]);
+    let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[])
+        .with_journal(Journal::new(opened.store.dir(), run_id));
     let mut events = args.json.then(|| JsonEvents::new(&SeqNames, run_id, "map", None));
     let mut observers = Observers(vec![&mut recorder]);
     if let Some(events) = &mut events {

@@ -29,6 +29,7 @@ use crate::report::terminal::{OutputMode, TerminalReporter};
 use crate::runner::LoopError;
 use crate::runner::flow::{self, RunConfig, Skipping};
 use crate::runner::reactor::Poller;
+use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart, Store};
 use state::{Opened, Prefetch};
@@ -202,7 +203,8 @@ fn execute(
         reporter = reporter.with_eta(estimates, priority.clone(), jobs);
     }
     let mut recorder =
-        Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent);
+        Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent)
+            .with_journal(Journal::new(store.dir(), run_id));
     let mut events =
         options.json.then(|| JsonEvents::new(graph, run_id, start.kind, start.flow.clone()));
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);

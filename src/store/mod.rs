@@ -6,6 +6,7 @@
 //! atomic and survives maestro being killed at any moment (only a power
 //! loss may drop the last commits), and no commit waits for the disk.
 
+pub mod journal;
 pub mod lock;
 pub mod query;
 pub mod recorder;
@@ -258,10 +259,16 @@ impl Store {
             rusqlite::TransactionBehavior::Immediate,
         )
         .map_err(e)?;
+        // Ends the killed maestro knew but had not committed come first.
+        let replayed = journal::replay(&transaction, &self.dir, run).map_err(e)?;
         for statement in MARK_INTERRUPTED {
             transaction.execute(statement, [run]).map_err(e)?;
         }
-        transaction.commit().map_err(e)
+        transaction.commit().map_err(e)?;
+        for journal in replayed {
+            let _ = fs::remove_file(journal);
+        }
+        Ok(())
     }
 
     /// Starts a run: its id and its log directory, made by the runner when

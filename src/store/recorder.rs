@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, params};
 
+use super::journal::Journal;
 use super::{format_recent, join_names, push_recent, unix_ms};
 use crate::event::{Attempt, Event, InstanceNames, NotRunReason, Observer, Skip};
 
@@ -56,6 +57,8 @@ pub struct Recorder<'a> {
     ended: Vec<Ended>,
     /// The first write that failed; later ones are not attempted.
     error: Option<rusqlite::Error>,
+    /// Where each end goes at once, for a killed maestro's successor.
+    journal: Option<Journal>,
 }
 
 /// An ended attempt, until it is written.
@@ -97,7 +100,14 @@ impl<'a> Recorder<'a> {
             recent: recent.iter().map(|durations| format_recent(durations)).collect(),
             ended: Vec::new(),
             error: None,
+            journal: None,
         }
+    }
+
+    /// Journals every end the moment it is known (see [`Journal`]).
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     /// The first write that failed, if any.
@@ -161,6 +171,9 @@ impl Observer for Recorder<'_> {
                 if self.flow.is_some() && attempt.outcome.succeeded() {
                     self.recent[*instance] = push_recent(&self.recent[*instance], attempt.duration);
                     self.succeeded.push(*instance);
+                }
+                if let Some(journal) = &mut self.journal {
+                    journal.record(self.run_id, &self.names.name(*instance), attempt);
                 }
                 let attempt = (*attempt).clone();
                 self.ended.push(Ended { instance: *instance, attempt, start });
@@ -226,6 +239,11 @@ impl Observer for Recorder<'_> {
                     Ok(())
                 });
                 self.commit();
+                if self.error.is_none()
+                    && let Some(journal) = self.journal.take()
+                {
+                    journal.remove();
+                }
             }
             Event::RunStarted { .. }
             | Event::Output { .. }

@@ -223,6 +223,34 @@ deps = ["a"]
 }
 
 #[test]
+fn a_task_that_ended_just_before_maestro_was_killed_is_not_run_again() {
+    // `quick` ends, and maestro is killed at once: within the 200 ms before
+    // its end is committed. Its end was journaled, so `--resume` knows it.
+    let p = Project::with_flow(
+        r#"
+[tasks.quick]
+cmd = "sh stamp quick 0"
+[tasks.slow]
+cmd = "touch started; if [ -e hang ]; then sleep 30; fi"
+"#,
+    );
+    p.file("stamp", STAMP).file("hang", "");
+    let mut killed = p.spawn(&["run", "-j", "2"]);
+    p.wait_for("started");
+    while !p.read("events").contains("end quick") {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    std::fs::remove_file(p.path("hang")).unwrap();
+    let _ = std::fs::remove_file(p.path("events"));
+    assert_eq!(run_and_list_started(&p, &["run", "--resume"]), Vec::<String>::new());
+    let log = p.maestro(&["log", "quick", "--json"]);
+    assert!(log.stdout.contains(r#""status":"ok""#), "{}", log.stdout);
+}
+
+#[test]
 fn sigkill_mid_run_leaves_a_sound_database_and_the_attempt_marked_interrupted() {
     let p = Project::with_flow(
         r#"
