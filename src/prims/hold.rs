@@ -2,8 +2,9 @@
 //! of N slots. Held means an exclusive `flock(2)` on a file, kept by
 //! maestro's own process (never passed to the command, so a daemon the
 //! command leaves behind holds nothing) while it waits for the command.
-//! The command dies with maestro (PR_SET_PDEATHSIG), so a SIGKILL of
-//! either ends the holding.
+//! The command runs in a process group of its own and dies with maestro
+//! (PR_SET_PDEATHSIG), its group too (see `watcher.rs`), so a SIGKILL of
+//! either ends the holding and leaves nothing running unprotected.
 //!
 //! The kernel frees the lock the moment maestro dies, a little before the
 //! command it killed is gone. So the command writes its pid into the
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use super::notify::{CLOSED, until};
+use super::watcher::Watcher;
 use super::{Name, Scope, flock, open_private, private_dir};
 use crate::error::{Error, Result};
 
@@ -154,14 +156,39 @@ fn take(file: &File, dir: &Path, deadline: Option<Instant>) -> Result<bool> {
     Ok(taken.is_some())
 }
 
-/// The running command's pid, for the SIGTERM handler to pass it on.
+/// The running command's group, for the signal handler to pass signals on.
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn pass_on(signal: libc::c_int) {
     let child = CHILD.load(Ordering::Relaxed);
     if child > 0 {
         // SAFETY: kill(2) is async-signal-safe.
-        unsafe { libc::kill(child, signal) };
+        unsafe { libc::kill(-child, signal) };
+    }
+}
+
+/// Whether maestro runs in the foreground of the terminal on its stdin:
+/// then the command gets the terminal while it runs, as a shell's job does.
+fn in_foreground() -> bool {
+    // SAFETY: isatty, tcgetpgrp and getpgrp only read.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// Gives the terminal's foreground to group `group`, SIGTTOU held off (a
+/// process outside the foreground gets it for trying).
+///
+/// # Safety
+/// Async-signal-safe: callable between fork and exec.
+unsafe fn give_terminal(group: libc::pid_t) {
+    // SAFETY: sigprocmask and tcsetpgrp on a stack set and stdin.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut ttou);
+        libc::sigaddset(&mut ttou, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut before);
+        libc::tcsetpgrp(0, group);
+        libc::sigprocmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
     }
 }
 
@@ -173,11 +200,18 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
         return Err(Error::usage("no command to run: give it after --"));
     };
     let mut command = std::process::Command::new(program);
-    command.args(args);
+    // Its own group, which the watcher kills if maestro dies first: what
+    // the command leaves in the background dies with it then.
+    command.args(args).process_group(0);
     let parent = std::process::id() as libc::pid_t;
     let lock_fd = held.file.as_raw_fd();
+    let foreground = in_foreground();
+    let watcher =
+        Watcher::start().map_err(|e| Error::system("cannot start watching the command", e))?;
+    let watch_fd = watcher.fd();
     // SAFETY: between fork and exec only async-signal-safe calls: prctl,
-    // getppid, getpid, pwrite, _exit; the record is built on the stack.
+    // getppid, getpid, pwrite, write, sigprocmask, tcsetpgrp, _exit; the
+    // records are built on the stack.
     unsafe {
         command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -185,14 +219,20 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
             if libc::getppid() != parent {
                 libc::_exit(128 + libc::SIGKILL);
             }
-            let record = pid_record(libc::getpid());
+            let pid = libc::getpid();
+            let record = pid_record(pid);
             libc::pwrite(lock_fd, record.as_ptr().cast(), record.len(), 0);
+            libc::write(watch_fd, pid.to_ne_bytes().as_ptr().cast(), 4);
+            if foreground {
+                give_terminal(pid);
+            }
             Ok(())
         });
     }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
+            watcher.finish();
             let name = program.to_string_lossy();
             eprintln!("maestro: cannot run '{name}': {e}");
             drop(held);
@@ -200,16 +240,14 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
         }
     };
     CHILD.store(child.id() as i32, Ordering::Relaxed);
-    // Ctrl-C and Ctrl-\ reach the command from the terminal; maestro waits
-    // for it to decide. SIGTERM and SIGHUP, sent to maestro alone, are
-    // passed on.
+    // Signals for maestro are passed on to the command's group, which
+    // decides (with the terminal, Ctrl-C reaches that group directly).
     // SAFETY: plain dispositions; the handler only calls kill(2).
     unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
         let handler = pass_on as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        libc::signal(libc::SIGTERM, handler);
-        libc::signal(libc::SIGHUP, handler);
+        for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
+            libc::signal(signal, handler);
+        }
     }
     let status = loop {
         match child.wait() {
@@ -218,6 +256,11 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
             Err(e) => return Err(Error::system("cannot wait for the command", e)),
         }
     };
+    if foreground {
+        // SAFETY: tcsetpgrp on stdin, for maestro's own group.
+        unsafe { give_terminal(libc::getpgrp()) };
+    }
+    watcher.finish();
     // The command is gone: nobody needs to wait for it.
     let _ = held.file.set_len(0);
     drop(held);

@@ -11,6 +11,7 @@ pub mod hold;
 mod notify;
 pub mod queue;
 pub mod value;
+mod watcher;
 
 use std::fs::{self, File};
 use std::io;

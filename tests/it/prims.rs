@@ -492,3 +492,35 @@ fn after_a_holder_is_killed_the_next_command_starts_once_its_command_is_gone() {
         assert_eq!(killed, 0, "repeat {repeat} ({holding:?}): lines of the killed holder after B");
     }
 }
+
+#[test]
+fn a_sigkill_of_a_holder_takes_what_its_command_left_in_the_background() {
+    let p = Project::new();
+    for holding in [&["lock", "l"][..], &["sem", "s", "--limit", "2"]] {
+        let _ = std::fs::remove_file(p.path("held"));
+        let mut args = holding.to_vec();
+        args.extend(["--", "sh", "-c", "sleep 300 & echo $! > bg; touch held; sleep 300"]);
+        let mut maestro = p.command(&args).spawn().unwrap();
+        p.wait_for("held");
+        let background: i32 = p.read("bg").trim().parse().unwrap();
+        maestro.kill().unwrap();
+        maestro.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_dead(background) {
+            assert!(
+                Instant::now() < deadline,
+                "{holding:?}: the command's background process lives on"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Ended well, the command leaves what it started alone.
+        let leaves_a_daemon = ["--", "sh", "-c", "sleep 300 > /dev/null 2>&1 & echo $! > bg"];
+        let run = p.maestro(&[holding, &leaves_a_daemon].concat());
+        assert_eq!(run.code, 0, "{run:?}");
+        let daemon: i32 = p.read("bg").trim().parse().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!is_dead(daemon), "{holding:?}: a daemon the command left was killed");
+        // SAFETY: kill(2) of the test's own leftover.
+        unsafe { libc::kill(daemon, libc::SIGKILL) };
+    }
+}
