@@ -91,9 +91,13 @@ impl Queue {
             // Read-only: closing it must not wake anyone (see notify::CLOSED).
             let Ok(file) = File::open(entry.path()) else { continue };
             if flock(&file, true, false).map_err(|e| Error::io("cannot lock", entry.path(), e))? {
-                fs::rename(entry.path(), self.item(number))
-                    .map_err(|e| Error::io("cannot put back", entry.path(), e))?;
-                state.head = state.head.min(number);
+                match fs::rename(entry.path(), self.item(number)) {
+                    Ok(()) => state.head = state.head.min(number),
+                    // Its getter delivered it and removed it between our
+                    // look at the directory and our lock: nothing to put back.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("cannot put back", entry.path(), e)),
+                }
             }
         }
         Ok(())
