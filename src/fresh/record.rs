@@ -97,11 +97,14 @@ fn parse_hash(text: &str) -> Option<Option<u128>> {
     if text == "-" { Some(None) } else { u128::from_str_radix(text, 16).ok().map(Some) }
 }
 
-fn esc(text: &str) -> String {
+/// `text` as one field of a tab-separated line: `\\`, `\t`, `\n` and `\r`
+/// escaped.
+pub(crate) fn esc(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
 }
 
-fn unesc(text: &str) -> Option<Cow<'_, str>> {
+/// The field [`esc`] made of a text, or `None` for a bad escape.
+pub(crate) fn unesc(text: &str) -> Option<Cow<'_, str>> {
     if !text.contains('\\') {
         return Some(Cow::Borrowed(text));
     }

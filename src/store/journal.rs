@@ -5,9 +5,9 @@
 //! the file into the database first, so `--resume` does not run again what
 //! had finished. The file goes when the run ends, or once replayed.
 //!
-//! A line holds the attempt's row, fields apart by tabs, each escaped (`\\`,
-//! `\t`, `\n`): run, instance, number, started (Unix ms), ended (Unix ms),
-//! status, exit code, signal, duration (µs), log.
+//! A line holds the attempt's row, fields apart by tabs, each escaped as a
+//! freshness record's are: run, instance, number, started (Unix ms), ended
+//! (Unix ms), status, exit code, signal, duration (µs), log.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use crate::event::Attempt;
+use crate::fresh::record::{esc, unesc};
 use crate::private;
 use crate::store::unix_ms;
 
@@ -51,7 +52,7 @@ impl Journal {
         let number = |n: Option<i32>| n.map_or(String::new(), |n| n.to_string());
         let fields = [
             run.to_string(),
-            escape(instance),
+            esc(instance),
             attempt.number.to_string(),
             unix_ms(attempt.started_at).to_string(),
             unix_ms(attempt.started_at + attempt.duration).to_string(),
@@ -59,7 +60,7 @@ impl Journal {
             number(exit_code),
             number(signal),
             attempt.duration.as_micros().to_string(),
-            escape(&attempt.log.to_string_lossy()),
+            esc(&attempt.log.to_string_lossy()),
         ];
         let line = fields.join("\t") + "\n";
         self.broken = file.write_all(line.as_bytes()).is_err();
@@ -100,7 +101,9 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
     for journal in journals {
         let Ok(text) = fs::read_to_string(&journal) else { continue };
         for line in text.lines() {
-            let fields: Vec<String> = line.split('\t').map(unescape).collect();
+            let Some(fields) = line.split('\t').map(unesc).collect::<Option<Vec<_>>>() else {
+                continue;
+            };
             if let [
                 run,
                 instance,
@@ -115,6 +118,15 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
             ] = fields.as_slice()
             {
                 let optional = |text: &str| text.parse::<i64>().ok();
+                let (run, instance, number, started, ended, status, log) = (
+                    run.as_ref(),
+                    instance.as_ref(),
+                    number.as_ref(),
+                    started.as_ref(),
+                    ended.as_ref(),
+                    status.as_ref(),
+                    log.as_ref(),
+                );
                 conn.prepare_cached(
                     "INSERT OR IGNORE INTO attempts (run_id, instance, number, started_ms, status, log)
                      VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
@@ -142,28 +154,6 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
     Ok(replayed)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,8 +161,8 @@ mod tests {
     #[test]
     fn fields_survive_escaping() {
         for text in ["plain", "a\tb", "a\nb", "back\\slash", "\\t", ""] {
-            assert_eq!(unescape(&escape(text)), text);
-            assert!(!escape(text).contains(['\t', '\n']));
+            assert_eq!(unesc(&esc(text)).as_deref(), Some(text));
+            assert!(!esc(text).contains(['\t', '\n']));
         }
     }
 }
