@@ -180,6 +180,7 @@ impl Outcome {
             Outcome::Succeeded => ("ok", Some(0), None),
             Outcome::Failed(Termination::Exited(code)) => ("failed", Some(*code), None),
             Outcome::Failed(Termination::Signaled(signal)) => ("failed", None, Some(*signal)),
+            Outcome::Failed(Termination::Batch(end)) => (end.status_word(), None, None),
             Outcome::TimedOut(_) => ("timed_out", None, None),
             Outcome::Interrupted => ("interrupted", None, None),
             Outcome::SpawnFailed(_) => ("spawn_failed", None, None),

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::Diagnostic;
-use crate::flow::{Flow, ForEach, TaskDef};
+use crate::flow::{BatchOptions, Flow, ForEach, TaskDef};
 use crate::template::Template;
 
 /// One runnable unit: a task, or one item of a `for_each` task.
@@ -32,8 +33,11 @@ pub struct Instance {
     pub timeout: Option<Duration>,
     /// Extra attempts after a failure.
     pub retries: u32,
-    /// Job slots taken.
+    /// CPUs it asks for.
     pub cpus: u32,
+    /// Job slots it takes: its `cpus` on this machine, one under a batch
+    /// system (where `-j` counts jobs).
+    pub slots: u32,
     /// (resource index, units) taken.
     pub resources: Vec<(usize, u32)>,
     /// Instances that must succeed first.
@@ -93,6 +97,9 @@ pub struct Graph {
     pub dependents: Vec<Vec<usize>>,
     /// Named resources, indexed by `Instance::resources`.
     pub resources: Vec<Resource>,
+    /// What each task asks of a batch system, by `Instance::task` (empty
+    /// when no task asks anything: `par`).
+    pub batch: Vec<Option<Arc<BatchOptions>>>,
 }
 
 impl Graph {
@@ -130,7 +137,13 @@ impl Graph {
             .iter()
             .map(|r| Resource { name: r.name.value.clone(), capacity: r.capacity })
             .collect();
-        Ok(Graph::with_edges(instances, resources))
+        let mut graph = Graph::with_edges(instances, resources);
+        graph.batch = flow
+            .tasks
+            .iter()
+            .map(|task| (task.batch != BatchOptions::default()).then(|| Arc::new(task.batch.clone())))
+            .collect();
+        Ok(graph)
     }
 
     /// The graph of `maestro par`: each stage's commands wait for every
@@ -154,6 +167,7 @@ impl Graph {
                     timeout: None,
                     retries: 0,
                     cpus: 1,
+                    slots: 1,
                     resources: Vec::new(),
                     deps: previous_stage.clone().collect(),
                 });
@@ -170,7 +184,20 @@ impl Graph {
                 dependents[dep].push(i);
             }
         }
-        Graph { instances, dependents, resources }
+        Graph { instances, dependents, resources, batch: Vec::new() }
+    }
+
+    /// What `instance` asks of a batch system, if anything.
+    pub fn batch_options(&self, instance: usize) -> Option<Arc<BatchOptions>> {
+        self.batch.get(self.instances[instance].task).cloned().flatten()
+    }
+
+    /// Under a batch system `-j` counts jobs, not CPUs: every instance
+    /// takes one job slot, whatever its `cpus` (which its job asks for).
+    pub fn count_jobs_not_cpus(&mut self) {
+        for instance in &mut self.instances {
+            instance.slots = 1;
+        }
     }
 
     /// Instances named by `targets` and everything they need; all when empty.
@@ -287,6 +314,7 @@ fn expand_task(
         timeout: task.timeout.as_ref().map(|t| t.value),
         retries: task.retries,
         cpus: task.cpus.value,
+        slots: task.cpus.value,
         resources: resources.clone(),
         deps: Vec::new(),
     };

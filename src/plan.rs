@@ -128,7 +128,7 @@ impl Plan {
         let mut demand_index: HashMap<Demand, usize> = HashMap::new();
         let mut demand_of = Vec::with_capacity(n);
         for instance in &graph.instances {
-            let demand = (instance.cpus, instance.resources.clone());
+            let demand = (instance.slots, instance.resources.clone());
             let next = demands.len();
             let index = *demand_index.entry(demand.clone()).or_insert_with(|| {
                 demands.push(demand);
@@ -143,7 +143,7 @@ impl Plan {
             .iter()
             .zip(selected)
             .filter(|(_, selected)| **selected)
-            .map(|(instance, _)| u64::from(instance.cpus))
+            .map(|(instance, _)| u64::from(instance.slots))
             .sum();
         let slots = u32::try_from(most_used).unwrap_or(u32::MAX).min(jobs);
         let mut plan = Plan {
@@ -382,7 +382,7 @@ mod tests {
         g.resources = vec![Resource { name: "gpu".into(), capacity: 3 }];
         g.instances[0].resources = vec![(0, 2)];
         g.instances[1].resources = vec![(0, 2)];
-        g.instances[2].cpus = 2;
+        g.instances[2].slots = 2;
         let mut p = plan(&g, 3, false);
         let first = p.next_start().unwrap();
         assert_eq!(first.units, vec![(0, vec![0, 1])]);

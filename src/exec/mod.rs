@@ -13,12 +13,16 @@
 pub mod guardian;
 pub mod local;
 pub mod signals;
+pub mod slurm;
 pub mod spawn;
 
 use std::io;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::flow::BatchOptions;
 
 /// How one attempt's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,62 @@ pub enum Termination {
     Exited(i32),
     /// Killed by this signal.
     Signaled(i32),
+    /// Ended by the batch system it ran under, with no status of its own.
+    Batch(BatchEnd),
+}
+
+/// Why a batch system ended an attempt, as distinct outcomes: each asks
+/// something else of the user (more time, more memory, a retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchEnd {
+    /// It reached the job's time limit.
+    TimeLimit,
+    /// It used more memory than the job had.
+    OutOfMemory,
+    /// Its node failed.
+    NodeFailure,
+    /// Someone else cancelled its job (not maestro).
+    Cancelled,
+    /// Its job was preempted, and not put back in the queue.
+    Preempted,
+    /// Its node could not be booted.
+    BootFailure,
+    /// The job's deadline passed.
+    Deadline,
+    /// The batch system forgot the job, and the job left no record of its
+    /// end.
+    Vanished,
+}
+
+impl BatchEnd {
+    /// How the store, the report and `--json` name it.
+    pub fn status_word(self) -> &'static str {
+        match self {
+            BatchEnd::TimeLimit => "timed_out",
+            BatchEnd::OutOfMemory => "out_of_memory",
+            BatchEnd::NodeFailure => "node_failure",
+            BatchEnd::Cancelled => "cancelled",
+            BatchEnd::Preempted => "preempted",
+            BatchEnd::BootFailure => "boot_failure",
+            BatchEnd::Deadline => "deadline",
+            BatchEnd::Vanished => "vanished",
+        }
+    }
+}
+
+impl std::fmt::Display for BatchEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BatchEnd::TimeLimit => "its job reached its time limit",
+            BatchEnd::OutOfMemory => "its job ran out of memory",
+            BatchEnd::NodeFailure => "its node failed",
+            BatchEnd::Cancelled => "its job was cancelled outside maestro",
+            BatchEnd::Preempted => "its job was preempted",
+            BatchEnd::BootFailure => "its node could not boot",
+            BatchEnd::Deadline => "its job passed its deadline",
+            BatchEnd::Vanished => "its job vanished from Slurm without a record of its end",
+        })
+    }
 }
 
 impl Termination {
@@ -41,6 +101,7 @@ impl std::fmt::Display for Termination {
         match self {
             Termination::Exited(code) => write!(f, "exit {code}"),
             Termination::Signaled(signal) => write!(f, "killed by {}", signal_name(*signal)),
+            Termination::Batch(end) => write!(f, "{end}"),
         }
     }
 }
@@ -101,6 +162,23 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Where stdout and stderr go.
     pub output: Output,
+    /// What it is called where people see it beside others' (a batch
+    /// system's queue): its task instance's name, or its job number.
+    pub name: String,
+    /// What it asks for.
+    pub request: Request,
+}
+
+/// What an attempt asks of where it runs. The local backend has the
+/// machine's CPUs counted out by the loop already, and no use for the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// CPUs.
+    pub cpus: u32,
+    /// The time it may run (its timeout).
+    pub time_limit: Option<Duration>,
+    /// A batch system's options; `None` when it asks nothing more.
+    pub batch: Option<Arc<BatchOptions>>,
 }
 
 /// Where an attempt's stdout and stderr go.
@@ -176,6 +254,12 @@ pub enum ExecEvent {
         bytes: Vec<u8>,
         /// Whether they came from stderr (with [`Watch::Split`]).
         stderr: bool,
+    },
+    /// It went back to waiting to run, the same attempt (a batch system
+    /// requeued its job after a node failure or a preemption).
+    Requeued {
+        /// The attempt.
+        handle: Handle,
     },
     /// The backend could not run an attempt it had taken (a batch system
     /// refused the job once submitted): it never ran.

@@ -39,6 +39,79 @@ pub struct Flow {
     pub resources: Vec<ResourceDef>,
     /// `[tasks.*]`, in file order.
     pub tasks: Vec<TaskDef>,
+    /// `executor = "..."` at the top, if given.
+    pub executor: Option<Spanned<ExecutorKind>>,
+    /// The `[slurm]` table (its task defaults are already in each task's
+    /// `batch`).
+    pub slurm: SlurmSettings,
+}
+
+/// Where tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorKind {
+    /// Processes on this machine.
+    Local,
+    /// One Slurm job per task attempt.
+    Slurm,
+}
+
+impl ExecutorKind {
+    /// The names users write, in the order of the variants.
+    pub const NAMES: [&str; 2] = ["local", "slurm"];
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<ExecutorKind> {
+        match name {
+            "local" => Some(ExecutorKind::Local),
+            "slurm" => Some(ExecutorKind::Slurm),
+            _ => None,
+        }
+    }
+}
+
+/// What a task asks of a batch system beyond `cpus` and `timeout`: a
+/// local run has no use for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Memory, in Slurm's form: a number of megabytes, or with a `K`, `M`,
+    /// `G` or `T` suffix.
+    pub mem: Option<String>,
+    /// GPUs (`--gres=gpu:N`).
+    pub gpus: Option<u32>,
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--account`.
+    pub account: Option<String>,
+    /// `--qos`.
+    pub qos: Option<String>,
+    /// More `sbatch` arguments, each one argument (no shell splits them).
+    pub sbatch_args: Vec<String>,
+}
+
+/// How maestro talks to Slurm: the `[slurm]` table's settings of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlurmSettings {
+    /// The shortest wait between two status queries (while jobs start and
+    /// end).
+    pub poll_min: Duration,
+    /// The longest (while nothing happens).
+    pub poll_max: Duration,
+    /// Submissions per second, at most.
+    pub submit_rate: u32,
+    /// How long an end that Slurm reports waits for the job's own record of
+    /// it (a shared file system may show it late).
+    pub record_wait: Duration,
+}
+
+impl Default for SlurmSettings {
+    fn default() -> SlurmSettings {
+        SlurmSettings {
+            poll_min: Duration::from_secs(1),
+            poll_max: Duration::from_secs(10),
+            submit_rate: 20,
+            record_wait: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A named capacity from `[resources]`.
@@ -78,6 +151,8 @@ pub struct TaskDef {
     /// Units of named resources taken while running (each at least 1 and at
     /// most the resource's capacity).
     pub resources: Vec<(Spanned<String>, u32)>,
+    /// What it asks of a batch system (the `[slurm]` defaults, then its own).
+    pub batch: BatchOptions,
 }
 
 /// Where a `for_each` task's items come from.

@@ -28,7 +28,7 @@ use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Printer};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
-use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Termination, Watch};
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
@@ -591,6 +591,8 @@ impl Work for MapWork<'_, '_> {
             dir: self.cwd.clone(),
             env,
             output: Output { files, watch },
+            name: format!("{}", running.job.seq),
+            request: Request { cpus: 1, time_limit: self.limits(key).timeout, batch: None },
         })
     }
 
@@ -697,6 +699,7 @@ impl Work for MapWork<'_, '_> {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
             (_, Some(Termination::Exited(code))) => (code, 0),
             (_, Some(Termination::Signaled(signal))) => (0, signal),
+            (_, Some(Termination::Batch(_))) => (-1, 0),
             // As the shell reports a command it cannot run.
             (_, None) => (127, 0),
         };

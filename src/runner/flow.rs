@@ -13,7 +13,7 @@ use super::reactor::Reactor;
 use super::supervisor::{Backoff, Ended, Limits, RetryPolicy};
 use super::{Interrupt, LoopError, Stop, Verdict, Work, drive};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
-use crate::exec::{Executor, Launch, Output, OutputFiles, Termination, Watch};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Termination, Watch};
 use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
 use crate::plan::{Blocked, Grant, Plan, Standing};
@@ -244,11 +244,18 @@ impl Work for FlowWork<'_, '_> {
             key,
         });
         let watch = if self.config.stream { Watch::Merged } else { Watch::No };
+        let request = Request {
+            cpus: inst.cpus,
+            time_limit: inst.timeout,
+            batch: self.graph.batch_options(instance),
+        };
         Ok(Launch {
             cmd,
             dir: inst.dir.clone(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
+            name: inst.name.clone(),
+            request,
         })
     }
 

@@ -254,6 +254,7 @@ impl Loop<'_> {
     fn on_exec_event(&mut self, event: ExecEvent, now: Instant) {
         match event {
             ExecEvent::Started { handle } => self.supervisor.started(handle, now),
+            ExecEvent::Requeued { handle } => self.supervisor.requeued(handle),
             ExecEvent::Output { handle, bytes, stderr } => {
                 if let Some(key) = self.supervisor.key_of(handle) {
                     let verdict = self.work.output(key, &bytes, stderr);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::Outcome;
-use crate::exec::{Executor, Handle, Launch, Termination, Urgency, Usage};
+use crate::exec::{BatchEnd, Executor, Handle, Launch, Termination, Urgency, Usage};
 use crate::timers::Timers;
 
 /// How long an attempt may take to end after a graceful cancel before it
@@ -288,6 +288,17 @@ impl Supervisor {
         }
     }
 
+    /// The backend put `handle` back in its queue (its node failed, or it
+    /// was preempted): the attempt goes on, waiting to run again, and its
+    /// timeout counts from its next start.
+    pub fn requeued(&mut self, handle: Handle) {
+        let Some(&key) = self.by_handle.get(&handle) else { return };
+        let Some(flight) = self.flying.get_mut(&key) else { return };
+        if let AttemptState::Running { handle, .. } = flight.state {
+            flight.state = AttemptState::Starting { handle };
+        }
+    }
+
     /// The task whose attempt `handle` is, if it is in flight.
     pub fn key_of(&self, handle: Handle) -> Option<usize> {
         self.by_handle.get(&handle).copied()
@@ -307,7 +318,11 @@ impl Supervisor {
     ) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
         let InFlight { attempt, state } = self.flying.remove(&key)?;
-        let outcome = state.stopped_outcome().unwrap_or_else(|| judge(key, termination));
+        let outcome = state.stopped_outcome().unwrap_or_else(|| match (termination, attempt.timeout) {
+            // The batch system's time limit stands for the task's timeout.
+            (Termination::Batch(BatchEnd::TimeLimit), Some(limit)) => Outcome::TimedOut(limit),
+            _ => judge(key, termination),
+        });
         Some(self.end(key, attempt, Some(termination), outcome, usage, now))
     }
 
@@ -432,9 +447,12 @@ impl Supervisor {
                 continue;
             };
             match (timer, &flight.state) {
-                (Timer::Timeout { .. }, AttemptState::Running { .. }) => {
+                (Timer::Timeout { .. }, &AttemptState::Running { since, .. }) => {
                     let limit = flight.attempt.timeout.unwrap_or_default();
-                    self.stop(executor, key, StopReason::TimedOut(limit), now);
+                    // The timer of a run before a requeue is stale.
+                    if now.saturating_duration_since(since) >= limit {
+                        self.stop(executor, key, StopReason::TimedOut(limit), now);
+                    }
                 }
                 (Timer::Kill { .. }, &AttemptState::Terminating { why, kill_at: Some(_), .. }) => {
                     self.force(executor, key, why);

@@ -15,11 +15,16 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
-use super::{Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration};
+use super::{
+    BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name,
+    parse_duration,
+};
 use crate::diag::{Diagnostic, SourceFile, Span, nearest};
 
-const TOP_LEVEL_KEYS: [&str; 3] = ["jobs", "resources", "tasks"];
-const TASK_KEYS: [&str; 11] = [
+mod batch;
+
+const TOP_LEVEL_KEYS: [&str; 5] = ["jobs", "resources", "tasks", "executor", "slurm"];
+const TASK_KEYS: [&str; 17] = [
     "cmd",
     "deps",
     "for_each",
@@ -31,6 +36,12 @@ const TASK_KEYS: [&str; 11] = [
     "retries",
     "cpus",
     "resources",
+    "mem",
+    "gpus",
+    "partition",
+    "account",
+    "qos",
+    "sbatch_args",
 ];
 const NAME_RULE: &str = "use only letters, digits, '_', '-' and '.'";
 const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd = \"echo hello\"";
@@ -102,6 +113,8 @@ struct Limits {
     jobs: Option<u32>,
     /// Every name under `[resources]`, with its capacity when that is valid.
     resources: HashMap<String, Option<u32>>,
+    /// The task defaults of `[slurm]`.
+    batch: BatchOptions,
 }
 
 #[derive(Default)]
@@ -120,11 +133,14 @@ impl Checker {
 
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
+        let (mut executor, mut slurm) = (None, None);
         for (key, value) in root {
             match key.name.as_ref() {
                 "jobs" => jobs = Some(value),
                 "resources" => resources = Some(value),
                 "tasks" => tasks = Some((key, value)),
+                "executor" => executor = self.executor(value),
+                "slurm" => slurm = Some(value),
                 other => {
                     let message = format!("unknown top-level key '{other}'");
                     self.unknown_key(key, message, &TOP_LEVEL_KEYS);
@@ -138,7 +154,8 @@ impl Checker {
             Some(value) => self.resources(value),
             None => Default::default(),
         };
-        let limits = Limits { jobs: jobs.as_ref().map(|j| j.value), resources: declared };
+        let (batch, slurm) = slurm.map(|value| self.slurm_table(value)).unwrap_or_default();
+        let limits = Limits { jobs: jobs.as_ref().map(|j| j.value), resources: declared, batch };
         let tasks = match tasks {
             Some((key, value)) => self.tasks(key, value, &limits),
             None => {
@@ -148,7 +165,7 @@ impl Checker {
             }
         };
         self.diags.extend(deps::check(&tasks));
-        Flow { jobs, resources, tasks }
+        Flow { jobs, resources, tasks, executor, slurm }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -246,6 +263,7 @@ impl Checker {
             retries: 0,
             cpus: Spanned::new(1, key.span.clone()),
             resources: Vec::new(),
+            batch: limits.batch.clone(),
         };
         let Value::Table(table) = &value.value else {
             let message = format!("task '{name}' must be a table, not {}", value.value.a());
@@ -277,6 +295,7 @@ impl Checker {
                     }
                 }
                 "resources" => task.resources = self.task_resources(value, name, limits),
+                _ if self.batch_key(key, value, &mut task.batch, &format!("task '{name}'")) => {}
                 other => {
                     let message = format!("unknown key '{other}' in task '{name}'");
                     cmd_typo |= self.unknown_key(key, message, &TASK_KEYS) == Some("cmd");
@@ -538,6 +557,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::flow::SlurmSettings;
 
     fn file(text: &str) -> SourceFile {
         SourceFile { path: PathBuf::from("maestro.toml"), text: text.to_string() }
@@ -632,6 +652,7 @@ timeout = 90
             timeout: None,
             retries: 0,
             resources: vec![],
+            batch: BatchOptions::default(),
         }
     }
 
@@ -679,6 +700,8 @@ timeout = 90
                 ResourceDef { name: text_at(t, "", "gpu"), capacity: 1 },
             ],
             tasks: vec![plain_task(t, "process1", "\"python process1.py\""), analyze, zip],
+            executor: None,
+            slurm: SlurmSettings::default(),
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.

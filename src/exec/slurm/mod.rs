@@ -1,0 +1,239 @@
+//! The Slurm backend: every attempt one batch job. `start` writes the job
+//! script (`script.rs`) beside the run's other state and hands the job to
+//! the thread that talks to Slurm (`client.rs`); what that thread learns
+//! comes back as the loop's events. The flow's folder is taken to be on a
+//! file system the cluster's nodes share: the jobs write their logs and
+//! their records there.
+
+mod client;
+mod command;
+pub mod names;
+mod record;
+pub mod script;
+mod status;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use self::client::{Client, ClientConfig, News, Order, Submission};
+use self::script::{RecordPaths, job_script, sbatch_options};
+use super::{ExecEvent, Executor, Handle, Launch, OutputFiles, Urgency};
+use crate::flow::SlurmSettings;
+use crate::private;
+
+pub use self::client::StatusSource;
+
+/// What the backend needs to know of the run.
+#[derive(Debug, Clone)]
+pub struct SlurmRun {
+    /// The run's id.
+    pub run: u64,
+    /// The state directory (`.maestro`).
+    pub state_dir: PathBuf,
+    /// The `[slurm]` settings.
+    pub settings: SlurmSettings,
+    /// When the run began.
+    pub since: SystemTime,
+}
+
+/// Runs attempts as Slurm jobs.
+pub struct SlurmExecutor {
+    orders: Option<Sender<Order>>,
+    news: Receiver<News>,
+    wake: File,
+    thread: Option<JoinHandle<()>>,
+    next_handle: u64,
+    /// `.maestro/jobs/RUN`: job scripts and records.
+    jobs_dir: PathBuf,
+    jobs_dir_made: bool,
+    /// `submitted` in `jobs_dir`: each job's handle and id, for a later
+    /// maestro to find the run's jobs by.
+    submitted: Option<File>,
+    run: u64,
+    tag: String,
+    /// Variables every job gets (where maestro is, where its state is).
+    env: Vec<(String, String)>,
+}
+
+impl SlurmExecutor {
+    /// A backend for `run`, whose status queries go to `source`. Fails when
+    /// Slurm's commands are not here.
+    pub fn new(run: &SlurmRun, source: StatusSource) -> io::Result<SlurmExecutor> {
+        let env = command::clean_environment();
+        let (wake_read, wake_write) =
+            super::signals::pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+        let (orders, orders_in) = mpsc::channel();
+        let (news_out, news) = mpsc::channel();
+        let tag = names::folder_tag(&run.state_dir);
+        let config = ClientConfig {
+            settings: run.settings,
+            source,
+            tag: tag.clone(),
+            run: run.run,
+            since: run.since,
+            env,
+        };
+        let client = Client::new(config, orders_in, news_out, File::from(wake_write));
+        let thread = std::thread::Builder::new()
+            .name("slurm".into())
+            .spawn(move || client.run())?;
+        let mut job_env = vec![(
+            crate::prims::STATE_ENV.to_string(),
+            run.state_dir.to_string_lossy().into_owned(),
+        )];
+        if let Ok(exe) = std::env::current_exe() {
+            job_env.insert(0, ("MAESTRO".to_string(), exe.to_string_lossy().into_owned()));
+        }
+        Ok(SlurmExecutor {
+            orders: Some(orders),
+            news,
+            wake: File::from(wake_read),
+            thread: Some(thread),
+            next_handle: 0,
+            jobs_dir: run.state_dir.join("jobs").join(run.run.to_string()),
+            jobs_dir_made: false,
+            submitted: None,
+            run: run.run,
+            tag,
+            env: job_env,
+        })
+    }
+
+    /// The attempt's log, made anew for attempt 1, or with the line that
+    /// opens a later attempt.
+    fn open_output(files: &OutputFiles) -> io::Result<()> {
+        match files {
+            OutputFiles::Log { path, attempt: 1 } => private::create(path).map(drop),
+            OutputFiles::Log { path, attempt } => {
+                let mut file = private::append(path)?;
+                writeln!(file, "maestro: --- attempt {attempt} ---")
+            }
+            OutputFiles::Appended { stdout, stderr } => {
+                private::append(stdout)?;
+                private::append(stderr).map(drop)
+            }
+        }
+    }
+
+    fn prepare_attempt(&mut self, launch: Launch, handle: Handle) -> io::Result<Submission> {
+        if !self.jobs_dir_made {
+            private::make_dir(&self.jobs_dir)?;
+            self.jobs_dir_made = true;
+        }
+        Self::open_output(&launch.output.files)?;
+        let stem = self.jobs_dir.join(handle.0.to_string());
+        let records = RecordPaths {
+            started: stem.with_extension("started"),
+            ended: stem.with_extension("ended"),
+        };
+        let attempt = match launch.output.files {
+            OutputFiles::Log { attempt, .. } => attempt,
+            OutputFiles::Appended { .. } => 1,
+        };
+        let name = names::job_name(&launch.name, attempt, self.run, &self.tag);
+        let options = sbatch_options(&launch, &name);
+        let mut launch = launch;
+        let mut env = self.env.clone();
+        env.append(&mut launch.env);
+        launch.env = env;
+        let title = format!("maestro run {}: '{}', attempt {attempt}", self.run, launch.name);
+        let script = stem.with_extension("sh");
+        let mut file = private::create(&script)?;
+        file.write_all(&job_script(&launch, &records, &title))?;
+        Ok(Submission { handle, name, options, script, records })
+    }
+
+    fn note_submitted(&mut self, handle: Handle, job: u64) {
+        if self.submitted.is_none() {
+            self.submitted = private::append(&self.jobs_dir.join("submitted")).ok();
+        }
+        if let Some(file) = &mut self.submitted {
+            let _ = writeln!(file, "{} {job}", handle.0);
+        }
+    }
+}
+
+impl Executor for SlurmExecutor {
+    fn start(&mut self, launch: Launch) -> Result<Handle, String> {
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        let log = match &launch.output.files {
+            OutputFiles::Log { path, .. } => path.clone(),
+            OutputFiles::Appended { stdout, .. } => stdout.clone(),
+        };
+        let submission = self
+            .prepare_attempt(launch, handle)
+            .map_err(|e| format!("cannot write the job of {}: {e}", log.display()))?;
+        let orders = self.orders.as_ref().ok_or("the Slurm backend is closed")?;
+        orders.send(Order::Submit(submission)).map_err(|_| "the Slurm backend stopped".to_string())?;
+        Ok(handle)
+    }
+
+    fn cancel(&mut self, handle: Handle, urgency: Urgency) {
+        if let Some(orders) = &self.orders {
+            let _ = orders.send(Order::Cancel(handle, urgency));
+        }
+    }
+
+    fn sources(&self, fds: &mut Vec<RawFd>) {
+        fds.push(self.wake.as_raw_fd());
+    }
+
+    fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()> {
+        let mut drained = [0u8; 256];
+        while matches!((&self.wake).read(&mut drained), Ok(n) if n > 0) {}
+        while let Ok(news) = self.news.try_recv() {
+            match news {
+                News::Submitted(handle, job) => self.note_submitted(handle, job),
+                News::Refused(handle, why) => events.push(ExecEvent::Rejected { handle, why }),
+                News::Started(handle) => events.push(ExecEvent::Started { handle }),
+                News::Requeued(handle) => events.push(ExecEvent::Requeued { handle }),
+                News::Ended(handle, termination, usage) => {
+                    events.push(ExecEvent::Ended { handle, termination, usage })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SlurmExecutor {
+    /// The thread sends the cancels still due, then stops.
+    fn drop(&mut self) {
+        self.orders = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Whether Slurm's accounting answers here (`sacct` works): the status
+/// source to use when the user did not choose one.
+pub fn accounting_works() -> bool {
+    let env = command::clean_environment();
+    let args: Vec<OsString> = ["-n", "-X", "-j", "1"].iter().map(OsString::from).collect();
+    command::run("sacct".as_ref(), &args, &env, Duration::from_secs(20))
+        .is_ok_and(|answer| answer.success)
+}
+
+/// Whether `sbatch` can be run here; why not, if not.
+pub fn check_sbatch() -> Result<(), String> {
+    let env = command::clean_environment();
+    let args = [OsString::from("--version")];
+    match command::run("sbatch".as_ref(), &args, &env, Duration::from_secs(20)) {
+        Ok(answer) if answer.success => Ok(()),
+        Ok(answer) => Err(format!("sbatch --version failed: {}", answer.stderr)),
+        Err(failure) => Err(format!("sbatch: {failure}")),
+    }
+}
+
+/// The job directory of run `run` in `state_dir`.
+pub fn jobs_dir(state_dir: &Path, run: u64) -> PathBuf {
+    state_dir.join("jobs").join(run.to_string())
+}
