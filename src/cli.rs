@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
+use crate::flow::ExecutorKind;
 use crate::report::terminal::OutputMode;
 
 /// maestro conducts your scripts: independent commands run in parallel,
@@ -31,6 +32,14 @@ fn output_modes() -> impl TypedValueParser<Value = OutputMode> {
         "quiet" => OutputMode::Quiet,
         _ => OutputMode::Grouped,
     })
+}
+
+fn executors() -> impl TypedValueParser<Value = ExecutorKind> {
+    PossibleValuesParser::new([
+        PossibleValue::new("local").help("Processes on this machine"),
+        PossibleValue::new("slurm").help("One Slurm job per task, submitted with sbatch"),
+    ])
+    .map(|name| ExecutorKind::from_name(&name).unwrap_or(ExecutorKind::Local))
 }
 
 impl Cli {
@@ -113,6 +122,9 @@ pub struct RunOptions {
     /// task output stays in the logs.
     #[arg(long, conflicts_with = "output")]
     pub json: bool,
+    /// Where tasks run [default: `executor` in the file, else local].
+    #[arg(long, value_name = "NAME", value_parser = executors())]
+    pub executor: Option<ExecutorKind>,
 }
 
 /// `maestro par`.

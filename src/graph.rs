@@ -141,7 +141,9 @@ impl Graph {
         graph.batch = flow
             .tasks
             .iter()
-            .map(|task| (task.batch != BatchOptions::default()).then(|| Arc::new(task.batch.clone())))
+            .map(|task| {
+                (task.batch != BatchOptions::default()).then(|| Arc::new(task.batch.clone()))
+            })
             .collect();
         Ok(graph)
     }

@@ -2,6 +2,7 @@
 //! needs, runs it, and maps every error to its exit code in one place.
 
 mod docs;
+mod engine;
 mod graph;
 mod history;
 mod map;
@@ -20,7 +21,7 @@ use crate::estimate;
 use crate::event::Observers;
 use crate::exec::local::LocalExecutor;
 use crate::exit_code;
-use crate::flow::{self as flow_file, Flow};
+use crate::flow::{self as flow_file, Flow, SlurmSettings};
 use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -32,6 +33,7 @@ use crate::runner::reactor::Poller;
 use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart, Store};
+use engine::Backend;
 use state::{Opened, Prefetch};
 
 /// Runs maestro with `args` (including the program name); returns the exit status.
@@ -91,10 +93,15 @@ fn par(args: ParArgs) -> Result<i32> {
         return Err(Error::usage(format!("empty command '{empty}'")));
     }
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
-    let graph = Graph::from_stages(&stages, &here);
-    let jobs = effective_jobs(args.options.jobs, None)?;
+    let backend = Backend::choose(args.options.executor, None, SlurmSettings::default());
+    let mut graph = Graph::from_stages(&stages, &here);
+    let jobs = effective_jobs(args.options.jobs, None, &backend)?;
+    if backend.is_batch() {
+        graph.count_jobs_not_cpus();
+    }
     let opened = state::open(&store::state_dir(&here), &here, None, args.options.dry_run)?;
-    execute(&graph, &vec![true; graph.instances.len()], jobs, &args.options, opened, None)
+    let selected = vec![true; graph.instances.len()];
+    execute(&graph, &selected, jobs, &args.options, &backend, opened, None)
 }
 
 fn run(args: RunArgs) -> Result<i32> {
@@ -107,9 +114,17 @@ fn run(args: RunArgs) -> Result<i32> {
     let prefetch = args.file.is_file().then(|| Prefetch::start(&state_dir, &name));
     let file = read_flow_file(&args.file)?;
     let flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
-    let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value))?;
-    check_cpus_fit(&flow, jobs, args.options.jobs.is_some()).map_err(|d| flow_error(&file, d))?;
-    let graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
+    let in_flow = flow.executor.as_ref().map(|e| e.value);
+    let backend = Backend::choose(args.options.executor, in_flow, flow.slurm);
+    let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value), &backend)?;
+    let mut graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
+    if backend.is_batch() {
+        // Each task's job asks for its CPUs; -j counts jobs.
+        graph.count_jobs_not_cpus();
+    } else {
+        let from_cli = args.options.jobs.is_some();
+        check_cpus_fit(&flow, jobs, from_cli).map_err(|d| flow_error(&file, d))?;
+    }
     let selected = graph.select(&args.tasks).map_err(Error::usage)?;
     // While the state loads: stats the freshness checks will need.
     let early = match &prefetch {
@@ -121,7 +136,7 @@ fn run(args: RunArgs) -> Result<i32> {
         None => state::open(&state_dir, &flow_dir, Some(&name), args.options.dry_run)?,
     };
     let flow_run = FlowRun { name, force: args.force, resume: args.resume, early };
-    let code = execute(&graph, &selected, jobs, &args.options, opened, Some(flow_run));
+    let code = execute(&graph, &selected, jobs, &args.options, &backend, opened, Some(flow_run));
     // maestro exits next: freeing a big flow piece by piece would be wasted
     // work (a tenth of a no-op run of 10,000 tasks, measured).
     std::mem::forget((flow, graph));
@@ -147,6 +162,7 @@ fn execute(
     selected: &[bool],
     jobs: u32,
     options: &RunOptions,
+    backend: &Backend,
     opened: Opened,
     mut flow: Option<FlowRun>,
 ) -> Result<i32> {
@@ -175,9 +191,10 @@ fn execute(
         }
     };
     if options.dry_run {
-        print_dry_run(graph, selected, jobs, priority, skipping);
+        print_dry_run(graph, selected, jobs, priority, skipping, backend);
         return Ok(exit_code::SUCCESS);
     }
+    backend.check()?;
     if let Some(path) = &options.report {
         report::check_destination(path)?;
     }
@@ -195,7 +212,7 @@ fn execute(
         log_dir,
         stream: options.output == OutputMode::Stream && !options.json,
     };
-    let (mut executor, mut poller) = local_engine(store.dir())?;
+    let (mut executor, mut poller) = engine::engine(backend, store.dir(), run_id)?;
     // With --json, stdout carries the events: task output stays in the logs.
     let output = if options.json { OutputMode::Quiet } else { options.output };
     let mut reporter = TerminalReporter::new(graph, output);
@@ -218,7 +235,7 @@ fn execute(
         &config,
         skipping,
         &mut observers,
-        &mut executor,
+        &mut *executor,
         &mut poller,
     );
     drop(executor);
@@ -267,13 +284,15 @@ fn resumed(store: &Store, flow: &str, graph: &Graph) -> Result<Option<Vec<Option
 }
 
 /// `-n`: the order a run would start things in (each start as soon as
-/// everything before it finished), each with why it runs or is skipped.
+/// everything before it finished), each with why it runs or is skipped;
+/// under Slurm, with the options each job would be submitted with.
 fn print_dry_run(
     graph: &Graph,
     selected: &[bool],
     jobs: u32,
     priority: Vec<Duration>,
     mut skipping: Skipping,
+    backend: &Backend,
 ) {
     let mut plan = Plan::new(graph, selected, jobs, priority, false);
     let mut out = String::new();
@@ -284,16 +303,24 @@ fn print_dry_run(
         let slot = grant.slots.first().copied().unwrap_or(1);
         let cmd = instance.cmd.for_slot(slot);
         let done_in = skipping.resumed.as_ref().and_then(|done| done[i]);
-        let line = match (done_in, &mut skipping.checker) {
-            (Some(run), _) => format!("skip {} (done in run {run})", instance.name),
+        let why = match (done_in, &mut skipping.checker) {
+            (Some(run), _) => Err(format!("skip {} (done in run {run})", instance.name)),
             (_, Some(checker)) => match checker.decide(i) {
-                Decision::Fresh => format!("skip {} (fresh)", instance.name),
+                Decision::Fresh => Err(format!("skip {} (fresh)", instance.name)),
                 Decision::Run(reason) => {
                     checker.note_ran(i);
-                    format!("would run {} ({reason}): {cmd}", instance.name)
+                    Ok(format!(" ({reason})"))
                 }
             },
-            (_, None) => format!("would run {}: {cmd}", instance.name),
+            (_, None) => Ok(String::new()),
+        };
+        let line = match why {
+            Err(skip) => skip,
+            Ok(why) if backend.is_batch() => {
+                let options = engine::sbatch_preview(graph, i);
+                format!("would submit {}{why}: sbatch {options}\n    {cmd}", instance.name)
+            }
+            Ok(why) => format!("would run {}{why}: {cmd}", instance.name),
         };
         out.push_str(&line);
         out.push('\n');
@@ -315,12 +342,13 @@ fn grow_heaps_in_big_steps() {
     }
 }
 
-fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>) -> Result<u32> {
+fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>, backend: &Backend) -> Result<u32> {
     match from_cli.or(from_file) {
         Some(0) => {
             Err(Error::usage_hint("-j 0: at least one job slot is needed", "use -j 1 or more"))
         }
         Some(jobs) => Ok(jobs),
+        None if backend.is_batch() => Ok(engine::SLURM_JOBS),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get() as u32)),
     }
 }

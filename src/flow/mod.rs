@@ -101,6 +101,19 @@ pub struct SlurmSettings {
     /// How long an end that Slurm reports waits for the job's own record of
     /// it (a shared file system may show it late).
     pub record_wait: Duration,
+    /// Which command says how jobs stand.
+    pub status: StatusCommand,
+}
+
+/// Which of Slurm's commands says how a run's jobs stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusCommand {
+    /// `sacct` where accounting works, else `squeue`.
+    Auto,
+    /// `sacct`.
+    Sacct,
+    /// `squeue`.
+    Squeue,
 }
 
 impl Default for SlurmSettings {
@@ -110,6 +123,7 @@ impl Default for SlurmSettings {
             poll_max: Duration::from_secs(10),
             submit_rate: 20,
             record_wait: Duration::from_secs(30),
+            status: StatusCommand::Auto,
         }
     }
 }

@@ -318,11 +318,12 @@ impl Supervisor {
     ) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
         let InFlight { attempt, state } = self.flying.remove(&key)?;
-        let outcome = state.stopped_outcome().unwrap_or_else(|| match (termination, attempt.timeout) {
-            // The batch system's time limit stands for the task's timeout.
-            (Termination::Batch(BatchEnd::TimeLimit), Some(limit)) => Outcome::TimedOut(limit),
-            _ => judge(key, termination),
-        });
+        let outcome =
+            state.stopped_outcome().unwrap_or_else(|| match (termination, attempt.timeout) {
+                // The batch system's time limit stands for the task's timeout.
+                (Termination::Batch(BatchEnd::TimeLimit), Some(limit)) => Outcome::TimedOut(limit),
+                _ => judge(key, termination),
+            });
         Some(self.end(key, attempt, Some(termination), outcome, usage, now))
     }
 

@@ -19,7 +19,9 @@ use super::command::{self, Answer, Failure};
 use super::names::parse_job_name;
 use super::record::{EndRecord, has_started, read_end};
 use super::script::RecordPaths;
-use super::status::{JobState, JobStatus, SQUEUE_FORMAT, SACCT_FIELDS, SlurmEnd, parse_sacct, parse_squeue};
+use super::status::{
+    JobState, JobStatus, SACCT_FIELDS, SQUEUE_FORMAT, SlurmEnd, parse_sacct, parse_squeue,
+};
 use crate::exec::{BatchEnd, Handle, Termination, Urgency, Usage};
 use crate::flow::SlurmSettings;
 
@@ -305,7 +307,13 @@ impl Client {
         match kind_of_error(&why) {
             SubmitError::Limit => {
                 // Wait for one of the run's jobs to end, or a while.
-                self.warn("limit", &format!("Slurm holds further jobs back ({}); submitting more as jobs end", first_line(&why)));
+                self.warn(
+                    "limit",
+                    &format!(
+                        "Slurm holds further jobs back ({}); submitting more as jobs end",
+                        first_line(&why)
+                    ),
+                );
                 self.held_until = Some(Instant::now() + self.config.settings.poll_max);
                 self.queue.push_front((submission, tries));
             }
@@ -316,7 +324,10 @@ impl Client {
                     return self.follow(submission, job);
                 }
                 let wait = backoff(tries);
-                self.warn(&format!("transient-{tries}"), &format!("sbatch: {}; trying again in {}s", first_line(&why), wait.as_secs()));
+                self.warn(
+                    &format!("transient-{tries}"),
+                    &format!("sbatch: {}; trying again in {}s", first_line(&why), wait.as_secs()),
+                );
                 self.held_until = Some(Instant::now() + wait);
                 self.queue.push_front((submission, tries + 1));
             }
@@ -324,7 +335,10 @@ impl Client {
                 if let Some(job) = self.look_up(&submission.name) {
                     return self.follow(submission, job);
                 }
-                self.tell(News::Refused(submission.handle, format!("Slurm refused the job: {}", first_line(&why))));
+                self.tell(News::Refused(
+                    submission.handle,
+                    format!("Slurm refused the job: {}", first_line(&why)),
+                ));
             }
         }
     }
@@ -332,8 +346,10 @@ impl Client {
     /// The id of a job of this run named `name` not followed yet, if one
     /// is in the queue.
     fn look_up(&mut self, name: &str) -> Option<u64> {
-        let args: Vec<OsString> =
-            ["--me", "-h", "-t", "all", "-o", "%i", "-n", name].iter().map(OsString::from).collect();
+        let args: Vec<OsString> = ["--me", "-h", "-t", "all", "-o", "%i", "-n", name]
+            .iter()
+            .map(OsString::from)
+            .collect();
         let answer = self.slurm("squeue", &args).ok()?;
         let followed: Vec<u64> = self.followed.values().map(|f| f.job).collect();
         answer
@@ -375,7 +391,9 @@ impl Client {
                     continue;
                 }
                 Ok(None) => {}
-                Err(e) => self.warn("record", &format!("cannot read {}: {e}", ended_path.display())),
+                Err(e) => {
+                    self.warn("record", &format!("cannot read {}: {e}", ended_path.display()))
+                }
             }
             if !started && has_started(&started_path) {
                 if let Some(f) = self.followed.get_mut(&handle) {
@@ -385,7 +403,11 @@ impl Client {
             }
         }
         // Many jobs: fewer looks at the file system.
-        let every = if self.followed.len() > 200 { Duration::from_secs(1) } else { Duration::from_millis(250) };
+        let every = if self.followed.len() > 200 {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(250)
+        };
         self.next_check = Instant::now() + every;
     }
 
@@ -432,7 +454,7 @@ impl Client {
         }
         let answer = match self.config.source {
             StatusSource::Squeue => {
-                let args: Vec<OsString> = ["--me", "-h", "-t", "all", "-o", SQUEUE_FORMAT]
+                let args: Vec<OsString> = ["--me", "-h", "-t", "all", "-O", SQUEUE_FORMAT]
                     .iter()
                     .map(OsString::from)
                     .collect();
@@ -454,7 +476,10 @@ impl Client {
         let changed = match answer {
             Ok(statuses) => self.take_statuses(statuses),
             Err(why) => {
-                self.warn("poll", &format!("cannot ask Slurm how jobs stand ({why}); asking again"));
+                self.warn(
+                    "poll",
+                    &format!("cannot ask Slurm how jobs stand ({why}); asking again"),
+                );
                 false
             }
         };
@@ -470,7 +495,9 @@ impl Client {
     fn take_statuses(&mut self, statuses: Vec<JobStatus>) -> bool {
         let mut by_job: HashMap<u64, JobStatus> = HashMap::new();
         for status in statuses {
-            if parse_job_name(&status.name, &self.config.tag).is_some_and(|n| n.run == self.config.run) {
+            if parse_job_name(&status.name, &self.config.tag)
+                .is_some_and(|n| n.run == self.config.run)
+            {
                 by_job.insert(status.id, status);
             }
         }
@@ -510,7 +537,13 @@ impl Client {
     /// Slurm says the job ended: its record says how, unless Slurm stopped
     /// it (time, memory, node, someone's scancel); a record late to appear
     /// is waited for a while.
-    fn slurm_ended(&mut self, handle: Handle, end: SlurmEnd, status: JobStatus, now: Instant) -> bool {
+    fn slurm_ended(
+        &mut self,
+        handle: Handle,
+        end: SlurmEnd,
+        status: JobStatus,
+        now: Instant,
+    ) -> bool {
         let Some(followed) = self.followed.get_mut(&handle) else { return false };
         let record = read_end(&followed.records.ended).ok().flatten();
         let batch_end = match end {
@@ -535,7 +568,10 @@ impl Client {
             if !followed.started {
                 self.tell(News::Started(handle));
             }
-            let usage = Usage { cpu: status.cpu.unwrap_or_default(), max_rss_kib: status.max_rss_kib.unwrap_or(0) };
+            let usage = Usage {
+                cpu: status.cpu.unwrap_or_default(),
+                max_rss_kib: status.max_rss_kib.unwrap_or(0),
+            };
             self.tell(News::Ended(handle, Termination::Batch(batch_end), usage));
             return true;
         }
@@ -559,12 +595,17 @@ impl Client {
             self.tell(News::Started(handle));
         }
         let termination = match (end, status.exit) {
-            (_, Some((code, 0))) if end == SlurmEnd::Failed || code == 0 => Termination::Exited(code),
+            (_, Some((code, 0))) if end == SlurmEnd::Failed || code == 0 => {
+                Termination::Exited(code)
+            }
             (_, Some((_, signal))) if signal != 0 => Termination::Signaled(signal),
             (SlurmEnd::Completed, None) => Termination::Exited(0),
             _ => Termination::Batch(BatchEnd::Vanished),
         };
-        let usage = Usage { cpu: status.cpu.unwrap_or_default(), max_rss_kib: status.max_rss_kib.unwrap_or(0) };
+        let usage = Usage {
+            cpu: status.cpu.unwrap_or_default(),
+            max_rss_kib: status.max_rss_kib.unwrap_or(0),
+        };
         self.tell(News::Ended(handle, termination, usage));
         true
     }
@@ -666,7 +707,8 @@ fn kind_of_error(words: &str) -> SubmitError {
 /// maestros do not come back at the same instant.
 fn backoff(tries: u32) -> Duration {
     let full = Duration::from_secs(1 << tries.min(6)).min(Duration::from_secs(60));
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let nanos =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     full - full / 4 * (nanos % 1000) / 1000
 }
 
@@ -696,7 +738,8 @@ mod tests {
     fn errors_are_told_apart() {
         let limit = "sbatch: error: QOSMaxSubmitJobPerUserLimit\nsbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)";
         assert_eq!(kind_of_error(limit), SubmitError::Limit);
-        let busy = "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation";
+        let busy =
+            "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation";
         assert_eq!(kind_of_error(busy), SubmitError::Transient);
         let wrong = "sbatch: error: invalid partition specified: nope";
         assert_eq!(kind_of_error(wrong), SubmitError::Refused);

@@ -66,8 +66,7 @@ impl SlurmExecutor {
     /// Slurm's commands are not here.
     pub fn new(run: &SlurmRun, source: StatusSource) -> io::Result<SlurmExecutor> {
         let env = command::clean_environment();
-        let (wake_read, wake_write) =
-            super::signals::pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+        let (wake_read, wake_write) = super::signals::pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
         let (orders, orders_in) = mpsc::channel();
         let (news_out, news) = mpsc::channel();
         let tag = names::folder_tag(&run.state_dir);
@@ -80,9 +79,8 @@ impl SlurmExecutor {
             env,
         };
         let client = Client::new(config, orders_in, news_out, File::from(wake_write));
-        let thread = std::thread::Builder::new()
-            .name("slurm".into())
-            .spawn(move || client.run())?;
+        let thread =
+            std::thread::Builder::new().name("slurm".into()).spawn(move || client.run())?;
         let mut job_env = vec![(
             crate::prims::STATE_ENV.to_string(),
             run.state_dir.to_string_lossy().into_owned(),
@@ -171,7 +169,9 @@ impl Executor for SlurmExecutor {
             .prepare_attempt(launch, handle)
             .map_err(|e| format!("cannot write the job of {}: {e}", log.display()))?;
         let orders = self.orders.as_ref().ok_or("the Slurm backend is closed")?;
-        orders.send(Order::Submit(submission)).map_err(|_| "the Slurm backend stopped".to_string())?;
+        orders
+            .send(Order::Submit(submission))
+            .map_err(|_| "the Slurm backend stopped".to_string())?;
         Ok(handle)
     }
 

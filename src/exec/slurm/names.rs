@@ -52,11 +52,7 @@ pub fn parse_job_name(name: &str, tag: &str) -> Option<JobName> {
     let (rest, run) = rest.rsplit_once("-")?;
     let rest = rest.strip_suffix(".maestro")?;
     let (task, attempt) = rest.rsplit_once('.')?;
-    Some(JobName {
-        task: task.to_string(),
-        attempt: attempt.parse().ok()?,
-        run: run.parse().ok()?,
-    })
+    Some(JobName { task: task.to_string(), attempt: attempt.parse().ok()?, run: run.parse().ok()? })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::exec::{Launch, OutputFiles};
+use crate::exec::{Launch, OutputFiles, Request};
 use crate::shell::shell_quote;
 
 /// Where the job script leaves what it knows of the attempt.
@@ -33,7 +33,9 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
     s.extend_from_slice(b"#!/bin/sh\n# ");
     s.extend_from_slice(title.replace('\n', " ").as_bytes());
     s.extend_from_slice(b"\n# Written by maestro: the task's command runs in a child shell, and\n");
-    s.extend_from_slice(b"# its end is recorded (written beside, then renamed) for maestro to read.\n");
+    s.extend_from_slice(
+        b"# its end is recorded (written beside, then renamed) for maestro to read.\n",
+    );
     s.extend_from_slice(b"started=");
     s.extend(path(&records.started));
     s.extend_from_slice(b"\nended=");
@@ -73,7 +75,8 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
 
 /// `sbatch`'s arguments for `launch` named `job_name`, without the script.
 pub fn sbatch_options(launch: &Launch, job_name: &str) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["--parsable".into(), format!("--job-name={job_name}").into()];
+    let mut args: Vec<OsString> =
+        vec!["--parsable".into(), format!("--job-name={job_name}").into()];
     let (stdout, stderr) = match &launch.output.files {
         OutputFiles::Log { path, .. } => (path, path),
         OutputFiles::Appended { stdout, stderr } => (stdout, stderr),
@@ -81,7 +84,14 @@ pub fn sbatch_options(launch: &Launch, job_name: &str) -> Vec<OsString> {
     args.push(with_prefix("--output=", &file_pattern(stdout)));
     args.push(with_prefix("--error=", &file_pattern(stderr)));
     args.push("--open-mode=append".into());
-    let request = &launch.request;
+    args.extend(request_options(&launch.request));
+    args
+}
+
+/// The options that say what an attempt asks for (CPUs, time, memory,
+/// GPUs, where to run, the task's own `sbatch_args`).
+pub fn request_options(request: &Request) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
     args.push(format!("--cpus-per-task={}", request.cpus.max(1)).into());
     if let Some(limit) = request.time_limit {
         args.push(format!("--time={}", time_limit_minutes(limit)).into());
@@ -142,7 +152,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::exec::{Output, Request, Watch};
+    use crate::exec::{Output, Watch};
     use crate::flow::BatchOptions;
 
     fn launch(cmd: &str) -> Launch {

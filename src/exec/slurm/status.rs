@@ -82,21 +82,33 @@ pub fn state_of(word: &str) -> Option<JobState> {
     Some(state)
 }
 
-/// `squeue`'s format for [`parse_squeue`].
-pub const SQUEUE_FORMAT: &str = "%i|%T|%j";
+/// `squeue --Format` for [`parse_squeue`]: each field as wide as it is,
+/// followed by `|`.
+pub const SQUEUE_FORMAT: &str = "JobID:|,State:|,exit_code:|,Name:";
 
-/// Lines of `squeue -h -o SQUEUE_FORMAT`; lines that do not parse (another
+/// Lines of `squeue -h -O SQUEUE_FORMAT`; lines that do not parse (another
 /// user's array, a state word not known yet) are left out.
 pub fn parse_squeue(text: &str) -> Vec<JobStatus> {
     text.lines()
         .filter_map(|line| {
-            let mut fields = line.splitn(3, '|');
+            let mut fields = line.splitn(4, '|');
             let id = fields.next()?.trim().parse().ok()?;
             let state = state_of(fields.next()?.trim())?;
-            let name = fields.next()?.to_string();
-            Some(JobStatus { id, name, state, exit: None, cpu: None, max_rss_kib: None })
+            let exit = fields.next()?.trim();
+            let name = fields.next()?.trim_end().to_string();
+            let exit = match state {
+                JobState::Ended(_) => exit.parse::<i32>().ok().map(wait_status),
+                _ => None,
+            };
+            Some(JobStatus { id, name, state, exit, cpu: None, max_rss_kib: None })
         })
         .collect()
+}
+
+/// A raw wait status (`squeue`'s `exit_code`: 768 for exit 3, 15 for
+/// SIGTERM) as an exit code and a signal.
+fn wait_status(status: i32) -> (i32, i32) {
+    ((status >> 8) & 0xff, status & 0x7f)
 }
 
 /// `sacct`'s fields for [`parse_sacct`].
@@ -200,12 +212,15 @@ mod tests {
 
     #[test]
     fn squeue_lines_read_with_names_last() {
-        let text = "12|RUNNING|train.1.maestro-3-0a1b2c3d\n13|PENDING|a|b\n14|WEIRD|x\nnot a line\n";
+        let text = "12|RUNNING|0|train.1.maestro-3-0a1b2c3d\n13|PENDING|0|a|b\n\
+                    14|WEIRD|0|x\nnot a line\n15|FAILED|768|f\n16|CANCELLED|15|c\n";
         let jobs = parse_squeue(text);
-        assert_eq!(jobs.len(), 2);
-        assert_eq!((jobs[0].id, jobs[0].state), (12, JobState::Running));
+        assert_eq!(jobs.len(), 4);
+        assert_eq!((jobs[0].id, jobs[0].state, jobs[0].exit), (12, JobState::Running, None));
         assert_eq!(jobs[0].name, "train.1.maestro-3-0a1b2c3d");
         assert_eq!((jobs[1].id, jobs[1].name.as_str()), (13, "a|b"));
+        assert_eq!(jobs[2].exit, Some((3, 0)));
+        assert_eq!(jobs[3].exit, Some((0, 15)));
     }
 
     #[test]

@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use super::Checker;
 use crate::flow::doc::{Key, Node, Value};
-use crate::flow::{BatchOptions, ExecutorKind, SlurmSettings, Spanned, parse_duration};
+use crate::flow::{
+    BatchOptions, ExecutorKind, SlurmSettings, Spanned, StatusCommand, parse_duration,
+};
 
 /// A task's keys for a batch system (also the task defaults of `[slurm]`).
-pub(super) const BATCH_KEYS: [&str; 6] = ["mem", "gpus", "partition", "account", "qos", "sbatch_args"];
+pub(super) const BATCH_KEYS: [&str; 6] =
+    ["mem", "gpus", "partition", "account", "qos", "sbatch_args"];
 
 /// The `[slurm]` table's own settings.
-const SETTING_KEYS: [&str; 4] = ["poll_min", "poll_max", "submit_rate", "record_wait"];
+const SETTING_KEYS: [&str; 5] = ["poll_min", "poll_max", "submit_rate", "record_wait", "status"];
 
 /// `sbatch` options maestro sets itself, and what to write instead.
 const OWN_OPTIONS: [(&str, Option<char>, &str); 19] = [
@@ -57,7 +60,11 @@ impl Checker {
         let (mut defaults, mut settings) = (BatchOptions::default(), SlurmSettings::default());
         let Value::Table(table) = &value.value else {
             let message = format!("'slurm' must be a table, not {}", value.value.a());
-            self.error_with_hint(message, value.span.clone(), "write [slurm] and then partition = \"short\"");
+            self.error_with_hint(
+                message,
+                value.span.clone(),
+                "write [slurm] and then partition = \"short\"",
+            );
             return (defaults, settings);
         };
         for (key, value) in table {
@@ -72,9 +79,11 @@ impl Checker {
                     set(&mut settings.record_wait, self.positive_duration(value, &what))
                 }
                 "submit_rate" => set(&mut settings.submit_rate, self.integer(value, &what, 1)),
+                "status" => set(&mut settings.status, self.status_command(value, &what)),
                 other => {
                     let message = format!("unknown key '{other}' in [slurm]");
-                    let valid: Vec<&str> = BATCH_KEYS.iter().chain(&SETTING_KEYS).copied().collect();
+                    let valid: Vec<&str> =
+                        BATCH_KEYS.iter().chain(&SETTING_KEYS).copied().collect();
                     self.unknown_key(key, message, &valid);
                 }
             }
@@ -115,6 +124,21 @@ impl Checker {
             _ => return false,
         }
         true
+    }
+
+    /// `status = "auto"`, `"sacct"` or `"squeue"`.
+    fn status_command(&mut self, value: &Node<'_>, what: &str) -> Option<StatusCommand> {
+        let name = self.string(value, what)?;
+        match name.value.as_str() {
+            "auto" => Some(StatusCommand::Auto),
+            "sacct" => Some(StatusCommand::Sacct),
+            "squeue" => Some(StatusCommand::Squeue),
+            other => {
+                let message = format!("unknown {what}: '{other}'");
+                self.error_with_hint(message, name.span, "use one of: auto, sacct, squeue");
+                None
+            }
+        }
     }
 
     /// A duration string, or a number of seconds, greater than zero.
@@ -169,8 +193,13 @@ impl Checker {
     /// A name passed to Slurm as one argument: not empty, no blanks.
     fn word(&mut self, value: &Node<'_>, what: &str) -> Option<String> {
         let text = self.string(value, what)?;
-        if text.value.is_empty() || text.value.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            let message = format!("{what} must be a name without blanks, not '{}'", text.value.escape_debug());
+        if text.value.is_empty()
+            || text.value.contains(|c: char| c.is_whitespace() || c.is_control())
+        {
+            let message = format!(
+                "{what} must be a name without blanks, not '{}'",
+                text.value.escape_debug()
+            );
             self.error(message, text.span);
             return None;
         }
@@ -206,7 +235,8 @@ fn slurm_memory(text: &str) -> Option<String> {
 /// Why `arg` may not be given: maestro sets that option itself.
 fn own_option(arg: &str) -> Option<&'static str> {
     OWN_OPTIONS.iter().find_map(|&(long, short, why)| {
-        let is_long = arg == long || arg.strip_prefix(long).is_some_and(|rest| rest.starts_with('='));
+        let is_long =
+            arg == long || arg.strip_prefix(long).is_some_and(|rest| rest.starts_with('='));
         let is_short = short.is_some_and(|short| {
             arg.strip_prefix('-').and_then(|rest| rest.strip_prefix(short)).is_some()
                 && !arg.starts_with("--")
@@ -236,7 +266,9 @@ mod tests {
         for arg in ["--job-name", "--job-name=x", "-J", "-Jx", "--time=10", "-t", "--wrap=ls"] {
             assert!(own_option(arg).is_some(), "{arg}");
         }
-        for arg in ["--constraint=avx", "--nodes=1", "-N", "--exclusive", "--mem-per-cpu=1G", "--timex"] {
+        for arg in
+            ["--constraint=avx", "--nodes=1", "-N", "--exclusive", "--mem-per-cpu=1G", "--timex"]
+        {
             assert!(own_option(arg).is_none(), "{arg}");
         }
     }

@@ -16,8 +16,7 @@ use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
 use super::{
-    BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name,
-    parse_duration,
+    BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration,
 };
 use crate::diag::{Diagnostic, SourceFile, Span, nearest};
 
