@@ -49,6 +49,13 @@ const NEEDS: &[Need] = &[
         install: "apt-get install parallel",
     },
     Need {
+        cfg: "no_slurm",
+        // Installed is not enough: a node must take jobs.
+        probe: &["sh", "-c", "sinfo -h -o %T | grep -qE '^(idle|mixed|allocated)'"],
+        says: "",
+        install: "a running Slurm: scripts/slurm-cluster.sh start",
+    },
+    Need {
         cfg: "no_script",
         probe: &["script", "--version"],
         says: "",
@@ -68,7 +75,7 @@ fn main() {
     for need in NEEDS {
         if !found(need) {
             println!("cargo::rustc-cfg={}", need.cfg);
-            missing.push(format!("{} ({})", need.probe[0], need.install));
+            missing.push(format!("{} ({})", need.cfg.trim_start_matches("no_"), need.install));
         }
     }
     if !Path::new(MERMAID).is_file() {
@@ -93,7 +100,9 @@ fn main() {
         watched.extend(python_package_dirs());
     }
     watched.push(PathBuf::from("tests/tools"));
-    for dir in watched.iter().filter(|dir| dir.is_dir()) {
+    // Slurm started, stopped or reconfigured.
+    watched.extend(["/etc/slurm/slurm.conf", "/run"].map(PathBuf::from));
+    for dir in watched.iter().filter(|path| path.exists()) {
         println!("cargo::rerun-if-changed={}", dir.display());
     }
 }

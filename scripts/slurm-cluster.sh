@@ -281,8 +281,12 @@ MpiDefault=none
 ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 # A node that was DOWN because it did not respond comes back by itself when
-# slurmd registers; one set DOWN by hand needs 'scontrol update ... state=resume'.
-ReturnToService=2
+# slurmd registers; one set DOWN by hand (scontrol update ... state=down) stays
+# DOWN until 'scontrol update nodename=<node> state=resume' (with 2, it came
+# back at once, because slurmd answers).
+ReturnToService=1
+# A requeued job may start again after cred_expire seconds (default 120).
+AuthInfo=cred_expire=10
 SchedulerType=sched/backfill
 # Schedule a submitted batch job on the next pass (~1 s) instead of batching
 # submissions for 3 s: about 3x the throughput for tiny jobs.

@@ -105,7 +105,15 @@ pub fn sbatch_preview(graph: &Graph, instance: usize) -> String {
         Request { cpus: inst.cpus, time_limit: inst.timeout, batch: graph.batch_options(instance) };
     slurm::script::request_options(&request)
         .iter()
-        .map(|arg| String::from_utf8_lossy(&shell_quote(arg.as_encoded_bytes())).into_owned())
+        .map(|arg| {
+            let bytes = arg.as_encoded_bytes();
+            // `=`, `,` and `:` mean nothing to a shell where they stand.
+            let plain = bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_./=,:+".contains(b));
+            match plain {
+                true => String::from_utf8_lossy(bytes).into_owned(),
+                false => String::from_utf8_lossy(&shell_quote(bytes)).into_owned(),
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -22,6 +22,7 @@ mod report;
 mod retries;
 mod run_flow;
 mod signals;
+mod slurm;
 mod snapshots;
 mod state;
 

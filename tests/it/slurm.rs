@@ -1,0 +1,176 @@
+//! `--executor slurm` on the real one-machine Slurm that
+//! `scripts/slurm-cluster.sh start` runs (with or without accounting:
+//! `.ci/run` runs these tests in both modes). Every task here is a real job;
+//! the cluster's scheduling (about two jobs a second on two CPUs) is what
+//! these tests wait for, so they keep their jobs few and short.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::Project;
+
+/// The jobs maestro submitted for the project that Slurm still has
+/// (queued, running, or ending).
+fn live_jobs(project: &Project) -> Vec<String> {
+    let mut ours = Vec::new();
+    for run in std::fs::read_dir(project.path(".maestro/jobs")).into_iter().flatten().flatten() {
+        let submitted = std::fs::read_to_string(run.path().join("submitted")).unwrap_or_default();
+        ours.extend(submitted.lines().filter_map(|l| l.split(' ').nth(1)).map(str::to_string));
+    }
+    let output = Command::new("squeue")
+        .args(["--me", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%i"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.trim().to_string())
+        .filter(|id| ours.contains(id))
+        .collect()
+}
+
+/// Waits up to `limit` for `check` to hold.
+fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check()
+}
+
+const FAST: &str = "[slurm]\npoll_min = \"1s\"\npoll_max = \"2s\"\n";
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_flow_runs_as_slurm_jobs_and_skips_what_is_fresh() {
+    let flow = format!(
+        r#"executor = "slurm"
+{FAST}
+[tasks.prepare]
+cmd = "mkdir -p out && echo prepared > out/base.txt && echo on $SLURM_JOB_ID"
+outputs = ["out/base.txt"]
+
+[tasks.count]
+for_each = ["a", "b"]
+cmd = "cat out/base.txt > out/{{}}.txt; echo {{}} >> out/{{}}.txt; echo cpus=$SLURM_CPUS_PER_TASK"
+inputs = ["out/base.txt"]
+outputs = ["out/{{}}.txt"]
+deps = ["prepare"]
+cpus = 2
+"#
+    );
+    let p = Project::with_flow(&flow);
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.read("out/a.txt"), "prepared\na\n");
+    assert_eq!(p.read("out/b.txt"), "prepared\nb\n");
+    // Each task ran in a job of its own, which asked for its CPUs.
+    assert!(run.stdout.contains("=== prepare (ok"), "{run:?}");
+    let on = run.stdout.lines().find(|l| l.starts_with("on ")).unwrap();
+    assert!(on["on ".len()..].parse::<u64>().is_ok(), "{on}");
+    assert_eq!(run.stdout.matches("cpus=2").count(), 2, "{run:?}");
+    let log = p.read(".maestro/logs/1/count:a.log");
+    assert_eq!(log, "cpus=2\n");
+
+    let again = p.maestro(&["run"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stderr.contains("3 skipped"), "{again:?}");
+    assert!(!p.path(".maestro/jobs/2").exists(), "nothing was submitted");
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_failing_job_is_retried_as_a_new_job() {
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.flaky]\ncmd = \"echo try; test -e marker || {{ touch marker; exit 3; }}\"\nretries = 1\n\n[tasks.broken]\ncmd = \"echo no; exit 4\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let run = p.maestro(&["run", "-k"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        p.read(".maestro/logs/1/flaky.log"),
+        "try\nmaestro: failed: exit 3\nmaestro: --- attempt 2 ---\ntry\n"
+    );
+    assert_eq!(p.read(".maestro/logs/1/broken.log"), "no\nmaestro: failed: exit 4\n");
+    let submitted = p.read(".maestro/jobs/1/submitted");
+    assert_eq!(submitted.lines().count(), 3, "{submitted}");
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_timeout_cancels_the_job() {
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.slow]\ncmd = \"echo started; sleep 120\"\ntimeout = \"2s\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let started = Instant::now();
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("timed out after 2.00s"), "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        eventually(Duration::from_secs(20), || live_jobs(&p).is_empty()),
+        "{:?}",
+        live_jobs(&p)
+    );
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_missing_directory_is_said_as_locally() {
+    let flow =
+        format!("executor = \"slurm\"\n{FAST}\n[tasks.nowhere]\ncmd = \"true\"\ndir = \"gone\"\n");
+    let p = Project::with_flow(&flow);
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let gone = p.path("gone");
+    let expected = format!("could not start: cannot run in {}: no such directory", gone.display());
+    assert!(run.stderr.contains(&expected), "{run:?}");
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn ctrl_c_cancels_every_job_of_the_run() {
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.long]\nfor_each = [\"1\", \"2\", \"3\", \"4\"]\ncmd = \"touch started-{{}}; sleep 300\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let child = p.spawn(&["run"]);
+    p.wait_for("started-1");
+    let pid = child.id() as i32;
+    // SAFETY: kill sends a signal; the pid is our child's.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert!(
+        eventually(Duration::from_secs(20), || live_jobs(&p).is_empty()),
+        "{:?}",
+        live_jobs(&p)
+    );
+}
+
+#[test]
+fn dry_run_shows_what_each_job_asks_for() {
+    let flow = r#"executor = "slurm"
+[slurm]
+partition = "short"
+sbatch_args = ["--constraint=avx2"]
+
+[tasks.fit]
+cmd = "python fit.py"
+cpus = 4
+timeout = "90m"
+mem = "16G"
+gpus = 1
+qos = "high"
+"#;
+    let p = Project::with_flow(flow);
+    let run = p.maestro(&["run", "-n"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "would submit fit (no inputs or outputs declared): sbatch --cpus-per-task=4 --time=91 --mem=16G --gres=gpu:1 --partition=short --qos=high --constraint=avx2\n    python fit.py\n"
+    );
+}
