@@ -56,6 +56,19 @@ pub struct Submission {
     pub script: PathBuf,
     /// Where the script records the attempt's start and end.
     pub records: RecordPaths,
+    /// Output files whose new bytes come to maestro as they are written.
+    pub tails: Vec<Tail>,
+}
+
+/// An output file followed as it grows.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it holds stderr.
+    pub stderr: bool,
+    /// How much of it was read (or was there before the attempt).
+    pub offset: u64,
 }
 
 /// What the thread tells the executor.
@@ -67,6 +80,8 @@ pub enum News {
     Refused(Handle, String),
     /// It runs.
     Started(Handle),
+    /// It wrote this (to stderr if so), in a followed file.
+    Output(Handle, Vec<u8>, bool),
     /// It waits to run again.
     Requeued(Handle),
     /// It ended.
@@ -240,34 +255,48 @@ impl Client {
         }
     }
 
-    /// `scancel`, once per urgency for every job asked: a graceful stop is
-    /// Slurm's own (TERM to every process of the job, KILL after its
-    /// `KillWait`); a forced one is KILL now.
+    /// `scancel`, once for every job asked to stop gracefully: Slurm's own
+    /// graceful stop (TERM to every process of a running job, KILL after
+    /// its `KillWait`; a queued job just goes). Jobs asked to stop at once
+    /// get KILL now, and are taken as ended without waiting for Slurm to
+    /// say so: a second Ctrl-C does not wait.
     fn send_cancels(&mut self) {
         if self.cancels.is_empty() {
             return;
         }
         let cancels = std::mem::take(&mut self.cancels);
-        for urgency in [Urgency::Graceful, Urgency::Forced] {
-            let jobs: Vec<OsString> = cancels
-                .iter()
-                .filter(|(_, u)| *u == urgency)
-                .filter_map(|(handle, _)| self.followed.get(handle))
-                .map(|f| OsString::from(f.job.to_string()))
-                .collect();
-            if jobs.is_empty() {
-                continue;
-            }
-            let mut args: Vec<OsString> = match urgency {
-                Urgency::Graceful => Vec::new(),
-                Urgency::Forced => vec!["--full".into(), "--signal=KILL".into()],
+        let jobs_of =
+            |urgency: Urgency, followed: &HashMap<Handle, Followed>| -> Vec<(Handle, u64)> {
+                cancels
+                    .iter()
+                    .filter(|(_, u)| *u == urgency)
+                    .filter_map(|(handle, _)| followed.get(handle).map(|f| (*handle, f.job)))
+                    .collect()
             };
-            args.extend(jobs);
-            if let Err(why) = self.slurm("scancel", &args).and_then(ok_or_words) {
-                self.warn("scancel", &format!("scancel failed: {why}"));
+        let graceful = jobs_of(Urgency::Graceful, &self.followed);
+        if !graceful.is_empty() {
+            self.scancel(&[], &graceful);
+        }
+        let forced = jobs_of(Urgency::Forced, &self.followed);
+        if !forced.is_empty() {
+            self.scancel(&["--full", "--signal=KILL"], &forced);
+            // A queued job takes no signal: it is cancelled.
+            self.scancel(&[], &forced);
+            for (handle, _) in forced {
+                self.followed.remove(&handle);
+                let killed = Termination::Signaled(libc::SIGKILL);
+                self.tell(News::Ended(handle, killed, Usage::default()));
             }
         }
         self.poll_soon();
+    }
+
+    fn scancel(&mut self, options: &[&str], jobs: &[(Handle, u64)]) {
+        let mut args: Vec<OsString> = options.iter().map(OsString::from).collect();
+        args.extend(jobs.iter().map(|(_, job)| OsString::from(job.to_string())));
+        if let Err(why) = self.slurm("scancel", &args).and_then(ok_or_words) {
+            self.warn("scancel", &format!("scancel failed: {why}"));
+        }
     }
 
     /// Submits what is due, at the rate allowed; orders that come in
@@ -385,6 +414,7 @@ impl Client {
             let (started_path, ended_path) =
                 (followed.records.started.clone(), followed.records.ended.clone());
             let started = followed.started;
+            self.read_tails(handle);
             match read_end(&ended_path) {
                 Ok(Some(end)) => {
                     self.end_by_record(handle, end, None);
@@ -411,7 +441,30 @@ impl Client {
         self.next_check = Instant::now() + every;
     }
 
+    /// Sends what the attempt's followed files gained since last read.
+    fn read_tails(&mut self, handle: Handle) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(followed) = self.followed.get_mut(&handle) else { return };
+        let mut news = Vec::new();
+        for tail in &mut followed.submission.tails {
+            let Ok(mut file) = File::open(&tail.path) else { continue };
+            let mut bytes = Vec::new();
+            if file.seek(SeekFrom::Start(tail.offset)).is_ok()
+                && file.read_to_end(&mut bytes).is_ok()
+            {
+                tail.offset += bytes.len() as u64;
+                if !bytes.is_empty() {
+                    news.push(News::Output(handle, bytes, tail.stderr));
+                }
+            }
+        }
+        for news in news {
+            self.tell(news);
+        }
+    }
+
     fn end_by_record(&mut self, handle: Handle, end: EndRecord, status: Option<&JobStatus>) {
+        self.read_tails(handle);
         let Some(followed) = self.followed.remove(&handle) else { return };
         if !followed.started {
             self.tell(News::Started(handle));
@@ -613,6 +666,7 @@ impl Client {
     /// A job no longer listed: its record may still tell how it ended;
     /// without one, after a while, it is gone, never taken as a success.
     fn missing(&mut self, handle: Handle, now: Instant) -> bool {
+        self.read_tails(handle);
         let Some(followed) = self.followed.get_mut(&handle) else { return false };
         if let Ok(Some(record)) = read_end(&followed.records.ended) {
             self.end_by_record(handle, record, None);

@@ -21,9 +21,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use self::client::{Client, ClientConfig, News, Order, Submission};
+use self::client::{Client, ClientConfig, News, Order, Submission, Tail};
 use self::script::{RecordPaths, job_script, sbatch_options};
-use super::{ExecEvent, Executor, Handle, Launch, OutputFiles, Urgency};
+use super::{ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Urgency, Watch};
 use crate::flow::SlurmSettings;
 use crate::private;
 
@@ -125,6 +125,7 @@ impl SlurmExecutor {
             self.jobs_dir_made = true;
         }
         Self::open_output(&launch.output.files)?;
+        let tails = tails(&launch.output)?;
         let stem = self.jobs_dir.join(handle.0.to_string());
         let records = RecordPaths {
             started: stem.with_extension("started"),
@@ -144,7 +145,7 @@ impl SlurmExecutor {
         let script = stem.with_extension("sh");
         let mut file = private::create(&script)?;
         file.write_all(&job_script(&launch, &records, &title))?;
-        Ok(Submission { handle, name, options, script, records })
+        Ok(Submission { handle, name, options, script, records, tails })
     }
 
     fn note_submitted(&mut self, handle: Handle, job: u64) {
@@ -193,6 +194,9 @@ impl Executor for SlurmExecutor {
                 News::Submitted(handle, job) => self.note_submitted(handle, job),
                 News::Refused(handle, why) => events.push(ExecEvent::Rejected { handle, why }),
                 News::Started(handle) => events.push(ExecEvent::Started { handle }),
+                News::Output(handle, bytes, stderr) => {
+                    events.push(ExecEvent::Output { handle, bytes, stderr })
+                }
                 News::Requeued(handle) => events.push(ExecEvent::Requeued { handle }),
                 News::Ended(handle, termination, usage) => {
                     events.push(ExecEvent::Ended { handle, termination, usage })
@@ -210,6 +214,22 @@ impl Drop for SlurmExecutor {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The files of `output` to follow as they grow, from their present ends.
+fn tails(output: &Output) -> io::Result<Vec<Tail>> {
+    let tail = |path: &PathBuf, stderr: bool| -> io::Result<Tail> {
+        let offset = std::fs::metadata(path)?.len();
+        Ok(Tail { path: path.clone(), stderr, offset })
+    };
+    match (&output.files, output.watch) {
+        (_, Watch::No) => Ok(Vec::new()),
+        (OutputFiles::Log { path, .. }, _) => Ok(vec![tail(path, false)?]),
+        (OutputFiles::Appended { stdout, stderr }, Watch::Split) if stdout != stderr => {
+            Ok(vec![tail(stdout, false)?, tail(stderr, true)?])
+        }
+        (OutputFiles::Appended { stdout, .. }, _) => Ok(vec![tail(stdout, false)?]),
     }
 }
 
