@@ -39,6 +39,8 @@ const MISSING_POLLS: u32 = 3;
 pub enum Order {
     /// Submit a job.
     Submit(Submission),
+    /// Follow a job submitted before (by an earlier run).
+    Adopt(Submission, u64),
     /// Stop an attempt.
     Cancel(Handle, Urgency),
 }
@@ -230,6 +232,7 @@ impl Client {
     fn take(&mut self, order: Order) {
         match order {
             Order::Submit(submission) => self.queue.push_back((submission, 0)),
+            Order::Adopt(submission, job) => self.follow(submission, job),
             Order::Cancel(handle, urgency) => {
                 if let Some(at) = self.queue.iter().position(|(s, _)| s.handle == handle) {
                     self.queue.remove(at);

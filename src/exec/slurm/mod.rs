@@ -5,6 +5,7 @@
 //! file system the cluster's nodes share: the jobs write their logs and
 //! their records there.
 
+mod adopt;
 mod client;
 mod command;
 pub mod names;
@@ -12,6 +13,7 @@ mod record;
 pub mod script;
 mod status;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -21,9 +23,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+use self::adopt::{JobFile, Orphan, OrphanState};
 use self::client::{Client, ClientConfig, News, Order, Submission, Tail};
 use self::script::{RecordPaths, job_script, sbatch_options};
-use super::{ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Urgency, Watch};
+use super::{ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Watch};
 use crate::flow::SlurmSettings;
 use crate::private;
 
@@ -59,6 +62,25 @@ pub struct SlurmExecutor {
     tag: String,
     /// Variables every job gets (where maestro is, where its state is).
     env: Vec<(String, String)>,
+    /// Jobs of earlier runs whose maestro is gone, to reattach to.
+    orphans: Vec<Orphan>,
+    /// The jobs directories of those runs, removed at the end unless they
+    /// still hold a live job nobody reattached to.
+    earlier: Vec<(u64, PathBuf)>,
+    /// Attempts that are jobs of earlier runs: their output is copied into
+    /// their own log when they end.
+    adopted: HashMap<Handle, Adopted>,
+    /// Events known at once (a success recorded while no maestro ran).
+    ready: Vec<ExecEvent>,
+}
+
+/// An attempt run by a job of an earlier run.
+#[derive(Debug)]
+struct Adopted {
+    /// The job's log, and this attempt's.
+    logs: (PathBuf, PathBuf),
+    /// Its `MAESTRO_OUTPUT` file, and this attempt's.
+    outputs: Option<(PathBuf, PathBuf)>,
 }
 
 impl SlurmExecutor {
@@ -88,6 +110,13 @@ impl SlurmExecutor {
         if let Ok(exe) = std::env::current_exe() {
             job_env.insert(0, ("MAESTRO".to_string(), exe.to_string_lossy().into_owned()));
         }
+        let earlier = adopt::earlier_runs(&run.state_dir, Some(run.run));
+        let orphans = if earlier.is_empty() {
+            Vec::new()
+        } else {
+            let live = adopt::live_jobs(&tag, &command::clean_environment())?;
+            adopt::orphans(&earlier, &live)
+        };
         Ok(SlurmExecutor {
             orders: Some(orders),
             news,
@@ -100,7 +129,74 @@ impl SlurmExecutor {
             run: run.run,
             tag,
             env: job_env,
+            orphans,
+            earlier,
+            adopted: HashMap::new(),
+            ready: Vec::new(),
         })
+    }
+
+    /// Runs `launch` as the job `orphan` of an earlier run: follows it if
+    /// it is still queued or running, takes its success if it is done.
+    fn adopt(&mut self, launch: Launch, handle: Handle, orphan: Orphan) -> io::Result<()> {
+        Self::open_output(&launch.output.files)?;
+        let log = match &launch.output.files {
+            OutputFiles::Log { path, .. } => path.clone(),
+            OutputFiles::Appended { stdout, .. } => stdout.clone(),
+        };
+        let outputs_of = |launch: &Launch| {
+            launch.env.iter().find(|(name, _)| name == "MAESTRO_OUTPUT").map(|(_, v)| PathBuf::from(v))
+        };
+        let outputs = orphan.file.outputs.clone().zip(outputs_of(&launch));
+        self.adopted.insert(handle, Adopted { logs: (orphan.file.log.clone(), log), outputs });
+        match orphan.state {
+            OrphanState::Succeeded(cpu) => {
+                self.finish_adopted(handle);
+                let usage = super::Usage { cpu, max_rss_kib: 0 };
+                self.ready.push(ExecEvent::Started { handle });
+                self.ready.push(ExecEvent::Ended { handle, termination: Termination::Exited(0), usage });
+            }
+            OrphanState::Live => {
+                let tails = match launch.output.watch {
+                    Watch::No => Vec::new(),
+                    _ => vec![Tail { path: orphan.file.log.clone(), stderr: false, offset: 0 }],
+                };
+                let options = sbatch_options(&launch, &orphan.file.name);
+                let submission = Submission {
+                    handle,
+                    name: orphan.file.name.clone(),
+                    options,
+                    script: orphan.script.clone(),
+                    records: orphan.records.clone(),
+                    tails,
+                };
+                if let Some(orders) = &self.orders {
+                    let _ = orders.send(Order::Adopt(submission, orphan.job));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An adopted attempt ended: what its job wrote goes into its own log
+    /// (and `MAESTRO_OUTPUT` file), after a line saying where it came from.
+    fn finish_adopted(&mut self, handle: Handle) {
+        let Some(adopted) = self.adopted.remove(&handle) else { return };
+        let (from, to) = &adopted.logs;
+        let copied = (|| -> io::Result<()> {
+            let mut log = private::append(to)?;
+            let job = from.display();
+            writeln!(log, "maestro: reattached to the job of an earlier run; its log: {job}")?;
+            log.write_all(&std::fs::read(from)?)
+        })();
+        if let Err(e) = copied {
+            eprintln!("maestro: cannot copy {} into {}: {e}", from.display(), to.display());
+        }
+        if let Some((from, to)) = &adopted.outputs
+            && from.exists()
+        {
+            let _ = std::fs::copy(from, to);
+        }
     }
 
     /// The attempt's log, made anew for attempt 1, or with the line that
@@ -141,6 +237,21 @@ impl SlurmExecutor {
         let mut env = self.env.clone();
         env.append(&mut launch.env);
         launch.env = env;
+        let job_file = JobFile {
+            name: name.clone(),
+            task: launch.name.clone(),
+            key: adopt::launch_key(&launch),
+            log: match &launch.output.files {
+                OutputFiles::Log { path, .. } => path.clone(),
+                OutputFiles::Appended { stdout, .. } => stdout.clone(),
+            },
+            outputs: launch
+                .env
+                .iter()
+                .find(|(name, _)| name == "MAESTRO_OUTPUT")
+                .map(|(_, value)| PathBuf::from(value)),
+        };
+        private::create(&stem.with_extension("job"))?.write_all(job_file.text().as_bytes())?;
         let title = format!("maestro run {}: '{}', attempt {attempt}", self.run, launch.name);
         let script = stem.with_extension("sh");
         let mut file = private::create(&script)?;
@@ -162,6 +273,19 @@ impl Executor for SlurmExecutor {
     fn start(&mut self, launch: Launch) -> Result<Handle, String> {
         let handle = Handle(self.next_handle);
         self.next_handle += 1;
+        if !self.orphans.is_empty() {
+            let key = adopt::launch_key(&launch);
+            if let Some(at) =
+                self.orphans.iter().position(|o| o.file.task == launch.name && o.file.key == key)
+            {
+                let orphan = self.orphans.swap_remove(at);
+                let job = orphan.job;
+                return self
+                    .adopt(launch, handle, orphan)
+                    .map(|()| handle)
+                    .map_err(|e| format!("cannot reattach to job {job}: {e}"));
+            }
+        }
         let log = match &launch.output.files {
             OutputFiles::Log { path, .. } => path.clone(),
             OutputFiles::Appended { stdout, .. } => stdout.clone(),
@@ -186,7 +310,12 @@ impl Executor for SlurmExecutor {
         fds.push(self.wake.as_raw_fd());
     }
 
+    fn deadline(&self) -> Option<std::time::Instant> {
+        (!self.ready.is_empty()).then(std::time::Instant::now)
+    }
+
     fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()> {
+        events.append(&mut self.ready);
         let mut drained = [0u8; 256];
         while matches!((&self.wake).read(&mut drained), Ok(n) if n > 0) {}
         while let Ok(news) = self.news.try_recv() {
@@ -199,6 +328,7 @@ impl Executor for SlurmExecutor {
                 }
                 News::Requeued(handle) => events.push(ExecEvent::Requeued { handle }),
                 News::Ended(handle, termination, usage) => {
+                    self.finish_adopted(handle);
                     events.push(ExecEvent::Ended { handle, termination, usage })
                 }
             }
@@ -213,6 +343,16 @@ impl Drop for SlurmExecutor {
         self.orders = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        // The run's jobs are over: their scripts and records go, and so do
+        // those of earlier runs, unless one of their jobs runs on with
+        // nobody to follow it (a later run, or `maestro cancel`, will).
+        let _ = std::fs::remove_dir_all(&self.jobs_dir);
+        for (run, dir) in &self.earlier {
+            let unfollowed = self.orphans.iter().any(|o| o.run == *run && o.state == OrphanState::Live);
+            if !unfollowed {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }
