@@ -71,6 +71,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Print a task's log: of its last attempt, or in run ID.
     Log(LogArgs),
+    /// Stop this folder's runs: a running maestro is asked to stop (as by
+    /// Ctrl-C), and the Slurm jobs of a run whose maestro is gone are cancelled.
+    Cancel(CancelArgs),
     /// Write a run's report: one self-contained HTML page (timeline, critical
     /// path, failures), or a trace for ui.perfetto.dev.
     Report(ReportArgs),
@@ -259,6 +262,14 @@ pub struct HistoryArgs {
     /// Where and how.
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+/// `maestro cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The flow file whose runs to stop [default: runs in ./.maestro].
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// `maestro log`.

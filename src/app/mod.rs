@@ -1,6 +1,7 @@
 //! From a parsed command line to an exit status: loads what the command
 //! needs, runs it, and maps every error to its exit code in one place.
 
+mod cancel;
 mod docs;
 mod engine;
 mod graph;
@@ -57,6 +58,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Command::Map(args) => return map::map(args),
         Command::History(args) => history::history(&args),
         Command::Log(args) => history::log(&args),
+        Command::Cancel(args) => cancel::cancel(&args),
         Command::Report(args) => report::report(&args),
         Command::Graph(args) => graph::graph(&args),
         Command::Completions(args) => docs::completions(&args),

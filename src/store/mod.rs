@@ -220,6 +220,25 @@ impl Store {
         Ok(())
     }
 
+    /// The runs recorded as running whose maestro is alive, with its pid.
+    pub fn live_runs(&self) -> Result<Vec<(u64, i32)>> {
+        let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, pid, started_ms FROM runs WHERE status = 'running'")
+            .map_err(e)?;
+        let running: Vec<(i64, i64, i64)> = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(e)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(e)?;
+        Ok(running
+            .into_iter()
+            .filter(|&(_, pid, started_ms)| liveness::still_running(pid, started_ms))
+            .map(|(run, pid, _)| (run as u64, pid as i32))
+            .collect())
+    }
+
     /// Where `map` run `run` keeps its jobs' output while it runs.
     pub fn map_output_dir(&self, run: u64) -> PathBuf {
         self.dir.join(format!("map-{run}"))

@@ -28,6 +28,13 @@ fn live_jobs(project: &Project) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the project's `path` exists: a job got somewhere (after
+/// waiting in the queue behind the other tests' jobs).
+fn wait_for_job(project: &Project, path: &str) {
+    let there = eventually(Duration::from_secs(180), || project.path(path).exists());
+    assert!(there, "{path} never appeared");
+}
+
 /// Waits up to `limit` for `check` to hold.
 fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -84,18 +91,18 @@ cpus = 2
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_failing_job_is_retried_as_a_new_job() {
     let flow = format!(
-        "executor = \"slurm\"\n{FAST}\n[tasks.flaky]\ncmd = \"echo try; test -e marker || {{ touch marker; exit 3; }}\"\nretries = 1\n\n[tasks.broken]\ncmd = \"echo no; exit 4\"\n"
+        "executor = \"slurm\"\n{FAST}\n[tasks.flaky]\ncmd = \"echo try $SLURM_JOB_ID; test -e marker || {{ touch marker; exit 3; }}\"\nretries = 1\n\n[tasks.broken]\ncmd = \"echo no; exit 4\"\n"
     );
     let p = Project::with_flow(&flow);
     let run = p.maestro(&["run", "-k"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert_eq!(
-        p.read(".maestro/logs/1/flaky.log"),
-        "try\nmaestro: failed: exit 3\nmaestro: --- attempt 2 ---\ntry\n"
-    );
+    let log = p.read(".maestro/logs/1/flaky.log");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    assert_eq!(&lines[1..3], ["maestro: failed: exit 3", "maestro: --- attempt 2 ---"]);
+    let job = |line: &str| line.strip_prefix("try ").unwrap().parse::<u64>().unwrap();
+    assert_ne!(job(lines[0]), job(lines[3]), "each attempt a job of its own: {log}");
     assert_eq!(p.read(".maestro/logs/1/broken.log"), "no\nmaestro: failed: exit 4\n");
-    let submitted = p.read(".maestro/jobs/1/submitted");
-    assert_eq!(submitted.lines().count(), 3, "{submitted}");
 }
 
 #[test]
@@ -138,7 +145,7 @@ fn ctrl_c_cancels_every_job_of_the_run() {
     );
     let p = Project::with_flow(&flow);
     let child = p.spawn(&["run"]);
-    p.wait_for("started-1");
+    wait_for_job(&p, "started-1");
     let pid = child.id() as i32;
     // SAFETY: kill sends a signal; the pid is our child's.
     unsafe { libc::kill(pid, libc::SIGINT) };
@@ -173,4 +180,64 @@ qos = "high"
         run.stdout,
         "would submit fit (no inputs or outputs declared): sbatch --cpus-per-task=4 --time=91 --mem=16G --gres=gpu:1 --partition=short --qos=high --constraint=avx2\n    python fit.py\n"
     );
+}
+
+/// Kills maestro at once, as a lost login session or an OOM killer would.
+fn kill_hard(child: std::process::Child) {
+    // SAFETY: kill sends a signal; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait_with_output();
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_killed_maestro_s_jobs_are_reattached_and_nothing_runs_twice() {
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n\
+         [tasks.slow]\ncmd = \"echo slow >> ran; touch started-slow; sleep 5; echo slow output\"\n\
+         [tasks.quick]\ncmd = \"echo quick >> ran\"\n\
+         [tasks.after]\ncmd = \"echo after >> ran\"\ndeps = [\"slow\"]\n"
+    );
+    let p = Project::with_flow(&flow);
+    let child = p.spawn(&["run"]);
+    wait_for_job(&p, "started-slow");
+    kill_hard(child);
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut ran: Vec<String> = p.read("ran").lines().map(str::to_string).collect();
+    ran.sort();
+    assert_eq!(ran, ["after", "quick", "slow"], "every task ran once");
+    let log = p.read(".maestro/logs/2/slow.log");
+    assert!(
+        log.starts_with("maestro: reattached to the job of an earlier run; its log: "),
+        "{log}"
+    );
+    assert!(log.ends_with("slow output\n"), "{log}");
+    assert!(!p.path(".maestro/jobs").read_dir().unwrap().any(|_| true), "job files left behind");
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn cancel_stops_the_jobs_of_a_killed_maestro() {
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.long]\nfor_each = [\"1\", \"2\"]\ncmd = \"touch started-{{}}; sleep 300\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let child = p.spawn(&["run"]);
+    wait_for_job(&p, "started-1");
+    kill_hard(child);
+    assert!(!live_jobs(&p).is_empty());
+    let cancel = p.maestro(&["cancel"]);
+    assert_eq!(cancel.code, 0, "{cancel:?}");
+    assert!(
+        cancel.stderr.starts_with("maestro: cancelled the Slurm jobs of run 1: "),
+        "{cancel:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || live_jobs(&p).is_empty()),
+        "{:?}",
+        live_jobs(&p)
+    );
+    let again = p.maestro(&["cancel"]);
+    assert_eq!(again.stderr, "maestro: nothing to cancel: no run is going on here\n");
 }

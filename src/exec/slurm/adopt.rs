@@ -127,11 +127,17 @@ pub fn earlier_runs(state_dir: &Path, current: Option<u64>) -> Vec<(u64, PathBuf
 
 /// The live jobs of this folder (`tag`) Slurm has, by id, with their names.
 pub fn live_jobs(tag: &str, env: &[(OsString, OsString)]) -> io::Result<Vec<(u64, String)>> {
-    let args: Vec<OsString> =
-        ["--me", "-h", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED", "-O", SQUEUE_FORMAT]
-            .iter()
-            .map(OsString::from)
-            .collect();
+    let args: Vec<OsString> = [
+        "--me",
+        "-h",
+        "-t",
+        "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED",
+        "-O",
+        SQUEUE_FORMAT,
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
     let answer = command::run("squeue".as_ref(), &args, env, Duration::from_secs(60))
         .map_err(|failure| io::Error::other(format!("squeue {failure}")))?;
     if !answer.success {
@@ -163,8 +169,7 @@ pub fn orphans(runs: &[(u64, PathBuf)], live: &[(u64, String)]) -> Vec<Orphan> {
             if path.extension().is_none_or(|e| e != "job") {
                 continue;
             }
-            let Some(handle) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
-            else {
+            let Some(handle) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
                 continue;
             };
             let Some(file) = std::fs::read_to_string(&path).ok().and_then(|t| JobFile::parse(&t))
@@ -194,6 +199,53 @@ pub fn orphans(runs: &[(u64, PathBuf)], live: &[(u64, String)]) -> Vec<Orphan> {
         }
     }
     found
+}
+
+/// `maestro cancel`: cancels, in one `scancel`, the live jobs of this
+/// folder's runs (`state_dir`) but those in `keep` (runs whose maestro is
+/// alive, and stops its own). The ids cancelled, by run.
+pub fn cancel_orphans(state_dir: &Path, keep: &[u64]) -> io::Result<Vec<(u64, Vec<u64>)>> {
+    let runs: Vec<(u64, PathBuf)> =
+        earlier_runs(state_dir, None).into_iter().filter(|(run, _)| !keep.contains(run)).collect();
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let env = command::clean_environment();
+    let tag = super::names::folder_tag(state_dir);
+    let live = live_jobs(&tag, &env)?;
+    let mut by_run: Vec<(u64, Vec<u64>)> = Vec::new();
+    let mut add = |run: u64, job: u64| match by_run.iter_mut().find(|(r, _)| *r == run) {
+        Some((_, jobs)) if !jobs.contains(&job) => jobs.push(job),
+        Some(_) => {}
+        None => by_run.push((run, vec![job])),
+    };
+    for orphan in orphans(&runs, &live).iter().filter(|o| o.state == OrphanState::Live) {
+        add(orphan.run, orphan.job);
+    }
+    for (job, name) in &live {
+        if let Some(named) = parse_job_name(name, &tag)
+            && !keep.contains(&named.run)
+        {
+            add(named.run, *job);
+        }
+    }
+    let jobs: Vec<OsString> = by_run
+        .iter()
+        .flat_map(|(_, jobs)| jobs)
+        .map(|job| OsString::from(job.to_string()))
+        .collect();
+    if !jobs.is_empty() {
+        let answer = command::run("scancel".as_ref(), &jobs, &env, Duration::from_secs(60))
+            .map_err(|failure| io::Error::other(format!("scancel {failure}")))?;
+        if !answer.success {
+            return Err(io::Error::other(format!("scancel: {}", answer.stderr)));
+        }
+    }
+    for (_, dir) in &runs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    by_run.sort();
+    Ok(by_run)
 }
 
 fn escape(text: &str) -> String {

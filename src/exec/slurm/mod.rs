@@ -26,10 +26,13 @@ use std::time::{Duration, SystemTime};
 use self::adopt::{JobFile, Orphan, OrphanState};
 use self::client::{Client, ClientConfig, News, Order, Submission, Tail};
 use self::script::{RecordPaths, job_script, sbatch_options};
-use super::{ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Watch};
+use super::{
+    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Watch,
+};
 use crate::flow::SlurmSettings;
 use crate::private;
 
+pub use self::adopt::cancel_orphans;
 pub use self::client::StatusSource;
 
 /// What the backend needs to know of the run.
@@ -145,7 +148,11 @@ impl SlurmExecutor {
             OutputFiles::Appended { stdout, .. } => stdout.clone(),
         };
         let outputs_of = |launch: &Launch| {
-            launch.env.iter().find(|(name, _)| name == "MAESTRO_OUTPUT").map(|(_, v)| PathBuf::from(v))
+            launch
+                .env
+                .iter()
+                .find(|(name, _)| name == "MAESTRO_OUTPUT")
+                .map(|(_, v)| PathBuf::from(v))
         };
         let outputs = orphan.file.outputs.clone().zip(outputs_of(&launch));
         self.adopted.insert(handle, Adopted { logs: (orphan.file.log.clone(), log), outputs });
@@ -154,7 +161,11 @@ impl SlurmExecutor {
                 self.finish_adopted(handle);
                 let usage = super::Usage { cpu, max_rss_kib: 0 };
                 self.ready.push(ExecEvent::Started { handle });
-                self.ready.push(ExecEvent::Ended { handle, termination: Termination::Exited(0), usage });
+                self.ready.push(ExecEvent::Ended {
+                    handle,
+                    termination: Termination::Exited(0),
+                    usage,
+                });
             }
             OrphanState::Live => {
                 let tails = match launch.output.watch {
@@ -349,7 +360,8 @@ impl Drop for SlurmExecutor {
         // nobody to follow it (a later run, or `maestro cancel`, will).
         let _ = std::fs::remove_dir_all(&self.jobs_dir);
         for (run, dir) in &self.earlier {
-            let unfollowed = self.orphans.iter().any(|o| o.run == *run && o.state == OrphanState::Live);
+            let unfollowed =
+                self.orphans.iter().any(|o| o.run == *run && o.state == OrphanState::Live);
             if !unfollowed {
                 let _ = std::fs::remove_dir_all(dir);
             }
