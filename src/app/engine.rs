@@ -82,12 +82,18 @@ pub fn engine(
                 StatusCommand::Auto if slurm::accounting_works() => StatusSource::Sacct,
                 StatusCommand::Auto => StatusSource::Squeue,
             };
+            let state_dir =
+                std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+            let env = vec![(
+                crate::prims::STATE_ENV.to_string(),
+                state_dir.to_string_lossy().into_owned(),
+            )];
             let run = SlurmRun {
                 run: run_id,
-                state_dir: std::path::absolute(state_dir)
-                    .unwrap_or_else(|_| state_dir.to_path_buf()),
+                state_dir,
                 settings: *settings,
                 since: SystemTime::now(),
+                env,
             };
             let executor = SlurmExecutor::new(&run, source)
                 .map_err(|e| Error::system("cannot start talking to Slurm", e))?;

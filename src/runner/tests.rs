@@ -324,7 +324,7 @@ fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
     assert_eq!(stuck(&g, 2), "no task can start: 'train' needs 2 of resource 'gpu', which has 1");
 
     let mut g = graph(&[&[("big", "ok"), ("small", "1s ok")]]);
-    g.instances[0].cpus = 3;
+    g.instances[0].slots = 3;
     assert_eq!(stuck(&g, 2), "no task can start: 'big' needs 3 job slots, and there are 2");
 
     let mut g = graph(&[&[("a", "ok"), ("b", "ok")]]);

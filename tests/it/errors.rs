@@ -241,3 +241,65 @@ fn a_flood_of_problems_shows_the_first_twenty_and_counts_the_rest() {
     );
     assert!(err.ends_with("error: 30 more problems in maestro.toml, not shown\n"), "{err}");
 }
+
+#[test]
+fn slurm_keys_are_checked_before_anything_is_submitted() {
+    assert_eq!(
+        rejected("executor = \"pbs\"\n[tasks.a]\ncmd = \"true\"\n"),
+        "maestro.toml:1:12: error: unknown executor 'pbs'
+  |
+1 | executor = \"pbs\"
+  |            ^^^^^
+  = hint: use one of: local, slurm
+"
+    );
+    assert_eq!(
+        rejected("[tasks.a]\ncmd = \"true\"\nmem = \"1.5G\"\n"),
+        "maestro.toml:3:7: error: bad 'mem' in task 'a': '1.5G' is not a size
+  |
+3 | mem = \"1.5G\"
+  |       ^^^^^^
+  = hint: write a number of megabytes, or one with K, M, G or T after it: \"500M\", \"4G\"
+"
+    );
+    assert_eq!(
+        rejected("[slurm]\nsbatch_args = [\"--time=10\"]\n[tasks.a]\ncmd = \"true\"\n"),
+        "maestro.toml:2:16: error: sbatch_args: maestro sets '--time=10' itself
+  |
+2 | sbatch_args = [\"--time=10\"]
+  |                ^^^^^^^^^^^
+  = hint: use the task's 'timeout'
+"
+    );
+    assert_eq!(
+        rejected("[slurm]\npartiton = \"short\"\n[tasks.a]\ncmd = \"true\"\n"),
+        "maestro.toml:2:1: error: unknown key 'partiton' in [slurm]
+  |
+2 | partiton = \"short\"
+  | ^^^^^^^^
+  = hint: did you mean 'partition'?
+"
+    );
+    assert_eq!(
+        rejected("[tasks.a]\ncmd = \"true\"\npartition = \"a b\"\n"),
+        "maestro.toml:3:13: error: 'partition' in task 'a' must be a name without blanks, not 'a b'
+  |
+3 | partition = \"a b\"
+  |             ^^^^^
+"
+    );
+}
+
+#[test]
+fn the_slurm_executor_says_when_slurm_is_not_here() {
+    let p = Project::with_flow("[tasks.a]\ncmd = \"true\"\n");
+    let mut command = p.command(&["run", "--executor", "slurm"]);
+    command.env("PATH", "/nonexistent");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: --executor slurm: sbatch: command not found\n  = hint: run maestro where Slurm's commands are (a cluster's login node)\n"
+    );
+    assert!(!p.path(".maestro/logs").exists());
+}

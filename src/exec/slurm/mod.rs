@@ -46,6 +46,8 @@ pub struct SlurmRun {
     pub settings: SlurmSettings,
     /// When the run began.
     pub since: SystemTime,
+    /// Variables every job gets (beside `MAESTRO`, where maestro is).
+    pub env: Vec<(String, String)>,
 }
 
 /// Runs attempts as Slurm jobs.
@@ -106,10 +108,7 @@ impl SlurmExecutor {
         let client = Client::new(config, orders_in, news_out, File::from(wake_write));
         let thread =
             std::thread::Builder::new().name("slurm".into()).spawn(move || client.run())?;
-        let mut job_env = vec![(
-            crate::prims::STATE_ENV.to_string(),
-            run.state_dir.to_string_lossy().into_owned(),
-        )];
+        let mut job_env = run.env.clone();
         if let Ok(exe) = std::env::current_exe() {
             job_env.insert(0, ("MAESTRO".to_string(), exe.to_string_lossy().into_owned()));
         }

@@ -733,7 +733,7 @@ timeout = 90
     fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
         let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
         let valid = "valid keys: cmd, deps, for_each, inputs, outputs, dir, env, timeout, retries, \
-                     cpus, resources";
+                     cpus, resources, mem, gpus, partition, account, qos, sbatch_args";
         assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
     }
 
