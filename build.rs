@@ -56,6 +56,12 @@ const NEEDS: &[Need] = &[
         install: "a running Slurm: scripts/slurm-cluster.sh start",
     },
     Need {
+        cfg: "no_slurm_accounting",
+        probe: &["sh", "-c", "sacct -n -X -j 1 >/dev/null 2>&1"],
+        says: "",
+        install: "Slurm with accounting: scripts/slurm-cluster.sh start --accounting",
+    },
+    Need {
         cfg: "no_script",
         probe: &["script", "--version"],
         says: "",

@@ -241,3 +241,27 @@ fn cancel_stops_the_jobs_of_a_killed_maestro() {
     let again = p.maestro(&["cancel"]);
     assert_eq!(again.stderr, "maestro: nothing to cancel: no run is going on here\n");
 }
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+#[cfg_attr(
+    no_slurm_accounting,
+    ignore = "needs Slurm with accounting (scripts/slurm-cluster.sh start --accounting)"
+)]
+fn a_submit_limit_holds_jobs_back_instead_of_failing_them() {
+    // The cluster's QOS 'maestro-limit' lets a user have 3 jobs at once.
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.many]\nfor_each = [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\"]\ncmd = \"sleep 1; echo {{}} >> done\"\nqos = \"maestro-limit\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut done: Vec<String> = p.read("done").lines().map(str::to_string).collect();
+    done.sort();
+    assert_eq!(done, ["1", "2", "3", "4", "5", "6", "7"]);
+    assert!(
+        run.stderr.contains("maestro: Slurm holds further jobs back (")
+            && run.stderr.contains("QOSMaxSubmitJobPerUserLimit"),
+        "{run:?}"
+    );
+}
