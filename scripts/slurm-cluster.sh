@@ -34,6 +34,21 @@
 # SLURM_JOB_GPUS), process tracking by process group (proctrack/pgid).
 # Logs: /var/log/slurm/; every finished job also gets a line in
 # /var/log/slurm/jobcomp.log, kept after squeue forgets the job.
+# With --accounting: ClusterName maestro, AccountingStorageEnforce=
+# associations,limits,qos; every user in `getent passwd` gets an association
+# in account 'maestro' (root keeps account 'root'), all may use QOS normal
+# (the default) and maestro-limit.
+#
+# For tests:
+#   - a node set DOWN by hand (scontrol update nodename=$(hostname -s)
+#     state=down reason=...) stays DOWN until
+#     `scontrol update nodename=$(hostname -s) state=resume` (or the next
+#     `start`, which resumes a DOWN or DRAINED node); it is idle ~0.3 s later.
+#   - a requeued job may start again 10 s after the requeue (cred_expire=10,
+#     Slurm's default is 120), in practice 10-40 s: the next pass that looks.
+#   - the first start installs the packages (about 10 s, 20 s with
+#     accounting); a start from stopped daemons takes ~3 s (5 s with
+#     accounting), most of it slurmctld's first scheduling pass.
 #
 # Output is progress text only; the script ignores SIGPIPE, so piping it into
 # `head` does not cut a start short.
@@ -54,9 +69,9 @@ readonly DBD_CONF=$CONF_DIR/slurmdbd.conf
 readonly LOG_DIR=/var/log/slurm
 readonly STATE_DIR=/var/lib/slurm/slurmctld
 readonly SPOOL_DIR=/var/lib/slurm/slurmd
-# Fake GPU device files. Slurm only needs them to exist (task/none confines
-# nothing); they live outside /dev so that no other software takes this
-# machine for one with NVIDIA GPUs.
+# Fake GPU device files: character devices nothing opens (task/none confines
+# nothing), outside /dev so that no other software takes this machine for one
+# with NVIDIA GPUs.
 readonly GPU_DIR=/var/lib/slurm/fake-gpu
 readonly GPU_COUNT=2
 # Marks a MariaDB that this script started (so `stop` never stops one it did not).
@@ -117,24 +132,35 @@ running_pid() {
 }
 is_running() { running_pid "$1" >/dev/null; }
 
-# SIGTERM through the pid file, SIGKILL after $2 seconds; removes the pid file.
-stop_daemon() {
-  local name=$1 grace=$2 pid t0 i
-  if pid=$(running_pid "$name"); then
-    t0=$(now)
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name (pid $pid) ignored SIGTERM for ${grace}s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# stop_daemons GRACE NAME...: SIGTERM to each named daemon that runs (through
+# its pid file), all at once; SIGKILL to any still there after GRACE seconds.
+# Removes the pid files.
+stop_daemons() {
+  local grace=$1 name pid t0 i alive
+  shift
+  local -A pids=()
+  t0=$(now)
+  for name in "$@"; do
+    if pid=$(running_pid "$name"); then
+      pids[$name]=$pid
+      kill -TERM "$pid" 2>/dev/null || true
     fi
-    say "stopped $name (pid $pid) in $(since "$t0")s"
-  fi
-  rm -f "${PIDFILE[$name]}"
+  done
+  for ((i = 0; i < grace * 10; i++)); do
+    alive=0
+    for name in "${!pids[@]}"; do kill -0 "${pids[$name]}" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for name in "${!pids[@]}"; do
+    if kill -0 "${pids[$name]}" 2>/dev/null; then
+      say "$name (pid ${pids[$name]}) ignored SIGTERM for ${grace}s: SIGKILL"
+      kill -KILL "${pids[$name]}" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do kill -0 "${pids[$name]}" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
+  for name in "$@"; do rm -f "${PIDFILE[$name]}"; done
+  ((${#pids[@]} == 0)) || say "stopped ${!pids[*]} in $(since "$t0")s"
 }
 
 # wait_until SECONDS WHAT COMMAND...: polls COMMAND every 0.1 s
@@ -163,7 +189,8 @@ write_managed() {
     return 1
   fi
   if [[ -f $file ]] && ! grep -qF "$MARKER" "$file"; then
-    local keep="$file.before-slurm-cluster.$(date +%Y%m%d%H%M%S)"
+    local keep
+    keep="$file.before-slurm-cluster.$(date +%Y%m%d%H%M%S)"
     cp -p "$file" "$keep"
     say "kept the existing $file as $keep"
   fi
@@ -225,11 +252,19 @@ prepare_host() {
   fi
   chown munge:munge /etc/munge/munge.key
   chmod 0400 /etc/munge/munge.key
-  # fake GPUs: character devices with the numbers of /dev/null
+  # Fake GPUs: character devices with the numbers of /dev/null. They must be
+  # device files: with regular files slurmd logs "not a valid character or
+  # block device" and a --gres=gpu job gets no CUDA_VISIBLE_DEVICES. slurmd
+  # reads them when it starts, so a (re)created one restarts it.
   install -d -m 0755 "$GPU_DIR"
   local i
+  GPUS_CHANGED=0
   for ((i = 0; i < GPU_COUNT; i++)); do
-    [[ -c $GPU_DIR/nvidia$i ]] || { rm -f "$GPU_DIR/nvidia$i"; mknod -m 0666 "$GPU_DIR/nvidia$i" c 1 3; }
+    if [[ ! -c $GPU_DIR/nvidia$i ]]; then
+      rm -f "$GPU_DIR/nvidia$i"
+      mknod -m 0666 "$GPU_DIR/nvidia$i" c 1 3
+      GPUS_CHANGED=1
+    fi
   done
   touch "$LOG_DIR/jobcomp.log"
   chown slurm:slurm "$LOG_DIR/jobcomp.log"
@@ -289,7 +324,7 @@ ReturnToService=1
 AuthInfo=cred_expire=10
 SchedulerType=sched/backfill
 # Schedule a submitted batch job on the next pass (~1 s) instead of batching
-# submissions for 3 s: about 3x the throughput for tiny jobs.
+# submissions for up to 3 s (Slurm's default), which slows tiny jobs.
 SchedulerParameters=batch_sched_delay=0
 # A job whose dependency can never be met is cancelled, not left PENDING.
 DependencyParameters=kill_invalid_depend
@@ -298,7 +333,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 # This file wins over the detected hardware (lets CPUs exceed nproc).
 SlurmdParameters=config_overrides
-# Seconds a finished job stays in squeue/scontrol.
+# A finished job stays in squeue/scontrol this many seconds, and up to ~60 s more.
 MinJobAge=$MIN_JOB_AGE
 GresTypes=gpu
 JobAcctGatherType=jobacct_gather/linux
@@ -314,7 +349,7 @@ EOF
   gres="$MARKER
 # $GPU_COUNT fake GPUs: no hardware behind the files, enough for Slurm to hand them out.
 NodeName=$HOST Name=gpu File=$GPU_DIR/nvidia[0-$((GPU_COUNT - 1))]"
-  CONFIG_CHANGED=0
+  CONFIG_CHANGED=$GPUS_CHANGED
   if write_managed "$SLURM_CONF" 0644 root:root "$conf"; then CONFIG_CHANGED=1; fi
   if write_managed "$GRES_CONF" 0644 root:root "$gres"; then CONFIG_CHANGED=1; fi
   # Saved state of another ClusterName makes slurmctld refuse to start.
@@ -322,7 +357,7 @@ NodeName=$HOST Name=gpu File=$GPU_DIR/nvidia[0-$((GPU_COUNT - 1))]"
     local aside
     aside="$STATE_DIR.other-cluster.$(date +%Y%m%d%H%M%S)"
     say "$STATE_DIR holds another cluster's state: moved to $aside"
-    is_running slurmctld && stop_daemon slurmctld 30
+    stop_daemons 30 slurmctld
     mv "$STATE_DIR" "$aside"
     install -d -o slurm -g slurm -m 0755 "$STATE_DIR"
   fi
@@ -379,7 +414,7 @@ StorageHost=localhost
 StorageUser=$DB_USER
 StoragePass=$DB_PASS
 StorageLoc=$DB_NAME"
-  if write_managed "$DBD_CONF" 0600 slurm:slurm "$conf"; then stop_daemon slurmdbd 30; fi
+  if write_managed "$DBD_CONF" 0600 slurm:slurm "$conf"; then stop_daemons 30 slurmdbd; fi
   if ! is_running slurmdbd; then
     rm -f "${PIDFILE[slurmdbd]}"
     say "starting slurmdbd"
@@ -390,33 +425,44 @@ StorageLoc=$DB_NAME"
 }
 
 # The cluster, an account for everyone, the limited QOS, and an association
-# for every local user (Slurm has no wildcard user; a user added to the
-# machine later needs another `start --accounting`).
+# for every local user: Slurm has no wildcard user, and with 'limits' enforced
+# a user without an association cannot submit at all ("Invalid account or
+# account/partition combination specified"). A user added to the machine
+# later needs another `start --accounting`. Reads first, changes only what
+# differs (each sacctmgr call costs ~0.2 s).
 sync_accounting() {
-  local s=(sacctmgr -i -Q)
-  if [[ -z $(sacctmgr -n -P list cluster format=cluster where cluster=$CLUSTER 2>/dev/null) ]]; then
+  local s=(sacctmgr -i -Q) list=(sacctmgr -n -P list)
+  if [[ -z $("${list[@]}" cluster format=cluster where cluster=$CLUSTER) ]]; then
     "${s[@]}" add cluster "$CLUSTER" >/dev/null
   fi
-  if [[ -z $(sacctmgr -n -P list qos format=name where name=$LIMIT_QOS 2>/dev/null) ]]; then
-    "${s[@]}" add qos "$LIMIT_QOS" >/dev/null
+  local qos
+  qos=$("${list[@]}" qos format=name,maxsubmitjobsperuser where name=$LIMIT_QOS)
+  if [[ -z $qos ]]; then
+    "${s[@]}" add qos "$LIMIT_QOS" MaxSubmitJobsPerUser="$LIMIT_QOS_MAX_SUBMIT" >/dev/null
+  elif [[ $qos != "$LIMIT_QOS|$LIMIT_QOS_MAX_SUBMIT" ]]; then
+    "${s[@]}" modify qos where name="$LIMIT_QOS" set MaxSubmitJobsPerUser="$LIMIT_QOS_MAX_SUBMIT" >/dev/null
   fi
-  "${s[@]}" modify qos where name="$LIMIT_QOS" set MaxSubmitJobsPerUser="$LIMIT_QOS_MAX_SUBMIT" >/dev/null || true
-  if [[ -z $(sacctmgr -n -P list account format=account where account=$ACCOUNT 2>/dev/null) ]]; then
+  if [[ -z $("${list[@]}" account format=account where account=$ACCOUNT) ]]; then
     "${s[@]}" add account "$ACCOUNT" cluster="$CLUSTER" description="maestro tests" organization=maestro >/dev/null
   fi
   # The QOS list of the cluster's root association is inherited by every
-  # association under it (account 'root' with user root, account maestro with
-  # everyone else) unless one sets its own.
-  "${s[@]}" modify account where name=root cluster="$CLUSTER" set qos=normal,"$LIMIT_QOS" defaultqos=normal >/dev/null || true
+  # association below it (account root with user root, account maestro with
+  # everyone else) that does not set its own.
+  local assocs
+  assocs=$("${list[@]}" assoc format=account,user,qos,defaultqos where cluster=$CLUSTER)
+  if ! grep -qxF "root||$LIMIT_QOS,normal|normal" <<<"$assocs"; then
+    "${s[@]}" modify account where name=root cluster="$CLUSTER" \
+      set qos=normal,"$LIMIT_QOS" defaultqos=normal >/dev/null
+  fi
   local have missing=() u
-  have=" $(sacctmgr -n -P list assoc format=user where cluster=$CLUSTER 2>/dev/null | tr '\n' ' ') "
+  have=" $(cut -d'|' -f2 <<<"$assocs" | tr '\n' ' ') "
   while IFS=: read -r u _; do
     [[ $have == *" $u "* ]] || missing+=("$u")
   done < <(getent passwd)
   if ((${#missing[@]})); then
     local IFS=,
     "${s[@]}" add user name="${missing[*]}" account="$ACCOUNT" cluster="$CLUSTER" >/dev/null
-    say "gave ${#missing[@]} local users an association (account $ACCOUNT)"
+    say "gave ${#missing[@]} local user(s) an association (account $ACCOUNT)"
   fi
 }
 
@@ -424,34 +470,30 @@ stop_accounting_daemons() {
   if is_running slurmdbd || { [[ -e $OWN_MARIADB ]] && is_running mariadbd; }; then
     say "accounting is off: stopping slurmdbd and MariaDB"
   fi
-  stop_daemon slurmdbd 30
   if [[ -e $OWN_MARIADB ]]; then
-    stop_daemon mariadbd 60
+    stop_daemons 60 slurmdbd mariadbd
     rm -f "$OWN_MARIADB"
+  else
+    stop_daemons 30 slurmdbd
   fi
 }
 
-# Submits one tiny job as user 'slurm' (so it is not in a test user's
-# `squeue --me`) and waits until it has run: slurmctld's first scheduling pass
-# comes ~3 s after it starts, and a job submitted before waits for it.
-warm_up() {
-  local t0 id state deadline
+# Waits for slurmctld's first scheduling pass: it comes ~3 s after slurmctld
+# starts, and a job submitted before it waits for it. `sdiag` counts the
+# passes of the main scheduler ("Total cycles", 0 until the first one). This
+# needs no job (a warm-up job would show in `squeue -t all`, and its Reason is
+# no sign of a pass: it reads Priority at once behind another pending job).
+wait_first_pass() {
+  local t0 cycles deadline
   t0=$(now)
-  id=$(runuser -u slurm -- sbatch --parsable --job-name=cluster-warm-up --chdir=/ \
-    --output=/dev/null --error=/dev/null --wrap=true) || fail "warm-up job was refused"
-  id=${id%%;*}
   deadline=$(($(date +%s) + 60))
   while :; do
-    state=$(squeue -h -t all -j "$id" -o '%T' 2>/dev/null || true)
-    case $state in
-      COMPLETED) break ;;
-      PENDING | CONFIGURING | RUNNING | COMPLETING | "") ;;
-      *) fail "warm-up job $id ended $state" ;;
-    esac
-    (($(date +%s) < deadline)) || fail "warm-up job $id still $state after 60 s"
+    cycles=$(sdiag 2>/dev/null | awk '/^Main schedule statistics/ { m = 1 } m && /Total cycles:/ { print $3; exit }' || true)
+    if [[ $cycles =~ ^[0-9]+$ ]] && ((cycles > 0)); then break; fi
+    (($(date +%s) < deadline)) || fail "slurmctld made no scheduling pass in 60 s (sdiag: '${cycles:-no answer}')"
     sleep 0.1
   done
-  say "first scheduling pass done (warm-up job $id ran, $(since "$t0")s)"
+  say "first scheduling pass done (waited $(since "$t0")s)"
 }
 
 cmd_start() {
@@ -477,17 +519,18 @@ cmd_start() {
   prepare_host
   write_slurm_config
   ensure_munged
+  # a changed slurm.conf needs new daemons; stopped first, so that slurmctld
+  # still reaches a slurmdbd it was using (it waits at exit for one it lost)
+  if ((CONFIG_CHANGED)) && { is_running slurmd || is_running slurmctld; }; then
+    say "configuration changed: restarting slurmd and slurmctld"
+    stop_daemons 30 slurmd slurmctld
+  fi
   if ((ACCOUNTING)); then
     ensure_mariadb
     ensure_slurmdbd
     sync_accounting
   else
     stop_accounting_daemons
-  fi
-  if ((CONFIG_CHANGED)) && { is_running slurmd || is_running slurmctld; }; then
-    say "configuration changed: restarting slurmd and slurmctld"
-    stop_daemon slurmd 30
-    stop_daemon slurmctld 30
   fi
   if ! is_running slurmctld; then
     rm -f "${PIDFILE[slurmctld]}"
@@ -523,7 +566,7 @@ cmd_start() {
     fi
     sleep 0.1
   done
-  if ((${#STARTED[@]})); then warm_up; fi
+  if ((${#STARTED[@]})); then wait_first_pass; fi
 
   say "ready in $(since "$t0")s: node $HOST, partition $PARTITION, $CPUS CPUs, gpu:$GPU_COUNT," \
     "MinJobAge=${MIN_JOB_AGE}s, accounting $( ((ACCOUNTING)) && echo "on (QOS $LIMIT_QOS)" || echo off)" \
@@ -556,18 +599,20 @@ cmd_stop() {
       [[ -z $(live_jobs) ]] || say "warning: jobs still listed: $(live_jobs | tr '\n' ' ')"
     fi
   fi
-  stop_daemon slurmd 30
-  stop_daemon slurmctld 30
-  stop_daemon slurmdbd 30
+  # slurmctld hands its last job records to slurmdbd, which needs MariaDB and
+  # munged: stop in that order
+  stop_daemons 30 slurmd slurmctld
+  stop_daemons 30 slurmdbd
+  local last=(munged)
   if [[ -e $OWN_MARIADB ]]; then
     if ((purge)) && is_running mariadbd; then
       mariadb --protocol=socket -e "DROP DATABASE IF EXISTS $DB_NAME" &&
         say "dropped the accounting database $DB_NAME"
     fi
-    stop_daemon mariadbd 60
-    rm -f "$OWN_MARIADB"
+    last+=(mariadbd)
   fi
-  stop_daemon munged 10
+  stop_daemons 60 "${last[@]}"
+  rm -f "$OWN_MARIADB"
   if ((purge)); then
     find "$STATE_DIR" "$SPOOL_DIR" -mindepth 1 -delete 2>/dev/null || true
     say "wiped Slurm state ($STATE_DIR, $SPOOL_DIR)"
@@ -604,8 +649,12 @@ cmd_status() {
   else
     usable=0
   fi
-  ((usable)) && say "usable" || say "not usable"
-  ((usable))
+  if ((usable)); then
+    say "usable"
+  else
+    say "not usable"
+    return 1
+  fi
 }
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
