@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 
 use crate::support::Project;
 
+/// The one node all these tests' jobs run on: the test that takes it down
+/// holds this for writing, the others for reading.
+static NODE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Shares the node with the other tests (but the one taking it down).
+fn share_node() -> std::sync::RwLockReadGuard<'static, ()> {
+    NODE.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The jobs maestro submitted for the project that Slurm still has
 /// (queued, running, or ending).
 fn live_jobs(project: &Project) -> Vec<String> {
@@ -52,6 +61,7 @@ const FAST: &str = "[slurm]\npoll_min = \"1s\"\npoll_max = \"2s\"\n";
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_flow_runs_as_slurm_jobs_and_skips_what_is_fresh() {
+    let _node = share_node();
     let flow = format!(
         r#"executor = "slurm"
 {FAST}
@@ -90,6 +100,7 @@ cpus = 2
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_failing_job_is_retried_as_a_new_job() {
+    let _node = share_node();
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n[tasks.flaky]\ncmd = \"echo try $SLURM_JOB_ID; test -e marker || {{ touch marker; exit 3; }}\"\nretries = 1\n\n[tasks.broken]\ncmd = \"echo no; exit 4\"\n"
     );
@@ -108,6 +119,7 @@ fn a_failing_job_is_retried_as_a_new_job() {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_timeout_cancels_the_job() {
+    let _node = share_node();
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n[tasks.slow]\ncmd = \"echo started; sleep 120\"\ntimeout = \"2s\"\n"
     );
@@ -127,6 +139,7 @@ fn a_timeout_cancels_the_job() {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_missing_directory_is_said_as_locally() {
+    let _node = share_node();
     let flow =
         format!("executor = \"slurm\"\n{FAST}\n[tasks.nowhere]\ncmd = \"true\"\ndir = \"gone\"\n");
     let p = Project::with_flow(&flow);
@@ -140,6 +153,7 @@ fn a_missing_directory_is_said_as_locally() {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn ctrl_c_cancels_every_job_of_the_run() {
+    let _node = share_node();
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n[tasks.long]\nfor_each = [\"1\", \"2\", \"3\", \"4\"]\ncmd = \"touch started-{{}}; sleep 300\"\n"
     );
@@ -192,6 +206,7 @@ fn kill_hard(child: std::process::Child) {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn a_killed_maestro_s_jobs_are_reattached_and_nothing_runs_twice() {
+    let _node = share_node();
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n\
          [tasks.slow]\ncmd = \"echo slow >> ran; touch started-slow; sleep 5; echo slow output\"\n\
@@ -219,6 +234,7 @@ fn a_killed_maestro_s_jobs_are_reattached_and_nothing_runs_twice() {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 fn cancel_stops_the_jobs_of_a_killed_maestro() {
+    let _node = share_node();
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n[tasks.long]\nfor_each = [\"1\", \"2\"]\ncmd = \"touch started-{{}}; sleep 300\"\n"
     );
@@ -249,6 +265,7 @@ fn cancel_stops_the_jobs_of_a_killed_maestro() {
     ignore = "needs Slurm with accounting (scripts/slurm-cluster.sh start --accounting)"
 )]
 fn a_submit_limit_holds_jobs_back_instead_of_failing_them() {
+    let _node = share_node();
     // The cluster's QOS 'maestro-limit' lets a user have 3 jobs at once.
     let flow = format!(
         "executor = \"slurm\"\n{FAST}\n[tasks.many]\nfor_each = [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\"]\ncmd = \"sleep 1; echo {{}} >> done\"\nqos = \"maestro-limit\"\n"
@@ -264,4 +281,33 @@ fn a_submit_limit_holds_jobs_back_instead_of_failing_them() {
             && run.stderr.contains("QOSMaxSubmitJobPerUserLimit"),
         "{run:?}"
     );
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_job_requeued_after_its_node_failed_is_the_same_attempt() {
+    let _node = NODE.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.survivor]\ncmd = \"echo run >> runs; touch started; sleep 4; echo done\"\n"
+    );
+    let p = Project::with_flow(&flow);
+    let child = p.spawn(&["run"]);
+    wait_for_job(&p, "started");
+    let node =
+        String::from_utf8(Command::new("hostname").arg("-s").output().unwrap().stdout).unwrap();
+    let node = format!("nodename={}", node.trim());
+    let scontrol = |state: &[&str]| {
+        let status = Command::new("scontrol").args(["update", &node]).args(state).status().unwrap();
+        assert!(status.success(), "scontrol update {node} {state:?}");
+    };
+    scontrol(&["state=down", "reason=maestro-test"]);
+    std::thread::sleep(Duration::from_secs(1));
+    scontrol(&["state=resume"]);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(p.read("runs"), "run\nrun\n", "Slurm ran it again");
+    let log = p.read(".maestro/logs/1/survivor.log");
+    assert!(!log.contains("attempt 2"), "the same attempt: {log}");
+    assert!(log.ends_with("done\n"), "{log}");
 }

@@ -419,6 +419,8 @@ impl Client {
             let started = followed.started;
             self.read_tails(handle);
             match read_end(&ended_path) {
+                // Slurm stopped it: its word on how comes with the next poll.
+                Ok(Some(EndRecord::Exited { signalled: true, .. })) => self.poll_soon(),
                 Ok(Some(end)) => {
                     self.end_by_record(handle, end, None);
                     continue;
@@ -474,7 +476,7 @@ impl Client {
         }
         match end {
             EndRecord::Refused(why) => self.tell(News::Refused(handle, why)),
-            EndRecord::Exited { status: code, cpu } => {
+            EndRecord::Exited { status: code, cpu, .. } => {
                 let max_rss_kib = status.and_then(|s| s.max_rss_kib).unwrap_or(0);
                 let cpu = status.and_then(|s| s.cpu).filter(|c| *c > cpu).unwrap_or(cpu);
                 let usage = Usage { cpu, max_rss_kib };
@@ -573,7 +575,9 @@ impl Client {
             match status.state {
                 JobState::Queued | JobState::Requeued if followed.started => {
                     followed.started = false;
+                    followed.ended_unrecorded = None;
                     let _ = std::fs::remove_file(&followed.records.started);
+                    let _ = std::fs::remove_file(&followed.records.ended);
                     self.tell(News::Requeued(handle));
                     changed = true;
                 }
@@ -614,6 +618,7 @@ impl Client {
                 // Not a spent attempt: it goes in again.
                 let Some(followed) = self.followed.remove(&handle) else { return false };
                 let _ = std::fs::remove_file(&followed.records.started);
+                let _ = std::fs::remove_file(&followed.records.ended);
                 self.tell(News::Requeued(handle));
                 self.queue.push_front((followed.submission, 0));
                 return true;

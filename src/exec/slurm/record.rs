@@ -18,6 +18,10 @@ pub enum EndRecord {
         status: i32,
         /// The CPU time of the command and what it started.
         cpu: Duration,
+        /// Whether the job was sent SIGTERM while the command ran: Slurm
+        /// stopping it (a cancel, its time limit, its node failing before
+        /// a requeue), whose word on the end then counts more than this.
+        signalled: bool,
     },
     /// The command could not be started (its directory is missing).
     Refused(String),
@@ -45,12 +49,17 @@ fn parse_end(text: &str) -> Option<EndRecord> {
     if let Some(why) = first.strip_prefix("refused ") {
         return Some(EndRecord::Refused(why.to_string()));
     }
-    let status: i32 = first.strip_prefix("exit ")?.trim().parse().ok()?;
+    let rest = first.strip_prefix("exit ")?.trim();
+    let (status, signalled) = match rest.strip_suffix(" signalled") {
+        Some(status) => (status, true),
+        None => (rest, false),
+    };
+    let status: i32 = status.trim().parse().ok()?;
     let _ended_at = lines.next();
     let _own_times = lines.next();
     // The second line of `times`: the children's user and system time.
     let cpu = lines.next().map(children_cpu).unwrap_or_default();
-    Some(EndRecord::Exited { status, cpu })
+    Some(EndRecord::Exited { status, cpu, signalled })
 }
 
 /// `0m1.500000s 0m0.250000s` (dash) or `0m1.500s 0m0.250s` (bash): their sum.
@@ -77,17 +86,29 @@ mod tests {
         let dash = "exit 3\n1733449125.5\n0m0.001000s 0m0.002000s\n1m1.500000s 0m0.250000s\n";
         assert_eq!(
             parse_end(dash),
-            Some(EndRecord::Exited { status: 3, cpu: Duration::from_millis(61_750) })
+            Some(EndRecord::Exited {
+                status: 3,
+                cpu: Duration::from_millis(61_750),
+                signalled: false
+            })
         );
         let bash = "exit 0\n1733449125.5\n0m0.001s 0m0.002s\n0m0.500s 0m0.250s\n";
         assert_eq!(
             parse_end(bash),
-            Some(EndRecord::Exited { status: 0, cpu: Duration::from_millis(750) })
+            Some(EndRecord::Exited {
+                status: 0,
+                cpu: Duration::from_millis(750),
+                signalled: false
+            })
         );
         assert_eq!(
             parse_end("refused cannot run in /x: no such directory\n"),
             Some(EndRecord::Refused("cannot run in /x: no such directory".into()))
         );
+        assert!(matches!(
+            parse_end("exit 143 signalled\n1\n0m0s 0m0s\n0m0s 0m0s\n"),
+            Some(EndRecord::Exited { status: 143, signalled: true, .. })
+        ));
         assert_eq!(parse_end("exit \n"), None);
         assert_eq!(parse_end(""), None);
     }

@@ -41,7 +41,7 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
     s.extend_from_slice(b"\nended=");
     s.extend(path(&records.ended));
     s.extend_from_slice(
-        b"\n{ date +%s.%N; hostname; } >\"$started.tmp\" 2>/dev/null && mv -f \"$started.tmp\" \"$started\"\n",
+        b"\nrm -f \"$ended\"\n{ date +%s.%N; hostname; } >\"$started.tmp\" 2>/dev/null && mv -f \"$started.tmp\" \"$started\"\n",
     );
     let cannot_enter = format!("cannot run in {}: no such directory", launch.dir.display());
     s.extend_from_slice(b"cd ");
@@ -51,8 +51,10 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
     s.extend_from_slice(
         b"\n    echo \"maestro: $why\" >&2\n    printf 'refused %s\\n' \"$why\" >\"$ended.tmp\" && mv -f \"$ended.tmp\" \"$ended\"\n    exit 127\n}\n",
     );
-    // A TERM from `scancel --signal` reaches the command too; the script
-    // lives on to record how the command took it.
+    // A TERM from Slurm (a cancel, the time limit, a node failing before a
+    // requeue) reaches the command too; the script lives on to record how
+    // the command took it, and that it was signalled. A requeued job runs
+    // the script again: its first act is to drop the last run's end.
     s.extend_from_slice(b"trap 'signalled=1' TERM\n");
     // `env` takes any variable name; `export` only those sh allows.
     s.extend_from_slice(b"env");
@@ -67,7 +69,7 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
     s.extend(q(&launch.cmd));
     s.extend_from_slice(b" </dev/null\nstatus=$?\n");
     s.extend_from_slice(
-        b"{ echo \"exit $status\"; date +%s.%N; times; } >\"$ended.tmp\" && mv -f \"$ended.tmp\" \"$ended\"\n",
+        b"{ echo \"exit $status${signalled:+ signalled}\"; date +%s.%N; times; } >\"$ended.tmp\" && mv -f \"$ended.tmp\" \"$ended\"\n",
     );
     s.extend_from_slice(b"exit $status\n");
     s
