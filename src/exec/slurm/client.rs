@@ -604,6 +604,24 @@ impl Client {
         status: JobStatus,
         now: Instant,
     ) -> bool {
+        // sacct keeps a failed node's NODE_FAIL as the job's latest state
+        // until Slurm's requeue shows there; the controller knows at once.
+        if end == SlurmEnd::NodeFailure
+            && let Some(job) = self.followed.get(&handle).map(|f| f.job)
+            && self.waits_in_queue(job)
+        {
+            if let Some(followed) = self.followed.get_mut(&handle)
+                && followed.started
+            {
+                followed.started = false;
+                followed.ended_unrecorded = None;
+                let _ = std::fs::remove_file(&followed.records.started);
+                let _ = std::fs::remove_file(&followed.records.ended);
+                self.tell(News::Requeued(handle));
+                return true;
+            }
+            return false;
+        }
         let Some(followed) = self.followed.get_mut(&handle) else { return false };
         let record = read_end(&followed.records.ended).ok().flatten();
         let batch_end = match end {
@@ -704,6 +722,21 @@ impl Client {
         }
         self.tell(News::Ended(handle, Termination::Batch(BatchEnd::Vanished), Usage::default()));
         true
+    }
+
+    /// Whether the controller has `job` queued (again).
+    fn waits_in_queue(&self, job: u64) -> bool {
+        let job = job.to_string();
+        let args: Vec<OsString> = ["-h", "-t", "all", "-O", SQUEUE_FORMAT, "-j", &job]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        self.slurm("squeue", &args)
+            .and_then(ok_or_words)
+            .map(|answer| parse_squeue(&answer.stdout))
+            .is_ok_and(|jobs| {
+                jobs.iter().any(|j| matches!(j.state, JobState::Queued | JobState::Requeued))
+            })
     }
 
     fn slurm(&self, program: &str, args: &[OsString]) -> Result<Answer, Failure> {
