@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod diag;
 pub mod error;
 pub mod estimate;

@@ -158,22 +158,5 @@ fn history_table(runs: &[RunRow]) -> String {
 
 /// `2026-11-22 05:06:34`, in the local time zone.
 fn local_time(unix_ms: i64) -> String {
-    let seconds = (unix_ms / 1000) as libc::time_t;
-    // SAFETY: localtime_r fills the zeroed tm from a valid time_t.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&seconds, &mut tm).is_null() {
-            return "?".to_string();
-        }
-        tm
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+    crate::clock::local(unix_ms / 1000, ' ').unwrap_or_else(|| "?".to_string())
 }

@@ -202,17 +202,7 @@ impl Store {
     /// gone (see [`liveness::still_running`]), while other maestros may run
     /// here: what `mark_interrupted` does for the runs known dead.
     pub fn mark_gone_runs_interrupted(&self) -> Result<()> {
-        let e = |e: rusqlite::Error| state_error(&self.path, &e);
-        let mut statement = self
-            .conn
-            .prepare("SELECT id, pid, started_ms FROM runs WHERE status = 'running'")
-            .map_err(e)?;
-        let running: Vec<(i64, i64, i64)> = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .map_err(e)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(e)?;
-        for (run, pid, started_ms) in running {
+        for (run, pid, started_ms) in self.running_runs()? {
             if !liveness::still_running(pid, started_ms) {
                 self.mark_runs_interrupted(Some(run))?;
             }
@@ -222,21 +212,27 @@ impl Store {
 
     /// The runs recorded as running whose maestro is alive, with its pid.
     pub fn live_runs(&self) -> Result<Vec<(u64, i32)>> {
+        Ok(self
+            .running_runs()?
+            .into_iter()
+            .filter(|&(_, pid, started_ms)| liveness::still_running(pid, started_ms))
+            .map(|(run, pid, _)| (run as u64, pid as i32))
+            .collect())
+    }
+
+    /// The runs recorded as running: id, pid of their maestro, start (ms).
+    fn running_runs(&self) -> Result<Vec<(i64, i64, i64)>> {
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
         let mut statement = self
             .conn
             .prepare("SELECT id, pid, started_ms FROM runs WHERE status = 'running'")
             .map_err(e)?;
-        let running: Vec<(i64, i64, i64)> = statement
+        let running = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .map_err(e)?
             .collect::<rusqlite::Result<_>>()
             .map_err(e)?;
-        Ok(running
-            .into_iter()
-            .filter(|&(_, pid, started_ms)| liveness::still_running(pid, started_ms))
-            .map(|(run, pid, _)| (run as u64, pid as i32))
-            .collect())
+        Ok(running)
     }
 
     /// Where `map` run `run` keeps its jobs' output while it runs.

@@ -809,20 +809,8 @@ fn backoff(tries: u32) -> Duration {
 
 /// `sacct -S` takes local time as `YYYY-MM-DDTHH:MM:SS`.
 fn sacct_time(at: SystemTime) -> String {
-    let secs = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as libc::time_t;
-    // SAFETY: an all-zero `tm` is a valid value of the plain C struct.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r reads `secs` and writes only into `tm`.
-    unsafe { libc::localtime_r(&secs, &mut tm) };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+    let secs = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    crate::clock::local(secs as i64, 'T').unwrap_or_else(|| "now-1days".to_string())
 }
 
 #[cfg(test)]
