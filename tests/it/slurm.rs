@@ -242,18 +242,24 @@ fn cancel_stops_the_jobs_of_a_killed_maestro() {
     let child = p.spawn(&["run"]);
     wait_for_job(&p, "started-1");
     kill_hard(child);
-    assert!(!live_jobs(&p).is_empty());
+    let jobs = live_jobs(&p);
+    assert!(!jobs.is_empty());
     let cancel = p.maestro(&["cancel"]);
     assert_eq!(cancel.code, 0, "{cancel:?}");
     assert!(
         cancel.stderr.starts_with("maestro: cancelled the Slurm jobs of run 1: "),
         "{cancel:?}"
     );
-    assert!(
-        eventually(Duration::from_secs(20), || live_jobs(&p).is_empty()),
-        "{:?}",
-        live_jobs(&p)
-    );
+    // The jobs' files went with the cancel: ask Slurm for the ids noted.
+    let still = || {
+        let output = Command::new("squeue")
+            .args(["--me", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%i"])
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+        jobs.iter().filter(|job| listed.lines().any(|l| l.trim() == job.as_str())).count()
+    };
+    assert!(eventually(Duration::from_secs(30), || still() == 0), "{jobs:?} still in the queue");
     let again = p.maestro(&["cancel"]);
     assert_eq!(again.stderr, "maestro: nothing to cancel: no run is going on here\n");
 }

@@ -125,19 +125,22 @@ pub fn earlier_runs(state_dir: &Path, current: Option<u64>) -> Vec<(u64, PathBuf
     runs
 }
 
-/// The live jobs of this folder (`tag`) Slurm has, by id, with their names.
-pub fn live_jobs(tag: &str, env: &[(OsString, OsString)]) -> io::Result<Vec<(u64, String)>> {
-    let args: Vec<OsString> = [
-        "--me",
-        "-h",
-        "-t",
-        "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED",
-        "-O",
-        SQUEUE_FORMAT,
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+/// Jobs queued or running, and those ending (whose records are about to
+/// tell how they ended): what a run reattaches to.
+pub const LIVE: &str = "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED";
+
+/// Jobs queued or running, not those already ending: what is cancelled.
+const CANCELLABLE: &str = "PENDING,RUNNING,CONFIGURING,SUSPENDED";
+
+/// The jobs of this folder (`tag`) Slurm has in `states`, by id, with
+/// their names.
+pub fn live_jobs(
+    tag: &str,
+    env: &[(OsString, OsString)],
+    states: &str,
+) -> io::Result<Vec<(u64, String)>> {
+    let args: Vec<OsString> =
+        ["--me", "-h", "-t", states, "-O", SQUEUE_FORMAT].iter().map(OsString::from).collect();
     let answer = command::run("squeue".as_ref(), &args, env, Duration::from_secs(60))
         .map_err(|failure| io::Error::other(format!("squeue {failure}")))?;
     if !answer.success {
@@ -212,7 +215,7 @@ pub fn cancel_orphans(state_dir: &Path, keep: &[u64]) -> io::Result<Vec<(u64, Ve
     }
     let env = command::clean_environment();
     let tag = super::names::folder_tag(state_dir);
-    let live = live_jobs(&tag, &env)?;
+    let live = live_jobs(&tag, &env, CANCELLABLE)?;
     let mut by_run: Vec<(u64, Vec<u64>)> = Vec::new();
     let mut add = |run: u64, job: u64| match by_run.iter_mut().find(|(r, _)| *r == run) {
         Some((_, jobs)) if !jobs.contains(&job) => jobs.push(job),

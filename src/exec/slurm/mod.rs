@@ -116,7 +116,7 @@ impl SlurmExecutor {
         let orphans = if earlier.is_empty() {
             Vec::new()
         } else {
-            let live = adopt::live_jobs(&tag, &command::clean_environment())?;
+            let live = adopt::live_jobs(&tag, &command::clean_environment(), adopt::LIVE)?;
             adopt::orphans(&earlier, &live)
         };
         Ok(SlurmExecutor {
