@@ -111,13 +111,9 @@ impl LocalExecutor {
     fn spawn(&mut self, launch: &Launch) -> Result<(u32, Child), String> {
         let cannot_open =
             |path: &Path, e: io::Error| format!("cannot open {}: {e}", path.display());
-        let (out, err) = self.open_files(&launch.output.files).map_err(|e| {
-            let path = match &launch.output.files {
-                OutputFiles::Log { path, .. } => path,
-                OutputFiles::Appended { stdout, .. } => stdout,
-            };
-            cannot_open(path, e)
-        })?;
+        let (out, err) = self
+            .open_files(&launch.output.files)
+            .map_err(|e| cannot_open(launch.output.files.paths().0, e))?;
         let spawn_error = |e: io::Error| spawn_error_text(&launch.cmd, &launch.dir, &e);
         let mut pipes = [None, None];
         let mut files = [None, None];

@@ -18,7 +18,7 @@ pub mod spawn;
 
 use std::io;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -212,6 +212,16 @@ pub enum OutputFiles {
         /// Where stderr goes.
         stderr: PathBuf,
     },
+}
+
+impl OutputFiles {
+    /// Where stdout goes, and stderr: the same file for a log.
+    pub fn paths(&self) -> (&Path, &Path) {
+        match self {
+            OutputFiles::Log { path, .. } => (path, path),
+            OutputFiles::Appended { stdout, stderr } => (stdout, stderr),
+        }
+    }
 }
 
 /// Whether, and how, output also comes through maestro.

@@ -126,8 +126,9 @@ struct Followed {
     started: bool,
     /// Status queries in a row that did not list it.
     missing: u32,
-    /// When Slurm first said it ended while its record was not there yet.
-    ended_unrecorded: Option<(Instant, JobStatus)>,
+    /// Since when its record is waited for: Slurm said it ended, or
+    /// stopped listing it, while its record was not there yet.
+    record_awaited_since: Option<Instant>,
     /// The submission, should a preempted job need to go in again.
     submission: Submission,
 }
@@ -399,7 +400,7 @@ impl Client {
             records: submission.records.clone(),
             started: false,
             missing: 0,
-            ended_unrecorded: None,
+            record_awaited_since: None,
             submission,
         };
         self.followed.insert(handle, followed);
@@ -470,17 +471,18 @@ impl Client {
 
     fn end_by_record(&mut self, handle: Handle, end: EndRecord, status: Option<&JobStatus>) {
         self.read_tails(handle);
-        let Some(followed) = self.followed.remove(&handle) else { return };
-        if !followed.started {
-            self.tell(News::Started(handle));
-        }
         match end {
-            EndRecord::Refused(why) => self.tell(News::Refused(handle, why)),
+            EndRecord::Refused(why) => {
+                if self.followed.remove(&handle).is_some() {
+                    self.tell(News::Refused(handle, why));
+                }
+            }
             EndRecord::Exited { status: code, cpu, .. } => {
-                let max_rss_kib = status.and_then(|s| s.max_rss_kib).unwrap_or(0);
-                let cpu = status.and_then(|s| s.cpu).filter(|c| *c > cpu).unwrap_or(cpu);
-                let usage = Usage { cpu, max_rss_kib };
-                self.tell(News::Ended(handle, Termination::Exited(code), usage));
+                // Accounting, when it answered, knows the steps' peak memory,
+                // and their CPU time if more than the shell counted.
+                let known = status.map(JobStatus::usage).unwrap_or_default();
+                let usage = Usage { cpu: known.cpu.max(cpu), max_rss_kib: known.max_rss_kib };
+                self.finish(handle, Termination::Exited(code), usage);
             }
         }
         self.poll_soon();
@@ -574,11 +576,7 @@ impl Client {
             followed.missing = 0;
             match status.state {
                 JobState::Queued | JobState::Requeued if followed.started => {
-                    followed.started = false;
-                    followed.ended_unrecorded = None;
-                    let _ = std::fs::remove_file(&followed.records.started);
-                    let _ = std::fs::remove_file(&followed.records.ended);
-                    self.tell(News::Requeued(handle));
+                    self.requeued(handle);
                     changed = true;
                 }
                 JobState::Queued | JobState::Requeued => {}
@@ -607,23 +605,15 @@ impl Client {
         // sacct keeps a failed node's NODE_FAIL as the job's latest state
         // until Slurm's requeue shows there; the controller knows at once.
         if end == SlurmEnd::NodeFailure
-            && let Some(job) = self.followed.get(&handle).map(|f| f.job)
-            && self.waits_in_queue(job)
+            && let Some(followed) = self.followed.get(&handle)
+            && self.waits_in_queue(followed.job)
         {
-            if let Some(followed) = self.followed.get_mut(&handle)
-                && followed.started
-            {
-                followed.started = false;
-                followed.ended_unrecorded = None;
-                let _ = std::fs::remove_file(&followed.records.started);
-                let _ = std::fs::remove_file(&followed.records.ended);
-                self.tell(News::Requeued(handle));
-                return true;
+            let started = followed.started;
+            if started {
+                self.requeued(handle);
             }
-            return false;
+            return started;
         }
-        let Some(followed) = self.followed.get_mut(&handle) else { return false };
-        let record = read_end(&followed.records.ended).ok().flatten();
         let batch_end = match end {
             SlurmEnd::Completed | SlurmEnd::Failed => None,
             SlurmEnd::TimeLimit => Some(BatchEnd::TimeLimit),
@@ -634,45 +624,26 @@ impl Client {
             SlurmEnd::Deadline => Some(BatchEnd::Deadline),
             SlurmEnd::Preempted => {
                 // Not a spent attempt: it goes in again.
-                let Some(followed) = self.followed.remove(&handle) else { return false };
-                let _ = std::fs::remove_file(&followed.records.started);
-                let _ = std::fs::remove_file(&followed.records.ended);
-                self.tell(News::Requeued(handle));
-                self.queue.push_front((followed.submission, 0));
+                self.requeued(handle);
+                if let Some(followed) = self.followed.remove(&handle) {
+                    self.queue.push_front((followed.submission, 0));
+                }
                 return true;
             }
         };
         if let Some(batch_end) = batch_end {
-            let Some(followed) = self.followed.remove(&handle) else { return false };
-            if !followed.started {
-                self.tell(News::Started(handle));
-            }
-            let usage = Usage {
-                cpu: status.cpu.unwrap_or_default(),
-                max_rss_kib: status.max_rss_kib.unwrap_or(0),
-            };
-            self.tell(News::Ended(handle, Termination::Batch(batch_end), usage));
+            self.finish(handle, Termination::Batch(batch_end), status.usage());
             return true;
         }
-        if let Some(record) = record {
+        let Some(followed) = self.followed.get(&handle) else { return false };
+        if let Some(record) = read_end(&followed.records.ended).ok().flatten() {
             self.end_by_record(handle, record, Some(&status));
             return true;
         }
-        let first_seen = match &followed.ended_unrecorded {
-            Some((at, _)) => *at,
-            None => {
-                followed.ended_unrecorded = Some((now, status.clone()));
-                now
-            }
-        };
-        if now.saturating_duration_since(first_seen) < self.config.settings.record_wait {
+        if !self.waited_for_record(handle, now) {
             return false;
         }
         // No record came: Slurm's word is all there is.
-        let Some(followed) = self.followed.remove(&handle) else { return false };
-        if !followed.started {
-            self.tell(News::Started(handle));
-        }
         let termination = match (end, status.exit) {
             (_, Some((code, 0))) if end == SlurmEnd::Failed || code == 0 => {
                 Termination::Exited(code)
@@ -681,11 +652,7 @@ impl Client {
             (SlurmEnd::Completed, None) => Termination::Exited(0),
             _ => Termination::Batch(BatchEnd::Vanished),
         };
-        let usage = Usage {
-            cpu: status.cpu.unwrap_or_default(),
-            max_rss_kib: status.max_rss_kib.unwrap_or(0),
-        };
-        self.tell(News::Ended(handle, termination, usage));
+        self.finish(handle, termination, status.usage());
         true
     }
 
@@ -693,35 +660,45 @@ impl Client {
     /// without one, after a while, it is gone, never taken as a success.
     fn missing(&mut self, handle: Handle, now: Instant) -> bool {
         self.read_tails(handle);
-        let Some(followed) = self.followed.get_mut(&handle) else { return false };
+        let Some(followed) = self.followed.get(&handle) else { return false };
         if let Ok(Some(record)) = read_end(&followed.records.ended) {
             self.end_by_record(handle, record, None);
             return true;
         }
-        let since = match &followed.ended_unrecorded {
-            Some((at, _)) => *at,
-            None => {
-                let placeholder = JobStatus {
-                    id: followed.job,
-                    name: String::new(),
-                    state: JobState::Queued,
-                    exit: None,
-                    cpu: None,
-                    max_rss_kib: None,
-                };
-                followed.ended_unrecorded = Some((now, placeholder));
-                now
-            }
-        };
-        if now.saturating_duration_since(since) < self.config.settings.record_wait {
+        if !self.waited_for_record(handle, now) {
             return false;
         }
-        let Some(followed) = self.followed.remove(&handle) else { return false };
+        self.finish(handle, Termination::Batch(BatchEnd::Vanished), Usage::default());
+        true
+    }
+
+    /// Whether the attempt's record has been waited for as long as it may
+    /// be (the wait begins now if it has not yet).
+    fn waited_for_record(&mut self, handle: Handle, now: Instant) -> bool {
+        let Some(followed) = self.followed.get_mut(&handle) else { return false };
+        let since = *followed.record_awaited_since.get_or_insert(now);
+        now.saturating_duration_since(since) >= self.config.settings.record_wait
+    }
+
+    /// The job went back to Slurm's queue: the same attempt waits to run
+    /// again, and the records of its last run go.
+    fn requeued(&mut self, handle: Handle) {
+        let Some(followed) = self.followed.get_mut(&handle) else { return };
+        followed.started = false;
+        followed.record_awaited_since = None;
+        let _ = std::fs::remove_file(&followed.records.started);
+        let _ = std::fs::remove_file(&followed.records.ended);
+        self.tell(News::Requeued(handle));
+    }
+
+    /// The attempt is over: it is followed no more, and ends so (having
+    /// started first, as far as the loop is told).
+    fn finish(&mut self, handle: Handle, termination: Termination, usage: Usage) {
+        let Some(followed) = self.followed.remove(&handle) else { return };
         if !followed.started {
             self.tell(News::Started(handle));
         }
-        self.tell(News::Ended(handle, Termination::Batch(BatchEnd::Vanished), Usage::default()));
-        true
+        self.tell(News::Ended(handle, termination, usage));
     }
 
     /// Whether the controller has `job` queued (again).

@@ -142,18 +142,8 @@ impl SlurmExecutor {
     /// it is still queued or running, takes its success if it is done.
     fn adopt(&mut self, launch: Launch, handle: Handle, orphan: Orphan) -> io::Result<()> {
         Self::open_output(&launch.output.files)?;
-        let log = match &launch.output.files {
-            OutputFiles::Log { path, .. } => path.clone(),
-            OutputFiles::Appended { stdout, .. } => stdout.clone(),
-        };
-        let outputs_of = |launch: &Launch| {
-            launch
-                .env
-                .iter()
-                .find(|(name, _)| name == "MAESTRO_OUTPUT")
-                .map(|(_, v)| PathBuf::from(v))
-        };
-        let outputs = orphan.file.outputs.clone().zip(outputs_of(&launch));
+        let log = launch.output.files.paths().0.to_path_buf();
+        let outputs = orphan.file.outputs.clone().zip(outputs_file(&launch));
         self.adopted.insert(handle, Adopted { logs: (orphan.file.log.clone(), log), outputs });
         match orphan.state {
             OrphanState::Succeeded(cpu) => {
@@ -251,15 +241,8 @@ impl SlurmExecutor {
             name: name.clone(),
             task: launch.name.clone(),
             key: adopt::launch_key(&launch),
-            log: match &launch.output.files {
-                OutputFiles::Log { path, .. } => path.clone(),
-                OutputFiles::Appended { stdout, .. } => stdout.clone(),
-            },
-            outputs: launch
-                .env
-                .iter()
-                .find(|(name, _)| name == "MAESTRO_OUTPUT")
-                .map(|(_, value)| PathBuf::from(value)),
+            log: launch.output.files.paths().0.to_path_buf(),
+            outputs: outputs_file(&launch),
         };
         private::create(&stem.with_extension("job"))?.write_all(job_file.text().as_bytes())?;
         let title = format!("maestro run {}: '{}', attempt {attempt}", self.run, launch.name);
@@ -296,10 +279,7 @@ impl Executor for SlurmExecutor {
                     .map_err(|e| format!("cannot reattach to job {job}: {e}"));
             }
         }
-        let log = match &launch.output.files {
-            OutputFiles::Log { path, .. } => path.clone(),
-            OutputFiles::Appended { stdout, .. } => stdout.clone(),
-        };
+        let log = launch.output.files.paths().0.to_path_buf();
         let submission = self
             .prepare_attempt(launch, handle)
             .map_err(|e| format!("cannot write the job of {}: {e}", log.display()))?;
@@ -366,6 +346,12 @@ impl Drop for SlurmExecutor {
             }
         }
     }
+}
+
+/// The file the attempt leaves its `MAESTRO_OUTPUT` pairs in, if it has one.
+fn outputs_file(launch: &Launch) -> Option<PathBuf> {
+    let (_, value) = launch.env.iter().find(|(name, _)| name == "MAESTRO_OUTPUT")?;
+    Some(PathBuf::from(value))
 }
 
 /// The files of `output` to follow as they grow, from their present ends.

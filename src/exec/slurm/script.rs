@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::exec::{Launch, OutputFiles, Request};
+use crate::exec::{Launch, Request};
 use crate::shell::shell_quote;
 
 /// Where the job script leaves what it knows of the attempt.
@@ -79,10 +79,7 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
 pub fn sbatch_options(launch: &Launch, job_name: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> =
         vec!["--parsable".into(), format!("--job-name={job_name}").into()];
-    let (stdout, stderr) = match &launch.output.files {
-        OutputFiles::Log { path, .. } => (path, path),
-        OutputFiles::Appended { stdout, stderr } => (stdout, stderr),
-    };
+    let (stdout, stderr) = launch.output.files.paths();
     args.push(with_prefix("--output=", &file_pattern(stdout)));
     args.push(with_prefix("--error=", &file_pattern(stderr)));
     args.push("--open-mode=append".into());
@@ -154,7 +151,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::exec::{Output, Watch};
+    use crate::exec::{Output, OutputFiles, Watch};
     use crate::flow::BatchOptions;
 
     fn launch(cmd: &str) -> Launch {

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::exec::Usage;
+
 /// A job as one status query saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobStatus {
@@ -20,6 +22,13 @@ pub struct JobStatus {
     pub cpu: Option<Duration>,
     /// See `cpu`.
     pub max_rss_kib: Option<u64>,
+}
+
+impl JobStatus {
+    /// What it used, as far as the query knows.
+    pub fn usage(&self) -> Usage {
+        Usage { cpu: self.cpu.unwrap_or_default(), max_rss_kib: self.max_rss_kib.unwrap_or(0) }
+    }
 }
 
 /// Where a job stands.
