@@ -134,8 +134,10 @@ pub enum NotRunReason {
 pub struct Attempt {
     /// Number, from 1.
     pub number: u32,
-    /// Wall-clock start.
+    /// Wall-clock launch: when it was handed to its backend.
     pub started_at: SystemTime,
+    /// How long it then waited in a batch system's queue before it ran.
+    pub queued: Duration,
     /// How long it ran.
     pub duration: Duration,
     /// How it ended.
@@ -146,6 +148,13 @@ pub struct Attempt {
     pub log: PathBuf,
     /// `key=value` pairs it wrote to `MAESTRO_OUTPUT`.
     pub outputs: Vec<(String, String)>,
+}
+
+impl Attempt {
+    /// Wall-clock end.
+    pub fn ended_at(&self) -> SystemTime {
+        self.started_at + self.queued + self.duration
+    }
 }
 
 /// How an attempt ended. Each failure kind says what the user needs to know.

@@ -235,7 +235,13 @@ impl LocalExecutor {
             } else {
                 Termination::Exited(libc::WEXITSTATUS(status))
             };
-            self.pending.push(ExecEvent::Ended { handle: child.handle, termination, usage });
+            let late_by = Duration::ZERO;
+            self.pending.push(ExecEvent::Ended {
+                handle: child.handle,
+                termination,
+                usage,
+                late_by,
+            });
         }
     }
 
@@ -266,7 +272,7 @@ impl Executor for LocalExecutor {
         let handle = child.handle;
         self.children.insert(pid, child);
         self.pids.insert(handle, pid);
-        self.pending.push(ExecEvent::Started { handle });
+        self.pending.push(ExecEvent::Started { handle, late_by: Duration::ZERO });
         Ok(handle)
     }
 

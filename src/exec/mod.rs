@@ -251,10 +251,14 @@ pub enum Urgency {
 /// Something that happened to an attempt.
 #[derive(Debug)]
 pub enum ExecEvent {
-    /// It runs now (a backend may queue an attempt before it runs).
+    /// It runs (a backend may queue an attempt before it runs).
     Started {
         /// The attempt.
         handle: Handle,
+        /// How long before this event it began: a backend that learns of
+        /// starts by looking from time to time learns late. Zero for one
+        /// that knows at once.
+        late_by: Duration,
     },
     /// Bytes it wrote, for an attempt whose output is watched.
     Output {
@@ -287,6 +291,8 @@ pub enum ExecEvent {
         termination: Termination,
         /// What it used.
         usage: Usage,
+        /// How long before this event it ended, as for [`ExecEvent::Started`].
+        late_by: Duration,
     },
 }
 
@@ -299,6 +305,13 @@ pub trait Executor {
     /// Stops an attempt. Its end still comes as [`ExecEvent::Ended`]. A
     /// handle that already ended is ignored.
     fn cancel(&mut self, handle: Handle, urgency: Urgency);
+
+    /// Whether an attempt may wait in a queue between [`Executor::start`]
+    /// and [`ExecEvent::Started`] (a batch system's), a wait worth
+    /// measuring; not when `start` runs it at once.
+    fn queues(&self) -> bool {
+        false
+    }
 
     /// A hint: an attempt writing `output` will start soon. A backend may
     /// get ready for it, off the path between one attempt's end and the

@@ -678,6 +678,7 @@ impl Work for MapWork<'_, '_> {
         let attempt = Attempt {
             number: ended.number,
             started_at: ended.started_at,
+            queued: ended.queued,
             duration: ended.duration,
             outcome: ended.outcome.clone(),
             usage: ended.usage,

@@ -56,9 +56,15 @@ impl RecordedRun {
         recorded.or(seen).unwrap_or(1).max(1)
     }
 
-    /// When `attempt` started, ms after the run's start.
+    /// When `attempt` was launched, ms after the run's start.
     pub fn offset_ms(&self, attempt: &AttemptRow) -> f64 {
         (attempt.started_ms - self.run.started_ms).max(0) as f64
+    }
+
+    /// When `attempt` began to run, ms after the run's start: after its
+    /// wait in a batch system's queue.
+    pub fn ran_from_ms(&self, attempt: &AttemptRow) -> f64 {
+        self.offset_ms(attempt) + queued_ms(attempt)
     }
 
     /// How long `attempt` ran, if it ended (runs recorded before schema
@@ -114,6 +120,12 @@ impl RecordedRun {
             critical_ms,
         }
     }
+}
+
+/// How long `attempt` waited in a batch system's queue before it ran, ms
+/// (zero when not recorded: locally, or before schema version 4).
+pub fn queued_ms(attempt: &AttemptRow) -> f64 {
+    attempt.queued_us.unwrap_or(0).max(0) as f64 / 1000.0
 }
 
 /// The most of a log's end shown per attempt.

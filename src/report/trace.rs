@@ -33,7 +33,7 @@ pub fn trace(recorded: &RecordedRun) -> String {
                 ("name", attempt.instance.as_str().into()),
                 ("cat", attempt.status.as_str().into()),
                 ("ph", "X".into()),
-                ("ts", (recorded.offset_ms(attempt) * 1000.0).into()),
+                ("ts", (recorded.ran_from_ms(attempt) * 1000.0).into()),
                 ("dur", (recorded.duration_ms(attempt) * 1000.0).into()),
                 ("pid", PID.into()),
                 ("tid", i64::from(slot).into()),

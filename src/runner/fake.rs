@@ -7,6 +7,9 @@
 //! - `"cannot start"`: the backend refuses it;
 //! - `"1s rejected"`: the backend takes it, and 1 s later says it could not
 //!   run it after all (as a batch system may);
+//! - `"wait 2s 1s ok"`: waits 2 s in the backend's queue, then runs 1 s;
+//! - `"requeue 0.5s 1s ok"`: 0.5 s into its run, goes back to the queue
+//!   (once), waits its `wait` again, then runs its whole time;
 //! - `"exit 3, then 1s ok"`: attempt 1 does the first, attempt 2 the next
 //!   (the last is repeated for later attempts).
 //!
@@ -61,6 +64,8 @@ impl Clock {
 #[derive(Debug, Clone, Copy)]
 struct Behaviour {
     runs_for: Duration,
+    waits_for: Duration,
+    requeued_after: Option<Duration>,
     exit: i32,
     stubborn: bool,
     starts: bool,
@@ -72,6 +77,8 @@ fn parse_behaviour(text: &str) -> Behaviour {
     if text == "cannot start" {
         return Behaviour {
             runs_for: Duration::ZERO,
+            waits_for: Duration::ZERO,
+            requeued_after: None,
             exit: 0,
             stubborn: false,
             starts: false,
@@ -80,22 +87,27 @@ fn parse_behaviour(text: &str) -> Behaviour {
     }
     let mut behaviour = Behaviour {
         runs_for: Duration::ZERO,
+        waits_for: Duration::ZERO,
+        requeued_after: None,
         exit: 0,
         stubborn: false,
         starts: true,
         rejected: false,
     };
-    let mut words = text.split_whitespace().peekable();
+    let time = |word: Option<&str>| {
+        let seconds: f64 = word.and_then(|w| w.strip_suffix('s')?.parse().ok()).expect(text);
+        Duration::from_secs_f64(seconds)
+    };
+    let mut words = text.split_whitespace();
     while let Some(word) = words.next() {
         match word {
             "ok" => behaviour.exit = 0,
             "exit" => behaviour.exit = words.next().and_then(|c| c.parse().ok()).expect("a code"),
             "stubborn" => behaviour.stubborn = true,
             "rejected" => behaviour.rejected = true,
-            time => {
-                let seconds: f64 = time.strip_suffix('s').and_then(|s| s.parse().ok()).expect(text);
-                behaviour.runs_for = Duration::from_secs_f64(seconds);
-            }
+            "wait" => behaviour.waits_for = time(words.next()),
+            "requeue" => behaviour.requeued_after = Some(time(words.next())),
+            _ => behaviour.runs_for = time(Some(word)),
         }
     }
     behaviour
@@ -105,8 +117,34 @@ fn parse_behaviour(text: &str) -> Behaviour {
 struct Process {
     name: String,
     behaviour: Behaviour,
+    /// When it leaves the queue, while it waits there.
+    starts_at: Option<Instant>,
+    /// When it goes back to the queue, while it runs and has not yet.
+    requeued_at: Option<Instant>,
     ends_at: Instant,
     termination: Termination,
+}
+
+impl Process {
+    /// It runs from `at`.
+    fn run_from(&mut self, at: Instant) {
+        self.starts_at = None;
+        self.ends_at = at + self.behaviour.runs_for;
+        self.requeued_at = self.behaviour.requeued_after.take().map(|after| at + after);
+    }
+
+    /// It waits in the queue from `at`.
+    fn wait_from(&mut self, at: Instant) {
+        let starts_at = at + self.behaviour.waits_for;
+        self.starts_at = Some(starts_at);
+        self.requeued_at = None;
+        self.ends_at = starts_at + self.behaviour.runs_for;
+    }
+
+    /// The next thing due.
+    fn next(&self) -> Instant {
+        [self.starts_at, self.requeued_at, Some(self.ends_at)].into_iter().flatten().min().unwrap()
+    }
 }
 
 /// The fake backend.
@@ -157,13 +195,30 @@ impl Executor for FakeExecutor {
         self.note(format!("start {name}"));
         let handle = Handle(self.next_handle);
         self.next_handle += 1;
-        let ends_at = self.clock.now() + behaviour.runs_for;
+        let now = self.clock.now();
         let termination = Termination::Exited(behaviour.exit);
-        self.running.insert(handle, Process { name, behaviour, ends_at, termination });
-        if !behaviour.rejected {
-            self.pending.push(ExecEvent::Started { handle });
+        let mut process = Process {
+            name,
+            behaviour,
+            starts_at: None,
+            requeued_at: None,
+            ends_at: now,
+            termination,
+        };
+        if behaviour.waits_for.is_zero() {
+            process.run_from(now);
+            if !behaviour.rejected {
+                self.pending.push(ExecEvent::Started { handle, late_by: Duration::ZERO });
+            }
+        } else {
+            process.wait_from(now);
         }
+        self.running.insert(handle, process);
         Ok(handle)
+    }
+
+    fn queues(&self) -> bool {
+        true
     }
 
     fn cancel(&mut self, handle: Handle, urgency: Urgency) {
@@ -176,6 +231,8 @@ impl Executor for FakeExecutor {
         let name = process.name.clone();
         if urgency == Urgency::Forced || !process.behaviour.stubborn {
             process.ends_at = now;
+            process.starts_at = None;
+            process.requeued_at = None;
             let signal = if urgency == Urgency::Forced { libc::SIGKILL } else { libc::SIGTERM };
             process.termination = Termination::Signaled(signal);
         }
@@ -186,12 +243,28 @@ impl Executor for FakeExecutor {
         if !self.pending.is_empty() {
             return Some(self.clock.now());
         }
-        self.running.values().map(|p| p.ends_at).min()
+        self.running.values().map(Process::next).min()
     }
 
     fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()> {
         events.append(&mut self.pending);
         let now = self.clock.now();
+        let mut notes = Vec::new();
+        for (&handle, process) in &mut self.running {
+            if let Some(at) = process.starts_at.filter(|&at| at <= now) {
+                process.run_from(at);
+                notes.push(format!("run {}", process.name));
+                events.push(ExecEvent::Started { handle, late_by: now - at });
+            }
+            if let Some(at) = process.requeued_at.filter(|&at| at <= now) {
+                process.wait_from(at);
+                notes.push(format!("requeue {}", process.name));
+                events.push(ExecEvent::Requeued { handle });
+            }
+        }
+        for note in notes {
+            self.note(note);
+        }
         let ended: Vec<Handle> =
             self.running.iter().filter(|(_, p)| p.ends_at <= now).map(|(&h, _)| h).collect();
         for handle in ended {
@@ -206,6 +279,7 @@ impl Executor for FakeExecutor {
                 handle,
                 termination: process.termination,
                 usage: Usage::default(),
+                late_by: Duration::ZERO,
             });
         }
         Ok(())

@@ -292,6 +292,7 @@ impl Work for FlowWork<'_, '_> {
         let attempt = Attempt {
             number: ended.number,
             started_at: ended.started_at,
+            queued: ended.queued,
             duration: ended.duration,
             usage: ended.usage,
             log,

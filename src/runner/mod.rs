@@ -253,8 +253,8 @@ impl Loop<'_> {
 
     fn on_exec_event(&mut self, event: ExecEvent, now: Instant) {
         match event {
-            ExecEvent::Started { handle } => self.supervisor.started(handle, now),
-            ExecEvent::Requeued { handle } => self.supervisor.requeued(handle),
+            ExecEvent::Started { handle, late_by } => self.supervisor.started(handle, late_by, now),
+            ExecEvent::Requeued { handle } => self.supervisor.requeued(handle, now),
             ExecEvent::Output { handle, bytes, stderr } => {
                 if let Some(key) = self.supervisor.key_of(handle) {
                     let verdict = self.work.output(key, &bytes, stderr);
@@ -266,10 +266,12 @@ impl Loop<'_> {
                     self.attempt_ended(ended, now);
                 }
             }
-            ExecEvent::Ended { handle, termination, usage } => {
+            ExecEvent::Ended { handle, termination, usage, late_by } => {
                 let work = &mut *self.work;
                 let judge = |key, termination| work.judge(key, termination);
-                if let Some(ended) = self.supervisor.ended(handle, termination, usage, now, judge) {
+                // Timed from when it ended, not from when the backend said.
+                let at = now.checked_sub(late_by).unwrap_or(now);
+                if let Some(ended) = self.supervisor.ended(handle, termination, usage, at, judge) {
                     self.attempt_ended(ended, now);
                 }
             }

@@ -130,6 +130,20 @@ struct Attempt {
     launched_at: SystemTime,
     timeout: Option<Duration>,
     retry: RetryPolicy,
+    /// How long it waited in the backend's queue before its latest start
+    /// (every wait, when it was requeued).
+    queued: Duration,
+    /// Since when it waits to run (its launch, or its latest requeue);
+    /// `None` while it runs.
+    waiting_since: Option<Instant>,
+}
+
+impl Attempt {
+    /// How long it waited to run, by `now`.
+    fn queued_by(&self, now: Instant) -> Duration {
+        let waiting = self.waiting_since.map(|since| now.saturating_duration_since(since));
+        self.queued + waiting.unwrap_or_default()
+    }
 }
 
 /// What a task's attempt asks of the supervisor beyond its launch.
@@ -150,7 +164,10 @@ pub struct Ended {
     pub number: u32,
     /// When it was handed to the backend.
     pub started_at: SystemTime,
-    /// From its launch to its end.
+    /// How long it waited in the backend's queue (a batch system's) before
+    /// it ran; about zero for the local one.
+    pub queued: Duration,
+    /// How long it ran: from its launch to its end, less `queued`.
     pub duration: Duration,
     /// How its process ended; `None` if it never started.
     pub termination: Option<Termination>,
@@ -257,6 +274,8 @@ impl Supervisor {
             launched_at: SystemTime::now(),
             timeout: limits.timeout,
             retry: limits.retry,
+            queued: Duration::ZERO,
+            waiting_since: executor.queues().then_some(now),
         };
         match launch.and_then(|launch| executor.start(launch)) {
             Ok(handle) => {
@@ -272,16 +291,21 @@ impl Supervisor {
         }
     }
 
-    /// The backend says `handle` runs.
-    pub fn started(&mut self, handle: Handle, now: Instant) {
+    /// The backend says `handle` runs, and began `late_by` before it
+    /// could say so (never before it last went to wait).
+    pub fn started(&mut self, handle: Handle, late_by: Duration, now: Instant) {
         let Some(&key) = self.by_handle.get(&handle) else { return };
         let Some(flight) = self.flying.get_mut(&key) else { return };
         if let AttemptState::Starting { handle } = flight.state {
-            flight.state = AttemptState::Running { handle, since: now };
-            if let Some(limit) = flight.attempt.timeout {
-                let number = flight.attempt.number;
+            let attempt = &mut flight.attempt;
+            let waited_from = attempt.waiting_since.take().unwrap_or(now);
+            let since = now.checked_sub(late_by).unwrap_or(now).max(waited_from);
+            attempt.queued += since.saturating_duration_since(waited_from);
+            flight.state = AttemptState::Running { handle, since };
+            if let Some(limit) = attempt.timeout {
+                let number = attempt.number;
                 // A limit past what the clock can count is no limit.
-                if let Some(at) = now.checked_add(limit) {
+                if let Some(at) = since.checked_add(limit) {
                     self.timers.at(at, Timer::Timeout { key, number });
                 }
             }
@@ -291,11 +315,12 @@ impl Supervisor {
     /// The backend put `handle` back in its queue (its node failed, or it
     /// was preempted): the attempt goes on, waiting to run again, and its
     /// timeout counts from its next start.
-    pub fn requeued(&mut self, handle: Handle) {
+    pub fn requeued(&mut self, handle: Handle, now: Instant) {
         let Some(&key) = self.by_handle.get(&handle) else { return };
         let Some(flight) = self.flying.get_mut(&key) else { return };
         if let AttemptState::Running { handle, .. } = flight.state {
             flight.state = AttemptState::Starting { handle };
+            flight.attempt.waiting_since = Some(now);
         }
     }
 
@@ -351,11 +376,13 @@ impl Supervisor {
             && !outcome.succeeded()
             && outcome != Outcome::Interrupted
             && attempt.number < attempt.retry.attempts;
+        let queued = attempt.queued_by(now);
         let ended = Ended {
             key,
             number: attempt.number,
             started_at: attempt.launched_at,
-            duration: now.saturating_duration_since(attempt.launched),
+            queued,
+            duration: now.saturating_duration_since(attempt.launched).saturating_sub(queued),
             termination,
             outcome: outcome.clone(),
             usage,

@@ -33,11 +33,16 @@ impl Observer for Recorder<'_> {
         let name = |i: usize| self.graph.instances[i].name.clone();
         let line = match event {
             Event::AttemptFinished { instance, attempt, will_retry } => format!(
-                "{}#{} {}{}",
+                "{}#{} {}{}{}",
                 name(*instance),
                 attempt.number,
                 attempt.outcome,
-                if *will_retry { ", will retry" } else { "" }
+                if *will_retry { ", will retry" } else { "" },
+                if attempt.queued.is_zero() {
+                    String::new()
+                } else {
+                    format!(" (queued {:?}, ran {:?})", attempt.queued, attempt.duration)
+                }
             ),
             Event::NotRun { instance, reason } => {
                 format!("{} not run: {reason:?}", name(*instance))
@@ -161,6 +166,53 @@ fn a_timed_out_attempt_is_retried() {
     let ran = run(&g, 1, false, quiet);
     assert_eq!(ran.events, ["t#1 timed out after 2.00s, will retry", "t#2 ok"]);
     assert_eq!(ran.summary.exit_code(), 0);
+}
+
+#[test]
+fn a_queued_attempt_times_out_from_when_it_runs_and_says_how_long_it_waited() {
+    let mut g = graph(&[&[("slow", "wait 5s 3s ok"), ("quick", "wait 5s 1s ok")]]);
+    g.instances[0].timeout = Some(Duration::from_secs(2));
+    g.instances[1].timeout = Some(Duration::from_secs(2));
+    let ran = run(&g, 2, true, quiet);
+    assert_eq!(
+        ran.backend,
+        [
+            "    0 start slow",
+            "    0 start quick",
+            " 5000 run slow",
+            " 5000 run quick",
+            " 6000 end quick exit 0",
+            " 7000 term slow",
+            " 7000 end slow killed by SIGTERM"
+        ]
+    );
+    assert_eq!(
+        ran.events,
+        ["quick#1 ok (queued 5s, ran 1s)", "slow#1 timed out after 2.00s (queued 5s, ran 2s)"]
+    );
+    assert_eq!(ran.summary.task_time, Duration::from_secs(3));
+}
+
+#[test]
+fn a_requeued_attempt_is_the_same_attempt_waiting_again() {
+    // Requeued 1.5 s into its run, it waits 1 s again and runs its whole
+    // 2.5 s: its timeout of 3 s counts from its second start.
+    let mut g = graph(&[&[("t", "wait 1s requeue 1.5s 2.5s ok")]]);
+    g.instances[0].timeout = Some(Duration::from_secs(3));
+    let ran = run(&g, 1, false, quiet);
+    assert_eq!(
+        ran.backend,
+        ["    0 start t", " 1000 run t", " 2500 requeue t", " 3500 run t", " 6000 end t exit 0"]
+    );
+    assert_eq!(ran.events, ["t#1 ok (queued 2s, ran 4s)"]);
+}
+
+#[test]
+fn ctrl_c_while_queued_ends_the_attempt_as_interrupted_having_never_run() {
+    let g = graph(&[&[("t", "wait 10s 1s ok")]]);
+    let ran = run(&g, 1, false, |clock| FakeReactor::new(clock).signal_at(3000, libc::SIGINT));
+    assert_eq!(ran.backend, ["    0 start t", " 3000 term t", " 3000 end t killed by SIGTERM"]);
+    assert_eq!(ran.events, ["interrupted (forced: false)", "t#1 interrupted (queued 3s, ran 0ns)"]);
 }
 
 #[test]
@@ -303,7 +355,10 @@ fn an_attempt_the_backend_rejects_once_taken_fails_as_not_started_and_may_be_ret
         ran.backend,
         ["    0 start t", " 1000 reject t", " 1250 start t", " 2250 end t exit 0"]
     );
-    assert_eq!(ran.events, ["t#1 could not start: rejected, will retry", "t#2 ok"]);
+    assert_eq!(
+        ran.events,
+        ["t#1 could not start: rejected, will retry (queued 1s, ran 0ns)", "t#2 ok"]
+    );
 }
 
 /// The message of a run that could start nothing more.

@@ -7,7 +7,8 @@
 //!
 //! A line holds the attempt's row, fields apart by tabs, each escaped as a
 //! freshness record's are: run, instance, number, started (Unix ms), ended
-//! (Unix ms), status, exit code, signal, duration (µs), log.
+//! (Unix ms), status, exit code, signal, duration (µs), log, time queued
+//! (µs; missing from the lines of a maestro that did not record it).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -55,12 +56,13 @@ impl Journal {
             esc(instance),
             attempt.number.to_string(),
             unix_ms(attempt.started_at).to_string(),
-            unix_ms(attempt.started_at + attempt.duration).to_string(),
+            unix_ms(attempt.ended_at()).to_string(),
             status.to_string(),
             number(exit_code),
             number(signal),
             attempt.duration.as_micros().to_string(),
             esc(&attempt.log.to_string_lossy()),
+            attempt.queued.as_micros().to_string(),
         ];
         let line = fields.join("\t") + "\n";
         self.broken = file.write_all(line.as_bytes()).is_err();
@@ -115,7 +117,9 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                 signal,
                 duration,
                 log,
+                queued @ ..,
             ] = fields.as_slice()
+                && queued.len() <= 1
             {
                 let optional = |text: &str| text.parse::<i64>().ok();
                 let (run, instance, number, started, ended, status, log) = (
@@ -134,7 +138,8 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                 .execute(params![run, instance, number, started, log])?;
                 conn.prepare_cached(
                     "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
-                     duration_us = ?8, detail = 'recorded by its journal after maestro was killed'
+                     duration_us = ?8, queued_us = ?9,
+                     detail = 'recorded by its journal after maestro was killed'
                      WHERE run_id = ?1 AND instance = ?2 AND number = ?3 AND status = 'running'",
                 )?
                 .execute(params![
@@ -145,7 +150,8 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                     status,
                     optional(exit_code),
                     optional(signal),
-                    optional(duration)
+                    optional(duration),
+                    queued.first().and_then(|queued| optional(queued))
                 ])?;
             }
         }

@@ -368,7 +368,7 @@ fn write_attempt(
     let outputs: String = attempt.outputs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     // Where the attempt's output is kept, as it ended ('' when it was not).
     let log = attempt.log.to_string_lossy();
-    let ended = unix_ms(attempt.started_at + attempt.duration);
+    let ended = unix_ms(attempt.ended_at());
     let ends = params![
         run,
         name,
@@ -382,14 +382,15 @@ fn write_attempt(
         attempt.usage.cpu.as_micros() as i64,
         attempt.usage.max_rss_kib as i64,
         outputs,
-        log
+        log,
+        attempt.queued.as_micros() as i64
     ];
     match start {
         None => conn
             .prepare_cached(
                 "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
                  detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12,
-                 log = ?13
+                 log = ?13, queued_us = ?14
                  WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
             )?
             .execute(ends)?,
@@ -399,10 +400,10 @@ fn write_attempt(
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO attempts
                  (run_id, instance, number, ended_ms, status, exit_code, signal, detail,
-                  duration_us, cpu_us, max_rss_kib, outputs, log, started_ms, cache_key, slots,
-                  command)
+                  duration_us, cpu_us, max_rss_kib, outputs, log, queued_us, started_ms,
+                  cache_key, slots, command)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17)",
+                         ?17, ?18)",
             )?
             .execute(rusqlite::params_from_iter(all))?
         }

@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN slots TEXT;        -- the job slots it held: '2' or '1,3'
     ALTER TABLE attempts ADD COLUMN command TEXT;      -- the command line as run
     "#,
+    // 4: how long an attempt waited in a batch system's queue before it ran
+    // (its duration_us is the time it ran); NULL before.
+    r#"
+    ALTER TABLE attempts ADD COLUMN queued_us INTEGER;
+    "#,
 ];
 
 /// The version this maestro writes.

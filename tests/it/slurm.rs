@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::{Project, python, render};
 
 /// The one node all these tests' jobs run on: the test that takes it down
 /// holds this for writing, the others for reading.
@@ -95,6 +95,59 @@ cpus = 2
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stderr.contains("3 skipped"), "{again:?}");
     assert!(!p.path(".maestro/jobs/2").exists(), "nothing was submitted");
+}
+
+/// The CPUs of the cluster's node.
+fn node_cpus() -> u32 {
+    let output = Command::new("sinfo").args(["-h", "-o", "%c"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim().parse().unwrap_or_else(|_| panic!("sinfo says {text:?}"))
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
+fn the_report_tells_the_wait_in_the_queue_from_the_run() {
+    let _node = share_node();
+    // Each job takes the whole node: one waits for the other to end.
+    let cpus = node_cpus();
+    let flow = format!(
+        "executor = \"slurm\"\n{FAST}\n[tasks.one]\ncmd = \"sleep 2\"\ncpus = {cpus}\n\n[tasks.two]\ncmd = \"sleep 2\"\ncpus = {cpus}\n"
+    );
+    let p = Project::with_flow(&flow);
+    let run = p.maestro(&["run", "--json", "--report", "run.html"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let html = p.read("run.html");
+    let start =
+        html.find("id=\"maestro-data\">").expect("data element") + "id=\"maestro-data\">".len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let checks = python(
+        r#"
+import json, sys
+data = json.loads(sys.stdin.read())
+attempts = data["attempts"]
+assert len(attempts) == 2, attempts
+for a in attempts:
+    # It ran its 2 s, give or take how late its start and end were seen.
+    assert 1900 <= a["duration_ms"] < 4000, a
+    assert a["queued_ms"] > 0, a
+# The second waited for the first to end.
+assert max(a["queued_ms"] for a in attempts) >= 1500, attempts
+# The run's task time is the time the jobs ran, not their wait.
+assert data["summary"]["task_ms"] < 8000, data["summary"]
+print("ok")
+"#,
+        &html[start..end],
+    );
+    assert_eq!(checks.trim(), "ok");
+    let finished: Vec<&str> =
+        run.stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
+    assert_eq!(finished.len(), 2, "{run:?}");
+    assert!(finished.iter().all(|l| l.contains("\"queued_us\":")), "{finished:?}");
+    let rendered = render(&p.path("run.html"));
+    assert_eq!(rendered.console, Vec::<String>::new(), "console output");
+    assert_eq!(rendered.dom.matches("class=\"bar queued").count(), 2, "{}", rendered.dom);
+    assert!(rendered.dom.contains("<button type=\"button\">Queued</button>"), "{}", rendered.dom);
 }
 
 #[test]

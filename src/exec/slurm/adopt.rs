@@ -186,7 +186,7 @@ pub fn orphans(runs: &[(u64, PathBuf)], live: &[(u64, String)]) -> Vec<Orphan> {
             let known = ids.get(handle.as_str()).copied();
             let by_name = || live.iter().find(|(_, name)| *name == file.name).map(|(id, _)| *id);
             let state = match read_end(&records.ended) {
-                Ok(Some(EndRecord::Exited { status: 0, cpu, signalled: false })) => {
+                Ok(Some(EndRecord::Exited { status: 0, cpu, signalled: false, .. })) => {
                     known.or_else(by_name).map(|job| (job, OrphanState::Succeeded(cpu)))
                 }
                 Ok(Some(_)) | Err(_) => None,

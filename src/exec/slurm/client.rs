@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::command::{self, Answer, Failure};
 use super::names::parse_job_name;
-use super::record::{EndRecord, has_started, read_end};
+use super::record::{EndRecord, read_end, read_start};
 use super::script::RecordPaths;
 use super::status::{
     JobState, JobStatus, SACCT_FIELDS, SQUEUE_FORMAT, SlurmEnd, parse_sacct, parse_squeue,
@@ -80,14 +80,14 @@ pub enum News {
     Submitted(Handle, u64),
     /// The attempt never ran: why.
     Refused(Handle, String),
-    /// It runs.
-    Started(Handle),
+    /// It runs, and began this long ago.
+    Started(Handle, Duration),
     /// It wrote this (to stderr if so), in a followed file.
     Output(Handle, Vec<u8>, bool),
     /// It waits to run again.
     Requeued(Handle),
-    /// It ended.
-    Ended(Handle, Termination, Usage),
+    /// It ended, this long ago.
+    Ended(Handle, Termination, Usage, Duration),
 }
 
 /// Which command tells how jobs stand.
@@ -289,7 +289,7 @@ impl Client {
             for (handle, _) in forced {
                 self.followed.remove(&handle);
                 let killed = Termination::Signaled(libc::SIGKILL);
-                self.tell(News::Ended(handle, killed, Usage::default()));
+                self.tell(News::Ended(handle, killed, Usage::default(), Duration::ZERO));
             }
         }
         self.poll_soon();
@@ -415,9 +415,7 @@ impl Client {
         let handles: Vec<Handle> = self.followed.keys().copied().collect();
         for handle in handles {
             let Some(followed) = self.followed.get(&handle) else { continue };
-            let (started_path, ended_path) =
-                (followed.records.started.clone(), followed.records.ended.clone());
-            let started = followed.started;
+            let ended_path = followed.records.ended.clone();
             self.read_tails(handle);
             match read_end(&ended_path) {
                 // Slurm stopped it: its word on how comes with the next poll.
@@ -431,12 +429,7 @@ impl Client {
                     self.warn("record", &format!("cannot read {}: {e}", ended_path.display()))
                 }
             }
-            if !started && has_started(&started_path) {
-                if let Some(f) = self.followed.get_mut(&handle) {
-                    f.started = true;
-                }
-                self.tell(News::Started(handle));
-            }
+            self.started(handle, false);
         }
         // Many jobs: fewer looks at the file system.
         let every = if self.followed.len() > 200 {
@@ -477,12 +470,12 @@ impl Client {
                     self.tell(News::Refused(handle, why));
                 }
             }
-            EndRecord::Exited { status: code, cpu, .. } => {
+            EndRecord::Exited { status: code, cpu, at, .. } => {
                 // Accounting, when it answered, knows the steps' peak memory,
                 // and their CPU time if more than the shell counted.
                 let known = status.map(JobStatus::usage).unwrap_or_default();
                 let usage = Usage { cpu: known.cpu.max(cpu), max_rss_kib: known.max_rss_kib };
-                self.finish(handle, Termination::Exited(code), usage);
+                self.finish(handle, Termination::Exited(code), usage, at);
             }
         }
         self.poll_soon();
@@ -581,8 +574,7 @@ impl Client {
                 }
                 JobState::Queued | JobState::Requeued => {}
                 JobState::Running if !followed.started => {
-                    followed.started = true;
-                    self.tell(News::Started(handle));
+                    self.started(handle, true);
                     changed = true;
                 }
                 JobState::Running => {}
@@ -632,7 +624,7 @@ impl Client {
             }
         };
         if let Some(batch_end) = batch_end {
-            self.finish(handle, Termination::Batch(batch_end), status.usage());
+            self.finish(handle, Termination::Batch(batch_end), status.usage(), None);
             return true;
         }
         let Some(followed) = self.followed.get(&handle) else { return false };
@@ -652,7 +644,7 @@ impl Client {
             (SlurmEnd::Completed, None) => Termination::Exited(0),
             _ => Termination::Batch(BatchEnd::Vanished),
         };
-        self.finish(handle, termination, status.usage());
+        self.finish(handle, termination, status.usage(), None);
         true
     }
 
@@ -668,7 +660,7 @@ impl Client {
         if !self.waited_for_record(handle, now) {
             return false;
         }
-        self.finish(handle, Termination::Batch(BatchEnd::Vanished), Usage::default());
+        self.finish(handle, Termination::Batch(BatchEnd::Vanished), Usage::default(), None);
         true
     }
 
@@ -691,14 +683,36 @@ impl Client {
         self.tell(News::Requeued(handle));
     }
 
-    /// The attempt is over: it is followed no more, and ends so (having
-    /// started first, as far as the loop is told).
-    fn finish(&mut self, handle: Handle, termination: Termination, usage: Usage) {
-        let Some(followed) = self.followed.remove(&handle) else { return };
-        if !followed.started {
-            self.tell(News::Started(handle));
+    /// The loop learns that the attempt runs, when it began by its start
+    /// record: once that record is there, or once Slurm says it runs
+    /// (`anyway`).
+    fn started(&mut self, handle: Handle, anyway: bool) {
+        let Some(followed) = self.followed.get_mut(&handle) else { return };
+        if followed.started {
+            return;
         }
-        self.tell(News::Ended(handle, termination, usage));
+        let began = read_start(&followed.records.started);
+        if began.is_none() && !anyway {
+            return;
+        }
+        followed.started = true;
+        self.tell(News::Started(handle, time_since(began)));
+    }
+
+    /// The attempt is over, by the node's clock `at` if known: it is
+    /// followed no more, and ends so (having started first, as far as the
+    /// loop is told).
+    fn finish(
+        &mut self,
+        handle: Handle,
+        termination: Termination,
+        usage: Usage,
+        at: Option<SystemTime>,
+    ) {
+        self.started(handle, true);
+        if self.followed.remove(&handle).is_some() {
+            self.tell(News::Ended(handle, termination, usage, time_since(at)));
+        }
     }
 
     /// Whether the controller has `job` queued (again).
@@ -788,6 +802,12 @@ fn backoff(tries: u32) -> Duration {
 fn sacct_time(at: SystemTime) -> String {
     let secs = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     crate::clock::local(secs as i64, 'T').unwrap_or_else(|| "now-1days".to_string())
+}
+
+/// How long ago `at` was, by this machine's clock: zero for a time unknown,
+/// or ahead (a node's clock may run a little ahead of this one).
+fn time_since(at: Option<SystemTime>) -> Duration {
+    at.and_then(|at| SystemTime::now().duration_since(at).ok()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -149,11 +149,14 @@ impl SlurmExecutor {
             OrphanState::Succeeded(cpu) => {
                 self.finish_adopted(handle);
                 let usage = super::Usage { cpu, max_rss_kib: 0 };
-                self.ready.push(ExecEvent::Started { handle });
+                // Done before this run began: it took no time of this run's.
+                let late_by = Duration::ZERO;
+                self.ready.push(ExecEvent::Started { handle, late_by });
                 self.ready.push(ExecEvent::Ended {
                     handle,
                     termination: Termination::Exited(0),
                     usage,
+                    late_by,
                 });
             }
             OrphanState::Live => {
@@ -300,6 +303,10 @@ impl Executor for SlurmExecutor {
         fds.push(self.wake.as_raw_fd());
     }
 
+    fn queues(&self) -> bool {
+        true
+    }
+
     fn deadline(&self) -> Option<std::time::Instant> {
         (!self.ready.is_empty()).then(std::time::Instant::now)
     }
@@ -312,14 +319,16 @@ impl Executor for SlurmExecutor {
             match news {
                 News::Submitted(handle, job) => self.note_submitted(handle, job),
                 News::Refused(handle, why) => events.push(ExecEvent::Rejected { handle, why }),
-                News::Started(handle) => events.push(ExecEvent::Started { handle }),
+                News::Started(handle, late_by) => {
+                    events.push(ExecEvent::Started { handle, late_by })
+                }
                 News::Output(handle, bytes, stderr) => {
                     events.push(ExecEvent::Output { handle, bytes, stderr })
                 }
                 News::Requeued(handle) => events.push(ExecEvent::Requeued { handle }),
-                News::Ended(handle, termination, usage) => {
+                News::Ended(handle, termination, usage, late_by) => {
                     self.finish_adopted(handle);
-                    events.push(ExecEvent::Ended { handle, termination, usage })
+                    events.push(ExecEvent::Ended { handle, termination, usage, late_by })
                 }
             }
         }

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How the job script saw its command end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum EndRecord {
         /// stopping it (a cancel, its time limit, its node failing before
         /// a requeue), whose word on the end then counts more than this.
         signalled: bool,
+        /// When it ended, by the node's clock, if the record says.
+        at: Option<SystemTime>,
     },
     /// The command could not be started (its directory is missing).
     Refused(String),
@@ -38,9 +40,24 @@ pub fn read_end(path: &Path) -> io::Result<Option<EndRecord>> {
     }
 }
 
-/// Whether the start record at `path` is there.
-pub fn has_started(path: &Path) -> bool {
-    path.exists()
+/// When the job began, by the start record at `path` (the node's clock):
+/// `None` while there is no record, or no readable time in it.
+pub fn read_start(path: &Path) -> Option<SystemTime> {
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_time(text.lines().next()?)
+}
+
+/// `1733449125.123456789`, as `date +%s.%N` writes it.
+fn parse_time(text: &str) -> Option<SystemTime> {
+    let (seconds, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    let seconds: u64 = seconds.parse().ok()?;
+    let digits = fraction.get(..fraction.len().min(9))?;
+    let nanos: u32 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<u32>().ok()? * 10u32.pow(9 - digits.len() as u32)
+    };
+    UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
 }
 
 fn parse_end(text: &str) -> Option<EndRecord> {
@@ -55,11 +72,11 @@ fn parse_end(text: &str) -> Option<EndRecord> {
         None => (rest, false),
     };
     let status: i32 = status.trim().parse().ok()?;
-    let _ended_at = lines.next();
+    let at = lines.next().and_then(parse_time);
     let _own_times = lines.next();
     // The second line of `times`: the children's user and system time.
     let cpu = lines.next().map(children_cpu).unwrap_or_default();
-    Some(EndRecord::Exited { status, cpu, signalled })
+    Some(EndRecord::Exited { status, cpu, signalled, at })
 }
 
 /// `0m1.500000s 0m0.250000s` (dash) or `0m1.500s 0m0.250s` (bash): their sum.
@@ -89,7 +106,8 @@ mod tests {
             Some(EndRecord::Exited {
                 status: 3,
                 cpu: Duration::from_millis(61_750),
-                signalled: false
+                signalled: false,
+                at: Some(UNIX_EPOCH + Duration::from_millis(1_733_449_125_500)),
             })
         );
         let bash = "exit 0\n1733449125.5\n0m0.001s 0m0.002s\n0m0.500s 0m0.250s\n";
@@ -98,7 +116,8 @@ mod tests {
             Some(EndRecord::Exited {
                 status: 0,
                 cpu: Duration::from_millis(750),
-                signalled: false
+                signalled: false,
+                at: Some(UNIX_EPOCH + Duration::from_millis(1_733_449_125_500)),
             })
         );
         assert_eq!(
@@ -111,5 +130,16 @@ mod tests {
         ));
         assert_eq!(parse_end("exit \n"), None);
         assert_eq!(parse_end(""), None);
+    }
+
+    #[test]
+    fn start_times_read_to_the_nanosecond() {
+        let at = |s, n| Some(UNIX_EPOCH + Duration::new(s, n));
+        assert_eq!(parse_time("1733449125.123456789"), at(1733449125, 123_456_789));
+        assert_eq!(parse_time("1733449125.5\n"), at(1733449125, 500_000_000));
+        assert_eq!(parse_time("1733449125"), at(1733449125, 0));
+        assert_eq!(parse_time("1733449125.%N"), None);
+        assert_eq!(parse_time("-1.5"), None);
+        assert_eq!(parse_time(""), None);
     }
 }

@@ -8,7 +8,8 @@
   const VERSION = 1;
 
   const STATUSES = ['ok', 'failed', 'timed_out', 'interrupted', 'spawn_failed',
-    'missing_outputs', 'bad_output_file', 'running'];
+    'missing_outputs', 'bad_output_file', 'running', 'out_of_memory', 'node_failure',
+    'boot_failure', 'preempted', 'cancelled', 'deadline', 'vanished'];
 
   const NOT_RUN_REASONS = [
     ['dep_failed', 'a task it depends on failed'],
@@ -138,12 +139,14 @@
       tasks: tasks,
       notRun: arr(data.not_run).map((n) => ({ task: str(obj(n).task), why: str(obj(n).why) })),
       span: span,
+      queued: attempts.some((a) => a.queued > 0),
     };
   }
 
   function normaliseAttempt(raw, i) {
     const a = obj(raw);
     const start = Math.max(0, num(a.start_ms) || 0);
+    const queued = Math.max(0, num(a.queued_ms) || 0);
     const dur = num(a.duration_ms);
     const slots = [];
     for (const s of arr(a.slots)) {
@@ -151,8 +154,9 @@
     }
     return {
       i: i, task: str(a.task), number: num(a.number) || 1, final: a.final === true,
-      slots: slots, start: start, dur: dur === null ? null : Math.max(0, dur),
-      end: dur === null ? start : start + Math.max(0, dur),
+      slots: slots, start: start, queued: queued, ran: start + queued,
+      dur: dur === null ? null : Math.max(0, dur),
+      end: start + queued + (dur === null ? 0 : Math.max(0, dur)),
       status: str(a.status) || 'unknown', exit: num(a.exit_code), signal: strOrNull(a.signal),
       detail: strOrNull(a.detail), command: str(a.command), cpu: num(a.cpu_ms), rss: num(a.max_rss_kib),
       log: strOrNull(a.log), tail: str(a.log_tail), logBytes: num(a.log_bytes),
@@ -325,16 +329,21 @@
       '</div><div class="tl-track">' + bars.join('') + '</div></div>').join('');
   }
 
+  // An attempt that waited in a batch system's queue first: a dashed box
+  // for the wait, then its bar from when it ran.
   function barHtml(a) {
     const span = model.span;
-    const width = (a.end - a.start) / span;
+    const width = (a.end - a.ran) / span;
     let cls = 'bar ' + statusClass(a.status) + ' w' + widthBucket(width);
     if (a.critical) cls += ' crit';
     if (a.number > 1) cls += ' retry';
     if (a.dur === null) cls += ' open';
     let label = a.task.length > LABEL_CHARS ? a.task.slice(0, LABEL_CHARS) + '…' : a.task;
     if (a.number > 1) label += ' #' + a.number;
-    return '<div class="' + cls + '" data-i="' + a.i + '" style="left:' + pct(a.start / span) +
+    const waitCls = 'bar queued ' + statusClass(a.status);
+    const wait = a.queued > 0 ? '<div class="' + waitCls + '" data-i="' + a.i + '" style="left:' +
+      pct(a.start / span) + ';width:' + pct(a.queued / span) + '"></div>' : '';
+    return wait + '<div class="' + cls + '" data-i="' + a.i + '" style="left:' + pct(a.ran / span) +
       ';width:' + pct(width) + '">' + esc(label) + '</div>';
   }
 
@@ -349,6 +358,7 @@
       .map((s) => legendItem('sw ' + statusClass(s), statusWord(s)));
     if (model.attempts.some((a) => a.critical)) items.push(legendItem('sw sw-crit', 'critical path (outlined)'));
     if (model.attempts.some((a) => a.number > 1)) items.push(legendItem('sw sw-retry', 'retry (notched, “#2”)'));
+    if (model.attempts.some((a) => a.queued > 0)) items.push(legendItem('sw sw-queued', 'waiting in the queue (dashed)'));
     if (model.attempts.some((a) => a.dur === null && a.status !== 'running')) {
       items.push(legendItem('sw sw-open', 'never finished (striped)'));
     }
@@ -530,11 +540,10 @@
   }
 
   function tipHtml(a) {
-    const rows = [
-      ['Status', statusText(a)],
-      ['Duration', durationText(a)],
-      ['Start', fmtOffset(a.start)],
-    ];
+    const rows = [['Status', statusText(a)]];
+    if (a.queued > 0) rows.push(['Queued', fmtDuration(a.queued)], ['Ran', durationText(a)]);
+    else rows.push(['Duration', durationText(a)]);
+    rows.push(['Start', fmtOffset(a.start)]);
     if (a.slots.length > 1) rows.push(['Slots', a.slots.join(', ')]);
     rows.push(['CPU', fmtDuration(a.cpu)], ['Peak memory', fmtMem(a.rss)]);
     const command = a.command.length > 300 ? a.command.slice(0, 300) + '…' : a.command;
@@ -582,9 +591,14 @@
   function detailsHtml(a) {
     const fields = [['Status', statusText(a)]];
     if (a.tries > 1) fields.push(['Attempt', a.number + ' of ' + a.tries]);
+    const at = (offset) => fmtOffset(offset) + (model.run.started !== null ? ' (' + fmtClock(model.run.started + offset) + ')' : '');
+    if (a.queued > 0) {
+      fields.push(['Submitted', at(a.start)], ['Queued', fmtDuration(a.queued)], ['Ran from', at(a.ran)]);
+    } else {
+      fields.push(['Started', at(a.start)]);
+    }
     fields.push(
-      ['Duration', durationText(a)],
-      ['Started', fmtOffset(a.start) + (model.run.started !== null ? ' (' + fmtClock(model.run.started + a.start) + ')' : '')],
+      [a.queued > 0 ? 'Ran for' : 'Duration', durationText(a)],
       ['Job slot' + (a.slots.length > 1 ? 's' : ''), a.slots.join(', ') || '—'],
       ['CPU time', fmtDuration(a.cpu)],
       ['Peak memory', fmtMem(a.rss)],
@@ -631,16 +645,34 @@
       $('tasks-empty').hidden = false;
       return;
     }
+    if (model.queued) addQueuedColumn();
     table.rows = model.tasks.map((t, k) => {
       const a = model.attempts[t.final];
       return {
         task: k, i: a.i, name: t.name, status: statusWord(a.status), attempts: t.attempts.length,
-        duration: a.dur, start: model.attempts[t.attempts[0]].start, cpu: a.cpu, rss: a.rss,
+        queued: a.queued, duration: a.dur, start: model.attempts[t.attempts[0]].start, cpu: a.cpu, rss: a.rss,
         search: (t.name + '\n' + statusWord(a.status) + '\n' + a.status).toLowerCase(),
       };
     });
     sortRows();
     wireTable();
+  }
+
+  // Runs whose attempts waited in a batch system's queue get a column for
+  // the wait, before the time they ran.
+  function addQueuedColumn() {
+    const duration = document.querySelector('#tasks th[data-key="duration"]');
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.dataset.key = 'queued';
+    th.className = 'num';
+    th.setAttribute('aria-sort', 'none');
+    th.innerHTML = '<button type="button">Queued</button>';
+    duration.before(th);
+    duration.querySelector('button').textContent = 'Ran';
+    const col = document.createElement('col');
+    col.className = 'c-time';
+    $('tasks').querySelector('colgroup').children[3].before(col);
   }
 
   function sortRows() {
@@ -685,7 +717,8 @@
   }
 
   function spacerHtml(height) {
-    return height > 0 ? '<tr class="spacer" aria-hidden="true"><td colspan="7" style="height:' + height + 'px"></td></tr>' : '';
+    const columns = model.queued ? 8 : 7;
+    return height > 0 ? '<tr class="spacer" aria-hidden="true"><td colspan="' + columns + '" style="height:' + height + 'px"></td></tr>' : '';
   }
 
   function rowHtml(row, k) {
@@ -695,7 +728,8 @@
       (selected ? ' class="sel"' : '') + '><td class="name" title="' + esc(row.name) + '">' + esc(row.name) +
       (a.critical ? '<span class="crit-mark" title="on the critical path">critical</span>' : '') +
       '</td><td><span class="sw ' + statusClass(a.status) + '" aria-hidden="true"></span>' + esc(statusText(a)) +
-      '</td><td class="num">' + row.attempts + '</td><td class="num">' + esc(a.dur === null ? unfinishedWord() : fmtDuration(a.dur)) +
+      '</td><td class="num">' + row.attempts + (model.queued ? '</td><td class="num">' + esc(fmtDuration(a.queued)) : '') +
+      '</td><td class="num">' + esc(a.dur === null ? unfinishedWord() : fmtDuration(a.dur)) +
       '</td><td class="num">' + esc(fmtOffset(row.start)) + '</td><td class="num">' + esc(fmtDuration(a.cpu)) +
       '</td><td class="num">' + esc(fmtMem(a.rss)) + '</td></tr>';
   }
@@ -835,7 +869,7 @@
   // then, and "never finished" in a run that ended.
   function durationText(a) {
     if (a.dur !== null) return fmtDuration(a.dur);
-    const sofar = fmtDuration(a.end - a.start);
+    const sofar = fmtDuration(a.end - a.ran);
     return model.run.status === 'running'
       ? 'unfinished: still running or maestro stopped (' + sofar + ' so far)'
       : 'never finished (' + sofar + ' or more)';
