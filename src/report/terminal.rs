@@ -149,8 +149,13 @@ impl<'a> TerminalReporter<'a> {
         };
         let label = self.label(instance);
         let label = if self.rich { format!("\x1b[1m{label}\x1b[0m") } else { label.to_string() };
-        format!("=== {label} ({status}, {}{retry_note})\n", format_duration(attempt.duration))
-            .into_bytes()
+        let ran = format_duration(attempt.duration);
+        let waited = if attempt.queued.is_zero() {
+            String::new()
+        } else {
+            format!(" after {} in the queue", format_duration(attempt.queued))
+        };
+        format!("=== {label} ({status}, {ran}{waited}{retry_note})\n").into_bytes()
     }
 
     /// Grouped mode: the header, then what the attempt added to its log,

@@ -84,7 +84,8 @@ cpus = 2
     assert_eq!(p.read("out/a.txt"), "prepared\na\n");
     assert_eq!(p.read("out/b.txt"), "prepared\nb\n");
     // Each task ran in a job of its own, which asked for its CPUs.
-    assert!(run.stdout.contains("=== prepare (ok"), "{run:?}");
+    let header = run.stdout.lines().find(|l| l.starts_with("=== prepare (ok")).unwrap();
+    assert!(header.ends_with(" in the queue)"), "{header}");
     let on = run.stdout.lines().find(|l| l.starts_with("on ")).unwrap();
     assert!(on["on ".len()..].parse::<u64>().is_ok(), "{on}");
     assert_eq!(run.stdout.matches("cpus=2").count(), 2, "{run:?}");
