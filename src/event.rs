@@ -140,6 +140,8 @@ pub struct Attempt {
     pub queued: Duration,
     /// How long it ran.
     pub duration: Duration,
+    /// Its backend's id for it (a Slurm job id), if it has one.
+    pub job_id: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// CPU time and memory of its process tree.

@@ -251,6 +251,14 @@ pub enum Urgency {
 /// Something that happened to an attempt.
 #[derive(Debug)]
 pub enum ExecEvent {
+    /// The backend's own name for it is known: a batch system's job id
+    /// (again, should the attempt go in anew as another job).
+    Submitted {
+        /// The attempt.
+        handle: Handle,
+        /// The id, as the batch system's commands take it.
+        id: String,
+    },
     /// It runs (a backend may queue an attempt before it runs).
     Started {
         /// The attempt.

@@ -679,6 +679,7 @@ impl Work for MapWork<'_, '_> {
             number: ended.number,
             started_at: ended.started_at,
             queued: ended.queued,
+            job_id: ended.job_id.clone(),
             duration: ended.duration,
             outcome: ended.outcome.clone(),
             usage: ended.usage,

@@ -118,6 +118,7 @@ impl Observer for JsonEvents<'_> {
                         (!attempt.outcome.succeeded()).then(|| attempt.outcome.to_string()).into(),
                     ),
                     ("started_ms", unix_ms(attempt.started_at).into()),
+                    ("job_id", attempt.job_id.clone().into()),
                     ("queued_us", micros(attempt.queued)),
                     ("duration_us", micros(attempt.duration)),
                     ("cpu_us", micros(attempt.usage.cpu)),

@@ -112,6 +112,7 @@ pub fn outcome_fields(attempt: &AttemptRow) -> Vec<(&'static str, Value)> {
         ("signal", attempt.signal.map(|s| signal_name(s as i32)).into()),
         ("detail", attempt.detail.clone().into()),
         ("command", attempt.command.clone().into()),
+        ("job_id", attempt.job_id.clone().into()),
         ("queued_ms", attempt.queued_us.map(|us| us as f64 / 1000.0).into()),
         ("cpu_ms", attempt.cpu_us.map(|us| us as f64 / 1000.0).into()),
         ("max_rss_kib", attempt.max_rss_kib.into()),

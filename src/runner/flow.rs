@@ -293,6 +293,7 @@ impl Work for FlowWork<'_, '_> {
             number: ended.number,
             started_at: ended.started_at,
             queued: ended.queued,
+            job_id: ended.job_id.clone(),
             duration: ended.duration,
             usage: ended.usage,
             log,

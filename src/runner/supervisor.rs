@@ -118,6 +118,8 @@ impl AttemptState {
 struct InFlight {
     attempt: Attempt,
     state: AttemptState,
+    /// The backend's id for it (a Slurm job id), once known.
+    job_id: Option<String>,
 }
 
 /// What stays true of an attempt whatever its state.
@@ -169,6 +171,8 @@ pub struct Ended {
     pub queued: Duration,
     /// How long it ran: from its launch to its end, less `queued`.
     pub duration: Duration,
+    /// The backend's id for it (a Slurm job id), if it has one.
+    pub job_id: Option<String>,
     /// How its process ended; `None` if it never started.
     pub termination: Option<Termination>,
     /// Its outcome.
@@ -281,7 +285,7 @@ impl Supervisor {
             Ok(handle) => {
                 let state = AttemptState::Starting { handle };
                 self.by_handle.insert(handle, key);
-                self.flying.insert(key, InFlight { attempt, state });
+                self.flying.insert(key, InFlight { attempt, state, job_id: None });
                 None
             }
             Err(why) => {
@@ -309,6 +313,14 @@ impl Supervisor {
                     self.timers.at(at, Timer::Timeout { key, number });
                 }
             }
+        }
+    }
+
+    /// The backend gave `handle` its id.
+    pub fn submitted(&mut self, handle: Handle, id: String) {
+        let Some(&key) = self.by_handle.get(&handle) else { return };
+        if let Some(flight) = self.flying.get_mut(&key) {
+            flight.job_id = Some(id);
         }
     }
 
@@ -342,23 +354,25 @@ impl Supervisor {
         judge: impl FnOnce(usize, Termination) -> Outcome,
     ) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
-        let InFlight { attempt, state } = self.flying.remove(&key)?;
+        let InFlight { attempt, state, job_id } = self.flying.remove(&key)?;
         let outcome =
             state.stopped_outcome().unwrap_or_else(|| match (termination, attempt.timeout) {
                 // The batch system's time limit stands for the task's timeout.
                 (Termination::Batch(BatchEnd::TimeLimit), Some(limit)) => Outcome::TimedOut(limit),
                 _ => judge(key, termination),
             });
-        Some(self.end(key, attempt, Some(termination), outcome, usage, now))
+        let ended = self.end(key, attempt, Some(termination), outcome, usage, now);
+        Some(Ended { job_id, ..ended })
     }
 
     /// The backend could not run `handle` after all: it ends as one that
     /// could not start (or as why it was being stopped).
     pub fn rejected(&mut self, handle: Handle, why: String, now: Instant) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
-        let InFlight { attempt, state } = self.flying.remove(&key)?;
+        let InFlight { attempt, state, job_id } = self.flying.remove(&key)?;
         let outcome = state.stopped_outcome().unwrap_or(Outcome::SpawnFailed(why));
-        Some(self.end(key, attempt, None, outcome, Usage::default(), now))
+        let ended = self.end(key, attempt, None, outcome, Usage::default(), now);
+        Some(Ended { job_id, ..ended })
     }
 
     /// An attempt is over: it leaves the table, or waits there for its
@@ -383,6 +397,7 @@ impl Supervisor {
             started_at: attempt.launched_at,
             queued,
             duration: now.saturating_duration_since(attempt.launched).saturating_sub(queued),
+            job_id: None,
             termination,
             outcome: outcome.clone(),
             usage,
@@ -392,7 +407,7 @@ impl Supervisor {
             let until = now + attempt.retry.backoff.after(attempt.number);
             let state = AttemptState::WaitingRetry { previous: outcome, until };
             self.timers.at(until, Timer::Retry { key, number: attempt.number + 1 });
-            self.flying.insert(key, InFlight { attempt, state });
+            self.flying.insert(key, InFlight { attempt, state, job_id: None });
         }
         ended
     }

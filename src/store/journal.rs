@@ -8,7 +8,8 @@
 //! A line holds the attempt's row, fields apart by tabs, each escaped as a
 //! freshness record's are: run, instance, number, started (Unix ms), ended
 //! (Unix ms), status, exit code, signal, duration (µs), log, time queued
-//! (µs; missing from the lines of a maestro that did not record it).
+//! (µs) and job id ('' for none; both missing from the lines of a maestro
+//! that did not record them).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -63,6 +64,7 @@ impl Journal {
             attempt.duration.as_micros().to_string(),
             esc(&attempt.log.to_string_lossy()),
             attempt.queued.as_micros().to_string(),
+            esc(attempt.job_id.as_deref().unwrap_or("")),
         ];
         let line = fields.join("\t") + "\n";
         self.broken = file.write_all(line.as_bytes()).is_err();
@@ -117,9 +119,9 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                 signal,
                 duration,
                 log,
-                queued @ ..,
+                batch @ ..,
             ] = fields.as_slice()
-                && queued.len() <= 1
+                && batch.len() <= 2
             {
                 let optional = |text: &str| text.parse::<i64>().ok();
                 let (run, instance, number, started, ended, status, log) = (
@@ -138,7 +140,7 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                 .execute(params![run, instance, number, started, log])?;
                 conn.prepare_cached(
                     "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
-                     duration_us = ?8, queued_us = ?9,
+                     duration_us = ?8, queued_us = ?9, job_id = ?10,
                      detail = 'recorded by its journal after maestro was killed'
                      WHERE run_id = ?1 AND instance = ?2 AND number = ?3 AND status = 'running'",
                 )?
@@ -151,7 +153,8 @@ pub fn replay(conn: &Connection, dir: &Path, run: Option<i64>) -> rusqlite::Resu
                     optional(exit_code),
                     optional(signal),
                     optional(duration),
-                    queued.first().and_then(|queued| optional(queued))
+                    batch.first().and_then(|queued| optional(queued)),
+                    batch.get(1).filter(|job| !job.is_empty())
                 ])?;
             }
         }

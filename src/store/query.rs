@@ -140,6 +140,8 @@ pub struct AttemptRow {
     /// How long it waited in a batch system's queue before it ran,
     /// microseconds (unknown before schema version 4).
     pub queued_us: Option<i64>,
+    /// Its id in a batch system (a Slurm job id).
+    pub job_id: Option<String>,
 }
 
 impl AttemptRow {
@@ -168,6 +170,7 @@ impl AttemptRow {
                 .collect(),
             command: row.get(16)?,
             queued_us: row.get(17)?,
+            job_id: row.get(18)?,
         })
     }
 
@@ -187,6 +190,7 @@ impl AttemptRow {
             ("exit_code", self.exit_code.into()),
             ("signal", self.signal.into()),
             ("detail", self.detail.clone().into()),
+            ("job_id", self.job_id.clone().into()),
             ("queued_us", self.queued_us.into()),
             ("duration_us", self.duration_us.into()),
             ("cpu_us", self.cpu_us.into()),
@@ -211,7 +215,7 @@ pub fn last_attempt(
     conn.query_row(
         "SELECT a.run_id, a.instance, a.number, a.started_ms, a.ended_ms, a.status, a.exit_code,
                 a.signal, a.detail, a.duration_us, a.cpu_us, a.max_rss_kib, a.cache_key, a.log,
-                a.outputs, a.slots, a.command, a.queued_us
+                a.outputs, a.slots, a.command, a.queued_us, a.job_id
          FROM runs r CROSS JOIN attempts a ON a.run_id = r.id AND a.instance = ?1
          WHERE ?2 IS NULL OR r.id = ?2
          ORDER BY r.id DESC, a.number DESC LIMIT 1",
@@ -234,7 +238,7 @@ pub fn attempts_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<Atte
     let mut statement = conn.prepare(
         "SELECT run_id, instance, number, started_ms, ended_ms, status, exit_code, signal,
                 detail, duration_us, cpu_us, max_rss_kib, cache_key, log, outputs, slots, command,
-                queued_us
+                queued_us, job_id
          FROM attempts WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map([run], AttemptRow::from_row)?;

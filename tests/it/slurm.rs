@@ -132,6 +132,7 @@ for a in attempts:
     # It ran its 2 s, give or take how late its start and end were seen.
     assert 1900 <= a["duration_ms"] < 4000, a
     assert a["queued_ms"] > 0, a
+    assert a["job_id"].isdigit(), a
 # The second waited for the first to end.
 assert max(a["queued_ms"] for a in attempts) >= 1500, attempts
 # The run's task time is the time the jobs ran, not their wait.
@@ -145,6 +146,7 @@ print("ok")
         run.stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
     assert_eq!(finished.len(), 2, "{run:?}");
     assert!(finished.iter().all(|l| l.contains("\"queued_us\":")), "{finished:?}");
+    assert!(finished.iter().all(|l| l.contains("\"job_id\":\"")), "{finished:?}");
     let rendered = render(&p.path("run.html"));
     assert_eq!(rendered.console, Vec::<String>::new(), "console output");
     assert_eq!(rendered.dom.matches("class=\"bar queued").count(), 2, "{}", rendered.dom);

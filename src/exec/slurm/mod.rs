@@ -145,6 +145,7 @@ impl SlurmExecutor {
         let log = launch.output.files.paths().0.to_path_buf();
         let outputs = orphan.file.outputs.clone().zip(outputs_file(&launch));
         self.adopted.insert(handle, Adopted { logs: (orphan.file.log.clone(), log), outputs });
+        self.ready.push(ExecEvent::Submitted { handle, id: orphan.job.to_string() });
         match orphan.state {
             OrphanState::Succeeded(cpu) => {
                 self.finish_adopted(handle);
@@ -317,7 +318,10 @@ impl Executor for SlurmExecutor {
         while matches!((&self.wake).read(&mut drained), Ok(n) if n > 0) {}
         while let Ok(news) = self.news.try_recv() {
             match news {
-                News::Submitted(handle, job) => self.note_submitted(handle, job),
+                News::Submitted(handle, job) => {
+                    self.note_submitted(handle, job);
+                    events.push(ExecEvent::Submitted { handle, id: job.to_string() });
+                }
                 News::Refused(handle, why) => events.push(ExecEvent::Rejected { handle, why }),
                 News::Started(handle, late_by) => {
                     events.push(ExecEvent::Started { handle, late_by })

@@ -159,6 +159,7 @@
       end: start + queued + (dur === null ? 0 : Math.max(0, dur)),
       status: str(a.status) || 'unknown', exit: num(a.exit_code), signal: strOrNull(a.signal),
       detail: strOrNull(a.detail), command: str(a.command), cpu: num(a.cpu_ms), rss: num(a.max_rss_kib),
+      job: strOrNull(a.job_id),
       log: strOrNull(a.log), tail: str(a.log_tail), logBytes: num(a.log_bytes),
       critical: a.critical === true, tries: 1, taskIndex: 0,
     };
@@ -592,6 +593,7 @@
     const fields = [['Status', statusText(a)]];
     if (a.tries > 1) fields.push(['Attempt', a.number + ' of ' + a.tries]);
     const at = (offset) => fmtOffset(offset) + (model.run.started !== null ? ' (' + fmtClock(model.run.started + offset) + ')' : '');
+    if (a.job) fields.push(['Job id', a.job]);
     if (a.queued > 0) {
       fields.push(['Submitted', at(a.start)], ['Queued', fmtDuration(a.queued)], ['Ran from', at(a.ran)]);
     } else {
