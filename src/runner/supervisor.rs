@@ -167,7 +167,7 @@ pub struct Ended {
     /// When it was handed to the backend.
     pub started_at: SystemTime,
     /// How long it waited in the backend's queue (a batch system's) before
-    /// it ran; about zero for the local one.
+    /// it ran; zero for a backend that runs what it is given at once.
     pub queued: Duration,
     /// How long it ran: from its launch to its end, less `queued`.
     pub duration: Duration,
