@@ -1,6 +1,6 @@
 //! `maestro report`: the HTML page, opened in a real browser, and the trace.
 
-use crate::support::{Project, artifacts_dir, python, render, screenshot};
+use crate::support::{Project, artifacts_dir, python, render, report_data, screenshot};
 
 /// Every kind of bar: ok, failed then retried, failed for good, timed out,
 /// a task on two slots, a task that never ran, and a log that is HTML.
@@ -68,9 +68,6 @@ fn the_page_holds_the_run_as_documented_data() {
     let p = Project::with_flow(FLOW);
     run_flow(&p);
     let html = p.read("run.html");
-    let start =
-        html.find("id=\"maestro-data\">").expect("data element") + "id=\"maestro-data\">".len();
-    let end = start + html[start..].find("</script>").unwrap();
     let checks = python(
         r#"
 import json, sys
@@ -100,7 +97,7 @@ assert summary["task_ms"] >= summary["critical_ms"] > 0, summary
 assert data["critical_path"][0] == "fetch", data["critical_path"]
 print(len(attempts))
 "#,
-        &html[start..end],
+        report_data(&html),
     );
     assert_eq!(checks.trim(), ATTEMPTS.to_string());
 }

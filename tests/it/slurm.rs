@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, python, render};
+use crate::support::{Project, python, render, report_data};
 
 /// The one node all these tests' jobs run on: the test that takes it down
 /// holds this for writing, the others for reading.
@@ -119,9 +119,6 @@ fn the_report_tells_the_wait_in_the_queue_from_the_run() {
     let run = p.maestro(&["run", "--json", "--report", "run.html"]);
     assert_eq!(run.code, 0, "{run:?}");
     let html = p.read("run.html");
-    let start =
-        html.find("id=\"maestro-data\">").expect("data element") + "id=\"maestro-data\">".len();
-    let end = start + html[start..].find("</script>").unwrap();
     let checks = python(
         r#"
 import json, sys
@@ -139,7 +136,7 @@ assert max(a["queued_ms"] for a in attempts) >= 1500, attempts
 assert data["summary"]["task_ms"] < 8000, data["summary"]
 print("ok")
 "#,
-        &html[start..end],
+        report_data(&html),
     );
     assert_eq!(checks.trim(), "ok");
     let finished: Vec<&str> =

@@ -215,6 +215,14 @@ fn chromium(page: &Path, args: &[String]) -> std::process::Output {
     output
 }
 
+/// The run data a report page embeds, as JSON text.
+pub fn report_data(html: &str) -> &str {
+    let marker = "id=\"maestro-data\">";
+    let start = html.find(marker).expect("a data element") + marker.len();
+    let end = start + html[start..].find("</script>").expect("the data element's end");
+    &html[start..end]
+}
+
 /// Opens `page` in headless Chromium, lets its scripts run, and returns
 /// the DOM and what went to the console.
 pub fn render(page: &Path) -> Rendered {
