@@ -85,26 +85,13 @@ impl LocalExecutor {
 
     /// Opens the files of `output`: stdout's, then stderr's when apart.
     fn open_files(&mut self, files: &OutputFiles) -> io::Result<(File, Option<File>)> {
-        match files {
-            OutputFiles::Log { path, attempt: 1 } => match self.log_ahead.take() {
-                Some((ahead, file)) if ahead == *path => Ok((file, None)),
-                other => {
-                    self.log_ahead = other;
-                    Ok((private::create(path)?, None))
-                }
-            },
-            OutputFiles::Log { path, attempt } => {
-                let mut file = private::append(path)?;
-                writeln!(file, "maestro: --- attempt {attempt} ---")?;
-                Ok((file, None))
-            }
-            OutputFiles::Appended { stdout, stderr } => {
-                let open = |path: &PathBuf| private::append(path);
-                let out = open(stdout)?;
-                let err = if stderr == stdout { None } else { Some(open(stderr)?) };
-                Ok((out, err))
+        if let OutputFiles::Log { path, attempt: 1 } = files {
+            match self.log_ahead.take() {
+                Some((ahead, file)) if ahead == *path => return Ok((file, None)),
+                other => self.log_ahead = other,
             }
         }
+        files.open()
     }
 
     /// Starts `launch` in a new process group; returns its pid (= its group).

@@ -16,13 +16,15 @@ pub mod signals;
 pub mod slurm;
 pub mod spawn;
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::flow::BatchOptions;
+use crate::private;
 
 /// How one attempt's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +222,25 @@ impl OutputFiles {
         match self {
             OutputFiles::Log { path, .. } => (path, path),
             OutputFiles::Appended { stdout, stderr } => (stdout, stderr),
+        }
+    }
+
+    /// Opens the files for an attempt to write: stdout's, then stderr's
+    /// when apart. A log is made anew for attempt 1 and appended to after
+    /// its separator line for a later one.
+    pub fn open(&self) -> io::Result<(File, Option<File>)> {
+        match self {
+            OutputFiles::Log { path, attempt: 1 } => Ok((private::create(path)?, None)),
+            OutputFiles::Log { path, attempt } => {
+                let mut file = private::append(path)?;
+                writeln!(file, "maestro: --- attempt {attempt} ---")?;
+                Ok((file, None))
+            }
+            OutputFiles::Appended { stdout, stderr } => {
+                let out = private::append(stdout)?;
+                let err = if stderr == stdout { None } else { Some(private::append(stderr)?) };
+                Ok((out, err))
+            }
         }
     }
 }

@@ -141,7 +141,7 @@ impl SlurmExecutor {
     /// Runs `launch` as the job `orphan` of an earlier run: follows it if
     /// it is still queued or running, takes its success if it is done.
     fn adopt(&mut self, launch: Launch, handle: Handle, orphan: Orphan) -> io::Result<()> {
-        Self::open_output(&launch.output.files)?;
+        launch.output.files.open()?;
         let log = launch.output.files.paths().0.to_path_buf();
         let outputs = orphan.file.outputs.clone().zip(outputs_file(&launch));
         self.adopted.insert(handle, Adopted { logs: (orphan.file.log.clone(), log), outputs });
@@ -205,26 +205,12 @@ impl SlurmExecutor {
 
     /// The attempt's log, made anew for attempt 1, or with the line that
     /// opens a later attempt.
-    fn open_output(files: &OutputFiles) -> io::Result<()> {
-        match files {
-            OutputFiles::Log { path, attempt: 1 } => private::create(path).map(drop),
-            OutputFiles::Log { path, attempt } => {
-                let mut file = private::append(path)?;
-                writeln!(file, "maestro: --- attempt {attempt} ---")
-            }
-            OutputFiles::Appended { stdout, stderr } => {
-                private::append(stdout)?;
-                private::append(stderr).map(drop)
-            }
-        }
-    }
-
     fn prepare_attempt(&mut self, launch: Launch, handle: Handle) -> io::Result<Submission> {
         if !self.jobs_dir_made {
             private::make_dir(&self.jobs_dir)?;
             self.jobs_dir_made = true;
         }
-        Self::open_output(&launch.output.files)?;
+        launch.output.files.open()?;
         let tails = tails(&launch.output)?;
         let stem = self.jobs_dir.join(handle.0.to_string());
         let records = RecordPaths {
