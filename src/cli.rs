@@ -38,6 +38,8 @@ fn executors() -> impl TypedValueParser<Value = ExecutorKind> {
     PossibleValuesParser::new([
         PossibleValue::new("local").help("Processes on this machine"),
         PossibleValue::new("slurm").help("One Slurm job per task, submitted with sbatch"),
+        PossibleValue::new("workers")
+            .help("`maestro worker` processes you start, which join the run (it prints how)"),
     ])
     .map(|name| ExecutorKind::from_name(&name).unwrap_or(ExecutorKind::Local))
 }
@@ -74,6 +76,9 @@ pub enum Command {
     /// Stop this folder's runs: a running maestro is asked to stop (as by
     /// Ctrl-C), and the Slurm jobs of a run whose maestro is gone are cancelled.
     Cancel(CancelArgs),
+    /// Join a run as a worker: run its tasks here until it ends
+    /// (`maestro worker --join .maestro/workers/RUN.join`, as the run prints).
+    Worker(WorkerArgs),
     /// Write a run's report: one self-contained HTML page (timeline, critical
     /// path, failures), or a trace for ui.perfetto.dev.
     Report(ReportArgs),
@@ -270,6 +275,18 @@ pub struct CancelArgs {
     /// The flow file whose runs to stop [default: runs in ./.maestro].
     #[arg(short, long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+/// `maestro worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The run's join file: where it listens, and the secret that lets its
+    /// workers in (it is private: the secret is never on a command line).
+    #[arg(long, value_name = "FILE")]
+    pub join: PathBuf,
+    /// Tasks run at once here [default: the CPUs this worker may use].
+    #[arg(long, value_name = "N")]
+    pub slots: Option<u32>,
 }
 
 /// `maestro log`.

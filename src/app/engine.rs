@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::exec::local::LocalExecutor;
 use crate::exec::slurm::{self, SlurmExecutor, SlurmRun, StatusSource};
+use crate::exec::workers::WorkersExecutor;
 use crate::exec::{Executor, Request};
 use crate::flow::{ExecutorKind, SlurmSettings, StatusCommand};
 use crate::graph::Graph;
@@ -24,6 +25,8 @@ pub enum Backend {
     Local,
     /// One Slurm job per attempt.
     Slurm(SlurmSettings),
+    /// `maestro worker` processes, started by hand, joining the run.
+    Workers,
 }
 
 impl Backend {
@@ -35,20 +38,22 @@ impl Backend {
     ) -> Backend {
         match flag.or(in_flow) {
             Some(ExecutorKind::Slurm) => Backend::Slurm(settings),
+            Some(ExecutorKind::Workers) => Backend::Workers,
             Some(ExecutorKind::Local) | None => Backend::Local,
         }
     }
 
-    /// Whether attempts are batch jobs (`-j` then counts jobs, not CPUs).
+    /// Whether attempts go elsewhere (`-j` then counts attempts in flight,
+    /// not CPUs).
     pub fn is_batch(&self) -> bool {
-        matches!(self, Backend::Slurm(_))
+        matches!(self, Backend::Slurm(_) | Backend::Workers)
     }
 
     /// Checks, before anything is recorded, that the backend can work
     /// here: Slurm's commands must be installed.
     pub fn check(&self) -> Result<()> {
         match self {
-            Backend::Local => Ok(()),
+            Backend::Local | Backend::Workers => Ok(()),
             Backend::Slurm(_) => slurm::check_sbatch().map_err(|why| {
                 Error::usage_hint(
                     format!("--executor slurm: {why}"),
@@ -82,25 +87,40 @@ pub fn engine(
                 StatusCommand::Auto if slurm::accounting_works() => StatusSource::Sacct,
                 StatusCommand::Auto => StatusSource::Squeue,
             };
-            let state_dir =
-                std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-            let env = vec![(
-                crate::prims::STATE_ENV.to_string(),
-                state_dir.to_string_lossy().into_owned(),
-            )];
             let run = SlurmRun {
                 run: run_id,
-                state_dir,
+                state_dir: absolute(state_dir),
+                env: state_env(state_dir),
                 settings: *settings,
                 since: SystemTime::now(),
-                env,
             };
             let executor = SlurmExecutor::new(&run, source)
                 .map_err(|e| Error::system("cannot start talking to Slurm", e))?;
             Box::new(executor)
         }
+        Backend::Workers => {
+            let executor = WorkersExecutor::new(state_dir, run_id, state_env(state_dir))
+                .map_err(|e| Error::system("cannot listen for workers", e))?;
+            eprintln!(
+                "maestro: waiting for workers: maestro worker --join {}",
+                executor.join_path().display()
+            );
+            Box::new(executor)
+        }
     };
     Ok((executor, poller))
+}
+
+/// `state_dir`, whole, as tasks elsewhere must name it.
+fn absolute(state_dir: &Path) -> std::path::PathBuf {
+    std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf())
+}
+
+/// What tasks run elsewhere are told of the run's state directory (where
+/// the primitives they use live).
+fn state_env(state_dir: &Path) -> Vec<(String, String)> {
+    let state_dir = absolute(state_dir);
+    vec![(crate::prims::STATE_ENV.to_string(), state_dir.to_string_lossy().into_owned())]
 }
 
 /// The `sbatch` options instance `instance` of `graph` would be submitted

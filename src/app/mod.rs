@@ -10,6 +10,7 @@ mod map;
 mod prims;
 mod report;
 mod state;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,6 +60,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Command::History(args) => history::history(&args),
         Command::Log(args) => history::log(&args),
         Command::Cancel(args) => cancel::cancel(&args),
+        Command::Worker(args) => worker::worker(&args),
         Command::Report(args) => report::report(&args),
         Command::Graph(args) => graph::graph(&args),
         Command::Completions(args) => docs::completions(&args),

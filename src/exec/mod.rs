@@ -15,6 +15,7 @@ pub mod local;
 pub mod signals;
 pub mod slurm;
 pub mod spawn;
+pub mod workers;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -53,17 +53,20 @@ pub enum ExecutorKind {
     Local,
     /// One Slurm job per task attempt.
     Slurm,
+    /// `maestro worker` processes that join the run (started by hand).
+    Workers,
 }
 
 impl ExecutorKind {
     /// The names users write, in the order of the variants.
-    pub const NAMES: [&str; 2] = ["local", "slurm"];
+    pub const NAMES: [&str; 3] = ["local", "slurm", "workers"];
 
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<ExecutorKind> {
         match name {
             "local" => Some(ExecutorKind::Local),
             "slurm" => Some(ExecutorKind::Slurm),
+            "workers" => Some(ExecutorKind::Workers),
             _ => None,
         }
     }

@@ -150,7 +150,8 @@ impl<'a> TerminalReporter<'a> {
         let label = self.label(instance);
         let label = if self.rich { format!("\x1b[1m{label}\x1b[0m") } else { label.to_string() };
         let ran = format_duration(attempt.duration);
-        let waited = if attempt.queued.is_zero() {
+        // A wait too short to print as more than 0.00s is not worth a word.
+        let waited = if attempt.queued < std::time::Duration::from_millis(5) {
             String::new()
         } else {
             format!(" after {} in the queue", format_duration(attempt.queued))

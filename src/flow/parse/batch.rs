@@ -41,7 +41,7 @@ const OWN_OPTIONS: [(&str, Option<char>, &str); 19] = [
 ];
 
 impl Checker {
-    /// `executor = "local"` or `"slurm"`.
+    /// `executor = "local"`, `"slurm"` or `"workers"`.
     pub(super) fn executor(&mut self, value: &Node<'_>) -> Option<Spanned<ExecutorKind>> {
         let name = self.string(value, "'executor'")?;
         match ExecutorKind::from_name(&name.value) {

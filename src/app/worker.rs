@@ -1,0 +1,246 @@
+//! `maestro worker --join FILE`: joins a run and runs what it sends with
+//! the local backend (process groups, timeouts by the run's word, usage),
+//! sending back each attempt's start, output and end, until the run says
+//! to leave or is gone.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use crate::cli::WorkerArgs;
+use crate::error::{Error, Result};
+use crate::exec::local::LocalExecutor;
+use crate::exec::workers::link::{self, Join, Wake};
+use crate::exec::workers::protocol::{self, FromWorker, Job, ToWorker, VERSION};
+use crate::exec::workers::{HEARTBEAT, LOST_AFTER, host_name};
+use crate::exec::{
+    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Request, Urgency, Watch,
+};
+use crate::exit_code;
+use crate::runner::reactor::{Poller, Reactor};
+
+/// How long to try each address of the run.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
+pub fn worker(args: &WorkerArgs) -> Result<i32> {
+    let join = Join::read(&args.join).map_err(|why| {
+        Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
+    })?;
+    let stream = connect(&join.addresses)?;
+    let _ = stream.set_nodelay(true);
+    let slots = match args.slots {
+        Some(0) => return Err(Error::usage("--slots 0: a worker runs at least one task")),
+        Some(slots) => slots,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    };
+    let hello = FromWorker::Hello {
+        version: VERSION,
+        secret: join.secret.into_bytes(),
+        host: host_name(),
+        pid: std::process::id(),
+        slots,
+    };
+    let lost = |e| Error::system("the run is gone", e);
+    (&stream).write_all(&hello.encode()).map_err(lost)?;
+    let setup = |e| Error::system("cannot set up the worker", e);
+    let mut poller = Poller::new().map_err(setup)?;
+    let executor = LocalExecutor::new(&[]).map_err(setup)?;
+    let (wake_read, wake) = Wake::pair().map_err(setup)?;
+    let (news_in, news) = channel();
+    let reader = stream.try_clone().map_err(setup)?;
+    link::spawn_reader(reader, protocol::MAX_FRAME, ToWorker::decode, |m| m, news_in, wake)
+        .map_err(setup)?;
+    let mut here = Worker {
+        stream,
+        executor,
+        ids: HashMap::new(),
+        handles: HashMap::new(),
+        last_sent: Instant::now(),
+        last_heard: Instant::now(),
+        leaving: false,
+    };
+    loop {
+        let deadline = (here.last_sent + HEARTBEAT).min(here.last_heard + LOST_AFTER);
+        let stop = poller
+            .wait(Some(deadline), &here.executor, Some(wake_read.as_raw_fd()))
+            .map_err(|e| Error::system("cannot wait", e))?;
+        if !stop.is_empty() {
+            here.stop_all();
+            return Ok(exit_code::INTERRUPTED);
+        }
+        while let Ok(message) = news.try_recv() {
+            here.last_heard = Instant::now();
+            match message {
+                Ok(message) => here.heard(message),
+                // The run ended (after telling us to leave) or is gone.
+                Err(why) => {
+                    here.stop_all();
+                    if here.leaving {
+                        return Ok(exit_code::SUCCESS);
+                    }
+                    eprintln!("maestro worker: the run is gone: {why}");
+                    return Ok(exit_code::RUN_BROKE_OFF);
+                }
+            }
+        }
+        if !here.forward() {
+            here.stop_all();
+            eprintln!("maestro worker: the run is gone: the connection broke");
+            return Ok(exit_code::RUN_BROKE_OFF);
+        }
+        if here.leaving && here.ids.is_empty() {
+            return Ok(exit_code::SUCCESS);
+        }
+        let now = Instant::now();
+        if now.saturating_duration_since(here.last_heard) >= LOST_AFTER {
+            here.stop_all();
+            eprintln!("maestro worker: the run is gone: it went silent");
+            return Ok(exit_code::RUN_BROKE_OFF);
+        }
+        if now.saturating_duration_since(here.last_sent) >= HEARTBEAT
+            && !here.send(&FromWorker::Heartbeat)
+        {
+            here.stop_all();
+            return Ok(exit_code::RUN_BROKE_OFF);
+        }
+    }
+}
+
+/// Tries the run's addresses in order.
+fn connect(addresses: &[String]) -> Result<TcpStream> {
+    let mut why = String::new();
+    for address in addresses {
+        let resolved = address.to_socket_addrs().map(|all| all.collect::<Vec<_>>());
+        match resolved {
+            Ok(all) => {
+                for at in all {
+                    match TcpStream::connect_timeout(&at, CONNECT_WAIT) {
+                        Ok(stream) => return Ok(stream),
+                        Err(e) => why = format!("{address}: {e}"),
+                    }
+                }
+            }
+            Err(e) => why = format!("{address}: {e}"),
+        }
+    }
+    Err(Error::usage_hint(
+        format!("cannot reach the run ({why})"),
+        "is it still running, and is its machine reachable from here?",
+    ))
+}
+
+/// The worker's side of its attempts.
+struct Worker {
+    stream: TcpStream,
+    executor: LocalExecutor,
+    /// The run's id of each attempt running here, and back.
+    ids: HashMap<Handle, u64>,
+    handles: HashMap<u64, Handle>,
+    last_sent: Instant,
+    last_heard: Instant,
+    /// Told to leave: no new work, out once nothing runs.
+    leaving: bool,
+}
+
+impl Worker {
+    fn send(&mut self, message: &FromWorker) -> bool {
+        self.last_sent = Instant::now();
+        (&self.stream).write_all(&message.encode()).is_ok()
+    }
+
+    fn heard(&mut self, message: ToWorker) {
+        match message {
+            ToWorker::Welcome { .. } | ToWorker::Heartbeat => {}
+            ToWorker::Run(job) if !self.leaving => self.run(job),
+            ToWorker::Run(_) => {}
+            ToWorker::Cancel { id, forced } => {
+                if let Some(&handle) = self.handles.get(&id) {
+                    let urgency = if forced { Urgency::Forced } else { Urgency::Graceful };
+                    self.executor.cancel(handle, urgency);
+                }
+            }
+            ToWorker::Leave => {
+                self.leaving = true;
+                self.stop_all();
+            }
+        }
+    }
+
+    fn run(&mut self, job: Job) {
+        // The output comes back to the run, which writes the files; here
+        // it only passes through.
+        let null = PathBuf::from("/dev/null");
+        let launch = Launch {
+            cmd: job.cmd,
+            dir: PathBuf::from(OsString::from_vec(job.dir)),
+            env: job.env,
+            output: Output {
+                files: OutputFiles::Appended { stdout: null.clone(), stderr: null },
+                watch: if job.merged { Watch::Merged } else { Watch::Split },
+            },
+            name: job.id.to_string(),
+            request: Request::default(),
+        };
+        match self.executor.start(launch) {
+            Ok(handle) => {
+                self.ids.insert(handle, job.id);
+                self.handles.insert(job.id, handle);
+            }
+            Err(why) => {
+                self.send(&FromWorker::Refused { id: job.id, why });
+            }
+        }
+    }
+
+    /// Sends what the attempts did; false when the run cannot be told.
+    fn forward(&mut self) -> bool {
+        let mut events = Vec::new();
+        if self.executor.collect(&mut events).is_err() {
+            return false;
+        }
+        let mut ok = true;
+        for event in events {
+            let message = match event {
+                ExecEvent::Started { handle, .. } => {
+                    let Some(&id) = self.ids.get(&handle) else { continue };
+                    FromWorker::Started { id }
+                }
+                ExecEvent::Output { handle, bytes, stderr } => {
+                    let Some(&id) = self.ids.get(&handle) else { continue };
+                    FromWorker::Output { id, stderr, bytes }
+                }
+                ExecEvent::Ended { handle, termination, usage, .. } => {
+                    let Some(id) = self.ids.remove(&handle) else { continue };
+                    self.handles.remove(&id);
+                    FromWorker::Ended {
+                        id,
+                        termination,
+                        cpu_us: usage.cpu.as_micros() as u64,
+                        max_rss_kib: usage.max_rss_kib,
+                    }
+                }
+                ExecEvent::Rejected { handle, why } => {
+                    let Some(id) = self.ids.remove(&handle) else { continue };
+                    self.handles.remove(&id);
+                    FromWorker::Refused { id, why }
+                }
+                ExecEvent::Submitted { .. } | ExecEvent::Requeued { .. } => continue,
+            };
+            ok &= self.send(&message);
+        }
+        ok
+    }
+
+    /// Kills whatever runs here.
+    fn stop_all(&mut self) {
+        for &handle in self.ids.keys() {
+            self.executor.cancel(handle, Urgency::Forced);
+        }
+    }
+}

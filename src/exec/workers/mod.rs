@@ -1,0 +1,524 @@
+//! The workers backend: `maestro worker` processes (in Slurm allocations,
+//! over ssh, or started by hand) join the run over TCP and run its
+//! attempts with the local backend of their own machine. The run keeps the
+//! DAG, the logs and the history: a worker sends back what its attempts
+//! write, and this side writes it into the attempts' files, so a worker
+//! needs no access to the private `.maestro/`.
+//!
+//! A thread accepts connections; each worker's frames are read by a thread
+//! of its own (`link.rs`) and reach the loop through a channel and a
+//! wake-up pipe. Everything else (which worker runs what, heartbeats, a
+//! lost worker's attempts) happens in the loop, here.
+
+pub mod link;
+pub mod protocol;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use self::link::{Join, Wake};
+use self::protocol::{FromWorker, HELLO_MAX, Job, ToWorker, VERSION};
+use super::{BatchEnd, ExecEvent, Executor, Handle, Launch, Termination, Urgency, Usage, Watch};
+use crate::private;
+
+/// How often each side says it is there when it has nothing else to say.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A worker silent this long is lost (and a run silent this long, to a
+/// worker).
+pub const LOST_AFTER: Duration = Duration::from_secs(5);
+/// An attempt whose worker was lost this many times ends as a node failure
+/// instead of going to another worker (it may be what kills them).
+const LOST_LIMIT: u32 = 3;
+/// How long a connection may take to say who it is.
+const HELLO_WAIT: Duration = Duration::from_secs(10);
+
+/// What the threads tell the loop.
+enum News {
+    /// A worker showed the secret.
+    Joined { worker: u32, stream: TcpStream, host: String, slots: u32 },
+    /// A worker said this, or its connection ended (`Err`).
+    Said { worker: u32, message: Result<FromWorker, String> },
+}
+
+/// One worker in the run.
+struct Worker {
+    stream: TcpStream,
+    host: String,
+    slots: u32,
+    used: u32,
+    last_heard: Instant,
+    last_sent: Instant,
+    attempts: HashSet<Handle>,
+}
+
+/// One attempt, from its start to its end.
+struct Attempt {
+    launch: Launch,
+    /// The worker it was sent to, while it is on one.
+    worker: Option<u32>,
+    /// The slots it takes there.
+    slots: u32,
+    started: bool,
+    /// Its output files, open while it is in the run.
+    files: (File, Option<File>),
+    /// How often its worker was lost under it.
+    lost: u32,
+    /// Asked to stop.
+    cancelled: Option<Urgency>,
+}
+
+/// Runs attempts on the workers that join.
+pub struct WorkersExecutor {
+    news: Receiver<News>,
+    wake: File,
+    listening: Listening,
+    join_path: PathBuf,
+    /// Variables every attempt gets (where the run's state is).
+    env: Vec<(String, String)>,
+    workers: BTreeMap<u32, Worker>,
+    /// Attempts not on a worker yet, in the order they came.
+    waiting: VecDeque<Handle>,
+    attempts: HashMap<Handle, Attempt>,
+    next_handle: u64,
+    ready: Vec<ExecEvent>,
+}
+
+impl WorkersExecutor {
+    /// Listens for run `run`'s workers on every interface, writing where and
+    /// the secret into its join file in `state_dir`. Every attempt gets the
+    /// variables of `env`.
+    pub fn new(
+        state_dir: &Path,
+        run: u64,
+        env: Vec<(String, String)>,
+    ) -> io::Result<WorkersExecutor> {
+        let listener = TcpListener::bind("0.0.0.0:0")?;
+        let port = listener.local_addr()?.port();
+        let join = Join::new(vec![format!("{}:{port}", host_name()), format!("127.0.0.1:{port}")])?;
+        let join_path = link::join_path(state_dir, run);
+        private::make_dir(join_path.parent().expect("a join file is in a folder"))?;
+        join.write(&join_path)?;
+        let (wake_read, wake) = Wake::pair()?;
+        let (news_in, news) = channel();
+        let listening = Listening::start(listener, join.secret, news_in, wake)?;
+        Ok(WorkersExecutor {
+            news,
+            wake: wake_read,
+            listening,
+            join_path,
+            env,
+            workers: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            attempts: HashMap::new(),
+            next_handle: 0,
+            ready: Vec::new(),
+        })
+    }
+
+    /// The file a worker joins with: `maestro worker --join FILE`.
+    pub fn join_path(&self) -> &Path {
+        &self.join_path
+    }
+
+    /// Workers in the run now.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn send(&mut self, worker: u32, message: &ToWorker) -> bool {
+        let Some(w) = self.workers.get_mut(&worker) else { return false };
+        w.last_sent = Instant::now();
+        (&w.stream).write_all(&message.encode()).is_ok()
+    }
+
+    /// Sends waiting attempts to workers with room for them, first come
+    /// first served, to the worker with the most room.
+    fn dispatch(&mut self) {
+        let mut broken = Vec::new();
+        while let Some(&handle) = self.waiting.front() {
+            let Some(attempt) = self.attempts.get(&handle) else {
+                self.waiting.pop_front();
+                continue;
+            };
+            let want = attempt.launch.request.cpus.max(1);
+            // A task asking more than a worker has gets the whole worker.
+            let room = |w: &Worker| w.slots - w.used >= want.min(w.slots);
+            let Some((&worker, w)) = self
+                .workers
+                .iter()
+                .filter(|(_, w)| room(w))
+                .max_by_key(|&(&id, w)| (w.slots - w.used, std::cmp::Reverse(id)))
+            else {
+                break;
+            };
+            let slots = want.min(w.slots);
+            self.waiting.pop_front();
+            let job = self.job(handle);
+            let w = self.workers.get_mut(&worker).expect("chosen");
+            w.used += slots;
+            w.attempts.insert(handle);
+            let attempt = self.attempts.get_mut(&handle).expect("waiting");
+            attempt.worker = Some(worker);
+            attempt.slots = slots;
+            if !self.send(worker, &ToWorker::Run(job)) {
+                broken.push(worker);
+                break;
+            }
+        }
+        for worker in broken {
+            self.lose(worker, "the connection broke");
+        }
+    }
+
+    fn job(&self, handle: Handle) -> Job {
+        let launch = &self.attempts[&handle].launch;
+        let (stdout, stderr) = launch.output.files.paths();
+        let merged = match launch.output.watch {
+            Watch::Merged => true,
+            Watch::Split => false,
+            Watch::No => stdout == stderr,
+        };
+        let mut env = self.env.clone();
+        env.extend(launch.env.iter().cloned());
+        Job {
+            id: handle.0,
+            cmd: launch.cmd.clone(),
+            dir: launch.dir.as_os_str().as_encoded_bytes().to_vec(),
+            env,
+            merged,
+        }
+    }
+
+    /// A worker is gone: what ran there goes back to wait for another.
+    fn lose(&mut self, worker: u32, why: &str) {
+        let Some(w) = self.workers.remove(&worker) else { return };
+        let _ = w.stream.shutdown(Shutdown::Both);
+        let mut requeued = Vec::new();
+        for handle in w.attempts {
+            let Some(attempt) = self.attempts.get_mut(&handle) else { continue };
+            attempt.worker = None;
+            attempt.lost += 1;
+            if attempt.cancelled.is_some() {
+                self.end(handle, Termination::Signaled(libc::SIGKILL), Usage::default());
+                continue;
+            }
+            if attempt.lost >= LOST_LIMIT {
+                self.end(handle, Termination::Batch(BatchEnd::NodeFailure), Usage::default());
+                continue;
+            }
+            let note = format!(
+                "maestro: --- its worker on {} was lost ({why}); it runs again ---\n",
+                w.host
+            );
+            let _ = attempt.files.0.write_all(note.as_bytes());
+            if attempt.started {
+                attempt.started = false;
+                self.ready.push(ExecEvent::Requeued { handle });
+            }
+            requeued.push(handle);
+        }
+        // Back at the front, in the order they came.
+        requeued.sort();
+        for handle in requeued.into_iter().rev() {
+            self.waiting.push_front(handle);
+        }
+    }
+
+    fn end(&mut self, handle: Handle, termination: Termination, usage: Usage) {
+        let Some(attempt) = self.attempts.remove(&handle) else { return };
+        if let Some(worker) = attempt.worker
+            && let Some(w) = self.workers.get_mut(&worker)
+        {
+            w.used -= attempt.slots;
+            w.attempts.remove(&handle);
+        }
+        let late_by = Duration::ZERO;
+        self.ready.push(ExecEvent::Ended { handle, termination, usage, late_by });
+    }
+
+    fn heard(&mut self, worker: u32, message: FromWorker) {
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.last_heard = Instant::now();
+        }
+        // An attempt is the worker's only while it is on it.
+        let mine = |attempts: &HashMap<Handle, Attempt>, id: u64| {
+            let handle = Handle(id);
+            attempts.get(&handle).is_some_and(|a| a.worker == Some(worker)).then_some(handle)
+        };
+        match message {
+            FromWorker::Heartbeat => {}
+            FromWorker::Started { id } => {
+                if let Some(handle) = mine(&self.attempts, id) {
+                    self.attempts.get_mut(&handle).expect("mine").started = true;
+                    self.ready.push(ExecEvent::Started { handle, late_by: Duration::ZERO });
+                }
+            }
+            FromWorker::Output { id, stderr, bytes } => {
+                let Some(handle) = mine(&self.attempts, id) else { return };
+                let attempt = self.attempts.get_mut(&handle).expect("mine");
+                let file = match (&mut attempt.files, stderr) {
+                    ((_, Some(err)), true) => err,
+                    ((out, _), _) => out,
+                };
+                let _ = file.write_all(&bytes);
+                match attempt.launch.output.watch {
+                    Watch::No => {}
+                    Watch::Merged => {
+                        self.ready.push(ExecEvent::Output { handle, bytes, stderr: false })
+                    }
+                    Watch::Split => self.ready.push(ExecEvent::Output { handle, bytes, stderr }),
+                }
+            }
+            FromWorker::Ended { id, termination, cpu_us, max_rss_kib } => {
+                if let Some(handle) = mine(&self.attempts, id) {
+                    let usage = Usage { cpu: Duration::from_micros(cpu_us), max_rss_kib };
+                    self.end(handle, termination, usage);
+                }
+            }
+            FromWorker::Refused { id, why } => {
+                if let Some(handle) = mine(&self.attempts, id) {
+                    let attempt = self.attempts.remove(&handle).expect("mine");
+                    if let Some(w) = self.workers.get_mut(&worker) {
+                        w.used -= attempt.slots;
+                        w.attempts.remove(&handle);
+                    }
+                    self.ready.push(ExecEvent::Rejected { handle, why });
+                }
+            }
+            FromWorker::Hello { .. } => self.lose(worker, "it said hello twice"),
+        }
+    }
+
+    /// Heartbeats out, and workers silent too long lost.
+    fn keep_alive(&mut self, now: Instant) {
+        let silent: Vec<u32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| now.saturating_duration_since(w.last_heard) >= LOST_AFTER)
+            .map(|(&id, _)| id)
+            .collect();
+        for worker in silent {
+            self.lose(worker, "it went silent");
+        }
+        let quiet: Vec<u32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| now.saturating_duration_since(w.last_sent) >= HEARTBEAT)
+            .map(|(&id, _)| id)
+            .collect();
+        for worker in quiet {
+            if !self.send(worker, &ToWorker::Heartbeat) {
+                self.lose(worker, "the connection broke");
+            }
+        }
+    }
+}
+
+impl Executor for WorkersExecutor {
+    fn start(&mut self, launch: Launch) -> Result<Handle, String> {
+        let files =
+            launch.output.files.open().map_err(|e| {
+                format!("cannot open {}: {e}", launch.output.files.paths().0.display())
+            })?;
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        let attempt = Attempt {
+            launch,
+            worker: None,
+            slots: 0,
+            started: false,
+            files,
+            lost: 0,
+            cancelled: None,
+        };
+        self.attempts.insert(handle, attempt);
+        self.waiting.push_back(handle);
+        self.dispatch();
+        Ok(handle)
+    }
+
+    fn cancel(&mut self, handle: Handle, urgency: Urgency) {
+        let Some(attempt) = self.attempts.get_mut(&handle) else { return };
+        attempt.cancelled = Some(urgency);
+        let Some(worker) = attempt.worker else {
+            // Not on a worker yet: it never ran.
+            self.waiting.retain(|&h| h != handle);
+            let signal = match urgency {
+                Urgency::Graceful => libc::SIGTERM,
+                Urgency::Forced => libc::SIGKILL,
+            };
+            self.end(handle, Termination::Signaled(signal), Usage::default());
+            return;
+        };
+        let forced = urgency == Urgency::Forced;
+        if !self.send(worker, &ToWorker::Cancel { id: handle.0, forced }) {
+            self.lose(worker, "the connection broke");
+        }
+    }
+
+    fn queues(&self) -> bool {
+        true
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if !self.ready.is_empty() {
+            return Some(Instant::now());
+        }
+        self.workers
+            .values()
+            .map(|w| (w.last_heard + LOST_AFTER).min(w.last_sent + HEARTBEAT))
+            .min()
+    }
+
+    fn sources(&self, fds: &mut Vec<RawFd>) {
+        fds.push(self.wake.as_raw_fd());
+    }
+
+    fn collect(&mut self, events: &mut Vec<ExecEvent>) -> io::Result<()> {
+        link::drain(&self.wake);
+        while let Ok(news) = self.news.try_recv() {
+            match news {
+                News::Joined { worker, stream, host, slots } => {
+                    let now = Instant::now();
+                    let w = Worker {
+                        stream,
+                        host,
+                        slots: slots.max(1),
+                        used: 0,
+                        last_heard: now,
+                        last_sent: now,
+                        attempts: HashSet::new(),
+                    };
+                    self.workers.insert(worker, w);
+                    if !self.send(worker, &ToWorker::Welcome { worker }) {
+                        self.lose(worker, "the connection broke");
+                    }
+                }
+                News::Said { worker, message: Ok(message) } => self.heard(worker, message),
+                News::Said { worker, message: Err(why) } => self.lose(worker, &why),
+            }
+        }
+        self.keep_alive(Instant::now());
+        self.dispatch();
+        events.append(&mut self.ready);
+        Ok(())
+    }
+}
+
+impl Drop for WorkersExecutor {
+    fn drop(&mut self) {
+        let workers: Vec<u32> = self.workers.keys().copied().collect();
+        for worker in workers {
+            self.send(worker, &ToWorker::Leave);
+            if let Some(w) = self.workers.get(&worker) {
+                let _ = w.stream.shutdown(Shutdown::Write);
+            }
+        }
+        self.listening.stop();
+        let _ = std::fs::remove_file(&self.join_path);
+    }
+}
+
+/// The thread that takes connections.
+struct Listening {
+    port: u16,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Listening {
+    fn start(
+        listener: TcpListener,
+        secret: String,
+        news: Sender<News>,
+        wake: Wake,
+    ) -> io::Result<Listening> {
+        let port = listener.local_addr()?.port();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        let secret = Arc::new(secret);
+        let next_worker = Arc::new(AtomicU32::new(1));
+        std::thread::Builder::new().name("maestro-listen".into()).spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (secret, news, wake) = (secret.clone(), news.clone(), wake.clone());
+                let next_worker = next_worker.clone();
+                let _ = std::thread::Builder::new().name("maestro-hello".into()).spawn(move || {
+                    welcome(stream, &secret, &next_worker, news, wake);
+                });
+            }
+        })?;
+        Ok(Listening { port, stopped })
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wakes the thread out of `accept`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Takes a connection in if its first frame is a hello with the secret,
+/// then reads its frames for the loop.
+fn welcome(
+    stream: TcpStream,
+    secret: &str,
+    next_worker: &AtomicU32,
+    news: Sender<News>,
+    wake: Wake,
+) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HELLO_WAIT));
+    let mut reader = &stream;
+    let Ok(Some(body)) = protocol::read_frame(&mut reader, HELLO_MAX) else { return };
+    let Ok(FromWorker::Hello { version, secret: shown, host, slots, .. }) =
+        FromWorker::decode(&body)
+    else {
+        return;
+    };
+    if version != VERSION || !same_secret(shown.as_slice(), secret.as_bytes()) {
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
+    let Ok(writer) = stream.try_clone() else { return };
+    let worker = next_worker.fetch_add(1, Ordering::SeqCst);
+    if news.send(News::Joined { worker, stream: writer, host, slots }).is_err() {
+        return;
+    }
+    wake.ring();
+    link::pump(
+        stream,
+        protocol::MAX_FRAME,
+        FromWorker::decode,
+        move |message| News::Said { worker, message },
+        news,
+        wake,
+    );
+}
+
+/// Compares secrets in a time that does not depend on where they differ.
+fn same_secret(shown: &[u8], secret: &[u8]) -> bool {
+    shown.len() == secret.len() && shown.iter().zip(secret).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+}
+
+/// This machine's name, as workers elsewhere may reach it.
+pub fn host_name() -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the local buffer.
+    let ok = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    match ok && end > 0 {
+        true => String::from_utf8_lossy(&name[..end]).into_owned(),
+        false => "localhost".to_string(),
+    }
+}
