@@ -64,6 +64,7 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         last_sent: Instant::now(),
         last_heard: Instant::now(),
         leaving: false,
+        welcomed: false,
     };
     loop {
         let deadline = (here.last_sent + HEARTBEAT).min(here.last_heard + LOST_AFTER);
@@ -81,18 +82,21 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
                 // The run ended (after telling us to leave) or is gone.
                 Err(why) => {
                     here.stop_all();
-                    if here.leaving {
-                        return Ok(exit_code::SUCCESS);
-                    }
-                    eprintln!("maestro worker: the run is gone: {why}");
-                    return Ok(exit_code::RUN_BROKE_OFF);
+                    return match (here.leaving, here.welcomed) {
+                        (true, _) => Ok(exit_code::SUCCESS),
+                        (false, true) => Err(gone(&why)),
+                        (false, false) => Err(Error::Run(
+                            "the run did not let this worker in: its join file is from \
+                             another run, or stale"
+                                .to_string(),
+                        )),
+                    };
                 }
             }
         }
         if !here.forward() {
             here.stop_all();
-            eprintln!("maestro worker: the run is gone: the connection broke");
-            return Ok(exit_code::RUN_BROKE_OFF);
+            return Err(gone("the connection broke"));
         }
         if here.leaving && here.ids.is_empty() {
             return Ok(exit_code::SUCCESS);
@@ -100,16 +104,19 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         let now = Instant::now();
         if now.saturating_duration_since(here.last_heard) >= LOST_AFTER {
             here.stop_all();
-            eprintln!("maestro worker: the run is gone: it went silent");
-            return Ok(exit_code::RUN_BROKE_OFF);
+            return Err(gone("it went silent"));
         }
         if now.saturating_duration_since(here.last_sent) >= HEARTBEAT
             && !here.send(&FromWorker::Heartbeat)
         {
             here.stop_all();
-            return Ok(exit_code::RUN_BROKE_OFF);
+            return Err(gone("the connection broke"));
         }
     }
+}
+
+fn gone(why: &str) -> Error {
+    Error::Run(format!("the run is gone ({why}); the tasks running here were stopped"))
 }
 
 /// Tries the run's addresses in order.
@@ -146,6 +153,8 @@ struct Worker {
     last_heard: Instant,
     /// Told to leave: no new work, out once nothing runs.
     leaving: bool,
+    /// Let in by the run.
+    welcomed: bool,
 }
 
 impl Worker {
@@ -156,7 +165,8 @@ impl Worker {
 
     fn heard(&mut self, message: ToWorker) {
         match message {
-            ToWorker::Welcome { .. } | ToWorker::Heartbeat => {}
+            ToWorker::Welcome { .. } => self.welcomed = true,
+            ToWorker::Heartbeat => {}
             ToWorker::Run(job) if !self.leaving => self.run(job),
             ToWorker::Run(_) => {}
             ToWorker::Cancel { id, forced } => {

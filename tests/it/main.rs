@@ -25,6 +25,7 @@ mod signals;
 mod slurm;
 mod snapshots;
 mod state;
+mod workers;
 
 #[test]
 fn every_program_the_tests_need_is_here_under_ci() {

@@ -1,0 +1,140 @@
+//! `--executor workers` and `maestro worker`: workers started by hand (by
+//! the test, here) join a run over TCP on this machine.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::support::{Project, is_dead};
+
+/// The join file of the project's first run, once the run has written it.
+fn join_file(p: &Project) -> String {
+    p.wait_for(".maestro/workers/1.join");
+    p.path(".maestro/workers/1.join").display().to_string()
+}
+
+fn worker(p: &Project, join: &str, slots: u32) -> Child {
+    p.spawn(&["worker", "--join", join, "--slots", &slots.to_string()])
+}
+
+fn finish(child: Child) -> (i32, String, String) {
+    let output = child.wait_with_output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+fn lines(p: &Project, path: &str) -> Vec<String> {
+    let mut lines: Vec<String> = p.read(path).lines().map(str::to_string).collect();
+    lines.sort_by_key(|line| line.parse::<u32>().unwrap_or(u32::MAX));
+    lines
+}
+
+fn numbers(n: u32) -> Vec<String> {
+    (1..=n).map(|i| i.to_string()).collect()
+}
+
+fn for_each(n: u32, cmd: &str) -> String {
+    let items: Vec<String> = numbers(n).iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[tasks.t]\nfor_each = [{}]\ncmd = \"{cmd}\"\n", items.join(", "))
+}
+
+#[test]
+fn tasks_run_once_each_on_the_workers_that_join() {
+    let flow = for_each(200, "echo {} >> ran; echo out {}; echo err {} >&2");
+    let p = Project::with_flow(&flow);
+    let run = p.spawn(&["run", "--executor", "workers"]);
+    let join = join_file(&p);
+    let workers = [worker(&p, &join, 2), worker(&p, &join, 3)];
+    let (code, stdout, stderr) = finish(run);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .starts_with(&format!("maestro: waiting for workers: maestro worker --join {join}\n")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("200 ok"), "{stderr}");
+    assert_eq!(lines(&p, "ran"), numbers(200));
+    // Each task's output, written into its log by the run, both streams.
+    assert_eq!(p.read(".maestro/logs/1/t:57.log"), "out 57\nerr 57\n");
+    assert!(stdout.contains("=== t:57 (ok, "), "{stdout}");
+    for worker in workers {
+        let (code, _, stderr) = finish(worker);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    assert!(!p.path(".maestro/workers/1.join").exists(), "the join file outlived its run");
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_no_task_and_runs_none_twice_in_the_record() {
+    let flow = for_each(6, "echo {} >> started; sleep 2; echo {} >> done");
+    let p = Project::with_flow(&flow);
+    let run = p.spawn(&["run", "--executor", "workers", "--json"]);
+    let join = join_file(&p);
+    let doomed = worker(&p, &join, 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.path("started").exists().then(|| lines(&p, "started").len()) != Some(3) {
+        assert!(Instant::now() < deadline, "the first worker never took 3 tasks");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(doomed.id() as i32, libc::SIGKILL) };
+    let _ = finish(doomed);
+    let rescuer = worker(&p, &join, 6);
+    let (code, stdout, stderr) = finish(run);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&p, "done"), numbers(6), "every task ended once");
+    // The three on the killed worker started again elsewhere.
+    assert_eq!(lines(&p, "started").len(), 9);
+    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
+    assert_eq!(finished.len(), 6, "one end recorded per task: {finished:?}");
+    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    let lost = (1..=6)
+        .filter(|i| p.read(&format!(".maestro/logs/1/t:{i}.log")).contains("was lost"))
+        .count();
+    assert_eq!(lost, 3, "the logs of the tasks that ran again say why");
+    assert_eq!(finish(rescuer).0, 0);
+}
+
+#[test]
+fn ctrl_c_stops_the_workers_and_leaves_no_task_process() {
+    let flow = for_each(3, "echo $$ > pid-{}; sleep 60");
+    let p = Project::with_flow(&flow);
+    let run = p.spawn(&["run", "--executor", "workers"]);
+    let join = join_file(&p);
+    let helper = worker(&p, &join, 3);
+    for i in 1..=3 {
+        p.wait_for(&format!("pid-{i}"));
+    }
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let (code, _, stderr) = finish(run);
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(finish(helper).0, 0, "the worker leaves when told");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    for i in 1..=3 {
+        let pid: i32 = p.read(&format!("pid-{i}")).trim().parse().unwrap();
+        assert!(is_dead(pid), "task {i} (pid {pid}) outlived the run");
+    }
+}
+
+#[test]
+fn a_worker_with_a_join_file_of_another_run_is_turned_away() {
+    let p = Project::with_flow(&for_each(1, "true"));
+    let run = p.spawn(&["run", "--executor", "workers"]);
+    let join = join_file(&p);
+    let text = p.read(".maestro/workers/1.join");
+    let secret = text.lines().find(|l| l.starts_with("secret ")).unwrap();
+    p.file("stale.join", &text.replace(secret, "secret 00"));
+    let stale = p.maestro(&["worker", "--join", "stale.join"]);
+    assert_eq!(stale.code, 1, "{stale:?}");
+    assert_eq!(
+        stale.stderr,
+        "error: the run did not let this worker in: its join file is from another run, or stale\n"
+    );
+    let missing = p.maestro(&["worker", "--join", "nowhere.join"]);
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(missing.stderr.starts_with("error: cannot read nowhere.join: "), "{missing:?}");
+    let helper = worker(&p, &join, 1);
+    assert_eq!(finish(run).0, 0);
+    assert_eq!(finish(helper).0, 0);
+}
