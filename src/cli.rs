@@ -133,6 +133,10 @@ pub struct RunOptions {
     /// Where tasks run [default: `executor` in the file, else local].
     #[arg(long, value_name = "NAME", value_parser = executors())]
     pub executor: Option<ExecutorKind>,
+    /// With --executor slurm: run the tasks in N worker allocations (a few
+    /// sbatch calls), not one job per task [default: `workers` in [slurm]].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
 }
 
 /// `maestro par`.
@@ -287,6 +291,10 @@ pub struct WorkerArgs {
     /// Tasks run at once here [default: the CPUs this worker may use].
     #[arg(long, value_name = "N")]
     pub slots: Option<u32>,
+    /// Take no new task after this long ("50m"): an allocation's end comes
+    /// (the Slurm launcher sets it).
+    #[arg(long, value_name = "TIME")]
+    pub drain_after: Option<String>,
 }
 
 /// `maestro log`.

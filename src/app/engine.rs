@@ -2,14 +2,18 @@
 //! waiting: what `run`, `par` and `map` set up before their loop starts.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use crate::cli::RunOptions;
 use crate::error::{Error, Result};
+use crate::estimate;
 use crate::exec::local::LocalExecutor;
 use crate::exec::slurm::{self, SlurmExecutor, SlurmRun, StatusSource};
 use crate::exec::workers::WorkersExecutor;
+use crate::exec::workers::slurm::{Allocation, SlurmLauncher};
 use crate::exec::{Executor, Request};
-use crate::flow::{ExecutorKind, SlurmSettings, StatusCommand};
+use crate::flow::{BatchOptions, ExecutorKind, SlurmSettings, StatusCommand};
 use crate::graph::Graph;
 use crate::runner::reactor::Poller;
 use crate::shell::shell_quote;
@@ -19,42 +23,87 @@ use crate::shell::shell_quote;
 pub const SLURM_JOBS: u32 = 100;
 
 /// The backend a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     /// Processes on this machine.
     Local,
     /// One Slurm job per attempt.
     Slurm(SlurmSettings),
-    /// `maestro worker` processes, started by hand, joining the run.
-    Workers,
+    /// `maestro worker` processes joining the run: started by hand
+    /// (`None`), or in Slurm allocations.
+    Workers(Option<SlurmWorkers>),
+}
+
+/// Workers in Slurm allocations, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlurmWorkers {
+    /// How many at once.
+    pub count: u32,
+    /// CPUs of each (else a whole node's).
+    pub cpus: Option<u32>,
+    /// Each one's time limit (else from the work's recorded durations).
+    pub time: Option<Duration>,
+    /// Partition, account, ... from `[slurm]`.
+    pub batch: Arc<BatchOptions>,
+}
+
+/// How much work a run has, for sizing workers' allocations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sizing {
+    /// The selected instances' expected durations, summed.
+    pub work: Duration,
+    /// The longest chain of them.
+    pub critical: Duration,
 }
 
 impl Backend {
-    /// `--executor` if given, else the flow's `executor`, else local.
+    /// `--executor` if given, else the flow's `executor`, else local; with
+    /// Slurm, workers if `--workers` (or the flow's `workers`) says so.
     pub fn choose(
-        flag: Option<ExecutorKind>,
+        options: &RunOptions,
         in_flow: Option<ExecutorKind>,
         settings: SlurmSettings,
-    ) -> Backend {
-        match flag.or(in_flow) {
-            Some(ExecutorKind::Slurm) => Backend::Slurm(settings),
-            Some(ExecutorKind::Workers) => Backend::Workers,
-            Some(ExecutorKind::Local) | None => Backend::Local,
-        }
+        defaults: &BatchOptions,
+    ) -> Result<Backend> {
+        let kind = options.executor.or(in_flow);
+        let workers = options.workers.or(settings.workers);
+        Ok(match (kind, workers) {
+            (_, Some(0)) => {
+                return Err(Error::usage_hint(
+                    "--workers 0: at least one worker is needed",
+                    "use --workers 1 or more",
+                ));
+            }
+            (Some(ExecutorKind::Slurm), Some(count)) => Backend::Workers(Some(SlurmWorkers {
+                count,
+                cpus: settings.worker_cpus,
+                time: settings.worker_time,
+                batch: Arc::new(defaults.clone()),
+            })),
+            (Some(ExecutorKind::Slurm), None) => Backend::Slurm(settings),
+            (Some(ExecutorKind::Workers), _) => Backend::Workers(None),
+            (Some(ExecutorKind::Local) | None, Some(count)) => {
+                return Err(Error::usage_hint(
+                    format!("--workers {count}: workers need a launcher"),
+                    "add --executor slurm (or use --executor workers and start them by hand)",
+                ));
+            }
+            (Some(ExecutorKind::Local) | None, None) => Backend::Local,
+        })
     }
 
     /// Whether attempts go elsewhere (`-j` then counts attempts in flight,
     /// not CPUs).
     pub fn is_batch(&self) -> bool {
-        matches!(self, Backend::Slurm(_) | Backend::Workers)
+        matches!(self, Backend::Slurm(_) | Backend::Workers(_))
     }
 
     /// Checks, before anything is recorded, that the backend can work
     /// here: Slurm's commands must be installed.
     pub fn check(&self) -> Result<()> {
         match self {
-            Backend::Local | Backend::Workers => Ok(()),
-            Backend::Slurm(_) => slurm::check_sbatch().map_err(|why| {
+            Backend::Local | Backend::Workers(None) => Ok(()),
+            Backend::Slurm(_) | Backend::Workers(Some(_)) => slurm::check_sbatch().map_err(|why| {
                 Error::usage_hint(
                     format!("--executor slurm: {why}"),
                     "run maestro where Slurm's commands are (a cluster's login node)",
@@ -72,6 +121,7 @@ pub fn engine(
     backend: &Backend,
     state_dir: &Path,
     run_id: u64,
+    sizing: Sizing,
 ) -> Result<(Box<dyn Executor>, Poller)> {
     let setup = |e| Error::system("cannot set up process supervision", e);
     let poller = Poller::new().map_err(setup)?;
@@ -98,18 +148,46 @@ pub fn engine(
                 .map_err(|e| Error::system("cannot start talking to Slurm", e))?;
             Box::new(executor)
         }
-        Backend::Workers => {
+        Backend::Workers(launch) => {
             let executor = WorkersExecutor::new(state_dir, run_id, state_env(state_dir))
                 .map_err(|e| Error::system("cannot listen for workers", e))?;
-            eprintln!(
-                "maestro: waiting for workers: maestro worker --join {}",
-                executor.join_path().display()
-            );
-            Box::new(executor)
+            match launch {
+                None => {
+                    eprintln!(
+                        "maestro: waiting for workers: maestro worker --join {}",
+                        executor.join_path().display()
+                    );
+                    Box::new(executor)
+                }
+                Some(asked) => {
+                    let allocation = allocation(asked, sizing);
+                    let launcher =
+                        SlurmLauncher::new(state_dir, run_id, executor.join_path(), allocation)
+                            .map_err(|e| {
+                                Error::system("cannot write the workers' job script", e)
+                            })?;
+                    Box::new(executor.with_launcher(Box::new(launcher)))
+                }
+            }
         }
     };
     Ok((executor, poller))
 }
+
+/// The allocations to ask for: as set, else a whole node's CPUs for as
+/// long as the work is expected to take (half again, and five minutes more,
+/// for estimates that are short).
+fn allocation(asked: &SlurmWorkers, sizing: Sizing) -> Allocation {
+    let cpus = asked.cpus.unwrap_or_else(|| slurm::node_cpus(asked.batch.partition.as_deref()));
+    let time = asked.time.unwrap_or_else(|| {
+        let slots = asked.count.saturating_mul(cpus).max(1);
+        estimate::remaining(sizing.critical, sizing.work, slots) * 3 / 2 + WORKER_TIME_MARGIN
+    });
+    Allocation { count: asked.count, cpus, time, batch: asked.batch.clone() }
+}
+
+/// What a worker's allocation gets beyond the expected work.
+const WORKER_TIME_MARGIN: Duration = Duration::from_secs(300);
 
 /// `state_dir`, whole, as tasks elsewhere must name it.
 fn absolute(state_dir: &Path) -> std::path::PathBuf {

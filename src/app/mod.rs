@@ -23,7 +23,7 @@ use crate::estimate;
 use crate::event::Observers;
 use crate::exec::local::LocalExecutor;
 use crate::exit_code;
-use crate::flow::{self as flow_file, Flow, SlurmSettings};
+use crate::flow::{self as flow_file, BatchOptions, Flow, SlurmSettings};
 use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -35,7 +35,7 @@ use crate::runner::reactor::Poller;
 use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart, Store};
-use engine::Backend;
+use engine::{Backend, Sizing};
 use state::{Opened, Prefetch};
 
 /// Runs maestro with `args` (including the program name); returns the exit status.
@@ -97,7 +97,8 @@ fn par(args: ParArgs) -> Result<i32> {
         return Err(Error::usage(format!("empty command '{empty}'")));
     }
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
-    let backend = Backend::choose(args.options.executor, None, SlurmSettings::default());
+    let defaults = BatchOptions::default();
+    let backend = Backend::choose(&args.options, None, SlurmSettings::default(), &defaults)?;
     let mut graph = Graph::from_stages(&stages, &here);
     let jobs = effective_jobs(args.options.jobs, None, &backend)?;
     if backend.is_batch() {
@@ -119,7 +120,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let file = read_flow_file(&args.file)?;
     let flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
     let in_flow = flow.executor.as_ref().map(|e| e.value);
-    let backend = Backend::choose(args.options.executor, in_flow, flow.slurm);
+    let backend = Backend::choose(&args.options, in_flow, flow.slurm, &flow.slurm_defaults)?;
     let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value), &backend)?;
     let mut graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
     if backend.is_batch() {
@@ -216,7 +217,11 @@ fn execute(
         log_dir,
         stream: options.output == OutputMode::Stream && !options.json,
     };
-    let (mut executor, mut poller) = engine::engine(backend, store.dir(), run_id)?;
+    let sizing = Sizing {
+        work: estimates.iter().sum(),
+        critical: priority.iter().copied().max().unwrap_or_default(),
+    };
+    let (mut executor, mut poller) = engine::engine(backend, store.dir(), run_id, sizing)?;
     // With --json, stdout carries the events: task output stays in the logs.
     let output = if options.json { OutputMode::Quiet } else { options.output };
     let mut reporter = TerminalReporter::new(graph, output);

@@ -23,6 +23,7 @@ use crate::exec::{
     ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Request, Urgency, Watch,
 };
 use crate::exit_code;
+use crate::flow::duration::parse_duration;
 use crate::runner::reactor::{Poller, Reactor};
 
 /// How long to try each address of the run.
@@ -32,6 +33,12 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
     let join = Join::read(&args.join).map_err(|why| {
         Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
     })?;
+    let drain_after = match &args.drain_after {
+        Some(text) => Some(
+            parse_duration(text).map_err(|why| Error::usage(format!("--drain-after: {why}")))?,
+        ),
+        None => None,
+    };
     let stream = connect(&join.addresses)?;
     let _ = stream.set_nodelay(true);
     let slots = match args.slots {
@@ -45,6 +52,7 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         host: host_name(),
         pid: std::process::id(),
         slots,
+        job: std::env::var("SLURM_JOB_ID").unwrap_or_default(),
     };
     let lost = |e| Error::system("the run is gone", e);
     (&stream).write_all(&hello.encode()).map_err(lost)?;
@@ -66,8 +74,11 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         leaving: false,
         welcomed: false,
     };
+    // When to stop taking tasks, until it is said.
+    let mut drain_at = drain_after.and_then(|after| Instant::now().checked_add(after));
     loop {
         let deadline = (here.last_sent + HEARTBEAT).min(here.last_heard + LOST_AFTER);
+        let deadline = drain_at.map_or(deadline, |at| deadline.min(at));
         let stop = poller
             .wait(Some(deadline), &here.executor, Some(wake_read.as_raw_fd()))
             .map_err(|e| Error::system("cannot wait", e))?;
@@ -102,6 +113,13 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
             return Ok(exit_code::SUCCESS);
         }
         let now = Instant::now();
+        if drain_at.is_some_and(|at| now >= at) {
+            drain_at = None;
+            if !here.send(&FromWorker::Draining) {
+                here.stop_all();
+                return Err(gone("the connection broke"));
+            }
+        }
         if now.saturating_duration_since(here.last_heard) >= LOST_AFTER {
             here.stop_all();
             return Err(gone("it went silent"));

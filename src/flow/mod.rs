@@ -44,6 +44,9 @@ pub struct Flow {
     /// The `[slurm]` table (its task defaults are already in each task's
     /// `batch`).
     pub slurm: SlurmSettings,
+    /// The `[slurm]` table's task defaults: what workers' allocations ask
+    /// for (partition, account, ...).
+    pub slurm_defaults: BatchOptions,
 }
 
 /// Where tasks run.
@@ -106,6 +109,12 @@ pub struct SlurmSettings {
     pub record_wait: Duration,
     /// Which command says how jobs stand.
     pub status: StatusCommand,
+    /// Workers (allocations) to run tasks in, instead of a job per task.
+    pub workers: Option<u32>,
+    /// CPUs of each worker's allocation.
+    pub worker_cpus: Option<u32>,
+    /// Each worker's time limit.
+    pub worker_time: Option<Duration>,
 }
 
 /// Which of Slurm's commands says how a run's jobs stand.
@@ -127,6 +136,9 @@ impl Default for SlurmSettings {
             submit_rate: 20,
             record_wait: Duration::from_secs(30),
             status: StatusCommand::Auto,
+            workers: None,
+            worker_cpus: None,
+            worker_time: None,
         }
     }
 }

@@ -23,6 +23,7 @@ mod retries;
 mod run_flow;
 mod signals;
 mod slurm;
+mod slurm_workers;
 mod snapshots;
 mod state;
 mod workers;

@@ -14,7 +14,7 @@ use crate::support::{Project, python, render, report_data};
 static NODE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Shares the node with the other tests (but the one taking it down).
-fn share_node() -> std::sync::RwLockReadGuard<'static, ()> {
+pub fn share_node() -> std::sync::RwLockReadGuard<'static, ()> {
     NODE.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -45,7 +45,7 @@ fn wait_for_job(project: &Project, path: &str) {
 }
 
 /// Waits up to `limit` for `check` to hold.
-fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if check() {

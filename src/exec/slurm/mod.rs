@@ -7,7 +7,7 @@
 
 mod adopt;
 mod client;
-mod command;
+pub mod command;
 pub mod names;
 mod record;
 pub mod script;
@@ -376,6 +376,21 @@ pub fn accounting_works() -> bool {
     let args: Vec<OsString> = ["-n", "-X", "-j", "1"].iter().map(OsString::from).collect();
     command::run("sacct".as_ref(), &args, &env, Duration::from_secs(20))
         .is_ok_and(|answer| answer.success)
+}
+
+/// The most CPUs a node of `partition` (else of the default partition)
+/// has; 1 when Slurm does not say.
+pub fn node_cpus(partition: Option<&str>) -> u32 {
+    let env = command::clean_environment();
+    let mut args: Vec<OsString> = ["-h", "-o", "%c"].iter().map(OsString::from).collect();
+    if let Some(partition) = partition {
+        args.extend([OsString::from("-p"), OsString::from(partition)]);
+    }
+    command::run("sinfo".as_ref(), &args, &env, Duration::from_secs(20))
+        .ok()
+        .filter(|answer| answer.success)
+        .and_then(|answer| answer.stdout.lines().filter_map(|l| l.trim().parse().ok()).max())
+        .unwrap_or(1)
 }
 
 /// Whether `sbatch` can be run here; why not, if not.

@@ -12,6 +12,7 @@
 
 pub mod link;
 pub mod protocol;
+pub mod slurm;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -40,10 +41,33 @@ const LOST_LIMIT: u32 = 3;
 /// How long a connection may take to say who it is.
 const HELLO_WAIT: Duration = Duration::from_secs(10);
 
+/// What starts workers for a run (a batch system, ssh), and stops them.
+pub trait Launcher {
+    /// Starts (or keeps starting) workers for what the run needs now;
+    /// `Err(why)` when it cannot have any (the waiting attempts then fail
+    /// with that).
+    fn tend(&mut self, need: &Need, now: Instant) -> Result<(), String>;
+    /// A worker from batch job `job` joined.
+    fn joined(&mut self, job: &str);
+    /// When it must be tended even if nothing happens.
+    fn deadline(&self) -> Option<Instant>;
+    /// The run is over: whatever it started goes.
+    fn stop(&mut self);
+}
+
+/// How the run stands, for a launcher.
+#[derive(Debug, Clone, Copy)]
+pub struct Need {
+    /// Attempts in the run, waiting or on workers.
+    pub attempts: usize,
+    /// Workers in the run, draining or not.
+    pub workers: usize,
+}
+
 /// What the threads tell the loop.
 enum News {
     /// A worker showed the secret.
-    Joined { worker: u32, stream: TcpStream, host: String, slots: u32 },
+    Joined { worker: u32, stream: TcpStream, host: String, slots: u32, job: String },
     /// A worker said this, or its connection ended (`Err`).
     Said { worker: u32, message: Result<FromWorker, String> },
 }
@@ -57,6 +81,8 @@ struct Worker {
     last_heard: Instant,
     last_sent: Instant,
     attempts: HashSet<Handle>,
+    /// Takes no more attempts: its allocation ends soon.
+    draining: bool,
 }
 
 /// One attempt, from its start to its end.
@@ -89,6 +115,9 @@ pub struct WorkersExecutor {
     attempts: HashMap<Handle, Attempt>,
     next_handle: u64,
     ready: Vec<ExecEvent>,
+    launcher: Option<Box<dyn Launcher>>,
+    /// Why no worker can be had, once that is known: attempts then fail.
+    hopeless: Option<String>,
 }
 
 impl WorkersExecutor {
@@ -120,7 +149,15 @@ impl WorkersExecutor {
             attempts: HashMap::new(),
             next_handle: 0,
             ready: Vec::new(),
+            launcher: None,
+            hopeless: None,
         })
+    }
+
+    /// Workers come from `launcher` (else they are started by hand).
+    pub fn with_launcher(mut self, launcher: Box<dyn Launcher>) -> WorkersExecutor {
+        self.launcher = Some(launcher);
+        self
     }
 
     /// The file a worker joins with: `maestro worker --join FILE`.
@@ -150,7 +187,7 @@ impl WorkersExecutor {
             };
             let want = attempt.launch.request.cpus.max(1);
             // A task asking more than a worker has gets the whole worker.
-            let room = |w: &Worker| w.slots - w.used >= want.min(w.slots);
+            let room = |w: &Worker| !w.draining && w.slots - w.used >= want.min(w.slots);
             let Some((&worker, w)) = self
                 .workers
                 .iter()
@@ -293,7 +330,41 @@ impl WorkersExecutor {
                     self.ready.push(ExecEvent::Rejected { handle, why });
                 }
             }
+            FromWorker::Draining => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.draining = true;
+                }
+            }
             FromWorker::Hello { .. } => self.lose(worker, "it said hello twice"),
+        }
+    }
+
+    /// Lets the launcher start workers; sends idle draining workers away.
+    fn tend(&mut self, now: Instant) {
+        let idle_draining: Vec<u32> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.draining && w.attempts.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
+        for worker in idle_draining {
+            self.send(worker, &ToWorker::Leave);
+            if let Some(w) = self.workers.remove(&worker) {
+                let _ = w.stream.shutdown(Shutdown::Write);
+            }
+        }
+        let need = Need { attempts: self.attempts.len(), workers: self.workers.len() };
+        let Some(launcher) = &mut self.launcher else { return };
+        if self.hopeless.is_some() {
+            return;
+        }
+        if let Err(why) = launcher.tend(&need, now) {
+            for handle in std::mem::take(&mut self.waiting) {
+                if self.attempts.remove(&handle).is_some() {
+                    self.ready.push(ExecEvent::Rejected { handle, why: why.clone() });
+                }
+            }
+            self.hopeless = Some(why);
         }
     }
 
@@ -324,6 +395,9 @@ impl WorkersExecutor {
 
 impl Executor for WorkersExecutor {
     fn start(&mut self, launch: Launch) -> Result<Handle, String> {
+        if let Some(why) = &self.hopeless {
+            return Err(why.clone());
+        }
         let files =
             launch.output.files.open().map_err(|e| {
                 format!("cannot open {}: {e}", launch.output.files.paths().0.display())
@@ -372,9 +446,11 @@ impl Executor for WorkersExecutor {
         if !self.ready.is_empty() {
             return Some(Instant::now());
         }
+        let launcher = self.launcher.as_ref().and_then(|l| l.deadline());
         self.workers
             .values()
             .map(|w| (w.last_heard + LOST_AFTER).min(w.last_sent + HEARTBEAT))
+            .chain(launcher)
             .min()
     }
 
@@ -386,7 +462,10 @@ impl Executor for WorkersExecutor {
         link::drain(&self.wake);
         while let Ok(news) = self.news.try_recv() {
             match news {
-                News::Joined { worker, stream, host, slots } => {
+                News::Joined { worker, stream, host, slots, job } => {
+                    if let Some(launcher) = &mut self.launcher {
+                        launcher.joined(&job);
+                    }
                     let now = Instant::now();
                     let w = Worker {
                         stream,
@@ -396,6 +475,7 @@ impl Executor for WorkersExecutor {
                         last_heard: now,
                         last_sent: now,
                         attempts: HashSet::new(),
+                        draining: false,
                     };
                     self.workers.insert(worker, w);
                     if !self.send(worker, &ToWorker::Welcome { worker }) {
@@ -406,7 +486,9 @@ impl Executor for WorkersExecutor {
                 News::Said { worker, message: Err(why) } => self.lose(worker, &why),
             }
         }
-        self.keep_alive(Instant::now());
+        let now = Instant::now();
+        self.keep_alive(now);
+        self.tend(now);
         self.dispatch();
         events.append(&mut self.ready);
         Ok(())
@@ -423,6 +505,9 @@ impl Drop for WorkersExecutor {
             }
         }
         self.listening.stop();
+        if let Some(launcher) = &mut self.launcher {
+            launcher.stop();
+        }
         let _ = std::fs::remove_file(&self.join_path);
     }
 }
@@ -481,7 +566,7 @@ fn welcome(
     let _ = stream.set_read_timeout(Some(HELLO_WAIT));
     let mut reader = &stream;
     let Ok(Some(body)) = protocol::read_frame(&mut reader, HELLO_MAX) else { return };
-    let Ok(FromWorker::Hello { version, secret: shown, host, slots, .. }) =
+    let Ok(FromWorker::Hello { version, secret: shown, host, slots, job, .. }) =
         FromWorker::decode(&body)
     else {
         return;
@@ -492,7 +577,7 @@ fn welcome(
     let _ = stream.set_read_timeout(None);
     let Ok(writer) = stream.try_clone() else { return };
     let worker = next_worker.fetch_add(1, Ordering::SeqCst);
-    if news.send(News::Joined { worker, stream: writer, host, slots }).is_err() {
+    if news.send(News::Joined { worker, stream: writer, host, slots, job }).is_err() {
         return;
     }
     wake.ring();

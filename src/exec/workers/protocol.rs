@@ -71,6 +71,8 @@ pub enum FromWorker {
         pid: u32,
         /// How many tasks it runs at once (CPUs).
         slots: u32,
+        /// The batch job it runs in (`SLURM_JOB_ID`), or empty.
+        job: String,
     },
     /// Attempt `id` runs.
     Started {
@@ -106,6 +108,8 @@ pub enum FromWorker {
     },
     /// The worker is there.
     Heartbeat,
+    /// The worker's allocation ends soon: it takes no more attempts.
+    Draining,
 }
 
 /// A body being written.
@@ -230,12 +234,13 @@ impl FromWorker {
     /// The whole frame.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            FromWorker::Hello { version, secret, host, pid, slots } => Body::new(1)
+            FromWorker::Hello { version, secret, host, pid, slots, job } => Body::new(1)
                 .u32(*version)
                 .bytes(secret)
                 .bytes(host.as_bytes())
                 .u32(*pid)
-                .u32(*slots),
+                .u32(*slots)
+                .bytes(job.as_bytes()),
             FromWorker::Started { id } => Body::new(2).u64(*id),
             FromWorker::Output { id, stderr, bytes } => {
                 Body::new(3).u64(*id).u32(u32::from(*stderr)).bytes(bytes)
@@ -251,6 +256,7 @@ impl FromWorker {
             }
             FromWorker::Refused { id, why } => Body::new(5).u64(*id).bytes(why.as_bytes()),
             FromWorker::Heartbeat => Body::new(6),
+            FromWorker::Draining => Body::new(7),
         }
         .frame()
     }
@@ -265,6 +271,7 @@ impl FromWorker {
                 host: f.text()?,
                 pid: f.u32()?,
                 slots: f.u32()?,
+                job: f.text()?,
             },
             2 => FromWorker::Started { id: f.u64()? },
             3 => FromWorker::Output { id: f.u64()?, stderr: f.u32()? != 0, bytes: f.bytes()? },
@@ -279,6 +286,7 @@ impl FromWorker {
             }
             5 => FromWorker::Refused { id: f.u64()?, why: f.text()? },
             6 => FromWorker::Heartbeat,
+            7 => FromWorker::Draining,
             tag => return Err(format!("unknown message {tag}")),
         };
         f.end()?;
@@ -342,6 +350,7 @@ mod tests {
                 host: "node-1".into(),
                 pid: 42,
                 slots: 8,
+                job: "1234".into(),
             },
             FromWorker::Started { id: 1 },
             FromWorker::Output { id: 1, stderr: true, bytes: vec![0, 10, 255] },
@@ -359,6 +368,7 @@ mod tests {
             },
             FromWorker::Refused { id: 1, why: "x: command not found".into() },
             FromWorker::Heartbeat,
+            FromWorker::Draining,
         ] {
             assert_eq!(FromWorker::decode(&body(&message.encode())), Ok(message));
         }

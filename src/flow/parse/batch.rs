@@ -15,7 +15,16 @@ pub(super) const BATCH_KEYS: [&str; 6] =
     ["mem", "gpus", "partition", "account", "qos", "sbatch_args"];
 
 /// The `[slurm]` table's own settings.
-const SETTING_KEYS: [&str; 5] = ["poll_min", "poll_max", "submit_rate", "record_wait", "status"];
+const SETTING_KEYS: [&str; 8] = [
+    "poll_min",
+    "poll_max",
+    "submit_rate",
+    "record_wait",
+    "status",
+    "workers",
+    "worker_cpus",
+    "worker_time",
+];
 
 /// `sbatch` options maestro sets itself, and what to write instead.
 const OWN_OPTIONS: [(&str, Option<char>, &str); 19] = [
@@ -80,6 +89,13 @@ impl Checker {
                 }
                 "submit_rate" => set(&mut settings.submit_rate, self.integer(value, &what, 1)),
                 "status" => set(&mut settings.status, self.status_command(value, &what)),
+                "workers" => set(&mut settings.workers, self.integer(value, &what, 1).map(Some)),
+                "worker_cpus" => {
+                    set(&mut settings.worker_cpus, self.integer(value, &what, 1).map(Some))
+                }
+                "worker_time" => {
+                    set(&mut settings.worker_time, self.positive_duration(value, &what).map(Some))
+                }
                 other => {
                     let message = format!("unknown key '{other}' in [slurm]");
                     let valid: Vec<&str> =

@@ -164,7 +164,8 @@ impl Checker {
             }
         };
         self.diags.extend(deps::check(&tasks));
-        Flow { jobs, resources, tasks, executor, slurm }
+        let slurm_defaults = limits.batch.clone();
+        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -701,6 +702,7 @@ timeout = 90
             tasks: vec![plain_task(t, "process1", "\"python process1.py\""), analyze, zip],
             executor: None,
             slurm: SlurmSettings::default(),
+            slurm_defaults: Default::default(),
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.

@@ -1,0 +1,153 @@
+//! `--executor slurm --workers N`: workers in Slurm allocations, on the
+//! project's one-machine Slurm (see `slurm.rs`).
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::slurm::{eventually, share_node};
+use crate::support::{Project, is_dead};
+
+/// A project whose submissions (`sbatch --parsable`, not `--version`) are
+/// counted, one line each in `sbatch-calls`, by a wrapper first on PATH.
+fn counted(flow: &str) -> Project {
+    let p = Project::with_flow(flow);
+    p.file("bin/sbatch", "#!/bin/sh\ntest \"$1\" = --parsable && echo call >> \"$(dirname \"$0\")/../sbatch-calls\"\nexec /usr/bin/sbatch \"$@\"\n");
+    std::fs::set_permissions(
+        p.path("bin/sbatch"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    p
+}
+
+fn command(p: &Project, args: &[&str]) -> Command {
+    let path = format!("{}:{}", p.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = p.command(args);
+    command.env("PATH", path);
+    command
+}
+
+fn spawn(p: &Project, args: &[&str]) -> Child {
+    command(p, args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> (i32, String, String) {
+    let output = child.wait_with_output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+/// The run's worker jobs Slurm still has.
+fn worker_jobs(p: &Project) -> Vec<String> {
+    let calls = std::fs::read_to_string(p.path("sbatch-calls")).unwrap_or_default();
+    if calls.is_empty() {
+        return Vec::new();
+    }
+    let output = Command::new("squeue")
+        .args(["--me", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%j %i"])
+        .output()
+        .unwrap();
+    let tag_of_run = "worker.maestro-1-";
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.starts_with(tag_of_run))
+        .filter(|l| {
+            // Only this project's: its jobs write their logs in it.
+            let id = l.split(' ').nth(1).unwrap_or("");
+            std::fs::read_dir(p.path(".maestro/workers"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(&format!("-{id}.log")))
+                || !p.path(".maestro/workers").exists()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn items(n: u32) -> String {
+    (1..=n).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn two_thousand_tiny_tasks_run_in_two_allocations() {
+    let _node = share_node();
+    let flow = format!(
+        "[slurm]\nworker_cpus = 2\n\n[tasks.tiny]\nfor_each = [{}]\ncmd = \"echo {{}} >> ran\"\n",
+        items(2000)
+    );
+    let p = counted(&flow);
+    let (code, _, stderr) = finish(spawn(&p, &["run", "--executor", "slurm", "--workers", "2"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2000 ok"), "{stderr}");
+    let mut ran: Vec<u32> = p.read("ran").lines().map(|l| l.parse().unwrap()).collect();
+    ran.sort();
+    assert_eq!(ran, (1..=2000).collect::<Vec<_>>(), "each task once");
+    let calls = p.read("sbatch-calls").lines().count();
+    assert!((1..=2).contains(&calls), "{calls} sbatch calls");
+    assert!(
+        eventually(Duration::from_secs(30), || worker_jobs(&p).is_empty()),
+        "{:?}",
+        worker_jobs(&p)
+    );
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_worker_whose_allocation_ends_hands_its_work_to_the_next() {
+    let _node = share_node();
+    // One worker of one CPU at a time, for a minute (draining at 45 s):
+    // the third task, started at about 40 s, is still running when Slurm
+    // ends the allocation, and runs again in the next one.
+    let flow = format!(
+        "[slurm]\nworkers = 1\nworker_cpus = 1\nworker_time = \"1m\"\n\n[tasks.t]\nfor_each = [{}]\ncmd = \"echo {{}} >> started; sleep 20; echo {{}} >> done\"\n",
+        items(4)
+    );
+    let p = counted(&flow);
+    let (code, _, stderr) = finish(spawn(&p, &["run", "--executor", "slurm"]));
+    assert_eq!(code, 0, "{stderr}");
+    let mut done: Vec<String> = p.read("done").lines().map(str::to_string).collect();
+    done.sort();
+    assert_eq!(done, ["1", "2", "3", "4"], "each task ended once");
+    let calls = p.read("sbatch-calls").lines().count();
+    assert!(calls >= 2, "a second allocation took over: {calls} sbatch calls");
+    let lost = (1..=4)
+        .filter(|i| p.read(&format!(".maestro/logs/1/t:{i}.log")).contains("was lost"))
+        .count();
+    assert!(lost <= 1, "{lost} tasks lost their worker");
+}
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn ctrl_c_cancels_the_allocations_and_leaves_no_task() {
+    let _node = share_node();
+    let flow = format!(
+        "[slurm]\nworker_cpus = 1\n\n[tasks.t]\nfor_each = [{}]\ncmd = \"echo $$ > pid-{{}}; sleep 300\"\n",
+        items(2)
+    );
+    let p = counted(&flow);
+    let run = spawn(&p, &["run", "--executor", "slurm", "--workers", "2"]);
+    let started = eventually(Duration::from_secs(120), || {
+        p.path("pid-1").exists() && p.path("pid-2").exists()
+    });
+    assert!(started, "the tasks never started");
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let (code, _, stderr) = finish(run);
+    assert_eq!(code, 130, "{stderr}");
+    assert!(
+        eventually(Duration::from_secs(30), || worker_jobs(&p).is_empty()),
+        "{:?}",
+        worker_jobs(&p)
+    );
+    for i in 1..=2 {
+        let pid: i32 = p.read(&format!("pid-{i}")).trim().parse().unwrap();
+        assert!(eventually(Duration::from_secs(10), || is_dead(pid)), "task {i} outlived the run");
+    }
+}
