@@ -226,13 +226,14 @@ impl Worker {
         }
     }
 
-    /// Sends what the attempts did; false when the run cannot be told.
+    /// Sends what the attempts did, in one write; false when the run
+    /// cannot be told.
     fn forward(&mut self) -> bool {
         let mut events = Vec::new();
         if self.executor.collect(&mut events).is_err() {
             return false;
         }
-        let mut ok = true;
+        let mut frames = Vec::new();
         for event in events {
             let message = match event {
                 ExecEvent::Started { handle, .. } => {
@@ -260,9 +261,13 @@ impl Worker {
                 }
                 ExecEvent::Submitted { .. } | ExecEvent::Requeued { .. } => continue,
             };
-            ok &= self.send(&message);
+            frames.extend(message.encode());
         }
-        ok
+        if frames.is_empty() {
+            return true;
+        }
+        self.last_sent = Instant::now();
+        (&self.stream).write_all(&frames).is_ok()
     }
 
     /// Kills whatever runs here.

@@ -177,9 +177,10 @@ impl WorkersExecutor {
     }
 
     /// Sends waiting attempts to workers with room for them, first come
-    /// first served, to the worker with the most room.
+    /// first served, to the worker with the most room: one write per
+    /// worker for all it gets.
     fn dispatch(&mut self) {
-        let mut broken = Vec::new();
+        let mut outboxes: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         while let Some(&handle) = self.waiting.front() {
             let Some(attempt) = self.attempts.get(&handle) else {
                 self.waiting.pop_front();
@@ -205,13 +206,14 @@ impl WorkersExecutor {
             let attempt = self.attempts.get_mut(&handle).expect("waiting");
             attempt.worker = Some(worker);
             attempt.slots = slots;
-            if !self.send(worker, &ToWorker::Run(job)) {
-                broken.push(worker);
-                break;
-            }
+            outboxes.entry(worker).or_default().extend(ToWorker::Run(job).encode());
         }
-        for worker in broken {
-            self.lose(worker, "the connection broke");
+        for (worker, frames) in outboxes {
+            let Some(w) = self.workers.get_mut(&worker) else { continue };
+            w.last_sent = Instant::now();
+            if (&w.stream).write_all(&frames).is_err() {
+                self.lose(worker, "the connection broke");
+            }
         }
     }
 
@@ -415,6 +417,11 @@ impl Executor for WorkersExecutor {
         };
         self.attempts.insert(handle, attempt);
         self.waiting.push_back(handle);
+        if self.workers.is_empty() {
+            // The first attempt asks for workers at once: an allocation
+            // takes long enough to start without waiting for the loop.
+            self.tend(Instant::now());
+        }
         self.dispatch();
         Ok(handle)
     }
