@@ -62,6 +62,20 @@ const NEEDS: &[Need] = &[
         install: "Slurm with accounting: scripts/slurm-cluster.sh start --accounting",
     },
     Need {
+        cfg: "no_ssh_local",
+        probe: &[
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=3",
+            "maestro-remote@localhost",
+            "true",
+        ],
+        says: "",
+        install: "a local sshd and a second user: scripts/ssh-local.sh start",
+    },
+    Need {
         cfg: "no_script",
         probe: &["script", "--version"],
         says: "",
@@ -106,7 +120,7 @@ fn main() {
         watched.extend(python_package_dirs());
     }
     watched.push(PathBuf::from("tests/tools"));
-    // Slurm started, stopped or reconfigured.
+    // Slurm or the local sshd started, stopped or reconfigured.
     watched.extend(["/etc/slurm/slurm.conf", "/run"].map(PathBuf::from));
     for dir in watched.iter().filter(|path| path.exists()) {
         println!("cargo::rerun-if-changed={}", dir.display());

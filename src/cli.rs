@@ -137,6 +137,11 @@ pub struct RunOptions {
     /// sbatch calls), not one job per task [default: `workers` in [slurm]].
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
+    /// Run the tasks on workers started over ssh on these hosts
+    /// (`a,b`, `4/user@c` for 4 at once there), which see this folder at
+    /// the same path.
+    #[arg(long, value_name = "HOSTS")]
+    pub hosts: Option<String>,
 }
 
 /// `maestro par`.
@@ -241,6 +246,11 @@ pub struct MapArgs {
     /// Split each input record into columns {1} {2}... at SEP.
     #[arg(short = 'C', long, value_name = "SEP")]
     pub colsep: Option<String>,
+    /// Run the jobs on these hosts, over ssh (`a,b`, or `4/user@c` for 4 at
+    /// once there; -j N sets N for each host): they must see this folder at
+    /// the same path.
+    #[arg(short = 'S', long = "sshlogin", value_name = "HOSTS")]
+    pub sshlogin: Vec<String>,
     /// GNU parallel's citation notice switch: accepted, and nothing to do.
     #[arg(long, hide = true)]
     pub will_cite: bool,
@@ -286,8 +296,12 @@ pub struct CancelArgs {
 pub struct WorkerArgs {
     /// The run's join file: where it listens, and the secret that lets its
     /// workers in (it is private: the secret is never on a command line).
-    #[arg(long, value_name = "FILE")]
-    pub join: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "stdio")]
+    pub join: Option<PathBuf>,
+    /// Speak to the run on stdin and stdout (the run started this worker
+    /// over ssh, which let it in).
+    #[arg(long, conflicts_with = "join")]
+    pub stdio: bool,
     /// Tasks run at once here [default: the CPUs this worker may use].
     #[arg(long, value_name = "N")]
     pub slots: Option<u32>,

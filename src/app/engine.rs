@@ -12,6 +12,7 @@ use crate::exec::local::LocalExecutor;
 use crate::exec::slurm::{self, SlurmExecutor, SlurmRun, StatusSource};
 use crate::exec::workers::WorkersExecutor;
 use crate::exec::workers::slurm::{Allocation, SlurmLauncher};
+use crate::exec::workers::ssh::{self, SshHost, SshLauncher};
 use crate::exec::{Executor, Request};
 use crate::flow::{BatchOptions, ExecutorKind, SlurmSettings, StatusCommand};
 use crate::graph::Graph;
@@ -29,9 +30,19 @@ pub enum Backend {
     Local,
     /// One Slurm job per attempt.
     Slurm(SlurmSettings),
-    /// `maestro worker` processes joining the run: started by hand
-    /// (`None`), or in Slurm allocations.
-    Workers(Option<SlurmWorkers>),
+    /// `maestro worker` processes joining the run.
+    Workers(WorkerLaunch),
+}
+
+/// Who starts a run's workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerLaunch {
+    /// The user (maestro prints how).
+    ByHand,
+    /// Slurm, in allocations.
+    Slurm(SlurmWorkers),
+    /// ssh, on these hosts.
+    Ssh(Vec<SshHost>),
 }
 
 /// Workers in Slurm allocations, as asked.
@@ -67,6 +78,20 @@ impl Backend {
     ) -> Result<Backend> {
         let kind = options.executor.or(in_flow);
         let workers = options.workers.or(settings.workers);
+        if let Some(hosts) = &options.hosts {
+            let hosts = ssh::parse_hosts(hosts).map_err(|why| {
+                Error::usage_hint(
+                    format!("--hosts: {why}"),
+                    "write --hosts a,b or --hosts 4/user@a",
+                )
+            })?;
+            if kind.is_some_and(|kind| kind != ExecutorKind::Workers) || options.workers.is_some() {
+                return Err(Error::usage(
+                    "--hosts starts workers over ssh: it goes with no --executor and no --workers",
+                ));
+            }
+            return Ok(Backend::Workers(WorkerLaunch::Ssh(hosts)));
+        }
         Ok(match (kind, workers) {
             (_, Some(0)) => {
                 return Err(Error::usage_hint(
@@ -74,14 +99,16 @@ impl Backend {
                     "use --workers 1 or more",
                 ));
             }
-            (Some(ExecutorKind::Slurm), Some(count)) => Backend::Workers(Some(SlurmWorkers {
-                count,
-                cpus: settings.worker_cpus,
-                time: settings.worker_time,
-                batch: Arc::new(defaults.clone()),
-            })),
+            (Some(ExecutorKind::Slurm), Some(count)) => {
+                Backend::Workers(WorkerLaunch::Slurm(SlurmWorkers {
+                    count,
+                    cpus: settings.worker_cpus,
+                    time: settings.worker_time,
+                    batch: Arc::new(defaults.clone()),
+                }))
+            }
             (Some(ExecutorKind::Slurm), None) => Backend::Slurm(settings),
-            (Some(ExecutorKind::Workers), _) => Backend::Workers(None),
+            (Some(ExecutorKind::Workers), _) => Backend::Workers(WorkerLaunch::ByHand),
             (Some(ExecutorKind::Local) | None, Some(count)) => {
                 return Err(Error::usage_hint(
                     format!("--workers {count}: workers need a launcher"),
@@ -102,13 +129,16 @@ impl Backend {
     /// here: Slurm's commands must be installed.
     pub fn check(&self) -> Result<()> {
         match self {
-            Backend::Local | Backend::Workers(None) => Ok(()),
-            Backend::Slurm(_) | Backend::Workers(Some(_)) => slurm::check_sbatch().map_err(|why| {
-                Error::usage_hint(
-                    format!("--executor slurm: {why}"),
-                    "run maestro where Slurm's commands are (a cluster's login node)",
-                )
-            }),
+            Backend::Local
+            | Backend::Workers(WorkerLaunch::ByHand)
+            | Backend::Workers(WorkerLaunch::Ssh(_)) => Ok(()),
+            Backend::Slurm(_) | Backend::Workers(WorkerLaunch::Slurm(_)) => slurm::check_sbatch()
+                .map_err(|why| {
+                    Error::usage_hint(
+                        format!("--executor slurm: {why}"),
+                        "run maestro where Slurm's commands are (a cluster's login node)",
+                    )
+                }),
         }
     }
 }
@@ -152,14 +182,19 @@ pub fn engine(
             let executor = WorkersExecutor::new(state_dir, run_id, state_env(state_dir))
                 .map_err(|e| Error::system("cannot listen for workers", e))?;
             match launch {
-                None => {
+                WorkerLaunch::ByHand => {
                     eprintln!(
                         "maestro: waiting for workers: maestro worker --join {}",
                         executor.join_path().display()
                     );
                     Box::new(executor)
                 }
-                Some(asked) => {
+                WorkerLaunch::Ssh(hosts) => {
+                    let logs = state_dir.join("workers").join(run_id.to_string());
+                    let launcher = SshLauncher::new(hosts.clone(), executor.entrance(), logs);
+                    Box::new(executor.with_launcher(Box::new(launcher)))
+                }
+                WorkerLaunch::Slurm(asked) => {
                     let allocation = allocation(asked, sizing);
                     let launcher =
                         SlurmLauncher::new(state_dir, run_id, executor.join_path(), allocation)

@@ -2,10 +2,13 @@
 
 use std::path::Path;
 
+use super::engine::{Backend, Sizing, WorkerLaunch, engine};
 use super::{args_lossy, report, state};
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
 use crate::event::Observers;
+use crate::exec::Executor;
+use crate::exec::workers::ssh::{self, SshHost};
 use crate::exit_code;
 use crate::map::SeqNames;
 use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
@@ -33,6 +36,25 @@ fn input_error(error: InputError) -> Error {
     Error::io("cannot read input", error.path, error.source)
 }
 
+/// The hosts of `-S` (each may be repeated, each a list), every one given
+/// `per_host` slots when its own `N/` does not say.
+fn remote_hosts(sshlogin: &[String], per_host: Option<u32>) -> Result<Option<Vec<SshHost>>> {
+    if sshlogin.is_empty() {
+        return Ok(None);
+    }
+    let mut hosts = Vec::new();
+    for text in sshlogin {
+        let parsed = ssh::parse_hosts(text).map_err(|why| {
+            Error::usage_hint(format!("-S: {why}"), "write -S host, -S user@host or -S 4/host")
+        })?;
+        hosts.extend(parsed);
+    }
+    for host in &mut hosts {
+        host.slots = host.slots.or(per_host);
+    }
+    Ok(Some(hosts))
+}
+
 /// Runs `maestro map`; returns its exit status.
 pub fn map(args: MapArgs) -> i32 {
     run_map(args).unwrap_or_else(|error| {
@@ -44,9 +66,15 @@ pub fn map(args: MapArgs) -> i32 {
 fn run_map(args: MapArgs) -> Result<i32> {
     let line = split_command_line(args.command, &args.arg_files).map_err(Error::usage)?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let jobs = match &args.jobs {
+    let per_host = match &args.jobs {
         Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
         None => cpus,
+    };
+    let hosts = remote_hosts(&args.sshlogin, args.jobs.is_some().then_some(per_host))?;
+    // As GNU parallel: -j counts jobs per host; a host's own N/ counts its.
+    let jobs = match &hosts {
+        Some(hosts) => hosts.iter().map(|h| h.slots.unwrap_or(per_host)).sum::<u32>().max(1),
+        None => per_host,
     };
     let halt = match &args.halt {
         Some(text) => parse_halt(text).map_err(Error::usage)?,
@@ -93,7 +121,16 @@ fn run_map(args: MapArgs) -> Result<i32> {
         print_output: !args.json,
         capture_dir: opened.store.map_output_dir(run_id),
     };
-    let (mut executor, mut poller) = super::local_engine(opened.store.dir())?;
+    let (mut executor, mut poller): (Box<dyn Executor>, _) = match hosts {
+        None => {
+            let (executor, poller) = super::local_engine(opened.store.dir())?;
+            (Box::new(executor), poller)
+        }
+        Some(hosts) => {
+            let backend = Backend::Workers(WorkerLaunch::Ssh(hosts));
+            engine(&backend, opened.store.dir(), run_id, Sizing::default())?
+        }
+    };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[])
         .with_journal(Journal::new(opened.store.dir(), run_id));
     let mut events = args.json.then(|| JsonEvents::new(&SeqNames, run_id, "map", None));
@@ -101,7 +138,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
     if let Some(events) = &mut events {
         observers.0.push(events);
     }
-    let ran = work::run(inputs, &config, &mut observers, &mut executor, &mut poller);
+    let ran = work::run(inputs, &config, &mut observers, &mut *executor, &mut poller);
     drop(executor);
     let status = ran?;
     drop(observers);

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
@@ -30,17 +30,26 @@ use crate::runner::reactor::{Poller, Reactor};
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 pub fn worker(args: &WorkerArgs) -> Result<i32> {
-    let join = Join::read(&args.join).map_err(|why| {
-        Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
-    })?;
     let drain_after = match &args.drain_after {
         Some(text) => Some(
             parse_duration(text).map_err(|why| Error::usage(format!("--drain-after: {why}")))?,
         ),
         None => None,
     };
-    let stream = connect(&join.addresses)?;
-    let _ = stream.set_nodelay(true);
+    let (reader, writer, secret): (Box<dyn Read + Send>, Box<dyn Write>, String) = match &args.join
+    {
+        Some(path) => {
+            let join = Join::read(path).map_err(|why| {
+                Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
+            })?;
+            let stream = connect(&join.addresses)?;
+            let _ = stream.set_nodelay(true);
+            let reader = stream.try_clone().map_err(|e| Error::system("cannot read", e))?;
+            (Box::new(reader), Box::new(stream), join.secret)
+        }
+        // ssh let this worker in: no secret.
+        None => (Box::new(std::io::stdin()), Box::new(std::io::stdout()), String::new()),
+    };
     let slots = match args.slots {
         Some(0) => return Err(Error::usage("--slots 0: a worker runs at least one task")),
         Some(slots) => slots,
@@ -48,24 +57,24 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
     };
     let hello = FromWorker::Hello {
         version: VERSION,
-        secret: join.secret.into_bytes(),
+        secret: secret.into_bytes(),
         host: host_name(),
         pid: std::process::id(),
         slots,
         job: std::env::var("SLURM_JOB_ID").unwrap_or_default(),
     };
+    let mut writer = writer;
     let lost = |e| Error::system("the run is gone", e);
-    (&stream).write_all(&hello.encode()).map_err(lost)?;
+    writer.write_all(&hello.encode()).and_then(|()| writer.flush()).map_err(lost)?;
     let setup = |e| Error::system("cannot set up the worker", e);
     let mut poller = Poller::new().map_err(setup)?;
     let executor = LocalExecutor::new(&[]).map_err(setup)?;
     let (wake_read, wake) = Wake::pair().map_err(setup)?;
     let (news_in, news) = channel();
-    let reader = stream.try_clone().map_err(setup)?;
     link::spawn_reader(reader, protocol::MAX_FRAME, ToWorker::decode, |m| m, news_in, wake)
         .map_err(setup)?;
     let mut here = Worker {
-        stream,
+        writer,
         executor,
         ids: HashMap::new(),
         handles: HashMap::new(),
@@ -162,7 +171,8 @@ fn connect(addresses: &[String]) -> Result<TcpStream> {
 
 /// The worker's side of its attempts.
 struct Worker {
-    stream: TcpStream,
+    /// Where frames to the run go.
+    writer: Box<dyn Write>,
     executor: LocalExecutor,
     /// The run's id of each attempt running here, and back.
     ids: HashMap<Handle, u64>,
@@ -178,7 +188,7 @@ struct Worker {
 impl Worker {
     fn send(&mut self, message: &FromWorker) -> bool {
         self.last_sent = Instant::now();
-        (&self.stream).write_all(&message.encode()).is_ok()
+        self.writer.write_all(&message.encode()).and_then(|()| self.writer.flush()).is_ok()
     }
 
     fn heard(&mut self, message: ToWorker) {
@@ -267,7 +277,7 @@ impl Worker {
             return true;
         }
         self.last_sent = Instant::now();
-        (&self.stream).write_all(&frames).is_ok()
+        self.writer.write_all(&frames).and_then(|()| self.writer.flush()).is_ok()
     }
 
     /// Kills whatever runs here.

@@ -25,6 +25,7 @@ mod signals;
 mod slurm;
 mod slurm_workers;
 mod snapshots;
+mod ssh_workers;
 mod state;
 mod workers;
 

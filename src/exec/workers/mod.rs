@@ -13,13 +13,16 @@
 pub mod link;
 pub mod protocol;
 pub mod slurm;
+pub mod ssh;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs::File;
+use std::io::Read;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -64,17 +67,106 @@ pub struct Need {
     pub workers: usize,
 }
 
+/// The way to a worker: a TCP connection, or the pipes of a process
+/// (`ssh`) that runs it.
+pub enum Link {
+    /// A connection it made.
+    Tcp(TcpStream),
+    /// The stdin of the process whose stdout it speaks on.
+    Pipe {
+        /// Where frames to it go.
+        stdin: ChildStdin,
+        /// The process.
+        child: Child,
+    },
+}
+
+impl Link {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Link::Tcp(stream) => (&*stream).write_all(bytes),
+            Link::Pipe { stdin, .. } => stdin.write_all(bytes),
+        }
+    }
+
+    /// No more frames go to it; a process is given a moment to end, then
+    /// killed.
+    fn close(self) {
+        match self {
+            Link::Tcp(stream) => {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            Link::Pipe { stdin, mut child } => {
+                drop(stdin);
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Where workers come in: the listening thread, and launchers whose
+/// workers speak over pipes.
+#[derive(Clone)]
+pub struct Entrance {
+    news: Sender<News>,
+    wake: Wake,
+    next_worker: Arc<AtomicU32>,
+}
+
+/// Who a worker said it is.
+pub struct Hello {
+    /// Its host.
+    pub host: String,
+    /// Tasks it runs at once.
+    pub slots: u32,
+    /// Its batch job, or empty.
+    pub job: String,
+}
+
+impl Entrance {
+    /// Wakes the loop, for a launcher to be tended (a worker it started
+    /// failed, say).
+    pub fn wake_loop(&self) {
+        self.wake.ring();
+    }
+
+    /// Lets in a worker that said `hello` (its secret already checked, or
+    /// not needed), then reads its frames from `reader` until its end:
+    /// call it on a thread of its own.
+    pub fn admit(&self, hello: Hello, link: Link, reader: impl Read) {
+        let worker = self.next_worker.fetch_add(1, Ordering::SeqCst);
+        let Hello { host, slots, job } = hello;
+        if self.news.send(News::Joined { worker, link, host, slots, job }).is_err() {
+            return;
+        }
+        self.wake.ring();
+        link::pump(
+            reader,
+            protocol::MAX_FRAME,
+            FromWorker::decode,
+            move |message| News::Said { worker, message },
+            self.news.clone(),
+            self.wake.clone(),
+        );
+    }
+}
+
 /// What the threads tell the loop.
 enum News {
-    /// A worker showed the secret.
-    Joined { worker: u32, stream: TcpStream, host: String, slots: u32, job: String },
+    /// A worker is in.
+    Joined { worker: u32, link: Link, host: String, slots: u32, job: String },
     /// A worker said this, or its connection ended (`Err`).
     Said { worker: u32, message: Result<FromWorker, String> },
 }
 
 /// One worker in the run.
 struct Worker {
-    stream: TcpStream,
+    link: Link,
     host: String,
     slots: u32,
     used: u32,
@@ -105,6 +197,7 @@ struct Attempt {
 pub struct WorkersExecutor {
     news: Receiver<News>,
     wake: File,
+    entrance: Entrance,
     listening: Listening,
     join_path: PathBuf,
     /// Variables every attempt gets (where the run's state is).
@@ -137,10 +230,12 @@ impl WorkersExecutor {
         join.write(&join_path)?;
         let (wake_read, wake) = Wake::pair()?;
         let (news_in, news) = channel();
-        let listening = Listening::start(listener, join.secret, news_in, wake)?;
+        let entrance = Entrance { news: news_in, wake, next_worker: Arc::new(AtomicU32::new(1)) };
+        let listening = Listening::start(listener, join.secret, entrance.clone())?;
         Ok(WorkersExecutor {
             news,
             wake: wake_read,
+            entrance,
             listening,
             join_path,
             env,
@@ -152,6 +247,11 @@ impl WorkersExecutor {
             launcher: None,
             hopeless: None,
         })
+    }
+
+    /// Where a launcher's workers come in.
+    pub fn entrance(&self) -> Entrance {
+        self.entrance.clone()
     }
 
     /// Workers come from `launcher` (else they are started by hand).
@@ -173,7 +273,7 @@ impl WorkersExecutor {
     fn send(&mut self, worker: u32, message: &ToWorker) -> bool {
         let Some(w) = self.workers.get_mut(&worker) else { return false };
         w.last_sent = Instant::now();
-        (&w.stream).write_all(&message.encode()).is_ok()
+        w.link.write_all(&message.encode()).is_ok()
     }
 
     /// Sends waiting attempts to workers with room for them, first come
@@ -211,7 +311,7 @@ impl WorkersExecutor {
         for (worker, frames) in outboxes {
             let Some(w) = self.workers.get_mut(&worker) else { continue };
             w.last_sent = Instant::now();
-            if (&w.stream).write_all(&frames).is_err() {
+            if w.link.write_all(&frames).is_err() {
                 self.lose(worker, "the connection broke");
             }
         }
@@ -239,9 +339,10 @@ impl WorkersExecutor {
     /// A worker is gone: what ran there goes back to wait for another.
     fn lose(&mut self, worker: u32, why: &str) {
         let Some(w) = self.workers.remove(&worker) else { return };
-        let _ = w.stream.shutdown(Shutdown::Both);
+        let (host, attempts) = (w.host, w.attempts);
+        w.link.close();
         let mut requeued = Vec::new();
-        for handle in w.attempts {
+        for handle in attempts {
             let Some(attempt) = self.attempts.get_mut(&handle) else { continue };
             attempt.worker = None;
             attempt.lost += 1;
@@ -253,10 +354,8 @@ impl WorkersExecutor {
                 self.end(handle, Termination::Batch(BatchEnd::NodeFailure), Usage::default());
                 continue;
             }
-            let note = format!(
-                "maestro: --- its worker on {} was lost ({why}); it runs again ---\n",
-                w.host
-            );
+            let note =
+                format!("maestro: --- its worker on {host} was lost ({why}); it runs again ---\n");
             let _ = attempt.files.0.write_all(note.as_bytes());
             if attempt.started {
                 attempt.started = false;
@@ -352,7 +451,7 @@ impl WorkersExecutor {
         for worker in idle_draining {
             self.send(worker, &ToWorker::Leave);
             if let Some(w) = self.workers.remove(&worker) {
-                let _ = w.stream.shutdown(Shutdown::Write);
+                w.link.close();
             }
         }
         let need = Need { attempts: self.attempts.len(), workers: self.workers.len() };
@@ -469,13 +568,13 @@ impl Executor for WorkersExecutor {
         link::drain(&self.wake);
         while let Ok(news) = self.news.try_recv() {
             match news {
-                News::Joined { worker, stream, host, slots, job } => {
+                News::Joined { worker, link, host, slots, job } => {
                     if let Some(launcher) = &mut self.launcher {
                         launcher.joined(&job);
                     }
                     let now = Instant::now();
                     let w = Worker {
-                        stream,
+                        link,
                         host,
                         slots: slots.max(1),
                         used: 0,
@@ -505,10 +604,12 @@ impl Executor for WorkersExecutor {
 impl Drop for WorkersExecutor {
     fn drop(&mut self) {
         let workers: Vec<u32> = self.workers.keys().copied().collect();
+        for worker in &workers {
+            self.send(*worker, &ToWorker::Leave);
+        }
         for worker in workers {
-            self.send(worker, &ToWorker::Leave);
-            if let Some(w) = self.workers.get(&worker) {
-                let _ = w.stream.shutdown(Shutdown::Write);
+            if let Some(w) = self.workers.remove(&worker) {
+                w.link.close();
             }
         }
         self.listening.stop();
@@ -526,27 +627,20 @@ struct Listening {
 }
 
 impl Listening {
-    fn start(
-        listener: TcpListener,
-        secret: String,
-        news: Sender<News>,
-        wake: Wake,
-    ) -> io::Result<Listening> {
+    fn start(listener: TcpListener, secret: String, entrance: Entrance) -> io::Result<Listening> {
         let port = listener.local_addr()?.port();
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
         let secret = Arc::new(secret);
-        let next_worker = Arc::new(AtomicU32::new(1));
         std::thread::Builder::new().name("maestro-listen".into()).spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (secret, news, wake) = (secret.clone(), news.clone(), wake.clone());
-                let next_worker = next_worker.clone();
+                let (secret, entrance) = (secret.clone(), entrance.clone());
                 let _ = std::thread::Builder::new().name("maestro-hello".into()).spawn(move || {
-                    welcome(stream, &secret, &next_worker, news, wake);
+                    welcome(stream, &secret, &entrance);
                 });
             }
         })?;
@@ -562,13 +656,7 @@ impl Listening {
 
 /// Takes a connection in if its first frame is a hello with the secret,
 /// then reads its frames for the loop.
-fn welcome(
-    stream: TcpStream,
-    secret: &str,
-    next_worker: &AtomicU32,
-    news: Sender<News>,
-    wake: Wake,
-) {
+fn welcome(stream: TcpStream, secret: &str, entrance: &Entrance) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(HELLO_WAIT));
     let mut reader = &stream;
@@ -583,19 +671,7 @@ fn welcome(
     }
     let _ = stream.set_read_timeout(None);
     let Ok(writer) = stream.try_clone() else { return };
-    let worker = next_worker.fetch_add(1, Ordering::SeqCst);
-    if news.send(News::Joined { worker, stream: writer, host, slots, job }).is_err() {
-        return;
-    }
-    wake.ring();
-    link::pump(
-        stream,
-        protocol::MAX_FRAME,
-        FromWorker::decode,
-        move |message| News::Said { worker, message },
-        news,
-        wake,
-    );
+    entrance.admit(Hello { host, slots, job }, Link::Tcp(writer), stream);
 }
 
 /// Compares secrets in a time that does not depend on where they differ.
