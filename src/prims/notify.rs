@@ -6,13 +6,18 @@
 //! inotify instance waits for the kernel's RCU grace period, about a
 //! millisecond, which would double the cost of a `queue get` that finds
 //! its item at once.
+//!
+//! inotify sees only this machine's changes. Where the state directory is
+//! on a file system other machines write to (NFS, Lustre, ...: tasks on
+//! workers elsewhere), or `MAESTRO_STATE_SHARED=1` says it is, a waiter
+//! also looks again every so often: from 10 ms, doubling up to 200 ms.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -37,7 +42,10 @@ pub fn until<T>(
     }
     let watching =
         |e| Error::io("cannot watch", dirs.first().copied().unwrap_or(Path::new(".")), e);
-    let watcher = Watcher::new(dirs, mask).map_err(watching)?;
+    let mut watcher = Watcher::new(dirs, mask).map_err(watching)?;
+    if dirs.first().is_some_and(|dir| shared_between_machines(dir)) {
+        watcher.look_again = Some(FIRST_LOOK_AGAIN);
+    }
     loop {
         if let Some(found) = attempt()? {
             return Ok(Some(found));
@@ -48,9 +56,53 @@ pub fn until<T>(
     }
 }
 
+/// Where other machines' changes are not seen, the first wait before
+/// looking again, and the longest.
+const FIRST_LOOK_AGAIN: Duration = Duration::from_millis(10);
+const LONGEST_LOOK_AGAIN: Duration = Duration::from_millis(200);
+
+/// File systems whose files other machines change (inotify does not see
+/// those changes): `statfs`'s magic numbers.
+const SHARED_FILE_SYSTEMS: [i64; 14] = [
+    0x6969,                // NFS
+    0x517B,                // SMB
+    0xFF534D42_u32 as i64, // CIFS
+    0xFE534D42_u32 as i64, // SMB2
+    0x65735546,            // FUSE (sshfs, ...)
+    0x0BD00BD0,            // Lustre
+    0x47504653,            // GPFS
+    0x00C36400,            // CephFS
+    0x19830326,            // BeeGFS
+    0x01021997,            // 9P
+    0x5346414F,            // AFS
+    0x7461636F,            // OCFS2
+    0x01161970,            // GFS2
+    0xAAD7AAEA_u32 as i64, // PanFS
+];
+
+/// Whether `dir` is on a file system other machines write to, or
+/// `MAESTRO_STATE_SHARED=1` says so.
+pub fn shared_between_machines(dir: &Path) -> bool {
+    if std::env::var_os("MAESTRO_STATE_SHARED").is_some_and(|v| v == "1") {
+        return true;
+    }
+    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else { return false };
+    // SAFETY: statfs fills the zeroed struct from a valid C string path.
+    let kind = unsafe {
+        let mut stats: libc::statfs = std::mem::zeroed();
+        if libc::statfs(path.as_ptr(), &mut stats) != 0 {
+            return false;
+        }
+        stats.f_type as i64
+    };
+    SHARED_FILE_SYSTEMS.contains(&kind)
+}
+
 /// Watches on directories.
 struct Watcher {
     fd: OwnedFd,
+    /// Where changes may come unseen: how long until looking again anyway.
+    look_again: Option<Duration>,
 }
 
 impl Watcher {
@@ -71,21 +123,33 @@ impl Watcher {
                 return Err(io::Error::last_os_error());
             }
         }
-        Ok(Watcher { fd })
+        Ok(Watcher { fd, look_again: None })
     }
 
     /// Waits until something happened since the last wait (or since the
-    /// watch began), or `deadline` passes; `false` on the deadline.
-    fn wait(&self, deadline: Option<Instant>) -> io::Result<bool> {
+    /// watch began), or it is time to look again anyway, or `deadline`
+    /// passes; `false` on the deadline.
+    fn wait(&mut self, deadline: Option<Instant>) -> io::Result<bool> {
+        let look_at = self.look_again.map(|wait| Instant::now() + wait);
+        if let Some(wait) = &mut self.look_again {
+            *wait = (*wait * 2).min(LONGEST_LOOK_AGAIN);
+        }
         loop {
             if self.drain()? {
                 return Ok(true);
             }
-            let timeout = match deadline {
+            if look_at.is_some_and(|at| Instant::now() >= at) {
+                return Ok(true);
+            }
+            let until = match (deadline, look_at) {
+                (Some(deadline), Some(look)) => Some(deadline.min(look)),
+                (deadline, look) => deadline.or(look),
+            };
+            let timeout = match until {
                 None => -1,
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() && deadline.is_some_and(|d| d <= until) {
                         return Ok(false);
                     }
                     // Rounded up: waking a little late beats spinning early.
@@ -124,6 +188,44 @@ impl Watcher {
                 io::ErrorKind::Interrupted => continue,
                 _ => Err(error),
             };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_changes_come_unseen_a_waiter_looks_again_soon_and_less_often() {
+        let dir = std::env::temp_dir().join(format!("maestro-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut watcher = Watcher::new(&[&dir], CREATED).unwrap();
+        watcher.look_again = Some(FIRST_LOOK_AGAIN);
+        let deadline = Some(Instant::now() + Duration::from_secs(5));
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let started = Instant::now();
+            assert!(watcher.wait(deadline).unwrap(), "woken to look again, not by the deadline");
+            waits.push(started.elapsed());
+        }
+        // 10, 20, 40, 80, 160, 200 ms: each at least its interval, well
+        // below the deadline.
+        let least = [10, 20, 40, 80, 160, 200].map(Duration::from_millis);
+        for (waited, least) in waits.iter().zip(least) {
+            assert!(*waited >= least && *waited < least + Duration::from_millis(500), "{waits:?}");
+        }
+        // The deadline still ends a wait.
+        let soon = Some(Instant::now() + Duration::from_millis(30));
+        watcher.look_again = Some(Duration::from_secs(1));
+        assert!(!watcher.wait(soon).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_local_file_system_is_not_taken_for_a_shared_one() {
+        if std::env::var_os("MAESTRO_STATE_SHARED").is_none() {
+            assert!(!shared_between_machines(&std::env::temp_dir()));
         }
     }
 }

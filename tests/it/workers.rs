@@ -1,7 +1,7 @@
 //! `--executor workers` and `maestro worker`: workers started by hand (by
 //! the test, here) join a run over TCP on this machine.
 
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{Project, is_dead};
@@ -137,4 +137,47 @@ fn a_worker_with_a_join_file_of_another_run_is_turned_away() {
     let helper = worker(&p, &join, 1);
     assert_eq!(finish(run).0, 0);
     assert_eq!(finish(helper).0, 0);
+}
+
+#[test]
+fn tasks_on_different_workers_share_counters_and_queues() {
+    // Counted from ten tasks at once; three tasks wait on a queue that a
+    // fourth, on whichever worker, fills. MAESTRO_STATE_SHARED=1 makes the
+    // waits also look again every so often, as on a network file system.
+    let flow = r#"
+[tasks.count]
+for_each = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+cmd = "for i in 1 2 3 4 5 6 7 8 9 10; do $MAESTRO counter add hits 1 >/dev/null; done"
+
+[tasks.take]
+for_each = ["1", "2", "3"]
+cmd = "$MAESTRO queue get --timeout 30 work > got-{}"
+
+[tasks.give]
+cmd = "sleep 0.5; $MAESTRO queue put work a b c"
+"#;
+    let p = Project::with_flow(flow);
+    let shared = |args: &[&str]| {
+        p.command(args)
+            .env("MAESTRO_STATE_SHARED", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let run = shared(&["run", "--executor", "workers"]);
+    let join = join_file(&p);
+    let spawn = |slots: &str| shared(&["worker", "--join", &join, "--slots", slots]);
+    let workers = [spawn("4"), spawn("4")];
+    let (code, _, stderr) = finish(run);
+    assert_eq!(code, 0, "{stderr}");
+    let counter = p.maestro(&["counter", "get", "hits"]);
+    assert_eq!(counter.stdout, "100\n", "{counter:?}");
+    let mut got: Vec<String> = (1..=3).map(|i| p.read(&format!("got-{i}"))).collect();
+    got.sort();
+    assert_eq!(got, ["a", "b", "c"]);
+    for worker in workers {
+        assert_eq!(finish(worker).0, 0);
+    }
 }
