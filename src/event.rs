@@ -142,6 +142,8 @@ pub struct Attempt {
     pub duration: Duration,
     /// Its backend's id for it (a Slurm job id), if it has one.
     pub job_id: Option<String>,
+    /// Where its backend ran it (a worker's slots), if it says.
+    pub place: Option<crate::exec::Place>,
     /// How it ended.
     pub outcome: Outcome,
     /// CPU time and memory of its process tree.

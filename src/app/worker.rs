@@ -269,7 +269,9 @@ impl Worker {
                     self.handles.remove(&id);
                     FromWorker::Refused { id, why }
                 }
-                ExecEvent::Submitted { .. } | ExecEvent::Requeued { .. } => continue,
+                ExecEvent::Submitted { .. }
+                | ExecEvent::Placed { .. }
+                | ExecEvent::Requeued { .. } => continue,
             };
             frames.extend(message.encode());
         }

@@ -153,6 +153,16 @@ pub struct Usage {
     pub max_rss_kib: u64,
 }
 
+/// Where an attempt ran, when its backend has places of its own (a worker
+/// and the slots it held there), for the report to draw by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The worker: `host #N`.
+    pub lane: String,
+    /// Its slots there, from 1.
+    pub slots: Vec<u32>,
+}
+
 /// One attempt as a backend receives it.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -280,6 +290,14 @@ pub enum ExecEvent {
         handle: Handle,
         /// The id, as the batch system's commands take it.
         id: String,
+    },
+    /// It went to a place of its own: a worker's slots (again, should it
+    /// go to another after its worker was lost).
+    Placed {
+        /// The attempt.
+        handle: Handle,
+        /// Where.
+        place: Place,
     },
     /// It runs (a backend may queue an attempt before it runs).
     Started {

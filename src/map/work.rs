@@ -680,6 +680,7 @@ impl Work for MapWork<'_, '_> {
             started_at: ended.started_at,
             queued: ended.queued,
             job_id: ended.job_id.clone(),
+            place: ended.place.clone(),
             duration: ended.duration,
             outcome: ended.outcome.clone(),
             usage: ended.usage,

@@ -33,6 +33,10 @@ pub fn data(recorded: &RecordedRun) -> Value {
     let critical: std::collections::HashSet<&str> =
         run.critical_path.iter().map(String::as_str).collect();
     let finals = recorded.finals();
+    // With workers, the names of the timeline's rows.
+    let rows = (!recorded.lanes.is_empty()).then(|| {
+        Value::Array((1..=recorded.jobs()).map(|row| recorded.row_name(row).into()).collect())
+    });
     let tasks_not_run = |kinds: &[&str]| {
         recorded.not_run.iter().filter(|(why, _)| kinds.contains(&why.as_str())).count() as i64
     };
@@ -41,7 +45,7 @@ pub fn data(recorded: &RecordedRun) -> Value {
         .iter()
         .zip(&finals)
         .map(|(attempt, &is_final)| {
-            let slots = recorded.slots_of(attempt).iter().map(|&s| Value::Int(i64::from(s)));
+            let slots = recorded.slots_of(attempt).into_iter().map(|s| Value::Int(i64::from(s)));
             let log = log_end(&attempt.log, attempt.number, is_final);
             let mut fields = vec![
                 ("task", attempt.instance.as_str().into()),
@@ -78,6 +82,7 @@ pub fn data(recorded: &RecordedRun) -> Value {
                 ("ended_ms", run.ended_ms.into()),
                 ("status", run.status.as_str().into()),
                 ("jobs", i64::from(recorded.jobs()).into()),
+                ("rows", rows.into()),
             ]),
         ),
         (
@@ -113,6 +118,7 @@ pub fn outcome_fields(attempt: &AttemptRow) -> Vec<(&'static str, Value)> {
         ("detail", attempt.detail.clone().into()),
         ("command", attempt.command.clone().into()),
         ("job_id", attempt.job_id.clone().into()),
+        ("worker", attempt.place.clone().into()),
         ("queued_ms", attempt.queued_us.map(|us| us as f64 / 1000.0).into()),
         ("cpu_ms", attempt.cpu_us.map(|us| us as f64 / 1000.0).into()),
         ("max_rss_kib", attempt.max_rss_kib.into()),

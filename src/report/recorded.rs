@@ -21,6 +21,9 @@ pub struct RecordedRun {
     /// The run's end, Unix ms: when it ended, else the last moment an
     /// attempt is known to have run (a run still going, or cut short).
     pub end_ms: i64,
+    /// With workers, the timeline's rows: each worker's slots (`host #N`,
+    /// slot), in the order of the workers' numbers; else empty.
+    pub lanes: Vec<(String, u32)>,
 }
 
 /// The totals of a recorded run.
@@ -46,14 +49,27 @@ impl RecordedRun {
         let not_run = query::not_run_of_run(conn, run.id)?;
         let last_seen = attempts.iter().map(|a| a.ended_ms.unwrap_or(a.started_ms)).max();
         let end_ms = run.ended_ms.or(last_seen).unwrap_or(run.started_ms).max(run.started_ms);
-        Ok(Some(RecordedRun { run, attempts, not_run, end_ms }))
+        let lanes = lanes(&attempts);
+        Ok(Some(RecordedRun { run, attempts, not_run, end_ms, lanes }))
     }
 
-    /// Job slots: as recorded, else the highest slot an attempt held.
+    /// The timeline's rows: job slots (as recorded, else the highest slot an
+    /// attempt held), or with workers, their slots.
     pub fn jobs(&self) -> u32 {
+        if !self.lanes.is_empty() {
+            return self.lanes.len() as u32;
+        }
         let recorded = self.run.jobs.and_then(|jobs| u32::try_from(jobs).ok());
         let seen = self.attempts.iter().flat_map(|a| a.slots.iter().copied()).max();
         recorded.or(seen).unwrap_or(1).max(1)
+    }
+
+    /// Row `row`'s name: `slot 3`, or with workers `host #2 · 1`.
+    pub fn row_name(&self, row: u32) -> String {
+        match self.lanes.get(row as usize - 1) {
+            Some((worker, slot)) => format!("{worker} · {slot}"),
+            None => format!("slot {row}"),
+        }
     }
 
     /// When `attempt` was launched, ms after the run's start.
@@ -82,9 +98,20 @@ impl RecordedRun {
         self.ran_ms(attempt).unwrap_or_else(|| (self.end_ms - attempt.started_ms).max(0) as f64)
     }
 
-    /// The slots `attempt` is drawn on (slot 1 when not recorded).
-    pub fn slots_of<'a>(&self, attempt: &'a AttemptRow) -> &'a [u32] {
-        if attempt.slots.is_empty() { &[1] } else { &attempt.slots }
+    /// The rows `attempt` is drawn on: its slots (slot 1 when not
+    /// recorded), or with workers its worker's slots' rows (none when it
+    /// never reached a worker).
+    pub fn slots_of(&self, attempt: &AttemptRow) -> Vec<u32> {
+        if !self.lanes.is_empty() {
+            let Some(worker) = &attempt.place else { return Vec::new() };
+            return attempt
+                .slots
+                .iter()
+                .filter_map(|&slot| self.lanes.iter().position(|(w, s)| w == worker && *s == slot))
+                .map(|row| row as u32 + 1)
+                .collect();
+        }
+        if attempt.slots.is_empty() { vec![1] } else { attempt.slots.clone() }
     }
 
     /// Whether `index` is the last attempt of its instance.
@@ -120,6 +147,22 @@ impl RecordedRun {
             critical_ms,
         }
     }
+}
+
+/// The workers' slots that attempts held, ordered by worker number
+/// (`host #N`) and slot; empty when no attempt ran on a worker.
+fn lanes(attempts: &[AttemptRow]) -> Vec<(String, u32)> {
+    let mut lanes: Vec<(String, u32)> = attempts
+        .iter()
+        .filter_map(|a| a.place.as_ref().map(|worker| (worker, &a.slots)))
+        .flat_map(|(worker, slots)| slots.iter().map(move |&slot| (worker.clone(), slot)))
+        .collect();
+    let number = |worker: &str| -> u64 {
+        worker.rsplit('#').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+    };
+    lanes.sort_by(|a, b| (number(&a.0), &a.0, a.1).cmp(&(number(&b.0), &b.0, b.1)));
+    lanes.dedup();
+    lanes
 }
 
 /// How long `attempt` waited in a batch system's queue before it ran, ms

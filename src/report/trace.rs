@@ -15,7 +15,7 @@ pub fn trace(recorded: &RecordedRun) -> String {
         vec![metadata("process_name", PID, None, &format!("maestro {} {}", run.kind, run.id))];
     for slot in 1..=recorded.jobs() {
         let tid = Some(i64::from(slot));
-        events.push(metadata("thread_name", PID, tid, &format!("slot {slot}")));
+        events.push(metadata("thread_name", PID, tid, &recorded.row_name(slot)));
         events.push(Value::Object(vec![
             ("name", "thread_sort_index".into()),
             ("ph", "M".into()),
@@ -28,7 +28,7 @@ pub fn trace(recorded: &RecordedRun) -> String {
         let mut args = vec![("attempt", attempt.number.into())];
         args.extend(outcome_fields(attempt));
         let args = Value::Object(args);
-        for &slot in recorded.slots_of(attempt) {
+        for slot in recorded.slots_of(attempt) {
             events.push(Value::Object(vec![
                 ("name", attempt.instance.as_str().into()),
                 ("cat", attempt.status.as_str().into()),

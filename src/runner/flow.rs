@@ -294,6 +294,7 @@ impl Work for FlowWork<'_, '_> {
             started_at: ended.started_at,
             queued: ended.queued,
             job_id: ended.job_id.clone(),
+            place: ended.place.clone(),
             duration: ended.duration,
             usage: ended.usage,
             log,

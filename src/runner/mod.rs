@@ -254,6 +254,7 @@ impl Loop<'_> {
     fn on_exec_event(&mut self, event: ExecEvent, now: Instant) {
         match event {
             ExecEvent::Submitted { handle, id } => self.supervisor.submitted(handle, id),
+            ExecEvent::Placed { handle, place } => self.supervisor.placed(handle, place),
             ExecEvent::Started { handle, late_by } => self.supervisor.started(handle, late_by, now),
             ExecEvent::Requeued { handle } => self.supervisor.requeued(handle, now),
             ExecEvent::Output { handle, bytes, stderr } => {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::Outcome;
-use crate::exec::{BatchEnd, Executor, Handle, Launch, Termination, Urgency, Usage};
+use crate::exec::{BatchEnd, Executor, Handle, Launch, Place, Termination, Urgency, Usage};
 use crate::timers::Timers;
 
 /// How long an attempt may take to end after a graceful cancel before it
@@ -120,6 +120,8 @@ struct InFlight {
     state: AttemptState,
     /// The backend's id for it (a Slurm job id), once known.
     job_id: Option<String>,
+    /// Where the backend put it, if it says.
+    place: Option<Place>,
 }
 
 /// What stays true of an attempt whatever its state.
@@ -173,6 +175,8 @@ pub struct Ended {
     pub duration: Duration,
     /// The backend's id for it (a Slurm job id), if it has one.
     pub job_id: Option<String>,
+    /// Where the backend put it last, if it says.
+    pub place: Option<Place>,
     /// How its process ended; `None` if it never started.
     pub termination: Option<Termination>,
     /// Its outcome.
@@ -285,7 +289,7 @@ impl Supervisor {
             Ok(handle) => {
                 let state = AttemptState::Starting { handle };
                 self.by_handle.insert(handle, key);
-                self.flying.insert(key, InFlight { attempt, state, job_id: None });
+                self.flying.insert(key, InFlight { attempt, state, job_id: None, place: None });
                 None
             }
             Err(why) => {
@@ -313,6 +317,14 @@ impl Supervisor {
                     self.timers.at(at, Timer::Timeout { key, number });
                 }
             }
+        }
+    }
+
+    /// The backend put `handle` there.
+    pub fn placed(&mut self, handle: Handle, place: Place) {
+        let Some(&key) = self.by_handle.get(&handle) else { return };
+        if let Some(flight) = self.flying.get_mut(&key) {
+            flight.place = Some(place);
         }
     }
 
@@ -354,7 +366,7 @@ impl Supervisor {
         judge: impl FnOnce(usize, Termination) -> Outcome,
     ) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
-        let InFlight { attempt, state, job_id } = self.flying.remove(&key)?;
+        let InFlight { attempt, state, job_id, place } = self.flying.remove(&key)?;
         let outcome =
             state.stopped_outcome().unwrap_or_else(|| match (termination, attempt.timeout) {
                 // The batch system's time limit stands for the task's timeout.
@@ -362,17 +374,17 @@ impl Supervisor {
                 _ => judge(key, termination),
             });
         let ended = self.end(key, attempt, Some(termination), outcome, usage, now);
-        Some(Ended { job_id, ..ended })
+        Some(Ended { job_id, place, ..ended })
     }
 
     /// The backend could not run `handle` after all: it ends as one that
     /// could not start (or as why it was being stopped).
     pub fn rejected(&mut self, handle: Handle, why: String, now: Instant) -> Option<Ended> {
         let key = self.by_handle.remove(&handle)?;
-        let InFlight { attempt, state, job_id } = self.flying.remove(&key)?;
+        let InFlight { attempt, state, job_id, place } = self.flying.remove(&key)?;
         let outcome = state.stopped_outcome().unwrap_or(Outcome::SpawnFailed(why));
         let ended = self.end(key, attempt, None, outcome, Usage::default(), now);
-        Some(Ended { job_id, ..ended })
+        Some(Ended { job_id, place, ..ended })
     }
 
     /// An attempt is over: it leaves the table, or waits there for its
@@ -398,6 +410,7 @@ impl Supervisor {
             queued,
             duration: now.saturating_duration_since(attempt.launched).saturating_sub(queued),
             job_id: None,
+            place: None,
             termination,
             outcome: outcome.clone(),
             usage,
@@ -407,7 +420,7 @@ impl Supervisor {
             let until = now + attempt.retry.backoff.after(attempt.number);
             let state = AttemptState::WaitingRetry { previous: outcome, until };
             self.timers.at(until, Timer::Retry { key, number: attempt.number + 1 });
-            self.flying.insert(key, InFlight { attempt, state, job_id: None });
+            self.flying.insert(key, InFlight { attempt, state, job_id: None, place: None });
         }
         ended
     }

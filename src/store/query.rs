@@ -142,6 +142,8 @@ pub struct AttemptRow {
     pub queued_us: Option<i64>,
     /// Its id in a batch system (a Slurm job id).
     pub job_id: Option<String>,
+    /// The worker it ran on, `host #N` (then `slots` are its slots there).
+    pub place: Option<String>,
 }
 
 impl AttemptRow {
@@ -171,6 +173,7 @@ impl AttemptRow {
             command: row.get(16)?,
             queued_us: row.get(17)?,
             job_id: row.get(18)?,
+            place: row.get(19)?,
         })
     }
 
@@ -191,6 +194,7 @@ impl AttemptRow {
             ("signal", self.signal.into()),
             ("detail", self.detail.clone().into()),
             ("job_id", self.job_id.clone().into()),
+            ("worker", self.place.clone().into()),
             ("queued_us", self.queued_us.into()),
             ("duration_us", self.duration_us.into()),
             ("cpu_us", self.cpu_us.into()),
@@ -215,7 +219,7 @@ pub fn last_attempt(
     conn.query_row(
         "SELECT a.run_id, a.instance, a.number, a.started_ms, a.ended_ms, a.status, a.exit_code,
                 a.signal, a.detail, a.duration_us, a.cpu_us, a.max_rss_kib, a.cache_key, a.log,
-                a.outputs, a.slots, a.command, a.queued_us, a.job_id
+                a.outputs, a.slots, a.command, a.queued_us, a.job_id, a.place
          FROM runs r CROSS JOIN attempts a ON a.run_id = r.id AND a.instance = ?1
          WHERE ?2 IS NULL OR r.id = ?2
          ORDER BY r.id DESC, a.number DESC LIMIT 1",
@@ -238,7 +242,7 @@ pub fn attempts_of_run(conn: &Connection, run: i64) -> rusqlite::Result<Vec<Atte
     let mut statement = conn.prepare(
         "SELECT run_id, instance, number, started_ms, ended_ms, status, exit_code, signal,
                 detail, duration_us, cpu_us, max_rss_kib, cache_key, log, outputs, slots, command,
-                queued_us, job_id
+                queued_us, job_id, place
          FROM attempts WHERE run_id = ?1 ORDER BY id",
     )?;
     let rows = statement.query_map([run], AttemptRow::from_row)?;

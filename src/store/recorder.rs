@@ -384,14 +384,17 @@ fn write_attempt(
         outputs,
         log,
         attempt.queued.as_micros() as i64,
-        attempt.job_id
+        attempt.job_id,
+        attempt.place.as_ref().map(|place| place.lane.as_str()),
+        attempt.place.as_ref().map(|place| join_slots(&place.slots))
     ];
     match start {
         None => conn
             .prepare_cached(
                 "UPDATE attempts SET ended_ms = ?4, status = ?5, exit_code = ?6, signal = ?7,
                  detail = ?8, duration_us = ?9, cpu_us = ?10, max_rss_kib = ?11, outputs = ?12,
-                 log = ?13, queued_us = ?14, job_id = ?15
+                 log = ?13, queued_us = ?14, job_id = ?15, place = ?16,
+                 slots = COALESCE(?17, slots)
                  WHERE run_id = ?1 AND instance = ?2 AND number = ?3",
             )?
             .execute(ends)?,
@@ -401,10 +404,10 @@ fn write_attempt(
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO attempts
                  (run_id, instance, number, ended_ms, status, exit_code, signal, detail,
-                  duration_us, cpu_us, max_rss_kib, outputs, log, queued_us, job_id,
+                  duration_us, cpu_us, max_rss_kib, outputs, log, queued_us, job_id, place,
                   started_ms, cache_key, slots, command)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18, ?19)",
+                         ?18, ?19, COALESCE(?17, ?20), ?21)",
             )?
             .execute(rusqlite::params_from_iter(all))?
         }

@@ -119,11 +119,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN command TEXT;      -- the command line as run
     "#,
     // 4: how long an attempt waited in a batch system's queue before it ran
-    // (its duration_us is the time it ran), and its id there; NULL before,
-    // and for attempts run locally.
+    // (its duration_us is the time it ran), its id there, and the worker it
+    // ran on; NULL before, and for attempts run locally.
     r#"
     ALTER TABLE attempts ADD COLUMN queued_us INTEGER;
     ALTER TABLE attempts ADD COLUMN job_id TEXT;       -- a Slurm job id
+    ALTER TABLE attempts ADD COLUMN place TEXT;        -- 'host #N': its worker (slots: its slots there)
     "#,
 ];
 

@@ -4,7 +4,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, is_dead};
+use crate::support::{Project, is_dead, python, report_data};
 
 /// The join file of the project's first run, once the run has written it.
 fn join_file(p: &Project) -> String {
@@ -39,11 +39,14 @@ fn for_each(n: u32, cmd: &str) -> String {
 
 #[test]
 fn tasks_run_once_each_on_the_workers_that_join() {
-    let flow = for_each(200, "echo {} >> ran; echo out {}; echo err {} >&2");
+    let flow = for_each(200, "echo {} >> ran; echo out {}; echo err {} >&2; sleep 0.02");
     let p = Project::with_flow(&flow);
-    let run = p.spawn(&["run", "--executor", "workers"]);
+    let run = p.spawn(&["run", "--executor", "workers", "--report", "run.html"]);
     let join = join_file(&p);
-    let workers = [worker(&p, &join, 2), worker(&p, &join, 3)];
+    let workers = [worker(&p, &join, 2)];
+    // The second joins once the first is in: worker numbers follow.
+    p.wait_for("ran");
+    let workers = [workers.into_iter().next().unwrap(), worker(&p, &join, 3)];
     let (code, stdout, stderr) = finish(run);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -61,6 +64,23 @@ fn tasks_run_once_each_on_the_workers_that_join() {
         assert_eq!(code, 0, "{stderr}");
     }
     assert!(!p.path(".maestro/workers/1.join").exists(), "the join file outlived its run");
+    // The report's timeline has a row per worker slot.
+    let checks = python(
+        r#"
+import json, sys
+data = json.loads(sys.stdin.read())
+host = data["attempts"][0]["worker"].split(" #")[0]
+rows = [f"{host} #1 · 1", f"{host} #1 · 2"] + [f"{host} #2 · {s}" for s in (1, 2, 3)]
+assert data["run"]["rows"] == rows, data["run"]["rows"]
+assert data["run"]["jobs"] == 5
+for a in data["attempts"]:
+    assert a["worker"] in (f"{host} #1", f"{host} #2"), a
+    assert len(a["slots"]) == 1 and 1 <= a["slots"][0] <= 5, a
+print("ok")
+"#,
+        report_data(&p.read("run.html")),
+    );
+    assert_eq!(checks.trim(), "ok");
 }
 
 #[test]

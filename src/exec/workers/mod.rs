@@ -15,7 +15,7 @@ pub mod protocol;
 pub mod slurm;
 pub mod ssh;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::Read;
 use std::io::{self, Write};
@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 
 use self::link::{Join, Wake};
 use self::protocol::{FromWorker, HELLO_MAX, Job, ToWorker, VERSION};
-use super::{BatchEnd, ExecEvent, Executor, Handle, Launch, Termination, Urgency, Usage, Watch};
+use super::{
+    BatchEnd, ExecEvent, Executor, Handle, Launch, Place, Termination, Urgency, Usage, Watch,
+};
 use crate::private;
 
 /// How often each side says it is there when it has nothing else to say.
@@ -167,9 +169,12 @@ enum News {
 /// One worker in the run.
 struct Worker {
     link: Link,
+    /// `host #N`: its host, and its number in the run.
+    lane: String,
     host: String,
     slots: u32,
-    used: u32,
+    /// Its slots no attempt holds, from 1.
+    free: BTreeSet<u32>,
     last_heard: Instant,
     last_sent: Instant,
     attempts: HashSet<Handle>,
@@ -182,8 +187,8 @@ struct Attempt {
     launch: Launch,
     /// The worker it was sent to, while it is on one.
     worker: Option<u32>,
-    /// The slots it takes there.
-    slots: u32,
+    /// The slots it holds there.
+    held: Vec<u32>,
     started: bool,
     /// Its output files, open while it is in the run.
     files: (File, Option<File>),
@@ -288,24 +293,29 @@ impl WorkersExecutor {
             };
             let want = attempt.launch.request.cpus.max(1);
             // A task asking more than a worker has gets the whole worker.
-            let room = |w: &Worker| !w.draining && w.slots - w.used >= want.min(w.slots);
+            let room = |w: &Worker| !w.draining && w.free.len() as u32 >= want.min(w.slots);
             let Some((&worker, w)) = self
                 .workers
                 .iter()
                 .filter(|(_, w)| room(w))
-                .max_by_key(|&(&id, w)| (w.slots - w.used, std::cmp::Reverse(id)))
+                .max_by_key(|&(&id, w)| (w.free.len(), std::cmp::Reverse(id)))
             else {
                 break;
             };
-            let slots = want.min(w.slots);
+            let slots = want.min(w.slots) as usize;
             self.waiting.pop_front();
             let job = self.job(handle);
             let w = self.workers.get_mut(&worker).expect("chosen");
-            w.used += slots;
+            let held: Vec<u32> = w.free.iter().copied().take(slots).collect();
+            for slot in &held {
+                w.free.remove(slot);
+            }
             w.attempts.insert(handle);
+            let place = Place { lane: w.lane.clone(), slots: held.clone() };
+            self.ready.push(ExecEvent::Placed { handle, place });
             let attempt = self.attempts.get_mut(&handle).expect("waiting");
             attempt.worker = Some(worker);
-            attempt.slots = slots;
+            attempt.held = held;
             outboxes.entry(worker).or_default().extend(ToWorker::Run(job).encode());
         }
         for (worker, frames) in outboxes {
@@ -375,7 +385,7 @@ impl WorkersExecutor {
         if let Some(worker) = attempt.worker
             && let Some(w) = self.workers.get_mut(&worker)
         {
-            w.used -= attempt.slots;
+            w.free.extend(&attempt.held);
             w.attempts.remove(&handle);
         }
         let late_by = Duration::ZERO;
@@ -425,7 +435,7 @@ impl WorkersExecutor {
                 if let Some(handle) = mine(&self.attempts, id) {
                     let attempt = self.attempts.remove(&handle).expect("mine");
                     if let Some(w) = self.workers.get_mut(&worker) {
-                        w.used -= attempt.slots;
+                        w.free.extend(&attempt.held);
                         w.attempts.remove(&handle);
                     }
                     self.ready.push(ExecEvent::Rejected { handle, why });
@@ -508,7 +518,7 @@ impl Executor for WorkersExecutor {
         let attempt = Attempt {
             launch,
             worker: None,
-            slots: 0,
+            held: Vec::new(),
             started: false,
             files,
             lost: 0,
@@ -575,9 +585,10 @@ impl Executor for WorkersExecutor {
                     let now = Instant::now();
                     let w = Worker {
                         link,
+                        lane: format!("{host} #{worker}"),
                         host,
                         slots: slots.max(1),
-                        used: 0,
+                        free: (1..=slots.max(1)).collect(),
                         last_heard: now,
                         last_sent: now,
                         attempts: HashSet::new(),

@@ -132,6 +132,7 @@
         id: run.id, kind: str(run.kind) || 'run', flow: strOrNull(run.flow),
         commandLine: str(run.command_line), started: num(run.started_ms), ended: num(run.ended_ms),
         status: str(run.status) || 'running', jobs: Math.max(num(run.jobs) || 0, maxSlot),
+        rows: arr(run.rows).map(str),
       },
       summary: summary,
       criticalPath: arr(data.critical_path).map(str),
@@ -159,7 +160,7 @@
       end: start + queued + (dur === null ? 0 : Math.max(0, dur)),
       status: str(a.status) || 'unknown', exit: num(a.exit_code), signal: strOrNull(a.signal),
       detail: strOrNull(a.detail), command: str(a.command), cpu: num(a.cpu_ms), rss: num(a.max_rss_kib),
-      job: strOrNull(a.job_id),
+      job: strOrNull(a.job_id), worker: strOrNull(a.worker),
       log: strOrNull(a.log), tail: str(a.log_tail), logBytes: num(a.log_bytes),
       critical: a.critical === true, tries: 1, taskIndex: 0,
     };
@@ -224,7 +225,7 @@
     if (run.ended !== null) meta.push(metaItem('Ended', fmtDate(run.ended), new Date(run.ended).toString()));
     else meta.push(metaItem('Ended', run.status === 'running' ? 'still running, or maestro was stopped' : 'not recorded'));
     if (run.flow !== null) meta.push(metaItem('Flow', run.flow));
-    meta.push(metaItem('Job slots', String(run.jobs)));
+    meta.push(metaItem(run.rows.length ? 'Worker slots' : 'Job slots', String(run.jobs)));
     $('run-meta').innerHTML = meta.join('');
 
     $('page-foot').textContent = 'Written by maestro ' + (model.version || '(unknown version)') +
@@ -247,7 +248,7 @@
       card('Task time', fmtDuration(num(s.task_ms)), 'summed over all attempts'),
       card('Speedup', speedup ? speedup.toFixed(2) + '×' : '—', 'task time ÷ wall time'),
       card('Slot utilisation', util === null ? '—' : fmtPercent(util),
-        'of ' + jobs + ' job slot' + (jobs === 1 ? '' : 's') + ' × wall time',
+        'of ' + jobs + (model.run.rows.length ? ' worker' : ' job') + ' slot' + (jobs === 1 ? '' : 's') + ' × wall time',
         util === null ? '' : '<span class="meter" aria-hidden="true"><span style="width:' +
           (Math.min(1, Math.max(0, util)) * 100).toFixed(1) + '%"></span></span>'),
       countsCard(s),
@@ -303,6 +304,11 @@
       return;
     }
     const scroller = $('tl-scroll');
+    if (model.run.rows.length) {
+      const widest = Math.max(13, ...model.run.rows.map((r) => r.length));
+      scroller.style.setProperty('--label-w', Math.min(260, 16 + 7 * widest) + 'px');
+      document.querySelector('.tl-corner').textContent = 'worker · slot';
+    }
     // Measured before the bars go in, while a layout is cheap.
     view.labelW = parseFloat(getComputedStyle(scroller).getPropertyValue('--label-w')) || 48;
     view.viewW = Math.max(100, scroller.clientWidth - view.labelW);
@@ -326,7 +332,9 @@
       const html = barHtml(a);
       for (const s of a.slots) rows[s - 1].push(html);
     }
-    return rows.map((bars, k) => '<div class="tl-row"><div class="tl-label">' + (k + 1) +
+    // With workers, each row is a worker's slot, named.
+    const names = model.run.rows;
+    return rows.map((bars, k) => '<div class="tl-row"><div class="tl-label">' + esc(names[k] || String(k + 1)) +
       '</div><div class="tl-track">' + bars.join('') + '</div></div>').join('');
   }
 
@@ -593,6 +601,7 @@
     const fields = [['Status', statusText(a)]];
     if (a.tries > 1) fields.push(['Attempt', a.number + ' of ' + a.tries]);
     const at = (offset) => fmtOffset(offset) + (model.run.started !== null ? ' (' + fmtClock(model.run.started + offset) + ')' : '');
+    if (a.worker) fields.push(['Worker', a.worker]);
     if (a.job) fields.push(['Job id', a.job]);
     if (a.queued > 0) {
       fields.push(['Submitted', at(a.start)], ['Queued', fmtDuration(a.queued)], ['Ran from', at(a.ran)]);
@@ -601,7 +610,7 @@
     }
     fields.push(
       [a.queued > 0 ? 'Ran for' : 'Duration', durationText(a)],
-      ['Job slot' + (a.slots.length > 1 ? 's' : ''), a.slots.join(', ') || '—'],
+      ['Job slot' + (a.slots.length > 1 ? 's' : ''), a.slots.map((s) => model.run.rows[s - 1] || s).join(', ') || '—'],
       ['CPU time', fmtDuration(a.cpu)],
       ['Peak memory', fmtMem(a.rss)],
       ['Critical path', a.critical ? 'yes' : 'no'],
