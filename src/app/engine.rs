@@ -209,6 +209,31 @@ pub fn engine(
     Ok((executor, poller))
 }
 
+/// What `-n` says of the workers a run would have, if it has workers.
+pub fn workers_preview(backend: &Backend, sizing: Sizing) -> Option<String> {
+    let Backend::Workers(launch) = backend else { return None };
+    Some(match launch {
+        WorkerLaunch::ByHand => {
+            "would wait for workers started by hand (maestro worker --join FILE)".to_string()
+        }
+        WorkerLaunch::Ssh(hosts) => {
+            let names: Vec<&str> = hosts.iter().map(|h| h.login.as_str()).collect();
+            format!("would start a worker over ssh on each of: {}", names.join(", "))
+        }
+        WorkerLaunch::Slurm(asked) => {
+            let allocation = allocation(asked, sizing);
+            let options: Vec<String> =
+                allocation.options().iter().map(|o| o.to_string_lossy().into_owned()).collect();
+            format!(
+                "would submit {} worker allocation{}: sbatch {}",
+                allocation.count,
+                if allocation.count == 1 { "" } else { "s" },
+                options.join(" ")
+            )
+        }
+    })
+}
+
 /// The allocations to ask for: as set, else a whole node's CPUs for as
 /// long as the work is expected to take (half again, and five minutes more,
 /// for estimates that are short).

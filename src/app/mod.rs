@@ -195,7 +195,14 @@ fn execute(
             Skipping { checker: Some(checker), resumed }
         }
     };
+    let sizing = Sizing {
+        work: estimates.iter().sum(),
+        critical: priority.iter().copied().max().unwrap_or_default(),
+    };
     if options.dry_run {
+        if let Some(workers) = engine::workers_preview(backend, sizing) {
+            println!("{workers}");
+        }
         print_dry_run(graph, selected, jobs, priority, skipping, backend);
         return Ok(exit_code::SUCCESS);
     }
@@ -216,10 +223,6 @@ fn execute(
         run_id,
         log_dir,
         stream: options.output == OutputMode::Stream && !options.json,
-    };
-    let sizing = Sizing {
-        work: estimates.iter().sum(),
-        critical: priority.iter().copied().max().unwrap_or_default(),
     };
     let (mut executor, mut poller) = engine::engine(backend, store.dir(), run_id, sizing)?;
     // With --json, stdout carries the events: task output stays in the logs.
@@ -325,7 +328,7 @@ fn print_dry_run(
         };
         let line = match why {
             Err(skip) => skip,
-            Ok(why) if backend.is_batch() => {
+            Ok(why) if matches!(backend, Backend::Slurm(_)) => {
                 let options = engine::sbatch_preview(graph, i);
                 format!("would submit {}{why}: sbatch {options}\n    {cmd}", instance.name)
             }

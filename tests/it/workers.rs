@@ -201,3 +201,47 @@ cmd = "sleep 0.5; $MAESTRO queue put work a b c"
         assert_eq!(finish(worker).0, 0);
     }
 }
+
+#[test]
+fn dry_runs_say_where_the_workers_come_from_and_bad_asks_are_refused() {
+    let p = Project::with_flow(&for_each(1, "true"));
+    let by_hand = p.maestro(&["run", "-n", "--executor", "workers"]);
+    assert_eq!(
+        by_hand.stdout.lines().next(),
+        Some("would wait for workers started by hand (maestro worker --join FILE)")
+    );
+    let ssh = p.maestro(&["run", "-n", "--hosts", "a,4/me@b"]);
+    assert_eq!(
+        ssh.stdout.lines().next(),
+        Some("would start a worker over ssh on each of: a, me@b")
+    );
+    let refused = |args: &[&str], code: i32, stderr: &str| {
+        let run = p.maestro(args);
+        assert_eq!((run.code, run.stderr.as_str()), (code, stderr), "{args:?}");
+    };
+    refused(
+        &["run", "--workers", "2"],
+        2,
+        "error: --workers 2: workers need a launcher\n  = hint: add --executor slurm (or use --executor workers and start them by hand)\n",
+    );
+    refused(
+        &["run", "--hosts", ":"],
+        2,
+        "error: --hosts: ':': name a host to reach with ssh\n  = hint: write --hosts a,b or --hosts 4/user@a\n",
+    );
+    refused(
+        &["run", "--hosts", "a", "--executor", "slurm"],
+        2,
+        "error: --hosts starts workers over ssh: it goes with no --executor and no --workers\n",
+    );
+    refused(
+        &["worker", "--stdio", "--slots", "0"],
+        2,
+        "error: --slots 0: a worker runs at least one task\n",
+    );
+    refused(
+        &["map", "-S", "0/a", "echo", ":::", "x"],
+        255,
+        "error: -S: '0/a': the number before '/' must be 1 or more\n  = hint: write -S host, -S user@host or -S 4/host\n",
+    );
+}
