@@ -251,6 +251,13 @@ pub struct MapArgs {
     /// the same path.
     #[arg(short = 'S', long = "sshlogin", value_name = "HOSTS")]
     pub sshlogin: Vec<String>,
+    /// Where the jobs run: local, or slurm (one Slurm job per job, or with
+    /// --workers N, N worker allocations).
+    #[arg(long, value_name = "NAME", value_parser = executors())]
+    pub executor: Option<ExecutorKind>,
+    /// With --executor slurm: run the jobs in N worker allocations.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
     /// GNU parallel's citation notice switch: accepted, and nothing to do.
     #[arg(long, hide = true)]
     pub will_cite: bool,

@@ -45,6 +45,28 @@ pub enum WorkerLaunch {
     Ssh(Vec<SshHost>),
 }
 
+/// What the command line asks of where tasks run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// `--executor`.
+    pub executor: Option<ExecutorKind>,
+    /// `--workers`.
+    pub workers: Option<u32>,
+    /// `--hosts`.
+    pub hosts: Option<&'a str>,
+}
+
+impl<'a> Asked<'a> {
+    /// What `options` ask.
+    pub fn of(options: &'a RunOptions) -> Asked<'a> {
+        Asked {
+            executor: options.executor,
+            workers: options.workers,
+            hosts: options.hosts.as_deref(),
+        }
+    }
+}
+
 /// Workers in Slurm allocations, as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlurmWorkers {
@@ -71,21 +93,21 @@ impl Backend {
     /// `--executor` if given, else the flow's `executor`, else local; with
     /// Slurm, workers if `--workers` (or the flow's `workers`) says so.
     pub fn choose(
-        options: &RunOptions,
+        asked: Asked<'_>,
         in_flow: Option<ExecutorKind>,
         settings: SlurmSettings,
         defaults: &BatchOptions,
     ) -> Result<Backend> {
-        let kind = options.executor.or(in_flow);
-        let workers = options.workers.or(settings.workers);
-        if let Some(hosts) = &options.hosts {
+        let kind = asked.executor.or(in_flow);
+        let workers = asked.workers.or(settings.workers);
+        if let Some(hosts) = asked.hosts {
             let hosts = ssh::parse_hosts(hosts).map_err(|why| {
                 Error::usage_hint(
                     format!("--hosts: {why}"),
                     "write --hosts a,b or --hosts 4/user@a",
                 )
             })?;
-            if kind.is_some_and(|kind| kind != ExecutorKind::Workers) || options.workers.is_some() {
+            if kind.is_some_and(|kind| kind != ExecutorKind::Workers) || asked.workers.is_some() {
                 return Err(Error::usage(
                     "--hosts starts workers over ssh: it goes with no --executor and no --workers",
                 ));

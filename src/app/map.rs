@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::engine::{Backend, Sizing, WorkerLaunch, engine};
+use super::engine::{Asked, Backend, SLURM_JOBS, Sizing, WorkerLaunch, engine};
 use super::{args_lossy, report, state};
 use crate::cli::MapArgs;
 use crate::error::{Error, Result};
@@ -10,6 +10,7 @@ use crate::event::Observers;
 use crate::exec::Executor;
 use crate::exec::workers::ssh::{self, SshHost};
 use crate::exit_code;
+use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
 use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
 use crate::map::halt::parse_halt;
@@ -71,11 +72,23 @@ fn run_map(args: MapArgs) -> Result<i32> {
         None => cpus,
     };
     let hosts = remote_hosts(&args.sshlogin, args.jobs.is_some().then_some(per_host))?;
-    // As GNU parallel: -j counts jobs per host; a host's own N/ counts its.
-    let jobs = match &hosts {
-        Some(hosts) => hosts.iter().map(|h| h.slots.unwrap_or(per_host)).sum::<u32>().max(1),
-        None => per_host,
+    let backend = match hosts {
+        Some(hosts) => Backend::Workers(WorkerLaunch::Ssh(hosts)),
+        None => {
+            let asked = Asked { executor: args.executor, workers: args.workers, hosts: None };
+            Backend::choose(asked, None, SlurmSettings::default(), &BatchOptions::default())?
+        }
     };
+    let jobs = match &backend {
+        // As GNU parallel: -j counts jobs per host; a host's own N/ its own.
+        Backend::Workers(WorkerLaunch::Ssh(hosts)) => {
+            hosts.iter().map(|h| h.slots.unwrap_or(per_host)).sum::<u32>().max(1)
+        }
+        // Jobs in flight elsewhere: Slurm's queue, or the workers'.
+        _ if backend.is_batch() && args.jobs.is_none() => SLURM_JOBS,
+        _ => per_host,
+    };
+    backend.check()?;
     let halt = match &args.halt {
         Some(text) => parse_halt(text).map_err(Error::usage)?,
         None => None,
@@ -121,15 +134,12 @@ fn run_map(args: MapArgs) -> Result<i32> {
         print_output: !args.json,
         capture_dir: opened.store.map_output_dir(run_id),
     };
-    let (mut executor, mut poller): (Box<dyn Executor>, _) = match hosts {
-        None => {
+    let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
+        Backend::Local => {
             let (executor, poller) = super::local_engine(opened.store.dir())?;
             (Box::new(executor), poller)
         }
-        Some(hosts) => {
-            let backend = Backend::Workers(WorkerLaunch::Ssh(hosts));
-            engine(&backend, opened.store.dir(), run_id, Sizing::default())?
-        }
+        elsewhere => engine(&elsewhere, opened.store.dir(), run_id, Sizing::default())?,
     };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[])
         .with_journal(Journal::new(opened.store.dir(), run_id));

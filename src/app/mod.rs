@@ -35,7 +35,7 @@ use crate::runner::reactor::Poller;
 use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart, Store};
-use engine::{Backend, Sizing};
+use engine::{Asked, Backend, Sizing};
 use state::{Opened, Prefetch};
 
 /// Runs maestro with `args` (including the program name); returns the exit status.
@@ -98,7 +98,8 @@ fn par(args: ParArgs) -> Result<i32> {
     }
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let defaults = BatchOptions::default();
-    let backend = Backend::choose(&args.options, None, SlurmSettings::default(), &defaults)?;
+    let asked = Asked::of(&args.options);
+    let backend = Backend::choose(asked, None, SlurmSettings::default(), &defaults)?;
     let mut graph = Graph::from_stages(&stages, &here);
     let jobs = effective_jobs(args.options.jobs, None, &backend)?;
     if backend.is_batch() {
@@ -120,7 +121,8 @@ fn run(args: RunArgs) -> Result<i32> {
     let file = read_flow_file(&args.file)?;
     let flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
     let in_flow = flow.executor.as_ref().map(|e| e.value);
-    let backend = Backend::choose(&args.options, in_flow, flow.slurm, &flow.slurm_defaults)?;
+    let asked = Asked::of(&args.options);
+    let backend = Backend::choose(asked, in_flow, flow.slurm, &flow.slurm_defaults)?;
     let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value), &backend)?;
     let mut graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
     if backend.is_batch() {

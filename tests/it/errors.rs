@@ -250,7 +250,7 @@ fn slurm_keys_are_checked_before_anything_is_submitted() {
   |
 1 | executor = \"pbs\"
   |            ^^^^^
-  = hint: use one of: local, slurm
+  = hint: use one of: local, slurm, workers
 "
     );
     assert_eq!(

@@ -151,3 +151,26 @@ fn ctrl_c_cancels_the_allocations_and_leaves_no_task() {
         assert!(eventually(Duration::from_secs(10), || is_dead(pid)), "task {i} outlived the run");
     }
 }
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn map_prints_the_same_as_jobs_in_workers_and_locally() {
+    let _node = share_node();
+    let p = counted("");
+    let args = ["-k", "echo {}; echo e{} >&2; test {} != c", ":::", "a", "b", "c", "d"];
+    let local = p.maestro(&[&["map"], &args[..]].concat());
+    assert_eq!((local.code, local.stdout.as_str()), (1, "a\nb\nc\nd\n"), "{local:?}");
+    for elsewhere in [&["--executor", "slurm"][..], &["--executor", "slurm", "--workers", "1"]] {
+        let ours = command(&p, &[&["map"], elsewhere, &args[..]].concat()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&ours.stdout);
+        assert_eq!(
+            (ours.status.code(), stdout.as_ref()),
+            (Some(1), local.stdout.as_str()),
+            "{elsewhere:?}"
+        );
+        let stderr = String::from_utf8_lossy(&ours.stderr);
+        assert_eq!(stderr.lines().filter(|l| l.starts_with('e')).count(), 4, "{stderr}");
+    }
+    // One job per input, then one allocation.
+    assert_eq!(p.read("sbatch-calls").lines().count(), 5);
+}
