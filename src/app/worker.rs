@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::local::LocalExecutor;
 use crate::exec::workers::link::{self, Join, Wake};
 use crate::exec::workers::protocol::{self, FromWorker, Job, ToWorker, VERSION};
-use crate::exec::workers::{HEARTBEAT, LOST_AFTER, host_name};
+use crate::exec::workers::{HEARTBEAT, RUN_LOST_AFTER, host_name};
 use crate::exec::{
     ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Request, Urgency, Watch,
 };
@@ -86,7 +86,7 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
     // When to stop taking tasks, until it is said.
     let mut drain_at = drain_after.and_then(|after| Instant::now().checked_add(after));
     loop {
-        let deadline = (here.last_sent + HEARTBEAT).min(here.last_heard + LOST_AFTER);
+        let deadline = (here.last_sent + HEARTBEAT).min(here.last_heard + RUN_LOST_AFTER);
         let deadline = drain_at.map_or(deadline, |at| deadline.min(at));
         let stop = poller
             .wait(Some(deadline), &here.executor, Some(wake_read.as_raw_fd()))
@@ -129,7 +129,7 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
                 return Err(gone("the connection broke"));
             }
         }
-        if now.saturating_duration_since(here.last_heard) >= LOST_AFTER {
+        if now.saturating_duration_since(here.last_heard) >= RUN_LOST_AFTER {
             here.stop_all();
             return Err(gone("it went silent"));
         }

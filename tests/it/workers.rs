@@ -245,3 +245,37 @@ fn dry_runs_say_where_the_workers_come_from_and_bad_asks_are_refused() {
         "error: -S: '0/a': the number before '/' must be 1 or more\n  = hint: write -S host, -S user@host or -S 4/host\n",
     );
 }
+
+#[test]
+fn a_worker_gone_silent_is_lost_within_seconds_and_its_tasks_run_elsewhere() {
+    let flow = for_each(2, "echo {} >> started; sleep 2");
+    let p = Project::with_flow(&flow);
+    let run = p.spawn(&["run", "--executor", "workers", "--json"]);
+    let join = join_file(&p);
+    let silent = worker(&p, &join, 2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.path("started").exists().then(|| lines(&p, "started").len()) != Some(2) {
+        assert!(Instant::now() < deadline, "the first worker never took both tasks");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Stopped, it neither ends nor speaks: as behind a cut network.
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(silent.id() as i32, libc::SIGSTOP) };
+    let stopped = Instant::now();
+    let rescuer = worker(&p, &join, 2);
+    let (code, stdout, stderr) = finish(run);
+    assert_eq!(code, 0, "{stderr}");
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(15), "lost after {took:?}");
+    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    for i in 1..=2 {
+        let log = p.read(&format!(".maestro/logs/1/t:{i}.log"));
+        assert!(log.contains("was lost (it went silent); it runs again"), "{log}");
+    }
+    // SAFETY: kill sends signals to our own child.
+    unsafe { libc::kill(silent.id() as i32, libc::SIGKILL) };
+    let _ = finish(silent);
+    assert_eq!(finish(rescuer).0, 0);
+}

@@ -37,9 +37,15 @@ use crate::private;
 
 /// How often each side says it is there when it has nothing else to say.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// A worker silent this long is lost (and a run silent this long, to a
-/// worker).
+/// A worker silent this long is lost.
 pub const LOST_AFTER: Duration = Duration::from_secs(5);
+/// A run silent this long is gone, to a worker. Longer: the run's loop may
+/// be held up by a slow batch system, and a run that died closes its
+/// connections at once anyway.
+pub const RUN_LOST_AFTER: Duration = Duration::from_secs(60);
+/// The longest a frame to a worker may take to go out: a worker that stops
+/// reading must not hold the run up.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
 /// An attempt whose worker was lost this many times ends as a node failure
 /// instead of going to another worker (it may be what kills them).
 const LOST_LIMIT: u32 = 3;
@@ -91,9 +97,9 @@ impl Link {
         }
     }
 
-    /// No more frames go to it; a process is given a moment to end, then
-    /// killed.
-    fn close(self) {
+    /// No more frames go to it. A process is killed; at the run's end
+    /// (`parting`), given a moment to end by itself first.
+    fn close(self, parting: bool) {
         match self {
             Link::Tcp(stream) => {
                 let _ = stream.shutdown(Shutdown::Both);
@@ -101,7 +107,7 @@ impl Link {
             Link::Pipe { stdin, mut child } => {
                 drop(stdin);
                 let deadline = Instant::now() + Duration::from_secs(2);
-                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                while parting && matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 let _ = child.kill();
@@ -350,7 +356,7 @@ impl WorkersExecutor {
     fn lose(&mut self, worker: u32, why: &str) {
         let Some(w) = self.workers.remove(&worker) else { return };
         let (host, attempts) = (w.host, w.attempts);
-        w.link.close();
+        w.link.close(false);
         let mut requeued = Vec::new();
         for handle in attempts {
             let Some(attempt) = self.attempts.get_mut(&handle) else { continue };
@@ -461,7 +467,7 @@ impl WorkersExecutor {
         for worker in idle_draining {
             self.send(worker, &ToWorker::Leave);
             if let Some(w) = self.workers.remove(&worker) {
-                w.link.close();
+                w.link.close(true);
             }
         }
         let need = Need { attempts: self.attempts.len(), workers: self.workers.len() };
@@ -620,7 +626,7 @@ impl Drop for WorkersExecutor {
         }
         for worker in workers {
             if let Some(w) = self.workers.remove(&worker) {
-                w.link.close();
+                w.link.close(true);
             }
         }
         self.listening.stop();
@@ -681,6 +687,7 @@ fn welcome(stream: TcpStream, secret: &str, entrance: &Entrance) {
         return;
     }
     let _ = stream.set_read_timeout(None);
+    let _ = stream.set_write_timeout(Some(WRITE_WAIT));
     let Ok(writer) = stream.try_clone() else { return };
     entrance.admit(Hello { host, slots, job }, Link::Tcp(writer), stream);
 }
