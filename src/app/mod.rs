@@ -318,7 +318,12 @@ fn print_dry_run(
         let cmd = instance.cmd.for_slot(slot);
         let done_in = skipping.resumed.as_ref().and_then(|done| done[i]);
         let why = match (done_in, &mut skipping.checker) {
-            (Some(run), _) => Err(format!("skip {} (done in run {run})", instance.name)),
+            (Some(run), checker) => {
+                if let Some(checker) = checker {
+                    checker.note_resumed(i);
+                }
+                Err(format!("skip {} (done in run {run})", instance.name))
+            }
             (_, Some(checker)) => match checker.decide(i) {
                 Decision::Fresh => Err(format!("skip {} (fresh)", instance.name)),
                 Decision::Run(reason) => {

@@ -170,6 +170,16 @@ impl<'g> Checker<'g> {
         decision
     }
 
+    /// Notes that `instance` is taken as done by the run `--resume`
+    /// resumes: nothing is decided, but its key is computed, for its
+    /// dependents' keys to be the same as when it is found fresh.
+    pub fn note_resumed(&mut self, instance: usize) {
+        let inst = &self.graph.instances[instance];
+        if !(inst.inputs.is_empty() && inst.outputs.is_empty()) {
+            self.subjects[instance] = Some(self.subject(instance));
+        }
+    }
+
     /// The cache key `decide` computed for `instance`, as hex.
     pub fn key(&self, instance: usize) -> Option<String> {
         self.subjects[instance].as_ref().map(|s| format!("{:032x}", s.key))

@@ -109,10 +109,14 @@ impl<'a> FlowWork<'a, '_> {
 
     /// Whether `instance` need not run; if it must, notes that it runs.
     fn already_done(&mut self, instance: usize) -> Option<Skip> {
+        let checker = self.skipping.checker.as_mut();
         if let Some(run) = self.skipping.resumed.as_ref().and_then(|done| done[instance]) {
+            if let Some(checker) = checker {
+                checker.note_resumed(instance);
+            }
             return Some(Skip::Resumed { run });
         }
-        let checker = self.skipping.checker.as_mut()?;
+        let checker = checker?;
         match checker.decide(instance) {
             Decision::Fresh => Some(Skip::Fresh),
             Decision::Run(_) => {

@@ -488,3 +488,18 @@ fn a_state_file_of_schema_version_1_is_migrated_with_its_history() {
     assert_eq!(&order[..3], [(1, "b".into(), 1), (1, "a".into(), 1), (1, "a".into(), 2)]);
     assert_eq!(order.len(), 5, "{order:?}");
 }
+
+#[test]
+fn what_a_resume_ran_is_fresh_afterwards() {
+    // The resumed deps' keys were left out of their dependent's record, so
+    // the run after a resume ran it again: "dep make:a changed".
+    let p = Project::with_flow(
+        "[tasks.make]\nfor_each = [\"a\", \"b\"]\ncmd = \"echo {} > {}.out\"\noutputs = [\"{}.out\"]\n\n[tasks.use]\ncmd = \"test -e ok && cat a.out b.out > all\"\noutputs = [\"all\"]\ndeps = [\"make\"]\n",
+    );
+    assert_eq!(p.maestro(&["run"]).code, 1);
+    p.file("ok", "");
+    let resumed = p.maestro(&["run", "--resume"]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let after = p.maestro(&["run", "-n"]);
+    assert_eq!(after.stdout, "skip make:a (fresh)\nskip make:b (fresh)\nskip use (fresh)\n");
+}

@@ -279,3 +279,43 @@ fn a_worker_gone_silent_is_lost_within_seconds_and_its_tasks_run_elsewhere() {
     let _ = finish(silent);
     assert_eq!(finish(rescuer).0, 0);
 }
+
+#[test]
+fn freshness_resume_and_par_work_on_workers_as_locally() {
+    let flow = r#"
+[tasks.make]
+for_each = ["a", "b"]
+cmd = "echo {} > {}.out"
+outputs = ["{}.out"]
+
+[tasks.flaky]
+cmd = "test -e ok && touch flaky.done"
+outputs = ["flaky.done"]
+deps = ["make"]
+"#;
+    let p = Project::with_flow(flow);
+    let on_workers = |args: &[&str], run_id: u32| {
+        let run = p.spawn(args);
+        let join = format!(".maestro/workers/{run_id}.join");
+        p.wait_for(&join);
+        let helper = worker(&p, &p.path(&join).display().to_string(), 2);
+        let ended = finish(run);
+        assert_eq!(finish(helper).0, 0);
+        ended
+    };
+    let (code, _, stderr) = on_workers(&["run", "--executor", "workers"], 1);
+    assert_eq!(code, 1, "{stderr}");
+    p.file("ok", "");
+    let (code, _, stderr) = on_workers(&["run", "--executor", "workers", "--resume"], 2);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 ok, 2 skipped"), "{stderr}");
+    // All fresh: no worker is needed, and none is waited for.
+    let fresh = p.maestro(&["run", "--executor", "workers"]);
+    assert_eq!(fresh.code, 0, "{fresh:?}");
+    assert!(fresh.stderr.contains("3 skipped"), "{fresh:?}");
+    let (code, stdout, stderr) =
+        on_workers(&["par", "--executor", "workers", "echo a", "echo b", "--then", "echo c"], 4);
+    assert_eq!(code, 0, "{stderr}");
+    let c = stdout.find("\nc\n").expect("c printed");
+    assert!(stdout.find("\na\n").unwrap() < c && stdout.find("\nb\n").unwrap() < c, "{stdout}");
+}
