@@ -174,3 +174,34 @@ fn map_prints_the_same_as_jobs_in_workers_and_locally() {
     // One job per input, then one allocation.
     assert_eq!(p.read("sbatch-calls").lines().count(), 5);
 }
+
+#[test]
+#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
+fn a_worker_killed_in_its_allocation_is_replaced_and_loses_nothing() {
+    let _node = share_node();
+    // Each task notes its worker (its parent); the test kills the worker of
+    // the first, whose tasks run again in a new allocation.
+    let flow = format!(
+        "[slurm]\nworker_cpus = 2\n\n[tasks.t]\nfor_each = [{}]\ncmd = \"echo $PPID > worker-{{}}; echo {{}} >> started; sleep 3; echo {{}} >> done\"\n",
+        items(4)
+    );
+    let p = counted(&flow);
+    let run = spawn(&p, &["run", "--executor", "slurm", "--workers", "1", "--json"]);
+    assert!(
+        eventually(Duration::from_secs(120), || p.path("worker-1").exists()),
+        "no task started"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let worker: i32 = p.read("worker-1").trim().parse().unwrap();
+    // SAFETY: kill sends a signal; the pid is the worker that ran task 1.
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let (code, stdout, stderr) = finish(run);
+    assert_eq!(code, 0, "{stderr}");
+    let mut done: Vec<String> = p.read("done").lines().map(str::to_string).collect();
+    done.sort();
+    assert_eq!(done, ["1", "2", "3", "4"], "each task ended once");
+    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
+    assert_eq!(finished.len(), 4, "{finished:?}");
+    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    assert!(p.read("sbatch-calls").lines().count() >= 2, "no allocation replaced the first");
+}
