@@ -1,4 +1,4 @@
-# Shared by dispatch.sh, makespan.sh, map.sh, noop.sh and prims.sh, which source it after
+# Shared by dispatch.sh, makespan.sh, map.sh, noop.sh, prims.sh, slurm.sh and workers.sh, which source it after
 # setting `prog` (their name in messages). Not a benchmark itself.
 # Sets bench_dir (this directory), repo (the checkout above it), maestro (the
 # release binary, checked by need_maestro) and notes (the header's notes).
@@ -24,6 +24,14 @@ check_positive() {
 need_maestro() {
     if [[ ! -x $maestro ]]; then
         echo "$prog: $maestro not found; run 'cargo build --release' first" >&2
+        exit 2
+    fi
+}
+
+# need_slurm: exit 2 unless a Slurm node here takes jobs.
+need_slurm() {
+    if ! sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
+        echo "$prog: no Slurm node takes jobs here: scripts/slurm-cluster.sh start" >&2
         exit 2
     fi
 }

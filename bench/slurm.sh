@@ -26,13 +26,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-maestro=$here/target/release/maestro
-[[ -x $maestro ]] || { echo "slurm: build first: cargo build --release" >&2; exit 1; }
-sinfo -h -o %T | grep -qE '^(idle|mixed|allocated)' || {
-    echo "slurm: no Slurm node takes jobs here: scripts/slurm-cluster.sh start" >&2
-    exit 1
-}
+prog=slurm
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_positive "tasks:$tasks"
+need_maestro
+need_slurm
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -31,13 +31,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-maestro=$here/target/release/maestro
-[[ -x $maestro ]] || { echo "workers: build first: cargo build --release" >&2; exit 1; }
-sinfo -h -o %T | grep -qE '^(idle|mixed|allocated)' || {
-    echo "workers: no Slurm node takes jobs here: scripts/slurm-cluster.sh start" >&2
-    exit 1
-}
+prog=workers
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+check_positive "tasks:$tasks" "sample:$sample" "reps:$reps"
+need_maestro
+need_slurm
 cpus=$(nproc)
 
 work=$(mktemp -d)

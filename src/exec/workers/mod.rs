@@ -350,12 +350,7 @@ impl WorkersExecutor {
 
     /// Lets the launcher start workers; sends idle draining workers away.
     fn tend(&mut self, now: Instant) {
-        let idle_draining: Vec<u32> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.draining && w.attempts.is_empty())
-            .map(|(&id, _)| id)
-            .collect();
+        let idle_draining = self.workers_where(|w| w.draining && w.attempts.is_empty());
         for worker in idle_draining {
             self.send(worker, &ToWorker::Leave);
             if let Some(w) = self.workers.remove(&worker) {
@@ -377,23 +372,19 @@ impl WorkersExecutor {
         }
     }
 
+    /// The workers for which `pick` holds.
+    fn workers_where(&self, pick: impl Fn(&Worker) -> bool) -> Vec<u32> {
+        self.workers.iter().filter(|(_, w)| pick(w)).map(|(&id, _)| id).collect()
+    }
+
     /// Heartbeats out, and workers silent too long lost.
     fn keep_alive(&mut self, now: Instant) {
-        let silent: Vec<u32> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| now.saturating_duration_since(w.last_heard) >= LOST_AFTER)
-            .map(|(&id, _)| id)
-            .collect();
+        let silent =
+            self.workers_where(|w| now.saturating_duration_since(w.last_heard) >= LOST_AFTER);
         for worker in silent {
             self.lose(worker, "it went silent");
         }
-        let quiet: Vec<u32> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| now.saturating_duration_since(w.last_sent) >= HEARTBEAT)
-            .map(|(&id, _)| id)
-            .collect();
+        let quiet = self.workers_where(|w| now.saturating_duration_since(w.last_sent) >= HEARTBEAT);
         for worker in quiet {
             if !self.send(worker, &ToWorker::Heartbeat) {
                 self.lose(worker, "the connection broke");
