@@ -36,25 +36,12 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         ),
         None => None,
     };
-    let (reader, writer, secret): (Box<dyn Read + Send>, Box<dyn Write>, String) = match &args.join
-    {
-        Some(path) => {
-            let join = Join::read(path).map_err(|why| {
-                Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
-            })?;
-            let stream = connect(&join.addresses)?;
-            let _ = stream.set_nodelay(true);
-            let reader = stream.try_clone().map_err(|e| Error::system("cannot read", e))?;
-            (Box::new(reader), Box::new(stream), join.secret)
-        }
-        // ssh let this worker in: no secret.
-        None => (Box::new(std::io::stdin()), Box::new(std::io::stdout()), String::new()),
-    };
     let slots = match args.slots {
         Some(0) => return Err(Error::usage("--slots 0: a worker runs at least one task")),
         Some(slots) => slots,
         None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     };
+    let (reader, mut writer, secret) = link_to_run(args)?;
     let hello = FromWorker::Hello {
         version: VERSION,
         secret: secret.into_bytes(),
@@ -63,7 +50,6 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
         slots,
         job: std::env::var("SLURM_JOB_ID").unwrap_or_default(),
     };
-    let mut writer = writer;
     let lost = |e| Error::system("the run is gone", e);
     writer.write_all(&hello.encode()).and_then(|()| writer.flush()).map_err(lost)?;
     let setup = |e| Error::system("cannot set up the worker", e);
@@ -140,6 +126,26 @@ pub fn worker(args: &WorkerArgs) -> Result<i32> {
             return Err(gone("the connection broke"));
         }
     }
+}
+
+/// The run's side of a worker: where frames come from, where they go, and
+/// the secret to show.
+type RunLink = (Box<dyn Read + Send>, Box<dyn Write>, String);
+
+/// How this worker reads from the run and writes to it, and the secret
+/// it shows: a connection to where the join file says, or stdin and
+/// stdout (ssh let it in: no secret).
+fn link_to_run(args: &WorkerArgs) -> Result<RunLink> {
+    let Some(path) = &args.join else {
+        return Ok((Box::new(std::io::stdin()), Box::new(std::io::stdout()), String::new()));
+    };
+    let join = Join::read(path).map_err(|why| {
+        Error::usage_hint(why, "give the file the run printed: maestro worker --join FILE")
+    })?;
+    let stream = connect(&join.addresses)?;
+    let _ = stream.set_nodelay(true);
+    let reader = stream.try_clone().map_err(|e| Error::system("cannot read", e))?;
+    Ok((Box::new(reader), Box::new(stream), join.secret))
 }
 
 fn gone(why: &str) -> Error {
