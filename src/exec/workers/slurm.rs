@@ -75,6 +75,8 @@ pub struct SlurmLauncher {
     /// Why the last such ended, as its log says.
     futile_why: String,
     next_look: Instant,
+    /// Workers in the run at the last tending.
+    workers_seen: usize,
     /// A submit limit held submissions back until then.
     held_until: Option<Instant>,
 }
@@ -114,6 +116,7 @@ impl SlurmLauncher {
             futile: 0,
             futile_why: String::new(),
             next_look: Instant::now() + LOOK_WAITING,
+            workers_seen: 0,
             held_until: None,
         })
     }
@@ -198,6 +201,11 @@ impl SlurmLauncher {
 
 impl Launcher for SlurmLauncher {
     fn tend(&mut self, need: &Need, now: Instant) -> Result<(), String> {
+        // A worker left: its job is ending, and another may be needed.
+        if need.workers < self.workers_seen {
+            self.next_look = self.next_look.min(now + Duration::from_secs(1));
+        }
+        self.workers_seen = need.workers;
         let looked = now >= self.next_look;
         if looked {
             self.look()?;
