@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::slurm::{eventually, share_node};
 use crate::support::{Project, is_dead};
+use crate::workers::recorded_once_each;
 
 /// A project whose submissions (`sbatch --parsable`, not `--version`) are
 /// counted, one line each in `sbatch-calls`, by a wrapper first on PATH.
@@ -200,8 +201,6 @@ fn a_worker_killed_in_its_allocation_is_replaced_and_loses_nothing() {
     let mut done: Vec<String> = p.read("done").lines().map(str::to_string).collect();
     done.sort();
     assert_eq!(done, ["1", "2", "3", "4"], "each task ended once");
-    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
-    assert_eq!(finished.len(), 4, "{finished:?}");
-    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    recorded_once_each(&stdout, 4);
     assert!(p.read("sbatch-calls").lines().count() >= 2, "no allocation replaced the first");
 }

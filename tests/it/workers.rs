@@ -28,6 +28,24 @@ fn lines(p: &Project, path: &str) -> Vec<String> {
     lines
 }
 
+/// Waits until `n` tasks wrote their line into `started`.
+fn wait_until_started(p: &Project, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.path("started").exists().then(|| lines(p, "started").len()) != Some(n) {
+        assert!(Instant::now() < deadline, "{n} tasks never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Checks that the `--json` events in `stdout` record `n` ends, each of a
+/// first attempt: a task that ran again after its worker was lost is the
+/// same attempt, recorded once.
+pub fn recorded_once_each(stdout: &str, n: usize) {
+    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
+    assert_eq!(finished.len(), n, "one end recorded per task: {finished:?}");
+    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+}
+
 fn numbers(n: u32) -> Vec<String> {
     (1..=n).map(|i| i.to_string()).collect()
 }
@@ -90,11 +108,7 @@ fn a_worker_killed_mid_run_loses_no_task_and_runs_none_twice_in_the_record() {
     let run = p.spawn(&["run", "--executor", "workers", "--json"]);
     let join = join_file(&p);
     let doomed = worker(&p, &join, 3);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while p.path("started").exists().then(|| lines(&p, "started").len()) != Some(3) {
-        assert!(Instant::now() < deadline, "the first worker never took 3 tasks");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_started(&p, 3);
     // SAFETY: kill sends a signal to our own child.
     unsafe { libc::kill(doomed.id() as i32, libc::SIGKILL) };
     let _ = finish(doomed);
@@ -104,9 +118,7 @@ fn a_worker_killed_mid_run_loses_no_task_and_runs_none_twice_in_the_record() {
     assert_eq!(lines(&p, "done"), numbers(6), "every task ended once");
     // The three on the killed worker started again elsewhere.
     assert_eq!(lines(&p, "started").len(), 9);
-    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
-    assert_eq!(finished.len(), 6, "one end recorded per task: {finished:?}");
-    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    recorded_once_each(&stdout, 6);
     let lost = (1..=6)
         .filter(|i| p.read(&format!(".maestro/logs/1/t:{i}.log")).contains("was lost"))
         .count();
@@ -253,11 +265,7 @@ fn a_worker_gone_silent_is_lost_within_seconds_and_its_tasks_run_elsewhere() {
     let run = p.spawn(&["run", "--executor", "workers", "--json"]);
     let join = join_file(&p);
     let silent = worker(&p, &join, 2);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while p.path("started").exists().then(|| lines(&p, "started").len()) != Some(2) {
-        assert!(Instant::now() < deadline, "the first worker never took both tasks");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_started(&p, 2);
     // Stopped, it neither ends nor speaks: as behind a cut network.
     // SAFETY: kill sends a signal to our own child.
     unsafe { libc::kill(silent.id() as i32, libc::SIGSTOP) };
@@ -267,9 +275,7 @@ fn a_worker_gone_silent_is_lost_within_seconds_and_its_tasks_run_elsewhere() {
     assert_eq!(code, 0, "{stderr}");
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(15), "lost after {took:?}");
-    let finished: Vec<&str> = stdout.lines().filter(|l| l.contains("\"task_finished\"")).collect();
-    assert_eq!(finished.len(), 2, "{finished:?}");
-    assert!(finished.iter().all(|l| l.contains("\"attempt\":1,")), "{finished:?}");
+    recorded_once_each(&stdout, 2);
     for i in 1..=2 {
         let log = p.read(&format!(".maestro/logs/1/t:{i}.log"));
         assert!(log.contains("was lost (it went silent); it runs again"), "{log}");
