@@ -59,6 +59,11 @@ pub fn log(args: &LogArgs) -> Result<i32> {
         return Ok(exit_code::SUCCESS);
     }
     match text {
+        // Nothing on stdout, where a script reads the log; a person is told.
+        Some(text) if text.is_empty() => eprintln!(
+            "maestro: '{}' wrote nothing in run {} (attempt {}): its log is empty",
+            attempt.instance, attempt.run_id, attempt.number
+        ),
         Some(text) => print!("{text}"),
         None if attempt.log.is_empty() => {
             return Err(Error::usage_hint(

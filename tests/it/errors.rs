@@ -303,3 +303,19 @@ fn the_slurm_executor_says_when_slurm_is_not_here() {
     );
     assert!(!p.path(".maestro/logs").exists());
 }
+
+#[test]
+fn keys_other_tools_use_point_to_maestro_s() {
+    assert_eq!(
+        rejected("[tasks.a]\ncmd = \"true\"\nthreads = 4\n"),
+        "maestro.toml:3:1: error: unknown key 'threads' in task 'a'
+  |
+3 | threads = 4
+  | ^^^^^^^
+  = hint: did you mean 'cpus'?
+"
+    );
+    assert!(
+        rejected("[tasks.a]\ncmd = \"true\"\nneeds = [\"b\"]\n").contains("did you mean 'deps'?")
+    );
+}

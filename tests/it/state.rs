@@ -506,3 +506,16 @@ fn what_a_resume_ran_is_fresh_afterwards() {
     lines.sort();
     assert_eq!(lines, ["skip make:a (fresh)", "skip make:b (fresh)", "skip use (fresh)"]);
 }
+
+#[test]
+fn an_empty_log_is_said_to_be_empty() {
+    let p = Project::with_flow("[tasks.quiet]\ncmd = \"true\"\n");
+    assert_eq!(p.maestro(&["run"]).code, 0);
+    let log = p.maestro(&["log", "quiet"]);
+    assert_eq!(log.code, 0, "{log:?}");
+    assert_eq!(log.stdout, "");
+    assert_eq!(
+        log.stderr,
+        "maestro: 'quiet' wrote nothing in run 1 (attempt 1): its log is empty\n"
+    );
+}

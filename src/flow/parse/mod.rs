@@ -23,6 +23,17 @@ use crate::diag::{Diagnostic, SourceFile, Span, nearest};
 mod batch;
 
 const TOP_LEVEL_KEYS: [&str; 5] = ["jobs", "resources", "tasks", "executor", "slurm"];
+
+/// Keys other tools name otherwise (Snakemake, GitHub Actions, Compose,
+/// Makefiles' habits), each with maestro's: an unknown key gets its hint.
+const OTHER_TOOLS_WORDS: [(&str, &str); 6] = [
+    ("threads", "cpus"),
+    ("needs", "deps"),
+    ("depends_on", "deps"),
+    ("command", "cmd"),
+    ("run", "cmd"),
+    ("script", "cmd"),
+];
 const TASK_KEYS: [&str; 17] = [
     "cmd",
     "deps",
@@ -175,7 +186,11 @@ impl Checker {
         message: String,
         valid: &[&'v str],
     ) -> Option<&'v str> {
-        let near = nearest(&key.name, valid.iter().copied());
+        let near = valid
+            .iter()
+            .copied()
+            .find(|&valid| OTHER_TOOLS_WORDS.contains(&(key.name.as_ref(), valid)))
+            .or_else(|| nearest(&key.name, valid.iter().copied()));
         let hint = match near {
             Some(near) => format!("did you mean '{near}'?"),
             None => format!("valid keys: {}", valid.join(", ")),
