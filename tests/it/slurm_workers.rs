@@ -5,14 +5,22 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::slurm::{eventually, share_node};
-use crate::support::{Project, is_dead};
+use crate::support::{Project, finish, is_dead, items};
 use crate::workers::recorded_once_each;
 
-/// A project whose submissions (`sbatch --parsable`, not `--version`) are
-/// counted, one line each in `sbatch-calls`, by a wrapper first on PATH.
+/// A wrapper first on PATH: each submission (`sbatch --parsable`, not
+/// `--version`) that Slurm takes adds its job id to `sbatch-calls`.
+const SBATCH: &str = r#"#!/bin/sh
+test "$1" = --parsable || exec /usr/bin/sbatch "$@"
+out=$(/usr/bin/sbatch "$@") || { status=$?; echo "$out"; exit $status; }
+echo "$out" >> "$(dirname "$0")/../sbatch-calls"
+echo "$out"
+"#;
+
+/// A project whose submissions are noted by [`SBATCH`].
 fn counted(flow: &str) -> Project {
     let p = Project::with_flow(flow);
-    p.file("bin/sbatch", "#!/bin/sh\ntest \"$1\" = --parsable && echo call >> \"$(dirname \"$0\")/../sbatch-calls\"\nexec /usr/bin/sbatch \"$@\"\n");
+    p.file("bin/sbatch", SBATCH);
     std::fs::set_permissions(
         p.path("bin/sbatch"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -37,42 +45,20 @@ fn spawn(p: &Project, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn finish(child: Child) -> (i32, String, String) {
-    let output = child.wait_with_output().unwrap();
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
-}
-
-/// The run's worker jobs Slurm still has.
+/// The jobs the project submitted that Slurm still has (queued, running
+/// or ending).
 fn worker_jobs(p: &Project) -> Vec<String> {
-    let calls = std::fs::read_to_string(p.path("sbatch-calls")).unwrap_or_default();
-    if calls.is_empty() {
-        return Vec::new();
-    }
+    let ours = std::fs::read_to_string(p.path("sbatch-calls")).unwrap_or_default();
     let output = Command::new("squeue")
-        .args(["--me", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%j %i"])
+        .args(["--me", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING", "-o", "%i"])
         .output()
         .unwrap();
-    let tag_of_run = "worker.maestro-1-";
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter(|l| l.starts_with(tag_of_run))
-        .filter(|l| {
-            // Only this project's: its jobs write their logs in it.
-            let id = l.split(' ').nth(1).unwrap_or("");
-            std::fs::read_dir(p.path(".maestro/workers"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().contains(&format!("-{id}.log")))
-                || !p.path(".maestro/workers").exists()
-        })
+        .map(str::trim)
+        .filter(|id| ours.lines().any(|line| line.trim() == *id))
         .map(str::to_string)
         .collect()
-}
-
-fn items(n: u32) -> String {
-    (1..=n).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
 }
 
 #[test]

@@ -215,6 +215,19 @@ fn chromium(page: &Path, args: &[String]) -> std::process::Output {
     output
 }
 
+/// Waits for `child` to end: its exit status (-1 for a signal), stdout and
+/// stderr.
+pub fn finish(child: Child) -> (i32, String, String) {
+    let output = child.wait_with_output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+/// `"1", "2", ... "n"`: the items of a `for_each` list.
+pub fn items(n: u32) -> String {
+    (1..=n).map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+}
+
 /// The run data a report page embeds, as JSON text.
 pub fn report_data(html: &str) -> &str {
     let marker = "id=\"maestro-data\">";

@@ -4,7 +4,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, is_dead, python, report_data};
+use crate::support::{Project, finish, is_dead, items, python, report_data};
 
 /// The join file of the project's first run, once the run has written it.
 fn join_file(p: &Project) -> String {
@@ -14,12 +14,6 @@ fn join_file(p: &Project) -> String {
 
 fn worker(p: &Project, join: &str, slots: u32) -> Child {
     p.spawn(&["worker", "--join", join, "--slots", &slots.to_string()])
-}
-
-fn finish(child: Child) -> (i32, String, String) {
-    let output = child.wait_with_output().unwrap();
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
 }
 
 fn lines(p: &Project, path: &str) -> Vec<String> {
@@ -51,8 +45,7 @@ fn numbers(n: u32) -> Vec<String> {
 }
 
 fn for_each(n: u32, cmd: &str) -> String {
-    let items: Vec<String> = numbers(n).iter().map(|i| format!("\"{i}\"")).collect();
-    format!("[tasks.t]\nfor_each = [{}]\ncmd = \"{cmd}\"\n", items.join(", "))
+    format!("[tasks.t]\nfor_each = [{}]\ncmd = \"{cmd}\"\n", items(n))
 }
 
 #[test]
