@@ -83,9 +83,11 @@ const SHARED_FILE_SYSTEMS: [i64; 14] = [
 /// Whether `dir` is on a file system other machines write to, or
 /// `MAESTRO_STATE_SHARED=1` says so.
 pub fn shared_between_machines(dir: &Path) -> bool {
-    if std::env::var_os("MAESTRO_STATE_SHARED").is_some_and(|v| v == "1") {
-        return true;
-    }
+    std::env::var_os("MAESTRO_STATE_SHARED").is_some_and(|v| v == "1") || on_shared_file_system(dir)
+}
+
+/// Whether `dir` is on one of [`SHARED_FILE_SYSTEMS`].
+fn on_shared_file_system(dir: &Path) -> bool {
     let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else { return false };
     // SAFETY: statfs fills the zeroed struct from a valid C string path.
     let kind = unsafe {
@@ -224,8 +226,8 @@ mod tests {
 
     #[test]
     fn a_local_file_system_is_not_taken_for_a_shared_one() {
-        if std::env::var_os("MAESTRO_STATE_SHARED").is_none() {
-            assert!(!shared_between_machines(&std::env::temp_dir()));
-        }
+        // /proc is procfs on every Linux: never shared between machines.
+        assert!(!on_shared_file_system(Path::new("/proc")));
+        assert!(!on_shared_file_system(Path::new("/no/such/folder")));
     }
 }
