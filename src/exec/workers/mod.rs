@@ -519,3 +519,10 @@ impl Drop for WorkersExecutor {
         let _ = std::fs::remove_file(&self.join_path);
     }
 }
+
+/// The last line of `text` with something on it, trimmed: what a command
+/// or a log last said.
+fn last_line(text: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(text);
+    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}

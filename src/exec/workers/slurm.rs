@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Launcher, Need};
+use super::{Launcher, Need, last_line};
 use crate::exec::Request;
 use crate::exec::slurm::command::{self, Answer};
 use crate::exec::slurm::names::folder_tag;
@@ -191,8 +191,7 @@ impl SlurmLauncher {
     /// The last line a worker job's log holds, for a message.
     fn last_words(&self, job: u64) -> String {
         let log = self.logs.join(format!("{}.worker-{job}.log", self.name));
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        match text.lines().rev().find(|l| !l.trim().is_empty()) {
+        match last_line(&std::fs::read(&log).unwrap_or_default()) {
             Some(line) => format!("job {job} ended, its log ({}) says: {line}", log.display()),
             None => format!("job {job} ended with nothing in its log ({})", log.display()),
         }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::protocol::{self, FromWorker, HELLO_MAX};
-use super::{Entrance, Hello, Launcher, Link, Need};
+use super::{Entrance, Hello, Launcher, Link, Need, last_line};
 
 /// One host to run a worker on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,8 +211,7 @@ fn run_worker(host: &SshHost, binary: &Binary, entrance: &Entrance, log: &PathBu
 
 /// The last non-empty line of what a command wrote.
 fn last_words(text: &[u8]) -> String {
-    let text = String::from_utf8_lossy(text);
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no word").trim().to_string()
+    last_line(text).unwrap_or_else(|| "no word".to_string())
 }
 
 /// A host's name as part of a file name.
