@@ -1,4 +1,4 @@
-"""Helpers shared by the timing halves dispatch.py, makespan.py, noop.py and map.py.
+"""Helpers shared by the timing halves dispatch.py, makespan.py, noop.py, map.py and dag.py.
 
 Not a benchmark itself: each script puts its own directory on sys.path and
 imports this module. Standard library only (Python 3.11).
@@ -6,6 +6,7 @@ imports this module. Standard library only (Python 3.11).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import re
@@ -60,11 +61,13 @@ def report_file_create(where: Path) -> None:
 
 @dataclass
 class Outcome:
-    """One timed run of a runner."""
+    """One timed run of a runner; maxrss_kib is its peak RSS in KiB, when
+    measured (run_rusage)."""
     ok: bool
     wall: float
     cpu: float
     detail: str
+    maxrss_kib: int | None = None
 
 
 def measure_shuffled(runners: list[Any], reps: int, rng: random.Random,
@@ -72,7 +75,8 @@ def measure_shuffled(runners: list[Any], reps: int, rng: random.Random,
     """One untimed warm-up of every runner, then `reps` repetitions, each
     running every runner once in a shuffled order, so that drift in the
     machine's speed hits all alike. A runner needs the lists `walls`, `cpus`
-    and `failures` and a `warmup_failure`, filled here; progress is printed."""
+    and `failures` and a `warmup_failure`, filled here, and the list
+    `rss_kib` if `run` measures peak RSS; progress is printed."""
     for r in runners:
         out = run(r)
         if not out.ok:
@@ -87,6 +91,8 @@ def measure_shuffled(runners: list[Any], reps: int, rng: random.Random,
             if out.ok:
                 r.walls.append(out.wall)
                 r.cpus.append(out.cpu)
+                if out.maxrss_kib is not None:
+                    r.rss_kib.append(out.maxrss_kib)
                 parts.append(f"{r.name} {out.wall:.3f}s")
             else:
                 r.failures.append(out.detail)
@@ -148,6 +154,65 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
     )
     code, expired = wait_or_kill(proc.wait, proc.pid, timeout)
     return code, time.perf_counter() - start, expired
+
+
+# Peak memory of a tool's own process: ru_maxrss from os.wait4 on its pid, the
+# peak RSS of the tool or of any descendant it waited for, whichever is
+# largest (KiB on Linux). The tool must not be started by this script
+# directly: at exec the kernel folds the RSS of the process image being
+# replaced into ru_maxrss, and a child forked (or vforked) from Python would
+# report this script's RSS even for /bin/true. So a small sh forks the tool in
+# the background, hands its pid back on its stderr (a pipe; the tool's stderr
+# goes to /dev/null) and exits; as a child subreaper (become_subreaper), this
+# script then inherits the tool and waits for it. (noop.py has its own copy.)
+PR_SET_CHILD_SUBREAPER = 36
+LAUNCHER = '"$@" 2>/dev/null & echo $! >&2'
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants, as
+    run_rusage needs."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
+
+
+def run_rusage(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Outcome:
+    """Run argv through the launcher above (call become_subreaper first), with
+    stdout and stderr to /dev/null, in a new session killed on timeout, and
+    return its Outcome: wall seconds (the ~2 ms launcher included), CPU
+    (user+sys) and peak RSS of the tool and the descendants it waited for."""
+    r, w = os.pipe()
+    start = time.perf_counter()
+    try:
+        launcher = subprocess.Popen(
+            ["/bin/sh", "-c", LAUNCHER, "sh", *argv],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=w,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        os.close(w)
+    with os.fdopen(r) as pipe:
+        pid_text = pipe.read().strip()
+    launcher.wait()  # exits right after printing the pid
+    if not pid_text.isdigit() or launcher.returncode != 0:
+        return Outcome(False, 0.0, 0.0, f"launcher failed (exit {launcher.returncode})")
+    # The tool stays in the launcher's process group, killed on timeout.
+    try:
+        (_, status, usage), expired = wait_or_kill(
+            lambda: os.wait4(int(pid_text), 0), launcher.pid, timeout)
+    except ChildProcessError:
+        # Only if sh reaped the tool before exiting (bash may, dash does not).
+        return Outcome(False, 0.0, 0.0, "tool reaped by the launcher, no rusage")
+    wall = time.perf_counter() - start
+    what = failure(os.waitstatus_to_exitcode(status), expired, timeout)
+    return Outcome(what is None, wall, usage.ru_utime + usage.ru_stime, what or "ok",
+                   usage.ru_maxrss)
 
 
 def run_piped(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,

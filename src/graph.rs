@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::Diagnostic;
-use crate::flow::{BatchOptions, Flow, ForEach, TaskDef};
+use crate::flow::{BatchOptions, Flow, ForEach};
+use crate::shell::Shell;
 use crate::template::Template;
 
 /// One runnable unit: a task, or one item of a `for_each` task.
@@ -21,6 +22,8 @@ pub struct Instance {
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
     pub cmd: CommandText,
+    /// What runs it.
+    pub shell: Shell,
     /// Working directory.
     pub dir: PathBuf,
     /// Extra environment, substitutions done.
@@ -111,9 +114,9 @@ impl Graph {
         let mut instances = Vec::new();
         let mut by_task: Vec<std::ops::Range<usize>> = Vec::with_capacity(flow.tasks.len());
         let mut problems = Vec::new();
-        for (task_index, task) in flow.tasks.iter().enumerate() {
+        for task_index in 0..flow.tasks.len() {
             let start = instances.len();
-            match expand_task(task, task_index, flow_dir, &resource_index) {
+            match expand_task(flow, task_index, flow_dir, &resource_index) {
                 Ok(mut expanded) => instances.append(&mut expanded),
                 Err(diagnostic) => problems.push(diagnostic),
             }
@@ -162,6 +165,7 @@ impl Graph {
                     label: cmd.clone(),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
+                    shell: Shell::Sh,
                     dir: dir.to_path_buf(),
                     env: Vec::new(),
                     inputs: Vec::new(),
@@ -290,11 +294,13 @@ impl Graph {
 
 /// The instances of one task definition.
 fn expand_task(
-    task: &TaskDef,
+    flow: &Flow,
     task_index: usize,
     flow_dir: &Path,
     resource_index: &HashMap<&str, usize>,
 ) -> Result<Vec<Instance>, Diagnostic> {
+    let task = &flow.tasks[task_index];
+    let shell = task.shell.as_ref().or(flow.shell.as_ref()).cloned().unwrap_or(Shell::Strict);
     let base_dir = match &task.dir {
         Some(dir) => flow_dir.join(&dir.value),
         None => flow_dir.to_path_buf(),
@@ -309,6 +315,7 @@ fn expand_task(
         name,
         task: task_index,
         cmd,
+        shell: shell.clone(),
         dir: base_dir.clone(),
         env: task.env.iter().map(|(k, v)| (k.value.clone(), subst(&v.value))).collect(),
         inputs: task.inputs.iter().map(|p| subst(&p.value)).collect(),

@@ -277,6 +277,52 @@ pub fn split_direct(cmd: &[u8]) -> Option<Vec<&[u8]>> {
     direct_words(cmd).map(|words| words.into_iter().map(|(from, to)| &cmd[from..to]).collect())
 }
 
+/// What runs a command line: the words of a program and its options, the line
+/// following as one more argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shell {
+    /// `/bin/sh -c`: `maestro par`'s and `map`'s, as GNU parallel and make.
+    Sh,
+    /// `bash -e -o pipefail -c`: flow tasks' default, as Snakemake's, so that
+    /// a failing line or a failing stage of a pipeline fails the task.
+    Strict,
+    /// The flow's `shell`: never skipped, as its words may mean anything.
+    Words(std::sync::Arc<[String]>),
+}
+
+/// [`Shell::Strict`]'s words.
+const STRICT: [&str; 5] = ["bash", "-e", "-o", "pipefail", "-c"];
+
+impl Shell {
+    /// The program and its options, before the line.
+    pub fn words(&self) -> Vec<&str> {
+        match self {
+            Shell::Sh => vec!["/bin/sh", "-c"],
+            Shell::Strict => STRICT.to_vec(),
+            Shell::Words(words) => words.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Whether a simple command (see [`split_direct`]) may run without the
+    /// shell: true where the shell would do nothing but exec it, with the
+    /// same outcome.
+    pub fn may_skip(&self) -> bool {
+        !matches!(self, Shell::Words(_))
+    }
+
+    /// The shell that `words` name: [`Shell::Strict`] or [`Shell::Sh`] when
+    /// they are exactly theirs.
+    pub fn from_words(words: Vec<String>) -> Shell {
+        if words.iter().eq(STRICT.iter()) {
+            Shell::Strict
+        } else if words.iter().eq(["/bin/sh", "-c"].iter()) {
+            Shell::Sh
+        } else {
+            Shell::Words(words.into())
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -222,6 +222,7 @@ impl Worker {
         let null = PathBuf::from("/dev/null");
         let launch = Launch {
             cmd: job.cmd,
+            shell: job.shell,
             dir: PathBuf::from(OsString::from_vec(job.dir)),
             env: job.env,
             output: Output {

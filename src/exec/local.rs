@@ -130,7 +130,7 @@ impl LocalExecutor {
             }
         };
         let env = self.environment.with(&launch.env).map_err(spawn_error)?;
-        let line = split_direct(&launch.cmd);
+        let line = if launch.shell.may_skip() { split_direct(&launch.cmd) } else { None };
         let guard = self.guardian.reserve().map_err(spawn_error)?;
         let mut start = |direct| {
             let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output: fds };
@@ -374,8 +374,19 @@ fn start(
             (program, argv)
         }
         None => {
-            let argv = vec![c"sh".into(), c"-c".into(), c_string(launch.cmd.clone(), "command")?];
-            (PathBuf::from("/bin/sh"), argv)
+            let words = launch.shell.words();
+            let program = OsStr::new(words[0]);
+            let program = if words[0].contains('/') {
+                PathBuf::from(program)
+            } else {
+                programs.resolve(program, &launch.dir).ok_or_else(|| missing_shell(words[0]))?
+            };
+            let mut argv = words
+                .iter()
+                .map(|word| c_string(word.as_bytes().to_vec(), "shell"))
+                .collect::<io::Result<Vec<_>>>()?;
+            argv.push(c_string(launch.cmd.clone(), "command")?);
+            (program, argv)
         }
     };
     // Most tasks run where maestro does: no chdir for them.
@@ -389,6 +400,15 @@ fn start(
         stderr,
         record_pid_at,
     })
+}
+
+/// A shell that is not on the PATH: said as the shell, not as the task's
+/// first word.
+fn missing_shell(program: &str) -> io::Error {
+    let why = format!(
+        "cannot run the task's shell: {program}: command not found (a flow's `shell` key names another)"
+    );
+    io::Error::new(io::ErrorKind::Other, why)
 }
 
 /// Where programs named without a slash live, looked up in maestro's PATH

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::flow::BatchOptions;
 use crate::private;
+use crate::shell::Shell;
 
 /// How one attempt's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,8 @@ pub fn spawn_error_text(cmd: &[u8], dir: &std::path::Path, error: &std::io::Erro
         }
         std::io::ErrorKind::NotFound => format!("{program}: command not found"),
         std::io::ErrorKind::PermissionDenied => format!("{program}: permission denied"),
+        // Said in full where it was made (a missing shell).
+        std::io::ErrorKind::Other if error.get_ref().is_some() => error.to_string(),
         _ => format!("cannot run '{cmd}': {error}"),
     }
 }
@@ -166,9 +169,10 @@ pub struct Place {
 /// One attempt as a backend receives it.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    /// The command line, for `/bin/sh -c` (bytes: `map` inputs need not be
-    /// UTF-8).
+    /// The command line (bytes: `map` inputs need not be UTF-8).
     pub cmd: Vec<u8>,
+    /// What runs it.
+    pub shell: Shell,
     /// Working directory.
     pub dir: PathBuf,
     /// Variables added to maestro's own environment.

@@ -13,6 +13,7 @@ pub use parse::parse;
 use std::time::Duration;
 
 use crate::diag::Span;
+use crate::shell::Shell;
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Flow {
     /// The `[slurm]` table's task defaults: what workers' allocations ask
     /// for (partition, account, ...).
     pub slurm_defaults: BatchOptions,
+    /// `shell = ...` at the top: what runs tasks that name none.
+    pub shell: Option<Shell>,
 }
 
 /// Where tasks run.
@@ -159,6 +162,8 @@ pub struct TaskDef {
     pub name: Spanned<String>,
     /// The shell command, not empty; replacement strings still unexpanded.
     pub cmd: Spanned<String>,
+    /// What runs `cmd`, when the task names it.
+    pub shell: Option<Shell>,
     /// Names of tasks that must succeed first (each exists, none is this task).
     pub deps: Vec<Spanned<String>>,
     /// Input globs, relative to the task's dir.

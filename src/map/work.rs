@@ -33,6 +33,7 @@ use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
 use crate::runner::{Control, Interrupt, LoopError, Stop, Verdict, Work, drive};
+use crate::shell::Shell;
 use crate::template::Template;
 
 /// `--resume` and `--resume-failed`.
@@ -588,6 +589,7 @@ impl Work for MapWork<'_, '_> {
         });
         Ok(Launch {
             cmd: running.command.clone(),
+            shell: Shell::Sh,
             dir: self.cwd.clone(),
             env,
             output: Output { files, watch },

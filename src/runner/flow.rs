@@ -255,6 +255,7 @@ impl Work for FlowWork<'_, '_> {
         };
         Ok(Launch {
             cmd,
+            shell: inst.shell.clone(),
             dir: inst.dir.clone(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },

@@ -15,6 +15,7 @@ mod graph;
 mod map;
 mod map_oracle;
 mod output;
+mod pipelines;
 mod par;
 mod prims;
 mod process;

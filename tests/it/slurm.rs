@@ -320,7 +320,7 @@ fn cancel_stops_the_jobs_of_a_killed_maestro() {
 #[test]
 #[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
 #[cfg_attr(
-    no_slurm_accounting,
+    all(no_slurm_accounting, not(no_slurm)),
     ignore = "needs Slurm with accounting (scripts/slurm-cluster.sh start --accounting)"
 )]
 fn a_submit_limit_holds_jobs_back_instead_of_failing_them() {

@@ -65,7 +65,11 @@ pub fn job_script(launch: &Launch, records: &RecordPaths, title: &str) -> Vec<u8
         s.push(b' ');
         s.extend(q(format!("{name}={value}").as_bytes()));
     }
-    s.extend_from_slice(b" /bin/sh -c ");
+    for word in launch.shell.words() {
+        s.push(b' ');
+        s.extend(q(word.as_bytes()));
+    }
+    s.push(b' ');
     s.extend(q(&launch.cmd));
     s.extend_from_slice(b" </dev/null\nstatus=$?\n");
     s.extend_from_slice(
@@ -153,10 +157,12 @@ mod tests {
     use super::*;
     use crate::exec::{Output, OutputFiles, Watch};
     use crate::flow::BatchOptions;
+    use crate::shell::Shell;
 
     fn launch(cmd: &str) -> Launch {
         Launch {
             cmd: cmd.as_bytes().to_vec(),
+            shell: Shell::Sh,
             dir: PathBuf::from("/work/flow dir"),
             env: vec![("MAESTRO_TASK".into(), "a'b".into()), ("my-var".into(), "$(x)".into())],
             output: Output {

@@ -238,6 +238,7 @@ impl WorkersExecutor {
         Job {
             id: handle.0,
             cmd: launch.cmd.clone(),
+            shell: launch.shell.clone(),
             dir: launch.dir.as_os_str().as_encoded_bytes().to_vec(),
             env,
             merged,

@@ -8,6 +8,7 @@
 use std::io::{self, Read};
 
 use crate::exec::Termination;
+use crate::shell::Shell;
 
 /// The protocol's version: a worker of another one is turned away.
 pub const VERSION: u32 = 1;
@@ -22,8 +23,10 @@ pub const HELLO_MAX: usize = 4096;
 pub struct Job {
     /// The run's id for it.
     pub id: u64,
-    /// The command line, for `/bin/sh -c`.
+    /// The command line.
     pub cmd: Vec<u8>,
+    /// What runs it.
+    pub shell: Shell,
     /// Its working directory (bytes of a path).
     pub dir: Vec<u8>,
     /// Variables added to the worker's environment.
@@ -193,6 +196,11 @@ impl ToWorker {
             ToWorker::Welcome { worker } => Body::new(1).u32(*worker),
             ToWorker::Run(job) => {
                 let mut body = Body::new(2).u64(job.id).bytes(&job.cmd).bytes(&job.dir);
+                let words = job.shell.words();
+                body = body.u32(words.len() as u32);
+                for word in words {
+                    body = body.bytes(word.as_bytes());
+                }
                 body = body.u32(job.env.len() as u32);
                 for (key, value) in &job.env {
                     body = body.bytes(key.as_bytes()).bytes(value.as_bytes());
@@ -214,11 +222,20 @@ impl ToWorker {
             2 => {
                 let (id, cmd, dir) = (f.u64()?, f.bytes()?, f.bytes()?);
                 let count = f.u32()?;
+                let mut words = Vec::new();
+                for _ in 0..count {
+                    words.push(f.text()?);
+                }
+                if words.is_empty() {
+                    return Err("a job without a shell".to_string());
+                }
+                let shell = Shell::from_words(words);
+                let count = f.u32()?;
                 let mut env = Vec::new();
                 for _ in 0..count {
                     env.push((f.text()?, f.text()?));
                 }
-                ToWorker::Run(Job { id, cmd, dir, env, merged: f.u32()? != 0 })
+                ToWorker::Run(Job { id, cmd, shell, dir, env, merged: f.u32()? != 0 })
             }
             3 => ToWorker::Cancel { id: f.u64()?, forced: f.u32()? != 0 },
             4 => ToWorker::Heartbeat,
@@ -330,6 +347,7 @@ mod tests {
         let job = Job {
             id: u64::MAX,
             cmd: b"echo \xff 'x'".to_vec(),
+            shell: Shell::Words(vec!["zsh".to_string(), "-c".to_string()].into()),
             dir: b"/tmp/a b".to_vec(),
             env: vec![("A".into(), "1".into()), ("EMPTY".into(), String::new())],
             merged: true,

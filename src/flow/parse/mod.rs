@@ -19,10 +19,11 @@ use super::{
     BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration,
 };
 use crate::diag::{Diagnostic, SourceFile, Span, nearest};
+use crate::shell::Shell;
 
 mod batch;
 
-const TOP_LEVEL_KEYS: [&str; 5] = ["jobs", "resources", "tasks", "executor", "slurm"];
+const TOP_LEVEL_KEYS: [&str; 6] = ["jobs", "resources", "tasks", "executor", "slurm", "shell"];
 
 /// Keys other tools name otherwise (Snakemake, GitHub Actions, Compose,
 /// Makefiles' habits), each with maestro's: an unknown key gets its hint.
@@ -34,8 +35,9 @@ const OTHER_TOOLS_WORDS: [(&str, &str); 6] = [
     ("run", "cmd"),
     ("script", "cmd"),
 ];
-const TASK_KEYS: [&str; 17] = [
+const TASK_KEYS: [&str; 18] = [
     "cmd",
+    "shell",
     "deps",
     "for_each",
     "inputs",
@@ -53,6 +55,7 @@ const TASK_KEYS: [&str; 17] = [
     "qos",
     "sbatch_args",
 ];
+const SHELL_EXAMPLE: &str = "write shell = \"bash -euo pipefail -c\": the command follows as the last argument";
 const NAME_RULE: &str = "use only letters, digits, '_', '-' and '.'";
 const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd = \"echo hello\"";
 
@@ -143,9 +146,10 @@ impl Checker {
 
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
-        let (mut executor, mut slurm) = (None, None);
+        let (mut executor, mut slurm, mut shell) = (None, None, None);
         for (key, value) in root {
             match key.name.as_ref() {
+                "shell" => shell = self.shell(value, "the flow"),
                 "jobs" => jobs = Some(value),
                 "resources" => resources = Some(value),
                 "tasks" => tasks = Some((key, value)),
@@ -176,7 +180,7 @@ impl Checker {
         };
         self.diags.extend(deps::check(&tasks));
         let slurm_defaults = limits.batch.clone();
-        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults }
+        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -268,6 +272,7 @@ impl Checker {
         let mut task = TaskDef {
             name: Spanned::new(name.to_string(), key.span.clone()),
             cmd: Spanned::new(String::new(), key.span.clone()),
+            shell: None,
             deps: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -296,6 +301,7 @@ impl Checker {
                         task.cmd = cmd;
                     }
                 }
+                "shell" => task.shell = self.shell(value, &format!("task '{name}'")),
                 "deps" => task.deps = self.strings(value, "deps"),
                 "for_each" => task.for_each = self.for_each(value, name),
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
@@ -322,6 +328,38 @@ impl Checker {
             self.error_with_hint(format!("task '{name}' has no 'cmd'"), key.span.clone(), hint);
         }
         task
+    }
+
+    /// `shell`: a program and its options, as a string split at spaces or as
+    /// an array; the command line follows them as one more argument. A
+    /// single word gets `-c`, as make's `SHELL` does.
+    fn shell(&mut self, value: &Node<'_>, whose: &str) -> Option<Shell> {
+        let mut words: Vec<String> = match &value.value {
+            Value::String(text) => text.split_whitespace().map(str::to_string).collect(),
+            Value::Array(_) => self.strings(value, "shell").into_iter().map(|w| w.value).collect(),
+            other => {
+                let message =
+                    format!("'shell' must be a string or an array of strings, not {}", other.a());
+                self.error_with_hint(message, value.span.clone(), SHELL_EXAMPLE);
+                return None;
+            }
+        };
+        if words.first().is_none_or(|program| program.trim().is_empty()) {
+            self.error_with_hint(
+                format!("empty 'shell' in {whose}"),
+                value.span.clone(),
+                SHELL_EXAMPLE,
+            );
+            return None;
+        }
+        if words.iter().any(|word| word.contains('\0')) {
+            self.error(format!("'shell' of {whose} contains a NUL byte"), value.span.clone());
+            return None;
+        }
+        if words.len() == 1 {
+            words.push("-c".to_string());
+        }
+        Some(Shell::from_words(words))
     }
 
     fn for_each(&mut self, value: &Node<'_>, task: &str) -> Option<ForEach> {
@@ -657,6 +695,7 @@ timeout = 90
         TaskDef {
             cpus: Spanned::new(1, name.span.clone()),
             cmd: text_at(text, &header, cmd),
+            shell: None,
             name,
             deps: vec![],
             inputs: vec![],
@@ -718,6 +757,7 @@ timeout = 90
             executor: None,
             slurm: SlurmSettings::default(),
             slurm_defaults: Default::default(),
+            shell: None,
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.
@@ -749,7 +789,7 @@ timeout = 90
     #[test]
     fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
         let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
-        let valid = "valid keys: cmd, deps, for_each, inputs, outputs, dir, env, timeout, retries, \
+        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, dir, env, timeout, retries, \
                      cpus, resources, mem, gpus, partition, account, qos, sbatch_args";
         assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
     }
