@@ -319,3 +319,22 @@ fn keys_other_tools_use_point_to_maestro_s() {
         rejected("[tasks.a]\ncmd = \"true\"\nneeds = [\"b\"]\n").contains("did you mean 'deps'?")
     );
 }
+
+#[test]
+fn a_shell_must_name_a_program() {
+    assert_eq!(
+        rejected("shell = \"  \"\n[tasks.a]\ncmd = \"true\"\nshell = 3\n"),
+        "maestro.toml:1:9: error: empty 'shell' in the flow
+  |
+1 | shell = \"  \"
+  |         ^^^^
+  = hint: write shell = \"bash -euo pipefail -c\": the command follows as the last argument
+
+maestro.toml:4:9: error: 'shell' must be a string or an array of strings, not an integer
+  |
+4 | shell = 3
+  |         ^
+  = hint: write shell = \"bash -euo pipefail -c\": the command follows as the last argument
+"
+    );
+}
