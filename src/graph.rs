@@ -22,8 +22,6 @@ pub struct Instance {
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
     pub cmd: CommandText,
-    /// What runs it.
-    pub shell: Shell,
     /// Working directory.
     pub dir: PathBuf,
     /// Extra environment, substitutions done.
@@ -91,6 +89,25 @@ pub struct Resource {
     pub capacity: u32,
 }
 
+/// What every instance of one task shares.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// What runs its command lines.
+    pub shell: Shell,
+    /// Its declared outputs are left alone before an attempt and after a
+    /// failed one, instead of removed.
+    pub keep_outputs: bool,
+    /// What it asks of a batch system, if anything.
+    pub batch: Option<Arc<BatchOptions>>,
+}
+
+impl TaskInfo {
+    /// `par`'s stages: commands as a terminal runs them.
+    fn stage() -> TaskInfo {
+        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None }
+    }
+}
+
 /// All instances and both directions of their edges.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
@@ -100,9 +117,8 @@ pub struct Graph {
     pub dependents: Vec<Vec<usize>>,
     /// Named resources, indexed by `Instance::resources`.
     pub resources: Vec<Resource>,
-    /// What each task asks of a batch system, by `Instance::task` (empty
-    /// when no task asks anything: `par`).
-    pub batch: Vec<Option<Arc<BatchOptions>>>,
+    /// Each task's (or stage's) shared settings, by `Instance::task`.
+    pub tasks: Vec<TaskInfo>,
 }
 
 impl Graph {
@@ -140,15 +156,22 @@ impl Graph {
             .iter()
             .map(|r| Resource { name: r.name.value.clone(), capacity: r.capacity })
             .collect();
-        let mut graph = Graph::with_edges(instances, resources);
-        graph.batch = flow
+        let tasks = flow
             .tasks
             .iter()
-            .map(|task| {
-                (task.batch != BatchOptions::default()).then(|| Arc::new(task.batch.clone()))
+            .map(|task| TaskInfo {
+                shell: task
+                    .shell
+                    .as_ref()
+                    .or(flow.shell.as_ref())
+                    .cloned()
+                    .unwrap_or(Shell::Strict),
+                keep_outputs: task.keep_outputs.or(flow.keep_outputs).unwrap_or(false),
+                batch: (task.batch != BatchOptions::default())
+                    .then(|| Arc::new(task.batch.clone())),
             })
             .collect();
-        Ok(graph)
+        Ok(Graph::with_edges(instances, resources, tasks))
     }
 
     /// The graph of `maestro par`: each stage's commands wait for every
@@ -165,7 +188,6 @@ impl Graph {
                     label: cmd.clone(),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
-                    shell: Shell::Sh,
                     dir: dir.to_path_buf(),
                     env: Vec::new(),
                     inputs: Vec::new(),
@@ -180,22 +202,27 @@ impl Graph {
             }
             previous_stage = start..instances.len();
         }
-        Graph::with_edges(instances, Vec::new())
+        let tasks = vec![TaskInfo::stage(); stages.len()];
+        Graph::with_edges(instances, Vec::new(), tasks)
     }
 
-    fn with_edges(instances: Vec<Instance>, resources: Vec<Resource>) -> Graph {
+    fn with_edges(
+        instances: Vec<Instance>,
+        resources: Vec<Resource>,
+        tasks: Vec<TaskInfo>,
+    ) -> Graph {
         let mut dependents = vec![Vec::new(); instances.len()];
         for (i, instance) in instances.iter().enumerate() {
             for &dep in &instance.deps {
                 dependents[dep].push(i);
             }
         }
-        Graph { instances, dependents, resources, batch: Vec::new() }
+        Graph { instances, dependents, resources, tasks }
     }
 
-    /// What `instance` asks of a batch system, if anything.
-    pub fn batch_options(&self, instance: usize) -> Option<Arc<BatchOptions>> {
-        self.batch.get(self.instances[instance].task).cloned().flatten()
+    /// What `instance` shares with the other instances of its task.
+    pub fn task_of(&self, instance: usize) -> &TaskInfo {
+        &self.tasks[self.instances[instance].task]
     }
 
     /// Under a batch system `-j` counts jobs, not CPUs: every instance
@@ -300,7 +327,6 @@ fn expand_task(
     resource_index: &HashMap<&str, usize>,
 ) -> Result<Vec<Instance>, Diagnostic> {
     let task = &flow.tasks[task_index];
-    let shell = task.shell.as_ref().or(flow.shell.as_ref()).cloned().unwrap_or(Shell::Strict);
     let base_dir = match &task.dir {
         Some(dir) => flow_dir.join(&dir.value),
         None => flow_dir.to_path_buf(),
@@ -315,7 +341,6 @@ fn expand_task(
         name,
         task: task_index,
         cmd,
-        shell: shell.clone(),
         dir: base_dir.clone(),
         env: task.env.iter().map(|(k, v)| (k.value.clone(), subst(&v.value))).collect(),
         inputs: task.inputs.iter().map(|p| subst(&p.value)).collect(),

@@ -287,8 +287,11 @@ fn state_env(state_dir: &Path) -> Vec<(String, String)> {
 /// with, as `-n` shows them (without those naming the run's files).
 pub fn sbatch_preview(graph: &Graph, instance: usize) -> String {
     let inst = &graph.instances[instance];
-    let request =
-        Request { cpus: inst.cpus, time_limit: inst.timeout, batch: graph.batch_options(instance) };
+    let request = Request {
+        cpus: inst.cpus,
+        time_limit: inst.timeout,
+        batch: graph.task_of(instance).batch.clone(),
+    };
     slurm::script::request_options(&request)
         .iter()
         .map(|arg| {

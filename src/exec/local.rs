@@ -408,7 +408,7 @@ fn missing_shell(program: &str) -> io::Error {
     let why = format!(
         "cannot run the task's shell: {program}: command not found (a flow's `shell` key names another)"
     );
-    io::Error::new(io::ErrorKind::Other, why)
+    io::Error::other(why)
 }
 
 /// Where programs named without a slash live, looked up in maestro's PATH

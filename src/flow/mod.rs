@@ -50,6 +50,8 @@ pub struct Flow {
     pub slurm_defaults: BatchOptions,
     /// `shell = ...` at the top: what runs tasks that name none.
     pub shell: Option<Shell>,
+    /// `keep_outputs = ...` at the top: for tasks that say nothing.
+    pub keep_outputs: Option<bool>,
 }
 
 /// Where tasks run.
@@ -164,6 +166,9 @@ pub struct TaskDef {
     pub cmd: Spanned<String>,
     /// What runs `cmd`, when the task names it.
     pub shell: Option<Shell>,
+    /// Whether its declared outputs are left alone before an attempt and
+    /// after a failed one, when the task says.
+    pub keep_outputs: Option<bool>,
     /// Names of tasks that must succeed first (each exists, none is this task).
     pub deps: Vec<Spanned<String>>,
     /// Input globs, relative to the task's dir.

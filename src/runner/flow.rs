@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::outputs;
 use super::prepare::{environment, log_file_stem, read_outputs};
 use super::reactor::Reactor;
 use super::supervisor::{Backoff, Ended, Limits, RetryPolicy};
@@ -229,6 +230,11 @@ impl Work for FlowWork<'_, '_> {
         let grant = self.grants[instance].as_ref().expect("a started instance holds a grant");
         let slot = grant.slots.first().copied().unwrap_or(1);
         let inst = &self.graph.instances[instance];
+        let task = self.graph.task_of(instance);
+        if !inst.outputs.is_empty() {
+            let guarded = [self.config.log_dir.as_path()];
+            outputs::make_room(&inst.dir, &inst.outputs, !task.keep_outputs, &guarded)?;
+        }
         let cmd = inst.cmd.for_slot(slot).into_bytes();
         let env = environment(
             self.graph,
@@ -251,11 +257,11 @@ impl Work for FlowWork<'_, '_> {
         let request = Request {
             cpus: inst.cpus,
             time_limit: inst.timeout,
-            batch: self.graph.batch_options(instance),
+            batch: self.graph.task_of(instance).batch.clone(),
         };
         Ok(Launch {
             cmd,
-            shell: inst.shell.clone(),
+            shell: self.graph.task_of(instance).shell.clone(),
             dir: inst.dir.clone(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
@@ -288,10 +294,24 @@ impl Work for FlowWork<'_, '_> {
         self.durations[instance] += ended.duration;
         self.summary.task_time += ended.duration;
         let log = self.log_path(instance);
-        if !ended.outcome.succeeded() && ended.outcome != Outcome::Interrupted {
-            // The log says how the attempt ended, under what it wrote.
-            if let Ok(mut file) = OpenOptions::new().append(true).open(&log) {
-                let _ = writeln!(file, "maestro: {}", ended.outcome);
+        if !ended.outcome.succeeded() {
+            let mut said = Vec::new();
+            if ended.outcome != Outcome::Interrupted {
+                // The log says how the attempt ended, under what it wrote.
+                said.push(format!("maestro: {}", ended.outcome));
+            }
+            let inst = &self.graph.instances[instance];
+            if !self.graph.task_of(instance).keep_outputs && !inst.outputs.is_empty() {
+                let guarded = [self.config.log_dir.as_path()];
+                let removed = outputs::remove_failed(&inst.dir, &inst.outputs, &guarded);
+                if !removed.is_empty() {
+                    said.push(format!("maestro: removed its outputs: {}", removed.join(", ")));
+                }
+            }
+            if !said.is_empty()
+                && let Ok(mut file) = OpenOptions::new().append(true).open(&log)
+            {
+                let _ = writeln!(file, "{}", said.join("\n"));
             }
         }
         let attempt = Attempt {

@@ -6,6 +6,7 @@
 //! end, time out, retry and stop is the same for both.
 
 pub mod flow;
+mod outputs;
 pub mod prepare;
 pub mod reactor;
 pub mod supervisor;

@@ -23,7 +23,8 @@ use crate::shell::Shell;
 
 mod batch;
 
-const TOP_LEVEL_KEYS: [&str; 6] = ["jobs", "resources", "tasks", "executor", "slurm", "shell"];
+const TOP_LEVEL_KEYS: [&str; 7] =
+    ["jobs", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
 
 /// Keys other tools name otherwise (Snakemake, GitHub Actions, Compose,
 /// Makefiles' habits), each with maestro's: an unknown key gets its hint.
@@ -35,13 +36,14 @@ const OTHER_TOOLS_WORDS: [(&str, &str); 6] = [
     ("run", "cmd"),
     ("script", "cmd"),
 ];
-const TASK_KEYS: [&str; 18] = [
+const TASK_KEYS: [&str; 19] = [
     "cmd",
     "shell",
     "deps",
     "for_each",
     "inputs",
     "outputs",
+    "keep_outputs",
     "dir",
     "env",
     "timeout",
@@ -55,7 +57,8 @@ const TASK_KEYS: [&str; 18] = [
     "qos",
     "sbatch_args",
 ];
-const SHELL_EXAMPLE: &str = "write shell = \"bash -euo pipefail -c\": the command follows as the last argument";
+const SHELL_EXAMPLE: &str =
+    "write shell = \"bash -euo pipefail -c\": the command follows as the last argument";
 const NAME_RULE: &str = "use only letters, digits, '_', '-' and '.'";
 const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd = \"echo hello\"";
 
@@ -146,9 +149,10 @@ impl Checker {
 
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
-        let (mut executor, mut slurm, mut shell) = (None, None, None);
+        let (mut executor, mut slurm, mut shell, mut keep_outputs) = (None, None, None, None);
         for (key, value) in root {
             match key.name.as_ref() {
+                "keep_outputs" => keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "shell" => shell = self.shell(value, "the flow"),
                 "jobs" => jobs = Some(value),
                 "resources" => resources = Some(value),
@@ -180,7 +184,7 @@ impl Checker {
         };
         self.diags.extend(deps::check(&tasks));
         let slurm_defaults = limits.batch.clone();
-        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell }
+        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell, keep_outputs }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -273,6 +277,7 @@ impl Checker {
             name: Spanned::new(name.to_string(), key.span.clone()),
             cmd: Spanned::new(String::new(), key.span.clone()),
             shell: None,
+            keep_outputs: None,
             deps: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -306,6 +311,7 @@ impl Checker {
                 "for_each" => task.for_each = self.for_each(value, name),
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
                 "outputs" => task.outputs = self.paths(value, "outputs", name),
+                "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "dir" => task.dir = self.non_empty(value, "'dir'", name),
                 "env" => task.env = self.env(value),
                 "timeout" => task.timeout = self.timeout(value, name),
@@ -554,6 +560,18 @@ impl Checker {
         }
     }
 
+    /// `true` or `false`; `what` names the value in messages.
+    fn boolean(&mut self, value: &Node<'_>, what: &str) -> Option<bool> {
+        match &value.value {
+            Value::Boolean(b) => Some(*b),
+            other => {
+                let message = format!("{what} must be true or false, not {}", other.a());
+                self.error(message, value.span.clone());
+                None
+            }
+        }
+    }
+
     /// A string; `what` names the value in messages.
     fn string(&mut self, value: &Node<'_>, what: &str) -> Option<Spanned<String>> {
         match &value.value {
@@ -696,6 +714,7 @@ timeout = 90
             cpus: Spanned::new(1, name.span.clone()),
             cmd: text_at(text, &header, cmd),
             shell: None,
+            keep_outputs: None,
             name,
             deps: vec![],
             inputs: vec![],
@@ -758,6 +777,7 @@ timeout = 90
             slurm: SlurmSettings::default(),
             slurm_defaults: Default::default(),
             shell: None,
+            keep_outputs: None,
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.
@@ -789,7 +809,7 @@ timeout = 90
     #[test]
     fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
         let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
-        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, dir, env, timeout, retries, \
+        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, keep_outputs, dir, env, timeout, retries, \
                      cpus, resources, mem, gpus, partition, account, qos, sbatch_args";
         assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
     }
