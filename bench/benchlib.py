@@ -163,10 +163,11 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
 # replaced into ru_maxrss, and a child forked (or vforked) from Python would
 # report this script's RSS even for /bin/true. So a small sh forks the tool in
 # the background, hands its pid back on its stderr (a pipe; the tool's stderr
-# goes to /dev/null) and exits; as a child subreaper (become_subreaper), this
-# script then inherits the tool and waits for it. (noop.py has its own copy.)
+# goes to the file named by the launcher's first argument) and exits; as a
+# child subreaper (become_subreaper), this script then inherits the tool and
+# waits for it. (noop.py has its own copy.)
 PR_SET_CHILD_SUBREAPER = 36
-LAUNCHER = '"$@" 2>/dev/null & echo $! >&2'
+LAUNCHER = 'err=$1; shift; "$@" 2>"$err" & echo $! >&2'
 
 
 def become_subreaper() -> None:
@@ -178,16 +179,18 @@ def become_subreaper() -> None:
         raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
 
-def run_rusage(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Outcome:
+def run_rusage(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
+               stderr: Path | None = None) -> Outcome:
     """Run argv through the launcher above (call become_subreaper first), with
-    stdout and stderr to /dev/null, in a new session killed on timeout, and
-    return its Outcome: wall seconds (the ~2 ms launcher included), CPU
-    (user+sys) and peak RSS of the tool and the descendants it waited for."""
+    stdout to /dev/null and stderr into the file `stderr` (else /dev/null), in
+    a new session killed on timeout, and return its Outcome: wall seconds (the
+    ~2 ms launcher included), CPU (user+sys) and peak RSS of the tool and the
+    descendants it waited for."""
     r, w = os.pipe()
     start = time.perf_counter()
     try:
         launcher = subprocess.Popen(
-            ["/bin/sh", "-c", LAUNCHER, "sh", *argv],
+            ["/bin/sh", "-c", LAUNCHER, "sh", str(stderr or os.devnull), *argv],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

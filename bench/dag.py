@@ -144,11 +144,27 @@ def reset(runner: Runner, trash: Path) -> None:
         runner.state.rename(trash / f"{runner.name}-{time.monotonic_ns()}")
 
 
+def last_line(path: Path) -> str:
+    """The last non-blank line of the file (of its last 4 KiB), shortened."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    line = lines[-1].strip() if lines else ""
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
 def run_once(runner: Runner, env: dict[str, str], trash: Path) -> Outcome:
     reset(runner, trash)
-    out = run_rusage(runner.argv, runner.cwd, env, runner.timeout)
+    stderr = runner.cwd.parent / f"{runner.name}.stderr"
+    out = run_rusage(runner.argv, runner.cwd, env, runner.timeout, stderr)
     if out.ok:
         out.detail = f"ok, peak RSS {mb(out.maxrss_kib or 0):.1f} MB"
+    elif said := last_line(stderr):
+        # Why, in the tool's words: the table shows it in the FAILED row.
+        out.detail = f"{out.detail}: {said}"
     return out
 
 

@@ -165,12 +165,17 @@ pub struct ParArgs {
 /// `maestro run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Tasks to run (with what they need); all when none is given.
+    /// Tasks to run (with what they need), and NAME=VALUE to set a
+    /// variable of the flow's [vars]; the default tasks when none is given.
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
     /// The flow file.
     #[arg(short, long, value_name = "FILE", default_value = "maestro.toml")]
     pub file: PathBuf,
+    /// Give a variable of the flow's [vars] a value (a list variable:
+    /// comma-separated values); as NAME=VALUE among the tasks.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
     /// Run every selected task, fresh or not.
     #[arg(long)]
     pub force: bool,
@@ -371,6 +376,9 @@ pub struct GraphArgs {
     /// One node per for_each item, not one per task.
     #[arg(long)]
     pub expand: bool,
+    /// Give a variable of the flow's [vars] a value, as `run --set` does.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// What `maestro graph` prints.

@@ -62,6 +62,18 @@ enum Part {
     Seq,
     /// `{%}`.
     Slot,
+    /// `{name}`: a value a flow names (a variable, `{cpus}`, another task's
+    /// outputs): every one of its values, separated by single spaces.
+    Named(Box<str>),
+}
+
+/// Which replacement strings a flow's text holds beside GNU parallel's.
+pub struct Names<'a> {
+    /// Whether GNU parallel's (`{}`, `{.}`, `{#}`...) are replaced: only in
+    /// `for_each` tasks, which have items.
+    pub items: bool,
+    /// Whether the text inside a pair of braces names a value.
+    pub known: &'a dyn Fn(&str) -> bool,
 }
 
 /// A parsed template: literal text and GNU parallel replacement strings.
@@ -81,6 +93,14 @@ impl Template {
     /// bash's `{1..3}`, `{0}` and `{ }` pass through untouched; `{{}}` is `{`, `{}`, `}`.
     #[must_use]
     pub fn parse(text: &str) -> Template {
+        Template::parse_with(text, &Names { items: true, known: &|_| false })
+    }
+
+    /// Parses a flow's text: GNU parallel's replacement strings when
+    /// `names.items`, and `{name}` for every name `names.known` accepts.
+    /// Other braces stay literal text, as in [`Template::parse`].
+    #[must_use]
+    pub fn parse_with(text: &str, names: &Names<'_>) -> Template {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -89,8 +109,12 @@ impl Template {
             // Stopping at the next brace of either kind keeps parsing linear and makes `{{}`
             // a literal `{` followed by `{}`.
             let close = after.find(['{', '}']).filter(|&close| after.as_bytes()[close] == b'}');
+            let replacement = |inner: &str| {
+                let positional = names.items.then(|| parse_replacement(inner)).flatten();
+                positional.or_else(|| (names.known)(inner).then(|| Part::Named(inner.into())))
+            };
             let Some((part, close)) =
-                close.and_then(|close| Some((parse_replacement(&after[..close])?, close)))
+                close.and_then(|close| Some((replacement(&after[..close])?, close)))
             else {
                 literal.push_str(&rest[..=open]);
                 rest = after;
@@ -146,6 +170,27 @@ impl Template {
         self.parts.contains(&Part::Slot)
     }
 
+    /// The names its `{name}` strings hold, in order, repeats included.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Named(name) => Some(&**name),
+            _ => None,
+        })
+    }
+
+    /// [`Template::expand`], with `named` giving the values of each `{name}`.
+    #[must_use]
+    pub fn expand_with(
+        &self,
+        args: &[&[u8]],
+        seq: u64,
+        slot: u32,
+        quote: bool,
+        named: &dyn Fn(&str) -> Vec<String>,
+    ) -> Vec<u8> {
+        self.expand_parts(args, seq, slot, quote, named)
+    }
+
     /// Expands the template for one input whose columns are `args`, with sequence number `seq`
     /// (`{#}`, from 1) and job slot `slot` (`{%}`, from 1).
     ///
@@ -159,6 +204,17 @@ impl Template {
     /// an out-of-range `{-N}` around, which is a quirk we do not copy: it is empty too.
     #[must_use]
     pub fn expand(&self, args: &[&[u8]], seq: u64, slot: u32, quote: bool) -> Vec<u8> {
+        self.expand_parts(args, seq, slot, quote, &|_| Vec::new())
+    }
+
+    fn expand_parts(
+        &self,
+        args: &[&[u8]],
+        seq: u64,
+        slot: u32,
+        quote: bool,
+        named: &dyn Fn(&str) -> Vec<String>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         for (part, &context) in self.parts.iter().zip(&self.contexts) {
             let insert = |out: &mut Vec<u8>, value: &[u8]| {
@@ -191,6 +247,14 @@ impl Template {
                 // Decimal digits never need quoting.
                 Part::Seq => out.extend_from_slice(seq.to_string().as_bytes()),
                 Part::Slot => out.extend_from_slice(slot.to_string().as_bytes()),
+                Part::Named(ref name) => {
+                    for (index, value) in named(name).iter().enumerate() {
+                        if index > 0 {
+                            out.push(b' ');
+                        }
+                        insert(&mut out, value.as_bytes());
+                    }
+                }
             }
         }
         out

@@ -14,9 +14,10 @@ use crate::store::{self, Store, query, state_error};
 /// `maestro graph`.
 pub fn graph(args: &GraphArgs) -> Result<i32> {
     let file = read_flow_file(&args.file)?;
-    let flow = flow::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    let mut flow = flow::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    super::set_vars(&mut flow, args.set.iter())?;
     let flow_dir = flow_directory(&args.file)?;
-    let graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
+    let graph = Graph::from_flow(&flow, &flow_dir, None).map_err(|d| flow_error(&file, d))?;
     let name = args
         .file
         .file_name()

@@ -119,20 +119,30 @@ fn run(args: RunArgs) -> Result<i32> {
         .map_or_else(|| "maestro.toml".to_string(), |name| name.to_string_lossy().into_owned());
     let prefetch = args.file.is_file().then(|| Prefetch::start(&state_dir, &name));
     let file = read_flow_file(&args.file)?;
-    let flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    let mut flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    let (assignments, targets): (Vec<String>, Vec<String>) =
+        args.tasks.iter().cloned().partition(|arg| is_assignment(arg));
+    set_vars(&mut flow, args.set.iter().chain(&assignments))?;
     let in_flow = flow.executor.as_ref().map(|e| e.value);
     let asked = Asked::of(&args.options);
     let backend = Backend::choose(asked, in_flow, flow.slurm, &flow.slurm_defaults)?;
     let jobs = effective_jobs(args.options.jobs, flow.jobs.as_ref().map(|j| j.value), &backend)?;
-    let mut graph = Graph::from_flow(&flow, &flow_dir).map_err(|d| flow_error(&file, d))?;
+    // Under a batch system each task's job asks for its CPUs, and -j counts
+    // jobs; here a task gets at most the job slots there are.
+    let cpu_limit = (!backend.is_batch()).then_some(jobs);
+    let mut graph =
+        Graph::from_flow(&flow, &flow_dir, cpu_limit).map_err(|d| flow_error(&file, d))?;
     if backend.is_batch() {
-        // Each task's job asks for its CPUs; -j counts jobs.
         graph.count_jobs_not_cpus();
     } else {
-        let from_cli = args.options.jobs.is_some();
-        check_cpus_fit(&flow, jobs, from_cli).map_err(|d| flow_error(&file, d))?;
+        let source = match (args.options.jobs, &flow.jobs) {
+            (Some(_), _) => format!("-j {jobs}"),
+            (None, Some(_)) => format!("jobs = {jobs}"),
+            (None, None) => format!("{jobs} CPUs available"),
+        };
+        note_lowered_cpus(&flow, jobs, &source);
     }
-    let selected = graph.select(&args.tasks).map_err(Error::usage)?;
+    let selected = graph.select(&targets).map_err(Error::usage)?;
     // While the state loads: stats the freshness checks will need.
     let early = match &prefetch {
         Some(prefetch) => fresh::early_stats(&graph, || prefetch.is_loading()),
@@ -372,30 +382,33 @@ fn effective_jobs(from_cli: Option<u32>, from_file: Option<u32>, backend: &Backe
     }
 }
 
-/// Tasks needing more slots than exist could never start. The flow file's
-/// own `jobs` is checked when parsing; this checks the slots actually used.
-fn check_cpus_fit(
-    flow: &Flow,
-    jobs: u32,
-    from_cli: bool,
-) -> std::result::Result<(), Vec<Diagnostic>> {
-    let source = if from_cli { format!("-j {jobs}") } else { format!("{jobs} CPUs available") };
-    let problems: Vec<Diagnostic> = flow
-        .tasks
-        .iter()
-        .filter(|t| t.cpus.value > jobs)
-        .map(|t| {
-            Diagnostic::new(
-                format!(
-                    "task '{}' needs {} cpus but only {jobs} job slots exist ({source})",
-                    t.name.value, t.cpus.value
-                ),
-                t.cpus.span.clone(),
-            )
-            .with_hint("lower cpus or raise -j")
-        })
-        .collect();
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+/// Says which tasks get fewer CPUs than they ask for (as many as the job
+/// slots), as Snakemake lowers threads to its cores.
+fn note_lowered_cpus(flow: &Flow, jobs: u32, source: &str) {
+    for task in flow.tasks.iter().filter(|t| t.cpus.value > jobs) {
+        eprintln!(
+            "maestro: note: task '{}' asks for {} cpus; it gets {jobs}, the job slots there are ({source})",
+            task.name.value, task.cpus.value
+        );
+    }
+}
+
+/// Whether a command-line word sets a variable: `NAME=VALUE` (a task name
+/// never holds `=`).
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| flow_file::is_var_name(name))
+}
+
+/// Applies `NAME=VALUE` settings to the flow's variables.
+pub(crate) fn set_vars<'a>(flow: &mut Flow, sets: impl Iterator<Item = &'a String>) -> Result<()> {
+    for set in sets {
+        let Some((name, value)) = set.split_once('=') else {
+            let message = format!("--set {set}: expected NAME=VALUE");
+            return Err(Error::usage_hint(message, "for example --set rate=0.01"));
+        };
+        flow.set_var(name, value).map_err(Error::usage)?;
+    }
+    Ok(())
 }
 
 /// The largest flow file read: a flow is text a person writes (or a

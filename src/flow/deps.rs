@@ -1,10 +1,72 @@
-//! Checks a flow's `deps`: each names another task, once, and no chain of
-//! them comes back to where it started.
+//! A flow's `deps`: read from their text, completed with the tasks that a
+//! task's text gathers from (`{align.outputs}`), and checked: each names
+//! another task, once, and no chain of them comes back to where it started.
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Spanned, TaskDef};
+use super::{Dep, Spanned, TaskDef, gathered};
 use crate::diag::{Diagnostic, Span, nearest};
+use crate::template::{Names, Template};
+
+/// `task`, `task:key` or `task:{}` as a [`Dep`].
+pub fn read(entry: Spanned<String>) -> Dep {
+    match entry.value.split_once(':') {
+        Some((task, instance)) => Dep {
+            instance: Some(instance.to_string()),
+            task: Spanned::new(task.to_string(), entry.span),
+        },
+        None => Dep { task: entry, instance: None },
+    }
+}
+
+/// Adds to each task a dep on every task its text gathers from
+/// (`{align.outputs}` in `cmd`, `inputs`, `outputs` or `env`), unless it
+/// already depends on all of that task's instances: the gathered files are
+/// made there. A task gathering from no task is reported.
+pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
+    let names: HashSet<String> = tasks.iter().map(|t| t.name.value.clone()).collect();
+    let is_gathered = |inner: &str| gathered(inner).is_some();
+    for task in tasks.iter_mut() {
+        let texts = std::iter::once(&task.cmd)
+            .chain(&task.inputs)
+            .chain(&task.outputs)
+            .chain(task.env.iter().map(|(_, value)| value));
+        let mut wanted: Vec<(String, Span)> = Vec::new();
+        for text in texts {
+            let names_in = Names { items: false, known: &is_gathered };
+            for inner in Template::parse_with(&text.value, &names_in).names() {
+                let Some((from, _)) = gathered(inner) else { continue };
+                if !wanted.iter().any(|(name, _)| name == from) {
+                    wanted.push((from.to_string(), text.span.clone()));
+                }
+            }
+        }
+        for (from, span) in wanted {
+            if !names.contains(&from) || from == task.name.value {
+                let message = if from == task.name.value {
+                    format!("task '{}' gathers from itself in {{{from}.outputs}}", task.name.value)
+                } else {
+                    format!(
+                        "task '{}' gathers from '{from}', which does not exist",
+                        task.name.value
+                    )
+                };
+                let near = nearest(&from, names.iter().map(String::as_str));
+                let diag = Diagnostic::new(message, span);
+                diags.push(match near.filter(|near| *near != from) {
+                    Some(near) => diag.with_hint(format!("did you mean '{near}'?")),
+                    None => diag,
+                });
+                continue;
+            }
+            let all = |dep: &Dep| dep.task.value == from && dep.instance.is_none();
+            if !task.deps.iter().any(all) {
+                task.deps.retain(|dep| dep.task.value != from);
+                task.deps.push(Dep { task: Spanned::new(from, span), instance: None });
+            }
+        }
+    }
+}
 
 /// For each task, the tasks its deps name, with the span of each name.
 type Edges = Vec<Vec<(usize, Span)>>;
@@ -31,21 +93,57 @@ fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
         let mut seen = HashSet::new();
         let mut targets = Vec::new();
         for dep in &task.deps {
-            if !seen.insert(dep.value.as_str()) {
-                let message = format!("'{}' is listed twice in deps of '{name}'", dep.value);
-                diags.push(Diagnostic::new(message, dep.span.clone()));
-            } else if dep.value == *name {
+            let span = dep.task.span.clone();
+            if !seen.insert(dep.text()) {
+                let message = format!("'{}' is listed twice in deps of '{name}'", dep.text());
+                diags.push(Diagnostic::new(message, span));
+            } else if dep.task.value == *name {
                 let message = format!("task '{name}' depends on itself");
-                diags.push(Diagnostic::new(message, dep.span.clone()));
-            } else if let Some(&target) = index.get(dep.value.as_str()) {
-                targets.push((target, dep.span.clone()));
+                diags.push(Diagnostic::new(message, span));
+            } else if let Some(problem) = instance_problem(dep, task) {
+                diags.push(problem);
+            } else if let Some(&target) = index.get(dep.task.value.as_str()) {
+                // Another entry naming the same task adds no edge.
+                if !targets.iter().any(|(t, _)| *t == target) {
+                    targets.push((target, span));
+                }
             } else {
-                diags.push(unknown_dep(dep, name, &index));
+                diags.push(unknown_dep(&dep.task, name, &index));
             }
         }
         edges.push(targets);
     }
     edges
+}
+
+/// What is wrong with the instance part of `dep`, if anything: it is empty,
+/// or fills a template from an item the task does not have.
+fn instance_problem(dep: &Dep, task: &TaskDef) -> Option<Diagnostic> {
+    let instance = dep.instance.as_deref()?;
+    let span = dep.task.span.clone();
+    if instance.is_empty() {
+        let message =
+            format!("'{}:' in deps of '{}' names no instance", dep.task.value, task.name.value);
+        let hint = format!(
+            "write '{0}' for all its instances, '{0}:{{}}' for the one of the same item",
+            dep.task.value
+        );
+        return Some(Diagnostic::new(message, span).with_hint(hint));
+    }
+    if task.for_each.is_none() && Template::parse(instance).has_replacements() {
+        let message = format!(
+            "'{}' in deps of '{}' needs an item, and '{}' has no for_each",
+            dep.text(),
+            task.name.value,
+            task.name.value
+        );
+        let hint = format!(
+            "name one instance ('{}:KEY') or all of them ('{}')",
+            dep.task.value, dep.task.value
+        );
+        return Some(Diagnostic::new(message, span).with_hint(hint));
+    }
+    None
 }
 
 fn unknown_dep(dep: &Spanned<String>, task: &str, index: &HashMap<&str, usize>) -> Diagnostic {

@@ -31,6 +31,31 @@ impl<T> Spanned<T> {
     }
 }
 
+impl Flow {
+    /// Gives variable `name` the value `value` from the command line: a
+    /// list variable takes comma-separated values.
+    pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let Some(var) = self.vars.iter_mut().find(|v| v.name.value == name) else {
+            let names = self.vars.iter().map(|v| v.name.value.as_str());
+            let hint = match crate::diag::nearest(name, names) {
+                Some(near) => format!(" (did you mean '{near}'?)"),
+                None if self.vars.is_empty() => " (the flow has no [vars])".to_string(),
+                None => String::new(),
+            };
+            return Err(format!("no variable '{name}' in the flow's [vars]{hint}"));
+        };
+        if value.contains('\0') {
+            return Err(format!("the value of '{name}' contains a NUL byte"));
+        }
+        var.values = match (var.is_list, value.is_empty()) {
+            (true, true) => Vec::new(),
+            (true, false) => value.split(',').map(str::to_string).collect(),
+            (false, _) => vec![value.to_string()],
+        };
+        Ok(())
+    }
+}
+
 /// A checked flow file: names resolve, no cycle, amounts fit capacities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
@@ -52,6 +77,8 @@ pub struct Flow {
     pub shell: Option<Shell>,
     /// `keep_outputs = ...` at the top: for tasks that say nothing.
     pub keep_outputs: Option<bool>,
+    /// `[vars]`, in file order.
+    pub vars: Vec<Var>,
 }
 
 /// Where tasks run.
@@ -169,8 +196,8 @@ pub struct TaskDef {
     /// Whether its declared outputs are left alone before an attempt and
     /// after a failed one, when the task says.
     pub keep_outputs: Option<bool>,
-    /// Names of tasks that must succeed first (each exists, none is this task).
-    pub deps: Vec<Spanned<String>>,
+    /// What must succeed first (each names another task).
+    pub deps: Vec<Dep>,
     /// Input globs, relative to the task's dir.
     pub inputs: Vec<Spanned<String>>,
     /// Output paths, relative to the task's dir.
@@ -194,6 +221,37 @@ pub struct TaskDef {
     pub batch: BatchOptions,
 }
 
+/// One entry of a task's `deps`: `task`, `task:key` or `task:{}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dep {
+    /// The task it names; the span is the whole entry's.
+    pub task: Spanned<String>,
+    /// Which of its instances, after the `:`: an instance's key, or a
+    /// template the dependent's item fills (`{}`, `{/.}`); all when `None`.
+    pub instance: Option<String>,
+}
+
+impl Dep {
+    /// The entry as written.
+    pub fn text(&self) -> String {
+        match &self.instance {
+            Some(instance) => format!("{}:{instance}", self.task.value),
+            None => self.task.value.clone(),
+        }
+    }
+}
+
+/// A flow variable from `[vars]`: one value or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Var {
+    /// Its name.
+    pub name: Spanned<String>,
+    /// Its values (one for a string, number or boolean).
+    pub values: Vec<String>,
+    /// Whether it was written as a list (`--set` then splits at commas).
+    pub is_list: bool,
+}
+
 /// Where a `for_each` task's items come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForEach {
@@ -201,6 +259,36 @@ pub enum ForEach {
     Glob(Spanned<String>),
     /// Literal items.
     List(Vec<Spanned<String>>),
+}
+
+/// What `{task.outputs}` and `{task.items}` gather from every instance of
+/// a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gathered {
+    /// Their declared outputs.
+    Outputs,
+    /// Their `for_each` items.
+    Items,
+}
+
+/// The task and what of it `{task.outputs}` or `{task.items}` names, from
+/// the text inside the braces.
+pub fn gathered(inner: &str) -> Option<(&str, Gathered)> {
+    if let Some(task) = inner.strip_suffix(".outputs") {
+        return is_valid_name(task).then_some((task, Gathered::Outputs));
+    }
+    let task = inner.strip_suffix(".items")?;
+    is_valid_name(task).then_some((task, Gathered::Items))
+}
+
+/// Names a task's text holds that are maestro's own, not variables.
+pub const OWN_NAMES: [&str; 1] = ["cpus"];
+
+/// Whether `name` can name a variable: letters, digits and `_`, not first
+/// a digit.
+pub fn is_var_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Whether `name` is a valid task or resource name.

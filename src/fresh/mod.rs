@@ -403,7 +403,7 @@ outputs = ["y.txt"]
         old("x.txt", "aaa");
         old("y.txt", "aaa");
         let source = SourceFile { path: "maestro.toml".into(), text: FLOW.into() };
-        let graph = Graph::from_flow(&crate::flow::parse(&source).unwrap(), &dir).unwrap();
+        let graph = Graph::from_flow(&crate::flow::parse(&source).unwrap(), &dir, None).unwrap();
         let (a, b) = (0, 1);
 
         // A first run records b's success and the files' stamps.

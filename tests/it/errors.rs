@@ -94,15 +94,6 @@ fn each_documented_mistake_is_caught() {
 ",
         ),
         (
-            "jobs = 2\n[tasks.a]\ncmd = \"x\"\ncpus = 3\n",
-            "maestro.toml:4:8: error: task 'a' needs 3 cpus but jobs = 2
-  |
-4 | cpus = 3
-  |        ^
-  = hint: lower cpus or raise jobs
-",
-        ),
-        (
             "[tasks.a]\ncmd = \"x\"\ntimeout = \"5x\"\n",
             "maestro.toml:3:11: error: bad timeout '5x' in task 'a': unknown unit 'x' in '5x' \
              (use ms, s, m, h or d)
@@ -184,22 +175,6 @@ fn each_documented_mistake_is_caught() {
     for (flow, expected) in cases {
         assert_eq!(rejected(flow), *expected, "for flow:\n{flow}");
     }
-}
-
-#[test]
-fn cpus_above_the_command_line_jobs_is_caught() {
-    let p = Project::with_flow("[tasks.a]\ncmd = \"x\"\ncpus = 3\n");
-    let run = p.maestro(&["run", "-j", "2"]);
-    assert_eq!(run.code, 2);
-    assert_eq!(
-        run.stderr,
-        "maestro.toml:3:8: error: task 'a' needs 3 cpus but only 2 job slots exist (-j 2)
-  |
-3 | cpus = 3
-  |        ^
-  = hint: lower cpus or raise -j
-"
-    );
 }
 
 #[test]

@@ -125,3 +125,159 @@ outputs = ["big.out"]
         p.maestro(&["log", "long"]).stdout.ends_with("maestro: removed its outputs: big.out\n")
     );
 }
+
+#[test]
+fn a_task_gets_its_cpus_lowered_to_the_slots_there_are() {
+    let p = Project::with_flow(
+        r#"
+[tasks.align]
+cpus = 4
+cmd = "echo {cpus} $MAESTRO_CPUS > align.out"
+[tasks.small]
+cpus = 1
+cmd = "echo {cpus} $MAESTRO_CPUS > small.out"
+"#,
+    );
+    let run = p.maestro(&["run", "-j", "2", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "maestro: note: task 'align' asks for 4 cpus; it gets 2, the job slots there are (-j 2)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.read("align.out"), "2 2\n");
+    assert_eq!(p.read("small.out"), "1 1\n");
+    let wide = p.maestro(&["run", "-j", "8", "--force", "--output", "quiet"]);
+    assert!(!wide.stderr.contains("note"), "{}", wide.stderr);
+    assert_eq!(p.read("align.out"), "4 4\n");
+}
+
+/// A Snakemake tutorial's shape: per-sample chains, then one task over all.
+const CHAINS: &str = r#"
+[vars]
+samples = ["A", "B", "C"]
+rate = "0.001"
+
+[tasks.map]
+for_each = ["{samples}"]
+cmd = "cat data/{}.fq > mapped/{}.bam"
+inputs = ["data/{}.fq"]
+outputs = ["mapped/{}.bam"]
+
+[tasks.sort]
+for_each = ["{samples}"]
+deps = ["map:{}"]
+cmd = "sort mapped/{}.bam > sorted/{}.bam"
+inputs = ["mapped/{}.bam"]
+outputs = ["sorted/{}.bam"]
+
+[tasks.call]
+cmd = "echo rate {rate} > calls/all.vcf; cat {sort.outputs} >> calls/all.vcf"
+inputs = ["{sort.outputs}"]
+outputs = ["calls/all.vcf"]
+"#;
+
+fn chains() -> Project {
+    let p = Project::with_flow(CHAINS);
+    for (sample, read) in [("A", "a2\na1\n"), ("B", "b1\n"), ("C", "c2\nc1\n")] {
+        p.file(&format!("data/{sample}.fq"), read);
+    }
+    p
+}
+
+#[test]
+fn a_per_item_dep_chains_each_item_and_gathering_takes_them_all() {
+    let p = chains();
+    let run = p.maestro(&["run", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.read("calls/all.vcf"), "rate 0.001\na1\na2\nb1\nc1\nc2\n");
+    // One sample changes: its chain and the gathering task run, no other.
+    p.file("data/B.fq", "b3\n");
+    let dry = p.maestro(&["run", "-n"]);
+    // In the order they would start: the longest chain first.
+    let mut lines: Vec<&str> = dry.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines.join("\n") + "\n",
+        "skip map:A (fresh)\n\
+         skip map:C (fresh)\n\
+         skip sort:A (fresh)\n\
+         skip sort:C (fresh)\n\
+         would run call (dep sort:B will run): echo rate 0.001 > calls/all.vcf; \
+         cat sorted/A.bam sorted/B.bam sorted/C.bam >> calls/all.vcf\n\
+         would run map:B (input data/B.fq changed): cat data/B.fq > mapped/B.bam\n\
+         would run sort:B (dep map:B will run): sort mapped/B.bam > sorted/B.bam\n",
+    );
+    let again = p.maestro(&["run", "--output", "quiet"]);
+    assert!(again.stderr.contains("3 ok, 4 skipped"), "{}", again.stderr);
+    assert_eq!(p.read("calls/all.vcf"), "rate 0.001\na1\na2\nb3\nc1\nc2\n");
+}
+
+#[test]
+fn variables_are_set_from_the_command_line() {
+    let p = chains();
+    let run = p.maestro(&["run", "--output", "quiet", "samples=A,C", "--set", "rate=0.5"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.read("calls/all.vcf"), "rate 0.5\na1\na2\nc1\nc2\n");
+    assert!(!p.path("sorted/B.bam").exists());
+    let typo = p.maestro(&["run", "--set", "sample=A"]);
+    assert_eq!(typo.code, 2);
+    assert_eq!(
+        typo.stderr,
+        "error: no variable 'sample' in the flow's [vars] (did you mean 'samples'?)\n"
+    );
+}
+
+#[test]
+fn a_removed_item_leaves_the_gathering_task_and_is_not_picked_up() {
+    let p = chains();
+    assert_eq!(p.maestro(&["run", "--output", "quiet"]).code, 0);
+    let run = p.maestro(&["run", "--output", "quiet", "samples=A,B"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // sorted/C.bam is still on disk, but no longer one of sort's outputs.
+    assert!(p.path("sorted/C.bam").exists());
+    assert_eq!(p.read("calls/all.vcf"), "rate 0.001\na1\na2\nb1\n");
+    assert!(run.stderr.contains("1 ok, 4 skipped"), "{}", run.stderr);
+}
+
+#[test]
+fn a_per_item_dep_on_a_missing_item_is_refused_where_it_stands() {
+    let p = Project::with_flow(
+        "[tasks.a]\nfor_each = [\"x\", \"y\"]\ncmd = \"true\"\n\
+         [tasks.b]\nfor_each = [\"x\", \"z\"]\ndeps = [\"a:{}\"]\ncmd = \"true\"\n",
+    );
+    let run = p.maestro(&["run"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "maestro.toml:6:9: error: 'b:z' needs 'a:z', which is no instance of 'a'
+  |
+6 | deps = [\"a:{}\"]
+  |         ^^^^^^
+  = hint: its instances: a:x, a:y
+"
+    );
+}
+
+#[test]
+fn for_each_takes_a_list_of_globs_and_items() {
+    let p = Project::with_flow(
+        "[tasks.t]\nfor_each = [\"in/*.txt\", \"more/*.csv\", \"plain\"]\ncmd = \"echo {} >> seen\"\n",
+    );
+    p.file("in/a.txt", "").file("in/b.txt", "").file("more/c.csv", "");
+    let run = p.maestro(&["run", "-j", "1", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.read("seen"), "in/a.txt\nin/b.txt\nmore/c.csv\nplain\n");
+    let dry = p.maestro(&["run", "-n", "--force"]).stdout;
+    let mut lines: Vec<&str> = dry.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines.join("\n") + "\n",
+        "would run t:a (forced): echo in/a.txt >> seen\n\
+         would run t:b (forced): echo in/b.txt >> seen\n\
+         would run t:c (forced): echo more/c.csv >> seen\n\
+         would run t:plain (forced): echo plain >> seen\n"
+    );
+}

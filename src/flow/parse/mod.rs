@@ -2,7 +2,7 @@
 //!
 //! The TOML document tree is walked by hand (no serde) so that every value
 //! keeps its span and every problem in the file is reported at once. Checks
-//! that depend on other parts of the file (capacities, `jobs`, deps) run
+//! that depend on other parts of the file (capacities, deps) run
 //! after the parts they depend on, and skip anything already reported, so a
 //! single mistake yields a single diagnostic.
 //!
@@ -22,9 +22,10 @@ use crate::diag::{Diagnostic, SourceFile, Span, nearest};
 use crate::shell::Shell;
 
 mod batch;
+mod vars;
 
-const TOP_LEVEL_KEYS: [&str; 7] =
-    ["jobs", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
+const TOP_LEVEL_KEYS: [&str; 8] =
+    ["jobs", "vars", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
 
 /// Keys other tools name otherwise (Snakemake, GitHub Actions, Compose,
 /// Makefiles' habits), each with maestro's: an unknown key gets its hint.
@@ -125,8 +126,6 @@ fn deepest_key(text: &str) -> Option<(Span, usize)> {
 
 /// What tasks are checked against: the top-level settings.
 struct Limits {
-    /// `jobs`, when set and valid.
-    jobs: Option<u32>,
     /// Every name under `[resources]`, with its capacity when that is valid.
     resources: HashMap<String, Option<u32>>,
     /// The task defaults of `[slurm]`.
@@ -150,8 +149,10 @@ impl Checker {
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
         let (mut executor, mut slurm, mut shell, mut keep_outputs) = (None, None, None, None);
+        let mut vars = Vec::new();
         for (key, value) in root {
             match key.name.as_ref() {
+                "vars" => vars = self.vars(value),
                 "keep_outputs" => keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "shell" => shell = self.shell(value, "the flow"),
                 "jobs" => jobs = Some(value),
@@ -173,7 +174,7 @@ impl Checker {
             None => Default::default(),
         };
         let (batch, slurm) = slurm.map(|value| self.slurm_table(value)).unwrap_or_default();
-        let limits = Limits { jobs: jobs.as_ref().map(|j| j.value), resources: declared, batch };
+        let limits = Limits { resources: declared, batch };
         let tasks = match tasks {
             Some((key, value)) => self.tasks(key, value, &limits),
             None => {
@@ -182,9 +183,11 @@ impl Checker {
                 Vec::new()
             }
         };
+        let mut tasks = tasks;
+        deps::add_gathered(&mut tasks, &mut self.diags);
         self.diags.extend(deps::check(&tasks));
         let slurm_defaults = limits.batch.clone();
-        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell, keep_outputs }
+        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell, keep_outputs, vars }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -307,7 +310,9 @@ impl Checker {
                     }
                 }
                 "shell" => task.shell = self.shell(value, &format!("task '{name}'")),
-                "deps" => task.deps = self.strings(value, "deps"),
+                "deps" => {
+                    task.deps = self.strings(value, "deps").into_iter().map(deps::read).collect()
+                }
                 "for_each" => task.for_each = self.for_each(value, name),
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
                 "outputs" => task.outputs = self.paths(value, "outputs", name),
@@ -317,7 +322,7 @@ impl Checker {
                 "timeout" => task.timeout = self.timeout(value, name),
                 "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
                 "cpus" => {
-                    if let Some(cpus) = self.cpus(value, name, limits) {
+                    if let Some(cpus) = self.cpus(value) {
                         task.cpus = cpus;
                     }
                 }
@@ -483,13 +488,9 @@ impl Checker {
         Some(Spanned::new(duration, value.span.clone()))
     }
 
-    /// `cpus`: at least 1, and at most `jobs` when that is set.
-    fn cpus(&mut self, value: &Node<'_>, task: &str, limits: &Limits) -> Option<Spanned<u32>> {
+    /// `cpus`: at least 1 (a local run lowers it to the job slots there are).
+    fn cpus(&mut self, value: &Node<'_>) -> Option<Spanned<u32>> {
         let cpus = self.integer(value, "'cpus'", 1)?;
-        if let Some(jobs) = limits.jobs.filter(|jobs| cpus > *jobs) {
-            let message = format!("task '{task}' needs {cpus} cpus but jobs = {jobs}");
-            self.error_with_hint(message, value.span.clone(), "lower cpus or raise jobs");
-        }
         Some(Spanned::new(cpus, value.span.clone()))
     }
 
@@ -671,6 +672,10 @@ mod tests {
         Spanned::new(value, start..start + needle.len())
     }
 
+    fn dep(task: Spanned<String>) -> crate::flow::Dep {
+        crate::flow::Dep { task, instance: None }
+    }
+
     /// Like [`at`], for a string value: `needle` is what is written (with
     /// quotes for a TOML string), the value is without the quotes.
     fn text_at(text: &str, anchor: &str, needle: &str) -> Spanned<String> {
@@ -753,7 +758,7 @@ timeout = 90
             retries: 2,
             cpus: at(t, "cpus = ", "2", 2),
             resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
-            deps: vec![text_at(t, a, "\"process1\"")],
+            deps: vec![dep(text_at(t, a, "\"process1\""))],
             ..plain_task(t, "analyze", "\"python analyze.py {} > results/{/.}.json\"")
         };
         let z = "[tasks.zip]";
@@ -762,7 +767,7 @@ timeout = 90
                 text_at(t, z, "\"north\""),
                 text_at(t, z, "\"south\""),
             ])),
-            deps: vec![text_at(t, z, "\"analyze\""), text_at(t, z, "\"process1\"")],
+            deps: vec![dep(text_at(t, z, "\"analyze\"")), dep(text_at(t, z, "\"process1\""))],
             timeout: Some(at(t, z, "90", Duration::from_secs(90))),
             ..plain_task(t, "zip", "\"zip {}.zip {}\"")
         };
@@ -778,13 +783,14 @@ timeout = 90
             slurm_defaults: Default::default(),
             shell: None,
             keep_outputs: None,
+            vars: Vec::new(),
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.
         let parsed = flow(t);
         assert_eq!(&t[parsed.tasks[1].name.span.clone()], "analyze");
-        assert_eq!(&t[parsed.tasks[2].deps[1].span.clone()], "\"process1\"");
-        assert_eq!(parsed.tasks[2].deps[1].span.start, t.rfind("\"process1\"").unwrap());
+        assert_eq!(&t[parsed.tasks[2].deps[1].task.span.clone()], "\"process1\"");
+        assert_eq!(parsed.tasks[2].deps[1].task.span.start, t.rfind("\"process1\"").unwrap());
         assert_eq!(&t[parsed.tasks[1].env[1].1.span.clone()], "1");
     }
 
@@ -984,11 +990,10 @@ timeout = 90
     }
 
     #[test]
-    fn cpus_within_jobs() {
+    fn cpus_above_jobs_are_accepted_and_a_bad_count_is_not() {
+        // A run lowers them to its job slots.
         let text = "jobs = 4\n[tasks.x]\ncmd = \"x\"\ncpus = 8\n";
-        let expected = hint("task 'x' needs 8 cpus but jobs = 4", "lower cpus or raise jobs", "8");
-        assert_eq!(error(text), expected);
-        // Without jobs, any count is accepted; with a bad jobs, only that is reported.
+        assert_eq!(flow(text).tasks[0].cpus.value, 8);
         assert_eq!(flow("[tasks.x]\ncmd = \"x\"\ncpus = 64\n").tasks[0].cpus.value, 64);
         let text = "jobs = 0\n[tasks.x]\ncmd = \"x\"\ncpus = 8\n";
         assert_eq!(error(text).0, "'jobs' must be at least 1");

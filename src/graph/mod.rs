@@ -1,13 +1,14 @@
 //! Task instances and the edges between them: `for_each` expansion, target
 //! selection, and the longest-remaining-path weights the scheduler orders by.
 
-use std::collections::HashMap;
+mod expand;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diag::Diagnostic;
-use crate::flow::{BatchOptions, Flow, ForEach};
+use crate::flow::{BatchOptions, Flow};
 use crate::shell::Shell;
 use crate::template::Template;
 
@@ -58,6 +59,8 @@ pub enum CommandText {
         item: String,
         /// Its sequence number, from 1.
         seq: u64,
+        /// The values of its `{name}` strings.
+        named: Vec<(String, Vec<String>)>,
     },
 }
 
@@ -72,8 +75,15 @@ impl CommandText {
     pub fn for_slot(&self, slot: u32) -> String {
         match self {
             CommandText::Fixed(cmd) => cmd.clone(),
-            CommandText::PerSlot { template, item, seq } => {
-                let bytes = template.expand(&[item.as_bytes()], *seq, slot, true);
+            CommandText::PerSlot { template, item, seq, named } => {
+                let values = |name: &str| {
+                    named
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let bytes = template.expand_with(&[item.as_bytes()], *seq, slot, true, &values);
                 String::from_utf8_lossy(&bytes).into_owned()
             }
         }
@@ -124,33 +134,14 @@ pub struct Graph {
 impl Graph {
     /// Expands a checked flow into instances. `flow_dir` is the directory of
     /// the flow file: `dir`, `for_each` globs and paths are relative to it.
-    pub fn from_flow(flow: &Flow, flow_dir: &Path) -> Result<Graph, Vec<Diagnostic>> {
-        let resource_index: HashMap<&str, usize> =
-            flow.resources.iter().enumerate().map(|(i, r)| (r.name.value.as_str(), i)).collect();
-        let mut instances = Vec::new();
-        let mut by_task: Vec<std::ops::Range<usize>> = Vec::with_capacity(flow.tasks.len());
-        let mut problems = Vec::new();
-        for task_index in 0..flow.tasks.len() {
-            let start = instances.len();
-            match expand_task(flow, task_index, flow_dir, &resource_index) {
-                Ok(mut expanded) => instances.append(&mut expanded),
-                Err(diagnostic) => problems.push(diagnostic),
-            }
-            by_task.push(start..instances.len());
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let task_index: HashMap<&str, usize> =
-            flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
-        for instance in &mut instances {
-            let task = &flow.tasks[instance.task];
-            instance.deps = task
-                .deps
-                .iter()
-                .flat_map(|dep| by_task[task_index[dep.value.as_str()]].clone())
-                .collect();
-        }
+    /// A task's `cpus` above `cpu_limit` (the job slots of a local run) is
+    /// lowered to it.
+    pub fn from_flow(
+        flow: &Flow,
+        flow_dir: &Path,
+        cpu_limit: Option<u32>,
+    ) -> Result<Graph, Vec<Diagnostic>> {
+        let instances = expand::instances(flow, flow_dir, cpu_limit)?;
         let resources = flow
             .resources
             .iter()
@@ -319,165 +310,6 @@ impl Graph {
     }
 }
 
-/// The instances of one task definition.
-fn expand_task(
-    flow: &Flow,
-    task_index: usize,
-    flow_dir: &Path,
-    resource_index: &HashMap<&str, usize>,
-) -> Result<Vec<Instance>, Diagnostic> {
-    let task = &flow.tasks[task_index];
-    let base_dir = match &task.dir {
-        Some(dir) => flow_dir.join(&dir.value),
-        None => flow_dir.to_path_buf(),
-    };
-    let resources: Vec<(usize, u32)> = task
-        .resources
-        .iter()
-        .map(|(name, amount)| (resource_index[name.value.as_str()], *amount))
-        .collect();
-    let plain = |name: String, cmd: CommandText, subst: &dyn Fn(&str) -> String| Instance {
-        label: name.clone(),
-        name,
-        task: task_index,
-        cmd,
-        dir: base_dir.clone(),
-        env: task.env.iter().map(|(k, v)| (k.value.clone(), subst(&v.value))).collect(),
-        inputs: task.inputs.iter().map(|p| subst(&p.value)).collect(),
-        outputs: task.outputs.iter().map(|p| subst(&p.value)).collect(),
-        timeout: task.timeout.as_ref().map(|t| t.value),
-        retries: task.retries,
-        cpus: task.cpus.value,
-        slots: task.cpus.value,
-        resources: resources.clone(),
-        deps: Vec::new(),
-    };
-    let Some(for_each) = &task.for_each else {
-        let cmd = CommandText::Fixed(task.cmd.value.clone());
-        return Ok(vec![plain(task.name.value.clone(), cmd, &|s| s.to_string())]);
-    };
-    let items = for_each_items(for_each, &base_dir)?;
-    let keys = instance_keys(for_each, &items, &task.name.value)?;
-    let cmd_template = Template::parse(&task.cmd.value);
-    let mut instances = Vec::with_capacity(items.len());
-    for (index, (item, key)) in items.iter().zip(keys).enumerate() {
-        let seq = index as u64 + 1;
-        let raw = |text: &str| {
-            let bytes = Template::parse(text).expand(&[item.as_bytes()], seq, 0, false);
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
-        let cmd = if cmd_template.uses_slot() {
-            CommandText::PerSlot { template: cmd_template.clone(), item: item.clone(), seq }
-        } else {
-            let bytes = cmd_template.expand(&[item.as_bytes()], seq, 0, true);
-            CommandText::Fixed(String::from_utf8_lossy(&bytes).into_owned())
-        };
-        let name = format!("{}:{key}", task.name.value);
-        instances.push(plain(name, cmd, &raw));
-    }
-    Ok(instances)
-}
-
-/// The items of a `for_each`: the list, or the files its glob matches
-/// (relative to the task's dir, sorted). A glob that matches nothing is an
-/// error: for_each globs are expanded when the run starts, and an empty set
-/// almost always means a wrong path.
-fn for_each_items(for_each: &ForEach, base_dir: &Path) -> Result<Vec<String>, Diagnostic> {
-    let pattern = match for_each {
-        ForEach::List(items) => return Ok(items.iter().map(|i| i.value.clone()).collect()),
-        ForEach::Glob(pattern) => pattern,
-    };
-    let escaped_base = glob::Pattern::escape(&base_dir.to_string_lossy());
-    let full = format!("{escaped_base}/{}", pattern.value);
-    let paths = glob::glob(&full).map_err(|e| {
-        Diagnostic::new(format!("bad glob '{}': {}", pattern.value, e.msg), pattern.span.clone())
-    })?;
-    let mut items = Vec::new();
-    for path in paths {
-        let path = path.map_err(|e| {
-            Diagnostic::new(
-                format!("cannot read {}: {}", e.path().display(), e.error()),
-                pattern.span.clone(),
-            )
-        })?;
-        let relative = path.strip_prefix(base_dir).unwrap_or(&path);
-        let Some(text) = relative.to_str() else {
-            return Err(Diagnostic::new(
-                format!("for_each matches '{}', whose name is not UTF-8", relative.display()),
-                pattern.span.clone(),
-            ));
-        };
-        items.push(text.to_string());
-    }
-    if items.is_empty() {
-        return Err(Diagnostic::new(
-            format!("for_each glob '{}' matches no file in {}", pattern.value, base_dir.display()),
-            pattern.span.clone(),
-        )
-        .with_hint("globs are expanded when the run starts, relative to the task's dir; files a task makes later are not seen"));
-    }
-    Ok(items)
-}
-
-/// The part after `task:` in each instance's name: the file's stem for glob
-/// items (its path without extension when two stems collide), the item
-/// itself for list items. Two items giving one name is an error.
-fn instance_keys(
-    for_each: &ForEach,
-    items: &[String],
-    task: &str,
-) -> Result<Vec<String>, Diagnostic> {
-    let (keys, span) = match for_each {
-        ForEach::List(list) => {
-            (items.to_vec(), list.first().map(|i| i.span.clone()).unwrap_or_default())
-        }
-        ForEach::Glob(pattern) => {
-            let stems: Vec<String> = items.iter().map(|i| path_key(i, true)).collect();
-            let keys = if first_duplicate(&stems).is_some() {
-                items.iter().map(|i| path_key(i, false)).collect()
-            } else {
-                stems
-            };
-            (keys, pattern.span.clone())
-        }
-    };
-    if let Some((a, b)) = first_duplicate(&keys) {
-        return Err(Diagnostic::new(
-            format!(
-                "items '{}' and '{}' both make the instance '{task}:{}'",
-                items[a], items[b], keys[a]
-            ),
-            span,
-        )
-        .with_hint("every for_each item must give a distinct instance name"));
-    }
-    Ok(keys)
-}
-
-/// `data/a.csv` -> `a` (stem only) or `data/a`.
-fn path_key(item: &str, stem_only: bool) -> String {
-    let mut text: &str = item;
-    if stem_only {
-        text = text.rsplit('/').next().unwrap_or(text);
-    }
-    let name_start = text.rfind('/').map_or(0, |i| i + 1);
-    match text[name_start..].rfind('.') {
-        Some(dot) if dot > 0 => text[..name_start + dot].to_string(),
-        _ => text.to_string(),
-    }
-}
-
-fn first_duplicate(keys: &[String]) -> Option<(usize, usize)> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
-    for (i, key) in keys.iter().enumerate() {
-        if let Some(&first) = seen.get(key.as_str()) {
-            return Some((first, i));
-        }
-        seen.insert(key, i);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,13 +342,5 @@ mod tests {
         let g = stages(&[&["a"], &["b"], &["c"]]);
         assert_eq!(g.select(&["2".to_string()]).unwrap(), vec![true, true, false]);
         assert!(g.select(&["9".to_string()]).unwrap_err().contains("no task named '9'"));
-    }
-
-    #[test]
-    fn path_keys() {
-        assert_eq!(path_key("data/a.csv", true), "a");
-        assert_eq!(path_key("data/a.csv", false), "data/a");
-        assert_eq!(path_key("sub.dir/bar", false), "sub.dir/bar");
-        assert_eq!(path_key(".hidden", true), ".hidden");
     }
 }

@@ -1,0 +1,515 @@
+//! A flow's tasks as instances: `for_each` items found, every replacement
+//! string filled (GNU parallel's from the item, and `{name}`: variables,
+//! `{cpus}`, `{task.outputs}`, `{task.items}`), and deps resolved to
+//! instances (all of a task's, or the one of the same item).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::{CommandText, Instance};
+use crate::diag::{Diagnostic, Span};
+use crate::flow::{Dep, Flow, ForEach, Gathered, OWN_NAMES, Spanned, TaskDef, gathered};
+use crate::template::{Names, Template};
+
+/// Every instance of `flow`, tasks in file order, deps resolved.
+pub fn instances(
+    flow: &Flow,
+    flow_dir: &Path,
+    cpu_limit: Option<u32>,
+) -> Result<Vec<Instance>, Vec<Diagnostic>> {
+    let vars: HashMap<&str, &[String]> =
+        flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
+    let index: HashMap<&str, usize> =
+        flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
+    let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
+    let mut problems = Vec::new();
+    // Tasks are expanded after those they depend on: a task's text may
+    // gather their outputs and items.
+    for task in task_order(flow, &index) {
+        let scope = Scope { flow, flow_dir, vars: &vars, index: &index, done: &done, cpu_limit };
+        match scope.expand(task) {
+            Ok(expanded) => done[task] = Some(expanded),
+            Err(diagnostic) => problems.push(diagnostic),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let done: Vec<Expanded> = done.into_iter().map(|e| e.expect("every task expanded")).collect();
+    let mut by_task: Vec<Range<usize>> = Vec::with_capacity(done.len());
+    let mut total = 0;
+    for expanded in &done {
+        by_task.push(total..total + expanded.instances.len());
+        total += expanded.instances.len();
+    }
+    // Deps first, while every task's instances can be looked at.
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(total);
+    for (task_index, expanded) in done.iter().enumerate() {
+        let task = &flow.tasks[task_index];
+        for (position, instance) in expanded.instances.iter().enumerate() {
+            let mut mine = Vec::new();
+            for dep in &task.deps {
+                let target = index[dep.task.value.as_str()];
+                match &dep.instance {
+                    None => mine.extend(by_task[target].clone()),
+                    Some(which) => {
+                        let item = expanded.items.get(position).map(String::as_str);
+                        let found = one_instance(dep, which, item, &done[target], &instance.name)
+                            .map_err(|d| vec![d])?;
+                        mine.push(by_task[target].start + found);
+                    }
+                }
+            }
+            if task.deps.len() > 1 {
+                mine.sort_unstable();
+                mine.dedup();
+            }
+            deps.push(mine);
+        }
+    }
+    let mut instances: Vec<Instance> =
+        done.into_iter().flat_map(|expanded| expanded.instances).collect();
+    for (instance, deps) in instances.iter_mut().zip(deps) {
+        instance.deps = deps;
+    }
+    Ok(instances)
+}
+
+/// One task's instances, with what other tasks may gather from them.
+#[derive(Debug, Clone)]
+struct Expanded {
+    instances: Vec<Instance>,
+    /// The `for_each` item of each instance (empty without `for_each`).
+    items: Vec<String>,
+    /// Each instance's key: the part of its name after `task:`.
+    keys: Vec<String>,
+    /// The task's directory.
+    dir: PathBuf,
+}
+
+/// What a task's text can name while it is expanded.
+struct Scope<'a> {
+    flow: &'a Flow,
+    flow_dir: &'a Path,
+    vars: &'a HashMap<&'a str, &'a [String]>,
+    index: &'a HashMap<&'a str, usize>,
+    /// The tasks expanded so far.
+    done: &'a [Option<Expanded>],
+    cpu_limit: Option<u32>,
+}
+
+impl Scope<'_> {
+    fn expand(&self, task_index: usize) -> Result<Expanded, Diagnostic> {
+        let task = &self.flow.tasks[task_index];
+        let dir = match &task.dir {
+            Some(dir) => self.flow_dir.join(&dir.value),
+            None => self.flow_dir.to_path_buf(),
+        };
+        let cpus = self.cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
+        self.check_items_gathered(task)?;
+        let values = |name: &str| self.value(task, &dir, cpus, name);
+        let known = |inner: &str| values(inner).is_some();
+        let plain = Names { items: false, known: &known };
+        let values = |name: &str| values(name).unwrap_or_default();
+        let (items, keys) = match &task.for_each {
+            Some(for_each) => {
+                let items = for_each_items(for_each, &dir, &values, &plain)?;
+                let keys = instance_keys(&items, &task.name.value, for_each_span(for_each))?;
+                (items.into_iter().map(|item| item.text).collect(), keys)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let names = Names { items: task.for_each.is_some(), known: &known };
+        let cmd = Template::parse_with(&task.cmd.value, &names);
+        let inputs = parsed(&task.inputs, &names);
+        let outputs = parsed(&task.outputs, &names);
+        let env: Vec<(&str, Template)> = task
+            .env
+            .iter()
+            .map(|(k, v)| (k.value.as_str(), Template::parse_with(&v.value, &names)))
+            .collect();
+        let resources: Vec<(usize, u32)> = task
+            .resources
+            .iter()
+            .map(|(name, amount)| {
+                let index = self.flow.resources.iter().position(|r| r.name.value == name.value);
+                (index.expect("resources are checked when parsing"), *amount)
+            })
+            .collect();
+        let lookup = values;
+        let one = |item: Option<&str>, seq: u64| {
+            let args: Vec<&[u8]> = item.map(str::as_bytes).into_iter().collect();
+            let raw = |t: &Template| {
+                String::from_utf8_lossy(&t.expand_with(&args, seq, 0, false, &lookup)).into_owned()
+            };
+            let each = |paths: &[Template]| -> Vec<String> {
+                paths.iter().flat_map(|t| every_combination(t, &args, seq, &values)).collect()
+            };
+            let cmd = if cmd.uses_slot() && item.is_some() {
+                let named = cmd.names().map(|name| (name.to_string(), lookup(name))).collect();
+                let item = item.unwrap_or_default().to_string();
+                CommandText::PerSlot { template: cmd.clone(), item, seq, named }
+            } else {
+                let bytes = cmd.expand_with(&args, seq, 0, true, &lookup);
+                CommandText::Fixed(String::from_utf8_lossy(&bytes).into_owned())
+            };
+            Instance {
+                name: String::new(),
+                label: String::new(),
+                task: task_index,
+                cmd,
+                dir: dir.clone(),
+                env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
+                inputs: each(&inputs),
+                outputs: each(&outputs),
+                timeout: task.timeout.as_ref().map(|t| t.value),
+                retries: task.retries,
+                cpus,
+                slots: cpus,
+                resources: resources.clone(),
+                deps: Vec::new(),
+            }
+        };
+        let named = |mut instance: Instance, name: String| {
+            instance.label.clone_from(&name);
+            instance.name = name;
+            instance
+        };
+        let instances = if task.for_each.is_some() {
+            let with_keys = items.iter().zip(&keys).enumerate();
+            with_keys
+                .map(|(i, (item, key))| {
+                    named(one(Some(item), i as u64 + 1), format!("{}:{key}", task.name.value))
+                })
+                .collect()
+        } else {
+            vec![named(one(None, 1), task.name.value.clone())]
+        };
+        Ok(Expanded { instances, items, keys, dir })
+    }
+
+    /// The values of `{name}` in `task`'s text, if it names any: its `cpus`,
+    /// a variable, or what it gathers from a task it depends on.
+    fn value(&self, task: &TaskDef, dir: &Path, cpus: u32, name: &str) -> Option<Vec<String>> {
+        if name == OWN_NAMES[0] {
+            return Some(vec![cpus.to_string()]);
+        }
+        if let Some(values) = self.vars.get(name) {
+            return Some(values.to_vec());
+        }
+        let (from, what) = gathered(name)?;
+        task.deps.iter().find(|dep| dep.task.value == from)?;
+        let from = self.done[*self.index.get(from)?].as_ref()?;
+        Some(match what {
+            Gathered::Items => from.items.clone(),
+            Gathered::Outputs => from
+                .instances
+                .iter()
+                .flat_map(|i| i.outputs.iter().map(|o| relative_to(dir, &from.dir.join(o))))
+                .collect(),
+        })
+    }
+
+    /// `{from.items}` where `from` has no for_each names nothing: an error.
+    fn check_items_gathered(&self, task: &TaskDef) -> Result<(), Diagnostic> {
+        for dep in &task.deps {
+            let name = &dep.task.value;
+            let target = self.index[name.as_str()];
+            if self.flow.tasks[target].for_each.is_none() && mentions_items(task, name) {
+                let message = format!(
+                    "task '{}' gathers {{{name}.items}}, and '{name}' has no for_each",
+                    task.name.value
+                );
+                return Err(Diagnostic::new(message, dep.task.span.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `task`'s text names `{from.items}`.
+fn mentions_items(task: &TaskDef, from: &str) -> bool {
+    let wanted = format!("{{{from}.items}}");
+    std::iter::once(&task.cmd)
+        .chain(&task.inputs)
+        .chain(&task.outputs)
+        .chain(task.env.iter().map(|(_, v)| v))
+        .any(|text| text.value.contains(&wanted))
+}
+
+fn parsed(texts: &[Spanned<String>], names: &Names<'_>) -> Vec<Template> {
+    texts.iter().map(|text| Template::parse_with(&text.value, names)).collect()
+}
+
+/// A path or glob's every expansion: one per combination of the values of
+/// the names it holds (`counts/{samples}.txt` with two samples gives two
+/// paths, as Snakemake's `expand()`).
+fn every_combination(
+    template: &Template,
+    args: &[&[u8]],
+    seq: u64,
+    values: &dyn Fn(&str) -> Vec<String>,
+) -> Vec<String> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in template.names() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        let bytes = template.expand(args, seq, 0, false);
+        return vec![String::from_utf8_lossy(&bytes).into_owned()];
+    }
+    let all: Vec<Vec<String>> = names.iter().map(|name| values(name)).collect();
+    let sizes: Vec<usize> = all.iter().map(Vec::len).collect();
+    if sizes.contains(&0) {
+        return Vec::new();
+    }
+    let total: usize = sizes.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut choice = vec![0usize; names.len()];
+    for _ in 0..total {
+        let pick = |name: &str| {
+            let at = names.iter().position(|n| *n == name).expect("a name of the template");
+            vec![all[at][choice[at]].clone()]
+        };
+        out.push(String::from_utf8_lossy(&template.expand_with(args, seq, 0, false, &pick)).into());
+        // The next combination: the last name's value changes fastest.
+        for at in (0..choice.len()).rev() {
+            choice[at] += 1;
+            if choice[at] < sizes[at] {
+                break;
+            }
+            choice[at] = 0;
+        }
+    }
+    out
+}
+
+/// `path` as seen from `dir`: relative when it lies below, else as is.
+fn relative_to(dir: &Path, path: &Path) -> String {
+    let shown = path.strip_prefix(dir).unwrap_or(path);
+    shown.to_string_lossy().into_owned()
+}
+
+/// The tasks in an order where every task comes after those it depends on
+/// (the flow has no cycle), file order among the rest.
+fn task_order(flow: &Flow, index: &HashMap<&str, usize>) -> Vec<usize> {
+    let mut order = Vec::with_capacity(flow.tasks.len());
+    let mut placed = vec![false; flow.tasks.len()];
+    fn place(
+        task: usize,
+        flow: &Flow,
+        index: &HashMap<&str, usize>,
+        placed: &mut [bool],
+        order: &mut Vec<usize>,
+    ) {
+        if std::mem::replace(&mut placed[task], true) {
+            return;
+        }
+        for dep in &flow.tasks[task].deps {
+            place(index[dep.task.value.as_str()], flow, index, placed, order);
+        }
+        order.push(task);
+    }
+    for task in 0..flow.tasks.len() {
+        place(task, flow, index, &mut placed, &mut order);
+    }
+    order
+}
+
+/// The instance of `from` that `dep` (`task:which`) names for an instance
+/// of `item`: by its key, or by its item.
+fn one_instance(
+    dep: &Dep,
+    which: &str,
+    item: Option<&str>,
+    from: &Expanded,
+    dependent: &str,
+) -> Result<usize, Diagnostic> {
+    let wanted = match item {
+        Some(item) => {
+            let bytes = Template::parse(which).expand(&[item.as_bytes()], 1, 0, false);
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        None => which.to_string(),
+    };
+    let by_key = from.keys.iter().position(|key| *key == wanted);
+    if let Some(found) = by_key.or_else(|| from.items.iter().position(|i| *i == wanted)) {
+        return Ok(found);
+    }
+    let name = &dep.task.value;
+    let message = if from.keys.is_empty() {
+        format!("'{dependent}' needs '{name}:{wanted}', and '{name}' has no for_each")
+    } else {
+        format!("'{dependent}' needs '{name}:{wanted}', which is no instance of '{name}'")
+    };
+    let shown: Vec<String> = from.keys.iter().take(5).map(|k| format!("{name}:{k}")).collect();
+    let more = if from.keys.len() > 5 { ", ..." } else { "" };
+    let diag = Diagnostic::new(message, dep.task.span.clone());
+    Err(if shown.is_empty() {
+        diag.with_hint(format!("write '{name}' to depend on the task"))
+    } else {
+        diag.with_hint(format!("its instances: {}{more}", shown.join(", ")))
+    })
+}
+
+/// One `for_each` item, and whether a glob found it (its key is then made
+/// from its path).
+struct Item {
+    text: String,
+    from_glob: bool,
+}
+
+fn for_each_span(for_each: &ForEach) -> Span {
+    match for_each {
+        ForEach::Glob(pattern) => pattern.span.clone(),
+        ForEach::List(list) => list.first().map(|i| i.span.clone()).unwrap_or_default(),
+    }
+}
+
+/// The items of a `for_each`, variables filled: a string is a glob; in a
+/// list, an entry with `*`, `?` or `[` is a glob and any other is an item
+/// as written. Globs match files relative to the task's dir, sorted; a glob
+/// that matches nothing is an error: globs are expanded when the run
+/// starts, and an empty set almost always means a wrong path.
+fn for_each_items(
+    for_each: &ForEach,
+    base_dir: &Path,
+    values: &dyn Fn(&str) -> Vec<String>,
+    names: &Names<'_>,
+) -> Result<Vec<Item>, Diagnostic> {
+    let entries: Vec<(&Spanned<String>, bool)> = match for_each {
+        ForEach::Glob(pattern) => vec![(pattern, true)],
+        ForEach::List(list) => list.iter().map(|entry| (entry, false)).collect(),
+    };
+    let mut items = Vec::new();
+    for (entry, always_glob) in entries {
+        let template = Template::parse_with(&entry.value, names);
+        for text in every_combination(&template, &[], 1, values) {
+            if always_glob || text.contains(['*', '?', '[']) {
+                items.extend(glob_items(&text, entry, base_dir)?);
+            } else {
+                items.push(Item { text, from_glob: false });
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn glob_items(
+    pattern: &str,
+    entry: &Spanned<String>,
+    base_dir: &Path,
+) -> Result<Vec<Item>, Diagnostic> {
+    let span = entry.span.clone();
+    let escaped_base = glob::Pattern::escape(&base_dir.to_string_lossy());
+    let full = format!("{escaped_base}/{pattern}");
+    let paths = glob::glob(&full)
+        .map_err(|e| Diagnostic::new(format!("bad glob '{pattern}': {}", e.msg), span.clone()))?;
+    let mut items = Vec::new();
+    for path in paths {
+        let path = path.map_err(|e| {
+            let message = format!("cannot read {}: {}", e.path().display(), e.error());
+            Diagnostic::new(message, span.clone())
+        })?;
+        let relative = path.strip_prefix(base_dir).unwrap_or(&path);
+        let Some(text) = relative.to_str() else {
+            return Err(Diagnostic::new(
+                format!("for_each matches '{}', whose name is not UTF-8", relative.display()),
+                span,
+            ));
+        };
+        items.push(Item { text: text.to_string(), from_glob: true });
+    }
+    if items.is_empty() {
+        return Err(Diagnostic::new(
+            format!("for_each glob '{pattern}' matches no file in {}", base_dir.display()),
+            span,
+        )
+        .with_hint("globs are expanded when the run starts, relative to the task's dir; files a task makes later are not seen"));
+    }
+    Ok(items)
+}
+
+/// The part after `task:` in each instance's name: the file's stem for an
+/// item a glob found (its path without extension when two stems collide),
+/// the item itself otherwise. Two items giving one name is an error.
+fn instance_keys(items: &[Item], task: &str, span: Span) -> Result<Vec<String>, Diagnostic> {
+    let key = |item: &Item, stem_only: bool| match item.from_glob {
+        true => path_key(&item.text, stem_only),
+        false => item.text.clone(),
+    };
+    let stems: Vec<String> = items.iter().map(|item| key(item, true)).collect();
+    let keys = if first_duplicate(&stems).is_some() {
+        items.iter().map(|item| key(item, false)).collect()
+    } else {
+        stems
+    };
+    if let Some((a, b)) = first_duplicate(&keys) {
+        return Err(Diagnostic::new(
+            format!(
+                "items '{}' and '{}' both make the instance '{task}:{}'",
+                items[a].text, items[b].text, keys[a]
+            ),
+            span,
+        )
+        .with_hint("every for_each item must give a distinct instance name"));
+    }
+    Ok(keys)
+}
+
+/// `data/a.csv` -> `a` (stem only) or `data/a`.
+fn path_key(item: &str, stem_only: bool) -> String {
+    let mut text: &str = item;
+    if stem_only {
+        text = text.rsplit('/').next().unwrap_or(text);
+    }
+    let name_start = text.rfind('/').map_or(0, |i| i + 1);
+    match text[name_start..].rfind('.') {
+        Some(dot) if dot > 0 => text[..name_start + dot].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+fn first_duplicate(keys: &[String]) -> Option<(usize, usize)> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(&first) = seen.get(key.as_str()) {
+            return Some((first, i));
+        }
+        seen.insert(key, i);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_keys() {
+        assert_eq!(path_key("data/a.csv", true), "a");
+        assert_eq!(path_key("data/a.csv", false), "data/a");
+        assert_eq!(path_key("sub.dir/bar", false), "sub.dir/bar");
+        assert_eq!(path_key(".hidden", true), ".hidden");
+    }
+
+    #[test]
+    fn every_combination_of_list_values() {
+        let values: HashMap<String, Vec<String>> = [
+            ("s".to_string(), vec!["A".to_string(), "B".to_string()]),
+            ("k".to_string(), vec!["x".to_string(), "y".to_string()]),
+        ]
+        .into();
+        let known = |inner: &str| values.contains_key(inner);
+        let names = Names { items: false, known: &known };
+        let template = Template::parse_with("c/{s}_{k}_{s}.txt", &names);
+        let lookup = |name: &str| values[name].clone();
+        assert_eq!(
+            every_combination(&template, &[], 1, &lookup),
+            ["c/A_x_A.txt", "c/A_y_A.txt", "c/B_x_B.txt", "c/B_y_B.txt"]
+        );
+    }
+}
