@@ -47,8 +47,10 @@ pub enum Reason {
     NothingDeclared,
     /// No success of it is recorded.
     NeverRan,
-    /// Its last attempt failed (or was interrupted).
+    /// Its last attempt failed.
     FailedLastTime,
+    /// Its last attempt was interrupted.
+    InterruptedLastTime,
     /// A dep runs in this run.
     DepRan(String),
     /// A dep would run (dry run).
@@ -63,6 +65,8 @@ pub enum Reason {
     OutputsDeclaredChanged,
     /// A dep ran, in another run, since this task's last success.
     DepChanged(String),
+    /// A dep of its last success is no longer one (its item went away).
+    DepGone(String),
     /// An input (file or glob) exists now and did not then.
     InputAdded(String),
     /// An input existed then and does not now.
@@ -84,6 +88,7 @@ impl fmt::Display for Reason {
             Reason::NothingDeclared => write!(f, "no inputs or outputs declared"),
             Reason::NeverRan => write!(f, "never ran"),
             Reason::FailedLastTime => write!(f, "failed last time"),
+            Reason::InterruptedLastTime => write!(f, "interrupted last time"),
             Reason::DepRan(dep) => write!(f, "dep {dep} re-ran"),
             Reason::DepWillRun(dep) => write!(f, "dep {dep} will run"),
             Reason::CommandChanged => write!(f, "command changed"),
@@ -91,6 +96,7 @@ impl fmt::Display for Reason {
             Reason::DirChanged => write!(f, "dir changed"),
             Reason::OutputsDeclaredChanged => write!(f, "declared outputs changed"),
             Reason::DepChanged(dep) => write!(f, "dep {dep} changed"),
+            Reason::DepGone(dep) => write!(f, "dep {dep} is gone"),
             Reason::InputAdded(path) => write!(f, "input {path} added"),
             Reason::InputRemoved(path) => write!(f, "input {path} removed"),
             Reason::InputChanged(path) => write!(f, "input {path} changed"),
@@ -106,8 +112,29 @@ impl fmt::Display for Reason {
 pub struct Remembered {
     /// Its last success, unless an attempt failed since.
     pub record: Option<Record>,
-    /// Whether its last attempt failed.
-    pub failed_last: bool,
+    /// How its last attempt ended, when not well.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// How an attempt that did not succeed ended, as the store keeps it
+/// (`tasks.failed_last`: 0 for none, then the numbers below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// It failed (an exit status, a timeout, a missing output...).
+    Failed = 1,
+    /// It was interrupted (Ctrl-C, maestro killed).
+    Interrupted = 2,
+}
+
+impl Unfinished {
+    /// What the store's number means (0: the last attempt ended well).
+    pub fn from_store(number: i64) -> Option<Unfinished> {
+        match number {
+            1 => Some(Unfinished::Failed),
+            2 => Some(Unfinished::Interrupted),
+            _ => None,
+        }
+    }
 }
 
 /// The instance as it stands now.
@@ -284,10 +311,10 @@ impl<'g> Checker<'g> {
         }
         let remembered = &self.remembered[instance];
         let Some(then) = &remembered.record else {
-            return Decision::Run(if remembered.failed_last {
-                Reason::FailedLastTime
-            } else {
-                Reason::NeverRan
+            return Decision::Run(match remembered.unfinished {
+                Some(Unfinished::Failed) => Reason::FailedLastTime,
+                Some(Unfinished::Interrupted) => Reason::InterruptedLastTime,
+                None => Reason::NeverRan,
             });
         };
         if let Some(reason) = differences(then, now, &inst.outputs) {
@@ -329,6 +356,9 @@ fn differences(then: &Record, now: &Subject, outputs: &[String]) -> Option<Reaso
         if then.deps.iter().find(|(n, _)| n == name).is_none_or(|(_, k)| k != key) {
             return Some(Reason::DepChanged(name.clone()));
         }
+    }
+    if let Some((gone, _)) = then.deps.iter().find(|(n, _)| !now.deps.iter().any(|(m, _)| m == n)) {
+        return Some(Reason::DepGone(gone.clone()));
     }
     for (path, hash) in &now.inputs {
         match then.inputs.iter().find(|(p, _)| p == path) {
@@ -423,7 +453,7 @@ outputs = ["y.txt"]
         let early = early_stats(&graph, || true);
         fs::write(dir.join("x.txt"), "changed").unwrap();
         let remembered =
-            vec![Remembered::default(), Remembered { record: Some(record), failed_last: false }];
+            vec![Remembered::default(), Remembered { record: Some(record), unfinished: None }];
         let files = FileHashes::new(stamps).with_early(early);
         let mut second = Checker::new(&graph, remembered, files, false, false);
         second.note_ran(a);

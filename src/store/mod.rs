@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
-use crate::fresh::{FileStamp, Record, Remembered};
+use crate::fresh::{FileStamp, Record, Remembered, Unfinished};
 use crate::{liveness, private};
 use foldhash::HashMap as FastMap;
 
@@ -40,7 +40,7 @@ pub fn state_dir(base: &Path) -> PathBuf {
 /// running, with its attempts recorded as running; those of a flow no
 /// longer vouch for their task's last success.
 const MARK_INTERRUPTED: [&str; 3] = [
-    "UPDATE tasks SET failed_last = 1, record = NULL
+    "UPDATE tasks SET failed_last = 2, record = NULL
         WHERE (flow, instance) IN (
             SELECT r.flow, a.instance FROM attempts a JOIN runs r ON r.id = a.run_id
             WHERE a.status = 'running' AND r.flow IS NOT NULL
@@ -333,7 +333,7 @@ impl Store {
             .query_map([flow], |row| {
                 let instance: String = row.get(0)?;
                 let recent: String = row.get(1)?;
-                let failed_last: bool = row.get(2)?;
+                let failed_last: i64 = row.get(2)?;
                 let record: Option<String> = row.get(3)?;
                 Ok((instance, recent, failed_last, record))
             })
@@ -347,9 +347,10 @@ impl Store {
                 .map(Duration::from_micros)
                 .collect();
             let record = record.as_deref().and_then(Record::decode);
+            let unfinished = Unfinished::from_store(failed_last);
             history.insert(
                 instance,
-                TaskHistory { remembered: Remembered { record, failed_last }, recent },
+                TaskHistory { remembered: Remembered { record, unfinished }, recent },
             );
         }
         Ok(history)

@@ -20,7 +20,8 @@ use rusqlite::{Connection, params};
 
 use super::journal::Journal;
 use super::{format_recent, join_names, push_recent, unix_ms};
-use crate::event::{Attempt, Event, InstanceNames, NotRunReason, Observer, Skip};
+use crate::event::{Attempt, Event, InstanceNames, NotRunReason, Observer, Outcome, Skip};
+use crate::fresh::Unfinished;
 
 /// The longest a written event waits for its commit. Every commit appends
 /// each page it dirtied to the WAL; at 50 ms apart, commits were a tenth of
@@ -275,7 +276,11 @@ impl Recorder<'_> {
                 write_attempt(conn, run, &name, &attempt, start.as_ref())?;
                 match flow {
                     Some(flow) if !attempt.outcome.succeeded() => {
-                        forget_success(conn, &flow, &name)
+                        let how = match attempt.outcome {
+                            Outcome::Interrupted => Unfinished::Interrupted,
+                            _ => Unfinished::Failed,
+                        };
+                        forget_success(conn, &flow, &name, how)
                     }
                     _ => Ok(()),
                 }
@@ -429,11 +434,16 @@ fn join_slots(slots: &[u32]) -> String {
 
 /// A failed attempt may have left its outputs half written: its task's
 /// last success no longer vouches for them.
-fn forget_success(conn: &Connection, flow: &str, name: &str) -> rusqlite::Result<()> {
+fn forget_success(
+    conn: &Connection,
+    flow: &str,
+    name: &str,
+    how: Unfinished,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO tasks (flow, instance, failed_last, record) VALUES (?1, ?2, 1, NULL)
-         ON CONFLICT (flow, instance) DO UPDATE SET failed_last = 1, record = NULL",
+        "INSERT INTO tasks (flow, instance, failed_last, record) VALUES (?1, ?2, ?3, NULL)
+         ON CONFLICT (flow, instance) DO UPDATE SET failed_last = ?3, record = NULL",
     )?
-    .execute(params![flow, name])?;
+    .execute(params![flow, name, how as i64])?;
     Ok(())
 }

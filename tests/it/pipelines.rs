@@ -281,3 +281,47 @@ fn for_each_takes_a_list_of_globs_and_items() {
          would run t:plain (forced): echo plain >> seen\n"
     );
 }
+
+#[test]
+fn a_dep_whose_item_went_away_is_the_reason_given() {
+    let p = Project::with_flow(
+        r#"
+[tasks.up]
+for_each = "in/*.txt"
+cmd = "cp {} {.}.up"
+inputs = ["{}"]
+outputs = ["{.}.up"]
+[tasks.down]
+for_each = "in/*.txt"
+deps = ["up"]
+cmd = "cp {.}.up {.}.down"
+inputs = ["{.}.up"]
+outputs = ["{.}.down"]
+"#,
+    );
+    p.file("in/a.txt", "a").file("in/b.txt", "b");
+    assert_eq!(p.maestro(&["run", "--output", "quiet"]).code, 0);
+    std::fs::remove_file(p.path("in/b.txt")).unwrap();
+    let dry = p.maestro(&["run", "-n"]);
+    assert_eq!(
+        dry.stdout,
+        "skip up:a (fresh)\nwould run down:a (dep up:b is gone): cp in/a.up in/a.down\n"
+    );
+}
+
+#[test]
+fn an_interrupted_task_is_said_to_be_so_the_next_time() {
+    let p = Project::with_flow(
+        "[tasks.long]\ncmd = \"touch started; sleep 30; touch out\"\noutputs = [\"out\"]\n",
+    );
+    let child = p.spawn(&["run"]);
+    p.wait_for("started");
+    // SAFETY: a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(finish(child).0, 130);
+    let dry = p.maestro(&["run", "-n"]);
+    assert_eq!(
+        dry.stdout,
+        "would run long (interrupted last time): touch started; sleep 30; touch out\n"
+    );
+}
