@@ -79,6 +79,9 @@ pub struct Flow {
     pub keep_outputs: Option<bool>,
     /// `[vars]`, in file order.
     pub vars: Vec<Var>,
+    /// `default = [...]` at the top: the tasks `maestro run` runs when it
+    /// is named none (each names a task).
+    pub default: Option<Vec<Spanned<String>>>,
 }
 
 /// Where tasks run.
@@ -196,6 +199,9 @@ pub struct TaskDef {
     /// Whether its declared outputs are left alone before an attempt and
     /// after a failed one, when the task says.
     pub keep_outputs: Option<bool>,
+    /// Whether `maestro run` runs it when named no task (`default = false`:
+    /// only when named, or needed by another).
+    pub default: bool,
     /// What must succeed first (each names another task).
     pub deps: Vec<Dep>,
     /// Input globs, relative to the task's dir.

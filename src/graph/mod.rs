@@ -109,12 +109,14 @@ pub struct TaskInfo {
     pub keep_outputs: bool,
     /// What it asks of a batch system, if anything.
     pub batch: Option<Arc<BatchOptions>>,
+    /// Whether it runs when no task is named.
+    pub by_default: bool,
 }
 
 impl TaskInfo {
     /// `par`'s stages: commands as a terminal runs them.
     fn stage() -> TaskInfo {
-        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None }
+        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None, by_default: true }
     }
 }
 
@@ -160,6 +162,10 @@ impl Graph {
                 keep_outputs: task.keep_outputs.or(flow.keep_outputs).unwrap_or(false),
                 batch: (task.batch != BatchOptions::default())
                     .then(|| Arc::new(task.batch.clone())),
+                by_default: match &flow.default {
+                    Some(default) => default.iter().any(|name| name.value == task.name.value),
+                    None => task.default,
+                },
             })
             .collect();
         Ok(Graph::with_edges(instances, resources, tasks))
@@ -224,14 +230,18 @@ impl Graph {
         }
     }
 
-    /// Instances named by `targets` and everything they need; all when empty.
-    /// A target is a task name (all its instances) or an instance name.
+    /// Instances named by `targets` and everything they need; when empty,
+    /// the default tasks' (every task's but those that say otherwise). A
+    /// target is a task name (all its instances) or an instance name.
     pub fn select(&self, targets: &[String]) -> Result<Vec<bool>, String> {
-        if targets.is_empty() {
-            return Ok(vec![true; self.instances.len()]);
-        }
         let mut selected = vec![false; self.instances.len()];
         let mut stack = Vec::new();
+        if targets.is_empty() {
+            if self.tasks.iter().all(|task| task.by_default) {
+                return Ok(vec![true; self.instances.len()]);
+            }
+            stack.extend((0..self.instances.len()).filter(|&i| self.task_of(i).by_default));
+        }
         for target in targets {
             let before = stack.len();
             stack.extend(

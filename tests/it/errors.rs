@@ -313,3 +313,24 @@ maestro.toml:4:9: error: 'shell' must be a string or an array of strings, not an
 "
     );
 }
+
+#[test]
+fn default_tasks_must_exist_and_want_to_be() {
+    assert_eq!(
+        rejected(
+            "default = [\"buid\", \"clean\"]\n[tasks.build]\ncmd = \"true\"\n\
+             [tasks.clean]\ncmd = \"true\"\ndefault = false\n"
+        ),
+        "maestro.toml:1:12: error: default task 'buid' does not exist
+  |
+1 | default = [\"buid\", \"clean\"]
+  |            ^^^^^^
+  = hint: did you mean 'build'?
+
+maestro.toml:1:20: error: 'clean' is in the default tasks and says default = false
+  |
+1 | default = [\"buid\", \"clean\"]
+  |                    ^^^^^^^
+"
+    );
+}

@@ -325,3 +325,37 @@ fn an_interrupted_task_is_said_to_be_so_the_next_time() {
         "would run long (interrupted last time): touch started; sleep 30; touch out\n"
     );
 }
+
+#[test]
+fn default_tasks_run_when_none_is_named_and_the_others_only_when_named() {
+    let p = Project::with_flow(
+        r#"
+default = ["report"]
+[tasks.data]
+cmd = "echo data >> ran"
+[tasks.report]
+deps = ["data"]
+cmd = "echo report >> ran"
+[tasks.extra]
+cmd = "echo extra >> ran"
+"#,
+    );
+    assert_eq!(p.maestro(&["run", "-j", "1", "--output", "quiet"]).code, 0);
+    assert_eq!(p.read("ran"), "data\nreport\n");
+    assert_eq!(p.maestro(&["run", "extra", "--output", "quiet"]).code, 0);
+    assert_eq!(p.read("ran"), "data\nreport\nextra\n");
+
+    let q = Project::with_flow(
+        r#"
+[tasks.build]
+cmd = "echo build >> ran"
+[tasks.clean]
+default = false
+cmd = "echo clean >> ran"
+"#,
+    );
+    assert_eq!(q.maestro(&["run", "--output", "quiet"]).code, 0);
+    assert_eq!(q.read("ran"), "build\n");
+    assert_eq!(q.maestro(&["run", "clean", "--output", "quiet"]).code, 0);
+    assert_eq!(q.read("ran"), "build\nclean\n");
+}

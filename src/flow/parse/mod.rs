@@ -24,8 +24,8 @@ use crate::shell::Shell;
 mod batch;
 mod vars;
 
-const TOP_LEVEL_KEYS: [&str; 8] =
-    ["jobs", "vars", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
+const TOP_LEVEL_KEYS: [&str; 9] =
+    ["jobs", "default", "vars", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
 
 /// Keys other tools name otherwise (Snakemake, GitHub Actions, Compose,
 /// Makefiles' habits), each with maestro's: an unknown key gets its hint.
@@ -37,7 +37,7 @@ const OTHER_TOOLS_WORDS: [(&str, &str); 6] = [
     ("run", "cmd"),
     ("script", "cmd"),
 ];
-const TASK_KEYS: [&str; 19] = [
+const TASK_KEYS: [&str; 20] = [
     "cmd",
     "shell",
     "deps",
@@ -45,6 +45,7 @@ const TASK_KEYS: [&str; 19] = [
     "inputs",
     "outputs",
     "keep_outputs",
+    "default",
     "dir",
     "env",
     "timeout",
@@ -149,9 +150,10 @@ impl Checker {
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
         let (mut executor, mut slurm, mut shell, mut keep_outputs) = (None, None, None, None);
-        let mut vars = Vec::new();
+        let (mut vars, mut default) = (Vec::new(), None);
         for (key, value) in root {
             match key.name.as_ref() {
+                "default" => default = Some(self.strings(value, "default")),
                 "vars" => vars = self.vars(value),
                 "keep_outputs" => keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "shell" => shell = self.shell(value, "the flow"),
@@ -187,7 +189,50 @@ impl Checker {
         deps::add_gathered(&mut tasks, &mut self.diags);
         self.diags.extend(deps::check(&tasks));
         let slurm_defaults = limits.batch.clone();
-        Flow { jobs, resources, tasks, executor, slurm, slurm_defaults, shell, keep_outputs, vars }
+        if let Some(default) = &default {
+            self.check_default(default, &tasks);
+        }
+        Flow {
+            jobs,
+            resources,
+            tasks,
+            executor,
+            slurm,
+            slurm_defaults,
+            shell,
+            keep_outputs,
+            vars,
+            default,
+        }
+    }
+
+    /// The top-level `default`: each entry names a task that does not say
+    /// `default = false`.
+    fn check_default(&mut self, default: &[Spanned<String>], tasks: &[TaskDef]) {
+        for entry in default {
+            match tasks.iter().find(|t| t.name.value == entry.value) {
+                Some(task) if !task.default => {
+                    let message = format!(
+                        "'{}' is in the default tasks and says default = false",
+                        entry.value
+                    );
+                    self.error(message, entry.span.clone());
+                }
+                Some(_) => {}
+                None => {
+                    let message = format!("default task '{}' does not exist", entry.value);
+                    let names = tasks.iter().map(|t| t.name.value.as_str());
+                    match nearest(&entry.value, names) {
+                        Some(near) => self.error_with_hint(
+                            message,
+                            entry.span.clone(),
+                            format!("did you mean '{near}'?"),
+                        ),
+                        None => self.error(message, entry.span.clone()),
+                    }
+                }
+            }
+        }
     }
 
     /// Reports an unknown key, returning the valid key it is a typo of, if any.
@@ -281,6 +326,7 @@ impl Checker {
             cmd: Spanned::new(String::new(), key.span.clone()),
             shell: None,
             keep_outputs: None,
+            default: true,
             deps: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -317,6 +363,7 @@ impl Checker {
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
                 "outputs" => task.outputs = self.paths(value, "outputs", name),
                 "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
+                "default" => task.default = self.boolean(value, "'default'").unwrap_or(true),
                 "dir" => task.dir = self.non_empty(value, "'dir'", name),
                 "env" => task.env = self.env(value),
                 "timeout" => task.timeout = self.timeout(value, name),
@@ -720,6 +767,7 @@ timeout = 90
             cmd: text_at(text, &header, cmd),
             shell: None,
             keep_outputs: None,
+            default: true,
             name,
             deps: vec![],
             inputs: vec![],
@@ -784,6 +832,7 @@ timeout = 90
             shell: None,
             keep_outputs: None,
             vars: Vec::new(),
+            default: None,
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.
@@ -815,7 +864,7 @@ timeout = 90
     #[test]
     fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
         let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
-        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, keep_outputs, dir, env, timeout, retries, \
+        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, keep_outputs, default, dir, env, timeout, retries, \
                      cpus, resources, mem, gpus, partition, account, qos, sbatch_args";
         assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
     }
