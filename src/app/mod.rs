@@ -202,7 +202,8 @@ fn execute(
         None => Skipping::default(),
         Some(flow) => {
             let files = FileHashes::new(stamps).with_early(std::mem::take(&mut flow.early));
-            let checker = Checker::new(graph, remembered, files, flow.force, options.dry_run);
+            let mut checker = Checker::new(graph, remembered, files, flow.force, options.dry_run);
+            checker.plan_temporaries(selected);
             let resumed = if flow.resume { resumed(&store, &flow.name, graph)? } else { None };
             Skipping { checker: Some(checker), resumed }
         }

@@ -30,6 +30,7 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
         let texts = std::iter::once(&task.cmd)
             .chain(&task.inputs)
             .chain(&task.outputs)
+            .chain(&task.temp_outputs)
             .chain(task.env.iter().map(|(_, value)| value));
         let mut wanted: Vec<(String, Span)> = Vec::new();
         for text in texts {

@@ -208,6 +208,9 @@ pub struct TaskDef {
     pub inputs: Vec<Spanned<String>>,
     /// Output paths, relative to the task's dir.
     pub outputs: Vec<Spanned<String>>,
+    /// Outputs removed once every dependent has succeeded, whose absence
+    /// is then no reason to run again (Snakemake's `temp()`).
+    pub temp_outputs: Vec<Spanned<String>>,
     /// One instance per item, when set.
     pub for_each: Option<ForEach>,
     /// Working directory, relative to the flow file's directory.

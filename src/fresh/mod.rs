@@ -77,6 +77,13 @@ pub enum Reason {
     InputMissing(String),
     /// A declared output is gone.
     OutputMissing(String),
+    /// A temporary output is gone, and a dependent that runs needs it.
+    TempNeeded {
+        /// The output.
+        output: String,
+        /// The dependent.
+        by: String,
+    },
     /// A declared output's content differs from what the task left.
     OutputChanged(String),
 }
@@ -102,6 +109,9 @@ impl fmt::Display for Reason {
             Reason::InputChanged(path) => write!(f, "input {path} changed"),
             Reason::InputMissing(path) => write!(f, "input {path} missing"),
             Reason::OutputMissing(path) => write!(f, "output {path} missing"),
+            Reason::TempNeeded { output, by } => {
+                write!(f, "temporary output {output} needed by {by}")
+            }
             Reason::OutputChanged(path) => write!(f, "output {path} changed"),
         }
     }
@@ -158,6 +168,9 @@ pub struct Checker<'g> {
     dry_run: bool,
     subjects: Vec<Option<Subject>>,
     ran: Vec<bool>,
+    /// For an instance whose temporary outputs are gone: the dependent
+    /// that needs them made again, if one runs.
+    temp_needed: Vec<Option<usize>>,
 }
 
 impl<'g> Checker<'g> {
@@ -179,6 +192,7 @@ impl<'g> Checker<'g> {
             dry_run,
             subjects: vec![None; n],
             ran: vec![false; n],
+            temp_needed: vec![None; n],
         }
     }
 
@@ -260,7 +274,11 @@ impl<'g> Checker<'g> {
         let mut inputs = Vec::new();
         for pattern in &inst.inputs {
             for path in expand_input(&inst.dir, pattern) {
-                let hash = self.files.hash(&inst.dir.join(&path)).ok().flatten();
+                let full = inst.dir.join(&path);
+                let hash = match self.files.hash(&full).ok().flatten() {
+                    None => self.removed_temp(instance, &full),
+                    found => found,
+                };
                 inputs.push((path, hash));
             }
         }
@@ -291,6 +309,64 @@ impl<'g> Checker<'g> {
             write_field(&mut hasher, path.as_bytes());
         }
         Subject { key: hasher.digest128(), cmd, env, dir, inputs, deps }
+    }
+
+    /// The hash a dep's temporary output `path` had when the dep left it,
+    /// if `path` is one and that dep does not run again: a temporary file
+    /// removed after use counts as unchanged.
+    fn removed_temp(&self, instance: usize, path: &Path) -> Option<u128> {
+        self.graph.instances[instance].deps.iter().find_map(|&dep| {
+            let dep_inst = &self.graph.instances[dep];
+            if dep_inst.temp == 0 || self.ran[dep] {
+                return None;
+            }
+            let record = self.remembered[dep].record.as_ref()?;
+            let temps = self.graph.temp_outputs(dep);
+            record.outputs.iter().find_map(|(output, hash)| {
+                (temps.contains(output) && dep_inst.dir.join(output) == path).then_some(*hash)?
+            })
+        })
+    }
+
+    /// Looks ahead, as a dry run would, for the instances among `selected`
+    /// whose removed temporary outputs a dependent that runs needs: those
+    /// run again, first. Repeats until nothing more is found (making one
+    /// again makes its dependents run, which may need others').
+    pub fn plan_temporaries(&mut self, selected: &[bool]) {
+        let has_temps = |i: usize| selected[i] && self.graph.instances[i].temp > 0;
+        if !(0..self.graph.instances.len()).any(has_temps) {
+            return;
+        }
+        let order = self.graph.topological_order();
+        let dry_run = std::mem::replace(&mut self.dry_run, true);
+        loop {
+            let mut found = false;
+            for &i in order.iter().filter(|&&i| selected[i]) {
+                if let Decision::Run(_) = self.decide(i) {
+                    self.note_ran(i);
+                    for &dep in &self.graph.instances[i].deps {
+                        if !self.ran[dep] && self.temp_needed[dep].is_none() && self.temps_gone(dep)
+                        {
+                            self.temp_needed[dep] = Some(i);
+                            found = true;
+                        }
+                    }
+                }
+            }
+            self.subjects.iter_mut().for_each(|s| *s = None);
+            self.ran.iter_mut().for_each(|r| *r = false);
+            if !found {
+                break;
+            }
+        }
+        self.dry_run = dry_run;
+    }
+
+    /// Whether a temporary output of `instance` is not on disk.
+    fn temps_gone(&mut self, instance: usize) -> bool {
+        let dir = self.graph.instances[instance].dir.clone();
+        let temps = self.graph.temp_outputs(instance);
+        temps.iter().any(|t| self.files.hash(&dir.join(t)).ok().flatten().is_none())
     }
 
     fn compare(&mut self, instance: usize, now: &Subject) -> Decision {
@@ -325,8 +401,16 @@ impl<'g> Checker<'g> {
             // key with equal fields means a record from another encoding.
             return Decision::Run(Reason::NeverRan);
         }
+        let temps = self.graph.temp_outputs(instance);
         for (path, recorded) in &then.outputs {
             match self.files.hash(&inst.dir.join(path)).ok().flatten() {
+                None if temps.contains(path) => match self.temp_needed[instance] {
+                    Some(by) => {
+                        let by = self.graph.instances[by].name.clone();
+                        return Decision::Run(Reason::TempNeeded { output: path.clone(), by });
+                    }
+                    None => {}
+                },
                 None => return Decision::Run(Reason::OutputMissing(path.clone())),
                 Some(hash) if Some(hash) != *recorded => {
                     return Decision::Run(Reason::OutputChanged(path.clone()));

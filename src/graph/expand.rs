@@ -124,6 +124,7 @@ impl Scope<'_> {
         let cmd = Template::parse_with(&task.cmd.value, &names);
         let inputs = parsed(&task.inputs, &names);
         let outputs = parsed(&task.outputs, &names);
+        let temp_outputs = parsed(&task.temp_outputs, &names);
         let env: Vec<(&str, Template)> = task
             .env
             .iter()
@@ -146,6 +147,7 @@ impl Scope<'_> {
             let each = |paths: &[Template]| -> Vec<String> {
                 paths.iter().flat_map(|t| every_combination(t, &args, seq, &values)).collect()
             };
+            let temps = each(&temp_outputs);
             let cmd = if cmd.uses_slot() && item.is_some() {
                 let named = cmd.names().map(|name| (name.to_string(), lookup(name))).collect();
                 let item = item.unwrap_or_default().to_string();
@@ -162,7 +164,8 @@ impl Scope<'_> {
                 dir: dir.clone(),
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
                 inputs: each(&inputs),
-                outputs: each(&outputs),
+                outputs: [each(&outputs), temps.clone()].concat(),
+                temp: temps.len() as u32,
                 timeout: task.timeout.as_ref().map(|t| t.value),
                 retries: task.retries,
                 cpus,
@@ -234,6 +237,7 @@ fn mentions_items(task: &TaskDef, from: &str) -> bool {
     std::iter::once(&task.cmd)
         .chain(&task.inputs)
         .chain(&task.outputs)
+        .chain(&task.temp_outputs)
         .chain(task.env.iter().map(|(_, v)| v))
         .any(|text| text.value.contains(&wanted))
 }

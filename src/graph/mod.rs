@@ -29,8 +29,10 @@ pub struct Instance {
     pub env: Vec<(String, String)>,
     /// Declared inputs and outputs, substitutions done, relative to `dir`.
     pub inputs: Vec<String>,
-    /// See `inputs`.
+    /// See `inputs`; its temporary outputs last.
     pub outputs: Vec<String>,
+    /// How many of `outputs`, at the end, are temporary.
+    pub temp: u32,
     /// Kill after this long.
     pub timeout: Option<Duration>,
     /// Extra attempts after a failure.
@@ -189,6 +191,7 @@ impl Graph {
                     env: Vec::new(),
                     inputs: Vec::new(),
                     outputs: Vec::new(),
+                    temp: 0,
                     timeout: None,
                     retries: 0,
                     cpus: 1,
@@ -215,6 +218,12 @@ impl Graph {
             }
         }
         Graph { instances, dependents, resources, tasks }
+    }
+
+    /// The temporary outputs of `instance`.
+    pub fn temp_outputs(&self, instance: usize) -> &[String] {
+        let inst = &self.instances[instance];
+        &inst.outputs[inst.outputs.len() - inst.temp as usize..]
     }
 
     /// What `instance` shares with the other instances of its task.

@@ -72,6 +72,12 @@ pub fn run<'a>(
         log_dir_made: false,
         skipped: vec![false; n],
         next_tick: None,
+        temp_users: graph
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| if inst.temp > 0 { graph.dependents[i].len() } else { 0 })
+            .collect(),
     };
     work.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -100,6 +106,9 @@ struct FlowWork<'a, 'o> {
     /// Instances found already done (they ran in no attempt).
     skipped: Vec<bool>,
     next_tick: Option<Instant>,
+    /// Per instance with temporary outputs, its dependents yet to succeed
+    /// in this run: at 0 the outputs go.
+    temp_users: Vec<usize>,
 }
 
 impl<'a> FlowWork<'a, '_> {
@@ -147,8 +156,25 @@ impl<'a> FlowWork<'a, '_> {
         self.summary.skipped += 1;
         self.skipped[instance] = true;
         self.observer.event(&Event::Skipped { instance, why });
+        self.release_temporaries(instance);
         let not_run = self.plan.finish(instance, true);
         self.report_not_run(not_run);
+    }
+
+    /// `instance` succeeded (or was found done): the temporary outputs of
+    /// its deps that no other dependent still needs are removed.
+    fn release_temporaries(&mut self, instance: usize) {
+        for &dep in &self.graph.instances[instance].deps {
+            if self.temp_users[dep] == 0 {
+                continue;
+            }
+            self.temp_users[dep] -= 1;
+            if self.temp_users[dep] == 0 {
+                let guarded = [self.config.log_dir.as_path()];
+                let dir = &self.graph.instances[dep].dir;
+                outputs::remove(dir, self.graph.temp_outputs(dep), &guarded);
+            }
+        }
     }
 
     fn report_not_run(&mut self, instances: Vec<usize>) {
@@ -303,7 +329,7 @@ impl Work for FlowWork<'_, '_> {
             let inst = &self.graph.instances[instance];
             if !self.graph.task_of(instance).keep_outputs && !inst.outputs.is_empty() {
                 let guarded = [self.config.log_dir.as_path()];
-                let removed = outputs::remove_failed(&inst.dir, &inst.outputs, &guarded);
+                let removed = outputs::remove(&inst.dir, &inst.outputs, &guarded);
                 if !removed.is_empty() {
                     said.push(format!("maestro: removed its outputs: {}", removed.join(", ")));
                 }
@@ -345,7 +371,10 @@ impl Work for FlowWork<'_, '_> {
     fn task_ended(&mut self, instance: usize, outcome: &Outcome, _now: Instant) -> Verdict {
         self.grants[instance] = None;
         match outcome {
-            Outcome::Succeeded => self.summary.succeeded += 1,
+            Outcome::Succeeded => {
+                self.summary.succeeded += 1;
+                self.release_temporaries(instance);
+            }
             Outcome::Interrupted => self.summary.interrupted += 1,
             _ => self.summary.failed.push(instance),
         }

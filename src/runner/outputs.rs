@@ -31,9 +31,9 @@ pub fn make_room(
     Ok(())
 }
 
-/// Removes what `outputs` name after a failed attempt, as far as it can:
-/// the names of those it removed.
-pub fn remove_failed(dir: &Path, outputs: &[String], guarded: &[&Path]) -> Vec<String> {
+/// Removes what `outputs` name, as far as it can (after a failed attempt;
+/// temporary outputs no dependent needs): the names of those it removed.
+pub fn remove(dir: &Path, outputs: &[String], guarded: &[&Path]) -> Vec<String> {
     outputs
         .iter()
         .filter(|output| remove_one(&dir.join(output), dir, guarded).unwrap_or(false))
@@ -94,7 +94,7 @@ mod tests {
         fs::create_dir(dir.join("data")).unwrap();
         fs::write(dir.join("data/keep"), "k").unwrap();
         std::os::unix::fs::symlink(dir.join("data"), dir.join("link")).unwrap();
-        assert_eq!(remove_failed(&dir, &["link".to_string()], &[]), vec!["link".to_string()]);
+        assert_eq!(remove(&dir, &["link".to_string()], &[]), vec!["link".to_string()]);
         assert_eq!(fs::read_to_string(dir.join("data/keep")).unwrap(), "k");
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -109,7 +109,7 @@ mod tests {
         let outputs = [".".to_string(), "..".to_string(), "../other".to_string()];
         make_room(&task, &outputs, true, &[&state]).unwrap();
         assert!(task.is_dir() && state.is_dir());
-        assert!(remove_failed(&task, &outputs, &[&state]).is_empty());
+        assert!(remove(&task, &outputs, &[&state]).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

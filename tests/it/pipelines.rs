@@ -359,3 +359,57 @@ cmd = "echo clean >> ran"
     assert_eq!(q.maestro(&["run", "clean", "--output", "quiet"]).code, 0);
     assert_eq!(q.read("ran"), "build\nclean\n");
 }
+
+#[test]
+fn temporary_outputs_go_once_used_and_come_back_only_when_needed() {
+    let p = Project::with_flow(
+        r#"
+[vars]
+unit = "bytes"
+[tasks.unzip]
+cmd = "cp in.txt big.tmp"
+inputs = ["in.txt"]
+temp_outputs = ["big.tmp"]
+[tasks.count]
+deps = ["unzip"]
+cmd = "echo {unit} $(wc -c < big.tmp) > count.txt"
+inputs = ["big.tmp"]
+outputs = ["count.txt"]
+"#,
+    );
+    p.file("in.txt", "12345");
+    let first = p.maestro(&["run", "--output", "quiet"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(p.read("count.txt"), "bytes 5\n");
+    assert!(!p.path("big.tmp").exists(), "a used temporary output stayed");
+
+    let dry = p.maestro(&["run", "-n"]);
+    assert_eq!(dry.stdout, "skip unzip (fresh)\nskip count (fresh)\n");
+
+    let dry = p.maestro(&["run", "-n", "unit=chars"]);
+    assert_eq!(
+        dry.stdout,
+        "would run unzip (temporary output big.tmp needed by count): cp in.txt big.tmp\n\
+         would run count (dep unzip will run): echo chars $(wc -c < big.tmp) > count.txt\n"
+    );
+    let again = p.maestro(&["run", "--output", "quiet", "unit=chars"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(p.read("count.txt"), "chars 5\n");
+    assert!(!p.path("big.tmp").exists());
+}
+
+#[test]
+fn a_temporary_output_stays_while_a_dependent_has_not_succeeded() {
+    let p = Project::with_flow(
+        r#"
+[tasks.make]
+cmd = "echo data > part.tmp"
+temp_outputs = ["part.tmp"]
+[tasks.use]
+deps = ["make"]
+cmd = "cat part.tmp; exit 1"
+"#,
+    );
+    assert_eq!(p.maestro(&["run", "--output", "quiet"]).code, 1);
+    assert_eq!(p.read("part.tmp"), "data\n");
+}

@@ -37,13 +37,14 @@ const OTHER_TOOLS_WORDS: [(&str, &str); 6] = [
     ("run", "cmd"),
     ("script", "cmd"),
 ];
-const TASK_KEYS: [&str; 20] = [
+const TASK_KEYS: [&str; 21] = [
     "cmd",
     "shell",
     "deps",
     "for_each",
     "inputs",
     "outputs",
+    "temp_outputs",
     "keep_outputs",
     "default",
     "dir",
@@ -330,6 +331,7 @@ impl Checker {
             deps: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            temp_outputs: Vec::new(),
             for_each: None,
             dir: None,
             env: Vec::new(),
@@ -362,6 +364,7 @@ impl Checker {
                 "for_each" => task.for_each = self.for_each(value, name),
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
                 "outputs" => task.outputs = self.paths(value, "outputs", name),
+                "temp_outputs" => task.temp_outputs = self.paths(value, "temp_outputs", name),
                 "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "default" => task.default = self.boolean(value, "'default'").unwrap_or(true),
                 "dir" => task.dir = self.non_empty(value, "'dir'", name),
@@ -772,6 +775,7 @@ timeout = 90
             deps: vec![],
             inputs: vec![],
             outputs: vec![],
+            temp_outputs: vec![],
             for_each: None,
             dir: None,
             env: vec![],
@@ -864,7 +868,7 @@ timeout = 90
     #[test]
     fn unknown_task_key_lists_valid_keys_when_nothing_is_near() {
         let text = "[tasks.build]\ncmd = \"make\"\ncolour = \"red\"\n";
-        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, keep_outputs, default, dir, env, timeout, retries, \
+        let valid = "valid keys: cmd, shell, deps, for_each, inputs, outputs, temp_outputs, keep_outputs, default, dir, env, timeout, retries, \
                      cpus, resources, mem, gpus, partition, account, qos, sbatch_args";
         assert_eq!(error(text), hint("unknown key 'colour' in task 'build'", valid, "colour"));
     }
