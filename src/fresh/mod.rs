@@ -404,13 +404,12 @@ impl<'g> Checker<'g> {
         let temps = self.graph.temp_outputs(instance);
         for (path, recorded) in &then.outputs {
             match self.files.hash(&inst.dir.join(path)).ok().flatten() {
-                None if temps.contains(path) => match self.temp_needed[instance] {
-                    Some(by) => {
+                None if temps.contains(path) => {
+                    if let Some(by) = self.temp_needed[instance] {
                         let by = self.graph.instances[by].name.clone();
                         return Decision::Run(Reason::TempNeeded { output: path.clone(), by });
                     }
-                    None => {}
-                },
+                }
                 None => return Decision::Run(Reason::OutputMissing(path.clone())),
                 Some(hash) if Some(hash) != *recorded => {
                     return Decision::Run(Reason::OutputChanged(path.clone()));
