@@ -35,6 +35,12 @@ const NEEDS: &[Need] = &[
         says: "",
         install: "python3 -m pip install jsonschema",
     },
+    Need {
+        cfg: "no_make",
+        probe: &["make", "--version"],
+        says: "GNU Make",
+        install: "apt-get install make",
+    },
     Need { cfg: "no_dot", probe: &["dot", "-V"], says: "", install: "apt-get install graphviz" },
     Need {
         cfg: "no_chromium",

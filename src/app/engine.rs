@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::RunOptions;
 use crate::error::{Error, Result};
 use crate::estimate;
+use crate::exec::jobserver::{self, Jobserver};
 use crate::exec::local::LocalExecutor;
 use crate::exec::slurm::{self, SlurmExecutor, SlurmRun, StatusSource};
 use crate::exec::workers::WorkersExecutor;
@@ -169,18 +170,30 @@ impl Backend {
 /// state directory `state_dir` (where the primitives they use live) in
 /// `MAESTRO_STATE`. The poller first: it blocks the requests to stop
 /// before any backend starts a process or a thread.
+/// `shared_slots`: the job slots, to share with the tools tasks run through
+/// a GNU make jobserver (locally), if they are to be.
 pub fn engine(
     backend: &Backend,
     state_dir: &Path,
     run_id: u64,
     sizing: Sizing,
+    shared_slots: Option<u32>,
 ) -> Result<(Box<dyn Executor>, Poller)> {
     let setup = |e| Error::system("cannot set up process supervision", e);
     let poller = Poller::new().map_err(setup)?;
     let executor: Box<dyn Executor> = match backend {
         Backend::Local => {
             let env = [(crate::prims::STATE_ENV, state_dir.as_os_str())];
-            Box::new(LocalExecutor::new(&env).map_err(setup)?)
+            let mut executor = LocalExecutor::new(&env).map_err(setup)?;
+            if let Some(slots) = shared_slots {
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let form = jobserver::form_for(&path, &state_dir.join("make-jobserver"));
+                let fifo = state_dir.join(format!("jobserver.{run_id}"));
+                let jobserver = Jobserver::create(fifo, slots, form)
+                    .map_err(|e| Error::system("cannot make the jobserver", e))?;
+                executor = executor.with_jobserver(jobserver);
+            }
+            Box::new(executor)
         }
         Backend::Slurm(settings) => {
             let source = match settings.status {

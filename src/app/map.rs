@@ -139,7 +139,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
             let (executor, poller) = super::local_engine(opened.store.dir())?;
             (Box::new(executor), poller)
         }
-        elsewhere => engine(&elsewhere, opened.store.dir(), run_id, Sizing::default())?,
+        elsewhere => engine(&elsewhere, opened.store.dir(), run_id, Sizing::default(), None)?,
     };
     let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[])
         .with_journal(Journal::new(opened.store.dir(), run_id));

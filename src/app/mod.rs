@@ -152,7 +152,8 @@ fn run(args: RunArgs) -> Result<i32> {
         Some(prefetch) => prefetch.finish(&state_dir, &flow_dir, &name, args.options.dry_run)?,
         None => state::open(&state_dir, &flow_dir, Some(&name), args.options.dry_run)?,
     };
-    let flow_run = FlowRun { name, force: args.force, resume: args.resume, early };
+    let jobserver = flow.jobserver;
+    let flow_run = FlowRun { name, force: args.force, resume: args.resume, early, jobserver };
     let code = execute(&graph, &selected, jobs, &args.options, &backend, opened, Some(flow_run));
     // maestro exits next: freeing a big flow piece by piece would be wasted
     // work (a tenth of a no-op run of 10,000 tasks, measured).
@@ -171,6 +172,8 @@ struct FlowRun {
     resume: bool,
     /// Stats taken before the run.
     early: EarlyStats,
+    /// Whether tasks get a jobserver (`jobserver = false` says not).
+    jobserver: bool,
 }
 
 /// Runs (or with `-n` lists) the selected instances, from the `opened` state.
@@ -237,7 +240,11 @@ fn execute(
         log_dir,
         stream: options.output == OutputMode::Stream && !options.json,
     };
-    let (mut executor, mut poller) = engine::engine(backend, store.dir(), run_id, sizing)?;
+    // Tasks' own make, ninja or cargo share the job slots, unless the flow
+    // says otherwise.
+    let shared_slots = flow.as_ref().is_none_or(|f| f.jobserver).then_some(jobs);
+    let (mut executor, mut poller) =
+        engine::engine(backend, store.dir(), run_id, sizing, shared_slots)?;
     // With --json, stdout carries the events: task output stays in the logs.
     let output = if options.json { OutputMode::Quiet } else { options.output };
     let mut reporter = TerminalReporter::new(graph, output);

@@ -1,7 +1,7 @@
 //! Processes on this machine: one process group per attempt, output straight
 //! into its files (through a pipe when watched), ends learned from SIGCHLD.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
 use super::guardian::{Guardian, Slot};
+use super::jobserver::Jobserver;
 use super::signals::{SignalFd, pipe};
 use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
 use super::{
@@ -25,6 +26,8 @@ use crate::shell::split_direct;
 #[derive(Debug)]
 struct Child {
     handle: Handle,
+    /// The jobserver's tokens it holds.
+    tokens: u32,
     /// Its place in the guardian's table.
     guarded: Slot,
     /// Read ends of its output pipes, when watched: stdout's (or both
@@ -52,6 +55,25 @@ pub struct LocalExecutor {
     cwd: Option<PathBuf>,
     /// A log made ahead by [`Executor::prepare`], until its attempt starts.
     log_ahead: Option<(PathBuf, File)>,
+    /// The run's job slots as a jobserver, when tasks share them with
+    /// the tools they run.
+    jobserver: Option<Jobserver>,
+    /// Attempts waiting for the tokens a task's tools hold, in order.
+    waiting: VecDeque<Waiting>,
+}
+
+/// An attempt that waits for its tokens.
+#[derive(Debug)]
+struct Waiting {
+    handle: Handle,
+    launch: Launch,
+    /// Tokens it has so far.
+    got: u32,
+}
+
+/// The tokens an attempt takes: its CPUs.
+fn tokens_of(launch: &Launch) -> u32 {
+    launch.request.cpus.max(1)
 }
 
 impl LocalExecutor {
@@ -80,7 +102,63 @@ impl LocalExecutor {
             environment,
             cwd: std::env::current_dir().ok(),
             log_ahead: None,
+            jobserver: None,
+            waiting: VecDeque::new(),
         })
+    }
+
+    /// Shares the job slots with the tools tasks run, through `jobserver`
+    /// (which every task finds in `MAKEFLAGS`).
+    pub fn with_jobserver(mut self, jobserver: Jobserver) -> LocalExecutor {
+        self.environment.set("MAKEFLAGS", OsStr::new(jobserver.makeflags()));
+        self.jobserver = Some(jobserver);
+        self
+    }
+
+    /// Starts `launch` as `handle`, holding `tokens`: reports its start, or
+    /// gives the tokens back.
+    fn run_now(&mut self, launch: &Launch, handle: Handle, tokens: u32) -> Result<(), String> {
+        match self.spawn(launch, handle) {
+            Ok((pid, mut child)) => {
+                child.tokens = tokens;
+                self.children.insert(pid, child);
+                self.pids.insert(handle, pid);
+                self.pending.push(ExecEvent::Started { handle, late_by: Duration::ZERO });
+                Ok(())
+            }
+            Err(why) => {
+                if let Some(jobserver) = &mut self.jobserver {
+                    jobserver.give(tokens);
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// Starts the waiting attempts whose tokens have come, in order. With
+    /// no task running, no tool can hold tokens: the jobserver is made
+    /// whole first (a tool killed holding tokens lost them).
+    fn start_waiting(&mut self) {
+        let Some(jobserver) = &mut self.jobserver else { return };
+        if self.children.is_empty() && !self.waiting.is_empty() {
+            jobserver.refill();
+            self.waiting.iter_mut().for_each(|w| w.got = 0);
+        }
+        loop {
+            let (Some(jobserver), Some(front)) = (&mut self.jobserver, self.waiting.front_mut())
+            else {
+                return;
+            };
+            let need = tokens_of(&front.launch);
+            front.got += jobserver.take(need - front.got);
+            if front.got < need {
+                return;
+            }
+            let Some(ready) = self.waiting.pop_front() else { return };
+            if let Err(why) = self.run_now(&ready.launch, ready.handle, need) {
+                self.pending.push(ExecEvent::Rejected { handle: ready.handle, why });
+            }
+        }
     }
 
     /// Opens the files of `output`: stdout's, then stderr's when apart.
@@ -95,7 +173,7 @@ impl LocalExecutor {
     }
 
     /// Starts `launch` in a new process group; returns its pid (= its group).
-    fn spawn(&mut self, launch: &Launch) -> Result<(u32, Child), String> {
+    fn spawn(&mut self, launch: &Launch, handle: Handle) -> Result<(u32, Child), String> {
         let cannot_open =
             |path: &Path, e: io::Error| format!("cannot open {}: {e}", path.display());
         let (out, err) = self
@@ -153,9 +231,7 @@ impl LocalExecutor {
         // EOF when the task's tree exits; and unwatched files close, the
         // child holding its own copies.
         drop(pipe_writes);
-        let handle = Handle(self.next_handle);
-        self.next_handle += 1;
-        Ok((pid, Child { handle, guarded: guard.slot, pipes, files }))
+        Ok((pid, Child { handle, tokens: 0, guarded: guard.slot, pipes, files }))
     }
 
     /// Sends `signal` to the whole process group of `pid`.
@@ -212,6 +288,9 @@ impl LocalExecutor {
             let (status, usage) = wait4(pid);
             let Some(mut child) = child else { continue };
             self.pids.remove(&child.handle);
+            if let Some(jobserver) = &mut self.jobserver {
+                jobserver.give(child.tokens);
+            }
             for index in 0..2 {
                 if let Some(pipe) = child.pipes[index].take() {
                     self.drain_pipe(&mut child, pipe, index);
@@ -255,20 +334,53 @@ impl LocalExecutor {
 
 impl Executor for LocalExecutor {
     fn start(&mut self, launch: Launch) -> Result<Handle, String> {
-        let (pid, child) = self.spawn(&launch)?;
-        let handle = child.handle;
-        self.children.insert(pid, child);
-        self.pids.insert(handle, pid);
-        self.pending.push(ExecEvent::Started { handle, late_by: Duration::ZERO });
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        let Some(jobserver) = &mut self.jobserver else {
+            self.run_now(&launch, handle, 0)?;
+            return Ok(handle);
+        };
+        let need = tokens_of(&launch);
+        // Behind others waiting, it waits too: first come, first served.
+        let mut got = 0;
+        if self.waiting.is_empty() {
+            got = jobserver.take(need);
+            if got < need && self.children.is_empty() {
+                // No task runs, so no tool holds tokens: any missing were
+                // lost by one that was killed.
+                jobserver.refill();
+                got = jobserver.take(need);
+            }
+        }
+        if got == need {
+            self.run_now(&launch, handle, need)?;
+        } else {
+            self.waiting.push_back(Waiting { handle, launch, got });
+        }
         Ok(handle)
     }
 
     fn cancel(&mut self, handle: Handle, urgency: Urgency) {
-        let Some(&pid) = self.pids.get(&handle) else { return };
         let signal = match urgency {
             Urgency::Graceful => libc::SIGTERM,
             Urgency::Forced => libc::SIGKILL,
         };
+        if let Some(at) = self.waiting.iter().position(|w| w.handle == handle) {
+            // It never ran: it ends now, as if the signal had reached it.
+            let waiting = self.waiting.remove(at).expect("a position in the queue");
+            if let Some(jobserver) = &mut self.jobserver {
+                jobserver.give(waiting.got);
+            }
+            let (termination, usage) = (Termination::Signaled(signal), Usage::default());
+            self.pending.push(ExecEvent::Ended {
+                handle,
+                termination,
+                usage,
+                late_by: Duration::ZERO,
+            });
+            return;
+        }
+        let Some(&pid) = self.pids.get(&handle) else { return };
         Self::signal_group(pid, signal);
     }
 
@@ -293,6 +405,9 @@ impl Executor for LocalExecutor {
 
     fn sources(&self, fds: &mut Vec<RawFd>) {
         fds.push(self.child_exits.fd());
+        if let Some(jobserver) = self.jobserver.as_ref().filter(|_| !self.waiting.is_empty()) {
+            fds.push(jobserver.fd());
+        }
         for child in self.children.values() {
             fds.extend(child.pipes.iter().flatten().map(AsRawFd::as_raw_fd));
         }
@@ -316,6 +431,9 @@ impl Executor for LocalExecutor {
         }
         if !self.child_exits.drain().is_empty() {
             self.reap();
+        }
+        if !self.waiting.is_empty() {
+            self.start_waiting();
         }
         events.append(&mut self.pending);
         Ok(())

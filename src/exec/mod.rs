@@ -11,6 +11,7 @@
 //! process writes them itself, a batch job's script redirects to them.
 
 pub mod guardian;
+pub mod jobserver;
 pub mod local;
 pub mod signals;
 pub mod slurm;

@@ -82,6 +82,9 @@ pub struct Flow {
     /// `default = [...]` at the top: the tasks `maestro run` runs when it
     /// is named none (each names a task).
     pub default: Option<Vec<Spanned<String>>>,
+    /// Whether a local run gives tasks a GNU make jobserver
+    /// (`jobserver = false` at the top says not).
+    pub jobserver: bool,
 }
 
 /// Where tasks run.

@@ -413,3 +413,91 @@ cmd = "cat part.tmp; exit 1"
     assert_eq!(p.maestro(&["run", "--output", "quiet"]).code, 1);
     assert_eq!(p.read("part.tmp"), "data\n");
 }
+
+/// The most spans of `events` (start/end lines from `stamp`) open at once.
+fn most_at_once(p: &Project) -> usize {
+    let mut edges: Vec<(u128, i32)> = p
+        .events()
+        .into_iter()
+        .map(|(what, _, at)| (at, if what == "start" { 1 } else { -1 }))
+        .collect();
+    // At one instant, an end comes before a start.
+    edges.sort_unstable();
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, step) in edges {
+        open += step;
+        most = most.max(open);
+    }
+    most as usize
+}
+
+const MAKEFILE: &str = "all: a b c d\na b c d:\n\t@sh stamp make-$@ 0.3\n";
+
+#[test]
+#[cfg_attr(no_make, ignore = "needs GNU make (apt-get install make)")]
+fn a_tasks_make_runs_its_jobs_inside_the_job_slots() {
+    let p = Project::with_flow(
+        r#"
+[tasks.build]
+cmd = "make -s"
+[tasks.other1]
+cmd = "sh stamp other1 0.5"
+[tasks.other2]
+cmd = "sh stamp other2 0.5"
+"#,
+    );
+    p.file("stamp", crate::support::STAMP).file("Makefile", MAKEFILE);
+    let run = p.maestro(&["run", "-j", "2", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.events().len(), 12);
+    assert_eq!(most_at_once(&p), 2, "{:?}", p.events());
+
+    // Alone, make runs two jobs at once: it takes part.
+    let alone = Project::with_flow("[tasks.build]\ncmd = \"make -s\"\n");
+    alone.file("stamp", crate::support::STAMP).file("Makefile", MAKEFILE);
+    assert_eq!(alone.maestro(&["run", "-j", "2", "--output", "quiet"]).code, 0);
+    assert_eq!(most_at_once(&alone), 2);
+
+    // Unless the flow says not.
+    let off = Project::with_flow("jobserver = false\n[tasks.build]\ncmd = \"make -s\"\n");
+    off.file("stamp", crate::support::STAMP).file("Makefile", MAKEFILE);
+    assert_eq!(off.maestro(&["run", "-j", "2", "--output", "quiet"]).code, 0);
+    assert_eq!(most_at_once(&off), 1);
+}
+
+/// A jobserver client as ninja 1.13 and cargo are: it opens the pipe
+/// `MAKEFLAGS` names, takes every token it can, says how many, gives
+/// them back.
+const FIFO_CLIENT: &str = r#"
+import os, re
+auth = re.findall(r"--jobserver-auth=(\S+)", os.environ["MAKEFLAGS"])[-1]
+assert auth.startswith("fifo:"), auth
+fd = os.open(auth[5:], os.O_RDWR | os.O_NONBLOCK)
+try:
+    taken = os.read(fd, 64)
+except BlockingIOError:
+    taken = b""
+print(len(taken))
+os.write(fd, taken)
+"#;
+
+#[test]
+fn a_make_4_4_era_client_finds_the_tokens_by_the_pipes_path() {
+    let p = Project::with_flow(
+        "[tasks.client]\ncmd = \"python3 client.py > taken\"\n\
+         [tasks.after]\ndeps = [\"client\"]\ncmd = \"python3 client.py > taken-after\"\n",
+    );
+    p.file("client.py", FIFO_CLIENT);
+    // A make that says it is 4.4 makes maestro give the pipe's path.
+    p.file("bin/make", "#!/bin/sh\necho 'GNU Make 4.4.1'\n");
+    let make = p.path("bin/make");
+    std::fs::set_permissions(&make, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", p.path("bin").display(), std::env::var("PATH").unwrap());
+    let run =
+        p.command(&["run", "-j", "3", "--output", "quiet"]).env("PATH", path).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    // Three slots: the task holds one, its tools may take the two others;
+    // and it gave them back for the next task.
+    assert_eq!(p.read("taken"), "2\n");
+    assert_eq!(p.read("taken-after"), "2\n");
+}

@@ -151,9 +151,10 @@ impl Checker {
     fn flow(&mut self, root: &Table<'_>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
         let (mut executor, mut slurm, mut shell, mut keep_outputs) = (None, None, None, None);
-        let (mut vars, mut default) = (Vec::new(), None);
+        let (mut vars, mut default, mut jobserver) = (Vec::new(), None, true);
         for (key, value) in root {
             match key.name.as_ref() {
+                "jobserver" => jobserver = self.boolean(value, "'jobserver'").unwrap_or(true),
                 "default" => default = Some(self.strings(value, "default")),
                 "vars" => vars = self.vars(value),
                 "keep_outputs" => keep_outputs = self.boolean(value, "'keep_outputs'"),
@@ -204,6 +205,7 @@ impl Checker {
             keep_outputs,
             vars,
             default,
+            jobserver,
         }
     }
 
@@ -837,6 +839,7 @@ timeout = 90
             keep_outputs: None,
             vars: Vec::new(),
             default: None,
+            jobserver: true,
         };
         assert_eq!(flow(t), expected);
         // Spot-check that the helpers found the intended text.
