@@ -501,3 +501,40 @@ fn a_make_4_4_era_client_finds_the_tokens_by_the_pipes_path() {
     assert_eq!(p.read("taken"), "2\n");
     assert_eq!(p.read("taken-after"), "2\n");
 }
+
+#[test]
+fn the_bundled_pipeline_runs_per_sample_gathers_and_cleans() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipeline");
+    let p = Project::new();
+    for file in [
+        "maestro.toml",
+        "data/genome.txt",
+        "data/samples/A.txt",
+        "data/samples/B.txt",
+        "data/samples/C.txt",
+        "scripts/map.py",
+        "scripts/call.py",
+        "scripts/plot.py",
+    ] {
+        p.file(file, &std::fs::read_to_string(example.join(file)).unwrap());
+    }
+    let run = p.maestro(&["run", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("8 ok"), "{}", run.stderr);
+    assert_eq!(p.read("plots/quals.txt"), "A ### 3\nB ## 2\n");
+    assert!(!p.path("mapped/A.txt").exists(), "the temporary output stayed");
+    assert!(!p.path("clean").exists() && p.path("sorted/C.txt").exists());
+
+    // Two samples: only what gathers runs again; sort:C's file stays, unread.
+    let two = p.maestro(&["run", "--output", "quiet", "samples=A,B"]);
+    assert_eq!(two.code, 0, "{two:?}");
+    assert!(two.stderr.contains("2 ok, 4 skipped"), "{}", two.stderr);
+    assert_eq!(p.read("plots/quals.txt"), "A ### 3\nB ## 2\n");
+
+    let strict = p.maestro(&["run", "--output", "quiet", "min_quality=30"]);
+    assert!(strict.stderr.contains("2 ok, 6 skipped"), "{}", strict.stderr);
+    assert_eq!(p.read("plots/quals.txt"), "A # 1\nB # 1\n");
+
+    assert_eq!(p.maestro(&["run", "clean", "--output", "quiet"]).code, 0);
+    assert!(!p.path("sorted").exists() && !p.path("plots").exists());
+}
