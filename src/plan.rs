@@ -98,10 +98,12 @@ type Demand = (u32, Vec<(usize, u32)>);
 
 /// Scheduling state of one run.
 #[derive(Debug)]
-pub struct Plan {
+pub struct Plan<'g> {
+    graph: &'g Graph,
     standing: Vec<Standing>,
     priority: Vec<Duration>,
-    dependents: Vec<Vec<usize>>,
+    /// Per join, its selected members yet to succeed.
+    join_waiting: Vec<u32>,
     demand_of: Vec<usize>,
     demands: Vec<Demand>,
     ready: Vec<BinaryHeap<(Duration, Reverse<usize>)>>,
@@ -113,16 +115,16 @@ pub struct Plan {
     unfinished: usize,
 }
 
-impl Plan {
+impl<'g> Plan<'g> {
     /// A plan for the `selected` instances of `graph`, with `jobs` slots.
     /// `priority` is each instance's longest remaining path.
     pub fn new(
-        graph: &Graph,
+        graph: &'g Graph,
         selected: &[bool],
         jobs: u32,
         priority: Vec<Duration>,
         keep_going: bool,
-    ) -> Plan {
+    ) -> Plan<'g> {
         let n = graph.instances.len();
         let mut demands: Vec<Demand> = Vec::new();
         let mut demand_index: HashMap<Demand, usize> = HashMap::new();
@@ -146,10 +148,16 @@ impl Plan {
             .map(|(instance, _)| u64::from(instance.slots))
             .sum();
         let slots = u32::try_from(most_used).unwrap_or(u32::MAX).min(jobs);
+        let join_waiting = graph
+            .joins
+            .iter()
+            .map(|join| join.members.clone().filter(|&m| selected[m]).count() as u32)
+            .collect();
         let mut plan = Plan {
+            graph,
             standing: vec![Standing::Excluded; n],
             priority,
-            dependents: graph.dependents.clone(),
+            join_waiting,
             demand_of,
             ready: vec![BinaryHeap::new(); demands.len()],
             demands,
@@ -165,7 +173,9 @@ impl Plan {
                 continue;
             }
             plan.unfinished += 1;
-            let waiting = instance.deps.iter().filter(|&&d| selected[d]).count() as u32;
+            let waiting = instance.deps.iter().filter(|&&d| selected[d]).count()
+                + instance.joins.iter().filter(|&&j| plan.join_waiting[j] > 0).count();
+            let waiting = waiting as u32;
             plan.standing[i] = Standing::Waiting(waiting);
             if waiting == 0 {
                 plan.make_ready(i);
@@ -226,14 +236,12 @@ impl Plan {
         self.unfinished -= 1;
         if succeeded {
             self.standing[instance] = Standing::Succeeded;
-            for k in 0..self.dependents[instance].len() {
-                let d = self.dependents[instance][k];
-                if let Standing::Waiting(n) = self.standing[d] {
-                    if n == 1 {
-                        self.make_ready(d);
-                    } else {
-                        self.standing[d] = Standing::Waiting(n - 1);
-                    }
+            let graph = self.graph;
+            graph.dependents[instance].iter().for_each(|&d| self.one_dep_done(d));
+            if let Some(join) = graph.join_of(instance) {
+                self.join_waiting[join] -= 1;
+                if self.join_waiting[join] == 0 {
+                    graph.joins[join].dependents.iter().for_each(|&d| self.one_dep_done(d));
                 }
             }
             return Vec::new();
@@ -242,16 +250,37 @@ impl Plan {
         if self.keep_going { self.abandon_dependents_of(instance) } else { self.stop() }
     }
 
+    fn one_dep_done(&mut self, instance: usize) {
+        if let Standing::Waiting(n) = self.standing[instance] {
+            if n == 1 {
+                self.make_ready(instance);
+            } else {
+                self.standing[instance] = Standing::Waiting(n - 1);
+            }
+        }
+    }
+
     /// Marks every instance downstream of `failed` as not runnable.
     fn abandon_dependents_of(&mut self, failed: usize) -> Vec<usize> {
+        let graph = self.graph;
         let mut abandoned = Vec::new();
-        let mut stack = self.dependents[failed].clone();
+        // A join a member of which will never succeed is abandoned once.
+        let mut joins_abandoned = vec![false; graph.joins.len()];
+        let mut stack = vec![failed];
         while let Some(i) = stack.pop() {
-            if matches!(self.standing[i], Standing::Waiting(_)) {
+            if i != failed {
+                if !matches!(self.standing[i], Standing::Waiting(_)) {
+                    continue;
+                }
                 self.standing[i] = Standing::DepFailed;
                 self.unfinished -= 1;
                 abandoned.push(i);
-                stack.extend(&self.dependents[i]);
+            }
+            stack.extend(&graph.dependents[i]);
+            if let Some(join) = graph.join_of(i)
+                && !std::mem::replace(&mut joins_abandoned[join], true)
+            {
+                stack.extend(&graph.joins[join].dependents);
             }
         }
         abandoned.sort_unstable();
@@ -324,7 +353,7 @@ mod tests {
         Graph::from_stages(&stages, Path::new("."))
     }
 
-    fn plan(g: &Graph, jobs: u32, keep_going: bool) -> Plan {
+    fn plan(g: &Graph, jobs: u32, keep_going: bool) -> Plan<'_> {
         let priority = g.remaining_path(|_| Duration::from_secs(1));
         Plan::new(g, &vec![true; g.instances.len()], jobs, priority, keep_going)
     }
@@ -352,6 +381,9 @@ mod tests {
         // 3 has a dependent, so its path is longer than 0..2.
         let mut g = graph(&[&["a", "b", "c", "long"], &["after"]]);
         g.instances[4].deps = vec![3];
+        g.instances[4].joins.clear();
+        g.joins.clear();
+        g.tasks[0].join = None;
         g.dependents = vec![vec![], vec![], vec![], vec![4], vec![]];
         let mut p = plan(&g, 1, false);
         assert_eq!(drain(&mut p), vec![3]);

@@ -171,6 +171,10 @@ pub struct Checker<'g> {
     /// For an instance whose temporary outputs are gone: the dependent
     /// that needs them made again, if one runs.
     temp_needed: Vec<Option<usize>>,
+    /// Per join: the key of all its members, once computed.
+    join_keys: Vec<Option<u128>>,
+    /// Per join: a member that runs in this run, if one does.
+    join_ran: Vec<Option<usize>>,
 }
 
 impl<'g> Checker<'g> {
@@ -193,6 +197,8 @@ impl<'g> Checker<'g> {
             subjects: vec![None; n],
             ran: vec![false; n],
             temp_needed: vec![None; n],
+            join_keys: vec![None; graph.joins.len()],
+            join_ran: vec![None; graph.joins.len()],
         }
     }
 
@@ -229,6 +235,9 @@ impl<'g> Checker<'g> {
     /// Notes that `instance` runs in this run (its dependents will too).
     pub fn note_ran(&mut self, instance: usize) {
         self.ran[instance] = true;
+        if let Some(join) = self.graph.join_of(instance) {
+            self.join_ran[join].get_or_insert(instance);
+        }
         // It may change files: stats taken before it are no longer the truth.
         self.files.forget_early();
     }
@@ -282,7 +291,7 @@ impl<'g> Checker<'g> {
                 inputs.push((path, hash));
             }
         }
-        let deps: Vec<(String, u128)> = inst
+        let mut deps: Vec<(String, u128)> = inst
             .deps
             .iter()
             .map(|&d| {
@@ -290,6 +299,9 @@ impl<'g> Checker<'g> {
                 (self.graph.instances[d].name.clone(), key)
             })
             .collect();
+        for &join in &inst.joins {
+            deps.push((self.join_name(join).to_string(), self.join_key(join)));
+        }
         let mut hasher = Xxh3::new();
         write_field(&mut hasher, cmd.as_bytes());
         for (k, v) in &env {
@@ -311,11 +323,34 @@ impl<'g> Checker<'g> {
         Subject { key: hasher.digest128(), cmd, env, dir, inputs, deps }
     }
 
+    /// A join as a dep is named by its task.
+    fn join_name(&self, join: usize) -> &'g str {
+        let first = &self.graph.instances[self.graph.joins[join].members.start].name;
+        first.split_once(':').map_or(first.as_str(), |(task, _)| task)
+    }
+
+    /// The key of all of a join's members: one dep standing for them all,
+    /// in its dependents' keys and records.
+    fn join_key(&mut self, join: usize) -> u128 {
+        if let Some(key) = self.join_keys[join] {
+            return key;
+        }
+        let mut hasher = Xxh3::new();
+        for member in self.graph.joins[join].members.clone() {
+            write_field(&mut hasher, self.graph.instances[member].name.as_bytes());
+            let key = self.subjects[member].as_ref().map_or(0, |s| s.key);
+            hasher.update(&key.to_le_bytes());
+        }
+        let key = hasher.digest128();
+        self.join_keys[join] = Some(key);
+        key
+    }
+
     /// The hash a dep's temporary output `path` had when the dep left it,
     /// if `path` is one and that dep does not run again: a temporary file
     /// removed after use counts as unchanged.
     fn removed_temp(&self, instance: usize, path: &Path) -> Option<u128> {
-        self.graph.instances[instance].deps.iter().find_map(|&dep| {
+        self.graph.each_dep(instance).find_map(|dep| {
             let dep_inst = &self.graph.instances[dep];
             if dep_inst.temp == 0 || self.ran[dep] {
                 return None;
@@ -344,7 +379,7 @@ impl<'g> Checker<'g> {
             for &i in order.iter().filter(|&&i| selected[i]) {
                 if let Decision::Run(_) = self.decide(i) {
                     self.note_ran(i);
-                    for &dep in &self.graph.instances[i].deps {
+                    for dep in self.graph.each_dep(i) {
                         if !self.ran[dep] && self.temp_needed[dep].is_none() && self.temps_gone(dep)
                         {
                             self.temp_needed[dep] = Some(i);
@@ -355,6 +390,8 @@ impl<'g> Checker<'g> {
             }
             self.subjects.iter_mut().for_each(|s| *s = None);
             self.ran.iter_mut().for_each(|r| *r = false);
+            self.join_keys.iter_mut().for_each(|k| *k = None);
+            self.join_ran.iter_mut().for_each(|r| *r = None);
             if !found {
                 break;
             }
@@ -377,7 +414,8 @@ impl<'g> Checker<'g> {
         if inst.inputs.is_empty() && inst.outputs.is_empty() {
             return Decision::Run(Reason::NothingDeclared);
         }
-        if let Some(&dep) = inst.deps.iter().find(|&&d| self.ran[d]) {
+        let ran_dep = inst.deps.iter().copied().find(|&d| self.ran[d]);
+        if let Some(dep) = ran_dep.or_else(|| inst.joins.iter().find_map(|&j| self.join_ran[j])) {
             let name = self.graph.instances[dep].name.clone();
             return Decision::Run(if self.dry_run {
                 Reason::DepWillRun(name)

@@ -12,12 +12,14 @@ use crate::diag::{Diagnostic, Span};
 use crate::flow::{Dep, Flow, ForEach, Gathered, OWN_NAMES, Spanned, TaskDef, gathered};
 use crate::template::{Names, Template};
 
-/// Every instance of `flow`, tasks in file order, deps resolved.
+/// Every instance of `flow`, tasks in file order, deps resolved; and the
+/// joins they wait for: (task, its instances).
+#[allow(clippy::type_complexity)]
 pub fn instances(
     flow: &Flow,
     flow_dir: &Path,
     cpu_limit: Option<u32>,
-) -> Result<Vec<Instance>, Vec<Diagnostic>> {
+) -> Result<(Vec<Instance>, Vec<(usize, Range<usize>)>), Vec<Diagnostic>> {
     let vars: HashMap<&str, &[String]> =
         flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
     let index: HashMap<&str, usize> =
@@ -43,15 +45,25 @@ pub fn instances(
         by_task.push(total..total + expanded.instances.len());
         total += expanded.instances.len();
     }
-    // Deps first, while every task's instances can be looked at.
-    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(total);
+    // Deps first, while every task's instances can be looked at. A dep on
+    // all of a for_each task's instances is a dep on its join.
+    let mut deps: Vec<(Vec<usize>, Vec<usize>)> = Vec::with_capacity(total);
+    let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
+    let mut join_of: Vec<Option<usize>> = vec![None; flow.tasks.len()];
     for (task_index, expanded) in done.iter().enumerate() {
         let task = &flow.tasks[task_index];
         for (position, instance) in expanded.instances.iter().enumerate() {
-            let mut mine = Vec::new();
+            let (mut mine, mut mine_joined) = (Vec::new(), Vec::new());
             for dep in &task.deps {
                 let target = index[dep.task.value.as_str()];
                 match &dep.instance {
+                    None if flow.tasks[target].for_each.is_some() => {
+                        let join = *join_of[target].get_or_insert_with(|| {
+                            joins.push((target, by_task[target].clone()));
+                            joins.len() - 1
+                        });
+                        mine_joined.push(join);
+                    }
                     None => mine.extend(by_task[target].clone()),
                     Some(which) => {
                         let item = expanded.items.get(position).map(String::as_str);
@@ -65,15 +77,16 @@ pub fn instances(
                 mine.sort_unstable();
                 mine.dedup();
             }
-            deps.push(mine);
+            deps.push((mine, mine_joined));
         }
     }
     let mut instances: Vec<Instance> =
         done.into_iter().flat_map(|expanded| expanded.instances).collect();
-    for (instance, deps) in instances.iter_mut().zip(deps) {
+    for (instance, (deps, joins)) in instances.iter_mut().zip(deps) {
         instance.deps = deps;
+        instance.joins = joins;
     }
-    Ok(instances)
+    Ok((instances, joins))
 }
 
 /// One task's instances, with what other tasks may gather from them.
@@ -172,6 +185,7 @@ impl Scope<'_> {
                 slots: cpus,
                 resources: resources.clone(),
                 deps: Vec::new(),
+                joins: Vec::new(),
             }
         };
         let named = |mut instance: Instance, name: String| {

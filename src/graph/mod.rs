@@ -3,6 +3,7 @@
 
 mod expand;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +45,24 @@ pub struct Instance {
     pub slots: u32,
     /// (resource index, units) taken.
     pub resources: Vec<(usize, u32)>,
-    /// Instances that must succeed first.
+    /// Instances that must succeed first, one by one.
     pub deps: Vec<usize>,
+    /// Joins (all the instances of a `for_each` task) that must have
+    /// succeeded first, by index in [`Graph::joins`].
+    pub joins: Vec<usize>,
+}
+
+/// Every instance of one `for_each` task, as one dep: an instance that
+/// needs them all waits for the join, not for each, so that N instances
+/// needed by M make N + M edges, not N x M.
+#[derive(Debug, Clone)]
+pub struct Join {
+    /// Its task.
+    pub task: usize,
+    /// Its instances.
+    pub members: Range<usize>,
+    /// The instances that wait for it.
+    pub dependents: Vec<usize>,
 }
 
 /// A command line, or a template still waiting for the job slot (`{%}`).
@@ -113,12 +130,14 @@ pub struct TaskInfo {
     pub batch: Option<Arc<BatchOptions>>,
     /// Whether it runs when no task is named.
     pub by_default: bool,
+    /// The join of its instances, when an instance waits for them all.
+    pub join: Option<usize>,
 }
 
 impl TaskInfo {
     /// `par`'s stages: commands as a terminal runs them.
     fn stage() -> TaskInfo {
-        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None, by_default: true }
+        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None, by_default: true, join: None }
     }
 }
 
@@ -133,6 +152,8 @@ pub struct Graph {
     pub resources: Vec<Resource>,
     /// Each task's (or stage's) shared settings, by `Instance::task`.
     pub tasks: Vec<TaskInfo>,
+    /// The joins instances wait for.
+    pub joins: Vec<Join>,
 }
 
 impl Graph {
@@ -145,7 +166,7 @@ impl Graph {
         flow_dir: &Path,
         cpu_limit: Option<u32>,
     ) -> Result<Graph, Vec<Diagnostic>> {
-        let instances = expand::instances(flow, flow_dir, cpu_limit)?;
+        let (instances, joins) = expand::instances(flow, flow_dir, cpu_limit)?;
         let resources = flow
             .resources
             .iter()
@@ -168,15 +189,17 @@ impl Graph {
                     Some(default) => default.iter().any(|name| name.value == task.name.value),
                     None => task.default,
                 },
+                join: None,
             })
             .collect();
-        Ok(Graph::with_edges(instances, resources, tasks))
+        Ok(Graph::with_edges(instances, resources, tasks, joins))
     }
 
     /// The graph of `maestro par`: each stage's commands wait for every
     /// command of the stage before.
     pub fn from_stages(stages: &[Vec<String>], dir: &Path) -> Graph {
         let mut instances: Vec<Instance> = Vec::new();
+        let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
         let mut previous_stage = 0..0;
         for (stage, commands) in stages.iter().enumerate() {
             let start = instances.len();
@@ -197,27 +220,71 @@ impl Graph {
                     cpus: 1,
                     slots: 1,
                     resources: Vec::new(),
-                    deps: previous_stage.clone().collect(),
+                    deps: Vec::new(),
+                    joins: Vec::new(),
                 });
+            }
+            // A stage waits for the whole stage before: one command
+            // directly, several through their join.
+            if previous_stage.len() == 1 {
+                let only = previous_stage.start;
+                instances[start..].iter_mut().for_each(|inst| inst.deps.push(only));
+            } else if previous_stage.len() > 1 && start < instances.len() {
+                let join = joins.len();
+                joins.push((stage - 1, previous_stage.clone()));
+                instances[start..].iter_mut().for_each(|inst| inst.joins.push(join));
             }
             previous_stage = start..instances.len();
         }
         let tasks = vec![TaskInfo::stage(); stages.len()];
-        Graph::with_edges(instances, Vec::new(), tasks)
+        Graph::with_edges(instances, Vec::new(), tasks, joins)
     }
 
     fn with_edges(
         instances: Vec<Instance>,
         resources: Vec<Resource>,
-        tasks: Vec<TaskInfo>,
+        mut tasks: Vec<TaskInfo>,
+        joins: Vec<(usize, Range<usize>)>,
     ) -> Graph {
         let mut dependents = vec![Vec::new(); instances.len()];
+        let mut joins: Vec<Join> = joins
+            .into_iter()
+            .map(|(task, members)| Join { task, members, dependents: Vec::new() })
+            .collect();
         for (i, instance) in instances.iter().enumerate() {
             for &dep in &instance.deps {
                 dependents[dep].push(i);
             }
+            for &join in &instance.joins {
+                joins[join].dependents.push(i);
+            }
         }
-        Graph { instances, dependents, resources, tasks }
+        for (index, join) in joins.iter().enumerate() {
+            tasks[join.task].join = Some(index);
+        }
+        Graph { instances, dependents, resources, tasks, joins }
+    }
+
+    /// The join `instance` is a member of, if any instance waits for it.
+    pub fn join_of(&self, instance: usize) -> Option<usize> {
+        self.task_of(instance).join
+    }
+
+    /// Every instance `instance` needs, one by one: its deps, then the
+    /// members of its joins (as many as they have: for what must look at
+    /// each, such as a dep's outputs).
+    pub fn each_dep(&self, instance: usize) -> impl Iterator<Item = usize> + '_ {
+        let inst = &self.instances[instance];
+        inst.deps
+            .iter()
+            .copied()
+            .chain(inst.joins.iter().flat_map(|&j| self.joins[j].members.clone()))
+    }
+
+    /// Every instance that needs `instance`, one by one.
+    pub fn each_dependent(&self, instance: usize) -> impl Iterator<Item = usize> + '_ {
+        let through_join = self.join_of(instance).map(|j| self.joins[j].dependents.as_slice());
+        self.dependents[instance].iter().chain(through_join.into_iter().flatten()).copied()
     }
 
     /// The temporary outputs of `instance`.
@@ -272,9 +339,15 @@ impl Graph {
                 return Err(format!("no task named '{target}'{hint}"));
             }
         }
+        let mut joins_taken = vec![false; self.joins.len()];
         while let Some(i) = stack.pop() {
             if !std::mem::replace(&mut selected[i], true) {
                 stack.extend(&self.instances[i].deps);
+                for &join in &self.instances[i].joins {
+                    if !std::mem::replace(&mut joins_taken[join], true) {
+                        stack.extend(self.joins[join].members.clone());
+                    }
+                }
             }
         }
         Ok(selected)
@@ -293,36 +366,57 @@ impl Graph {
     /// Longest path from each instance to the end of the graph, counting its
     /// own estimated duration: the order in which ready instances should start.
     pub fn remaining_path(&self, estimate: impl Fn(usize) -> Duration) -> Vec<Duration> {
-        let mut weight = vec![Duration::ZERO; self.instances.len()];
-        for i in self.reverse_topological_order() {
-            let longest_after =
-                self.dependents[i].iter().map(|&d| weight[d]).max().unwrap_or(Duration::ZERO);
-            weight[i] = estimate(i) + longest_after;
+        let n = self.instances.len();
+        // Instances, then joins (which take no time).
+        let mut weight = vec![Duration::ZERO; n + self.joins.len()];
+        for node in self.reverse_node_order() {
+            let after = |dependents: &[usize]| dependents.iter().map(|&d| weight[d]).max();
+            if node >= n {
+                weight[node] = after(&self.joins[node - n].dependents).unwrap_or_default();
+                continue;
+            }
+            let direct = after(&self.dependents[node]).unwrap_or_default();
+            let joined = self.join_of(node).map_or(Duration::ZERO, |j| weight[n + j]);
+            weight[node] = estimate(node) + direct.max(joined);
         }
+        weight.truncate(n);
         weight
     }
 
     /// Every instance after all its deps.
     pub fn topological_order(&self) -> Vec<usize> {
-        let mut order = self.reverse_topological_order();
+        let n = self.instances.len();
+        let mut order: Vec<usize> =
+            self.reverse_node_order().into_iter().filter(|&i| i < n).collect();
         order.reverse();
         order
     }
 
-    /// Every instance after all its dependents (the graph has no cycle).
-    fn reverse_topological_order(&self) -> Vec<usize> {
-        let mut unfinished_dependents: Vec<usize> = self.dependents.iter().map(Vec::len).collect();
-        let mut order: Vec<usize> =
-            (0..self.instances.len()).filter(|&i| unfinished_dependents[i] == 0).collect();
+    /// Every node (an instance, or `instances.len() + j` for join `j`)
+    /// after all that need it (the graph has no cycle).
+    fn reverse_node_order(&self) -> Vec<usize> {
+        let n = self.instances.len();
+        let mut unfinished: Vec<usize> = (0..n)
+            .map(|i| self.dependents[i].len() + usize::from(self.join_of(i).is_some()))
+            .chain(self.joins.iter().map(|join| join.dependents.len()))
+            .collect();
+        let mut order: Vec<usize> = (0..unfinished.len()).filter(|&i| unfinished[i] == 0).collect();
         let mut next = 0;
         while next < order.len() {
-            let i = order[next];
+            let node = order[next];
             next += 1;
-            for &dep in &self.instances[i].deps {
-                unfinished_dependents[dep] -= 1;
-                if unfinished_dependents[dep] == 0 {
+            let mut done_with = |dep: usize| {
+                unfinished[dep] -= 1;
+                if unfinished[dep] == 0 {
                     order.push(dep);
                 }
+            };
+            if node < n {
+                let inst = &self.instances[node];
+                inst.deps.iter().for_each(|&dep| done_with(dep));
+                inst.joins.iter().for_each(|&join| done_with(n + join));
+            } else {
+                self.joins[node - n].members.clone().for_each(done_with);
             }
         }
         order
@@ -342,9 +436,26 @@ mod tests {
     #[test]
     fn stages_depend_on_the_whole_previous_stage() {
         let g = stages(&[&["a", "b"], &["c"], &["d", "e"]]);
-        assert_eq!(g.instances[2].deps, vec![0, 1]);
+        // Two commands before: through their join; one: directly.
+        assert_eq!(g.instances[2].joins, vec![0]);
+        assert_eq!(g.joins[0].members, 0..2);
+        assert_eq!(g.each_dep(2).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(g.instances[3].deps, vec![2]);
-        assert_eq!(g.dependents[0], vec![2]);
+        assert_eq!(g.each_dependent(0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(g.each_dependent(2).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(g.topological_order(), vec![1, 0, 2, 4, 3]);
+    }
+
+    #[test]
+    fn a_dep_on_all_of_a_big_task_takes_a_join_not_every_edge() {
+        let stages: Vec<Vec<String>> =
+            [3000, 3000].iter().map(|&n| (0..n).map(|i| format!("c{i}")).collect()).collect();
+        let g = Graph::from_stages(&stages, Path::new("."));
+        let edges: usize = g.instances.iter().map(|i| i.deps.len() + i.joins.len()).sum();
+        assert_eq!(edges, 3000);
+        assert_eq!(g.joins[0].dependents.len(), 3000);
+        let w = g.remaining_path(|_| Duration::from_secs(1));
+        assert_eq!((w[0], w[5999]), (Duration::from_secs(2), Duration::from_secs(1)));
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub fn collapsed(
         for &dep in &instance.deps {
             edges.insert((graph.instances[dep].task, instance.task));
         }
+        for &join in &instance.joins {
+            edges.insert((graph.joins[join].task, instance.task));
+        }
     }
     for (t, task) in flow.tasks.iter().enumerate() {
         if task.for_each.is_some() {
@@ -133,7 +136,7 @@ pub fn expanded(
         .instances
         .iter()
         .enumerate()
-        .flat_map(|(i, instance)| instance.deps.iter().map(move |&dep| (dep, i)))
+        .flat_map(|(i, _)| graph.each_dep(i).map(move |dep| (dep, i)))
         .collect();
     FlowGraph { nodes, edges: edges.into_iter().collect(), caption }
 }

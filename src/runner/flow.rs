@@ -76,7 +76,13 @@ pub fn run<'a>(
             .instances
             .iter()
             .enumerate()
-            .map(|(i, inst)| if inst.temp > 0 { graph.dependents[i].len() } else { 0 })
+            .map(|(i, inst)| match inst.temp {
+                0 => 0,
+                _ => {
+                    let joined = graph.join_of(i).map_or(0, |j| graph.joins[j].dependents.len());
+                    graph.dependents[i].len() + joined
+                }
+            })
             .collect(),
     };
     work.observer.event(&Event::RunStarted {
@@ -94,7 +100,7 @@ struct FlowWork<'a, 'o> {
     graph: &'a Graph,
     config: &'o RunConfig,
     observer: &'o mut dyn Observer,
-    plan: Plan,
+    plan: Plan<'a>,
     skipping: Skipping<'a>,
     /// What each started instance holds, until it ends.
     grants: Vec<Option<Grant>>,
@@ -164,7 +170,12 @@ impl<'a> FlowWork<'a, '_> {
     /// `instance` succeeded (or was found done): the temporary outputs of
     /// its deps that no other dependent still needs are removed.
     fn release_temporaries(&mut self, instance: usize) {
-        for &dep in &self.graph.instances[instance].deps {
+        let graph = self.graph;
+        let inst = &graph.instances[instance];
+        // A join's members share their task's temporary outputs, or none.
+        let joined = inst.joins.iter().map(|&j| graph.joins[j].members.clone());
+        let with_temps = joined.filter(|members| graph.instances[members.start].temp > 0);
+        for dep in inst.deps.iter().copied().chain(with_temps.flatten()) {
             if self.temp_users[dep] == 0 {
                 continue;
             }
@@ -401,11 +412,10 @@ impl Work for FlowWork<'_, '_> {
             }
             Blocked::Deps => {
                 let standings = self.plan.standings();
-                let unfinished: Vec<String> = graph.instances[instance]
-                    .deps
-                    .iter()
-                    .filter(|&&dep| standings[dep] != Standing::Succeeded)
-                    .map(|&dep| format!("'{}'", graph.instances[dep].name))
+                let unfinished: Vec<String> = graph
+                    .each_dep(instance)
+                    .filter(|&dep| standings[dep] != Standing::Succeeded)
+                    .map(|dep| format!("'{}'", graph.instances[dep].name))
                     .collect();
                 format!("'{name}' waits for {}, which cannot start either", unfinished.join(", "))
             }
@@ -460,14 +470,23 @@ fn critical_path(
     durations: &[Duration],
 ) -> (Vec<usize>, Duration) {
     let mut best: Vec<(Duration, Option<usize>)> = vec![(Duration::ZERO, None); durations.len()];
+    // Per join, its member that ran with the longest chain: found once.
+    let mut join_best: Vec<Option<Option<usize>>> = vec![None; graph.joins.len()];
     for i in graph.topological_order() {
         if !ran(i) {
             continue;
         }
-        let before =
-            graph.instances[i].deps.iter().filter(|&&d| ran(d)).max_by_key(|&&d| best[d].0);
-        let base = before.map_or(Duration::ZERO, |&d| best[d].0);
-        best[i] = (base + durations[i], before.copied());
+        let inst = &graph.instances[i];
+        let mut before = inst.deps.iter().copied().filter(|&d| ran(d)).max_by_key(|&d| best[d].0);
+        for &join in &inst.joins {
+            let longest = *join_best[join].get_or_insert_with(|| {
+                let members = graph.joins[join].members.clone();
+                members.filter(|&m| ran(m)).max_by_key(|&m| best[m].0)
+            });
+            before = before.into_iter().chain(longest).max_by_key(|&d| best[d].0);
+        }
+        let base = before.map_or(Duration::ZERO, |d| best[d].0);
+        best[i] = (base + durations[i], before);
     }
     let Some(end) = (0..durations.len()).filter(|&i| ran(i)).max_by_key(|&i| best[i].0) else {
         return (Vec::new(), Duration::ZERO);

@@ -30,7 +30,7 @@ pub fn environment(
         let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
         env.push((format!("MAESTRO_RESOURCE_{name}"), ids.join(",")));
     }
-    for &dep in &inst.deps {
+    for dep in graph.each_dep(instance) {
         for (key, value) in outputs[dep].iter().flatten() {
             let dep_name = env_name(&graph.instances[dep].name);
             env.push((format!("MAESTRO_DEP_{dep_name}_{}", env_name(key)), value.clone()));

@@ -284,6 +284,7 @@ fn for_each_takes_a_list_of_globs_and_items() {
 
 #[test]
 fn a_dep_whose_item_went_away_is_the_reason_given() {
+    // down:a needs all of up (a join): up's instances changed.
     let p = Project::with_flow(
         r#"
 [tasks.up]
@@ -305,7 +306,7 @@ outputs = ["{.}.down"]
     let dry = p.maestro(&["run", "-n"]);
     assert_eq!(
         dry.stdout,
-        "skip up:a (fresh)\nwould run down:a (dep up:b is gone): cp in/a.up in/a.down\n"
+        "skip up:a (fresh)\nwould run down:a (dep up changed): cp in/a.up in/a.down\n"
     );
 }
 
@@ -537,4 +538,20 @@ fn the_bundled_pipeline_runs_per_sample_gathers_and_cleans() {
 
     assert_eq!(p.maestro(&["run", "clean", "--output", "quiet"]).code, 0);
     assert!(!p.path("sorted").exists() && !p.path("plots").exists());
+}
+
+#[test]
+fn a_dep_taken_out_of_deps_is_the_reason_given() {
+    let flow = |deps: &str| {
+        format!(
+            "[tasks.a]\ncmd = \"echo a > a.out\"\noutputs = [\"a.out\"]\n\
+             [tasks.b]\ncmd = \"echo b > b.out\"\noutputs = [\"b.out\"]\n\
+             [tasks.c]\ndeps = {deps}\ncmd = \"cat a.out > c.out\"\noutputs = [\"c.out\"]\n"
+        )
+    };
+    let p = Project::with_flow(&flow("[\"a\", \"b\"]"));
+    assert_eq!(p.maestro(&["run", "--output", "quiet"]).code, 0);
+    p.file("maestro.toml", &flow("[\"a\"]"));
+    let dry = p.maestro(&["run", "-n"]);
+    assert!(dry.stdout.contains("would run c (dep b is gone)"), "{}", dry.stdout);
 }
