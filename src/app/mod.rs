@@ -419,9 +419,10 @@ pub(crate) fn set_vars<'a>(flow: &mut Flow, sets: impl Iterator<Item = &'a Strin
     Ok(())
 }
 
-/// The largest flow file read: a flow is text a person writes (or a
-/// script generates); anything bigger is a mistake, `-f /dev/zero` say.
-const LARGEST_FLOW_FILE: u64 = 16 * 1024 * 1024;
+/// The largest flow file read: a flow is text a person writes or a script
+/// generates (a million tasks take some 60 MiB); anything bigger is a
+/// mistake, `-f /dev/zero` say.
+const LARGEST_FLOW_FILE: u64 = 256 * 1024 * 1024;
 
 fn read_flow_file(path: &Path) -> Result<Arc<SourceFile>> {
     use std::io::Read;

@@ -123,3 +123,41 @@ fn node_from_toml<'t>(node: &'t toml::Spanned<DeValue<'_>>) -> Node<'t> {
     };
     Node { value, span: node.span() }
 }
+
+/// The tree of one section of a document parsed alone, its spans moved by
+/// `offset` (where the section starts in the whole text), taking the
+/// parsed document's text rather than borrowing it.
+pub(super) fn from_toml_owned<'i>(table: DeTable<'i>, offset: usize) -> Table<'i> {
+    let mut entries: Vec<_> = table.into_iter().collect();
+    entries.sort_by_key(|(key, _)| key.span().start);
+    entries
+        .into_iter()
+        .map(|(key, value)| {
+            let span = shifted(key.span(), offset);
+            (Key { name: key.into_inner(), span }, node_from_toml_owned(value, offset))
+        })
+        .collect()
+}
+
+fn node_from_toml_owned<'i>(node: toml::Spanned<DeValue<'i>>, offset: usize) -> Node<'i> {
+    let span = shifted(node.span(), offset);
+    let value = match node.into_inner() {
+        DeValue::String(s) => Value::String(s),
+        DeValue::Integer(int) => Value::Integer(Integer {
+            digits: Cow::Owned(int.as_str().to_string()),
+            radix: int.radix(),
+        }),
+        DeValue::Float(float) => Value::Float(Cow::Owned(float.as_str().to_string())),
+        DeValue::Boolean(b) => Value::Boolean(b),
+        DeValue::Datetime(_) => Value::Datetime,
+        DeValue::Array(array) => {
+            Value::Array(array.into_iter().map(|n| node_from_toml_owned(n, offset)).collect())
+        }
+        DeValue::Table(table) => Value::Table(from_toml_owned(table, offset)),
+    };
+    Node { value, span }
+}
+
+fn shifted(span: Span, offset: usize) -> Span {
+    span.start + offset..span.end + offset
+}

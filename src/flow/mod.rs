@@ -6,6 +6,7 @@ mod deps;
 mod doc;
 pub mod duration;
 mod parse;
+mod sections;
 
 pub use duration::parse_duration;
 pub use parse::parse;

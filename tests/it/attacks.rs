@@ -131,7 +131,7 @@ fn endless_input_is_refused_before_memory_runs_out() {
     );
     let run = p.maestro(&["run", "-f", "/dev/zero"]);
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr, "error: /dev/zero: larger than 16 MiB, too big for a flow file\n");
+    assert_eq!(run.stderr, "error: /dev/zero: larger than 256 MiB, too big for a flow file\n");
 }
 
 #[test]

@@ -555,3 +555,31 @@ fn a_dep_taken_out_of_deps_is_the_reason_given() {
     let dry = p.maestro(&["run", "-n"]);
     assert!(dry.stdout.contains("would run c (dep b is gone)"), "{}", dry.stdout);
 }
+
+#[test]
+fn a_big_generated_flow_is_read_and_its_mistakes_said_as_in_a_small_one() {
+    let mut flow = String::from("jobs = 2\n");
+    for i in 0..40_000 {
+        flow.push_str(&format!("[tasks.t{i}]\ncmd = \"true\"\n"));
+        if i > 0 {
+            flow.push_str(&format!("deps = [\"t{}\"]\n", i - 1));
+        }
+    }
+    assert!(flow.len() > 1 << 20, "big enough to be read a section at a time");
+    let p = Project::with_flow(&flow);
+    let dry = p.maestro(&["run", "-n", "t3"]);
+    assert_eq!(
+        dry.stdout,
+        "would run t0 (no inputs or outputs declared): true\n\
+         would run t1 (no inputs or outputs declared): true\n\
+         would run t2 (no inputs or outputs declared): true\n\
+         would run t3 (no inputs or outputs declared): true\n"
+    );
+    // A task named twice: the whole file's words for it.
+    flow.push_str("[tasks.t7]\ncmd = \"again\"\n");
+    p.file("maestro.toml", &flow);
+    let twice = p.maestro(&["run", "-n"]);
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.starts_with("maestro.toml:"), "{}", twice.stderr);
+    assert!(twice.stderr.contains("duplicate key"), "{}", twice.stderr);
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
+use super::sections;
 use super::{
     BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration,
 };
@@ -23,6 +24,10 @@ use crate::shell::Shell;
 
 mod batch;
 mod vars;
+
+/// From this size on, a flow file is parsed a section at a time where it
+/// can be (see `sections.rs`): below, the whole file at once costs little.
+const SECTIONED_FROM: usize = 1 << 20;
 
 const TOP_LEVEL_KEYS: [&str; 9] =
     ["jobs", "default", "vars", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
@@ -72,6 +77,14 @@ const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd
 /// values include their quotes; a task's name span is its key in the table
 /// header, which is also where `cpus` points when the task does not set it.
 pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
+    if file.text.len() >= SECTIONED_FROM
+        && let Some(root) = sections::parse(&file.text)
+    {
+        return check(&root).map_err(|mut diags| {
+            diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
+            diags
+        });
+    }
     let (root, errors) = DeTable::parse_recoverable(&file.text);
     let mut diags = if errors.is_empty() {
         match check(&doc::from_toml(root.get_ref())) {

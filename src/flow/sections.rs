@@ -1,0 +1,222 @@
+//! Big flow files (a generated flow of a million tasks), parsed a section
+//! at a time: the `toml` crate's document of a whole big file takes about
+//! 2 KB a task while it is parsed, its tokens and tables all at once; a
+//! section at a time, only the tree the checks walk is whole.
+//!
+//! Only files of the plain shape generated flows have are taken this way:
+//! top-level keys, then `[name]` tables and `[tasks.NAME]` tables, each once.
+//! Anything else (a deeper header, `[[...]]`, a quoted key in a header, a
+//! section that is not valid TOML alone, a table named twice) gives `None`,
+//! and the whole file is parsed as one, which words every error as for any
+//! file: this path never decides that a file is wrong.
+
+use toml::de::DeTable;
+
+use super::doc::{Key, Node, Table, Value, from_toml_owned};
+
+/// The tree of `text` parsed section by section, or `None` when it does not
+/// have the plain shape (or any section has a mistake).
+pub(super) fn parse(text: &str) -> Option<Table<'_>> {
+    let mut root: Table<'_> = Vec::new();
+    // Where `tasks` is in `root`, once a `[tasks.NAME]` made it.
+    let mut tasks_at: Option<usize> = None;
+    let mut names = std::collections::HashSet::new();
+    for section in split(text)? {
+        let (parsed, errors) = DeTable::parse_recoverable(&text[section.range.clone()]);
+        if !errors.is_empty() {
+            return None;
+        }
+        let mut entries = from_toml_owned(parsed.into_inner(), section.range.start);
+        match section.header {
+            Header::None => {
+                if entries.iter().any(|(key, _)| key.name == "tasks") {
+                    return None;
+                }
+                root.append(&mut entries);
+            }
+            Header::Table(name) => {
+                if name == "tasks" || root.iter().any(|(key, _)| key.name == name) {
+                    return None;
+                }
+                root.append(&mut entries);
+            }
+            Header::Task(name) => {
+                if !names.insert(name) {
+                    return None;
+                }
+                let (tasks_key, tasks_node) = entries.pop()?;
+                let Value::Table(mut task) = tasks_node.value else { return None };
+                let at = *tasks_at.get_or_insert_with(|| {
+                    let node = Node { value: Value::Table(Vec::new()), span: tasks_node.span };
+                    root.push((Key { name: tasks_key.name, span: tasks_key.span }, node));
+                    root.len() - 1
+                });
+                let Value::Table(all) = &mut root[at].1.value else { return None };
+                all.append(&mut task);
+            }
+        }
+    }
+    Some(root)
+}
+
+/// What a section starts with.
+#[derive(Debug, PartialEq, Eq)]
+enum Header<'t> {
+    /// Nothing: the top-level keys before the first header.
+    None,
+    /// `[name]`.
+    Table(&'t str),
+    /// `[tasks.NAME]`.
+    Task(&'t str),
+}
+
+#[derive(Debug)]
+struct Section<'t> {
+    header: Header<'t>,
+    range: std::ops::Range<usize>,
+}
+
+/// `text` cut before each header line; `None` when a header is not one of
+/// the plain forms.
+fn split(text: &str) -> Option<Vec<Section<'_>>> {
+    let mut sections = Vec::new();
+    let mut current = Section { header: Header::None, range: 0..0 };
+    let mut lexer = Lexer::default();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if lexer.at_top() && line.trim_start().starts_with('[') {
+            current.range.end = offset;
+            let header = header(line)?;
+            let previous = std::mem::replace(&mut current, Section { header, range: offset..0 });
+            if !previous.range.is_empty() || previous.header != Header::None {
+                sections.push(previous);
+            }
+        } else {
+            lexer.feed(line);
+        }
+        offset += line.len();
+    }
+    current.range.end = text.len();
+    sections.push(current);
+    Some(sections)
+}
+
+/// A header line's table: `[name]` or `[tasks.NAME]`, bare keys only.
+fn header(line: &str) -> Option<Header<'_>> {
+    let line = line.trim();
+    let line = match line.find('#') {
+        Some(comment) => line[..comment].trim_end(),
+        None => line,
+    };
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?;
+    let bare = |key: &str| {
+        !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let parts: Vec<&str> = inner.split('.').map(str::trim).collect();
+    match parts.as_slice() {
+        [name] if bare(name) => Some(Header::Table(name)),
+        ["tasks", name] if bare(name) => Some(Header::Task(name)),
+        _ => None,
+    }
+}
+
+/// Just enough of TOML's lexing to know whether a line starts outside any
+/// value (where a `[` opens a header): strings, comments, brackets.
+#[derive(Debug, Default)]
+struct Lexer {
+    /// Open `[` and `{` of values.
+    depth: usize,
+    /// Inside a `"""` or `'''` string: its delimiter.
+    multiline: Option<&'static str>,
+}
+
+impl Lexer {
+    fn at_top(&self) -> bool {
+        self.depth == 0 && self.multiline.is_none()
+    }
+
+    fn feed(&mut self, line: &str) {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if let Some(delimiter) = self.multiline {
+                match line[i..].find(delimiter) {
+                    // A `\"""` does not close a basic string.
+                    Some(at) if delimiter == "\"\"\"" && escaped(bytes, i + at) => i += at + 1,
+                    Some(at) => {
+                        self.multiline = None;
+                        i += at + 3;
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            match bytes[i] {
+                b'#' => return,
+                b'"' | b'\'' if line[i..].starts_with("\"\"\"") || line[i..].starts_with("'''") => {
+                    self.multiline = Some(if bytes[i] == b'"' { "\"\"\"" } else { "'''" });
+                    i += 3;
+                }
+                quote @ (b'"' | b'\'') => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != quote {
+                        i += if quote == b'"' && bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    i += 1;
+                }
+                b']' | b'}' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+}
+
+/// Whether the byte at `at` follows an odd number of backslashes.
+fn escaped(bytes: &[u8], at: usize) -> bool {
+    bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::doc::{self};
+
+    /// The whole-file tree, for comparison.
+    fn whole(text: &str) -> Table<'_> {
+        let (root, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty());
+        let root = Box::leak(Box::new(root));
+        doc::from_toml(root.get_ref())
+    }
+
+    #[test]
+    fn sections_make_the_same_tree_as_the_whole_file() {
+        let text = "jobs = 2 # two\n[vars]\nx = \"[not] a header\"\n\
+                    [tasks.a]\ncmd = \"\"\"\n[tasks.fake]\n\"\"\"\ndeps = [\n  \"b\",\n]\n\
+                    [tasks.b] # the second\ncmd = 'x'\nenv = { A = \"[\" }\n[resources]\ngpu = 1\n";
+        assert_eq!(parse(text), Some(whole(text)));
+    }
+
+    #[test]
+    fn anything_but_the_plain_shape_is_left_to_the_whole_file() {
+        for text in [
+            "[tasks.a]\ncmd = \"x\"\n[tasks.a]\ncmd = \"y\"\n",
+            "[tasks]\na.cmd = \"x\"\n",
+            "[tasks.a.env]\nX = \"1\"\n",
+            "[[tasks]]\ncmd = \"x\"\n",
+            "[tasks.\"a b\"]\ncmd = \"x\"\n",
+            "tasks = { a = { cmd = \"x\" } }\n",
+            "[tasks.a]\ncmd = \"x\n",
+            "[vars]\nx = 1\n[vars]\ny = 2\n",
+        ] {
+            assert_eq!(parse(text), None, "{text}");
+        }
+    }
+}
