@@ -2,7 +2,9 @@
 //! task's text gathers from (`{align.outputs}`), and checked: each names
 //! another task, once, and no chain of them comes back to where it started.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use foldhash::HashMap;
 
 use super::{Dep, Spanned, TaskDef, gathered};
 use crate::diag::{Diagnostic, Span, nearest};
@@ -24,24 +26,38 @@ pub fn read(entry: Spanned<String>) -> Dep {
 /// already depends on all of that task's instances: the gathered files are
 /// made there. A task gathering from no task is reported.
 pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
-    let names: HashSet<String> = tasks.iter().map(|t| t.name.value.clone()).collect();
     let is_gathered = |inner: &str| gathered(inner).is_some();
-    for task in tasks.iter_mut() {
-        let texts = std::iter::once(&task.cmd)
-            .chain(&task.inputs)
-            .chain(&task.outputs)
-            .chain(&task.temp_outputs)
-            .chain(task.env.iter().map(|(_, value)| value));
-        let mut wanted: Vec<(String, Span)> = Vec::new();
-        for text in texts {
-            let names_in = Names { items: false, known: &is_gathered };
-            for inner in Template::parse_with(&text.value, &names_in).names() {
-                let Some((from, _)) = gathered(inner) else { continue };
-                if !wanted.iter().any(|(name, _)| name == from) {
-                    wanted.push((from.to_string(), text.span.clone()));
+    // Most tasks gather nothing: their text is looked at, not parsed.
+    let might_gather =
+        |text: &Spanned<String>| text.value.contains(".outputs}") || text.value.contains(".items}");
+    let wanted: Vec<(usize, Vec<(String, Span)>)> = tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, task)| {
+            let texts = std::iter::once(&task.cmd)
+                .chain(&task.inputs)
+                .chain(&task.outputs)
+                .chain(&task.temp_outputs)
+                .chain(task.env.iter().map(|(_, value)| value));
+            let mut wanted: Vec<(String, Span)> = Vec::new();
+            for text in texts.filter(|text| might_gather(text)) {
+                let names_in = Names { items: false, known: &is_gathered };
+                for inner in Template::parse_with(&text.value, &names_in).names() {
+                    let Some((from, _)) = gathered(inner) else { continue };
+                    if !wanted.iter().any(|(name, _)| name == from) {
+                        wanted.push((from.to_string(), text.span.clone()));
+                    }
                 }
             }
-        }
+            (!wanted.is_empty()).then_some((index, wanted))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let names: HashSet<String> = tasks.iter().map(|t| t.name.value.clone()).collect();
+    for (index, wanted) in wanted {
+        let task = &mut tasks[index];
         for (from, span) in wanted {
             if !names.contains(&from) || from == task.name.value {
                 let message = if from == task.name.value {
@@ -95,7 +111,8 @@ fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
         let mut targets = Vec::new();
         for dep in &task.deps {
             let span = dep.task.span.clone();
-            if !seen.insert(dep.text()) {
+            // (A single dep cannot be listed twice: no text made for it.)
+            if task.deps.len() > 1 && !seen.insert(dep.text()) {
                 let message = format!("'{}' is listed twice in deps of '{name}'", dep.text());
                 diags.push(Diagnostic::new(message, span));
             } else if dep.task.value == *name {

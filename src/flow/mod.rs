@@ -230,8 +230,9 @@ pub struct TaskDef {
     /// Units of named resources taken while running (each at least 1 and at
     /// most the resource's capacity).
     pub resources: Vec<(Spanned<String>, u32)>,
-    /// What it asks of a batch system (the `[slurm]` defaults, then its own).
-    pub batch: BatchOptions,
+    /// What it asks of a batch system (the `[slurm]` defaults, then its own;
+    /// shared by the tasks that add nothing).
+    pub batch: std::sync::Arc<BatchOptions>,
 }
 
 /// One entry of a task's `deps`: `task`, `task:key` or `task:{}`.

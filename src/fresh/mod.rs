@@ -120,8 +120,9 @@ impl fmt::Display for Reason {
 /// What maestro remembers of an instance from earlier runs.
 #[derive(Debug, Clone, Default)]
 pub struct Remembered {
-    /// Its last success, unless an attempt failed since.
-    pub record: Option<Record>,
+    /// Its last success, unless an attempt failed since (boxed: most
+    /// instances of a big flow have none).
+    pub record: Option<Box<Record>>,
     /// How its last attempt ended, when not well.
     pub unfinished: Option<Unfinished>,
 }
@@ -166,7 +167,9 @@ pub struct Checker<'g> {
     files: FileHashes,
     force: bool,
     dry_run: bool,
-    subjects: Vec<Option<Subject>>,
+    /// What each decided instance looked like (boxed: instances that
+    /// declare no files have none).
+    subjects: Vec<Option<Box<Subject>>>,
     ran: Vec<bool>,
     /// For an instance whose temporary outputs are gone: the dependent
     /// that needs them made again, if one runs.
@@ -213,7 +216,7 @@ impl<'g> Checker<'g> {
         }
         let subject = self.subject(instance);
         let decision = self.compare(instance, &subject);
-        self.subjects[instance] = Some(subject);
+        self.subjects[instance] = Some(Box::new(subject));
         decision
     }
 
@@ -223,7 +226,7 @@ impl<'g> Checker<'g> {
     pub fn note_resumed(&mut self, instance: usize) {
         let inst = &self.graph.instances[instance];
         if !(inst.inputs.is_empty() && inst.outputs.is_empty()) {
-            self.subjects[instance] = Some(self.subject(instance));
+            self.subjects[instance] = Some(Box::new(self.subject(instance)));
         }
     }
 
@@ -250,7 +253,7 @@ impl<'g> Checker<'g> {
     /// What a success of `instance` leaves for the next run to compare
     /// against: what `decide` saw, the outputs as they are now, `results`.
     pub fn record(&mut self, instance: usize, results: Vec<(String, String)>) -> Option<Record> {
-        let subject = self.subjects[instance].clone()?;
+        let subject = *self.subjects[instance].clone()?;
         let inst = &self.graph.instances[instance];
         let outputs = inst
             .outputs
@@ -574,7 +577,7 @@ outputs = ["y.txt"]
         let early = early_stats(&graph, || true);
         fs::write(dir.join("x.txt"), "changed").unwrap();
         let remembered =
-            vec![Remembered::default(), Remembered { record: Some(record), unfinished: None }];
+            vec![Remembered::default(), Remembered { record: Some(Box::new(record)), unfinished: None }];
         let files = FileHashes::new(stamps).with_early(early);
         let mut second = Checker::new(&graph, remembered, files, false, false);
         second.note_ran(a);

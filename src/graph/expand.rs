@@ -5,9 +5,11 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+
+use foldhash::HashMap as FastMap;
 use std::path::{Path, PathBuf};
 
-use super::{CommandText, Instance};
+use super::{CommandText, Instance, PerSlot};
 use crate::diag::{Diagnostic, Span};
 use crate::flow::{Dep, Flow, ForEach, Gathered, OWN_NAMES, Spanned, TaskDef, gathered};
 use crate::template::{Names, Template};
@@ -22,7 +24,7 @@ pub fn instances(
 ) -> Result<(Vec<Instance>, Vec<(usize, Range<usize>)>), Vec<Diagnostic>> {
     let vars: HashMap<&str, &[String]> =
         flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
-    let index: HashMap<&str, usize> =
+    let index: FastMap<&str, usize> =
         flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
     let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
     let mut problems = Vec::new();
@@ -80,8 +82,10 @@ pub fn instances(
             deps.push((mine, mine_joined));
         }
     }
-    let mut instances: Vec<Instance> =
-        done.into_iter().flat_map(|expanded| expanded.instances).collect();
+    let mut instances: Vec<Instance> = Vec::with_capacity(total);
+    for expanded in done {
+        instances.extend(expanded.instances);
+    }
     for (instance, (deps, joins)) in instances.iter_mut().zip(deps) {
         instance.deps = deps;
         instance.joins = joins;
@@ -106,7 +110,7 @@ struct Scope<'a> {
     flow: &'a Flow,
     flow_dir: &'a Path,
     vars: &'a HashMap<&'a str, &'a [String]>,
-    index: &'a HashMap<&'a str, usize>,
+    index: &'a FastMap<&'a str, usize>,
     /// The tasks expanded so far.
     done: &'a [Option<Expanded>],
     cpu_limit: Option<u32>,
@@ -164,14 +168,14 @@ impl Scope<'_> {
             let cmd = if cmd.uses_slot() && item.is_some() {
                 let named = cmd.names().map(|name| (name.to_string(), lookup(name))).collect();
                 let item = item.unwrap_or_default().to_string();
-                CommandText::PerSlot { template: cmd.clone(), item, seq, named }
+                CommandText::PerSlot(Box::new(PerSlot { template: cmd.clone(), item, seq, named }))
             } else {
                 let bytes = cmd.expand_with(&args, seq, 0, true, &lookup);
                 CommandText::Fixed(String::from_utf8_lossy(&bytes).into_owned())
             };
             Instance {
                 name: String::new(),
-                label: String::new(),
+                shown_as: None,
                 task: task_index,
                 cmd,
                 dir: dir.clone(),
@@ -189,7 +193,6 @@ impl Scope<'_> {
             }
         };
         let named = |mut instance: Instance, name: String| {
-            instance.label.clone_from(&name);
             instance.name = name;
             instance
         };
@@ -230,10 +233,14 @@ impl Scope<'_> {
 
     /// `{from.items}` where `from` has no for_each names nothing: an error.
     fn check_items_gathered(&self, task: &TaskDef) -> Result<(), Diagnostic> {
+        if !mentions(task, ".items}") {
+            return Ok(());
+        }
         for dep in &task.deps {
             let name = &dep.task.value;
             let target = self.index[name.as_str()];
-            if self.flow.tasks[target].for_each.is_none() && mentions_items(task, name) {
+            let wanted = format!("{{{name}.items}}");
+            if self.flow.tasks[target].for_each.is_none() && mentions(task, &wanted) {
                 let message = format!(
                     "task '{}' gathers {{{name}.items}}, and '{name}' has no for_each",
                     task.name.value
@@ -245,15 +252,14 @@ impl Scope<'_> {
     }
 }
 
-/// Whether `task`'s text names `{from.items}`.
-fn mentions_items(task: &TaskDef, from: &str) -> bool {
-    let wanted = format!("{{{from}.items}}");
+/// Whether `task`'s text holds `wanted`.
+fn mentions(task: &TaskDef, wanted: &str) -> bool {
     std::iter::once(&task.cmd)
         .chain(&task.inputs)
         .chain(&task.outputs)
         .chain(&task.temp_outputs)
         .chain(task.env.iter().map(|(_, v)| v))
-        .any(|text| text.value.contains(&wanted))
+        .any(|text| text.value.contains(wanted))
 }
 
 fn parsed(texts: &[Spanned<String>], names: &Names<'_>) -> Vec<Template> {
@@ -312,27 +318,35 @@ fn relative_to(dir: &Path, path: &Path) -> String {
 }
 
 /// The tasks in an order where every task comes after those it depends on
-/// (the flow has no cycle), file order among the rest.
-fn task_order(flow: &Flow, index: &HashMap<&str, usize>) -> Vec<usize> {
+/// (the flow has no cycle), file order among the rest. Depth first, with a
+/// stack of its own: a chain of a million tasks is no deeper than one.
+fn task_order(flow: &Flow, index: &FastMap<&str, usize>) -> Vec<usize> {
     let mut order = Vec::with_capacity(flow.tasks.len());
     let mut placed = vec![false; flow.tasks.len()];
-    fn place(
-        task: usize,
-        flow: &Flow,
-        index: &HashMap<&str, usize>,
-        placed: &mut [bool],
-        order: &mut Vec<usize>,
-    ) {
-        if std::mem::replace(&mut placed[task], true) {
-            return;
+    // Each task on the path with the number of its deps looked at.
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for start in 0..flow.tasks.len() {
+        if placed[start] {
+            continue;
         }
-        for dep in &flow.tasks[task].deps {
-            place(index[dep.task.value.as_str()], flow, index, placed, order);
+        placed[start] = true;
+        path.push((start, 0));
+        while let Some((task, next)) = path.last_mut() {
+            let task = *task;
+            match flow.tasks[task].deps.get(*next) {
+                Some(dep) => {
+                    *next += 1;
+                    let dep = index[dep.task.value.as_str()];
+                    if !std::mem::replace(&mut placed[dep], true) {
+                        path.push((dep, 0));
+                    }
+                }
+                None => {
+                    order.push(task);
+                    path.pop();
+                }
+            }
         }
-        order.push(task);
-    }
-    for task in 0..flow.tasks.len() {
-        place(task, flow, index, &mut placed, &mut order);
     }
     order
 }

@@ -18,8 +18,9 @@ use crate::template::Template;
 pub struct Instance {
     /// Unique name: the task's name, or `task:item` for a `for_each` item.
     pub name: String,
-    /// What to show for it in output (the name, or the command for `par`).
-    pub label: String,
+    /// What to show for it in output, when not its name (the command for
+    /// `par`): see [`Instance::label`].
+    pub shown_as: Option<String>,
     /// Index of the task definition it came from (the stage for `par`).
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
@@ -65,22 +66,34 @@ pub struct Join {
     pub dependents: Vec<usize>,
 }
 
+impl Instance {
+    /// What to show for it in output: its name, or the command for `par`.
+    pub fn label(&self) -> &str {
+        self.shown_as.as_deref().unwrap_or(&self.name)
+    }
+}
+
 /// A command line, or a template still waiting for the job slot (`{%}`).
 #[derive(Debug, Clone)]
 pub enum CommandText {
     /// Ready to run.
     Fixed(String),
     /// Expanded at spawn time, when the slot is known.
-    PerSlot {
-        /// The parsed `cmd`.
-        template: Template,
-        /// The `for_each` item.
-        item: String,
-        /// Its sequence number, from 1.
-        seq: u64,
-        /// The values of its `{name}` strings.
-        named: Vec<(String, Vec<String>)>,
-    },
+    /// (Boxed: rare, and big beside a command line.)
+    PerSlot(Box<PerSlot>),
+}
+
+/// A command line to finish when the job slot is known.
+#[derive(Debug, Clone)]
+pub struct PerSlot {
+    /// The parsed `cmd`.
+    pub template: Template,
+    /// The `for_each` item.
+    pub item: String,
+    /// Its sequence number, from 1.
+    pub seq: u64,
+    /// The values of its `{name}` strings.
+    pub named: Vec<(String, Vec<String>)>,
 }
 
 impl CommandText {
@@ -94,7 +107,8 @@ impl CommandText {
     pub fn for_slot(&self, slot: u32) -> String {
         match self {
             CommandText::Fixed(cmd) => cmd.clone(),
-            CommandText::PerSlot { template, item, seq, named } => {
+            CommandText::PerSlot(per_slot) => {
+                let PerSlot { template, item, seq, named } = &**per_slot;
                 let values = |name: &str| {
                     named
                         .iter()
@@ -183,8 +197,7 @@ impl Graph {
                     .cloned()
                     .unwrap_or(Shell::Strict),
                 keep_outputs: task.keep_outputs.or(flow.keep_outputs).unwrap_or(false),
-                batch: (task.batch != BatchOptions::default())
-                    .then(|| Arc::new(task.batch.clone())),
+                batch: (*task.batch != BatchOptions::default()).then(|| Arc::clone(&task.batch)),
                 by_default: match &flow.default {
                     Some(default) => default.iter().any(|name| name.value == task.name.value),
                     None => task.default,
@@ -207,7 +220,7 @@ impl Graph {
                 let number = instances.len() + 1;
                 instances.push(Instance {
                     name: number.to_string(),
-                    label: cmd.clone(),
+                    shown_as: Some(cmd.clone()),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
                     dir: dir.to_path_buf(),

@@ -73,7 +73,7 @@ impl<'a> TerminalReporter<'a> {
     pub fn new(graph: &'a Graph, mode: OutputMode) -> TerminalReporter<'a> {
         let rich = stderr_is_rich();
         let prefix_width =
-            graph.instances.iter().map(|i| i.label.chars().count()).max().unwrap_or(0).min(24);
+            graph.instances.iter().map(|i| i.label().chars().count()).max().unwrap_or(0).min(24);
         TerminalReporter {
             graph,
             mode,
@@ -120,7 +120,7 @@ impl<'a> TerminalReporter<'a> {
     }
 
     fn label(&self, instance: usize) -> &str {
-        &self.graph.instances[instance].label
+        self.graph.instances[instance].label()
     }
 
     /// Writes to stdout with the status line out of the way.
@@ -239,7 +239,7 @@ impl<'a> TerminalReporter<'a> {
         let running: Vec<(&str, Instant)> = self
             .running
             .iter()
-            .map(|&(i, since)| (self.graph.instances[i].label.as_str(), since))
+            .map(|&(i, since)| (self.graph.instances[i].label(), since))
             .collect();
         status.draw(self.done, Some(self.total), self.failed, eta, &running);
         self.status_dirty = false;

@@ -346,7 +346,7 @@ impl Store {
                 .filter_map(|us| us.parse().ok())
                 .map(Duration::from_micros)
                 .collect();
-            let record = record.as_deref().and_then(Record::decode);
+            let record = record.as_deref().and_then(Record::decode).map(Box::new);
             let unfinished = Unfinished::from_store(failed_last);
             history.insert(
                 instance,

@@ -144,7 +144,7 @@ struct Limits {
     /// Every name under `[resources]`, with its capacity when that is valid.
     resources: HashMap<String, Option<u32>>,
     /// The task defaults of `[slurm]`.
-    batch: BatchOptions,
+    batch: std::sync::Arc<BatchOptions>,
 }
 
 #[derive(Default)]
@@ -191,7 +191,7 @@ impl Checker {
             None => Default::default(),
         };
         let (batch, slurm) = slurm.map(|value| self.slurm_table(value)).unwrap_or_default();
-        let limits = Limits { resources: declared, batch };
+        let limits = Limits { resources: declared, batch: std::sync::Arc::new(batch) };
         let tasks = match tasks {
             Some((key, value)) => self.tasks(key, value, &limits),
             None => {
@@ -203,7 +203,7 @@ impl Checker {
         let mut tasks = tasks;
         deps::add_gathered(&mut tasks, &mut self.diags);
         self.diags.extend(deps::check(&tasks));
-        let slurm_defaults = limits.batch.clone();
+        let slurm_defaults = BatchOptions::clone(&limits.batch);
         if let Some(default) = &default {
             self.check_default(default, &tasks);
         }
@@ -354,7 +354,7 @@ impl Checker {
             retries: 0,
             cpus: Spanned::new(1, key.span.clone()),
             resources: Vec::new(),
-            batch: limits.batch.clone(),
+            batch: std::sync::Arc::clone(&limits.batch),
         };
         let Value::Table(table) = &value.value else {
             let message = format!("task '{name}' must be a table, not {}", value.value.a());
@@ -392,7 +392,12 @@ impl Checker {
                     }
                 }
                 "resources" => task.resources = self.task_resources(value, name, limits),
-                _ if self.batch_key(key, value, &mut task.batch, &format!("task '{name}'")) => {}
+                _ if self.batch_key(
+                    key,
+                    value,
+                    std::sync::Arc::make_mut(&mut task.batch),
+                    &format!("task '{name}'"),
+                ) => {}
                 other => {
                     let message = format!("unknown key '{other}' in task '{name}'");
                     cmd_typo |= self.unknown_key(key, message, &TASK_KEYS) == Some("cmd");
@@ -797,7 +802,7 @@ timeout = 90
             timeout: None,
             retries: 0,
             resources: vec![],
-            batch: BatchOptions::default(),
+            batch: Default::default(),
         }
     }
 
