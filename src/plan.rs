@@ -4,7 +4,9 @@
 //! is ever held partially and no two instances can deadlock on them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use foldhash::HashMap;
 use std::time::Duration;
 
 use crate::graph::Graph;
@@ -127,7 +129,7 @@ impl<'g> Plan<'g> {
     ) -> Plan<'g> {
         let n = graph.instances.len();
         let mut demands: Vec<Demand> = Vec::new();
-        let mut demand_index: HashMap<Demand, usize> = HashMap::new();
+        let mut demand_index: HashMap<Demand, usize> = HashMap::default();
         let mut demand_of = Vec::with_capacity(n);
         for instance in &graph.instances {
             let demand = (instance.slots, instance.resources.clone());
@@ -163,7 +165,7 @@ impl<'g> Plan<'g> {
             demands,
             slots: Pool::new(1..=slots),
             units: graph.resources.iter().map(|r| Pool::new(0..r.capacity)).collect(),
-            held: HashMap::new(),
+            held: HashMap::default(),
             keep_going,
             stopped: false,
             unfinished: 0,

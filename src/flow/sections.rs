@@ -10,6 +10,8 @@
 //! and the whole file is parsed as one, which words every error as for any
 //! file: this path never decides that a file is wrong.
 
+use std::borrow::Cow;
+
 use toml::de::DeTable;
 
 use super::doc::{Key, Node, Table, Value, from_toml_owned};
@@ -20,7 +22,7 @@ pub(super) fn parse(text: &str) -> Option<Table<'_>> {
     let mut root: Table<'_> = Vec::new();
     // Where `tasks` is in `root`, once a `[tasks.NAME]` made it.
     let mut tasks_at: Option<usize> = None;
-    let mut names = std::collections::HashSet::new();
+    let mut names: foldhash::HashSet<&str> = foldhash::HashSet::default();
     for section in split(text)? {
         let (parsed, errors) = DeTable::parse_recoverable(&text[section.range.clone()]);
         if !errors.is_empty() {
@@ -40,19 +42,27 @@ pub(super) fn parse(text: &str) -> Option<Table<'_>> {
                 }
                 root.append(&mut entries);
             }
-            Header::Task(name) => {
-                if !names.insert(name) {
+            Header::Tasks(count) => {
+                let (tasks_key, tasks_node) = entries.pop()?;
+                let Value::Table(mut tasks) = tasks_node.value else { return None };
+                // Twice in one chunk is the toml crate's to catch; across
+                // chunks, the set's.
+                for (key, _) in &tasks {
+                    let Cow::Borrowed(name) = key.name else { return None };
+                    if !names.insert(name) {
+                        return None;
+                    }
+                }
+                if tasks.len() != count || !entries.is_empty() {
                     return None;
                 }
-                let (tasks_key, tasks_node) = entries.pop()?;
-                let Value::Table(mut task) = tasks_node.value else { return None };
                 let at = *tasks_at.get_or_insert_with(|| {
                     let node = Node { value: Value::Table(Vec::new()), span: tasks_node.span };
                     root.push((Key { name: tasks_key.name, span: tasks_key.span }, node));
                     root.len() - 1
                 });
                 let Value::Table(all) = &mut root[at].1.value else { return None };
-                all.append(&mut task);
+                all.append(&mut tasks);
             }
         }
     }
@@ -66,8 +76,8 @@ enum Header<'t> {
     None,
     /// `[name]`.
     Table(&'t str),
-    /// `[tasks.NAME]`.
-    Task(&'t str),
+    /// This many `[tasks.NAME]` tables in a row.
+    Tasks(usize),
 }
 
 #[derive(Debug)]
@@ -76,8 +86,13 @@ struct Section<'t> {
     range: std::ops::Range<usize>,
 }
 
-/// `text` cut before each header line; `None` when a header is not one of
-/// the plain forms.
+/// About how much text is parsed at once: a section is cut where a header
+/// is, tasks in a row going together until they make this much (parsing
+/// one small table at a time costs more than the tables).
+const CHUNK: usize = 64 << 10;
+
+/// `text` cut before headers; `None` when a header is not one of the
+/// plain forms.
 fn split(text: &str) -> Option<Vec<Section<'_>>> {
     let mut sections = Vec::new();
     let mut current = Section { header: Header::None, range: 0..0 };
@@ -85,11 +100,21 @@ fn split(text: &str) -> Option<Vec<Section<'_>>> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         if lexer.at_top() && line.trim_start().starts_with('[') {
-            current.range.end = offset;
             let header = header(line)?;
-            let previous = std::mem::replace(&mut current, Section { header, range: offset..0 });
-            if !previous.range.is_empty() || previous.header != Header::None {
-                sections.push(previous);
+            match (&mut current.header, header) {
+                (Header::Tasks(count), Header::Tasks(_))
+                    if offset - current.range.start < CHUNK =>
+                {
+                    *count += 1;
+                }
+                (_, header) => {
+                    current.range.end = offset;
+                    let next = Section { header, range: offset..0 };
+                    let previous = std::mem::replace(&mut current, next);
+                    if !previous.range.is_empty() || previous.header != Header::None {
+                        sections.push(previous);
+                    }
+                }
             }
         } else {
             lexer.feed(line);
@@ -115,7 +140,7 @@ fn header(line: &str) -> Option<Header<'_>> {
     let parts: Vec<&str> = inner.split('.').map(str::trim).collect();
     match parts.as_slice() {
         [name] if bare(name) => Some(Header::Table(name)),
-        ["tasks", name] if bare(name) => Some(Header::Task(name)),
+        ["tasks", name] if bare(name) => Some(Header::Tasks(1)),
         _ => None,
     }
 }
@@ -215,6 +240,7 @@ mod tests {
             "tasks = { a = { cmd = \"x\" } }\n",
             "[tasks.a]\ncmd = \"x\n",
             "[vars]\nx = 1\n[vars]\ny = 2\n",
+            "[tasks.a]\ncmd = \"x\"\n[tasks.b]\ncmd = \"y\"\n[tasks.a]\ncmd = \"z\"\n",
         ] {
             assert_eq!(parse(text), None, "{text}");
         }

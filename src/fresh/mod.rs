@@ -576,8 +576,10 @@ outputs = ["y.txt"]
         // The next run stats early, then x.txt changes (as a running task would).
         let early = early_stats(&graph, || true);
         fs::write(dir.join("x.txt"), "changed").unwrap();
-        let remembered =
-            vec![Remembered::default(), Remembered { record: Some(Box::new(record)), unfinished: None }];
+        let remembered = vec![
+            Remembered::default(),
+            Remembered { record: Some(Box::new(record)), unfinished: None },
+        ];
         let files = FileHashes::new(stamps).with_early(early);
         let mut second = Checker::new(&graph, remembered, files, false, false);
         second.note_ran(a);

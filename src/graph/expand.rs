@@ -506,7 +506,8 @@ fn path_key(item: &str, stem_only: bool) -> String {
 }
 
 fn first_duplicate(keys: &[String]) -> Option<(usize, usize)> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    let mut seen: FastMap<&str, usize> = FastMap::default();
+    seen.reserve(keys.len());
     for (i, key) in keys.iter().enumerate() {
         if let Some(&first) = seen.get(key.as_str()) {
             return Some((first, i));
