@@ -165,7 +165,7 @@ def run_timed(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
 # the background, hands its pid back on its stderr (a pipe; the tool's stderr
 # goes to the file named by the launcher's first argument) and exits; as a
 # child subreaper (become_subreaper), this script then inherits the tool and
-# waits for it. (noop.py has its own copy.)
+# waits for it.
 PR_SET_CHILD_SUBREAPER = 36
 LAUNCHER = 'err=$1; shift; "$@" 2>"$err" & echo $! >&2'
 
@@ -180,24 +180,25 @@ def become_subreaper() -> None:
 
 
 def run_rusage(argv: list[str], cwd: Path, env: dict[str, str], timeout: float,
-               stderr: Path | None = None) -> Outcome:
+               stderr: Path | None = None, stdout: Path | None = None) -> Outcome:
     """Run argv through the launcher above (call become_subreaper first), with
-    stdout to /dev/null and stderr into the file `stderr` (else /dev/null), in
-    a new session killed on timeout, and return its Outcome: wall seconds (the
-    ~2 ms launcher included), CPU (user+sys) and peak RSS of the tool and the
-    descendants it waited for."""
+    stdout into the file `stdout` and stderr into the file `stderr` (each
+    else /dev/null), in a new session killed on timeout, and return its
+    Outcome: wall seconds (the ~2 ms launcher included), CPU (user+sys) and
+    peak RSS of the tool and the descendants it waited for."""
     r, w = os.pipe()
     start = time.perf_counter()
     try:
-        launcher = subprocess.Popen(
-            ["/bin/sh", "-c", LAUNCHER, "sh", str(stderr or os.devnull), *argv],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=w,
-            env=env,
-            start_new_session=True,
-        )
+        with open(stdout or os.devnull, "wb") as out:
+            launcher = subprocess.Popen(
+                ["/bin/sh", "-c", LAUNCHER, "sh", str(stderr or os.devnull), *argv],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=w,
+                env=env,
+                start_new_session=True,
+            )
     finally:
         os.close(w)
     with os.fdopen(r) as pipe:

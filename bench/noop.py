@@ -14,11 +14,9 @@ through a small sh, see run_once). Standard library only (Python 3.11).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +26,8 @@ from pathlib import Path
 # The shared helpers sit beside this file (and leave no __pycache__ there).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import (binary_id, clean_env, failure, fmt_table,  # noqa: E402
-                      report_rebuilt, wait_or_kill)
+from benchlib import (become_subreaper, binary_id, clean_env, fmt_table,  # noqa: E402
+                      report_rebuilt, run_rusage)
 
 TARGET_RATIO = 2.0  # maestro's no-op median at most this times ninja's
 TARGET_MB = 100.0  # and its peak RSS under this (MB = 10^6 bytes)
@@ -66,67 +64,19 @@ def mb(kib: int) -> float:
     return kib * 1024 / 1e6
 
 
-# Peak memory comes from os.wait4 on the tool's own pid: its ru_maxrss is the
-# peak RSS of the tool or of any descendant it reaped, whichever is largest
-# (KiB on Linux). The tool must not be started by this script directly: at
-# exec the kernel folds the RSS of the process image being replaced into
-# ru_maxrss, and a child forked (or vforked) from Python would report this
-# script's ~14 MB even for /bin/true. So a small sh forks the tool in the
-# background, hands its pid back on its stderr (a pipe; the tool's stderr
-# goes to /dev/null) and exits; as a child subreaper, this script then
-# inherits the tool and waits for it.
-PR_SET_CHILD_SUBREAPER = 36
-LAUNCHER = '"$@" 2>/dev/null & echo $! >&2'
-
-
-def become_subreaper() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
-
-
 def run_once(runner: Runner, env: dict[str, str], timeout: float, noop: bool) -> Outcome:
+    """One run, its peak RSS measured as benchlib.run_rusage says."""
     stdout_path = runner.cwd.parent / f"{runner.name}.stdout"
-    with open(stdout_path, "wb") as stdout:
-        r, w = os.pipe()
-        start = time.perf_counter()
-        try:
-            launcher = subprocess.Popen(
-                ["/bin/sh", "-c", LAUNCHER, "sh", *runner.argv],
-                cwd=runner.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout if runner.expect_stdout else subprocess.DEVNULL,
-                stderr=w,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            os.close(w)
-        with os.fdopen(r) as pipe:
-            pid_text = pipe.read().strip()
-        launcher.wait()  # exits right after printing the pid
-        if not pid_text.isdigit() or launcher.returncode != 0:
-            return Outcome(False, 0.0, 0.0, 0, f"launcher failed (exit {launcher.returncode})")
-        # The tool stays in the launcher's process group, killed on timeout.
-        try:
-            (_, status, usage), expired = wait_or_kill(
-                lambda: os.wait4(int(pid_text), 0), launcher.pid, timeout)
-        except ChildProcessError:
-            # Only if sh reaped the tool before exiting (bash may, dash does not).
-            return Outcome(False, 0.0, 0.0, 0, "tool reaped by the launcher, no rusage")
-        wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    what = failure(code, expired, timeout)
-    if what:
-        return Outcome(False, wall, cpu, usage.ru_maxrss, what)
+    out = run_rusage(runner.argv, runner.cwd, env, timeout,
+                     stdout=stdout_path if runner.expect_stdout else None)
+    if not out.ok:
+        return Outcome(False, out.wall, out.cpu, out.maxrss_kib, out.detail)
     if noop and runner.expect_stdout:
         text = stdout_path.read_text(errors="replace")
         if runner.expect_stdout not in text:
             what = f"no '{runner.expect_stdout}' on stdout"
-            return Outcome(False, wall, cpu, usage.ru_maxrss, what)
-    return Outcome(True, wall, cpu, usage.ru_maxrss, "ok")
+            return Outcome(False, out.wall, out.cpu, out.maxrss_kib, what)
+    return Outcome(True, out.wall, out.cpu, out.maxrss_kib, "ok")
 
 
 def write_fixtures(tool_dir: Path, n: int, jobs: int, ninja: bool) -> None:

@@ -170,25 +170,22 @@ impl Template {
         self.parts.contains(&Part::Slot)
     }
 
+    /// The text, when it holds no replacement string at all.
+    #[must_use]
+    pub fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [Part::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     /// The names its `{name}` strings hold, in order, repeats included.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
             Part::Named(name) => Some(&**name),
             _ => None,
         })
-    }
-
-    /// [`Template::expand`], with `named` giving the values of each `{name}`.
-    #[must_use]
-    pub fn expand_with(
-        &self,
-        args: &[&[u8]],
-        seq: u64,
-        slot: u32,
-        quote: bool,
-        named: &dyn Fn(&str) -> Vec<String>,
-    ) -> Vec<u8> {
-        self.expand_parts(args, seq, slot, quote, named)
     }
 
     /// Expands the template for one input whose columns are `args`, with sequence number `seq`
@@ -204,10 +201,12 @@ impl Template {
     /// an out-of-range `{-N}` around, which is a quirk we do not copy: it is empty too.
     #[must_use]
     pub fn expand(&self, args: &[&[u8]], seq: u64, slot: u32, quote: bool) -> Vec<u8> {
-        self.expand_parts(args, seq, slot, quote, &|_| Vec::new())
+        self.expand_with(args, seq, slot, quote, &|_| Vec::new())
     }
 
-    fn expand_parts(
+    /// [`Template::expand`], with `named` giving the values of each `{name}`.
+    #[must_use]
+    pub fn expand_with(
         &self,
         args: &[&[u8]],
         seq: u64,

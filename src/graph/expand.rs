@@ -158,8 +158,11 @@ impl Scope<'_> {
         let lookup = values;
         let one = |item: Option<&str>, seq: u64| {
             let args: Vec<&[u8]> = item.map(str::as_bytes).into_iter().collect();
-            let raw = |t: &Template| {
-                String::from_utf8_lossy(&t.expand_with(&args, seq, 0, false, &lookup)).into_owned()
+            // Most text holds no replacement string: it is taken as is.
+            let raw = |t: &Template| match t.literal() {
+                Some(text) => text.to_string(),
+                None => String::from_utf8_lossy(&t.expand_with(&args, seq, 0, false, &lookup))
+                    .into_owned(),
             };
             let each = |paths: &[Template]| -> Vec<String> {
                 paths.iter().flat_map(|t| every_combination(t, &args, seq, &values)).collect()
@@ -170,8 +173,13 @@ impl Scope<'_> {
                 let item = item.unwrap_or_default().to_string();
                 CommandText::PerSlot(Box::new(PerSlot { template: cmd.clone(), item, seq, named }))
             } else {
-                let bytes = cmd.expand_with(&args, seq, 0, true, &lookup);
-                CommandText::Fixed(String::from_utf8_lossy(&bytes).into_owned())
+                CommandText::Fixed(match cmd.literal() {
+                    Some(text) => text.to_string(),
+                    None => {
+                        let bytes = cmd.expand_with(&args, seq, 0, true, &lookup);
+                        String::from_utf8_lossy(&bytes).into_owned()
+                    }
+                })
             };
             Instance {
                 name: String::new(),
@@ -282,8 +290,11 @@ fn every_combination(
         }
     }
     if names.is_empty() {
-        let bytes = template.expand(args, seq, 0, false);
-        return vec![String::from_utf8_lossy(&bytes).into_owned()];
+        let text = match template.literal() {
+            Some(text) => text.to_string(),
+            None => String::from_utf8_lossy(&template.expand(args, seq, 0, false)).into_owned(),
+        };
+        return vec![text];
     }
     let all: Vec<Vec<String>> = names.iter().map(|name| values(name)).collect();
     let sizes: Vec<usize> = all.iter().map(Vec::len).collect();
