@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use foldhash::HashMap as FastMap;
-use std::path::{Path, PathBuf};
 
 use super::{CommandText, Instance, PerSlot};
 use crate::diag::{Diagnostic, Span};
