@@ -26,14 +26,20 @@ pub fn instances(
         flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
     let index: FastMap<&str, usize> =
         flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
+    // Every instance in one vector, tasks in the order they are expanded:
+    // after those they depend on, as a task's text may gather their
+    // outputs and items. Put in file order at the end, in place.
+    let mut instances: Vec<Instance> = Vec::with_capacity(flow.tasks.len());
     let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
     let mut problems = Vec::new();
-    // Tasks are expanded after those they depend on: a task's text may
-    // gather their outputs and items.
     for task in task_order(flow, &index) {
         let scope = Scope { flow, flow_dir, vars: &vars, index: &index, done: &done, cpu_limit };
-        match scope.expand(task) {
-            Ok(expanded) => done[task] = Some(expanded),
+        let start = instances.len();
+        match scope.expand(task, &mut instances) {
+            Ok(mut expanded) => {
+                expanded.at = start..instances.len();
+                done[task] = Some(expanded);
+            }
             Err(diagnostic) => problems.push(diagnostic),
         }
     }
@@ -44,17 +50,16 @@ pub fn instances(
     let mut by_task: Vec<Range<usize>> = Vec::with_capacity(done.len());
     let mut total = 0;
     for expanded in &done {
-        by_task.push(total..total + expanded.instances.len());
-        total += expanded.instances.len();
+        by_task.push(total..total + expanded.at.len());
+        total += expanded.at.len();
     }
-    // Deps first, while every task's instances can be looked at. A dep on
-    // all of a for_each task's instances is a dep on its join.
-    let mut deps: Vec<(Vec<usize>, Vec<usize>)> = Vec::with_capacity(total);
+    // Deps, in file order's indices. A dep on all of a for_each task's
+    // instances is a dep on its join.
     let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
     let mut join_of: Vec<Option<usize>> = vec![None; flow.tasks.len()];
     for (task_index, expanded) in done.iter().enumerate() {
         let task = &flow.tasks[task_index];
-        for (position, instance) in expanded.instances.iter().enumerate() {
+        for (position, at) in expanded.at.clone().enumerate() {
             let (mut mine, mut mine_joined) = (Vec::new(), Vec::new());
             for dep in &task.deps {
                 let target = index[dep.task.value.as_str()];
@@ -69,7 +74,8 @@ pub fn instances(
                     None => mine.extend(by_task[target].clone()),
                     Some(which) => {
                         let item = expanded.items.get(position).map(String::as_str);
-                        let found = one_instance(dep, which, item, &done[target], &instance.name)
+                        let name = &instances[at].name;
+                        let found = one_instance(dep, which, item, &done[target], name)
                             .map_err(|d| vec![d])?;
                         mine.push(by_task[target].start + found);
                     }
@@ -79,24 +85,38 @@ pub fn instances(
                 mine.sort_unstable();
                 mine.dedup();
             }
-            deps.push((mine, mine_joined));
+            instances[at].deps = mine;
+            instances[at].joins = mine_joined;
         }
     }
-    let mut instances: Vec<Instance> = Vec::with_capacity(total);
-    for expanded in done {
-        instances.extend(expanded.instances);
+    let mut file_order = vec![0; total];
+    for (expanded, range) in done.iter().zip(&by_task) {
+        for (from, to) in expanded.at.clone().zip(range.clone()) {
+            file_order[from] = to;
+        }
     }
-    for (instance, (deps, joins)) in instances.iter_mut().zip(deps) {
-        instance.deps = deps;
-        instance.joins = joins;
-    }
+    permute(&mut instances, file_order);
     Ok((instances, joins))
 }
 
-/// One task's instances, with what other tasks may gather from them.
+/// Moves each `items[i]` to `items[to[i]]`, in place (`to` is a
+/// permutation), cycle by cycle.
+fn permute<T>(items: &mut [T], mut to: Vec<usize>) {
+    for start in 0..items.len() {
+        while to[start] != start {
+            let target = to[start];
+            items.swap(start, target);
+            to.swap(start, target);
+        }
+    }
+}
+
+/// One task's instances (where they are among all), with what other tasks
+/// may gather from them.
 #[derive(Debug, Clone)]
 struct Expanded {
-    instances: Vec<Instance>,
+    /// Its instances' places in the vector they are expanded into.
+    at: Range<usize>,
     /// The `for_each` item of each instance (empty without `for_each`).
     items: Vec<String>,
     /// Each instance's key: the part of its name after `task:`.
@@ -111,13 +131,15 @@ struct Scope<'a> {
     flow_dir: &'a Path,
     vars: &'a HashMap<&'a str, &'a [String]>,
     index: &'a FastMap<&'a str, usize>,
-    /// The tasks expanded so far.
+    /// The tasks expanded so far (their instances are in the vector
+    /// `expand` is given).
     done: &'a [Option<Expanded>],
     cpu_limit: Option<u32>,
 }
 
 impl Scope<'_> {
-    fn expand(&self, task_index: usize) -> Result<Expanded, Diagnostic> {
+    /// Appends the task's instances to `all`.
+    fn expand(&self, task_index: usize, all: &mut Vec<Instance>) -> Result<Expanded, Diagnostic> {
         let task = &self.flow.tasks[task_index];
         let dir = match &task.dir {
             Some(dir) => self.flow_dir.join(&dir.value),
@@ -125,7 +147,7 @@ impl Scope<'_> {
         };
         let cpus = self.cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
         self.check_items_gathered(task)?;
-        let values = |name: &str| self.value(task, &dir, cpus, name);
+        let values = |name: &str| self.value(task, &dir, cpus, name, all);
         let known = |inner: &str| values(inner).is_some();
         let plain = Names { items: false, known: &known };
         let values = |name: &str| values(name).unwrap_or_default();
@@ -204,22 +226,29 @@ impl Scope<'_> {
             instance.name = name;
             instance
         };
-        let instances = if task.for_each.is_some() {
-            let with_keys = items.iter().zip(&keys).enumerate();
-            with_keys
-                .map(|(i, (item, key))| {
-                    named(one(Some(item), i as u64 + 1), format!("{}:{key}", task.name.value))
-                })
-                .collect()
+        let mut made = Vec::with_capacity(items.len().max(1));
+        if task.for_each.is_some() {
+            for (i, (item, key)) in items.iter().zip(&keys).enumerate() {
+                let name = format!("{}:{key}", task.name.value);
+                made.push(named(one(Some(item), i as u64 + 1), name));
+            }
         } else {
-            vec![named(one(None, 1), task.name.value.clone())]
-        };
-        Ok(Expanded { instances, items, keys, dir })
+            made.push(named(one(None, 1), task.name.value.clone()));
+        }
+        all.append(&mut made);
+        Ok(Expanded { at: 0..0, items, keys, dir })
     }
 
     /// The values of `{name}` in `task`'s text, if it names any: its `cpus`,
     /// a variable, or what it gathers from a task it depends on.
-    fn value(&self, task: &TaskDef, dir: &Path, cpus: u32, name: &str) -> Option<Vec<String>> {
+    fn value(
+        &self,
+        task: &TaskDef,
+        dir: &Path,
+        cpus: u32,
+        name: &str,
+        all: &[Instance],
+    ) -> Option<Vec<String>> {
         if name == OWN_NAMES[0] {
             return Some(vec![cpus.to_string()]);
         }
@@ -231,8 +260,7 @@ impl Scope<'_> {
         let from = self.done[*self.index.get(from)?].as_ref()?;
         Some(match what {
             Gathered::Items => from.items.clone(),
-            Gathered::Outputs => from
-                .instances
+            Gathered::Outputs => all[from.at.clone()]
                 .iter()
                 .flat_map(|i| i.outputs.iter().map(|o| relative_to(dir, &from.dir.join(o))))
                 .collect(),
@@ -531,6 +559,13 @@ fn first_duplicate(keys: &[String]) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permute_moves_each_to_its_place() {
+        let mut items = vec!['c', 'a', 'd', 'b', 'e'];
+        permute(&mut items, vec![2, 0, 3, 1, 4]);
+        assert_eq!(items, ['a', 'b', 'c', 'd', 'e']);
+    }
 
     #[test]
     fn path_keys() {

@@ -583,3 +583,27 @@ fn a_big_generated_flow_is_read_and_its_mistakes_said_as_in_a_small_one() {
     assert!(twice.stderr.starts_with("maestro.toml:"), "{}", twice.stderr);
     assert!(twice.stderr.contains("duplicate key"), "{}", twice.stderr);
 }
+
+#[test]
+fn a_task_may_gather_from_one_written_after_it() {
+    let p = Project::with_flow(
+        r#"
+[tasks.all]
+cmd = "cat {part.outputs} > all.txt"
+[tasks.part]
+for_each = ["x", "y"]
+deps = ["first"]
+cmd = "echo {} > {}.txt"
+outputs = ["{}.txt"]
+[tasks.first]
+cmd = "true"
+"#,
+    );
+    let run = p.maestro(&["run", "-j", "1", "--output", "quiet"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.read("all.txt"), "x\ny\n");
+    let graph = p.maestro(&["graph", "--expand"]).stdout;
+    assert!(graph.contains("n0 [label=\"all\""), "{graph}");
+    assert!(graph.contains("n1 [label=\"part:x\""), "{graph}");
+    assert!(graph.contains("n3 [label=\"first\""), "{graph}");
+}
