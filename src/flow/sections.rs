@@ -16,57 +16,79 @@ use toml::de::DeTable;
 
 use super::doc::{Key, Node, Table, Value, from_toml_owned};
 
-/// The tree of `text` parsed section by section, or `None` when it does not
-/// have the plain shape (or any section has a mistake).
-pub(super) fn parse(text: &str) -> Option<Table<'_>> {
+/// A big file read section by section: its top-level keys and tables, and
+/// its tasks to read a chunk at a time (so that the tree of every task is
+/// never whole: each chunk's is checked, then dropped).
+pub(super) struct Sectioned<'t> {
+    text: &'t str,
+    /// Every top-level entry but the tasks' own: `tasks` is there as an
+    /// empty table, where the file first names it.
+    pub root: Table<'t>,
+    /// The chunks of `[tasks.NAME]` tables: their text, and how many.
+    chunks: Vec<(std::ops::Range<usize>, usize)>,
+}
+
+/// The top of `text` parsed, its tasks left to [`Sectioned::each_chunk`];
+/// `None` when it does not have the plain shape (or a section outside the
+/// tasks has a mistake).
+pub(super) fn parse(text: &str) -> Option<Sectioned<'_>> {
     let mut root: Table<'_> = Vec::new();
-    // Where `tasks` is in `root`, once a `[tasks.NAME]` made it.
-    let mut tasks_at: Option<usize> = None;
-    let mut names: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    let mut chunks = Vec::new();
     for section in split(text)? {
+        if let Header::Tasks(count) = section.header {
+            if chunks.is_empty() {
+                // The `tasks` key as the first chunk names it: `[tasks.`.
+                let at = section.range.start + text[section.range.clone()].find("tasks")?;
+                let key = Key { name: Cow::Borrowed("tasks"), span: at..at + 5 };
+                let node = Node { value: Value::Table(Vec::new()), span: at..at + 5 };
+                root.push((key, node));
+            }
+            chunks.push((section.range, count));
+            continue;
+        }
         let (parsed, errors) = DeTable::parse_recoverable(&text[section.range.clone()]);
         if !errors.is_empty() {
             return None;
         }
         let mut entries = from_toml_owned(parsed.into_inner(), section.range.start);
-        match section.header {
-            Header::None => {
-                if entries.iter().any(|(key, _)| key.name == "tasks") {
-                    return None;
-                }
-                root.append(&mut entries);
-            }
-            Header::Table(name) => {
-                if name == "tasks" || root.iter().any(|(key, _)| key.name == name) {
-                    return None;
-                }
-                root.append(&mut entries);
-            }
-            Header::Tasks(count) => {
-                let (tasks_key, tasks_node) = entries.pop()?;
-                let Value::Table(mut tasks) = tasks_node.value else { return None };
-                // Twice in one chunk is the toml crate's to catch; across
-                // chunks, the set's.
-                for (key, _) in &tasks {
-                    let Cow::Borrowed(name) = key.name else { return None };
-                    if !names.insert(name) {
-                        return None;
-                    }
-                }
-                if tasks.len() != count || !entries.is_empty() {
-                    return None;
-                }
-                let at = *tasks_at.get_or_insert_with(|| {
-                    let node = Node { value: Value::Table(Vec::new()), span: tasks_node.span };
-                    root.push((Key { name: tasks_key.name, span: tasks_key.span }, node));
-                    root.len() - 1
-                });
-                let Value::Table(all) = &mut root[at].1.value else { return None };
-                all.append(&mut tasks);
-            }
+        let clash = |name: &str| name == "tasks" || root.iter().any(|(key, _)| key.name == name);
+        if entries.iter().any(|(key, _)| clash(&key.name)) {
+            return None;
         }
+        root.append(&mut entries);
     }
-    Some(root)
+    Some(Sectioned { text, root, chunks })
+}
+
+impl<'t> Sectioned<'t> {
+    /// Hands the task entries of each chunk to `each`, in file order; false
+    /// when a chunk cannot be taken this way (a mistake in it, or a task
+    /// named again), and the whole file must be parsed instead.
+    pub(super) fn each_chunk(&self, each: &mut dyn FnMut(&Table<'t>)) -> bool {
+        let mut names: foldhash::HashSet<&str> = foldhash::HashSet::default();
+        for (range, count) in &self.chunks {
+            let (parsed, errors) = DeTable::parse_recoverable(&self.text[range.clone()]);
+            if !errors.is_empty() {
+                return false;
+            }
+            let mut entries = from_toml_owned(parsed.into_inner(), range.start);
+            let Some((_, node)) = entries.pop() else { return false };
+            let Value::Table(tasks) = node.value else { return false };
+            // Twice in one chunk is the toml crate's to catch; across
+            // chunks, the set's.
+            for (key, _) in &tasks {
+                let Cow::Borrowed(name) = key.name else { return false };
+                if !names.insert(name) {
+                    return false;
+                }
+            }
+            if tasks.len() != *count || !entries.is_empty() {
+                return false;
+            }
+            each(&tasks);
+        }
+        true
+    }
 }
 
 /// What a section starts with.
@@ -219,6 +241,20 @@ mod tests {
         assert!(errors.is_empty());
         let root = Box::leak(Box::new(root));
         doc::from_toml(root.get_ref())
+    }
+
+    /// The tree read section by section, its tasks put back whole.
+    fn parse(text: &str) -> Option<Table<'_>> {
+        let sectioned = super::parse(text)?;
+        let mut tasks = Vec::new();
+        if !sectioned.each_chunk(&mut |chunk| tasks.extend(chunk.iter().cloned())) {
+            return None;
+        }
+        let mut root = sectioned.root;
+        if let Some((_, node)) = root.iter_mut().find(|(key, _)| key.name == "tasks") {
+            node.value = Value::Table(tasks);
+        }
+        Some(root)
     }
 
     #[test]

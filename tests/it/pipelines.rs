@@ -582,6 +582,23 @@ fn a_big_generated_flow_is_read_and_its_mistakes_said_as_in_a_small_one() {
     assert_eq!(twice.code, 2);
     assert!(twice.stderr.starts_with("maestro.toml:"), "{}", twice.stderr);
     assert!(twice.stderr.contains("duplicate key"), "{}", twice.stderr);
+
+    // A mistake in a task deep in the file: found where it is.
+    let mut wrong = String::new();
+    for i in 0..40_000 {
+        let key = if i == 30_000 { "cmdd" } else { "cmd" };
+        wrong.push_str(&format!("[tasks.t{i}]\n{key} = \"true\"\n"));
+    }
+    p.file("maestro.toml", &wrong);
+    let typo = p.maestro(&["run", "-n"]);
+    assert_eq!(typo.code, 2);
+    assert!(
+        typo.stderr.starts_with(
+            "maestro.toml:60002:1: error: unknown key 'cmdd' in task 't30000'\n      |\n60002 | cmdd"
+        ),
+        "{}",
+        typo.stderr
+    );
 }
 
 #[test]

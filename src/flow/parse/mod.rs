@@ -15,7 +15,7 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
-use super::sections;
+use super::sections::{self, Sectioned};
 use super::{
     BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration,
 };
@@ -78,12 +78,19 @@ const TASK_EXAMPLE: &str = "add a task, for example:\n    [tasks.hello]\n    cmd
 /// header, which is also where `cpus` points when the task does not set it.
 pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
     if file.text.len() >= SECTIONED_FROM
-        && let Some(root) = sections::parse(&file.text)
+        && let Some(sectioned) = sections::parse(&file.text)
     {
-        return check(&root).map_err(|mut diags| {
+        let mut checker = Checker::default();
+        let flow = checker.flow(&sectioned.root, Some(&sectioned));
+        // A chunk that could not be read this way: the whole file, below.
+        if !checker.unreadable {
+            if checker.diags.is_empty() {
+                return Ok(flow);
+            }
+            let mut diags = checker.diags;
             diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
-            diags
-        });
+            return Err(diags);
+        }
     }
     let (root, errors) = DeTable::parse_recoverable(&file.text);
     let mut diags = if errors.is_empty() {
@@ -101,7 +108,7 @@ pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
 /// Checks a document's tree: the flow, or every problem found (unsorted).
 fn check(root: &Table<'_>) -> Result<Flow, Vec<Diagnostic>> {
     let mut checker = Checker::default();
-    let flow = checker.flow(root);
+    let flow = checker.flow(root, None);
     if checker.diags.is_empty() { Ok(flow) } else { Err(checker.diags) }
 }
 
@@ -150,6 +157,8 @@ struct Limits {
 #[derive(Default)]
 struct Checker {
     diags: Vec<Diagnostic>,
+    /// A big file's chunk of tasks could not be read section by section.
+    unreadable: bool,
 }
 
 impl Checker {
@@ -161,7 +170,9 @@ impl Checker {
         self.diags.push(Diagnostic::new(message, span).with_hint(hint));
     }
 
-    fn flow(&mut self, root: &Table<'_>) -> Flow {
+    /// The flow of `root`, whose tasks are in `chunks` when a big file is
+    /// read section by section.
+    fn flow(&mut self, root: &Table<'_>, chunks: Option<&Sectioned<'_>>) -> Flow {
         let (mut jobs, mut resources, mut tasks) = (None, None, None);
         let (mut executor, mut slurm, mut shell, mut keep_outputs) = (None, None, None, None);
         let (mut vars, mut default, mut jobserver) = (Vec::new(), None, true);
@@ -192,9 +203,17 @@ impl Checker {
         };
         let (batch, slurm) = slurm.map(|value| self.slurm_table(value)).unwrap_or_default();
         let limits = Limits { resources: declared, batch: std::sync::Arc::new(batch) };
-        let tasks = match tasks {
-            Some((key, value)) => self.tasks(key, value, &limits),
-            None => {
+        let tasks = match (tasks, chunks) {
+            (Some(_), Some(chunks)) => {
+                let mut all = Vec::new();
+                let mut each = |chunk: &Table<'_>| {
+                    all.extend(chunk.iter().map(|(key, value)| self.task(key, value, &limits)));
+                };
+                self.unreadable = !chunks.each_chunk(&mut each);
+                all
+            }
+            (Some((key, value)), None) => self.tasks(key, value, &limits),
+            (None, _) => {
                 self.diags
                     .push(Diagnostic::whole_file("no tasks in flow file").with_hint(TASK_EXAMPLE));
                 Vec::new()
