@@ -216,13 +216,13 @@ pub struct TaskDef {
     /// is then no reason to run again (Snakemake's `temp()`).
     pub temp_outputs: Vec<Spanned<String>>,
     /// One instance per item, when set.
-    pub for_each: Option<ForEach>,
+    pub for_each: Option<Box<ForEach>>,
     /// Working directory, relative to the flow file's directory.
-    pub dir: Option<Spanned<String>>,
+    pub dir: Option<Box<Spanned<String>>>,
     /// Extra environment variables, in file order.
     pub env: Vec<(Spanned<String>, Spanned<String>)>,
     /// Kill the task's process group after this long.
-    pub timeout: Option<Spanned<Duration>>,
+    pub timeout: Option<Box<Spanned<Duration>>>,
     /// Extra attempts after a failure.
     pub retries: u32,
     /// Job slots taken while running (at least 1).

@@ -404,7 +404,7 @@ impl<'g> Checker<'g> {
 
     /// Whether a temporary output of `instance` is not on disk.
     fn temps_gone(&mut self, instance: usize) -> bool {
-        let dir = self.graph.instances[instance].dir.clone();
+        let dir = std::sync::Arc::clone(&self.graph.instances[instance].dir);
         let temps = self.graph.temp_outputs(instance);
         temps.iter().any(|t| self.files.hash(&dir.join(t)).ok().flatten().is_none())
     }

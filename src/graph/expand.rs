@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use foldhash::HashMap as FastMap;
 
@@ -145,6 +146,7 @@ impl Scope<'_> {
             Some(dir) => self.flow_dir.join(&dir.value),
             None => self.flow_dir.to_path_buf(),
         };
+        let shared_dir: Arc<Path> = Arc::from(dir.as_path());
         let cpus = self.cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
         self.check_items_gathered(task)?;
         let values = |name: &str| self.value(task, &dir, cpus, name, all);
@@ -208,7 +210,7 @@ impl Scope<'_> {
                 shown_as: None,
                 task: task_index,
                 cmd,
-                dir: dir.clone(),
+                dir: Arc::clone(&shared_dir),
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
                 inputs: each(&inputs),
                 outputs: [each(&outputs), temps.clone()].concat(),

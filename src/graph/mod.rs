@@ -4,7 +4,7 @@
 mod expand;
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ pub struct Instance {
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
     pub cmd: CommandText,
-    /// Working directory.
-    pub dir: PathBuf,
+    /// Working directory (shared by the instances of a task).
+    pub dir: Arc<Path>,
     /// Extra environment, substitutions done.
     pub env: Vec<(String, String)>,
     /// Declared inputs and outputs, substitutions done, relative to `dir`.
@@ -214,6 +214,7 @@ impl Graph {
         let mut instances: Vec<Instance> = Vec::new();
         let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
         let mut previous_stage = 0..0;
+        let shared_dir: Arc<Path> = Arc::from(dir);
         for (stage, commands) in stages.iter().enumerate() {
             let start = instances.len();
             for cmd in commands {
@@ -223,7 +224,7 @@ impl Graph {
                     shown_as: Some(cmd.clone()),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
-                    dir: dir.to_path_buf(),
+                    dir: Arc::clone(&shared_dir),
                     env: Vec::new(),
                     inputs: Vec::new(),
                     outputs: Vec::new(),

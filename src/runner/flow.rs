@@ -299,7 +299,7 @@ impl Work for FlowWork<'_, '_> {
         Ok(Launch {
             cmd,
             shell: self.graph.task_of(instance).shell.clone(),
-            dir: inst.dir.clone(),
+            dir: inst.dir.to_path_buf(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
             name: inst.name.clone(),

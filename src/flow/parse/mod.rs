@@ -395,15 +395,15 @@ impl Checker {
                 "deps" => {
                     task.deps = self.strings(value, "deps").into_iter().map(deps::read).collect()
                 }
-                "for_each" => task.for_each = self.for_each(value, name),
+                "for_each" => task.for_each = self.for_each(value, name).map(Box::new),
                 "inputs" => task.inputs = self.paths(value, "inputs", name),
                 "outputs" => task.outputs = self.paths(value, "outputs", name),
                 "temp_outputs" => task.temp_outputs = self.paths(value, "temp_outputs", name),
                 "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "default" => task.default = self.boolean(value, "'default'").unwrap_or(true),
-                "dir" => task.dir = self.non_empty(value, "'dir'", name),
+                "dir" => task.dir = self.non_empty(value, "'dir'", name).map(Box::new),
                 "env" => task.env = self.env(value),
-                "timeout" => task.timeout = self.timeout(value, name),
+                "timeout" => task.timeout = self.timeout(value, name).map(Box::new),
                 "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
                 "cpus" => {
                     if let Some(cpus) = self.cpus(value) {
@@ -834,10 +834,10 @@ timeout = 90
             (text_at(t, a, key), at(t, &anchor, needle, value.to_string()))
         };
         let analyze = TaskDef {
-            for_each: Some(ForEach::Glob(text_at(t, a, "\"data/*.csv\""))),
+            for_each: Some(Box::new(ForEach::Glob(text_at(t, a, "\"data/*.csv\"")))),
             inputs: vec![text_at(t, a, "\"analyze.py\""), text_at(t, a, "\"{}\"")],
             outputs: vec![text_at(t, a, "\"results/{/.}.json\"")],
-            dir: Some(text_at(t, a, "\"sub\"")),
+            dir: Some(Box::new(text_at(t, a, "\"sub\""))),
             env: vec![
                 env("B", "\"x\"", "x"),
                 env("A", "1", "1"),
@@ -845,7 +845,7 @@ timeout = 90
                 env("D", "2.5", "2.5"),
                 env("E", "0x1F", "31"),
             ],
-            timeout: Some(at(t, a, "\"10m\"", Duration::from_secs(600))),
+            timeout: Some(Box::new(at(t, a, "\"10m\"", Duration::from_secs(600)))),
             retries: 2,
             cpus: at(t, "cpus = ", "2", 2),
             resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
@@ -854,12 +854,12 @@ timeout = 90
         };
         let z = "[tasks.zip]";
         let zip = TaskDef {
-            for_each: Some(ForEach::List(vec![
+            for_each: Some(Box::new(ForEach::List(vec![
                 text_at(t, z, "\"north\""),
                 text_at(t, z, "\"south\""),
-            ])),
+            ]))),
             deps: vec![dep(text_at(t, z, "\"analyze\"")), dep(text_at(t, z, "\"process1\""))],
-            timeout: Some(at(t, z, "90", Duration::from_secs(90))),
+            timeout: Some(Box::new(at(t, z, "90", Duration::from_secs(90)))),
             ..plain_task(t, "zip", "\"zip {}.zip {}\"")
         };
         let expected = Flow {
