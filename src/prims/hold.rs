@@ -158,12 +158,19 @@ fn take(file: &File, dir: &Path, deadline: Option<Instant>) -> Result<bool> {
 
 /// The running command's group, for the signal handler to pass signals on.
 static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A signal that came before the command's pid was known, to pass on then.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+/// The signals passed on to the command.
+const PASSED_ON: [libc::c_int; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP];
 
 extern "C" fn pass_on(signal: libc::c_int) {
-    let child = CHILD.load(Ordering::Relaxed);
+    let child = CHILD.load(Ordering::SeqCst);
     if child > 0 {
         // SAFETY: kill(2) is async-signal-safe.
         unsafe { libc::kill(-child, signal) };
+    } else {
+        PENDING.store(signal, Ordering::SeqCst);
     }
 }
 
@@ -209,11 +216,27 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
     let watcher =
         Watcher::start().map_err(|e| Error::system("cannot start watching the command", e))?;
     let watch_fd = watcher.fd();
+    // Signals for maestro are passed on to the command's group, which
+    // decides (with the terminal, Ctrl-C reaches that group directly). The
+    // handler is in place before the command starts: a signal the moment
+    // it has started must not kill maestro instead. The command gets the
+    // dispositions maestro had (an ignored signal stays ignored).
+    let mut ignored = [false; PASSED_ON.len()];
+    // SAFETY: plain dispositions; the handler only calls kill(2) or stores.
+    unsafe {
+        let handler = pass_on as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
+        for (signal, ignored) in PASSED_ON.iter().zip(&mut ignored) {
+            *ignored = libc::signal(*signal, handler) == libc::SIG_IGN;
+        }
+    }
     // SAFETY: between fork and exec only async-signal-safe calls: prctl,
-    // getppid, getpid, pwrite, write, sigprocmask, tcsetpgrp, _exit; the
-    // records are built on the stack.
+    // getppid, getpid, pwrite, write, sigprocmask, signal, tcsetpgrp,
+    // _exit; the records are built on the stack.
     unsafe {
         command.pre_exec(move || {
+            for (signal, ignored) in PASSED_ON.iter().zip(ignored) {
+                libc::signal(*signal, if ignored { libc::SIG_IGN } else { libc::SIG_DFL });
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // maestro died before the prctl took effect.
             if libc::getppid() != parent {
@@ -239,15 +262,11 @@ pub fn run_holding(held: Held, argv: &[std::ffi::OsString]) -> Result<i32> {
             return Ok(if e.kind() == io::ErrorKind::NotFound { 127 } else { 126 });
         }
     };
-    CHILD.store(child.id() as i32, Ordering::Relaxed);
-    // Signals for maestro are passed on to the command's group, which
-    // decides (with the terminal, Ctrl-C reaches that group directly).
-    // SAFETY: plain dispositions; the handler only calls kill(2).
-    unsafe {
-        let handler = pass_on as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
-            libc::signal(signal, handler);
-        }
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let early = PENDING.swap(0, Ordering::SeqCst);
+    if early != 0 {
+        // SAFETY: kill(2) on the command's own group.
+        unsafe { libc::kill(-(child.id() as i32), early) };
     }
     let status = loop {
         match child.wait() {
