@@ -204,6 +204,7 @@ fn a_narrow_terminal_gets_a_cut_status_line() {
     let screen = on_a_terminal_of(&p, Some(30), args, &[]);
     let lines = status_lines(&screen);
     assert!(!lines.is_empty(), "{screen:?}");
+    let mut cut = 0;
     for line in lines {
         let visible: String = line
             .split('\x1b')
@@ -215,6 +216,9 @@ fn a_narrow_terminal_gets_a_cut_status_line() {
             )
             .collect();
         assert!(visible.chars().count() < 30, "{visible:?} is wider than the terminal");
-        assert!(visible.ends_with('…'), "{visible:?}");
+        // A line with nothing running (between one task's end and the next
+        // start on a loaded machine) is short enough as it is.
+        cut += usize::from(visible.ends_with('…'));
     }
+    assert!(cut > 0, "no line was cut: {screen:?}");
 }
