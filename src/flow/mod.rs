@@ -6,6 +6,7 @@ mod deps;
 mod doc;
 pub mod duration;
 mod parse;
+mod reader;
 mod sections;
 
 pub use duration::parse_duration;

@@ -11,10 +11,12 @@
 //! file: this path never decides that a file is wrong.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use toml::de::DeTable;
 
 use super::doc::{Key, Node, Table, Value, from_toml_owned};
+use super::reader;
 
 /// A big file read section by section: its top-level keys and tables, and
 /// its tasks to read a chunk at a time (so that the tree of every task is
@@ -25,7 +27,7 @@ pub(super) struct Sectioned<'t> {
     /// empty table, where the file first names it.
     pub root: Table<'t>,
     /// The chunks of `[tasks.NAME]` tables: their text, and how many.
-    chunks: Vec<(std::ops::Range<usize>, usize)>,
+    chunks: Vec<(Range<usize>, usize)>,
 }
 
 /// The top of `text` parsed, its tasks left to [`Sectioned::each_chunk`];
@@ -46,11 +48,7 @@ pub(super) fn parse(text: &str) -> Option<Sectioned<'_>> {
             chunks.push((section.range, count));
             continue;
         }
-        let (parsed, errors) = DeTable::parse_recoverable(&text[section.range.clone()]);
-        if !errors.is_empty() {
-            return None;
-        }
-        let mut entries = from_toml_owned(parsed.into_inner(), section.range.start);
+        let mut entries = tree(text, section.range.clone())?;
         let clash = |name: &str| name == "tasks" || root.iter().any(|(key, _)| key.name == name);
         if entries.iter().any(|(key, _)| clash(&key.name)) {
             return None;
@@ -67,11 +65,7 @@ impl<'t> Sectioned<'t> {
     pub(super) fn each_chunk(&self, each: &mut dyn FnMut(&Table<'t>)) -> bool {
         let mut names: foldhash::HashSet<&str> = foldhash::HashSet::default();
         for (range, count) in &self.chunks {
-            let (parsed, errors) = DeTable::parse_recoverable(&self.text[range.clone()]);
-            if !errors.is_empty() {
-                return false;
-            }
-            let mut entries = from_toml_owned(parsed.into_inner(), range.start);
+            let Some(mut entries) = tree(self.text, range.clone()) else { return false };
             let Some((_, node)) = entries.pop() else { return false };
             let Value::Table(tasks) = node.value else { return false };
             // Twice in one chunk is the toml crate's to catch; across
@@ -91,6 +85,16 @@ impl<'t> Sectioned<'t> {
     }
 }
 
+/// The tree of `text[range]`, its spans into the whole `text`: by the fast
+/// reader, else by the `toml` crate; `None` if it is not valid TOML alone.
+fn tree(text: &str, range: Range<usize>) -> Option<Table<'_>> {
+    if let Some(tree) = reader::read(text, range.clone()) {
+        return Some(tree);
+    }
+    let (parsed, errors) = DeTable::parse_recoverable(&text[range.clone()]);
+    errors.is_empty().then(|| from_toml_owned(parsed.into_inner(), range.start))
+}
+
 /// What a section starts with.
 #[derive(Debug, PartialEq, Eq)]
 enum Header<'t> {
@@ -105,7 +109,7 @@ enum Header<'t> {
 #[derive(Debug)]
 struct Section<'t> {
     header: Header<'t>,
-    range: std::ops::Range<usize>,
+    range: Range<usize>,
 }
 
 /// About how much text is parsed at once: a section is cut where a header

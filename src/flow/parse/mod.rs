@@ -6,7 +6,8 @@
 //! after the parts they depend on, and skip anything already reported, so a
 //! single mistake yields a single diagnostic.
 //!
-//! The tree comes from the `toml` crate's document, which also reports
+//! The tree comes from the fast reader of plain TOML (`reader.rs`), or for
+//! anything else from the `toml` crate's document, which also reports
 //! syntax errors: see `doc.rs`.
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 use super::doc::{self, Key, Node, Table, Value};
+use super::reader;
 use super::sections::{self, Sectioned};
 use super::{
     BatchOptions, Flow, ForEach, ResourceDef, Spanned, TaskDef, deps, is_valid_name, parse_duration,
@@ -87,13 +89,14 @@ pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
             if checker.diags.is_empty() {
                 return Ok(flow);
             }
-            let mut diags = checker.diags;
-            diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
-            return Err(diags);
+            return Err(sorted(checker.diags));
         }
     }
+    if let Some(root) = reader::read(&file.text, 0..file.text.len()) {
+        return check(&root).map_err(sorted);
+    }
     let (root, errors) = DeTable::parse_recoverable(&file.text);
-    let mut diags = if errors.is_empty() {
+    let diags = if errors.is_empty() {
         match check(&doc::from_toml(root.get_ref())) {
             Ok(flow) => return Ok(flow),
             Err(diags) => diags,
@@ -101,8 +104,13 @@ pub fn parse(file: &SourceFile) -> Result<Flow, Vec<Diagnostic>> {
     } else {
         errors.iter().map(|error| syntax_error(error, &file.text)).collect()
     };
+    Err(sorted(diags))
+}
+
+/// Problems in file order.
+fn sorted(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags.sort_by_key(|d| d.span.as_ref().map_or(0, |span| span.start));
-    Err(diags)
+    diags
 }
 
 /// Checks a document's tree: the flow, or every problem found (unsorted).
