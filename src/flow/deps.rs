@@ -16,8 +16,9 @@ pub fn read(entry: Spanned<String>) -> Dep {
         Some((task, instance)) => Dep {
             instance: Some(instance.to_string()),
             task: Spanned::new(task.to_string(), entry.span),
+            target: Dep::UNRESOLVED,
         },
-        None => Dep { task: entry, instance: None },
+        None => Dep { task: entry, instance: None, target: Dep::UNRESOLVED },
     }
 }
 
@@ -79,7 +80,8 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
             let all = |dep: &Dep| dep.task.value == from && dep.instance.is_none();
             if !task.deps.iter().any(all) {
                 task.deps.retain(|dep| dep.task.value != from);
-                task.deps.push(Dep { task: Spanned::new(from, span), instance: None });
+                let target = Dep::UNRESOLVED;
+                task.deps.push(Dep { task: Spanned::new(from, span), instance: None, target });
             }
         }
     }
@@ -89,8 +91,9 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
 type Edges = Vec<Vec<(usize, Span)>>;
 
 /// Every problem with the deps of `tasks`: unknown, repeated or self
-/// names, then each cycle among the valid ones.
-pub fn check(tasks: &[TaskDef]) -> Vec<Diagnostic> {
+/// names, then each cycle among the valid ones. Each valid dep gets its
+/// target.
+pub fn check(tasks: &mut [TaskDef]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     if tasks.iter().all(|task| task.deps.is_empty()) {
         return diags;
@@ -100,19 +103,32 @@ pub fn check(tasks: &[TaskDef]) -> Vec<Diagnostic> {
     diags
 }
 
-/// The graph of the valid deps; the others are reported in `diags`.
-fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
+/// The graph of the valid deps, each given its target; the others are
+/// reported in `diags`.
+fn resolve(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
+    let mut found = Vec::new();
+    let edges = find_targets(tasks, diags, &mut found);
+    let mut found = found.into_iter();
+    for dep in tasks.iter_mut().flat_map(|task| task.deps.iter_mut()) {
+        dep.target = found.next().unwrap_or(Dep::UNRESOLVED);
+    }
+    edges
+}
+
+/// The graph of the valid deps, and in `found` the target of every dep in
+/// order ([`Dep::UNRESOLVED`] for one reported in `diags`).
+fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>, found: &mut Vec<usize>) -> Edges {
     let index: HashMap<&str, usize> =
         tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
     let mut edges = Vec::with_capacity(tasks.len());
     for task in tasks {
         let name = &task.name.value;
-        let mut seen = HashSet::new();
+        let repeated = repeated_entries(&task.deps);
         let mut targets = Vec::new();
-        for dep in &task.deps {
+        for (at, dep) in task.deps.iter().enumerate() {
             let span = dep.task.span.clone();
-            // (A single dep cannot be listed twice: no text made for it.)
-            if task.deps.len() > 1 && !seen.insert(dep.text()) {
+            let mut target = Dep::UNRESOLVED;
+            if repeated.get(at) == Some(&true) {
                 let message = format!("'{}' is listed twice in deps of '{name}'", dep.text());
                 diags.push(Diagnostic::new(message, span));
             } else if dep.task.value == *name {
@@ -120,7 +136,8 @@ fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
                 diags.push(Diagnostic::new(message, span));
             } else if let Some(problem) = instance_problem(dep, task) {
                 diags.push(problem);
-            } else if let Some(&target) = index.get(dep.task.value.as_str()) {
+            } else if let Some(&found) = index.get(dep.task.value.as_str()) {
+                target = found;
                 // Another entry naming the same task adds no edge.
                 if !targets.iter().any(|(t, _)| *t == target) {
                     targets.push((target, span));
@@ -128,10 +145,31 @@ fn resolve(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
             } else {
                 diags.push(unknown_dep(&dep.task, name, &index));
             }
+            found.push(target);
         }
         edges.push(targets);
     }
     edges
+}
+
+/// For each entry of `deps`, whether it repeats one before it (empty for
+/// a list too short to repeat anything): pair by pair in a short list,
+/// through a set in a long one.
+fn repeated_entries(deps: &[Dep]) -> Vec<bool> {
+    const PAIRED_UP_TO: usize = 16;
+    fn key(d: &Dep) -> (&str, Option<&str>) {
+        (d.task.value.as_str(), d.instance.as_deref())
+    }
+    if deps.len() < 2 {
+        return Vec::new();
+    }
+    if deps.len() <= PAIRED_UP_TO {
+        return (0..deps.len())
+            .map(|at| deps[..at].iter().any(|d| key(d) == key(&deps[at])))
+            .collect();
+    }
+    let mut seen = HashSet::with_capacity(deps.len());
+    deps.iter().map(|d| !seen.insert(key(d))).collect()
 }
 
 /// What is wrong with the instance part of `dep`, if anything: it is empty,

@@ -244,9 +244,15 @@ pub struct Dep {
     /// Which of its instances, after the `:`: an instance's key, or a
     /// template the dependent's item fills (`{}`, `{/.}`); all when `None`.
     pub instance: Option<String>,
+    /// The index of the task it names in [`Flow::tasks`]: found when the
+    /// flow is checked ([`Dep::UNRESOLVED`] until then).
+    pub target: usize,
 }
 
 impl Dep {
+    /// The target of a dep not checked yet.
+    pub const UNRESOLVED: usize = usize::MAX;
+
     /// The entry as written.
     pub fn text(&self) -> String {
         match &self.instance {

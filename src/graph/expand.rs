@@ -25,16 +25,14 @@ pub fn instances(
 ) -> Result<(Vec<Instance>, Vec<(usize, Range<usize>)>), Vec<Diagnostic>> {
     let vars: HashMap<&str, &[String]> =
         flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
-    let index: FastMap<&str, usize> =
-        flow.tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
     // Every instance in one vector, tasks in the order they are expanded:
     // after those they depend on, as a task's text may gather their
     // outputs and items. Put in file order at the end, in place.
     let mut instances: Vec<Instance> = Vec::with_capacity(flow.tasks.len());
     let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
     let mut problems = Vec::new();
-    for task in task_order(flow, &index) {
-        let scope = Scope { flow, flow_dir, vars: &vars, index: &index, done: &done, cpu_limit };
+    for task in task_order(flow) {
+        let scope = Scope { flow, flow_dir, vars: &vars, done: &done, cpu_limit };
         let start = instances.len();
         match scope.expand(task, &mut instances) {
             Ok(mut expanded) => {
@@ -63,7 +61,7 @@ pub fn instances(
         for (position, at) in expanded.at.clone().enumerate() {
             let (mut mine, mut mine_joined) = (Vec::new(), Vec::new());
             for dep in &task.deps {
-                let target = index[dep.task.value.as_str()];
+                let target = dep.target;
                 match &dep.instance {
                     None if flow.tasks[target].for_each.is_some() => {
                         let join = *join_of[target].get_or_insert_with(|| {
@@ -131,7 +129,6 @@ struct Scope<'a> {
     flow: &'a Flow,
     flow_dir: &'a Path,
     vars: &'a HashMap<&'a str, &'a [String]>,
-    index: &'a FastMap<&'a str, usize>,
     /// The tasks expanded so far (their instances are in the vector
     /// `expand` is given).
     done: &'a [Option<Expanded>],
@@ -258,8 +255,8 @@ impl Scope<'_> {
             return Some(values.to_vec());
         }
         let (from, what) = gathered(name)?;
-        task.deps.iter().find(|dep| dep.task.value == from)?;
-        let from = self.done[*self.index.get(from)?].as_ref()?;
+        let dep = task.deps.iter().find(|dep| dep.task.value == from)?;
+        let from = self.done[dep.target].as_ref()?;
         Some(match what {
             Gathered::Items => from.items.clone(),
             Gathered::Outputs => all[from.at.clone()]
@@ -276,7 +273,7 @@ impl Scope<'_> {
         }
         for dep in &task.deps {
             let name = &dep.task.value;
-            let target = self.index[name.as_str()];
+            let target = dep.target;
             let wanted = format!("{{{name}.items}}");
             if self.flow.tasks[target].for_each.is_none() && mentions(task, &wanted) {
                 let message = format!(
@@ -361,7 +358,7 @@ fn relative_to(dir: &Path, path: &Path) -> String {
 /// The tasks in an order where every task comes after those it depends on
 /// (the flow has no cycle), file order among the rest. Depth first, with a
 /// stack of its own: a chain of a million tasks is no deeper than one.
-fn task_order(flow: &Flow, index: &FastMap<&str, usize>) -> Vec<usize> {
+fn task_order(flow: &Flow) -> Vec<usize> {
     let mut order = Vec::with_capacity(flow.tasks.len());
     let mut placed = vec![false; flow.tasks.len()];
     // Each task on the path with the number of its deps looked at.
@@ -377,7 +374,7 @@ fn task_order(flow: &Flow, index: &FastMap<&str, usize>) -> Vec<usize> {
             match flow.tasks[task].deps.get(*next) {
                 Some(dep) => {
                     *next += 1;
-                    let dep = index[dep.task.value.as_str()];
+                    let dep = dep.target;
                     if !std::mem::replace(&mut placed[dep], true) {
                         path.push((dep, 0));
                     }

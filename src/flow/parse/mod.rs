@@ -229,7 +229,7 @@ impl Checker {
         };
         let mut tasks = tasks;
         deps::add_gathered(&mut tasks, &mut self.diags);
-        self.diags.extend(deps::check(&tasks));
+        self.diags.extend(deps::check(&mut tasks));
         let slurm_defaults = BatchOptions::clone(&limits.batch);
         if let Some(default) = &default {
             self.check_default(default, &tasks);
@@ -769,8 +769,8 @@ mod tests {
         Spanned::new(value, start..start + needle.len())
     }
 
-    fn dep(task: Spanned<String>) -> crate::flow::Dep {
-        crate::flow::Dep { task, instance: None }
+    fn dep(task: Spanned<String>, target: usize) -> crate::flow::Dep {
+        crate::flow::Dep { task, instance: None, target }
     }
 
     /// Like [`at`], for a string value: `needle` is what is written (with
@@ -857,7 +857,7 @@ timeout = 90
             retries: 2,
             cpus: at(t, "cpus = ", "2", 2),
             resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
-            deps: vec![dep(text_at(t, a, "\"process1\""))],
+            deps: vec![dep(text_at(t, a, "\"process1\""), 0)],
             ..plain_task(t, "analyze", "\"python analyze.py {} > results/{/.}.json\"")
         };
         let z = "[tasks.zip]";
@@ -866,7 +866,7 @@ timeout = 90
                 text_at(t, z, "\"north\""),
                 text_at(t, z, "\"south\""),
             ]))),
-            deps: vec![dep(text_at(t, z, "\"analyze\"")), dep(text_at(t, z, "\"process1\""))],
+            deps: vec![dep(text_at(t, z, "\"analyze\""), 1), dep(text_at(t, z, "\"process1\""), 0)],
             timeout: Some(Box::new(at(t, z, "90", Duration::from_secs(90)))),
             ..plain_task(t, "zip", "\"zip {}.zip {}\"")
         };
