@@ -7,3 +7,7 @@ fn main() {
     }
     std::process::exit(maestro::app::main(args));
 }
+
+/// See Cargo.toml for why not the system's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
