@@ -142,6 +142,9 @@ fn run(args: RunArgs) -> Result<i32> {
         };
         note_lowered_cpus(&flow, jobs, &source);
     }
+    // The tasks as written are in the graph now: their memory serves what
+    // comes next (a big flow's take more than its instances).
+    drop(std::mem::take(&mut flow.tasks));
     let selected = graph.select(&targets).map_err(Error::usage)?;
     // While the state loads: stats the freshness checks will need.
     let early = match &prefetch {
@@ -326,42 +329,50 @@ fn print_dry_run(
     mut skipping: Skipping,
     backend: &Backend,
 ) {
+    use std::fmt::Write;
     let mut plan = Plan::new(graph, selected, jobs, priority, false);
     let mut out = String::new();
-    while !plan.is_done() {
-        let Some(grant) = plan.next_start() else { break };
-        let i = grant.instance;
+    // Each line is written into `out` as it is made, not made as text of
+    // its own first (a big flow's dry run has a million of them).
+    let mut line = |out: &mut String, i: usize, slot: u32| -> std::fmt::Result {
         let instance = &graph.instances[i];
-        let slot = grant.slots.first().copied().unwrap_or(1);
-        let cmd = instance.cmd.for_slot(slot);
+        let name = &instance.name;
         let done_in = skipping.resumed.as_ref().and_then(|done| done[i]);
-        let why = match (done_in, &mut skipping.checker) {
+        let reason = match (done_in, &mut skipping.checker) {
             (Some(run), checker) => {
                 if let Some(checker) = checker {
                     checker.note_resumed(i);
                 }
-                Err(format!("skip {} (done in run {run})", instance.name))
+                return writeln!(out, "skip {name} (done in run {run})");
             }
             (_, Some(checker)) => match checker.decide(i) {
-                Decision::Fresh => Err(format!("skip {} (fresh)", instance.name)),
+                Decision::Fresh => return writeln!(out, "skip {name} (fresh)"),
                 Decision::Run(reason) => {
                     checker.note_ran(i);
-                    Ok(format!(" ({reason})"))
+                    Some(reason)
                 }
             },
-            (_, None) => Ok(String::new()),
+            (_, None) => None,
         };
-        let line = match why {
-            Err(skip) => skip,
-            Ok(why) if matches!(backend, Backend::Slurm(_)) => {
+        let verb = if matches!(backend, Backend::Slurm(_)) { "would submit" } else { "would run" };
+        write!(out, "{verb} {name}")?;
+        if let Some(reason) = reason {
+            write!(out, " ({reason})")?;
+        }
+        let cmd = instance.cmd.for_slot_borrowed(slot);
+        match backend {
+            Backend::Slurm(_) => {
                 let options = engine::sbatch_preview(graph, i);
-                format!("would submit {}{why}: sbatch {options}\n    {cmd}", instance.name)
+                writeln!(out, ": sbatch {options}\n    {cmd}")
             }
-            Ok(why) => format!("would run {}{why}: {cmd}", instance.name),
-        };
-        out.push_str(&line);
-        out.push('\n');
-        plan.finish(i, true);
+            _ => writeln!(out, ": {cmd}"),
+        }
+    };
+    while !plan.is_done() {
+        let Some(grant) = plan.next_start() else { break };
+        let slot = grant.slots.first().copied().unwrap_or(1);
+        line(&mut out, grant.instance, slot).expect("writing to a String cannot fail");
+        plan.finish(grant.instance, true);
     }
     print!("{out}");
 }
@@ -434,7 +445,10 @@ fn read_flow_file(path: &Path) -> Result<Arc<SourceFile>> {
         _ => Error::io("cannot read", path, e),
     };
     let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let mut bytes = Vec::new();
+    // Sized once: grown by doubling, a big file's text would be copied
+    // and take half as much memory again.
+    let size = file.metadata().map_or(0, |m| m.len()).min(LARGEST_FLOW_FILE + 1);
+    let mut bytes = Vec::with_capacity(size as usize + 1);
     file.take(LARGEST_FLOW_FILE + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
     if bytes.len() as u64 > LARGEST_FLOW_FILE {
         return Err(Error::usage(format!(

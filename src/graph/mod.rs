@@ -20,7 +20,7 @@ pub struct Instance {
     pub name: String,
     /// What to show for it in output, when not its name (the command for
     /// `par`): see [`Instance::label`].
-    pub shown_as: Option<String>,
+    pub shown_as: Option<Box<str>>,
     /// Index of the task definition it came from (the stage for `par`).
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
@@ -28,11 +28,11 @@ pub struct Instance {
     /// Working directory (shared by the instances of a task).
     pub dir: Arc<Path>,
     /// Extra environment, substitutions done.
-    pub env: Vec<(String, String)>,
+    pub env: Box<[(String, String)]>,
     /// Declared inputs and outputs, substitutions done, relative to `dir`.
-    pub inputs: Vec<String>,
+    pub inputs: Box<[String]>,
     /// See `inputs`; its temporary outputs last.
-    pub outputs: Vec<String>,
+    pub outputs: Box<[String]>,
     /// How many of `outputs`, at the end, are temporary.
     pub temp: u32,
     /// Kill after this long.
@@ -45,12 +45,12 @@ pub struct Instance {
     /// system (where `-j` counts jobs).
     pub slots: u32,
     /// (resource index, units) taken.
-    pub resources: Vec<(usize, u32)>,
+    pub resources: Box<[(usize, u32)]>,
     /// Instances that must succeed first, one by one.
-    pub deps: Vec<usize>,
+    pub deps: Box<[usize]>,
     /// Joins (all the instances of a `for_each` task) that must have
     /// succeeded first, by index in [`Graph::joins`].
-    pub joins: Vec<usize>,
+    pub joins: Box<[usize]>,
 }
 
 /// Every instance of one `for_each` task, as one dep: an instance that
@@ -101,6 +101,15 @@ impl CommandText {
     /// (`{%}` is taken as 0), since the slot is not the task's business.
     pub fn key_text(&self) -> String {
         self.for_slot(0)
+    }
+
+    /// The command line to run on job slot `slot` (from 1), not copied
+    /// when it is the same on every slot.
+    pub fn for_slot_borrowed(&self, slot: u32) -> std::borrow::Cow<'_, str> {
+        match self {
+            CommandText::Fixed(cmd) => std::borrow::Cow::Borrowed(cmd),
+            CommandText::PerSlot(_) => std::borrow::Cow::Owned(self.for_slot(slot)),
+        }
     }
 
     /// The command line to run on job slot `slot` (from 1).
@@ -221,32 +230,32 @@ impl Graph {
                 let number = instances.len() + 1;
                 instances.push(Instance {
                     name: number.to_string(),
-                    shown_as: Some(cmd.clone()),
+                    shown_as: Some(cmd.as_str().into()),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
                     dir: Arc::clone(&shared_dir),
-                    env: Vec::new(),
-                    inputs: Vec::new(),
-                    outputs: Vec::new(),
+                    env: Box::default(),
+                    inputs: Box::default(),
+                    outputs: Box::default(),
                     temp: 0,
                     timeout: None,
                     retries: 0,
                     cpus: 1,
                     slots: 1,
-                    resources: Vec::new(),
-                    deps: Vec::new(),
-                    joins: Vec::new(),
+                    resources: Box::default(),
+                    deps: Box::default(),
+                    joins: Box::default(),
                 });
             }
             // A stage waits for the whole stage before: one command
             // directly, several through their join.
             if previous_stage.len() == 1 {
                 let only = previous_stage.start;
-                instances[start..].iter_mut().for_each(|inst| inst.deps.push(only));
+                instances[start..].iter_mut().for_each(|inst| inst.deps = Box::new([only]));
             } else if previous_stage.len() > 1 && start < instances.len() {
                 let join = joins.len();
                 joins.push((stage - 1, previous_stage.clone()));
-                instances[start..].iter_mut().for_each(|inst| inst.joins.push(join));
+                instances[start..].iter_mut().for_each(|inst| inst.joins = Box::new([join]));
             }
             previous_stage = start..instances.len();
         }
@@ -451,10 +460,10 @@ mod tests {
     fn stages_depend_on_the_whole_previous_stage() {
         let g = stages(&[&["a", "b"], &["c"], &["d", "e"]]);
         // Two commands before: through their join; one: directly.
-        assert_eq!(g.instances[2].joins, vec![0]);
+        assert_eq!(g.instances[2].joins[..], [0]);
         assert_eq!(g.joins[0].members, 0..2);
         assert_eq!(g.each_dep(2).collect::<Vec<_>>(), vec![0, 1]);
-        assert_eq!(g.instances[3].deps, vec![2]);
+        assert_eq!(g.instances[3].deps[..], [2]);
         assert_eq!(g.each_dependent(0).collect::<Vec<_>>(), vec![2]);
         assert_eq!(g.each_dependent(2).collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(g.topological_order(), vec![1, 0, 2, 4, 3]);
