@@ -96,7 +96,7 @@ impl Pool {
 /// Ready instances with the same demand (slots and resources) in one heap,
 /// so that finding the best instance that fits looks at one head per demand
 /// instead of every ready instance.
-type Demand = (u32, Vec<(usize, u32)>);
+type Demand = (u32, Box<[(usize, u32)]>);
 
 /// Scheduling state of one run.
 #[derive(Debug)]
@@ -382,8 +382,8 @@ mod tests {
     fn longest_remaining_path_goes_first() {
         // 3 has a dependent, so its path is longer than 0..2.
         let mut g = graph(&[&["a", "b", "c", "long"], &["after"]]);
-        g.instances[4].deps = vec![3];
-        g.instances[4].joins.clear();
+        g.instances[4].deps = Box::new([3]);
+        g.instances[4].joins = Box::default();
         g.joins.clear();
         g.tasks[0].join = None;
         g.dependents = vec![vec![], vec![], vec![], vec![4], vec![]];
@@ -414,8 +414,8 @@ mod tests {
     fn resources_are_taken_whole_with_stable_lowest_ids() {
         let mut g = graph(&[&["a", "b", "c"]]);
         g.resources = vec![Resource { name: "gpu".into(), capacity: 3 }];
-        g.instances[0].resources = vec![(0, 2)];
-        g.instances[1].resources = vec![(0, 2)];
+        g.instances[0].resources = Box::new([(0, 2)]);
+        g.instances[1].resources = Box::new([(0, 2)]);
         g.instances[2].slots = 2;
         let mut p = plan(&g, 3, false);
         let first = p.next_start().unwrap();
@@ -432,8 +432,8 @@ mod tests {
     fn peek_next_names_what_starts_next_once_it_fits() {
         let mut g = graph(&[&["a", "b", "c"]]);
         g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-        g.instances[0].resources = vec![(0, 1)];
-        g.instances[1].resources = vec![(0, 1)];
+        g.instances[0].resources = Box::new([(0, 1)]);
+        g.instances[1].resources = Box::new([(0, 1)]);
         let mut p = plan(&g, 3, false);
         assert_eq!(drain(&mut p), vec![0, 2]);
         // b waits for the gpu, and is still what starts next.

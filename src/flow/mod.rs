@@ -210,18 +210,18 @@ pub struct TaskDef {
     /// What must succeed first (each names another task).
     pub deps: Vec<Dep>,
     /// Input globs, relative to the task's dir.
-    pub inputs: Vec<Spanned<String>>,
+    pub inputs: Box<[Spanned<String>]>,
     /// Output paths, relative to the task's dir.
-    pub outputs: Vec<Spanned<String>>,
+    pub outputs: Box<[Spanned<String>]>,
     /// Outputs removed once every dependent has succeeded, whose absence
     /// is then no reason to run again (Snakemake's `temp()`).
-    pub temp_outputs: Vec<Spanned<String>>,
+    pub temp_outputs: Box<[Spanned<String>]>,
     /// One instance per item, when set.
     pub for_each: Option<Box<ForEach>>,
     /// Working directory, relative to the flow file's directory.
     pub dir: Option<Box<Spanned<String>>>,
     /// Extra environment variables, in file order.
-    pub env: Vec<(Spanned<String>, Spanned<String>)>,
+    pub env: Box<[(Spanned<String>, Spanned<String>)]>,
     /// Kill the task's process group after this long.
     pub timeout: Option<Box<Spanned<Duration>>>,
     /// Extra attempts after a failure.
@@ -230,7 +230,7 @@ pub struct TaskDef {
     pub cpus: Spanned<u32>,
     /// Units of named resources taken while running (each at least 1 and at
     /// most the resource's capacity).
-    pub resources: Vec<(Spanned<String>, u32)>,
+    pub resources: Box<[(Spanned<String>, u32)]>,
     /// What it asks of a batch system (the `[slurm]` defaults, then its own;
     /// shared by the tasks that add nothing).
     pub batch: std::sync::Arc<BatchOptions>,

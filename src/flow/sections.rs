@@ -59,6 +59,11 @@ pub(super) fn parse(text: &str) -> Option<Sectioned<'_>> {
 }
 
 impl<'t> Sectioned<'t> {
+    /// How many tasks its chunks hold.
+    pub(super) fn tasks(&self) -> usize {
+        self.chunks.iter().map(|(_, count)| count).sum()
+    }
+
     /// Hands the task entries of each chunk to `each`, in file order; false
     /// when a chunk cannot be taken this way (a mistake in it, or a task
     /// named again), and the whole file must be parsed instead.

@@ -280,7 +280,7 @@ impl<'g> Checker<'g> {
     fn subject(&mut self, instance: usize) -> Subject {
         let inst = &self.graph.instances[instance];
         let cmd = inst.cmd.key_text();
-        let mut env = inst.env.clone();
+        let mut env = inst.env.to_vec();
         env.sort();
         let dir = inst.dir.to_string_lossy().into_owned();
         let mut inputs = Vec::new();

@@ -59,7 +59,7 @@ pub fn instances(
     for (task_index, expanded) in done.iter().enumerate() {
         let task = &flow.tasks[task_index];
         for (position, at) in expanded.at.clone().enumerate() {
-            let (mut mine, mut mine_joined) = (Vec::new(), Vec::new());
+            let (mut mine, mut mine_joined) = (Vec::with_capacity(task.deps.len()), Vec::new());
             for dep in &task.deps {
                 let target = dep.target;
                 match &dep.instance {
@@ -84,8 +84,8 @@ pub fn instances(
                 mine.sort_unstable();
                 mine.dedup();
             }
-            instances[at].deps = mine;
-            instances[at].joins = mine_joined;
+            instances[at].deps = mine.into_boxed_slice();
+            instances[at].joins = mine_joined.into_boxed_slice();
         }
     }
     let mut file_order = vec![0; total];
@@ -168,7 +168,7 @@ impl Scope<'_> {
             .iter()
             .map(|(k, v)| (k.value.as_str(), Template::parse_with(&v.value, &names)))
             .collect();
-        let resources: Vec<(usize, u32)> = task
+        let resources: Box<[(usize, u32)]> = task
             .resources
             .iter()
             .map(|(name, amount)| {
@@ -209,16 +209,16 @@ impl Scope<'_> {
                 cmd,
                 dir: Arc::clone(&shared_dir),
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
-                inputs: each(&inputs),
-                outputs: [each(&outputs), temps.clone()].concat(),
+                inputs: each(&inputs).into_boxed_slice(),
+                outputs: [each(&outputs), temps.clone()].concat().into_boxed_slice(),
                 temp: temps.len() as u32,
                 timeout: task.timeout.as_ref().map(|t| t.value),
                 retries: task.retries,
                 cpus,
                 slots: cpus,
                 resources: resources.clone(),
-                deps: Vec::new(),
-                joins: Vec::new(),
+                deps: Box::default(),
+                joins: Box::default(),
             }
         };
         let named = |mut instance: Instance, name: String| {

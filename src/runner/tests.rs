@@ -318,8 +318,8 @@ fn without_keep_going_running_tasks_finish_after_a_failure() {
 fn a_resource_lets_one_task_at_a_time_hold_it() {
     let mut g = graph(&[&[("a", "1s ok"), ("b", "1s ok"), ("free", "1s ok")]]);
     g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-    g.instances[0].resources = vec![(0, 1)];
-    g.instances[1].resources = vec![(0, 1)];
+    g.instances[0].resources = Box::new([(0, 1)]);
+    g.instances[1].resources = Box::new([(0, 1)]);
     let ran = run(&g, 3, false, quiet);
     assert_eq!(
         ran.backend,
@@ -375,7 +375,7 @@ fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
     // instead of hanging.
     let mut g = graph(&[&[("train", "ok")], &[("report", "ok")]]);
     g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-    g.instances[0].resources = vec![(0, 2)];
+    g.instances[0].resources = Box::new([(0, 2)]);
     assert_eq!(stuck(&g, 2), "no task can start: 'train' needs 2 of resource 'gpu', which has 1");
 
     let mut g = graph(&[&[("big", "ok"), ("small", "1s ok")]]);
@@ -383,8 +383,8 @@ fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
     assert_eq!(stuck(&g, 2), "no task can start: 'big' needs 3 job slots, and there are 2");
 
     let mut g = graph(&[&[("a", "ok"), ("b", "ok")]]);
-    g.instances[0].deps = vec![1];
-    g.instances[1].deps = vec![0];
+    g.instances[0].deps = Box::new([1]);
+    g.instances[1].deps = Box::new([0]);
     g.dependents = vec![vec![1], vec![0]];
     assert_eq!(stuck(&g, 2), "no task can start: 'a' waits for 'b', which cannot start either");
 }

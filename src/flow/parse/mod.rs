@@ -213,7 +213,7 @@ impl Checker {
         let limits = Limits { resources: declared, batch: std::sync::Arc::new(batch) };
         let tasks = match (tasks, chunks) {
             (Some(_), Some(chunks)) => {
-                let mut all = Vec::new();
+                let mut all = Vec::with_capacity(chunks.tasks());
                 let mut each = |chunk: &Table<'_>| {
                     all.extend(chunk.iter().map(|(key, value)| self.task(key, value, &limits)));
                 };
@@ -371,16 +371,16 @@ impl Checker {
             keep_outputs: None,
             default: true,
             deps: Vec::new(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            temp_outputs: Vec::new(),
+            inputs: Box::default(),
+            outputs: Box::default(),
+            temp_outputs: Box::default(),
             for_each: None,
             dir: None,
-            env: Vec::new(),
+            env: Box::default(),
             timeout: None,
             retries: 0,
             cpus: Spanned::new(1, key.span.clone()),
-            resources: Vec::new(),
+            resources: Box::default(),
             batch: std::sync::Arc::clone(&limits.batch),
         };
         let Value::Table(table) = &value.value else {
@@ -404,13 +404,15 @@ impl Checker {
                     task.deps = self.strings(value, "deps").into_iter().map(deps::read).collect()
                 }
                 "for_each" => task.for_each = self.for_each(value, name).map(Box::new),
-                "inputs" => task.inputs = self.paths(value, "inputs", name),
-                "outputs" => task.outputs = self.paths(value, "outputs", name),
-                "temp_outputs" => task.temp_outputs = self.paths(value, "temp_outputs", name),
+                "inputs" => task.inputs = self.paths(value, "inputs", name).into(),
+                "outputs" => task.outputs = self.paths(value, "outputs", name).into(),
+                "temp_outputs" => {
+                    task.temp_outputs = self.paths(value, "temp_outputs", name).into()
+                }
                 "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
                 "default" => task.default = self.boolean(value, "'default'").unwrap_or(true),
                 "dir" => task.dir = self.non_empty(value, "'dir'", name).map(Box::new),
-                "env" => task.env = self.env(value),
+                "env" => task.env = self.env(value).into(),
                 "timeout" => task.timeout = self.timeout(value, name).map(Box::new),
                 "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
                 "cpus" => {
@@ -418,7 +420,7 @@ impl Checker {
                         task.cpus = cpus;
                     }
                 }
-                "resources" => task.resources = self.task_resources(value, name, limits),
+                "resources" => task.resources = self.task_resources(value, name, limits).into(),
                 _ if self.batch_key(
                     key,
                     value,
@@ -820,15 +822,15 @@ timeout = 90
             default: true,
             name,
             deps: vec![],
-            inputs: vec![],
-            outputs: vec![],
-            temp_outputs: vec![],
+            inputs: Box::default(),
+            outputs: Box::default(),
+            temp_outputs: Box::default(),
             for_each: None,
             dir: None,
-            env: vec![],
+            env: Box::default(),
             timeout: None,
             retries: 0,
-            resources: vec![],
+            resources: Box::default(),
             batch: Default::default(),
         }
     }
@@ -843,20 +845,20 @@ timeout = 90
         };
         let analyze = TaskDef {
             for_each: Some(Box::new(ForEach::Glob(text_at(t, a, "\"data/*.csv\"")))),
-            inputs: vec![text_at(t, a, "\"analyze.py\""), text_at(t, a, "\"{}\"")],
-            outputs: vec![text_at(t, a, "\"results/{/.}.json\"")],
+            inputs: Box::new([text_at(t, a, "\"analyze.py\""), text_at(t, a, "\"{}\"")]),
+            outputs: Box::new([text_at(t, a, "\"results/{/.}.json\"")]),
             dir: Some(Box::new(text_at(t, a, "\"sub\""))),
-            env: vec![
+            env: Box::new([
                 env("B", "\"x\"", "x"),
                 env("A", "1", "1"),
                 env("C", "true", "true"),
                 env("D", "2.5", "2.5"),
                 env("E", "0x1F", "31"),
-            ],
+            ]),
             timeout: Some(Box::new(at(t, a, "\"10m\"", Duration::from_secs(600)))),
             retries: 2,
             cpus: at(t, "cpus = ", "2", 2),
-            resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
+            resources: Box::new([(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)]),
             deps: vec![dep(text_at(t, a, "\"process1\""), 0)],
             ..plain_task(t, "analyze", "\"python analyze.py {} > results/{/.}.json\"")
         };
