@@ -64,30 +64,89 @@ impl<'t> Sectioned<'t> {
         self.chunks.iter().map(|(_, count)| count).sum()
     }
 
-    /// Hands the task entries of each chunk to `each`, in file order; false
-    /// when a chunk cannot be taken this way (a mistake in it, or a task
-    /// named again), and the whole file must be parsed instead.
-    pub(super) fn each_chunk(&self, each: &mut dyn FnMut(&Table<'t>)) -> bool {
-        let mut names: foldhash::HashSet<&str> = foldhash::HashSet::default();
-        for (range, count) in &self.chunks {
-            let Some(mut entries) = tree(self.text, range.clone()) else { return false };
-            let Some((_, node)) = entries.pop() else { return false };
-            let Value::Table(tasks) = node.value else { return false };
-            // Twice in one chunk is the toml crate's to catch; across
-            // chunks, the set's.
-            for (key, _) in &tasks {
-                let Cow::Borrowed(name) = key.name else { return false };
-                if !names.insert(name) {
-                    return false;
+    /// The task tables of every chunk, read on up to `threads` threads,
+    /// each taking a run of chunks in a row: `start` makes a thread's own
+    /// state, from the number of its run (from 0) and how many tasks the
+    /// run holds; `each` gives it each table of the run, in order. The
+    /// states in file order; `None` when a chunk cannot be taken this way
+    /// (a mistake in it, or a task named again), and the whole file must
+    /// be parsed instead.
+    pub(super) fn read_tasks<S: Send>(
+        &self,
+        threads: usize,
+        start: &(dyn Fn(usize, usize) -> S + Sync),
+        each: &(dyn Fn(&mut S, &Table<'t>) + Sync),
+    ) -> Option<Vec<S>> {
+        let runs = runs(&self.chunks, threads);
+        let read_run = |(number, run): (usize, &[(Range<usize>, usize)])| {
+            let count = run.iter().map(|(_, count)| count).sum();
+            let mut state = start(number, count);
+            let mut names: foldhash::HashSet<&'t str> = foldhash::HashSet::default();
+            names.reserve(count);
+            for (range, count) in run {
+                let mut entries = tree(self.text, range.clone())?;
+                let (_, node) = entries.pop()?;
+                let Value::Table(tasks) = node.value else { return None };
+                // Twice in one chunk is the toml crate's to catch; across
+                // chunks, the sets'.
+                for (key, _) in &tasks {
+                    let Cow::Borrowed(name) = key.name else { return None };
+                    if !names.insert(name) {
+                        return None;
+                    }
                 }
+                if tasks.len() != *count || !entries.is_empty() {
+                    return None;
+                }
+                each(&mut state, &tasks);
             }
-            if tasks.len() != *count || !entries.is_empty() {
-                return false;
+            Some((state, names))
+        };
+        let read: Vec<Option<_>> = if runs.len() == 1 {
+            vec![read_run((0, runs[0]))]
+        } else {
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = runs
+                    .iter()
+                    .enumerate()
+                    .map(|(number, run)| scope.spawn(move || read_run((number, run))))
+                    .collect();
+                threads.into_iter().map(|thread| thread.join().ok().flatten()).collect()
+            })
+        };
+        let read: Vec<_> = read.into_iter().collect::<Option<_>>()?;
+        // A name in two runs.
+        let (mut seen, mut states) = (foldhash::HashSet::default(), Vec::with_capacity(read.len()));
+        for (state, names) in read {
+            if seen.is_empty() {
+                seen = names;
+            } else if names.iter().any(|name| !seen.insert(*name)) {
+                return None;
             }
-            each(&tasks);
+            states.push(state);
         }
-        true
+        Some(states)
     }
+}
+
+/// `chunks` cut into at most `threads` runs in a row, of about as many
+/// tasks each.
+fn runs(chunks: &[(Range<usize>, usize)], threads: usize) -> Vec<&[(Range<usize>, usize)]> {
+    let total: usize = chunks.iter().map(|(_, count)| count).sum();
+    let per_run = total.div_ceil(threads.max(1)).max(1);
+    let mut runs = Vec::new();
+    let (mut start, mut in_run) = (0, 0);
+    for (i, (_, count)) in chunks.iter().enumerate() {
+        in_run += count;
+        if in_run >= per_run {
+            runs.push(&chunks[start..=i]);
+            (start, in_run) = (i + 1, 0);
+        }
+    }
+    if start < chunks.len() || runs.is_empty() {
+        runs.push(&chunks[start..]);
+    }
+    runs
 }
 
 /// The tree of `text[range]`, its spans into the whole `text`: by the fast
@@ -253,17 +312,42 @@ mod tests {
     }
 
     /// The tree read section by section, its tasks put back whole.
-    fn parse(text: &str) -> Option<Table<'_>> {
+    fn parse<'t>(text: &'t str) -> Option<Table<'t>> {
         let sectioned = super::parse(text)?;
-        let mut tasks = Vec::new();
-        if !sectioned.each_chunk(&mut |chunk| tasks.extend(chunk.iter().cloned())) {
-            return None;
-        }
+        let each = |tasks: &mut Table<'t>, chunk: &Table<'t>| tasks.extend(chunk.iter().cloned());
+        let runs = sectioned.read_tasks(2, &|_, _| Vec::new(), &each)?;
+        let tasks: Vec<_> = runs.into_iter().flatten().collect();
         let mut root = sectioned.root;
         if let Some((_, node)) = root.iter_mut().find(|(key, _)| key.name == "tasks") {
             node.value = Value::Table(tasks);
         }
         Some(root)
+    }
+
+    #[test]
+    fn runs_split_chunks_in_a_row_by_their_tasks() {
+        let chunks: Vec<(Range<usize>, usize)> =
+            [3, 1, 2, 2, 4].iter().map(|&count| (0..0, count)).collect();
+        let counts = |threads| -> Vec<usize> {
+            runs(&chunks, threads).iter().map(|run| run.iter().map(|(_, c)| c).sum()).collect()
+        };
+        assert_eq!(counts(1), [12]);
+        assert_eq!(counts(2), [6, 6]);
+        assert_eq!(counts(3), [4, 4, 4]);
+        assert_eq!(counts(8), [3, 3, 2, 4]);
+        assert_eq!(runs(&[], 2).len(), 1);
+    }
+
+    #[test]
+    fn a_task_named_in_two_runs_is_left_to_the_whole_file() {
+        let tasks: String = (0..6000).map(|i| format!("[tasks.t{i}]\ncmd = \"x\"\n")).collect();
+        let twice = format!("{tasks}[tasks.t1]\ncmd = \"y\"\n");
+        let sectioned = super::parse(&twice).unwrap();
+        assert!(sectioned.chunks.len() > 2, "{}", sectioned.chunks.len());
+        let none = |_: &mut (), _: &Table<'_>| {};
+        assert!(sectioned.read_tasks(2, &|_, _| (), &none).is_none());
+        let once = super::parse(&tasks).unwrap();
+        assert_eq!(once.read_tasks(2, &|_, _| (), &none).map(|runs| runs.len()), Some(2));
     }
 
     #[test]

@@ -31,6 +31,10 @@ mod vars;
 /// can be (see `sections.rs`): below, the whole file at once costs little.
 const SECTIONED_FROM: usize = 1 << 20;
 
+/// Threads that read a big file's tasks at most (the checks of a million
+/// tasks take about a second alone).
+const READERS_MOST: usize = 4;
+
 const TOP_LEVEL_KEYS: [&str; 9] =
     ["jobs", "default", "vars", "resources", "tasks", "executor", "slurm", "shell", "keep_outputs"];
 
@@ -212,14 +216,7 @@ impl Checker {
         let (batch, slurm) = slurm.map(|value| self.slurm_table(value)).unwrap_or_default();
         let limits = Limits { resources: declared, batch: std::sync::Arc::new(batch) };
         let tasks = match (tasks, chunks) {
-            (Some(_), Some(chunks)) => {
-                let mut all = Vec::with_capacity(chunks.tasks());
-                let mut each = |chunk: &Table<'_>| {
-                    all.extend(chunk.iter().map(|(key, value)| self.task(key, value, &limits)));
-                };
-                self.unreadable = !chunks.each_chunk(&mut each);
-                all
-            }
+            (Some(_), Some(chunks)) => self.tasks_in_chunks(chunks, &limits),
             (Some((key, value)), None) => self.tasks(key, value, &limits),
             (None, _) => {
                 self.diags
@@ -331,6 +328,35 @@ impl Checker {
             self.error(message, key.span.clone());
         }
         valid
+    }
+
+    /// The tasks of a big file read section by section, read and checked
+    /// on every core (see [`Checker::tasks`]); none, and the checker
+    /// `unreadable`, if a chunk of them cannot be read so.
+    fn tasks_in_chunks(&mut self, chunks: &Sectioned<'_>, limits: &Limits) -> Vec<TaskDef> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let total = chunks.tasks();
+        // The first run's list takes them all in the end: made that big.
+        let start = |run: usize, count: usize| {
+            (Checker::default(), Vec::with_capacity(if run == 0 { total } else { count }))
+        };
+        let each = |(checker, tasks): &mut (Checker, Vec<TaskDef>), chunk: &Table<'_>| {
+            tasks.extend(chunk.iter().map(|(key, value)| checker.task(key, value, limits)));
+        };
+        let Some(runs) = chunks.read_tasks(threads.min(READERS_MOST), &start, &each) else {
+            self.unreadable = true;
+            return Vec::new();
+        };
+        let mut all = Vec::new();
+        for (checker, mut tasks) in runs {
+            self.diags.extend(checker.diags);
+            if all.is_empty() {
+                all = tasks;
+            } else {
+                all.append(&mut tasks);
+            }
+        }
+        all
     }
 
     /// `[tasks]`: every task, in file order, even those with errors (so that
