@@ -120,6 +120,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let prefetch = args.file.is_file().then(|| Prefetch::start(&state_dir, &name));
     let file = read_flow_file(&args.file)?;
     let mut flow = flow_file::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
+    let source = ReadSource::of(file);
     let (assignments, targets): (Vec<String>, Vec<String>) =
         args.tasks.iter().cloned().partition(|arg| is_assignment(arg));
     set_vars(&mut flow, args.set.iter().chain(&assignments))?;
@@ -130,8 +131,7 @@ fn run(args: RunArgs) -> Result<i32> {
     // Under a batch system each task's job asks for its CPUs, and -j counts
     // jobs; here a task gets at most the job slots there are.
     let cpu_limit = (!backend.is_batch()).then_some(jobs);
-    let mut graph =
-        Graph::from_flow(&flow, &flow_dir, cpu_limit).map_err(|d| flow_error(&file, d))?;
+    let mut graph = Graph::from_flow(&flow, &flow_dir, cpu_limit).map_err(|d| source.error(d))?;
     if backend.is_batch() {
         graph.count_jobs_not_cpus();
     } else {
@@ -471,6 +471,40 @@ fn read_flow_file(path: &Path) -> Result<Arc<SourceFile>> {
     }
 }
 
+/// A flow file once parsed: its text is let go (a big flow's takes tens of
+/// megabytes), and read again only to show a mistake found later.
+struct ReadSource {
+    path: PathBuf,
+    /// The text's fingerprint, to tell the same text read again.
+    len: usize,
+    hash: u64,
+}
+
+impl ReadSource {
+    fn of(file: Arc<SourceFile>) -> ReadSource {
+        let (len, hash) = fingerprint(&file.text);
+        ReadSource { path: file.path.clone(), len, hash }
+    }
+
+    /// The error for `diagnostics` in the file, shown in its text.
+    fn error(&self, diagnostics: Vec<Diagnostic>) -> Error {
+        match read_flow_file(&self.path) {
+            Ok(file) if fingerprint(&file.text) == (self.len, self.hash) => {
+                flow_error(&file, diagnostics)
+            }
+            _ => Error::usage(format!(
+                "{}: changed while maestro read it; run again",
+                self.path.display()
+            )),
+        }
+    }
+}
+
+fn fingerprint(text: &str) -> (usize, u64) {
+    use std::hash::BuildHasher;
+    (text.len(), foldhash::quality::FixedState::with_seed(0).hash_one(text))
+}
+
 fn flow_error(file: &Arc<SourceFile>, diagnostics: Vec<Diagnostic>) -> Error {
     Error::Flow { file: Arc::clone(file), diagnostics }
 }
@@ -479,4 +513,44 @@ fn flow_error(file: &Arc<SourceFile>, diagnostics: Vec<Diagnostic>) -> Error {
 fn flow_directory(file: &Path) -> Result<PathBuf> {
     let absolute = std::path::absolute(file).map_err(|e| Error::io("cannot resolve", file, e))?;
     Ok(absolute.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow_at(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("maestro-source-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("maestro.toml")
+    }
+
+    fn diagnostic() -> Vec<Diagnostic> {
+        vec![Diagnostic::new("no task named 'b'", 17..20)]
+    }
+
+    #[test]
+    fn a_mistake_found_after_parsing_is_shown_in_the_text_read_again() {
+        let path = flow_at("same");
+        std::fs::write(&path, "[tasks.a]\ndeps = [\"b\"]\n").unwrap();
+        let source = ReadSource::of(read_flow_file(&path).unwrap());
+        let shown = source.error(diagnostic()).render();
+        assert!(shown.contains(":2:8: error: no task named 'b'"), "{shown}");
+        assert!(shown.contains("2 | deps = [\"b\"]"), "{shown}");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_file_changed_since_it_was_read_is_not_quoted() {
+        let path = flow_at("changed");
+        std::fs::write(&path, "[tasks.a]\ndeps = [\"b\"]\n").unwrap();
+        let source = ReadSource::of(read_flow_file(&path).unwrap());
+        std::fs::write(&path, "[tasks.a]\ndeps = [\"c\"]\n").unwrap();
+        assert_eq!(
+            source.error(diagnostic()).render(),
+            format!("error: {}: changed while maestro read it; run again\n", path.display())
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
 }

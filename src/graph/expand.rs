@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use foldhash::HashMap as FastMap;
@@ -31,8 +31,10 @@ pub fn instances(
     let mut instances: Vec<Instance> = Vec::with_capacity(flow.tasks.len());
     let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
     let mut problems = Vec::new();
+    // Most tasks run in the flow's directory: they share its path.
+    let flow_dir: Arc<Path> = Arc::from(flow_dir);
     for task in task_order(flow) {
-        let scope = Scope { flow, flow_dir, vars: &vars, done: &done, cpu_limit };
+        let scope = Scope { flow, flow_dir: &flow_dir, vars: &vars, done: &done, cpu_limit };
         let start = instances.len();
         match scope.expand(task, &mut instances) {
             Ok(mut expanded) => {
@@ -121,13 +123,13 @@ struct Expanded {
     /// Each instance's key: the part of its name after `task:`.
     keys: Vec<String>,
     /// The task's directory.
-    dir: PathBuf,
+    dir: Arc<Path>,
 }
 
 /// What a task's text can name while it is expanded.
 struct Scope<'a> {
     flow: &'a Flow,
-    flow_dir: &'a Path,
+    flow_dir: &'a Arc<Path>,
     vars: &'a HashMap<&'a str, &'a [String]>,
     /// The tasks expanded so far (their instances are in the vector
     /// `expand` is given).
@@ -139,11 +141,10 @@ impl Scope<'_> {
     /// Appends the task's instances to `all`.
     fn expand(&self, task_index: usize, all: &mut Vec<Instance>) -> Result<Expanded, Diagnostic> {
         let task = &self.flow.tasks[task_index];
-        let dir = match &task.dir {
-            Some(dir) => self.flow_dir.join(&dir.value),
-            None => self.flow_dir.to_path_buf(),
+        let dir: Arc<Path> = match &task.dir {
+            Some(dir) => Arc::from(self.flow_dir.join(&dir.value)),
+            None => Arc::clone(self.flow_dir),
         };
-        let shared_dir: Arc<Path> = Arc::from(dir.as_path());
         let cpus = self.cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
         self.check_items_gathered(task)?;
         let values = |name: &str| self.value(task, &dir, cpus, name, all);
@@ -207,7 +208,7 @@ impl Scope<'_> {
                 shown_as: None,
                 task: task_index,
                 cmd,
-                dir: Arc::clone(&shared_dir),
+                dir: Arc::clone(&dir),
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
                 inputs: each(&inputs).into_boxed_slice(),
                 outputs: [each(&outputs), temps.clone()].concat().into_boxed_slice(),
