@@ -146,10 +146,11 @@ impl Store {
             });
         }
         let e = |e: rusqlite::Error| state_error(&self.path, &e);
+        // Read through SQLite's page cache, not mmap: a mapped database's
+        // pages stay resident as a run goes on (100,000 tasks: 16 MB of a
+        // 101 MB peak), for no time measured on a run or a dry run.
         self.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456;",
-            )
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(e)?;
         self.conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
         // The WAL is folded into the database as it grows (every 1000 pages),
