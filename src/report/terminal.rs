@@ -47,12 +47,15 @@ pub struct TerminalReporter<'a> {
     done: usize,
     failed: usize,
     running: Vec<(usize, Instant)>,
-    /// Bytes of each log already shown (retries append to the same log).
+    /// Bytes of each log already shown, while its instance may still retry
+    /// (retries append to the same log).
     shown: HashMap<usize, u64>,
     /// Stream mode: an instance's incomplete last line.
     partial: HashMap<usize, Vec<u8>>,
     prefix_width: usize,
-    last_logs: HashMap<usize, std::path::PathBuf>,
+    /// The log of each instance whose last attempt failed, for the
+    /// summary (only those: a big run's paths would weigh megabytes).
+    failed_logs: HashMap<usize, std::path::PathBuf>,
     /// For the ETA, when durations are known.
     eta: Option<EtaModel>,
     /// Instances done with (ran, skipped or not run).
@@ -87,7 +90,7 @@ impl<'a> TerminalReporter<'a> {
             shown: HashMap::new(),
             partial: HashMap::new(),
             prefix_width,
-            last_logs: HashMap::new(),
+            failed_logs: HashMap::new(),
             eta: None,
             finished: vec![false; graph.instances.len()],
         }
@@ -294,7 +297,7 @@ impl<'a> TerminalReporter<'a> {
     /// A failed task's name, its log's path and last lines (read from the
     /// log's end only, each cut to [`FAILURE_LINE_CHARS`]).
     fn failure_details(&self, instance: usize) -> String {
-        let Some(log) = self.last_logs.get(&instance) else { return String::new() };
+        let Some(log) = self.failed_logs.get(&instance) else { return String::new() };
         let mut text = format!("failed: {} (log: {})\n", self.label(instance), log.display());
         let (tail, cut) = log_tail(log);
         let tail = String::from_utf8_lossy(&tail);
@@ -339,7 +342,11 @@ impl Observer for TerminalReporter<'_> {
             }
             Event::AttemptFinished { instance, attempt, will_retry } => {
                 self.running.retain(|(i, _)| i != instance);
-                self.last_logs.insert(*instance, attempt.log.clone());
+                if attempt.outcome.succeeded() {
+                    self.failed_logs.remove(instance);
+                } else {
+                    self.failed_logs.insert(*instance, attempt.log.clone());
+                }
                 match self.mode {
                     OutputMode::Grouped => self.replay(*instance, attempt, *will_retry),
                     OutputMode::Stream => {
@@ -350,6 +357,7 @@ impl Observer for TerminalReporter<'_> {
                     OutputMode::Quiet => {}
                 }
                 if !*will_retry {
+                    self.shown.remove(instance);
                     self.finished[*instance] = true;
                     self.done += 1;
                     if !attempt.outcome.succeeded() && attempt.outcome != Outcome::Interrupted {

@@ -8,6 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use foldhash::HashMap as FastMap;
+
 use super::outputs;
 use super::prepare::{environment, log_file_stem, read_outputs};
 use super::reactor::Reactor;
@@ -65,7 +67,7 @@ pub fn run<'a>(
         observer,
         plan: Plan::new(graph, selected, config.jobs, priority, config.keep_going),
         skipping,
-        grants: vec![None; n],
+        grants: FastMap::default(),
         outputs: vec![None; n],
         durations: vec![Duration::ZERO; n],
         summary: RunSummary::default(),
@@ -102,8 +104,9 @@ struct FlowWork<'a, 'o> {
     observer: &'o mut dyn Observer,
     plan: Plan<'a>,
     skipping: Skipping<'a>,
-    /// What each started instance holds, until it ends.
-    grants: Vec<Option<Grant>>,
+    /// What each started instance holds, until it ends (a map: few run at
+    /// once among many).
+    grants: FastMap<usize, Grant>,
     /// `MAESTRO_OUTPUT` pairs of succeeded instances.
     outputs: Vec<Option<Vec<(String, String)>>>,
     durations: Vec<Duration>,
@@ -243,7 +246,7 @@ impl Work for FlowWork<'_, '_> {
             match self.already_done(instance) {
                 Some(why) => self.skip(instance, why),
                 None => {
-                    self.grants[instance] = Some(grant);
+                    self.grants.insert(instance, grant);
                     return Some(instance);
                 }
             }
@@ -264,7 +267,7 @@ impl Work for FlowWork<'_, '_> {
             // A failed attempt's outputs must not pass for the next one's.
             let _ = fs::remove_file(&output_file);
         }
-        let grant = self.grants[instance].as_ref().expect("a started instance holds a grant");
+        let grant = self.grants.get(&instance).expect("a started instance holds a grant");
         let slot = grant.slots.first().copied().unwrap_or(1);
         let inst = &self.graph.instances[instance];
         let task = self.graph.task_of(instance);
@@ -380,7 +383,7 @@ impl Work for FlowWork<'_, '_> {
     }
 
     fn task_ended(&mut self, instance: usize, outcome: &Outcome, _now: Instant) -> Verdict {
-        self.grants[instance] = None;
+        self.grants.remove(&instance);
         match outcome {
             Outcome::Succeeded => {
                 self.summary.succeeded += 1;
