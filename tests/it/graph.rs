@@ -100,8 +100,11 @@ fn a_bad_flow_is_an_error_with_its_place() {
 }
 
 #[test]
-#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
-#[cfg_attr(no_mermaid, ignore = "needs tests/tools/mermaid.min.js (.ci/run fetches it with npm)")]
+// One attribute: two ignores on one test are an unused attribute to clippy.
+#[cfg_attr(
+    any(no_chromium, no_mermaid),
+    ignore = "needs chromium (apt-get install chromium) and tests/tools/mermaid.min.js (.ci/run fetches it with npm)"
+)]
 fn mermaid_parses_and_draws_it() {
     // Mermaid's browser bundle, which .ci/run fetches (see there).
     let mermaid = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/mermaid.min.js");

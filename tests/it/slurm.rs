@@ -106,8 +106,10 @@ fn node_cpus() -> u32 {
 }
 
 #[test]
-#[cfg_attr(no_slurm, ignore = "needs a running Slurm (scripts/slurm-cluster.sh start)")]
-#[cfg_attr(no_chromium, ignore = "needs chromium (apt-get install chromium)")]
+#[cfg_attr(
+    any(no_slurm, no_chromium),
+    ignore = "needs a running Slurm (scripts/slurm-cluster.sh start) and chromium (apt-get install chromium)"
+)]
 fn the_report_tells_the_wait_in_the_queue_from_the_run() {
     let _node = share_node();
     // Each job takes the whole node: one waits for the other to end.

@@ -34,8 +34,10 @@ fn a_host_that_lets_no_one_in_fails_the_run_with_ssh_s_words() {
 }
 
 #[test]
-#[cfg_attr(no_ssh_local, ignore = "needs a local sshd and user: scripts/ssh-local.sh start")]
-#[cfg_attr(no_parallel, ignore = "needs GNU parallel (apt-get install parallel)")]
+#[cfg_attr(
+    any(no_ssh_local, no_parallel),
+    ignore = "needs a local sshd and user (scripts/ssh-local.sh start) and GNU parallel (apt-get install parallel)"
+)]
 fn map_s_prints_what_gnu_parallel_s_prints() {
     let p = Project::new();
     let cases: [&[&str]; 4] = [
