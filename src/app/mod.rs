@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use xxhash_rust::xxh3::xxh3_128;
+
 use crate::cli::{Cli, Command, ParArgs, RunArgs, RunOptions};
 use crate::diag::{Diagnostic, SourceFile};
 use crate::error::{Error, Result};
@@ -475,21 +477,20 @@ fn read_flow_file(path: &Path) -> Result<Arc<SourceFile>> {
 /// megabytes), and read again only to show a mistake found later.
 struct ReadSource {
     path: PathBuf,
-    /// The text's fingerprint, to tell the same text read again.
-    len: usize,
-    hash: u64,
+    /// The text's content hash (xxh3-128, as freshness hashes files), to
+    /// tell the same text read again.
+    hash: u128,
 }
 
 impl ReadSource {
     fn of(file: Arc<SourceFile>) -> ReadSource {
-        let (len, hash) = fingerprint(&file.text);
-        ReadSource { path: file.path.clone(), len, hash }
+        ReadSource { path: file.path.clone(), hash: xxh3_128(file.text.as_bytes()) }
     }
 
     /// The error for `diagnostics` in the file, shown in its text.
     fn error(&self, diagnostics: Vec<Diagnostic>) -> Error {
         match read_flow_file(&self.path) {
-            Ok(file) if fingerprint(&file.text) == (self.len, self.hash) => {
+            Ok(file) if xxh3_128(file.text.as_bytes()) == self.hash => {
                 flow_error(&file, diagnostics)
             }
             _ => Error::usage(format!(
@@ -498,11 +499,6 @@ impl ReadSource {
             )),
         }
     }
-}
-
-fn fingerprint(text: &str) -> (usize, u64) {
-    use std::hash::BuildHasher;
-    (text.len(), foldhash::quality::FixedState::with_seed(0).hash_one(text))
 }
 
 fn flow_error(file: &Arc<SourceFile>, diagnostics: Vec<Diagnostic>) -> Error {
