@@ -7,7 +7,7 @@ use crate::cli::{GraphArgs, GraphFormat};
 use crate::error::Result;
 use crate::exit_code;
 use crate::flow;
-use crate::graph::Graph;
+use crate::graph::{Graph, Release};
 use crate::report::flow_graph::{self, NodeStatus};
 use crate::store::{self, Store, query, state_error};
 
@@ -17,7 +17,8 @@ pub fn graph(args: &GraphArgs) -> Result<i32> {
     let mut flow = flow::parse(&file).map_err(|diagnostics| flow_error(&file, diagnostics))?;
     super::set_vars(&mut flow, args.set.iter())?;
     let flow_dir = flow_directory(&args.file)?;
-    let graph = Graph::from_flow(&flow, &flow_dir, None).map_err(|d| flow_error(&file, d))?;
+    let graph = Graph::from_flow(&mut flow, &flow_dir, None, Release::Nothing)
+        .map_err(|d| flow_error(&file, d))?;
     let name = args
         .file
         .file_name()

@@ -27,7 +27,7 @@ use crate::exec::local::LocalExecutor;
 use crate::exit_code;
 use crate::flow::{self as flow_file, BatchOptions, Flow, SlurmSettings};
 use crate::fresh::{self, Checker, Decision, EarlyStats, FileHashes};
-use crate::graph::Graph;
+use crate::graph::{Graph, Release};
 use crate::plan::Plan;
 use crate::report::events::JsonEvents;
 use crate::report::terminal::{OutputMode, TerminalReporter};
@@ -133,7 +133,8 @@ fn run(args: RunArgs) -> Result<i32> {
     // Under a batch system each task's job asks for its CPUs, and -j counts
     // jobs; here a task gets at most the job slots there are.
     let cpu_limit = (!backend.is_batch()).then_some(jobs);
-    let mut graph = Graph::from_flow(&flow, &flow_dir, cpu_limit).map_err(|d| source.error(d))?;
+    let mut graph = Graph::from_flow(&mut flow, &flow_dir, cpu_limit, Release::DepsAndCommands)
+        .map_err(|d| source.error(d))?;
     if backend.is_batch() {
         graph.count_jobs_not_cpus();
     } else {

@@ -533,6 +533,7 @@ mod tests {
 
     use super::*;
     use crate::diag::SourceFile;
+    use crate::graph::Release;
     use foldhash::HashMap as FastMap;
 
     const FLOW: &str = r#"
@@ -557,7 +558,8 @@ outputs = ["y.txt"]
         old("x.txt", "aaa");
         old("y.txt", "aaa");
         let source = SourceFile { path: "maestro.toml".into(), text: FLOW.into() };
-        let graph = Graph::from_flow(&crate::flow::parse(&source).unwrap(), &dir, None).unwrap();
+        let mut flow = crate::flow::parse(&source).unwrap();
+        let graph = Graph::from_flow(&mut flow, &dir, None, Release::Nothing).unwrap();
         let (a, b) = (0, 1);
 
         // A first run records b's success and the files' stamps.

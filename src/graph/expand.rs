@@ -16,36 +16,64 @@ use crate::flow::{Dep, Flow, ForEach, Gathered, OWN_NAMES, Spanned, TaskDef, gat
 use crate::template::{Names, Template};
 
 /// Every instance of `flow`, tasks in file order, deps resolved; and the
-/// joins they wait for: (task, its instances).
+/// joins they wait for: (task, its instances). With `release`, each task's
+/// deps and command are let go once its instances are made (a big flow's
+/// tasks as written would otherwise weigh beside all of its instances).
 #[allow(clippy::type_complexity)]
 pub fn instances(
-    flow: &Flow,
+    flow: &mut Flow,
     flow_dir: &Path,
     cpu_limit: Option<u32>,
+    release: bool,
 ) -> Result<(Vec<Instance>, Vec<(usize, Range<usize>)>), Vec<Diagnostic>> {
     let vars: HashMap<&str, &[String]> =
         flow.vars.iter().map(|v| (v.name.value.as_str(), v.values.as_slice())).collect();
     // Every instance in one vector, tasks in the order they are expanded:
     // after those they depend on, as a task's text may gather their
-    // outputs and items. Put in file order at the end, in place.
+    // outputs and items, and its deps name their instances. Put in file
+    // order at the end, in place.
     let mut instances: Vec<Instance> = Vec::with_capacity(flow.tasks.len());
     let mut done: Vec<Option<Expanded>> = vec![None; flow.tasks.len()];
     let mut problems = Vec::new();
+    // The first mistake in deps, by file order: (task, what).
+    let mut dep_problem: Option<(usize, Diagnostic)> = None;
+    // Joins by the task they join; their ranges are set at the end.
+    let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
+    let mut join_of: Vec<Option<usize>> = vec![None; flow.tasks.len()];
     // Most tasks run in the flow's directory: they share its path.
     let flow_dir: Arc<Path> = Arc::from(flow_dir);
     for task in task_order(flow) {
         let scope = Scope { flow, flow_dir: &flow_dir, vars: &vars, done: &done, cpu_limit };
         let start = instances.len();
-        match scope.expand(task, &mut instances) {
-            Ok(mut expanded) => {
-                expanded.at = start..instances.len();
-                done[task] = Some(expanded);
+        let mut expanded = match scope.expand(task, &mut instances) {
+            Ok(expanded) => expanded,
+            Err(diagnostic) => {
+                problems.push(diagnostic);
+                continue;
             }
-            Err(diagnostic) => problems.push(diagnostic),
+        };
+        expanded.at = start..instances.len();
+        // After a task that could not be expanded, deps are not resolved:
+        // its mistake is what is said.
+        let deps = DepsOf { flow, done: &done, expanded: &expanded, task };
+        if problems.is_empty()
+            && let Err(diagnostic) = deps.resolve(&mut instances, &mut joins, &mut join_of)
+            && dep_problem.as_ref().is_none_or(|(first, _)| task < *first)
+        {
+            dep_problem = Some((task, diagnostic));
+        }
+        done[task] = Some(expanded);
+        if release {
+            let written = &mut flow.tasks[task];
+            written.deps = Vec::new();
+            written.cmd.value = String::new();
         }
     }
     if !problems.is_empty() {
         return Err(problems);
+    }
+    if let Some((_, diagnostic)) = dep_problem {
+        return Err(vec![diagnostic]);
     }
     let done: Vec<Expanded> = done.into_iter().map(|e| e.expect("every task expanded")).collect();
     let mut by_task: Vec<Range<usize>> = Vec::with_capacity(done.len());
@@ -54,50 +82,91 @@ pub fn instances(
         by_task.push(total..total + expanded.at.len());
         total += expanded.at.len();
     }
-    // Deps, in file order's indices. A dep on all of a for_each task's
-    // instances is a dep on its join.
-    let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
-    let mut join_of: Vec<Option<usize>> = vec![None; flow.tasks.len()];
-    for (task_index, expanded) in done.iter().enumerate() {
-        let task = &flow.tasks[task_index];
-        for (position, at) in expanded.at.clone().enumerate() {
-            let (mut mine, mut mine_joined) = (Vec::with_capacity(task.deps.len()), Vec::new());
-            for dep in &task.deps {
-                let target = dep.target;
-                match &dep.instance {
-                    None if flow.tasks[target].for_each.is_some() => {
-                        let join = *join_of[target].get_or_insert_with(|| {
-                            joins.push((target, by_task[target].clone()));
-                            joins.len() - 1
-                        });
-                        mine_joined.push(join);
-                    }
-                    None => mine.extend(by_task[target].clone()),
-                    Some(which) => {
-                        let item = expanded.items.get(position).map(String::as_str);
-                        let name = &instances[at].name;
-                        let found = one_instance(dep, which, item, &done[target], name)
-                            .map_err(|d| vec![d])?;
-                        mine.push(by_task[target].start + found);
-                    }
-                }
-            }
-            if task.deps.len() > 1 {
-                mine.sort_unstable();
-                mine.dedup();
-            }
-            instances[at].deps = mine.into_boxed_slice();
-            instances[at].joins = mine_joined.into_boxed_slice();
-        }
-    }
     let mut file_order = vec![0; total];
     for (expanded, range) in done.iter().zip(&by_task) {
         for (from, to) in expanded.at.clone().zip(range.clone()) {
             file_order[from] = to;
         }
     }
+    for instance in &mut instances {
+        instance.deps.iter_mut().for_each(|dep| *dep = file_order[*dep]);
+        if instance.deps.len() > 1 {
+            let mut deps = instance.deps.to_vec();
+            deps.sort_unstable();
+            deps.dedup();
+            instance.deps = deps.into_boxed_slice();
+        }
+    }
     permute(&mut instances, file_order);
+    for (task, range) in &mut joins {
+        *range = by_task[*task].clone();
+    }
+    number_joins_in_file_order(&mut instances, &mut joins);
     Ok((instances, joins))
+}
+
+/// Resolves one task's deps to the instances (and joins) its instances
+/// wait for, as indices where they are expanded.
+struct DepsOf<'a> {
+    flow: &'a Flow,
+    done: &'a [Option<Expanded>],
+    /// The task's own instances.
+    expanded: &'a Expanded,
+    task: usize,
+}
+
+impl DepsOf<'_> {
+    /// A dep on all of a for_each task's instances is a dep on its join.
+    fn resolve(
+        &self,
+        instances: &mut [Instance],
+        joins: &mut Vec<(usize, Range<usize>)>,
+        join_of: &mut [Option<usize>],
+    ) -> Result<(), Diagnostic> {
+        let task = &self.flow.tasks[self.task];
+        for (position, at) in self.expanded.at.clone().enumerate() {
+            let (mut mine, mut mine_joined) = (Vec::with_capacity(task.deps.len()), Vec::new());
+            for dep in &task.deps {
+                let target = dep.target;
+                // Expanded before, as its dependents are after it.
+                let from = self.done[target].as_ref().expect("a dep's task is expanded");
+                match &dep.instance {
+                    None if self.flow.tasks[target].for_each.is_some() => {
+                        let join = *join_of[target].get_or_insert_with(|| {
+                            joins.push((target, 0..0));
+                            joins.len() - 1
+                        });
+                        mine_joined.push(join);
+                    }
+                    None => mine.extend(from.at.clone()),
+                    Some(which) => {
+                        let item = self.expanded.items.get(position).map(String::as_str);
+                        let name = &instances[at].name;
+                        mine.push(from.at.start + one_instance(dep, which, item, from, name)?);
+                    }
+                }
+            }
+            instances[at].deps = mine.into_boxed_slice();
+            instances[at].joins = mine_joined.into_boxed_slice();
+        }
+        Ok(())
+    }
+}
+
+/// Numbers `joins` by where they are first waited for in file order, as
+/// if the deps had been resolved in that order.
+fn number_joins_in_file_order(instances: &mut [Instance], joins: &mut Vec<(usize, Range<usize>)>) {
+    let mut renumbered: Vec<Option<usize>> = vec![None; joins.len()];
+    let mut order = Vec::with_capacity(joins.len());
+    for instance in instances.iter_mut() {
+        for join in instance.joins.iter_mut() {
+            *join = *renumbered[*join].get_or_insert_with(|| {
+                order.push(*join);
+                order.len() - 1
+            });
+        }
+    }
+    *joins = order.into_iter().map(|old| joins[old].clone()).collect();
 }
 
 /// Moves each `items[i]` to `items[to[i]]`, in place (`to` is a

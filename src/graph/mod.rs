@@ -179,17 +179,31 @@ pub struct Graph {
     pub joins: Vec<Join>,
 }
 
+/// What of a flow's tasks as written [`Graph::from_flow`] lets go once
+/// their instances are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Nothing: the caller reads the tasks' deps and commands after.
+    Nothing,
+    /// Each task's deps and command: the caller needs no more than the
+    /// tasks' names and settings (a big flow's deps take more memory than
+    /// its instances' do).
+    DepsAndCommands,
+}
+
 impl Graph {
     /// Expands a checked flow into instances. `flow_dir` is the directory of
     /// the flow file: `dir`, `for_each` globs and paths are relative to it.
     /// A task's `cpus` above `cpu_limit` (the job slots of a local run) is
     /// lowered to it.
     pub fn from_flow(
-        flow: &Flow,
+        flow: &mut Flow,
         flow_dir: &Path,
         cpu_limit: Option<u32>,
+        release: Release,
     ) -> Result<Graph, Vec<Diagnostic>> {
-        let (instances, joins) = expand::instances(flow, flow_dir, cpu_limit)?;
+        let release = release == Release::DepsAndCommands;
+        let (instances, joins) = expand::instances(flow, flow_dir, cpu_limit, release)?;
         let resources = flow
             .resources
             .iter()
