@@ -862,6 +862,27 @@ timeout = 90
     }
 
     #[test]
+    fn a_big_flow_is_read_section_by_section_each_task_in_its_place() {
+        let text: String = (0..40_000)
+            .map(|i| format!("[tasks.t{i}]\ncmd = \"echo {i}\"\ndeps = [\"t{}\"]\n\n", i / 2))
+            .collect::<String>()
+            .replacen("deps = [\"t0\"]\n", "", 1);
+        assert!(text.len() >= SECTIONED_FROM);
+        let sectioned = sections::parse(&text).expect("sectioned");
+        let mut checker = Checker::default();
+        let flow = checker.flow(&sectioned.root, Some(&sectioned));
+        assert!(!checker.unreadable && checker.diags.is_empty(), "{:?}", checker.diags);
+        assert_eq!(flow.tasks.len(), 40_000);
+        for (i, task) in flow.tasks.iter().enumerate() {
+            assert_eq!(
+                (task.name.value.as_str(), task.cmd.value.as_str()),
+                (&*format!("t{i}"), &*format!("echo {i}"))
+            );
+        }
+        assert_eq!(flow.tasks[39_999].deps[0].target, 19_999);
+    }
+
+    #[test]
     fn full_example_round_trips() {
         let t = EXAMPLE;
         let a = "[tasks.analyze]";
