@@ -38,8 +38,8 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
             let texts = std::iter::once(&task.cmd)
                 .chain(&task.inputs)
                 .chain(&task.outputs)
-                .chain(&task.temp_outputs)
-                .chain(task.env.iter().map(|(_, value)| value));
+                .chain(&task.extras().temp_outputs)
+                .chain(task.extras().env.iter().map(|(_, value)| value));
             let mut wanted: Vec<(String, Span)> = Vec::new();
             for text in texts.filter(|text| might_gather(text)) {
                 let names_in = Names { items: false, known: &is_gathered };

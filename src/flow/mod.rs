@@ -199,11 +199,6 @@ pub struct TaskDef {
     pub name: Spanned<String>,
     /// The shell command, not empty; replacement strings still unexpanded.
     pub cmd: Spanned<String>,
-    /// What runs `cmd`, when the task names it.
-    pub shell: Option<Shell>,
-    /// Whether its declared outputs are left alone before an attempt and
-    /// after a failed one, when the task says.
-    pub keep_outputs: Option<bool>,
     /// Whether `maestro run` runs it when named no task (`default = false`:
     /// only when named, or needed by another).
     pub default: bool,
@@ -213,27 +208,82 @@ pub struct TaskDef {
     pub inputs: Box<[Spanned<String>]>,
     /// Output paths, relative to the task's dir.
     pub outputs: Box<[Spanned<String>]>,
-    /// Outputs removed once every dependent has succeeded, whose absence
-    /// is then no reason to run again (Snakemake's `temp()`).
-    pub temp_outputs: Box<[Spanned<String>]>,
     /// One instance per item, when set.
     pub for_each: Option<Box<ForEach>>,
-    /// Working directory, relative to the flow file's directory.
-    pub dir: Option<Box<Spanned<String>>>,
-    /// Extra environment variables, in file order.
-    pub env: Box<[(Spanned<String>, Spanned<String>)]>,
-    /// Kill the task's process group after this long.
-    pub timeout: Option<Box<Spanned<Duration>>>,
-    /// Extra attempts after a failure.
-    pub retries: u32,
     /// Job slots taken while running (at least 1).
     pub cpus: Spanned<u32>,
-    /// Units of named resources taken while running (each at least 1 and at
-    /// most the resource's capacity).
-    pub resources: Box<[(Spanned<String>, u32)]>,
     /// What it asks of a batch system (the `[slurm]` defaults, then its own;
     /// shared by the tasks that add nothing).
     pub batch: std::sync::Arc<BatchOptions>,
+    /// The keys few tasks set, when it sets any (see [`TaskDef::extras`]).
+    extras: Option<Box<TaskExtras>>,
+}
+
+/// The keys of a task that few tasks set: apart, so that the many plain
+/// tasks of a big flow stay small.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskExtras {
+    /// What runs `cmd`, when the task names it.
+    pub shell: Option<Shell>,
+    /// Whether its declared outputs are left alone before an attempt and
+    /// after a failed one, when the task says.
+    pub keep_outputs: Option<bool>,
+    /// Outputs removed once every dependent has succeeded, whose absence
+    /// is then no reason to run again (Snakemake's `temp()`).
+    pub temp_outputs: Vec<Spanned<String>>,
+    /// Working directory, relative to the flow file's directory.
+    pub dir: Option<Spanned<String>>,
+    /// Extra environment variables, in file order.
+    pub env: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Kill the task's process group after this long.
+    pub timeout: Option<Spanned<Duration>>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Units of named resources taken while running (each at least 1 and at
+    /// most the resource's capacity).
+    pub resources: Vec<(Spanned<String>, u32)>,
+}
+
+/// What a task that sets none of the keys of [`TaskExtras`] has.
+static NO_EXTRAS: TaskExtras = TaskExtras {
+    shell: None,
+    keep_outputs: None,
+    temp_outputs: Vec::new(),
+    dir: None,
+    env: Vec::new(),
+    timeout: None,
+    retries: 0,
+    resources: Vec::new(),
+};
+
+impl TaskDef {
+    /// A task named `name` (at `span`) that sets nothing yet but its batch
+    /// options: no command, one CPU, run by default.
+    pub fn new(name: Spanned<String>, batch: std::sync::Arc<BatchOptions>) -> TaskDef {
+        let span = name.span.clone();
+        TaskDef {
+            name,
+            cmd: Spanned::new(String::new(), span.clone()),
+            default: true,
+            deps: Vec::new(),
+            inputs: Box::default(),
+            outputs: Box::default(),
+            for_each: None,
+            cpus: Spanned::new(1, span),
+            batch,
+            extras: None,
+        }
+    }
+
+    /// The keys few tasks set: their defaults when it sets none.
+    pub fn extras(&self) -> &TaskExtras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
+    /// The keys few tasks set, to set one.
+    pub fn extras_mut(&mut self) -> &mut TaskExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 /// One entry of a task's `deps`: `task`, `task:key` or `task:{}`.

@@ -210,7 +210,7 @@ impl Scope<'_> {
     /// Appends the task's instances to `all`.
     fn expand(&self, task_index: usize, all: &mut Vec<Instance>) -> Result<Expanded, Diagnostic> {
         let task = &self.flow.tasks[task_index];
-        let dir: Arc<Path> = match &task.dir {
+        let dir: Arc<Path> = match &task.extras().dir {
             Some(dir) => Arc::from(self.flow_dir.join(&dir.value)),
             None => Arc::clone(self.flow_dir),
         };
@@ -232,13 +232,15 @@ impl Scope<'_> {
         let cmd = Template::parse_with(&task.cmd.value, &names);
         let inputs = parsed(&task.inputs, &names);
         let outputs = parsed(&task.outputs, &names);
-        let temp_outputs = parsed(&task.temp_outputs, &names);
+        let temp_outputs = parsed(&task.extras().temp_outputs, &names);
         let env: Vec<(&str, Template)> = task
+            .extras()
             .env
             .iter()
             .map(|(k, v)| (k.value.as_str(), Template::parse_with(&v.value, &names)))
             .collect();
         let resources: Box<[(usize, u32)]> = task
+            .extras()
             .resources
             .iter()
             .map(|(name, amount)| {
@@ -282,8 +284,8 @@ impl Scope<'_> {
                 inputs: each(&inputs).into_boxed_slice(),
                 outputs: [each(&outputs), temps.clone()].concat().into_boxed_slice(),
                 temp: temps.len() as u32,
-                timeout: task.timeout.as_ref().map(|t| t.value),
-                retries: task.retries,
+                timeout: task.extras().timeout.as_ref().map(|t| t.value),
+                retries: task.extras().retries,
                 cpus,
                 slots: cpus,
                 resources: resources.clone(),
@@ -362,8 +364,8 @@ fn mentions(task: &TaskDef, wanted: &str) -> bool {
     std::iter::once(&task.cmd)
         .chain(&task.inputs)
         .chain(&task.outputs)
-        .chain(&task.temp_outputs)
-        .chain(task.env.iter().map(|(_, v)| v))
+        .chain(&task.extras().temp_outputs)
+        .chain(task.extras().env.iter().map(|(_, v)| v))
         .any(|text| text.value.contains(wanted))
 }
 

@@ -214,12 +214,13 @@ impl Graph {
             .iter()
             .map(|task| TaskInfo {
                 shell: task
+                    .extras()
                     .shell
                     .as_ref()
                     .or(flow.shell.as_ref())
                     .cloned()
                     .unwrap_or(Shell::Strict),
-                keep_outputs: task.keep_outputs.or(flow.keep_outputs).unwrap_or(false),
+                keep_outputs: task.extras().keep_outputs.or(flow.keep_outputs).unwrap_or(false),
                 batch: (*task.batch != BatchOptions::default()).then(|| Arc::clone(&task.batch)),
                 by_default: match &flow.default {
                     Some(default) => default.iter().any(|name| name.value == task.name.value),

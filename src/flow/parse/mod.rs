@@ -390,25 +390,10 @@ impl Checker {
     fn task(&mut self, key: &Key<'_>, value: &Node<'_>, limits: &Limits) -> TaskDef {
         let name: &str = &key.name;
         self.check_name(key, "task");
-        let mut task = TaskDef {
-            name: Spanned::new(name.to_string(), key.span.clone()),
-            cmd: Spanned::new(String::new(), key.span.clone()),
-            shell: None,
-            keep_outputs: None,
-            default: true,
-            deps: Vec::new(),
-            inputs: Box::default(),
-            outputs: Box::default(),
-            temp_outputs: Box::default(),
-            for_each: None,
-            dir: None,
-            env: Box::default(),
-            timeout: None,
-            retries: 0,
-            cpus: Spanned::new(1, key.span.clone()),
-            resources: Box::default(),
-            batch: std::sync::Arc::clone(&limits.batch),
-        };
+        let mut task = TaskDef::new(
+            Spanned::new(name.to_string(), key.span.clone()),
+            std::sync::Arc::clone(&limits.batch),
+        );
         let Value::Table(table) = &value.value else {
             let message = format!("task '{name}' must be a table, not {}", value.value.a());
             let hint = format!("write [tasks.{name}] and put cmd = \"...\" under it");
@@ -425,7 +410,7 @@ impl Checker {
                         task.cmd = cmd;
                     }
                 }
-                "shell" => task.shell = self.shell(value, &format!("task '{name}'")),
+                "shell" => task.extras_mut().shell = self.shell(value, &format!("task '{name}'")),
                 "deps" => {
                     task.deps = self.strings(value, "deps").into_iter().map(deps::read).collect()
                 }
@@ -433,20 +418,26 @@ impl Checker {
                 "inputs" => task.inputs = self.paths(value, "inputs", name).into(),
                 "outputs" => task.outputs = self.paths(value, "outputs", name).into(),
                 "temp_outputs" => {
-                    task.temp_outputs = self.paths(value, "temp_outputs", name).into()
+                    task.extras_mut().temp_outputs = self.paths(value, "temp_outputs", name)
                 }
-                "keep_outputs" => task.keep_outputs = self.boolean(value, "'keep_outputs'"),
+                "keep_outputs" => {
+                    task.extras_mut().keep_outputs = self.boolean(value, "'keep_outputs'")
+                }
                 "default" => task.default = self.boolean(value, "'default'").unwrap_or(true),
-                "dir" => task.dir = self.non_empty(value, "'dir'", name).map(Box::new),
-                "env" => task.env = self.env(value).into(),
-                "timeout" => task.timeout = self.timeout(value, name).map(Box::new),
-                "retries" => task.retries = self.integer(value, "'retries'", 0).unwrap_or(0),
+                "dir" => task.extras_mut().dir = self.non_empty(value, "'dir'", name),
+                "env" => task.extras_mut().env = self.env(value),
+                "timeout" => task.extras_mut().timeout = self.timeout(value, name),
+                "retries" => {
+                    task.extras_mut().retries = self.integer(value, "'retries'", 0).unwrap_or(0)
+                }
                 "cpus" => {
                     if let Some(cpus) = self.cpus(value) {
                         task.cpus = cpus;
                     }
                 }
-                "resources" => task.resources = self.task_resources(value, name, limits).into(),
+                "resources" => {
+                    task.extras_mut().resources = self.task_resources(value, name, limits)
+                }
                 _ if self.batch_key(
                     key,
                     value,
@@ -754,7 +745,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::flow::SlurmSettings;
+    use crate::flow::{SlurmSettings, TaskExtras};
 
     fn file(text: &str) -> SourceFile {
         SourceFile { path: PathBuf::from("maestro.toml"), text: text.to_string() }
@@ -840,25 +831,7 @@ timeout = 90
     fn plain_task(text: &str, name: &str, cmd: &str) -> TaskDef {
         let header = format!("[tasks.{name}]");
         let name = text_at(text, &header, name);
-        TaskDef {
-            cpus: Spanned::new(1, name.span.clone()),
-            cmd: text_at(text, &header, cmd),
-            shell: None,
-            keep_outputs: None,
-            default: true,
-            name,
-            deps: vec![],
-            inputs: Box::default(),
-            outputs: Box::default(),
-            temp_outputs: Box::default(),
-            for_each: None,
-            dir: None,
-            env: Box::default(),
-            timeout: None,
-            retries: 0,
-            resources: Box::default(),
-            batch: Default::default(),
-        }
+        TaskDef { cmd: text_at(text, &header, cmd), ..TaskDef::new(name, Default::default()) }
     }
 
     #[test]
@@ -894,18 +867,21 @@ timeout = 90
             for_each: Some(Box::new(ForEach::Glob(text_at(t, a, "\"data/*.csv\"")))),
             inputs: Box::new([text_at(t, a, "\"analyze.py\""), text_at(t, a, "\"{}\"")]),
             outputs: Box::new([text_at(t, a, "\"results/{/.}.json\"")]),
-            dir: Some(Box::new(text_at(t, a, "\"sub\""))),
-            env: Box::new([
-                env("B", "\"x\"", "x"),
-                env("A", "1", "1"),
-                env("C", "true", "true"),
-                env("D", "2.5", "2.5"),
-                env("E", "0x1F", "31"),
-            ]),
-            timeout: Some(Box::new(at(t, a, "\"10m\"", Duration::from_secs(600)))),
-            retries: 2,
+            extras: Some(Box::new(TaskExtras {
+                dir: Some(text_at(t, a, "\"sub\"")),
+                env: vec![
+                    env("B", "\"x\"", "x"),
+                    env("A", "1", "1"),
+                    env("C", "true", "true"),
+                    env("D", "2.5", "2.5"),
+                    env("E", "0x1F", "31"),
+                ],
+                timeout: Some(at(t, a, "\"10m\"", Duration::from_secs(600))),
+                retries: 2,
+                resources: vec![(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)],
+                ..TaskExtras::default()
+            })),
             cpus: at(t, "cpus = ", "2", 2),
-            resources: Box::new([(text_at(t, a, "printer"), 1), (text_at(t, a, "gpu"), 1)]),
             deps: vec![dep(text_at(t, a, "\"process1\""), 0)],
             ..plain_task(t, "analyze", "\"python analyze.py {} > results/{/.}.json\"")
         };
@@ -916,7 +892,10 @@ timeout = 90
                 text_at(t, z, "\"south\""),
             ]))),
             deps: vec![dep(text_at(t, z, "\"analyze\""), 1), dep(text_at(t, z, "\"process1\""), 0)],
-            timeout: Some(Box::new(at(t, z, "90", Duration::from_secs(90)))),
+            extras: Some(Box::new(TaskExtras {
+                timeout: Some(at(t, z, "90", Duration::from_secs(90))),
+                ..TaskExtras::default()
+            })),
             ..plain_task(t, "zip", "\"zip {}.zip {}\"")
         };
         let expected = Flow {
@@ -941,7 +920,7 @@ timeout = 90
         assert_eq!(&t[parsed.tasks[1].name.span.clone()], "analyze");
         assert_eq!(&t[parsed.tasks[2].deps[1].task.span.clone()], "\"process1\"");
         assert_eq!(parsed.tasks[2].deps[1].task.span.start, t.rfind("\"process1\"").unwrap());
-        assert_eq!(&t[parsed.tasks[1].env[1].1.span.clone()], "1");
+        assert_eq!(&t[parsed.tasks[1].extras().env[1].1.span.clone()], "1");
     }
 
     #[test]
@@ -1179,7 +1158,7 @@ timeout = 90
         // Resources declared after the tasks are still found.
         let text =
             "[tasks.x]\ncmd = \"x\"\nresources = { printer = 2 }\n[resources]\nprinter = 2\n";
-        assert_eq!(flow(text).tasks[0].resources[0].1, 2);
+        assert_eq!(flow(text).tasks[0].extras().resources[0].1, 2);
     }
 
     #[test]
@@ -1195,7 +1174,7 @@ timeout = 90
         let m = "'timeout' is too large";
         let huge = "99999999999999999999999";
         assert_eq!(error(&task(huge)), no_hint(m, huge));
-        let timeout = flow(&task("\"1h30m\"")).tasks[0].timeout.clone().unwrap();
+        let timeout = flow(&task("\"1h30m\"")).tasks[0].extras().timeout.clone().unwrap();
         assert_eq!(timeout.value, Duration::from_secs(5_400));
     }
 
@@ -1208,7 +1187,7 @@ timeout = 90
         assert_eq!(task(&format!("retries = {huge}")), no_hint(m, &huge));
         assert_eq!(task("retries = -1"), no_hint("'retries' must be at least 0", "-1"));
         assert_eq!(
-            flow("[tasks.t]\ncmd = \"x\"\nretries = 4294967295\n").tasks[0].retries,
+            flow("[tasks.t]\ncmd = \"x\"\nretries = 4294967295\n").tasks[0].extras().retries,
             u32::MAX
         );
     }
