@@ -140,7 +140,7 @@ impl DepsOf<'_> {
                     }
                     None => mine.extend(from.at.clone()),
                     Some(which) => {
-                        let item = self.expanded.items.get(position).map(String::as_str);
+                        let item = self.expanded.items().get(position).map(String::as_str);
                         let name = &instances[at].name;
                         mine.push(from.at.start + one_instance(dep, which, item, from, name)?);
                     }
@@ -187,12 +187,32 @@ fn permute<T>(items: &mut [T], mut to: Vec<usize>) {
 struct Expanded {
     /// Its instances' places in the vector they are expanded into.
     at: Range<usize>,
-    /// The `for_each` item of each instance (empty without `for_each`).
+    /// A `for_each` task's items and keys (boxed: most tasks have none, and
+    /// a big flow holds one of these per task while it is expanded).
+    each: Option<Box<Items>>,
+    /// The task's directory.
+    dir: Arc<Path>,
+}
+
+/// A `for_each` task's instances by what they were made for.
+#[derive(Debug, Clone)]
+struct Items {
+    /// The item of each instance.
     items: Vec<String>,
     /// Each instance's key: the part of its name after `task:`.
     keys: Vec<String>,
-    /// The task's directory.
-    dir: Arc<Path>,
+}
+
+impl Expanded {
+    /// The `for_each` item of each instance (none without `for_each`).
+    fn items(&self) -> &[String] {
+        self.each.as_ref().map_or(&[], |each| &each.items)
+    }
+
+    /// Each instance's key (none without `for_each`).
+    fn keys(&self) -> &[String] {
+        self.each.as_ref().map_or(&[], |each| &each.keys)
+    }
 }
 
 /// What a task's text can name while it is expanded.
@@ -307,7 +327,8 @@ impl Scope<'_> {
             made.push(named(one(None, 1), task.name.value.clone()));
         }
         all.append(&mut made);
-        Ok(Expanded { at: 0..0, items, keys, dir })
+        let each = task.for_each.is_some().then(|| Box::new(Items { items, keys }));
+        Ok(Expanded { at: 0..0, each, dir })
     }
 
     /// The values of `{name}` in `task`'s text, if it names any: its `cpus`,
@@ -327,10 +348,10 @@ impl Scope<'_> {
             return Some(values.to_vec());
         }
         let (from, what) = gathered(name)?;
-        let dep = task.deps.iter().find(|dep| dep.task.value == from)?;
+        let dep = task.deps.iter().find(|dep| *dep.task.value == *from)?;
         let from = self.done[dep.target].as_ref()?;
         Some(match what {
-            Gathered::Items => from.items.clone(),
+            Gathered::Items => from.items().to_vec(),
             Gathered::Outputs => all[from.at.clone()]
                 .iter()
                 .flat_map(|i| i.outputs.iter().map(|o| relative_to(dir, &from.dir.join(o))))
@@ -477,18 +498,18 @@ fn one_instance(
         }
         None => which.to_string(),
     };
-    let by_key = from.keys.iter().position(|key| *key == wanted);
-    if let Some(found) = by_key.or_else(|| from.items.iter().position(|i| *i == wanted)) {
+    let by_key = from.keys().iter().position(|key| *key == wanted);
+    if let Some(found) = by_key.or_else(|| from.items().iter().position(|i| *i == wanted)) {
         return Ok(found);
     }
     let name = &dep.task.value;
-    let message = if from.keys.is_empty() {
+    let message = if from.keys().is_empty() {
         format!("'{dependent}' needs '{name}:{wanted}', and '{name}' has no for_each")
     } else {
         format!("'{dependent}' needs '{name}:{wanted}', which is no instance of '{name}'")
     };
-    let shown: Vec<String> = from.keys.iter().take(5).map(|k| format!("{name}:{k}")).collect();
-    let more = if from.keys.len() > 5 { ", ..." } else { "" };
+    let shown: Vec<String> = from.keys().iter().take(5).map(|k| format!("{name}:{k}")).collect();
+    let more = if from.keys().len() > 5 { ", ..." } else { "" };
     let diag = Diagnostic::new(message, dep.task.span.clone());
     Err(if shown.is_empty() {
         diag.with_hint(format!("write '{name}' to depend on the task"))
