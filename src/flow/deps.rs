@@ -14,11 +14,15 @@ use crate::template::{Names, Template};
 pub fn read(entry: Spanned<String>) -> Dep {
     match entry.value.split_once(':') {
         Some((task, instance)) => Dep {
-            instance: Some(instance.to_string()),
-            task: Spanned::new(task.to_string(), entry.span),
+            instance: Some(instance.into()),
+            task: Spanned::new(task.into(), entry.span),
             target: Dep::UNRESOLVED,
         },
-        None => Dep { task: entry, instance: None, target: Dep::UNRESOLVED },
+        None => Dep {
+            task: Spanned::new(entry.value.into_boxed_str(), entry.span),
+            instance: None,
+            target: Dep::UNRESOLVED,
+        },
     }
 }
 
@@ -77,11 +81,15 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
                 });
                 continue;
             }
-            let all = |dep: &Dep| dep.task.value == from && dep.instance.is_none();
+            let all = |dep: &Dep| *dep.task.value == *from && dep.instance.is_none();
             if !task.deps.iter().any(all) {
-                task.deps.retain(|dep| dep.task.value != from);
+                task.deps.retain(|dep| *dep.task.value != *from);
                 let target = Dep::UNRESOLVED;
-                task.deps.push(Dep { task: Spanned::new(from, span), instance: None, target });
+                task.deps.push(Dep {
+                    task: Spanned::new(from.into(), span),
+                    instance: None,
+                    target,
+                });
             }
         }
     }
@@ -131,12 +139,12 @@ fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>, found: &mut Vec<
             if repeated.get(at) == Some(&true) {
                 let message = format!("'{}' is listed twice in deps of '{name}'", dep.text());
                 diags.push(Diagnostic::new(message, span));
-            } else if dep.task.value == *name {
+            } else if *dep.task.value == **name {
                 let message = format!("task '{name}' depends on itself");
                 diags.push(Diagnostic::new(message, span));
             } else if let Some(problem) = instance_problem(dep, task) {
                 diags.push(problem);
-            } else if let Some(&found) = index.get(dep.task.value.as_str()) {
+            } else if let Some(&found) = index.get(&*dep.task.value) {
                 target = found;
                 // Another entry naming the same task adds no edge.
                 if !targets.iter().any(|(t, _)| *t == target) {
@@ -158,7 +166,7 @@ fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>, found: &mut Vec<
 fn repeated_entries(deps: &[Dep]) -> Vec<bool> {
     const PAIRED_UP_TO: usize = 16;
     fn key(d: &Dep) -> (&str, Option<&str>) {
-        (d.task.value.as_str(), d.instance.as_deref())
+        (&*d.task.value, d.instance.as_deref())
     }
     if deps.len() < 2 {
         return Vec::new();
@@ -202,7 +210,7 @@ fn instance_problem(dep: &Dep, task: &TaskDef) -> Option<Diagnostic> {
     None
 }
 
-fn unknown_dep(dep: &Spanned<String>, task: &str, index: &HashMap<&str, usize>) -> Diagnostic {
+fn unknown_dep(dep: &Spanned<Box<str>>, task: &str, index: &HashMap<&str, usize>) -> Diagnostic {
     let message = format!("task '{task}' depends on '{}', which does not exist", dep.value);
     let diag = Diagnostic::new(message, dep.span.clone());
     // A task cannot depend on itself: its own name is no suggestion.

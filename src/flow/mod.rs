@@ -289,11 +289,12 @@ impl TaskDef {
 /// One entry of a task's `deps`: `task`, `task:key` or `task:{}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dep {
-    /// The task it names; the span is the whole entry's.
-    pub task: Spanned<String>,
+    /// The task it names; the span is the whole entry's. (Boxed strings: a
+    /// big flow has a few of these a task.)
+    pub task: Spanned<Box<str>>,
     /// Which of its instances, after the `:`: an instance's key, or a
     /// template the dependent's item fills (`{}`, `{/.}`); all when `None`.
-    pub instance: Option<String>,
+    pub instance: Option<Box<str>>,
     /// The index of the task it names in [`Flow::tasks`]: found when the
     /// flow is checked ([`Dep::UNRESOLVED`] until then).
     pub target: usize,
@@ -307,7 +308,7 @@ impl Dep {
     pub fn text(&self) -> String {
         match &self.instance {
             Some(instance) => format!("{}:{instance}", self.task.value),
-            None => self.task.value.clone(),
+            None => self.task.value.to_string(),
         }
     }
 }

@@ -789,6 +789,7 @@ mod tests {
     }
 
     fn dep(task: Spanned<String>, target: usize) -> crate::flow::Dep {
+        let task = Spanned::new(task.value.into_boxed_str(), task.span);
         crate::flow::Dep { task, instance: None, target }
     }
 
