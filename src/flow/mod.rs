@@ -257,8 +257,8 @@ static NO_EXTRAS: TaskExtras = TaskExtras {
 };
 
 impl TaskDef {
-    /// A task named `name` (at `span`) that sets nothing yet but its batch
-    /// options: no command, one CPU, run by default.
+    /// A task named `name` that sets nothing yet but its batch options: no
+    /// command, one CPU (both pointing at the name), run by default.
     pub fn new(name: Spanned<String>, batch: std::sync::Arc<BatchOptions>) -> TaskDef {
         let span = name.span.clone();
         TaskDef {
