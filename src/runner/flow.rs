@@ -226,6 +226,8 @@ impl<'a> FlowWork<'a, '_> {
 
     fn finish(mut self, wall: Duration) -> (RunSummary, Skipping<'a>) {
         self.summary.wall = wall;
+        // What the run needed per task makes room for the critical path's.
+        (self.outputs, self.temp_users) = (Vec::new(), Vec::new());
         let standings = self.plan.standings();
         let ran = |i: usize| {
             matches!(standings[i], Standing::Succeeded | Standing::Failed) && !self.skipped[i]

@@ -291,21 +291,23 @@ impl Recorder<'_> {
     fn write_durations(&mut self) {
         let Some(flow) = self.flow.clone() else { return };
         let names = self.names;
-        let mut updates: Vec<(Cow<str>, String)> = std::mem::take(&mut self.succeeded)
-            .into_iter()
-            .map(|i| (names.name(i), std::mem::take(&mut self.recent[i])))
-            .collect();
-        updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // In name order, the table's: the instances sorted, not a copy of
+        // their names and durations (a big run's would weigh megabytes).
+        let mut succeeded = std::mem::take(&mut self.succeeded);
+        succeeded.sort_unstable_by(|&a, &b| names.name(a).cmp(&names.name(b)));
+        // Lent to the write, which holds the recorder.
+        let recent = std::mem::take(&mut self.recent);
         self.write(|conn, _| {
             let mut upsert = conn.prepare_cached(
                 "INSERT INTO tasks (flow, instance, recent_us, failed_last) VALUES (?1, ?2, ?3, 0)
                  ON CONFLICT (flow, instance) DO UPDATE SET recent_us = ?3, failed_last = 0",
             )?;
-            for (name, recent) in updates {
-                upsert.execute(params![flow, name, recent])?;
+            for &i in &succeeded {
+                upsert.execute(params![flow, names.name(i), recent[i]])?;
             }
             Ok(())
         });
+        self.recent = recent;
     }
 
     fn skipped(&mut self, instance: usize, kind: &'static str) {
