@@ -106,6 +106,7 @@ pub struct Plan<'g> {
     priority: Vec<Duration>,
     /// Per join, its selected members yet to succeed.
     join_waiting: Vec<u32>,
+    /// Per settings (in `Graph::settings`), the demand of its instances.
     demand_of: Vec<usize>,
     demands: Vec<Demand>,
     ready: Vec<BinaryHeap<(Duration, Reverse<usize>)>>,
@@ -130,9 +131,9 @@ impl<'g> Plan<'g> {
         let n = graph.instances.len();
         let mut demands: Vec<Demand> = Vec::new();
         let mut demand_index: HashMap<Demand, usize> = HashMap::default();
-        let mut demand_of = Vec::with_capacity(n);
-        for instance in &graph.instances {
-            let demand = (instance.slots, instance.resources.clone());
+        let mut demand_of = Vec::with_capacity(graph.settings.len());
+        for settings in &graph.settings {
+            let demand = (settings.slots, settings.resources.clone());
             let next = demands.len();
             let index = *demand_index.entry(demand.clone()).or_insert_with(|| {
                 demands.push(demand);
@@ -142,13 +143,8 @@ impl<'g> Plan<'g> {
         }
         // More slots than every selected instance could hold at once are
         // never taken: not made either (`-j 4294967295` is not 4 billion).
-        let most_used: u64 = graph
-            .instances
-            .iter()
-            .zip(selected)
-            .filter(|(_, selected)| **selected)
-            .map(|(instance, _)| u64::from(instance.slots))
-            .sum();
+        let most_used: u64 =
+            (0..n).filter(|&i| selected[i]).map(|i| u64::from(graph.settings_of(i).slots)).sum();
         let slots = u32::try_from(most_used).unwrap_or(u32::MAX).min(jobs);
         let join_waiting = graph
             .joins
@@ -188,7 +184,8 @@ impl<'g> Plan<'g> {
 
     fn make_ready(&mut self, i: usize) {
         self.standing[i] = Standing::Ready;
-        self.ready[self.demand_of[i]].push((self.priority[i], Reverse(i)));
+        let demand = self.demand_of[self.graph.task_of(i).settings];
+        self.ready[demand].push((self.priority[i], Reverse(i)));
     }
 
     /// The next instance to start now, with what it holds; `None` when
@@ -321,7 +318,8 @@ impl<'g> Plan<'g> {
         }
         let never_fits = self.ready.iter().flat_map(|heap| heap.iter()).map(|&(_, Reverse(i))| i);
         if let Some(instance) = never_fits.min() {
-            let (cpus, resources) = &self.demands[self.demand_of[instance]];
+            let demand = self.demand_of[self.graph.task_of(instance).settings];
+            let (cpus, resources) = &self.demands[demand];
             let blocked = resources
                 .iter()
                 .find(|&&(r, amount)| amount > self.units[r].size)
@@ -414,9 +412,9 @@ mod tests {
     fn resources_are_taken_whole_with_stable_lowest_ids() {
         let mut g = graph(&[&["a", "b", "c"]]);
         g.resources = vec![Resource { name: "gpu".into(), capacity: 3 }];
-        g.instances[0].resources = Box::new([(0, 2)]);
-        g.instances[1].resources = Box::new([(0, 2)]);
-        g.instances[2].slots = 2;
+        g.own_settings(0).resources = Box::new([(0, 2)]);
+        g.own_settings(1).resources = Box::new([(0, 2)]);
+        g.own_settings(2).slots = 2;
         let mut p = plan(&g, 3, false);
         let first = p.next_start().unwrap();
         assert_eq!(first.units, vec![(0, vec![0, 1])]);
@@ -432,8 +430,8 @@ mod tests {
     fn peek_next_names_what_starts_next_once_it_fits() {
         let mut g = graph(&[&["a", "b", "c"]]);
         g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-        g.instances[0].resources = Box::new([(0, 1)]);
-        g.instances[1].resources = Box::new([(0, 1)]);
+        g.own_settings(0).resources = Box::new([(0, 1)]);
+        g.own_settings(1).resources = Box::new([(0, 1)]);
         let mut p = plan(&g, 3, false);
         assert_eq!(drain(&mut p), vec![0, 2]);
         // b waits for the gpu, and is still what starts next.

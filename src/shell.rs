@@ -279,7 +279,7 @@ pub fn split_direct(cmd: &[u8]) -> Option<Vec<&[u8]>> {
 
 /// What runs a command line: the words of a program and its options, the line
 /// following as one more argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Shell {
     /// `/bin/sh -c`: `maestro par`'s and `map`'s, as GNU parallel and make.
     Sh,

@@ -299,11 +299,11 @@ fn state_env(state_dir: &Path) -> Vec<(String, String)> {
 /// The `sbatch` options instance `instance` of `graph` would be submitted
 /// with, as `-n` shows them (without those naming the run's files).
 pub fn sbatch_preview(graph: &Graph, instance: usize) -> String {
-    let inst = &graph.instances[instance];
+    let settings = graph.settings_of(instance);
     let request = Request {
-        cpus: inst.cpus,
-        time_limit: inst.timeout,
-        batch: graph.task_of(instance).batch.clone(),
+        cpus: settings.cpus,
+        time_limit: settings.timeout,
+        batch: settings.batch.clone(),
     };
     slurm::script::request_options(&request)
         .iter()

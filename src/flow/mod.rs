@@ -117,7 +117,7 @@ impl ExecutorKind {
 
 /// What a task asks of a batch system beyond `cpus` and `timeout`: a
 /// local run has no use for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct BatchOptions {
     /// Memory, in Slurm's form: a number of megabytes, or with a `K`, `M`,
     /// `G` or `T` suffix.

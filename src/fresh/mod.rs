@@ -22,9 +22,10 @@ use files::write_field;
 /// Stats of the files `graph`'s instances declare (the inputs that are not
 /// globs, and the outputs), in instance order, while `keep_going()` says so.
 pub fn early_stats(graph: &Graph, keep_going: impl Fn() -> bool) -> EarlyStats {
-    let paths = graph.instances.iter().flat_map(|inst| {
+    let paths = graph.instances.iter().enumerate().flat_map(|(i, inst)| {
+        let dir = &graph.settings_of(i).dir;
         let literal_inputs = inst.inputs.iter().filter(|p| !p.contains(['*', '?', '[']));
-        literal_inputs.chain(&inst.outputs).map(|p| inst.dir.join(p))
+        literal_inputs.chain(&inst.outputs).map(|p| dir.join(p))
     });
     EarlyStats::take(paths, keep_going)
 }
@@ -255,10 +256,11 @@ impl<'g> Checker<'g> {
     pub fn record(&mut self, instance: usize, results: Vec<(String, String)>) -> Option<Record> {
         let subject = *self.subjects[instance].clone()?;
         let inst = &self.graph.instances[instance];
+        let dir = &self.graph.settings_of(instance).dir;
         let outputs = inst
             .outputs
             .iter()
-            .map(|path| (path.clone(), self.files.hash(&inst.dir.join(path)).ok().flatten()))
+            .map(|path| (path.clone(), self.files.hash(&dir.join(path)).ok().flatten()))
             .collect();
         Some(Record {
             key: subject.key,
@@ -282,11 +284,12 @@ impl<'g> Checker<'g> {
         let cmd = inst.cmd.key_text();
         let mut env = inst.env.to_vec();
         env.sort();
-        let dir = inst.dir.to_string_lossy().into_owned();
+        let in_dir = &self.graph.settings_of(instance).dir;
+        let dir = in_dir.to_string_lossy().into_owned();
         let mut inputs = Vec::new();
         for pattern in &inst.inputs {
-            for path in expand_input(&inst.dir, pattern) {
-                let full = inst.dir.join(&path);
+            for path in expand_input(in_dir, pattern) {
+                let full = in_dir.join(&path);
                 let hash = match self.files.hash(&full).ok().flatten() {
                     None => self.removed_temp(instance, &full),
                     found => found,
@@ -354,14 +357,13 @@ impl<'g> Checker<'g> {
     /// removed after use counts as unchanged.
     fn removed_temp(&self, instance: usize, path: &Path) -> Option<u128> {
         self.graph.each_dep(instance).find_map(|dep| {
-            let dep_inst = &self.graph.instances[dep];
-            if dep_inst.temp == 0 || self.ran[dep] {
+            if self.graph.instances[dep].temp == 0 || self.ran[dep] {
                 return None;
             }
             let record = self.remembered[dep].record.as_ref()?;
-            let temps = self.graph.temp_outputs(dep);
+            let (temps, dir) = (self.graph.temp_outputs(dep), &self.graph.settings_of(dep).dir);
             record.outputs.iter().find_map(|(output, hash)| {
-                (temps.contains(output) && dep_inst.dir.join(output) == path).then_some(*hash)?
+                (temps.contains(output) && dir.join(output) == path).then_some(*hash)?
             })
         })
     }
@@ -404,8 +406,8 @@ impl<'g> Checker<'g> {
 
     /// Whether a temporary output of `instance` is not on disk.
     fn temps_gone(&mut self, instance: usize) -> bool {
-        let dir = std::sync::Arc::clone(&self.graph.instances[instance].dir);
-        let temps = self.graph.temp_outputs(instance);
+        let graph = self.graph;
+        let (dir, temps) = (&graph.settings_of(instance).dir, graph.temp_outputs(instance));
         temps.iter().any(|t| self.files.hash(&dir.join(t)).ok().flatten().is_none())
     }
 
@@ -444,7 +446,7 @@ impl<'g> Checker<'g> {
         }
         let temps = self.graph.temp_outputs(instance);
         for (path, recorded) in &then.outputs {
-            match self.files.hash(&inst.dir.join(path)).ok().flatten() {
+            match self.files.hash(&self.graph.settings_of(instance).dir.join(path)).ok().flatten() {
                 None if temps.contains(path) => {
                     if let Some(by) = self.temp_needed[instance] {
                         let by = self.graph.instances[by].name.clone();

@@ -6,11 +6,10 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
 
 use foldhash::HashMap as FastMap;
 
-use super::{CommandText, Instance, PerSlot};
+use super::{CommandText, Instance, PerSlot, Settings, TaskInfo};
 use crate::diag::{Diagnostic, Span};
 use crate::flow::{Dep, Flow, ForEach, Gathered, OWN_NAMES, Spanned, TaskDef, gathered};
 use crate::template::{Names, Template};
@@ -22,8 +21,8 @@ use crate::template::{Names, Template};
 #[allow(clippy::type_complexity)]
 pub fn instances(
     flow: &mut Flow,
-    flow_dir: &Path,
-    cpu_limit: Option<u32>,
+    tasks: &[TaskInfo],
+    settings: &[Settings],
     release: bool,
 ) -> Result<(Vec<Instance>, Vec<(usize, Range<usize>)>), Vec<Diagnostic>> {
     let vars: HashMap<&str, &[String]> =
@@ -40,10 +39,8 @@ pub fn instances(
     // Joins by the task they join; their ranges are set at the end.
     let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
     let mut join_of: Vec<Option<usize>> = vec![None; flow.tasks.len()];
-    // Most tasks run in the flow's directory: they share its path.
-    let flow_dir: Arc<Path> = Arc::from(flow_dir);
     for task in task_order(flow) {
-        let scope = Scope { flow, flow_dir: &flow_dir, vars: &vars, done: &done, cpu_limit };
+        let scope = Scope { flow, tasks, settings, vars: &vars, done: &done };
         let start = instances.len();
         let mut expanded = match scope.expand(task, &mut instances) {
             Ok(expanded) => expanded,
@@ -190,8 +187,6 @@ struct Expanded {
     /// A `for_each` task's items and keys (boxed: most tasks have none, and
     /// a big flow holds one of these per task while it is expanded).
     each: Option<Box<Items>>,
-    /// The task's directory.
-    dir: Arc<Path>,
 }
 
 /// A `for_each` task's instances by what they were made for.
@@ -218,31 +213,32 @@ impl Expanded {
 /// What a task's text can name while it is expanded.
 struct Scope<'a> {
     flow: &'a Flow,
-    flow_dir: &'a Arc<Path>,
+    /// The graph's tasks and settings.
+    tasks: &'a [TaskInfo],
+    settings: &'a [Settings],
     vars: &'a HashMap<&'a str, &'a [String]>,
     /// The tasks expanded so far (their instances are in the vector
     /// `expand` is given).
     done: &'a [Option<Expanded>],
-    cpu_limit: Option<u32>,
 }
 
 impl Scope<'_> {
+    fn settings_of(&self, task: usize) -> &Settings {
+        &self.settings[self.tasks[task].settings]
+    }
+
     /// Appends the task's instances to `all`.
     fn expand(&self, task_index: usize, all: &mut Vec<Instance>) -> Result<Expanded, Diagnostic> {
         let task = &self.flow.tasks[task_index];
-        let dir: Arc<Path> = match &task.extras().dir {
-            Some(dir) => Arc::from(self.flow_dir.join(&dir.value)),
-            None => Arc::clone(self.flow_dir),
-        };
-        let cpus = self.cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
+        let Settings { dir, cpus, .. } = self.settings_of(task_index);
         self.check_items_gathered(task)?;
-        let values = |name: &str| self.value(task, &dir, cpus, name, all);
+        let values = |name: &str| self.value(task, dir, *cpus, name, all);
         let known = |inner: &str| values(inner).is_some();
         let plain = Names { items: false, known: &known };
         let values = |name: &str| values(name).unwrap_or_default();
         let (items, keys) = match &task.for_each {
             Some(for_each) => {
-                let items = for_each_items(for_each, &dir, &values, &plain)?;
+                let items = for_each_items(for_each, dir, &values, &plain)?;
                 let keys = instance_keys(&items, &task.name.value, for_each_span(for_each))?;
                 (items.into_iter().map(|item| item.text).collect(), keys)
             }
@@ -258,15 +254,6 @@ impl Scope<'_> {
             .env
             .iter()
             .map(|(k, v)| (k.value.as_str(), Template::parse_with(&v.value, &names)))
-            .collect();
-        let resources: Box<[(usize, u32)]> = task
-            .extras()
-            .resources
-            .iter()
-            .map(|(name, amount)| {
-                let index = self.flow.resources.iter().position(|r| r.name.value == name.value);
-                (index.expect("resources are checked when parsing"), *amount)
-            })
             .collect();
         let lookup = values;
         let one = |item: Option<&str>, seq: u64| {
@@ -299,16 +286,10 @@ impl Scope<'_> {
                 shown_as: None,
                 task: task_index,
                 cmd,
-                dir: Arc::clone(&dir),
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
                 inputs: each(&inputs).into_boxed_slice(),
                 outputs: [each(&outputs), temps.clone()].concat().into_boxed_slice(),
                 temp: temps.len() as u32,
-                timeout: task.extras().timeout.as_ref().map(|t| t.value),
-                retries: task.extras().retries,
-                cpus,
-                slots: cpus,
-                resources: resources.clone(),
                 deps: Box::default(),
                 joins: Box::default(),
             }
@@ -328,7 +309,7 @@ impl Scope<'_> {
         }
         all.append(&mut made);
         let each = task.for_each.is_some().then(|| Box::new(Items { items, keys }));
-        Ok(Expanded { at: 0..0, each, dir })
+        Ok(Expanded { at: 0..0, each })
     }
 
     /// The values of `{name}` in `task`'s text, if it names any: its `cpus`,
@@ -350,11 +331,12 @@ impl Scope<'_> {
         let (from, what) = gathered(name)?;
         let dep = task.deps.iter().find(|dep| *dep.task.value == *from)?;
         let from = self.done[dep.target].as_ref()?;
+        let from_dir = &self.settings_of(dep.target).dir;
         Some(match what {
             Gathered::Items => from.items().to_vec(),
             Gathered::Outputs => all[from.at.clone()]
                 .iter()
-                .flat_map(|i| i.outputs.iter().map(|o| relative_to(dir, &from.dir.join(o))))
+                .flat_map(|i| i.outputs.iter().map(|o| relative_to(dir, &from_dir.join(o))))
                 .collect(),
         })
     }

@@ -25,27 +25,15 @@ pub struct Instance {
     pub task: usize,
     /// The command line, substitutions done (but `{%}`, known at spawn).
     pub cmd: CommandText,
-    /// Working directory (shared by the instances of a task).
-    pub dir: Arc<Path>,
     /// Extra environment, substitutions done.
     pub env: Box<[(String, String)]>,
-    /// Declared inputs and outputs, substitutions done, relative to `dir`.
+    /// Declared inputs and outputs, substitutions done, relative to its
+    /// settings' `dir`.
     pub inputs: Box<[String]>,
     /// See `inputs`; its temporary outputs last.
     pub outputs: Box<[String]>,
     /// How many of `outputs`, at the end, are temporary.
     pub temp: u32,
-    /// Kill after this long.
-    pub timeout: Option<Duration>,
-    /// Extra attempts after a failure.
-    pub retries: u32,
-    /// CPUs it asks for.
-    pub cpus: u32,
-    /// Job slots it takes: its `cpus` on this machine, one under a batch
-    /// system (where `-j` counts jobs).
-    pub slots: u32,
-    /// (resource index, units) taken.
-    pub resources: Box<[(usize, u32)]>,
     /// Instances that must succeed first, one by one.
     pub deps: Box<[usize]>,
     /// Joins (all the instances of a `for_each` task) that must have
@@ -141,9 +129,10 @@ pub struct Resource {
     pub capacity: u32,
 }
 
-/// What every instance of one task shares.
-#[derive(Debug, Clone)]
-pub struct TaskInfo {
+/// How an instance runs: what the instances of a task share, kept once for
+/// all the tasks that set it alike (most tasks of a big flow set nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Settings {
     /// What runs its command lines.
     pub shell: Shell,
     /// Its declared outputs are left alone before an attempt and after a
@@ -151,17 +140,47 @@ pub struct TaskInfo {
     pub keep_outputs: bool,
     /// What it asks of a batch system, if anything.
     pub batch: Option<Arc<BatchOptions>>,
+    /// Working directory.
+    pub dir: Arc<Path>,
+    /// Kill after this long.
+    pub timeout: Option<Duration>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// CPUs it asks for.
+    pub cpus: u32,
+    /// Job slots it takes: its `cpus` on this machine, one under a batch
+    /// system (where `-j` counts jobs).
+    pub slots: u32,
+    /// (resource index, units) taken.
+    pub resources: Box<[(usize, u32)]>,
+}
+
+impl Settings {
+    /// `par`'s stages: commands as a terminal runs them, in `dir`.
+    fn stage(dir: &Path) -> Settings {
+        Settings {
+            shell: Shell::Sh,
+            keep_outputs: true,
+            batch: None,
+            dir: Arc::from(dir),
+            timeout: None,
+            retries: 0,
+            cpus: 1,
+            slots: 1,
+            resources: Box::default(),
+        }
+    }
+}
+
+/// One task (or stage) of the graph.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// Its instances' settings, by index in [`Graph::settings`].
+    pub settings: usize,
     /// Whether it runs when no task is named.
     pub by_default: bool,
     /// The join of its instances, when an instance waits for them all.
     pub join: Option<usize>,
-}
-
-impl TaskInfo {
-    /// `par`'s stages: commands as a terminal runs them.
-    fn stage() -> TaskInfo {
-        TaskInfo { shell: Shell::Sh, keep_outputs: true, batch: None, by_default: true, join: None }
-    }
 }
 
 /// All instances and both directions of their edges.
@@ -171,10 +190,12 @@ pub struct Graph {
     pub instances: Vec<Instance>,
     /// For each instance, those that depend on it.
     pub dependents: Vec<Vec<usize>>,
-    /// Named resources, indexed by `Instance::resources`.
+    /// Named resources, indexed by `Settings::resources`.
     pub resources: Vec<Resource>,
-    /// Each task's (or stage's) shared settings, by `Instance::task`.
+    /// Each task (or stage), by `Instance::task`.
     pub tasks: Vec<TaskInfo>,
+    /// The tasks' settings, each once.
+    pub settings: Vec<Settings>,
     /// The joins instances wait for.
     pub joins: Vec<Join>,
 }
@@ -203,33 +224,14 @@ impl Graph {
         release: Release,
     ) -> Result<Graph, Vec<Diagnostic>> {
         let release = release == Release::DepsAndCommands;
-        let (instances, joins) = expand::instances(flow, flow_dir, cpu_limit, release)?;
+        let (tasks, settings) = task_settings(flow, flow_dir, cpu_limit);
+        let (instances, joins) = expand::instances(flow, &tasks, &settings, release)?;
         let resources = flow
             .resources
             .iter()
             .map(|r| Resource { name: r.name.value.clone(), capacity: r.capacity })
             .collect();
-        let tasks = flow
-            .tasks
-            .iter()
-            .map(|task| TaskInfo {
-                shell: task
-                    .extras()
-                    .shell
-                    .as_ref()
-                    .or(flow.shell.as_ref())
-                    .cloned()
-                    .unwrap_or(Shell::Strict),
-                keep_outputs: task.extras().keep_outputs.or(flow.keep_outputs).unwrap_or(false),
-                batch: (*task.batch != BatchOptions::default()).then(|| Arc::clone(&task.batch)),
-                by_default: match &flow.default {
-                    Some(default) => default.iter().any(|name| name.value == task.name.value),
-                    None => task.default,
-                },
-                join: None,
-            })
-            .collect();
-        Ok(Graph::with_edges(instances, resources, tasks, joins))
+        Ok(Graph::with_edges(instances, resources, tasks, settings, joins))
     }
 
     /// The graph of `maestro par`: each stage's commands wait for every
@@ -238,7 +240,6 @@ impl Graph {
         let mut instances: Vec<Instance> = Vec::new();
         let mut joins: Vec<(usize, Range<usize>)> = Vec::new();
         let mut previous_stage = 0..0;
-        let shared_dir: Arc<Path> = Arc::from(dir);
         for (stage, commands) in stages.iter().enumerate() {
             let start = instances.len();
             for cmd in commands {
@@ -248,16 +249,10 @@ impl Graph {
                     shown_as: Some(cmd.as_str().into()),
                     task: stage,
                     cmd: CommandText::Fixed(cmd.clone()),
-                    dir: Arc::clone(&shared_dir),
                     env: Box::default(),
                     inputs: Box::default(),
                     outputs: Box::default(),
                     temp: 0,
-                    timeout: None,
-                    retries: 0,
-                    cpus: 1,
-                    slots: 1,
-                    resources: Box::default(),
                     deps: Box::default(),
                     joins: Box::default(),
                 });
@@ -274,14 +269,16 @@ impl Graph {
             }
             previous_stage = start..instances.len();
         }
-        let tasks = vec![TaskInfo::stage(); stages.len()];
-        Graph::with_edges(instances, Vec::new(), tasks, joins)
+        let stage = TaskInfo { settings: 0, by_default: true, join: None };
+        let tasks = vec![stage; stages.len()];
+        Graph::with_edges(instances, Vec::new(), tasks, vec![Settings::stage(dir)], joins)
     }
 
     fn with_edges(
         instances: Vec<Instance>,
         resources: Vec<Resource>,
         mut tasks: Vec<TaskInfo>,
+        settings: Vec<Settings>,
         joins: Vec<(usize, Range<usize>)>,
     ) -> Graph {
         let mut dependents = vec![Vec::new(); instances.len()];
@@ -300,7 +297,7 @@ impl Graph {
         for (index, join) in joins.iter().enumerate() {
             tasks[join.task].join = Some(index);
         }
-        Graph { instances, dependents, resources, tasks, joins }
+        Graph { instances, dependents, resources, tasks, settings, joins }
     }
 
     /// The join `instance` is a member of, if any instance waits for it.
@@ -331,16 +328,33 @@ impl Graph {
         &inst.outputs[inst.outputs.len() - inst.temp as usize..]
     }
 
-    /// What `instance` shares with the other instances of its task.
+    /// The task (or stage) `instance` is of.
     pub fn task_of(&self, instance: usize) -> &TaskInfo {
         &self.tasks[self.instances[instance].task]
+    }
+
+    /// How `instance` runs.
+    pub fn settings_of(&self, instance: usize) -> &Settings {
+        &self.settings[self.task_of(instance).settings]
+    }
+
+    /// The settings of `instance` alone, to change: its own task, with a
+    /// copy of its settings (for tests that set one instance apart).
+    #[cfg(test)]
+    pub fn own_settings(&mut self, instance: usize) -> &mut Settings {
+        let mut task = self.task_of(instance).clone();
+        self.settings.push(self.settings[task.settings].clone());
+        task.settings = self.settings.len() - 1;
+        self.tasks.push(task);
+        self.instances[instance].task = self.tasks.len() - 1;
+        self.settings.last_mut().expect("just pushed")
     }
 
     /// Under a batch system `-j` counts jobs, not CPUs: every instance
     /// takes one job slot, whatever its `cpus` (which its job asks for).
     pub fn count_jobs_not_cpus(&mut self) {
-        for instance in &mut self.instances {
-            instance.slots = 1;
+        for settings in &mut self.settings {
+            settings.slots = 1;
         }
     }
 
@@ -459,6 +473,60 @@ impl Graph {
         }
         order
     }
+}
+
+/// Each task of `flow`, and the settings its instances run with, each set
+/// of settings once. A task's `cpus` above `cpu_limit` is lowered to it.
+fn task_settings(
+    flow: &Flow,
+    flow_dir: &Path,
+    cpu_limit: Option<u32>,
+) -> (Vec<TaskInfo>, Vec<Settings>) {
+    // Most tasks run in the flow's directory: they share its path.
+    let flow_dir: Arc<Path> = Arc::from(flow_dir);
+    let mut settings: Vec<Settings> = Vec::new();
+    let mut known: foldhash::HashMap<Settings, usize> = foldhash::HashMap::default();
+    let tasks = flow
+        .tasks
+        .iter()
+        .map(|task| {
+            let extras = task.extras();
+            let cpus = cpu_limit.map_or(task.cpus.value, |limit| task.cpus.value.min(limit));
+            let resources = extras.resources.iter().map(|(name, amount)| {
+                let index = flow.resources.iter().position(|r| r.name.value == name.value);
+                (index.expect("resources are checked when parsing"), *amount)
+            });
+            let own = Settings {
+                shell: extras
+                    .shell
+                    .as_ref()
+                    .or(flow.shell.as_ref())
+                    .cloned()
+                    .unwrap_or(Shell::Strict),
+                keep_outputs: extras.keep_outputs.or(flow.keep_outputs).unwrap_or(false),
+                batch: (*task.batch != BatchOptions::default()).then(|| Arc::clone(&task.batch)),
+                dir: match &extras.dir {
+                    Some(dir) => Arc::from(flow_dir.join(&dir.value)),
+                    None => Arc::clone(&flow_dir),
+                },
+                timeout: extras.timeout.as_ref().map(|t| t.value),
+                retries: extras.retries,
+                cpus,
+                slots: cpus,
+                resources: resources.collect(),
+            };
+            let index = *known.entry(own).or_insert_with_key(|own| {
+                settings.push(own.clone());
+                settings.len() - 1
+            });
+            let by_default = match &flow.default {
+                Some(default) => default.iter().any(|name| name.value == task.name.value),
+                None => task.default,
+            };
+            TaskInfo { settings: index, by_default, join: None }
+        })
+        .collect();
+    (tasks, settings)
 }
 
 #[cfg(test)]

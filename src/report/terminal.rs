@@ -144,7 +144,7 @@ impl<'a> TerminalReporter<'a> {
             let colour = if attempt.outcome.succeeded() { "32" } else { "31" };
             status = format!("\x1b[{colour}m{status}\x1b[0m");
         }
-        let retries = self.graph.instances[instance].retries;
+        let retries = self.graph.settings_of(instance).retries;
         let retry_note = if will_retry {
             format!("; retrying, attempt {} of {}", attempt.number + 1, retries + 1)
         } else {

@@ -185,7 +185,7 @@ impl<'a> FlowWork<'a, '_> {
             self.temp_users[dep] -= 1;
             if self.temp_users[dep] == 0 {
                 let guarded = [self.config.log_dir.as_path()];
-                let dir = &self.graph.instances[dep].dir;
+                let dir = &self.graph.settings_of(dep).dir;
                 outputs::remove(dir, self.graph.temp_outputs(dep), &guarded);
             }
         }
@@ -209,9 +209,9 @@ impl<'a> FlowWork<'a, '_> {
 
     /// After exit 0: declared outputs exist and `MAESTRO_OUTPUT` parses.
     fn check_success(&mut self, instance: usize) -> Outcome {
-        let inst = &self.graph.instances[instance];
+        let (inst, dir) = (&self.graph.instances[instance], &self.graph.settings_of(instance).dir);
         let missing: Vec<String> =
-            inst.outputs.iter().filter(|path| !inst.dir.join(path).exists()).cloned().collect();
+            inst.outputs.iter().filter(|path| !dir.join(path).exists()).cloned().collect();
         if !missing.is_empty() {
             return Outcome::MissingOutputs(missing);
         }
@@ -272,10 +272,10 @@ impl Work for FlowWork<'_, '_> {
         let grant = self.grants.get(&instance).expect("a started instance holds a grant");
         let slot = grant.slots.first().copied().unwrap_or(1);
         let inst = &self.graph.instances[instance];
-        let task = self.graph.task_of(instance);
+        let settings = self.graph.settings_of(instance);
         if !inst.outputs.is_empty() {
             let guarded = [self.config.log_dir.as_path()];
-            outputs::make_room(&inst.dir, &inst.outputs, !task.keep_outputs, &guarded)?;
+            outputs::make_room(&settings.dir, &inst.outputs, !settings.keep_outputs, &guarded)?;
         }
         let cmd = inst.cmd.for_slot(slot).into_bytes();
         let env = environment(
@@ -297,14 +297,14 @@ impl Work for FlowWork<'_, '_> {
         });
         let watch = if self.config.stream { Watch::Merged } else { Watch::No };
         let request = Request {
-            cpus: inst.cpus,
-            time_limit: inst.timeout,
-            batch: self.graph.task_of(instance).batch.clone(),
+            cpus: settings.cpus,
+            time_limit: settings.timeout,
+            batch: settings.batch.clone(),
         };
         Ok(Launch {
             cmd,
-            shell: self.graph.task_of(instance).shell.clone(),
-            dir: inst.dir.to_path_buf(),
+            shell: settings.shell.clone(),
+            dir: settings.dir.to_path_buf(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
             name: inst.name.clone(),
@@ -313,9 +313,9 @@ impl Work for FlowWork<'_, '_> {
     }
 
     fn limits(&self, instance: usize) -> Limits {
-        let inst = &self.graph.instances[instance];
-        let retry = RetryPolicy { attempts: inst.retries + 1, backoff: Backoff::Doubling };
-        Limits { timeout: inst.timeout, retry }
+        let settings = self.graph.settings_of(instance);
+        let retry = RetryPolicy { attempts: settings.retries + 1, backoff: Backoff::Doubling };
+        Limits { timeout: settings.timeout, retry }
     }
 
     fn output(&mut self, instance: usize, bytes: &[u8], _stderr: bool) -> Verdict {
@@ -342,10 +342,11 @@ impl Work for FlowWork<'_, '_> {
                 // The log says how the attempt ended, under what it wrote.
                 said.push(format!("maestro: {}", ended.outcome));
             }
-            let inst = &self.graph.instances[instance];
-            if !self.graph.task_of(instance).keep_outputs && !inst.outputs.is_empty() {
+            let (inst, settings) =
+                (&self.graph.instances[instance], self.graph.settings_of(instance));
+            if !settings.keep_outputs && !inst.outputs.is_empty() {
                 let guarded = [self.config.log_dir.as_path()];
-                let removed = outputs::remove(&inst.dir, &inst.outputs, &guarded);
+                let removed = outputs::remove(&settings.dir, &inst.outputs, &guarded);
                 if !removed.is_empty() {
                     said.push(format!("maestro: removed its outputs: {}", removed.join(", ")));
                 }

@@ -22,7 +22,7 @@ pub fn environment(
         ("MAESTRO_TASK".to_string(), inst.name.clone()),
         ("MAESTRO_RUN".to_string(), run_id.to_string()),
         ("MAESTRO_SLOT".to_string(), grant.slots.first().copied().unwrap_or(1).to_string()),
-        ("MAESTRO_CPUS".to_string(), inst.cpus.to_string()),
+        ("MAESTRO_CPUS".to_string(), graph.settings_of(instance).cpus.to_string()),
         ("MAESTRO_OUTPUT".to_string(), output_file.display().to_string()),
     ];
     for (resource, ids) in &grant.units {

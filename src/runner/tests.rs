@@ -108,7 +108,7 @@ fn quiet(clock: &Clock) -> FakeReactor {
 #[test]
 fn a_failed_attempt_is_retried_after_a_doubling_backoff() {
     let mut g = graph(&[&[("t", "exit 3, then exit 4, then 1s ok")]]);
-    g.instances[0].retries = 2;
+    g.own_settings(0).retries = 2;
     let ran = run(&g, 1, false, quiet);
     assert_eq!(
         ran.backend,
@@ -131,7 +131,7 @@ fn a_failed_attempt_is_retried_after_a_doubling_backoff() {
 #[test]
 fn retries_run_out() {
     let mut g = graph(&[&[("t", "exit 3")]]);
-    g.instances[0].retries = 1;
+    g.own_settings(0).retries = 1;
     let ran = run(&g, 1, false, quiet);
     assert_eq!(ran.events, ["t#1 failed: exit 3, will retry", "t#2 failed: exit 3"]);
     assert_eq!(ran.summary.failed, [0]);
@@ -140,8 +140,8 @@ fn retries_run_out() {
 #[test]
 fn a_timeout_stops_the_attempt_gracefully_then_by_force() {
     let mut g = graph(&[&[("polite", "10s ok"), ("stubborn", "10s ok stubborn")]]);
-    g.instances[0].timeout = Some(Duration::from_secs(2));
-    g.instances[1].timeout = Some(Duration::from_secs(2));
+    g.own_settings(0).timeout = Some(Duration::from_secs(2));
+    g.own_settings(1).timeout = Some(Duration::from_secs(2));
     let ran = run(&g, 2, true, quiet);
     assert_eq!(
         ran.backend,
@@ -161,8 +161,8 @@ fn a_timeout_stops_the_attempt_gracefully_then_by_force() {
 #[test]
 fn a_timed_out_attempt_is_retried() {
     let mut g = graph(&[&[("t", "10s ok, then 1s ok")]]);
-    g.instances[0].timeout = Some(Duration::from_secs(2));
-    g.instances[0].retries = 1;
+    g.own_settings(0).timeout = Some(Duration::from_secs(2));
+    g.own_settings(0).retries = 1;
     let ran = run(&g, 1, false, quiet);
     assert_eq!(ran.events, ["t#1 timed out after 2.00s, will retry", "t#2 ok"]);
     assert_eq!(ran.summary.exit_code(), 0);
@@ -171,8 +171,8 @@ fn a_timed_out_attempt_is_retried() {
 #[test]
 fn a_queued_attempt_times_out_from_when_it_runs_and_says_how_long_it_waited() {
     let mut g = graph(&[&[("slow", "wait 5s 3s ok"), ("quick", "wait 5s 1s ok")]]);
-    g.instances[0].timeout = Some(Duration::from_secs(2));
-    g.instances[1].timeout = Some(Duration::from_secs(2));
+    g.own_settings(0).timeout = Some(Duration::from_secs(2));
+    g.own_settings(1).timeout = Some(Duration::from_secs(2));
     let ran = run(&g, 2, true, quiet);
     assert_eq!(
         ran.backend,
@@ -198,7 +198,7 @@ fn a_requeued_attempt_is_the_same_attempt_waiting_again() {
     // Requeued 1.5 s into its run, it waits 1 s again and runs its whole
     // 2.5 s: its timeout of 3 s counts from its second start.
     let mut g = graph(&[&[("t", "wait 1s requeue 1.5s 2.5s ok")]]);
-    g.instances[0].timeout = Some(Duration::from_secs(3));
+    g.own_settings(0).timeout = Some(Duration::from_secs(3));
     let ran = run(&g, 1, false, quiet);
     assert_eq!(
         ran.backend,
@@ -264,7 +264,7 @@ fn a_second_ctrl_c_kills_at_once() {
 #[test]
 fn ctrl_c_during_a_retry_backoff_ends_the_task_with_its_failure_once() {
     let mut g = graph(&[&[("t", "0.5s exit 3")]]);
-    g.instances[0].retries = 2;
+    g.own_settings(0).retries = 2;
     let ran = run(&g, 1, false, |clock| FakeReactor::new(clock).signal_at(600, libc::SIGINT));
     assert_eq!(ran.backend, ["    0 start t", "  500 end t exit 3"]);
     assert_eq!(ran.events, ["t#1 failed: exit 3, will retry", "interrupted (forced: false)"]);
@@ -278,7 +278,7 @@ fn ctrl_c_during_a_retry_backoff_ends_the_task_with_its_failure_once() {
 #[test]
 fn a_failure_without_keep_going_drops_pending_retries() {
     let mut g = graph(&[&[("a", "exit 3"), ("b", "0.1s exit 1")], &[("c", "1s ok")]]);
-    g.instances[0].retries = 2;
+    g.own_settings(0).retries = 2;
     let ran = run(&g, 2, false, quiet);
     assert_eq!(
         ran.backend,
@@ -295,7 +295,7 @@ fn a_failure_without_keep_going_drops_pending_retries() {
 #[test]
 fn keep_going_runs_what_does_not_depend_on_a_failure_and_keeps_retrying() {
     let mut g = graph(&[&[("a", "exit 3, then 1s ok"), ("b", "0.1s exit 1")], &[("c", "1s ok")]]);
-    g.instances[0].retries = 1;
+    g.own_settings(0).retries = 1;
     let ran = run(&g, 2, true, quiet);
     assert_eq!(
         ran.events,
@@ -318,8 +318,8 @@ fn without_keep_going_running_tasks_finish_after_a_failure() {
 fn a_resource_lets_one_task_at_a_time_hold_it() {
     let mut g = graph(&[&[("a", "1s ok"), ("b", "1s ok"), ("free", "1s ok")]]);
     g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-    g.instances[0].resources = Box::new([(0, 1)]);
-    g.instances[1].resources = Box::new([(0, 1)]);
+    g.own_settings(0).resources = Box::new([(0, 1)]);
+    g.own_settings(1).resources = Box::new([(0, 1)]);
     let ran = run(&g, 3, false, quiet);
     assert_eq!(
         ran.backend,
@@ -337,7 +337,7 @@ fn a_resource_lets_one_task_at_a_time_hold_it() {
 #[test]
 fn an_attempt_the_backend_refuses_fails_and_may_be_retried() {
     let mut g = graph(&[&[("t", "cannot start, then 1s ok")]]);
-    g.instances[0].retries = 1;
+    g.own_settings(0).retries = 1;
     let ran = run(&g, 1, false, quiet);
     assert_eq!(
         ran.events,
@@ -348,7 +348,7 @@ fn an_attempt_the_backend_refuses_fails_and_may_be_retried() {
 #[test]
 fn an_attempt_the_backend_rejects_once_taken_fails_as_not_started_and_may_be_retried() {
     let mut g = graph(&[&[("t", "1s rejected, then 1s ok")]]);
-    g.instances[0].retries = 1;
+    g.own_settings(0).retries = 1;
     let ran = run(&g, 1, false, quiet);
     // The retry waits its backoff (250 ms), as after any failure.
     assert_eq!(
@@ -375,11 +375,11 @@ fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
     // instead of hanging.
     let mut g = graph(&[&[("train", "ok")], &[("report", "ok")]]);
     g.resources = vec![Resource { name: "gpu".into(), capacity: 1 }];
-    g.instances[0].resources = Box::new([(0, 2)]);
+    g.own_settings(0).resources = Box::new([(0, 2)]);
     assert_eq!(stuck(&g, 2), "no task can start: 'train' needs 2 of resource 'gpu', which has 1");
 
     let mut g = graph(&[&[("big", "ok"), ("small", "1s ok")]]);
-    g.instances[0].slots = 3;
+    g.own_settings(0).slots = 3;
     assert_eq!(stuck(&g, 2), "no task can start: 'big' needs 3 job slots, and there are 2");
 
     let mut g = graph(&[&[("a", "ok"), ("b", "ok")]]);
