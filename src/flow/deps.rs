@@ -95,9 +95,6 @@ pub fn add_gathered(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// For each task, the tasks its deps name, with the span of each name.
-type Edges = Vec<Vec<(usize, Span)>>;
-
 /// Every problem with the deps of `tasks`: unknown, repeated or self
 /// names, then each cycle among the valid ones. Each valid dep gets its
 /// target.
@@ -106,36 +103,33 @@ pub fn check(tasks: &mut [TaskDef]) -> Vec<Diagnostic> {
     if tasks.iter().all(|task| task.deps.is_empty()) {
         return diags;
     }
-    let edges = resolve(tasks, &mut diags);
-    check_cycles(tasks, &edges, &mut diags);
+    let mut found = find_targets(tasks, &mut diags).into_iter();
+    for dep in tasks.iter_mut().flat_map(|task| task.deps.iter_mut()) {
+        dep.target = match found.next() {
+            Some(target) if target != NO_TARGET => target as usize,
+            _ => Dep::UNRESOLVED,
+        };
+    }
+    check_cycles(tasks, &mut diags);
     diags
 }
 
-/// The graph of the valid deps, each given its target; the others are
-/// reported in `diags`.
-fn resolve(tasks: &mut [TaskDef], diags: &mut Vec<Diagnostic>) -> Edges {
-    let mut found = Vec::new();
-    let edges = find_targets(tasks, diags, &mut found);
-    let mut found = found.into_iter();
-    for dep in tasks.iter_mut().flat_map(|task| task.deps.iter_mut()) {
-        dep.target = found.next().unwrap_or(Dep::UNRESOLVED);
-    }
-    edges
-}
+/// What [`find_targets`] gives a dep reported in `diags`.
+const NO_TARGET: u32 = u32::MAX;
 
-/// The graph of the valid deps, and in `found` the target of every dep in
-/// order ([`Dep::UNRESOLVED`] for one reported in `diags`).
-fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>, found: &mut Vec<usize>) -> Edges {
+/// The target of every dep, in order ([`NO_TARGET`] for one reported in
+/// `diags`): `u32`s, in one list, as a big flow's deps are many and these
+/// weigh at the peak of reading it.
+fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) -> Vec<u32> {
     let index: HashMap<&str, usize> =
         tasks.iter().enumerate().map(|(i, t)| (t.name.value.as_str(), i)).collect();
-    let mut edges = Vec::with_capacity(tasks.len());
+    let mut found = Vec::with_capacity(tasks.iter().map(|task| task.deps.len()).sum());
     for task in tasks {
         let name = &task.name.value;
         let repeated = repeated_entries(&task.deps);
-        let mut targets = Vec::new();
         for (at, dep) in task.deps.iter().enumerate() {
             let span = dep.task.span.clone();
-            let mut target = Dep::UNRESOLVED;
+            let mut target = None;
             if repeated.get(at) == Some(&true) {
                 let message = format!("'{}' is listed twice in deps of '{name}'", dep.text());
                 diags.push(Diagnostic::new(message, span));
@@ -144,20 +138,15 @@ fn find_targets(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>, found: &mut Vec<
                 diags.push(Diagnostic::new(message, span));
             } else if let Some(problem) = instance_problem(dep, task) {
                 diags.push(problem);
-            } else if let Some(&found) = index.get(&*dep.task.value) {
-                target = found;
-                // Another entry naming the same task adds no edge.
-                if !targets.iter().any(|(t, _)| *t == target) {
-                    targets.push((target, span));
-                }
+            } else if let Some(&index) = index.get(&*dep.task.value) {
+                target = u32::try_from(index).ok();
             } else {
                 diags.push(unknown_dep(&dep.task, name, &index));
             }
-            found.push(target);
+            found.push(target.unwrap_or(NO_TARGET));
         }
-        edges.push(targets);
     }
-    edges
+    found
 }
 
 /// For each entry of `deps`, whether it repeats one before it (empty for
@@ -222,13 +211,14 @@ fn unknown_dep(dep: &Spanned<Box<str>>, task: &str, index: &HashMap<&str, usize>
 
 /// Reports cycles, walking depth-first from each task in file order and
 /// reporting each edge that leads back onto the current path. Each such
-/// edge closes a different cycle, so none is reported twice.
-fn check_cycles(tasks: &[TaskDef], edges: &Edges, diags: &mut Vec<Diagnostic>) {
+/// edge closes a different cycle, so none is reported twice. The edges are
+/// the resolved deps (another dep naming the same task adds none).
+fn check_cycles(tasks: &[TaskDef], diags: &mut Vec<Diagnostic>) {
     const UNSEEN: usize = usize::MAX;
     const DONE: usize = usize::MAX - 1;
     // Per task: UNSEEN, DONE, or its position on the current path.
     let mut state = vec![UNSEEN; tasks.len()];
-    // The current path, each task with the index of its next edge.
+    // The current path, each task with the index of its next dep.
     let mut path = Vec::new();
     for start in 0..tasks.len() {
         if state[start] != UNSEEN {
@@ -237,22 +227,29 @@ fn check_cycles(tasks: &[TaskDef], edges: &Edges, diags: &mut Vec<Diagnostic>) {
         path.push((start, 0));
         state[start] = 0;
         while let Some((task, next)) = path.last_mut() {
-            let task = *task;
-            let Some((target, _)) = edges[task].get(*next) else {
+            let (task, at) = (*task, *next);
+            let deps = &tasks[task].deps;
+            let Some(dep) = deps.get(at) else {
                 state[task] = DONE;
                 path.pop();
                 continue;
             };
             *next += 1;
-            match state[*target] {
+            let target = dep.target;
+            if target == Dep::UNRESOLVED {
+                continue;
+            }
+            match state[target] {
                 UNSEEN => {
-                    state[*target] = path.len();
-                    path.push((*target, 0));
+                    state[target] = path.len();
+                    path.push((target, 0));
                 }
                 DONE => {}
+                // Named before by this task: that edge reported the cycle.
+                _ if deps[..at].iter().any(|before| before.target == target) => {}
                 position => {
                     let cycle: Vec<usize> = path[position..].iter().map(|(t, _)| *t).collect();
-                    diags.push(cycle_error(cycle, tasks, edges));
+                    diags.push(cycle_error(cycle, tasks));
                 }
             }
         }
@@ -261,15 +258,16 @@ fn check_cycles(tasks: &[TaskDef], edges: &Edges, diags: &mut Vec<Diagnostic>) {
 
 /// `cycle` (each task naming the next, the last naming the first) told
 /// from its task that comes first in the file, at the dep that starts it.
-fn cycle_error(mut cycle: Vec<usize>, tasks: &[TaskDef], edges: &Edges) -> Diagnostic {
+fn cycle_error(mut cycle: Vec<usize>, tasks: &[TaskDef]) -> Diagnostic {
     let first = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
     cycle.rotate_left(first);
     let mut names: Vec<&str> = cycle.iter().map(|&t| tasks[t].name.value.as_str()).collect();
     names.push(names[0]);
     let second = cycle[1 % cycle.len()];
-    let span = edges[cycle[0]]
+    let span = tasks[cycle[0]]
+        .deps
         .iter()
-        .find(|(target, _)| *target == second)
-        .map_or(tasks[cycle[0]].name.span.clone(), |(_, span)| span.clone());
+        .find(|dep| dep.target == second)
+        .map_or(tasks[cycle[0]].name.span.clone(), |dep| dep.task.span.clone());
     Diagnostic::new(format!("dependency cycle: {}", names.join(" -> ")), span)
 }

@@ -65,67 +65,50 @@ impl<'t> Sectioned<'t> {
     }
 
     /// The task tables of every chunk, read on up to `threads` threads,
-    /// each taking a run of chunks in a row: `start` makes a thread's own
-    /// state, from the number of its run (from 0) and how many tasks the
-    /// run holds; `each` gives it each table of the run, in order. The
-    /// states in file order; `None` when a chunk cannot be taken this way
-    /// (a mistake in it, or a task named again), and the whole file must
-    /// be parsed instead.
+    /// each taking a run of chunks in a row: `states` makes each thread's
+    /// own state, from how many tasks each run holds; `each` gives it each
+    /// table of its run, in order. The states in file order; `None` when a
+    /// chunk cannot be taken this way (a mistake in it), and the whole file
+    /// must be parsed instead. A task named in two chunks is the caller's
+    /// to find.
     pub(super) fn read_tasks<S: Send>(
         &self,
         threads: usize,
-        start: &(dyn Fn(usize, usize) -> S + Sync),
+        states: impl FnOnce(&[usize]) -> Vec<S>,
         each: &(dyn Fn(&mut S, &Table<'t>) + Sync),
     ) -> Option<Vec<S>> {
         let runs = runs(&self.chunks, threads);
-        let read_run = |(number, run): (usize, &[(Range<usize>, usize)])| {
-            let count = run.iter().map(|(_, count)| count).sum();
-            let mut state = start(number, count);
-            let mut names: foldhash::HashSet<&'t str> = foldhash::HashSet::default();
-            names.reserve(count);
+        let counts: Vec<usize> =
+            runs.iter().map(|run| run.iter().map(|(_, count)| count).sum()).collect();
+        let read_run = |run: &[(Range<usize>, usize)], mut state: S| {
             for (range, count) in run {
                 let mut entries = tree(self.text, range.clone())?;
                 let (_, node) = entries.pop()?;
                 let Value::Table(tasks) = node.value else { return None };
-                // Twice in one chunk is the toml crate's to catch; across
-                // chunks, the sets'.
-                for (key, _) in &tasks {
-                    let Cow::Borrowed(name) = key.name else { return None };
-                    if !names.insert(name) {
-                        return None;
-                    }
-                }
                 if tasks.len() != *count || !entries.is_empty() {
                     return None;
                 }
                 each(&mut state, &tasks);
             }
-            Some((state, names))
+            Some(state)
         };
-        let read: Vec<Option<_>> = if runs.len() == 1 {
-            vec![read_run((0, runs[0]))]
+        let states = states(&counts);
+        if states.len() != runs.len() {
+            return None;
+        }
+        let read: Vec<Option<S>> = if runs.len() == 1 {
+            states.into_iter().map(|state| read_run(runs[0], state)).collect()
         } else {
             std::thread::scope(|scope| {
                 let threads: Vec<_> = runs
                     .iter()
-                    .enumerate()
-                    .map(|(number, run)| scope.spawn(move || read_run((number, run))))
+                    .zip(states)
+                    .map(|(run, state)| scope.spawn(move || read_run(run, state)))
                     .collect();
                 threads.into_iter().map(|thread| thread.join().ok().flatten()).collect()
             })
         };
-        let read: Vec<_> = read.into_iter().collect::<Option<_>>()?;
-        // A name in two runs.
-        let (mut seen, mut states) = (foldhash::HashSet::default(), Vec::with_capacity(read.len()));
-        for (state, names) in read {
-            if seen.is_empty() {
-                seen = names;
-            } else if names.iter().any(|name| !seen.insert(*name)) {
-                return None;
-            }
-            states.push(state);
-        }
-        Some(states)
+        read.into_iter().collect()
     }
 }
 
@@ -315,7 +298,8 @@ mod tests {
     fn parse<'t>(text: &'t str) -> Option<Table<'t>> {
         let sectioned = super::parse(text)?;
         let each = |tasks: &mut Table<'t>, chunk: &Table<'t>| tasks.extend(chunk.iter().cloned());
-        let runs = sectioned.read_tasks(2, &|_, _| Vec::new(), &each)?;
+        let states = |counts: &[usize]| counts.iter().map(|_| Vec::new()).collect();
+        let runs = sectioned.read_tasks(2, states, &each)?;
         let tasks: Vec<_> = runs.into_iter().flatten().collect();
         let mut root = sectioned.root;
         if let Some((_, node)) = root.iter_mut().find(|(key, _)| key.name == "tasks") {
@@ -339,15 +323,18 @@ mod tests {
     }
 
     #[test]
-    fn a_task_named_in_two_runs_is_left_to_the_whole_file() {
+    fn each_thread_gets_the_count_of_its_run_and_a_state_of_its_own() {
         let tasks: String = (0..6000).map(|i| format!("[tasks.t{i}]\ncmd = \"x\"\n")).collect();
-        let twice = format!("{tasks}[tasks.t1]\ncmd = \"y\"\n");
-        let sectioned = super::parse(&twice).unwrap();
+        let sectioned = super::parse(&tasks).unwrap();
         assert!(sectioned.chunks.len() > 2, "{}", sectioned.chunks.len());
-        let none = |_: &mut (), _: &Table<'_>| {};
-        assert!(sectioned.read_tasks(2, &|_, _| (), &none).is_none());
-        let once = super::parse(&tasks).unwrap();
-        assert_eq!(once.read_tasks(2, &|_, _| (), &none).map(|runs| runs.len()), Some(2));
+        let states = |counts: &[usize]| counts.iter().map(|&count| (count, 0)).collect();
+        let count = |(_, seen): &mut (usize, usize), chunk: &Table<'_>| *seen += chunk.len();
+        let runs = sectioned.read_tasks(2, states, &count).expect("read");
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|(count, seen)| count == seen), "{runs:?}");
+        assert_eq!(runs.iter().map(|(count, _)| count).sum::<usize>(), 6000);
+        let too_few = |_: &[usize]| vec![(0, 0)];
+        assert!(sectioned.read_tasks(2, too_few, &count).is_none());
     }
 
     #[test]

@@ -335,27 +335,43 @@ impl Checker {
     /// `unreadable`, if a chunk of them cannot be read so.
     fn tasks_in_chunks(&mut self, chunks: &Sectioned<'_>, limits: &Limits) -> Vec<TaskDef> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let total = chunks.tasks();
-        // The first run's list takes them all in the end: made that big.
-        let start = |run: usize, count: usize| {
-            (Checker::default(), Vec::with_capacity(if run == 0 { total } else { count }))
+        // Every thread fills its own part of one list, in place: a list of
+        // its own to join after would weigh as much again, at the peak.
+        let unset =
+            TaskDef::new(Spanned::new(String::new(), 0..0), std::sync::Arc::clone(&limits.batch));
+        let mut all = vec![unset; chunks.tasks()];
+        let whole = all.as_mut_slice();
+        let parts = move |counts: &[usize]| {
+            let mut rest = whole;
+            let mut parts = Vec::with_capacity(counts.len());
+            for &count in counts {
+                let (part, after) = rest.split_at_mut(count.min(rest.len()));
+                parts.push((Checker::default(), part, 0));
+                rest = after;
+            }
+            parts
         };
-        let each = |(checker, tasks): &mut (Checker, Vec<TaskDef>), chunk: &Table<'_>| {
-            tasks.extend(chunk.iter().map(|(key, value)| checker.task(key, value, limits)));
+        let each = |(checker, part, filled): &mut (Checker, &mut [TaskDef], usize),
+                    chunk: &Table<'_>| {
+            for (key, value) in chunk {
+                part[*filled] = checker.task(key, value, limits);
+                *filled += 1;
+            }
         };
-        let Some(runs) = chunks.read_tasks(threads.min(READERS_MOST), &start, &each) else {
+        let Some(parts) = chunks.read_tasks(threads.min(READERS_MOST), parts, &each) else {
             self.unreadable = true;
             return Vec::new();
         };
-        let mut all = Vec::new();
-        for (checker, mut tasks) in runs {
+        for (checker, ..) in parts {
             self.diags.extend(checker.diags);
-            if all.is_empty() {
-                all = tasks;
-            } else {
-                all.append(&mut tasks);
-            }
         }
+        // A task named in two chunks: the whole file's parse says where.
+        let mut names = foldhash::HashSet::with_capacity_and_hasher(all.len(), Default::default());
+        if !all.iter().all(|task| names.insert(task.name.value.as_str())) {
+            self.unreadable = true;
+            return Vec::new();
+        }
+        drop(names);
         all
     }
 
@@ -857,6 +873,21 @@ timeout = 90
     }
 
     #[test]
+    fn a_big_flow_naming_a_task_twice_gets_the_error_of_the_whole_file() {
+        let tasks: String = (0..60_000).map(|i| format!("[tasks.t{i}]\ncmd = \"x\"\n")).collect();
+        let text = format!("{tasks}[tasks.t1]\ncmd = \"y\"\n");
+        assert!(text.len() >= SECTIONED_FROM);
+        let sectioned = sections::parse(&text).expect("sectioned");
+        let mut checker = Checker::default();
+        checker.flow(&sectioned.root, Some(&sectioned));
+        assert!(checker.unreadable);
+        let diags = parse(&file(&text)).expect_err("named twice");
+        let span = diags[0].span.clone().expect("a span");
+        assert_eq!((diags[0].message.as_str(), &text[span.clone()]), ("duplicate key", "t1"));
+        assert!(span.start > tasks.len(), "the second one: {span:?}");
+    }
+
+    #[test]
     fn full_example_round_trips() {
         let t = EXAMPLE;
         let a = "[tasks.analyze]";
@@ -1090,6 +1121,13 @@ timeout = 90
                 "dependency cycle: d -> e -> d",
             ]
         );
+    }
+
+    #[test]
+    fn a_cycle_through_two_deps_on_one_task_is_reported_once() {
+        let text = "[tasks.a]\ncmd = \"x\"\ndeps = [\"b\", \"b:x\"]\n\
+                    [tasks.b]\nfor_each = [\"x\"]\ncmd = \"x\"\ndeps = [\"a\"]\n";
+        assert_eq!(error(text), no_hint("dependency cycle: a -> b -> a", "\"b\""));
     }
 
     #[test]
