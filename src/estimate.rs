@@ -10,10 +10,10 @@ pub const DEFAULT: Duration = Duration::from_secs(1);
 
 /// One estimate per instance, given each one's recent durations (empty
 /// when unknown).
-pub fn estimates(recent: &[&[Duration]]) -> Vec<Duration> {
-    let known: Vec<Duration> = recent.iter().filter_map(|r| median(r)).collect();
+pub fn estimates<R: AsRef<[Duration]>>(recent: &[R]) -> Vec<Duration> {
+    let known: Vec<Duration> = recent.iter().filter_map(|r| median(r.as_ref())).collect();
     let fallback = median(&known).unwrap_or(DEFAULT);
-    recent.iter().map(|r| median(r).unwrap_or(fallback)).collect()
+    recent.iter().map(|r| median(r.as_ref()).unwrap_or(fallback)).collect()
 }
 
 /// The median (the lower middle for an even count); `None` when empty.
@@ -45,7 +45,7 @@ mod tests {
         let a = [ms(10), ms(30), ms(20)];
         let b = [ms(100), ms(400)];
         let none: [Duration; 0] = [];
-        assert_eq!(estimates(&[&a, &b, &none]), vec![ms(20), ms(100), ms(20)]);
+        assert_eq!(estimates(&[&a[..], &b, &none]), vec![ms(20), ms(100), ms(20)]);
         assert_eq!(estimates(&[&none, &none]), vec![DEFAULT, DEFAULT]);
     }
 

@@ -5,6 +5,7 @@
 //! [`plan`] ⇄ [`runner`] driving an [`exec`] backend → [`event`]s →
 //! [`report`] → one exit code.
 
+pub mod allocator;
 pub mod app;
 pub mod cli;
 pub mod clock;

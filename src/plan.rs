@@ -236,7 +236,7 @@ impl<'g> Plan<'g> {
         if succeeded {
             self.standing[instance] = Standing::Succeeded;
             let graph = self.graph;
-            graph.dependents[instance].iter().for_each(|&d| self.one_dep_done(d));
+            graph.dependents.of(instance).for_each(|d| self.one_dep_done(d));
             if let Some(join) = graph.join_of(instance) {
                 self.join_waiting[join] -= 1;
                 if self.join_waiting[join] == 0 {
@@ -275,7 +275,7 @@ impl<'g> Plan<'g> {
                 self.unfinished -= 1;
                 abandoned.push(i);
             }
-            stack.extend(&graph.dependents[i]);
+            stack.extend(graph.dependents.of(i));
             if let Some(join) = graph.join_of(i)
                 && !std::mem::replace(&mut joins_abandoned[join], true)
             {
@@ -339,12 +339,17 @@ impl<'g> Plan<'g> {
     pub fn standings(&self) -> &[Standing] {
         &self.standing
     }
+
+    /// Where each instance stands at the end, the rest of the plan let go.
+    pub fn into_standings(self) -> Vec<Standing> {
+        self.standing
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Graph, Resource};
+    use crate::graph::{Dependents, Graph, Resource};
     use std::path::Path;
 
     fn graph(stages: &[&[&str]]) -> Graph {
@@ -384,7 +389,7 @@ mod tests {
         g.instances[4].joins = Box::default();
         g.joins.clear();
         g.tasks[0].join = None;
-        g.dependents = vec![vec![], vec![], vec![], vec![4], vec![]];
+        g.dependents = Dependents::from_deps(&g.instances);
         let mut p = plan(&g, 1, false);
         assert_eq!(drain(&mut p), vec![3]);
     }

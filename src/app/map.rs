@@ -141,8 +141,9 @@ fn run_map(args: MapArgs) -> Result<i32> {
         }
         elsewhere => engine(&elsewhere, opened.store.dir(), run_id, Sizing::default(), None)?,
     };
-    let mut recorder = Recorder::new(opened.store.connection(), &SeqNames, run_id, None, &[])
-        .with_journal(Journal::new(opened.store.dir(), run_id));
+    let mut recorder =
+        Recorder::new(opened.store.connection(), &SeqNames, run_id, None, Vec::new())
+            .with_journal(Journal::new(opened.store.dir(), run_id));
     let mut events = args.json.then(|| JsonEvents::new(&SeqNames, run_id, "map", None));
     let mut observers = Observers(vec![&mut recorder]);
     if let Some(events) = &mut events {

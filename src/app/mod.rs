@@ -148,6 +148,7 @@ fn run(args: RunArgs) -> Result<i32> {
     // The tasks as written are in the graph now: their memory serves what
     // comes next (a big flow's take more than its instances).
     drop(std::mem::take(&mut flow.tasks));
+    crate::allocator::return_freed_memory_now();
     let selected = graph.select(&targets).map_err(Error::usage)?;
     // While the state loads: stats the freshness checks will need.
     let early = match &prefetch {
@@ -194,11 +195,12 @@ fn execute(
 ) -> Result<i32> {
     let Opened { lock: _lock, store, mut history, stamps } = opened;
     let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
-    let (remembered, recents): (Vec<_>, Vec<_>) = (0..graph.instances.len())
+    // Each instance's recent durations: estimated from here, then the
+    // recorder's to add to.
+    let (remembered, recent): (Vec<_>, Vec<Box<[Duration]>>) = (0..graph.instances.len())
         .map(&mut taken)
-        .map(|history| (history.remembered, history.recent))
+        .map(|history| (history.remembered, history.recent.into_boxed_slice()))
         .unzip();
-    let recent: Vec<&[Duration]> = recents.iter().map(Vec::as_slice).collect();
     let known = recent.iter().any(|r| !r.is_empty());
     // Instances left out of this run take no time in it.
     let estimates: Vec<Duration> = estimate::estimates(&recent)
@@ -256,10 +258,12 @@ fn execute(
     let mut reporter = TerminalReporter::new(graph, output);
     if known {
         reporter = reporter.with_eta(estimates, priority.clone(), jobs);
+    } else {
+        // With nothing known, every estimate is the same: no use for them.
+        drop(estimates);
     }
-    let mut recorder =
-        Recorder::new(store.connection(), graph, run_id, start.flow.clone(), &recent)
-            .with_journal(Journal::new(store.dir(), run_id));
+    let mut recorder = Recorder::new(store.connection(), graph, run_id, start.flow.clone(), recent)
+        .with_journal(Journal::new(store.dir(), run_id));
     let mut events =
         options.json.then(|| JsonEvents::new(graph, run_id, start.kind, start.flow.clone()));
     let mut observers = Observers(vec![&mut reporter, &mut recorder]);

@@ -72,19 +72,20 @@ pub fn instances(
     if let Some((_, diagnostic)) = dep_problem {
         return Err(vec![diagnostic]);
     }
-    let done: Vec<Expanded> = done.into_iter().map(|e| e.expect("every task expanded")).collect();
+    let at = |expanded: &Option<Expanded>| expanded.as_ref().map_or(0..0, |e| e.at.clone());
     let mut by_task: Vec<Range<usize>> = Vec::with_capacity(done.len());
     let mut total = 0;
     for expanded in &done {
-        by_task.push(total..total + expanded.at.len());
-        total += expanded.at.len();
+        by_task.push(total..total + at(expanded).len());
+        total += at(expanded).len();
     }
     let mut file_order = vec![0; total];
     for (expanded, range) in done.iter().zip(&by_task) {
-        for (from, to) in expanded.at.clone().zip(range.clone()) {
+        for (from, to) in at(expanded).zip(range.clone()) {
             file_order[from] = to;
         }
     }
+    drop(done);
     for instance in &mut instances {
         instance.deps.iter_mut().for_each(|dep| *dep = file_order[*dep]);
         if instance.deps.len() > 1 {

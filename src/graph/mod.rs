@@ -188,8 +188,8 @@ pub struct TaskInfo {
 pub struct Graph {
     /// Every instance, in declaration order.
     pub instances: Vec<Instance>,
-    /// For each instance, those that depend on it.
-    pub dependents: Vec<Vec<usize>>,
+    /// For each instance, those that depend on it directly.
+    pub dependents: Dependents,
     /// Named resources, indexed by `Settings::resources`.
     pub resources: Vec<Resource>,
     /// Each task (or stage), by `Instance::task`.
@@ -198,6 +198,45 @@ pub struct Graph {
     pub settings: Vec<Settings>,
     /// The joins instances wait for.
     pub joins: Vec<Join>,
+}
+
+/// Per instance, the instances whose deps name it, all in one list: a big
+/// graph's edges would otherwise be as many small vectors.
+#[derive(Debug, Clone, Default)]
+pub struct Dependents {
+    /// Where each instance's dependents start in `all`, and one more: where
+    /// the last one's end.
+    starts: Vec<usize>,
+    /// Every instance's dependents, in instance order.
+    all: Vec<u32>,
+}
+
+impl Dependents {
+    /// The dependents of `instances`, from their deps.
+    pub fn from_deps(instances: &[Instance]) -> Dependents {
+        let mut starts = vec![0; instances.len() + 1];
+        for &dep in instances.iter().flat_map(|instance| instance.deps.iter()) {
+            starts[dep + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut filled = starts.clone();
+        let mut all = vec![0; starts[instances.len()]];
+        for (i, instance) in instances.iter().enumerate() {
+            for &dep in &instance.deps {
+                // Instances number fewer than 2^32: each takes a hundred bytes.
+                all[filled[dep]] = i as u32;
+                filled[dep] += 1;
+            }
+        }
+        Dependents { starts, all }
+    }
+
+    /// The instances that depend on `instance` directly, in order.
+    pub fn of(&self, instance: usize) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.all[self.starts[instance]..self.starts[instance + 1]].iter().map(|&d| d as usize)
+    }
 }
 
 /// What of a flow's tasks as written [`Graph::from_flow`] lets go once
@@ -281,15 +320,12 @@ impl Graph {
         settings: Vec<Settings>,
         joins: Vec<(usize, Range<usize>)>,
     ) -> Graph {
-        let mut dependents = vec![Vec::new(); instances.len()];
+        let dependents = Dependents::from_deps(&instances);
         let mut joins: Vec<Join> = joins
             .into_iter()
             .map(|(task, members)| Join { task, members, dependents: Vec::new() })
             .collect();
         for (i, instance) in instances.iter().enumerate() {
-            for &dep in &instance.deps {
-                dependents[dep].push(i);
-            }
             for &join in &instance.joins {
                 joins[join].dependents.push(i);
             }
@@ -319,7 +355,7 @@ impl Graph {
     /// Every instance that needs `instance`, one by one.
     pub fn each_dependent(&self, instance: usize) -> impl Iterator<Item = usize> + '_ {
         let through_join = self.join_of(instance).map(|j| self.joins[j].dependents.as_slice());
-        self.dependents[instance].iter().chain(through_join.into_iter().flatten()).copied()
+        self.dependents.of(instance).chain(through_join.into_iter().flatten().copied())
     }
 
     /// The temporary outputs of `instance`.
@@ -422,12 +458,14 @@ impl Graph {
         // Instances, then joins (which take no time).
         let mut weight = vec![Duration::ZERO; n + self.joins.len()];
         for node in self.reverse_node_order() {
-            let after = |dependents: &[usize]| dependents.iter().map(|&d| weight[d]).max();
+            let after = |dependents: &mut dyn Iterator<Item = usize>| {
+                dependents.map(|d| weight[d]).max().unwrap_or_default()
+            };
             if node >= n {
-                weight[node] = after(&self.joins[node - n].dependents).unwrap_or_default();
+                weight[node] = after(&mut self.joins[node - n].dependents.iter().copied());
                 continue;
             }
-            let direct = after(&self.dependents[node]).unwrap_or_default();
+            let direct = after(&mut self.dependents.of(node));
             let joined = self.join_of(node).map_or(Duration::ZERO, |j| weight[n + j]);
             weight[node] = estimate(node) + direct.max(joined);
         }
@@ -449,7 +487,7 @@ impl Graph {
     fn reverse_node_order(&self) -> Vec<usize> {
         let n = self.instances.len();
         let mut unfinished: Vec<usize> = (0..n)
-            .map(|i| self.dependents[i].len() + usize::from(self.join_of(i).is_some()))
+            .map(|i| self.dependents.of(i).len() + usize::from(self.join_of(i).is_some()))
             .chain(self.joins.iter().map(|join| join.dependents.len()))
             .collect();
         let mut order: Vec<usize> = (0..unfinished.len()).filter(|&i| unfinished[i] == 0).collect();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap as FastMap;
 
 use super::outputs;
-use super::prepare::{environment, log_file_stem, read_outputs};
+use super::prepare::{Results, environment, log_file_stem, read_outputs};
 use super::reactor::Reactor;
 use super::supervisor::{Backoff, Ended, Limits, RetryPolicy};
 use super::{Interrupt, LoopError, Stop, Verdict, Work, drive};
@@ -68,24 +68,13 @@ pub fn run<'a>(
         plan: Plan::new(graph, selected, config.jobs, priority, config.keep_going),
         skipping,
         grants: FastMap::default(),
-        outputs: vec![None; n],
+        outputs: Results::default(),
         durations: vec![Duration::ZERO; n],
         summary: RunSummary::default(),
         log_dir_made: false,
         skipped: vec![false; n],
         next_tick: None,
-        temp_users: graph
-            .instances
-            .iter()
-            .enumerate()
-            .map(|(i, inst)| match inst.temp {
-                0 => 0,
-                _ => {
-                    let joined = graph.join_of(i).map_or(0, |j| graph.joins[j].dependents.len());
-                    graph.dependents[i].len() + joined
-                }
-            })
-            .collect(),
+        temp_users: temp_users(graph),
     };
     work.observer.event(&Event::RunStarted {
         run_id: config.run_id,
@@ -108,16 +97,16 @@ struct FlowWork<'a, 'o> {
     /// once among many).
     grants: FastMap<usize, Grant>,
     /// `MAESTRO_OUTPUT` pairs of succeeded instances.
-    outputs: Vec<Option<Vec<(String, String)>>>,
+    outputs: Results,
     durations: Vec<Duration>,
     summary: RunSummary,
     log_dir_made: bool,
     /// Instances found already done (they ran in no attempt).
     skipped: Vec<bool>,
     next_tick: Option<Instant>,
-    /// Per instance with temporary outputs, its dependents yet to succeed
-    /// in this run: at 0 the outputs go.
-    temp_users: Vec<usize>,
+    /// Per instance with temporary outputs and dependents, those yet to
+    /// succeed in this run: at none the outputs go.
+    temp_users: FastMap<usize, usize>,
 }
 
 impl<'a> FlowWork<'a, '_> {
@@ -160,7 +149,10 @@ impl<'a> FlowWork<'a, '_> {
     /// results reach its dependents as if it had just run.
     fn skip(&mut self, instance: usize, why: Skip) {
         if let Some(checker) = &self.skipping.checker {
-            self.outputs[instance] = Some(checker.remembered_results(instance));
+            let results = checker.remembered_results(instance);
+            if !results.is_empty() {
+                self.outputs.insert(instance, results);
+            }
         }
         self.summary.skipped += 1;
         self.skipped[instance] = true;
@@ -179,11 +171,10 @@ impl<'a> FlowWork<'a, '_> {
         let joined = inst.joins.iter().map(|&j| graph.joins[j].members.clone());
         let with_temps = joined.filter(|members| graph.instances[members.start].temp > 0);
         for dep in inst.deps.iter().copied().chain(with_temps.flatten()) {
-            if self.temp_users[dep] == 0 {
-                continue;
-            }
-            self.temp_users[dep] -= 1;
-            if self.temp_users[dep] == 0 {
+            let Some(users) = self.temp_users.get_mut(&dep) else { continue };
+            *users -= 1;
+            if *users == 0 {
+                self.temp_users.remove(&dep);
                 let guarded = [self.config.log_dir.as_path()];
                 let dir = &self.graph.settings_of(dep).dir;
                 outputs::remove(dir, self.graph.temp_outputs(dep), &guarded);
@@ -217,26 +208,27 @@ impl<'a> FlowWork<'a, '_> {
         }
         match read_outputs(&self.log_path(instance).with_extension("outputs")) {
             Ok(pairs) => {
-                self.outputs[instance] = Some(pairs);
+                if !pairs.is_empty() {
+                    self.outputs.insert(instance, pairs);
+                }
                 Outcome::Succeeded
             }
             Err(why) => Outcome::BadOutputFile(why),
         }
     }
 
-    fn finish(mut self, wall: Duration) -> (RunSummary, Skipping<'a>) {
-        self.summary.wall = wall;
+    fn finish(self, wall: Duration) -> (RunSummary, Skipping<'a>) {
         // What the run needed per task makes room for the critical path's.
-        (self.outputs, self.temp_users) = (Vec::new(), Vec::new());
-        let standings = self.plan.standings();
+        let FlowWork { graph, observer, plan, skipping, mut summary, durations, skipped, .. } =
+            self;
+        let standings = plan.into_standings();
         let ran = |i: usize| {
-            matches!(standings[i], Standing::Succeeded | Standing::Failed) && !self.skipped[i]
+            matches!(standings[i], Standing::Succeeded | Standing::Failed) && !skipped[i]
         };
-        let (path, time) = critical_path(self.graph, ran, &self.durations);
-        self.summary.critical_path = path;
-        self.summary.critical_time = time;
-        self.observer.event(&Event::RunFinished { summary: &self.summary });
-        (self.summary, self.skipping)
+        (summary.critical_path, summary.critical_time) = critical_path(graph, ran, durations);
+        summary.wall = wall;
+        observer.event(&Event::RunFinished { summary: &summary });
+        (summary, skipping)
     }
 }
 
@@ -366,7 +358,7 @@ impl Work for FlowWork<'_, '_> {
             duration: ended.duration,
             usage: ended.usage,
             log,
-            outputs: self.outputs[instance].clone().unwrap_or_default(),
+            outputs: self.outputs.get(&instance).cloned().unwrap_or_default(),
             outcome: ended.outcome.clone(),
         };
         self.observer.event(&Event::AttemptFinished {
@@ -469,13 +461,30 @@ impl Work for FlowWork<'_, '_> {
     }
 }
 
-/// The chain of instances that ran whose durations add up the most.
+/// Per instance with temporary outputs and dependents, how many dependents.
+fn temp_users(graph: &Graph) -> FastMap<usize, usize> {
+    let with_temps = graph.instances.iter().enumerate().filter(|(_, inst)| inst.temp > 0);
+    with_temps
+        .map(|(i, _)| {
+            let joined = graph.join_of(i).map_or(0, |j| graph.joins[j].dependents.len());
+            (i, graph.dependents.of(i).len() + joined)
+        })
+        .filter(|&(_, users)| users > 0)
+        .collect()
+}
+
+/// The chain of instances that ran whose durations add up the most (each
+/// after the one it waited for last), and that sum. `durations` become
+/// each instance's end along its longest chain, in place: a big run's
+/// tables are not copied at its end.
 fn critical_path(
     graph: &Graph,
     ran: impl Fn(usize) -> bool,
-    durations: &[Duration],
+    mut durations: Vec<Duration>,
 ) -> (Vec<usize>, Duration) {
-    let mut best: Vec<(Duration, Option<usize>)> = vec![(Duration::ZERO, None); durations.len()];
+    const NONE: u32 = u32::MAX;
+    // Per instance that ran, the one before it on its longest chain.
+    let mut before_of: Vec<u32> = vec![NONE; durations.len()];
     // Per join, its member that ran with the longest chain: found once.
     let mut join_best: Vec<Option<Option<usize>>> = vec![None; graph.joins.len()];
     for i in graph.topological_order() {
@@ -483,24 +492,31 @@ fn critical_path(
             continue;
         }
         let inst = &graph.instances[i];
-        let mut before = inst.deps.iter().copied().filter(|&d| ran(d)).max_by_key(|&d| best[d].0);
+        let end = |d: &usize| durations[*d];
+        let mut before = inst.deps.iter().copied().filter(|&d| ran(d)).max_by_key(end);
         for &join in &inst.joins {
             let longest = *join_best[join].get_or_insert_with(|| {
                 let members = graph.joins[join].members.clone();
-                members.filter(|&m| ran(m)).max_by_key(|&m| best[m].0)
+                members.filter(|&m| ran(m)).max_by_key(end)
             });
-            before = before.into_iter().chain(longest).max_by_key(|&d| best[d].0);
+            before = before.into_iter().chain(longest).max_by_key(end);
         }
-        let base = before.map_or(Duration::ZERO, |d| best[d].0);
-        best[i] = (base + durations[i], before);
+        if let Some(before) = before {
+            let base = durations[before];
+            durations[i] += base;
+            before_of[i] = u32::try_from(before).unwrap_or(NONE);
+        }
     }
-    let Some(end) = (0..durations.len()).filter(|&i| ran(i)).max_by_key(|&i| best[i].0) else {
+    let Some(end) = (0..durations.len()).filter(|&i| ran(i)).max_by_key(|&i| durations[i]) else {
         return (Vec::new(), Duration::ZERO);
     };
     let mut path = vec![end];
-    while let Some(previous) = best[*path.last().unwrap_or(&end)].1 {
-        path.push(previous);
+    while let Some(&previous) = path.last().map(|&last| &before_of[last]) {
+        if previous == NONE {
+            break;
+        }
+        path.push(previous as usize);
     }
     path.reverse();
-    (path, best[end].0)
+    (path, durations[end])
 }

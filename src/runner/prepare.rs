@@ -4,8 +4,14 @@
 use std::fs;
 use std::path::Path;
 
+use foldhash::HashMap as FastMap;
+
 use crate::graph::Graph;
 use crate::plan::Grant;
+
+/// The `MAESTRO_OUTPUT` pairs of succeeded instances, of those that left
+/// any (a map: most leave none, and a big run has many instances).
+pub type Results = FastMap<usize, Vec<(String, String)>>;
 
 /// The variables every attempt of `instance` gets, then the task's own:
 /// `outputs` holds the `MAESTRO_OUTPUT` pairs of succeeded instances.
@@ -15,7 +21,7 @@ pub fn environment(
     run_id: u64,
     grant: &Grant,
     output_file: &Path,
-    outputs: &[Option<Vec<(String, String)>>],
+    outputs: &Results,
 ) -> Vec<(String, String)> {
     let inst = &graph.instances[instance];
     let mut env = vec![
@@ -31,7 +37,7 @@ pub fn environment(
         env.push((format!("MAESTRO_RESOURCE_{name}"), ids.join(",")));
     }
     for dep in graph.each_dep(instance) {
-        for (key, value) in outputs[dep].iter().flatten() {
+        for (key, value) in outputs.get(&dep).into_iter().flatten() {
             let dep_name = env_name(&graph.instances[dep].name);
             env.push((format!("MAESTRO_DEP_{dep_name}_{}", env_name(key)), value.clone()));
         }

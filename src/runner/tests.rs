@@ -8,7 +8,7 @@ use super::LoopError;
 use super::fake::{Clock, FakeExecutor, FakeReactor};
 use super::flow::{self, RunConfig, Skipping};
 use crate::event::{Event, Observer, RunSummary};
-use crate::graph::{Graph, Resource};
+use crate::graph::{Dependents, Graph, Resource};
 
 /// Tasks `(name, script)` in stages, as `par` makes them.
 fn graph(stages: &[&[(&str, &str)]]) -> Graph {
@@ -385,6 +385,6 @@ fn a_plan_that_can_start_nothing_says_which_task_waits_for_what() {
     let mut g = graph(&[&[("a", "ok"), ("b", "ok")]]);
     g.instances[0].deps = Box::new([1]);
     g.instances[1].deps = Box::new([0]);
-    g.dependents = vec![vec![1], vec![0]];
+    g.dependents = Dependents::from_deps(&g.instances);
     assert_eq!(stuck(&g, 2), "no task can start: 'a' waits for 'b', which cannot start either");
 }

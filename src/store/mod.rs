@@ -493,15 +493,11 @@ pub fn format_recent(durations: &[Duration]) -> String {
     durations.iter().map(|d| d.as_micros().to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// Keeps the newest `RECENT_DURATIONS` of `recent` after adding `latest`,
-/// as stored: microseconds, newest first, comma-separated.
-pub fn push_recent(recent: &str, latest: Duration) -> String {
-    let mut out = latest.as_micros().to_string();
-    for kept in recent.split(',').filter(|s| !s.is_empty()).take(RECENT_DURATIONS - 1) {
-        out.push(',');
-        out.push_str(kept);
-    }
-    out
+/// The newest `RECENT_DURATIONS` of `recent` (newest first) after adding
+/// `latest`.
+pub fn push_recent(recent: &[Duration], latest: Duration) -> Box<[Duration]> {
+    let kept = &recent[..recent.len().min(RECENT_DURATIONS - 1)];
+    std::iter::once(latest).chain(kept.iter().copied()).collect()
 }
 
 /// Instance names as one text: one per line, `\` and newlines escaped.
@@ -587,11 +583,11 @@ mod tests {
 
     #[test]
     fn recent_durations_keep_the_newest_five() {
-        let mut recent = String::new();
+        let mut recent: Box<[Duration]> = Box::default();
         for ms in 1..=7 {
             recent = push_recent(&recent, Duration::from_millis(ms));
         }
-        assert_eq!(recent, "7000,6000,5000,4000,3000");
+        assert_eq!(format_recent(&recent), "7000,6000,5000,4000,3000");
     }
 
     #[test]

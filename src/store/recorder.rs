@@ -46,9 +46,9 @@ pub struct Recorder<'a> {
     /// (instance, attempt number): one that also ends before the commit is
     /// written once, whole.
     started: HashMap<(usize, u32), Started>,
-    /// Each instance's recent successful durations as stored, kept here so
-    /// that a success needs no read.
-    recent: Vec<String>,
+    /// Each instance's recent successful durations, newest first, kept
+    /// here so that a success needs no read.
+    recent: Vec<Box<[Duration]>>,
     /// Instances that succeeded in this run: their durations are written
     /// at its end, in one sorted pass (a write per success, scattered over
     /// the table, cost 2% of dispatching a no-op task). A killed maestro
@@ -87,7 +87,7 @@ impl<'a> Recorder<'a> {
         names: &'a dyn InstanceNames,
         run_id: u64,
         flow: Option<String>,
-        recent: &[&[Duration]],
+        recent: Vec<Box<[Duration]>>,
     ) -> Self {
         Recorder {
             conn,
@@ -98,7 +98,7 @@ impl<'a> Recorder<'a> {
             skips: Vec::new(),
             started: HashMap::new(),
             succeeded: Vec::new(),
-            recent: recent.iter().map(|durations| format_recent(durations)).collect(),
+            recent,
             ended: Vec::new(),
             error: None,
             journal: None,
@@ -303,7 +303,7 @@ impl Recorder<'_> {
                  ON CONFLICT (flow, instance) DO UPDATE SET recent_us = ?3, failed_last = 0",
             )?;
             for &i in &succeeded {
-                upsert.execute(params![flow, names.name(i), recent[i]])?;
+                upsert.execute(params![flow, names.name(i), format_recent(&recent[i])])?;
             }
             Ok(())
         });
