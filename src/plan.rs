@@ -184,7 +184,7 @@ impl<'g> Plan<'g> {
 
     fn make_ready(&mut self, i: usize) {
         self.standing[i] = Standing::Ready;
-        let demand = self.demand_of[self.graph.task_of(i).settings];
+        let demand = self.demand_of[self.graph.task_of(i).settings as usize];
         self.ready[demand].push((self.priority[i], Reverse(i)));
     }
 
@@ -318,7 +318,7 @@ impl<'g> Plan<'g> {
         }
         let never_fits = self.ready.iter().flat_map(|heap| heap.iter()).map(|&(_, Reverse(i))| i);
         if let Some(instance) = never_fits.min() {
-            let demand = self.demand_of[self.graph.task_of(instance).settings];
+            let demand = self.demand_of[self.graph.task_of(instance).settings as usize];
             let (cpus, resources) = &self.demands[demand];
             let blocked = resources
                 .iter()

@@ -28,7 +28,7 @@ pub fn graph(args: &GraphArgs) -> Result<i32> {
         Some(run) => format!("{name}: last run {run}"),
         None => name,
     };
-    let status = |i: usize| statuses.get(graph.instances[i].name.as_str()).copied();
+    let status = |i: usize| statuses.get(&*graph.instances[i].name).copied();
     let drawn = if args.expand {
         flow_graph::expanded(&graph, status, caption)
     } else {

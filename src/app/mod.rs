@@ -194,7 +194,7 @@ fn execute(
     mut flow: Option<FlowRun>,
 ) -> Result<i32> {
     let Opened { lock: _lock, store, mut history, stamps } = opened;
-    let mut taken = |i: usize| history.remove(&graph.instances[i].name).unwrap_or_default();
+    let mut taken = |i: usize| history.remove(&*graph.instances[i].name).unwrap_or_default();
     // Each instance's recent durations: estimated from here, then the
     // recorder's to add to.
     let (remembered, recent): (Vec<_>, Vec<Box<[Duration]>>) = (0..graph.instances.len())
@@ -317,7 +317,7 @@ pub(crate) fn local_engine(state_dir: &Path) -> Result<(LocalExecutor, Poller)> 
 /// `--resume`: per instance, the run in which it last finished well, if
 /// that is the latest known of it.
 fn resumed(store: &Store, flow: &str, graph: &Graph) -> Result<Option<Vec<Option<u64>>>> {
-    let names: Vec<&str> = graph.instances.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<&str> = graph.instances.iter().map(|i| &*i.name).collect();
     let Some(done) = store.done_before(flow, &names)? else {
         eprintln!("maestro: no earlier run of this flow to resume; running everything");
         return Ok(None);

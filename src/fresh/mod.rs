@@ -302,7 +302,7 @@ impl<'g> Checker<'g> {
             .iter()
             .map(|&d| {
                 let key = self.subjects[d].as_ref().map_or(0, |s| s.key);
-                (self.graph.instances[d].name.clone(), key)
+                (self.graph.instances[d].name.to_string(), key)
             })
             .collect();
         for &join in &inst.joins {
@@ -332,7 +332,7 @@ impl<'g> Checker<'g> {
     /// A join as a dep is named by its task.
     fn join_name(&self, join: usize) -> &'g str {
         let first = &self.graph.instances[self.graph.joins[join].members.start].name;
-        first.split_once(':').map_or(first.as_str(), |(task, _)| task)
+        first.split_once(':').map_or(&**first, |(task, _)| task)
     }
 
     /// The key of all of a join's members: one dep standing for them all,
@@ -421,7 +421,7 @@ impl<'g> Checker<'g> {
         }
         let ran_dep = inst.deps.iter().copied().find(|&d| self.ran[d]);
         if let Some(dep) = ran_dep.or_else(|| inst.joins.iter().find_map(|&j| self.join_ran[j])) {
-            let name = self.graph.instances[dep].name.clone();
+            let name = self.graph.instances[dep].name.to_string();
             return Decision::Run(if self.dry_run {
                 Reason::DepWillRun(name)
             } else {
@@ -449,7 +449,7 @@ impl<'g> Checker<'g> {
             match self.files.hash(&self.graph.settings_of(instance).dir.join(path)).ok().flatten() {
                 None if temps.contains(path) => {
                     if let Some(by) = self.temp_needed[instance] {
-                        let by = self.graph.instances[by].name.clone();
+                        let by = self.graph.instances[by].name.to_string();
                         return Decision::Run(Reason::TempNeeded { output: path.clone(), by });
                     }
                 }

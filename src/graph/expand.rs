@@ -225,7 +225,7 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     fn settings_of(&self, task: usize) -> &Settings {
-        &self.settings[self.tasks[task].settings]
+        &self.settings[self.tasks[task].settings as usize]
     }
 
     /// Appends the task's instances to `all`.
@@ -275,17 +275,17 @@ impl Scope<'_> {
                 CommandText::PerSlot(Box::new(PerSlot { template: cmd.clone(), item, seq, named }))
             } else {
                 CommandText::Fixed(match cmd.literal() {
-                    Some(text) => text.to_string(),
+                    Some(text) => text.into(),
                     None => {
                         let bytes = cmd.expand_with(&args, seq, 0, true, &lookup);
-                        String::from_utf8_lossy(&bytes).into_owned()
+                        String::from_utf8_lossy(&bytes).into()
                     }
                 })
             };
             Instance {
-                name: String::new(),
-                shown_as: None,
-                task: task_index,
+                name: Box::default(),
+                // Tasks number fewer than 2^32: each takes a hundred bytes.
+                task: task_index as u32,
                 cmd,
                 env: env.iter().map(|(k, v)| (k.to_string(), raw(v))).collect(),
                 inputs: each(&inputs).into_boxed_slice(),
@@ -296,7 +296,7 @@ impl Scope<'_> {
             }
         };
         let named = |mut instance: Instance, name: String| {
-            instance.name = name;
+            instance.name = name.into_boxed_str();
             instance
         };
         let mut made = Vec::with_capacity(items.len().max(1));

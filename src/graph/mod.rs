@@ -17,12 +17,9 @@ use crate::template::Template;
 #[derive(Debug, Clone)]
 pub struct Instance {
     /// Unique name: the task's name, or `task:item` for a `for_each` item.
-    pub name: String,
-    /// What to show for it in output, when not its name (the command for
-    /// `par`): see [`Instance::label`].
-    pub shown_as: Option<Box<str>>,
+    pub name: Box<str>,
     /// Index of the task definition it came from (the stage for `par`).
-    pub task: usize,
+    pub task: u32,
     /// The command line, substitutions done (but `{%}`, known at spawn).
     pub cmd: CommandText,
     /// Extra environment, substitutions done.
@@ -54,18 +51,11 @@ pub struct Join {
     pub dependents: Vec<usize>,
 }
 
-impl Instance {
-    /// What to show for it in output: its name, or the command for `par`.
-    pub fn label(&self) -> &str {
-        self.shown_as.as_deref().unwrap_or(&self.name)
-    }
-}
-
 /// A command line, or a template still waiting for the job slot (`{%}`).
 #[derive(Debug, Clone)]
 pub enum CommandText {
     /// Ready to run.
-    Fixed(String),
+    Fixed(Box<str>),
     /// Expanded at spawn time, when the slot is known.
     /// (Boxed: rare, and big beside a command line.)
     PerSlot(Box<PerSlot>),
@@ -103,7 +93,7 @@ impl CommandText {
     /// The command line to run on job slot `slot` (from 1).
     pub fn for_slot(&self, slot: u32) -> String {
         match self {
-            CommandText::Fixed(cmd) => cmd.clone(),
+            CommandText::Fixed(cmd) => cmd.to_string(),
             CommandText::PerSlot(per_slot) => {
                 let PerSlot { template, item, seq, named } = &**per_slot;
                 let values = |name: &str| {
@@ -172,15 +162,16 @@ impl Settings {
     }
 }
 
-/// One task (or stage) of the graph.
+/// One task (or stage) of the graph (`u32` indices: a big flow has one of
+/// these per task).
 #[derive(Debug, Clone)]
 pub struct TaskInfo {
     /// Its instances' settings, by index in [`Graph::settings`].
-    pub settings: usize,
+    pub settings: u32,
     /// Whether it runs when no task is named.
     pub by_default: bool,
     /// The join of its instances, when an instance waits for them all.
-    pub join: Option<usize>,
+    pub join: Option<u32>,
 }
 
 /// All instances and both directions of their edges.
@@ -198,6 +189,9 @@ pub struct Graph {
     pub settings: Vec<Settings>,
     /// The joins instances wait for.
     pub joins: Vec<Join>,
+    /// What to show for each instance in output, when not its name (`par`'s
+    /// commands); empty for a flow. See [`Graph::label`].
+    pub labels: Vec<Box<str>>,
 }
 
 /// Per instance, the instances whose deps name it, all in one list: a big
@@ -284,10 +278,9 @@ impl Graph {
             for cmd in commands {
                 let number = instances.len() + 1;
                 instances.push(Instance {
-                    name: number.to_string(),
-                    shown_as: Some(cmd.as_str().into()),
-                    task: stage,
-                    cmd: CommandText::Fixed(cmd.clone()),
+                    name: number.to_string().into(),
+                    task: stage as u32,
+                    cmd: CommandText::Fixed(cmd.as_str().into()),
                     env: Box::default(),
                     inputs: Box::default(),
                     outputs: Box::default(),
@@ -310,7 +303,9 @@ impl Graph {
         }
         let stage = TaskInfo { settings: 0, by_default: true, join: None };
         let tasks = vec![stage; stages.len()];
-        Graph::with_edges(instances, Vec::new(), tasks, vec![Settings::stage(dir)], joins)
+        let labels = stages.iter().flatten().map(|cmd| cmd.as_str().into()).collect();
+        let settings = vec![Settings::stage(dir)];
+        Graph { labels, ..Graph::with_edges(instances, Vec::new(), tasks, settings, joins) }
     }
 
     fn with_edges(
@@ -331,14 +326,14 @@ impl Graph {
             }
         }
         for (index, join) in joins.iter().enumerate() {
-            tasks[join.task].join = Some(index);
+            tasks[join.task].join = Some(index as u32);
         }
-        Graph { instances, dependents, resources, tasks, settings, joins }
+        Graph { instances, dependents, resources, tasks, settings, joins, labels: Vec::new() }
     }
 
     /// The join `instance` is a member of, if any instance waits for it.
     pub fn join_of(&self, instance: usize) -> Option<usize> {
-        self.task_of(instance).join
+        self.task_of(instance).join.map(|join| join as usize)
     }
 
     /// Every instance `instance` needs, one by one: its deps, then the
@@ -364,14 +359,20 @@ impl Graph {
         &inst.outputs[inst.outputs.len() - inst.temp as usize..]
     }
 
+    /// What to show for `instance` in output: its name, or the command for
+    /// `par`.
+    pub fn label(&self, instance: usize) -> &str {
+        self.labels.get(instance).unwrap_or(&self.instances[instance].name)
+    }
+
     /// The task (or stage) `instance` is of.
     pub fn task_of(&self, instance: usize) -> &TaskInfo {
-        &self.tasks[self.instances[instance].task]
+        &self.tasks[self.instances[instance].task as usize]
     }
 
     /// How `instance` runs.
     pub fn settings_of(&self, instance: usize) -> &Settings {
-        &self.settings[self.task_of(instance).settings]
+        &self.settings[self.task_of(instance).settings as usize]
     }
 
     /// The settings of `instance` alone, to change: its own task, with a
@@ -379,10 +380,10 @@ impl Graph {
     #[cfg(test)]
     pub fn own_settings(&mut self, instance: usize) -> &mut Settings {
         let mut task = self.task_of(instance).clone();
-        self.settings.push(self.settings[task.settings].clone());
-        task.settings = self.settings.len() - 1;
+        self.settings.push(self.settings[task.settings as usize].clone());
+        task.settings = (self.settings.len() - 1) as u32;
         self.tasks.push(task);
-        self.instances[instance].task = self.tasks.len() - 1;
+        self.instances[instance].task = (self.tasks.len() - 1) as u32;
         self.settings.last_mut().expect("just pushed")
     }
 
@@ -413,7 +414,7 @@ impl Graph {
                     .iter()
                     .enumerate()
                     .filter(|(_, inst)| {
-                        inst.name == *target
+                        *inst.name == **target
                             || inst.name.split_once(':').is_some_and(|(task, _)| task == target)
                     })
                     .map(|(i, _)| i),
@@ -445,7 +446,7 @@ impl Graph {
         let mut names: Vec<String> = self
             .instances
             .iter()
-            .map(|i| i.name.split_once(':').map_or(i.name.as_str(), |(t, _)| t).to_string())
+            .map(|i| i.name.split_once(':').map_or(&*i.name, |(t, _)| t).to_string())
             .collect();
         names.dedup();
         names
@@ -523,7 +524,7 @@ fn task_settings(
     // Most tasks run in the flow's directory: they share its path.
     let flow_dir: Arc<Path> = Arc::from(flow_dir);
     let mut settings: Vec<Settings> = Vec::new();
-    let mut known: foldhash::HashMap<Settings, usize> = foldhash::HashMap::default();
+    let mut known: foldhash::HashMap<Settings, u32> = foldhash::HashMap::default();
     let tasks = flow
         .tasks
         .iter()
@@ -555,7 +556,7 @@ fn task_settings(
             };
             let index = *known.entry(own).or_insert_with_key(|own| {
                 settings.push(own.clone());
-                settings.len() - 1
+                (settings.len() - 1) as u32
             });
             let by_default = match &flow.default {
                 Some(default) => default.iter().any(|name| name.value == task.name.value),

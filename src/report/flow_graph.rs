@@ -98,17 +98,18 @@ pub fn collapsed(
     let mut items = vec![0usize; flow.tasks.len()];
     let mut edges = BTreeSet::new();
     for (i, instance) in graph.instances.iter().enumerate() {
-        items[instance.task] += 1;
-        let node = &mut nodes[instance.task];
+        let task = instance.task as usize;
+        items[task] += 1;
+        let node = &mut nodes[task];
         node.status = match (node.status, status(i)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         for &dep in &instance.deps {
-            edges.insert((graph.instances[dep].task, instance.task));
+            edges.insert((graph.instances[dep].task as usize, task));
         }
         for &join in &instance.joins {
-            edges.insert((graph.joins[join].task, instance.task));
+            edges.insert((graph.joins[join].task, task));
         }
     }
     for (t, task) in flow.tasks.iter().enumerate() {
@@ -130,7 +131,7 @@ pub fn expanded(
         .instances
         .iter()
         .enumerate()
-        .map(|(i, instance)| Node { label: instance.name.clone(), status: status(i) })
+        .map(|(i, instance)| Node { label: instance.name.to_string(), status: status(i) })
         .collect();
     let edges: BTreeSet<(usize, usize)> = graph
         .instances

@@ -75,8 +75,11 @@ impl<'a> TerminalReporter<'a> {
     /// A reporter for a run of `graph` in `mode`.
     pub fn new(graph: &'a Graph, mode: OutputMode) -> TerminalReporter<'a> {
         let rich = stderr_is_rich();
-        let prefix_width =
-            graph.instances.iter().map(|i| i.label().chars().count()).max().unwrap_or(0).min(24);
+        let prefix_width = (0..graph.instances.len())
+            .map(|i| graph.label(i).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(24);
         TerminalReporter {
             graph,
             mode,
@@ -123,7 +126,7 @@ impl<'a> TerminalReporter<'a> {
     }
 
     fn label(&self, instance: usize) -> &str {
-        self.graph.instances[instance].label()
+        self.graph.label(instance)
     }
 
     /// Writes to stdout with the status line out of the way.
@@ -239,11 +242,8 @@ impl<'a> TerminalReporter<'a> {
     fn redraw_status(&mut self) {
         let eta = if self.status.is_some() { self.eta() } else { None };
         let Some(status) = &mut self.status else { return };
-        let running: Vec<(&str, Instant)> = self
-            .running
-            .iter()
-            .map(|&(i, since)| (self.graph.instances[i].label(), since))
-            .collect();
+        let running: Vec<(&str, Instant)> =
+            self.running.iter().map(|&(i, since)| (self.graph.label(i), since)).collect();
         status.draw(self.done, Some(self.total), self.failed, eta, &running);
         self.status_dirty = false;
     }

@@ -299,7 +299,7 @@ impl Work for FlowWork<'_, '_> {
             dir: settings.dir.to_path_buf(),
             env,
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
-            name: inst.name.clone(),
+            name: inst.name.to_string(),
             request,
         })
     }

@@ -25,7 +25,7 @@ pub fn environment(
 ) -> Vec<(String, String)> {
     let inst = &graph.instances[instance];
     let mut env = vec![
-        ("MAESTRO_TASK".to_string(), inst.name.clone()),
+        ("MAESTRO_TASK".to_string(), inst.name.to_string()),
         ("MAESTRO_RUN".to_string(), run_id.to_string()),
         ("MAESTRO_SLOT".to_string(), grant.slots.first().copied().unwrap_or(1).to_string()),
         ("MAESTRO_CPUS".to_string(), graph.settings_of(instance).cpus.to_string()),

@@ -17,7 +17,7 @@ fn graph(stages: &[&[(&str, &str)]]) -> Graph {
     let mut graph = Graph::from_stages(&commands, std::path::Path::new("."));
     let names = stages.iter().flat_map(|s| s.iter().map(|(name, _)| name.to_string()));
     for (instance, name) in graph.instances.iter_mut().zip(names) {
-        instance.name = name;
+        instance.name = name.into();
     }
     graph
 }
