@@ -198,8 +198,8 @@ pub struct Graph {
 /// graph's edges would otherwise be as many small vectors.
 #[derive(Debug, Clone, Default)]
 pub struct Dependents {
-    /// Where each instance's dependents start in `all`, and one more: where
-    /// the last one's end.
+    /// Where each instance's dependents start in `all`, then where the last
+    /// instance's end.
     starts: Vec<usize>,
     /// Every instance's dependents, in instance order.
     all: Vec<u32>,
