@@ -220,8 +220,9 @@ pub struct MapArgs {
     /// jobs that succeeded.
     #[arg(long, value_name = "SECONDS|N%")]
     pub timeout: Option<String>,
-    /// Stop early: now|soon,fail|success|done=N|N% (e.g. now,fail=1).
-    #[arg(long, value_name = "WHEN,WHY=N")]
+    /// Stop early: now|soon,fail|success|done=N|N% (e.g. now,fail=1), or
+    /// GNU parallel's short forms (0, 1, 2, -1, -2, N%).
+    #[arg(long, value_name = "WHEN,WHY=N", allow_negative_numbers = true)]
     pub halt: Option<String>,
     /// Show a progress bar on stderr.
     #[arg(long)]

@@ -153,6 +153,21 @@ impl Template {
         self.parts.iter().any(|part| !matches!(part, Part::Literal(_)))
     }
 
+    /// Whether a replacement string is (part of) the command's first word:
+    /// `{}`, `{2} x`, `my_{}`, not `V={} cmd` nor ` {}`. The input is then
+    /// (part of) the command itself, and GNU parallel quotes no value.
+    #[must_use]
+    pub fn is_in_first_word(&self) -> bool {
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) if text.contains([' ', '\t', '\n', '=']) => return false,
+                Part::Literal(_) => {}
+                _ => return true,
+            }
+        }
+        false
+    }
+
     /// Largest positional index used (`{3.}` -> 3), 0 if none. `{-N}` does not count: it
     /// says nothing about how many columns the input has.
     #[must_use]

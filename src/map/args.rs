@@ -65,16 +65,18 @@ pub fn split_command_line(
             values.push(value);
         }
         let text = String::from_utf8_lossy(&word).into_owned();
-        if linked && sources.is_empty() {
-            return Err(format!("'{text}' links to the input source before it, and there is none"));
-        }
+        // The first source links to nothing: GNU parallel takes `:::+` there
+        // as `:::`.
+        let linked = linked && !sources.is_empty();
         if is_file {
             if values.is_empty() {
                 return Err(format!("'{text}' needs at least one file after it"));
             }
+            // `::::+ f2 f3` links each file to the source before it.
             for (i, path) in values.into_iter().enumerate() {
                 let path = PathBuf::from(OsString::from_vec(path));
-                sources.push(Source { kind: SourceKind::File(path), linked: linked && i == 0 });
+                let linked = linked || (i > 0 && word.ends_with(b"+"));
+                sources.push(Source { kind: SourceKind::File(path), linked });
             }
         } else {
             sources.push(Source { kind: SourceKind::Args(values), linked });
@@ -234,9 +236,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_source_markers_are_errors() {
-        assert!(split_command_line(words(&["echo", ":::+", "a"]), &[]).is_err());
+    fn a_file_source_needs_a_file() {
         assert!(split_command_line(words(&["echo", "::::"]), &[]).is_err());
+    }
+
+    #[test]
+    fn linking_marks_link_every_source_they_give_but_a_first() {
+        let linked = |line: &[&str]| -> Vec<bool> {
+            let line = split_command_line(words(line), &[]).unwrap();
+            line.sources.iter().map(|source| source.linked).collect()
+        };
+        assert_eq!(linked(&["echo", ":::+", "a", ":::", "b"]), [false, false]);
+        assert_eq!(linked(&["echo", ":::", "a", "::::+", "f", "g"]), [false, true, true]);
+        assert_eq!(linked(&["echo", "::::+", "f", "g", ":::+", "a"]), [false, true, true]);
+        assert_eq!(linked(&["echo", "::::", "f", "g"]), [false, false]);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Next {
 pub enum Feed {
     /// Read on the loop's thread.
     Inline(Inputs),
+    /// Read before the run (see [`Feed::all_read`]).
+    Read(VecDeque<Result<Job, InputError>>),
     /// Read on a thread of their own.
     Threaded {
         /// Batches of jobs (the last may end with the error that ended the
@@ -93,10 +95,25 @@ impl Feed {
         Ok(Feed::Threaded { batches, taken: VecDeque::new(), wake })
     }
 
+    /// Every job of `inputs`, read now (waiting for them as it must), and
+    /// how many there are; an error that ends the inputs comes after them.
+    pub fn all_read(mut inputs: Inputs) -> (Feed, u64) {
+        let mut jobs = VecDeque::new();
+        while let Some(next) = inputs.next_job().transpose() {
+            let failed = next.is_err();
+            jobs.push_back(next);
+            if failed {
+                break;
+            }
+        }
+        let total = jobs.iter().filter(|job| job.is_ok()).count() as u64;
+        (Feed::Read(jobs), total)
+    }
+
     /// The fd the loop must also wait on, if any.
     pub fn wake_fd(&self) -> Option<RawFd> {
         match self {
-            Feed::Inline(_) => None,
+            Feed::Inline(_) | Feed::Read(_) => None,
             Feed::Threaded { wake, .. } => Some(wake.as_raw_fd()),
         }
     }
@@ -105,6 +122,10 @@ impl Feed {
     pub fn take(&mut self) -> Result<Next, InputError> {
         match self {
             Feed::Inline(inputs) => Ok(inputs.next_job()?.map_or(Next::End, Next::Job)),
+            Feed::Read(jobs) => match jobs.pop_front() {
+                Some(job) => Ok(Next::Job(job?)),
+                None => Ok(Next::End),
+            },
             Feed::Threaded { batches, taken, .. } => {
                 if taken.is_empty() {
                     match batches.try_recv() {

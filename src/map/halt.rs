@@ -41,19 +41,25 @@ pub struct Halt {
 }
 
 /// `--halt`: `never`, `now|soon,fail|success|done[=N|=N%]` (N defaults to
-/// 1), and GNU parallel's old numbers: 0 never, 1 `soon,fail=1`, 2
-/// `now,fail=1`.
+/// 1), and GNU parallel's short forms: 0 never, 1 `soon,fail=1`, 2
+/// `now,fail=1`, -1 `soon,success=1`, -2 `now,success=1`, `N%`
+/// `soon,fail=N%`.
 pub fn parse_halt(text: &str) -> Result<Option<Halt>, String> {
     let bad = || {
         format!(
             "--halt {text}: expected never, or now|soon,fail|success|done[=N|=N%] (e.g. now,fail=1)"
         )
     };
-    let fail_once = |when| Halt { when, on: HaltOn::Fail, threshold: Threshold::Count(1) };
+    let once = |when, on| Ok(Some(Halt { when, on, threshold: Threshold::Count(1) }));
     match text {
         "never" | "0" => return Ok(None),
-        "1" => return Ok(Some(fail_once(HaltWhen::Soon))),
-        "2" => return Ok(Some(fail_once(HaltWhen::Now))),
+        "1" => return once(HaltWhen::Soon, HaltOn::Fail),
+        "2" => return once(HaltWhen::Now, HaltOn::Fail),
+        "-1" => return once(HaltWhen::Soon, HaltOn::Success),
+        "-2" => return once(HaltWhen::Now, HaltOn::Success),
+        _ if text.ends_with('%') && !text.contains(',') => {
+            return parse_halt(&format!("soon,fail={text}"));
+        }
         _ => {}
     }
     let (when, why) = text.split_once(',').ok_or_else(bad)?;
@@ -91,32 +97,46 @@ pub struct Tally {
     pub failed: u64,
     /// Jobs that finished either way.
     pub finished: u64,
-    /// Jobs read from the inputs so far (all of them once the inputs end).
-    pub read: u64,
+    /// Every job of the run: a percentage is of them (the run counts them
+    /// before the first starts, as GNU parallel does).
+    pub total: u64,
 }
 
 impl Halt {
-    /// Whether the job that just finished (`succeeded` or not, with exit
-    /// status `exit`), counted in `tally` already, makes the run halt; if
-    /// so, the run's exit status, as GNU parallel's: the job's own status
-    /// for `fail` (1 when it has none, killed by a signal), 0 for `success`,
-    /// the number of failed jobs for `done`.
-    pub fn verdict(&self, tally: &Tally, succeeded: bool, exit: i32) -> Option<i32> {
+    /// Whether the job that just finished (`succeeded` or not, with
+    /// `status`: its exit status, or 128 + the signal that killed it),
+    /// counted in `tally` already, makes the run halt; if so, the run's
+    /// exit status, as GNU parallel's: 0 for `success`; for `fail` and
+    /// `done`, the job's own status when one job is the threshold, else the
+    /// number of failed jobs (at most 101), or their percentage of all.
+    pub fn verdict(&self, tally: &Tally, succeeded: bool, status: i32) -> Option<i32> {
         let (counts, count) = match self.on {
             HaltOn::Fail => (!succeeded, tally.failed),
             HaltOn::Success => (succeeded, tally.succeeded),
             HaltOn::Done => (true, tally.finished),
         };
-        let reached = counts
-            && match self.threshold {
-                Threshold::Count(n) => count >= n,
-                Threshold::Percent(p) => count as f64 * 100.0 >= p * tally.read.max(1) as f64,
-            };
-        reached.then_some(match self.on {
-            HaltOn::Fail => exit.max(1),
+        let needed = match self.threshold {
+            Threshold::Count(n) => n as f64,
+            Threshold::Percent(p) => tally.total as f64 * p / 100.0,
+        };
+        if !counts || (count as f64) < needed {
+            return None;
+        }
+        Some(match self.on {
             HaltOn::Success => 0,
-            HaltOn::Done => tally.failed.min(101) as i32,
+            _ if needed == 1.0 => status,
+            _ => self.status(tally.failed, tally.total),
         })
+    }
+
+    /// The exit status of a run with `--halt` (stopped by it for `fail` or
+    /// `done`, or not stopped at all): the number of `failed` jobs (at most
+    /// 101), or for a percentage, theirs of `of` jobs, rounded up.
+    pub fn status(&self, failed: u64, of: u64) -> i32 {
+        match self.threshold {
+            Threshold::Count(_) => failed.min(101) as i32,
+            Threshold::Percent(_) => (failed * 100).div_ceil(of.max(1)) as i32,
+        }
     }
 }
 
@@ -138,6 +158,8 @@ mod tests {
         );
         assert_eq!(parse_halt("now,done"), halt(HaltWhen::Now, HaltOn::Done, Threshold::Count(1)));
         assert_eq!(parse_halt("2"), halt(HaltWhen::Now, HaltOn::Fail, Threshold::Count(1)));
+        assert_eq!(parse_halt("-1"), halt(HaltWhen::Soon, HaltOn::Success, Threshold::Count(1)));
+        assert_eq!(parse_halt("5%"), halt(HaltWhen::Soon, HaltOn::Fail, Threshold::Percent(5.0)));
         for bad in ["later,fail=1", "now", "now,fail=0", "now,oops=1", "now,fail=120%"] {
             assert!(parse_halt(bad).is_err(), "{bad}");
         }
@@ -146,20 +168,27 @@ mod tests {
     #[test]
     fn verdicts() {
         let halt = |text| parse_halt(text).unwrap().unwrap();
-        let tally = |succeeded, failed, read| Tally {
+        let tally = |succeeded, failed, total| Tally {
             succeeded,
             failed,
             finished: succeeded + failed,
-            read,
+            total,
         };
         assert_eq!(halt("now,fail=1").verdict(&tally(3, 1, 9), false, 4), Some(4));
-        assert_eq!(halt("now,fail=1").verdict(&tally(3, 1, 9), false, -1), Some(1));
+        assert_eq!(halt("now,fail=1").verdict(&tally(3, 1, 9), false, 137), Some(137));
         assert_eq!(halt("now,fail=2").verdict(&tally(3, 1, 9), false, 4), None);
+        assert_eq!(halt("now,fail=2").verdict(&tally(3, 2, 9), false, 7), Some(2));
         // Only a job of the kind counted can cross the threshold.
         assert_eq!(halt("now,fail=1").verdict(&tally(4, 1, 9), true, 0), None);
         assert_eq!(halt("soon,success=2").verdict(&tally(2, 5, 9), true, 0), Some(0));
         assert_eq!(halt("now,done=3").verdict(&tally(1, 2, 9), false, 7), Some(2));
-        assert_eq!(halt("now,fail=50%").verdict(&tally(0, 2, 4), false, 1), Some(1));
-        assert_eq!(halt("now,fail=50%").verdict(&tally(1, 1, 4), false, 1), None);
+        assert_eq!(halt("now,done=1").verdict(&tally(0, 1, 9), false, 7), Some(7));
+        // A percentage is of every job, and so is the status it gives.
+        assert_eq!(halt("now,fail=50%").verdict(&tally(0, 1, 4), false, 1), None);
+        assert_eq!(halt("now,fail=50%").verdict(&tally(0, 2, 4), false, 1), Some(50));
+        assert_eq!(halt("now,fail=25%").verdict(&tally(0, 1, 4), false, 9), Some(9));
+        assert_eq!(halt("now,done=50%").verdict(&tally(2, 0, 4), true, 0), Some(0));
+        assert_eq!(halt("soon,fail=30%").status(1, 4), 25);
+        assert_eq!(halt("soon,fail=3").status(200, 400), 101);
     }
 }

@@ -12,15 +12,17 @@ use crate::shell::shell_quote;
 use crate::template::Template;
 
 /// The command line of `job` in slot `slot`, GNU parallel's way: the
-/// template expanded with its values quoted for the shell; the values
-/// appended (quoted) to a template without replacement strings; the values
-/// themselves, joined by spaces, when there is no template.
+/// template expanded with its values quoted for the shell (unquoted when a
+/// replacement string is part of the first word: the input is the command,
+/// `cat cmds | map {}`); the values appended (quoted) to a template without
+/// replacement strings; the values themselves, joined by spaces, when there
+/// is no template.
 pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8> {
     let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
     match template {
         None => args.join(&b' '),
         Some(template) if template.has_replacements() => {
-            template.expand(&args, job.seq, slot, true)
+            template.expand(&args, job.seq, slot, !template.is_in_first_word())
         }
         Some(template) => {
             let mut command = template.expand(&[], job.seq, slot, true);

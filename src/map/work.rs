@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::args::Timeout;
 use super::feed::{Feed, Next};
-use super::halt::{Halt, HaltOn, HaltWhen, Tally};
+use super::halt::{Halt, HaltOn, HaltWhen, Tally, Threshold};
 use super::inputs::{InputError, Inputs, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
@@ -177,11 +177,20 @@ pub fn run(
     executor: &mut dyn Executor,
     reactor: &mut dyn Reactor,
 ) -> Result<i32, MapError> {
-    let known_total = inputs.total();
-    let feed = Feed::new(inputs).map_err(|source| MapError::System {
-        context: "cannot start reading the inputs",
-        source,
-    })?;
+    let mut known_total = inputs.total();
+    // A `--halt` percentage is of every job: they are all read first, as
+    // GNU parallel does, when their number is not known without reading.
+    let of_all = config.halt.is_some_and(|halt| matches!(halt.threshold, Threshold::Percent(_)));
+    let feed = if of_all && known_total.is_none() {
+        let (feed, total) = Feed::all_read(inputs);
+        known_total = Some(total);
+        feed
+    } else {
+        Feed::new(inputs).map_err(|source| MapError::System {
+            context: "cannot start reading the inputs",
+            source,
+        })?
+    };
     let previous = match (&config.joblog, config.resume) {
         (Some(path), Resume::All | Resume::Failed) => {
             Some(Previous::read(path).map_err(|source| MapError::File {
@@ -397,7 +406,12 @@ impl MapWork<'_, '_> {
     }
 
     /// `--halt`: whether this finished job makes the run stop.
-    fn check_halt(&mut self, outcome: &Outcome, exit: i32, running: &Running) -> Verdict {
+    fn check_halt(
+        &mut self,
+        outcome: &Outcome,
+        (exit, signal): (i32, i32),
+        running: &Running,
+    ) -> Verdict {
         let Some(halt) = self.config.halt else { return Verdict::Go };
         if self.halt_status.is_some() || *outcome == Outcome::Interrupted {
             return Verdict::Go;
@@ -406,9 +420,14 @@ impl MapWork<'_, '_> {
             succeeded: self.summary.succeeded as u64,
             failed: self.summary.failed.len() as u64,
             finished: self.finished(),
-            read: self.read,
+            total: self.known_total.unwrap_or(self.read),
         };
-        let Some(status) = halt.verdict(&tally, outcome.succeeded(), exit) else {
+        // The job's own status, as a shell gives it.
+        let status = match (exit, signal) {
+            (0, signal) if signal != 0 => 128 + signal,
+            (exit, _) => exit,
+        };
+        let Some(status) = halt.verdict(&tally, outcome.succeeded(), status) else {
             return Verdict::Go;
         };
         self.halt_status = Some(status);
@@ -479,6 +498,10 @@ impl MapWork<'_, '_> {
         }
         if let Some(status) = self.halt_status {
             return status;
+        }
+        if let Some(halt) = self.config.halt {
+            let failed = self.summary.failed.len() as u64;
+            return halt.status(failed, failed + self.summary.succeeded as u64);
         }
         match self.summary.failed.len() {
             n if n > 100 => 101,
@@ -729,7 +752,7 @@ impl Work for MapWork<'_, '_> {
             );
         }
         self.write_joblog(&running, status);
-        let halt = self.check_halt(outcome, status.0, &running);
+        let halt = self.check_halt(outcome, status, &running);
         let printed = self.print(running);
         self.draw_bar();
         match (halt, printed) {

@@ -205,10 +205,6 @@ fn errors_exit_255_with_what_is_wrong() {
              Usage: maestro map --joblog <FILE> --resume <COMMAND>...\n\n\
              For more information, try '--help'.\n",
         ),
-        (
-            &["echo", ":::+", "a"],
-            "error: ':::+' links to the input source before it, and there is none\n",
-        ),
     ] {
         let run = map(&p, args);
         assert_eq!(run.code, 255, "{args:?}: {run:?}");

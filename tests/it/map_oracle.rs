@@ -217,6 +217,9 @@ oracle! {
     arg_file: ["-k", "-a", "f1", "echo"] { files: LINES };
     two_arg_files: ["-k", "-a", "f1", "-a", "f2", "echo"] { files: LINES };
     file_and_args: ["-k", "echo", "::::", "f2", ":::", "1", "2"] { files: LINES };
+    linked_first_source_is_plain: ["-k", "echo", "{1}-{2}", ":::+", "a", "b", ":::", "c", "d"];
+    linked_first_file_source: ["-k", "echo", "::::+", "f1", "f2"] { files: LINES };
+    linked_every_file_after_the_mark: ["-k", "echo", ":::", "A", "B", "C", "::::+", "f1", "f2", ":::", "z"] { files: LINES };
     stdin_lines: ["-k", "echo", "[{}]"] { stdin: b"a\nb c\nd\n" };
     stdin_empty_lines: ["-k", "echo", "[{}]"] { stdin: b"a\n\nb\n" };
     stdin_no_final_newline: ["-k", "echo", "[{}]"] { stdin: b"a\nb" };
@@ -234,6 +237,14 @@ oracle! {
     stdin_lines_are_commands: ["-k"] { stdin: b"echo one\necho two | tr o 0\n" };
     template_without_replacement_appends: ["-k", "echo", "pre", ":::", "a b", "c'd"];
     template_words_join: ["-k", "echo", "{}", "and", "{}", ":::", "x"];
+    // A replacement string in the first word: the input is the command,
+    // and no value is quoted (`cat commands | parallel {}`).
+    command_is_the_input: ["-k", "{} x"] { stdin: b"echo a.b c\necho 'd  e'\n" };
+    command_is_a_positional_input: ["-k", "{2} {1}", ":::", "b c", ":::", "echo a"];
+    command_word_holds_the_input: ["-k", "ec{}", ":::", "ho a  b"];
+    command_input_unquoted_everywhere: ["-k", "{} {}", ":::", "echo a  b"];
+    command_input_transformed: ["-k", "{.} x", ":::", "echo a.b c"];
+    assignment_first_word_still_quotes: ["-k", "V={}; echo \"[$V]\"", ":::", "a  b", "$(touch pwned)"] { never: &["pwned"] };
     empty_args_source: ["echo", ":::"];
     empty_stdin: ["echo"];
     empty_second_source: ["echo", ":::", "a", ":::"];
@@ -285,6 +296,15 @@ oracle! {
     halt_when_done: ["-j1", "--halt", "now,done=2", "echo {}; exit {}", ":::", "1", "0", "2", "2"];
     halt_legacy_number: ["-j1", "--halt", "2", "echo {}; exit {}", ":::", "0", "4", "0"];
     halt_never: ["-j1", "--halt", "never", "exit {}", ":::", "1", "1", "0"];
+    halt_fail_count_exits_with_the_number: ["-j1", "--halt", "now,fail=2", "exit {}", ":::", "5", "6", "7", "8"];
+    halt_fail_count_never_reached: ["-j1", "--halt", "now,fail=3", "exit {}", ":::", "5", "6", "0"];
+    halt_fail_percent_of_all: ["-j1", "--halt", "soon,fail=50%", "echo {}; exit {}", ":::", "5", "6", "0", "0"];
+    halt_fail_percent_never_reached: ["-j1", "--halt", "soon,fail=30%", "exit {}", ":::", "5", "0", "0", "0"];
+    halt_fail_percent_of_stdin: ["-j1", "--halt", "now,fail=50%", "echo {}; exit {}"] { stdin: b"3\n4\n0\n0\n" };
+    halt_done_percent: ["-j1", "--halt", "now,done=50%", "echo {}", ":::", "1", "2", "3", "4"];
+    halt_short_success: ["-j1", "--halt", "-2", "echo {}; exit {}", ":::", "1", "0", "2"];
+    halt_short_percent: ["-j1", "--halt", "50%", "echo {}; exit {}", ":::", "0", "1", "2", "0"];
+    halt_killed_job_status: ["-j1", "--halt", "now,fail=1", "kill -9 $$", ":::", "a"];
     retries_run_a_job_n_times: ["--retries", "3", "echo try >> tries; exit 1", ":::", "a"] { same_files: &["tries"] };
     retries_until_success: ["--retries", "3", "echo x >> n; test $(wc -l < n) -ge 2", ":::", "a"];
     timeout_kills: ["--timeout", "0.5", "sleep {}; echo done {}", ":::", "0.1", "5"];
