@@ -277,6 +277,52 @@ pub fn split_direct(cmd: &[u8]) -> Option<Vec<&[u8]>> {
     direct_words(cmd).map(|words| words.into_iter().map(|(from, to)| &cmd[from..to]).collect())
 }
 
+/// `text` split into words as a POSIX shell splits them, quotes removed
+/// (no expansion: `$` and globs are literal): GNU parallel's reading of
+/// `$PARALLEL`. `None` for a quote left open.
+pub fn split_words(text: &str) -> Option<Vec<String>> {
+    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => {
+                if std::mem::take(&mut in_word) {
+                    words.push(std::mem::take(&mut word));
+                }
+                continue;
+            }
+            '\'' => loop {
+                match chars.next()? {
+                    '\'' => break,
+                    c => word.push(c),
+                }
+            },
+            '"' => loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => match chars.next()? {
+                        c @ ('"' | '\\' | '$' | '`') => word.push(c),
+                        '\n' => {}
+                        c => word.extend(['\\', c]),
+                    },
+                    c => word.push(c),
+                }
+            },
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => word.push(c),
+                None => word.push('\\'),
+            },
+            c => word.push(c),
+        }
+        in_word = true;
+    }
+    if in_word {
+        words.push(word);
+    }
+    Some(words)
+}
+
 /// What runs a command line: the words of a program and its options, the line
 /// following as one more argument.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -326,6 +372,20 @@ impl Shell {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn words_split_as_a_shell_splits_them() {
+        let split = |text: &str| split_words(text).map(|w| w.join("|"));
+        assert_eq!(split("-j2  --tag\t-k"), Some("-j2|--tag|-k".into()));
+        assert_eq!(
+            split("--tagstring 'a b' \"c \\\"d\\$\" e\\ f ''"),
+            Some("--tagstring|a b|c \"d$|e f|".into())
+        );
+        assert_eq!(split("  "), Some(String::new()));
+        assert_eq!(split("$HOME *"), Some("$HOME|*".into()));
+        assert_eq!(split("'open"), None);
+        assert_eq!(split("\"open"), None);
+    }
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     use std::process::Command;

@@ -44,10 +44,25 @@ use state::{Opened, Prefetch};
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     grow_heaps_in_big_steps();
     let is_map = args.get(1).is_some_and(|a| a == "map");
+    let args = if is_map {
+        match with_parallel_options(args) {
+            Ok(args) => args,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit_code::MAP_ERROR;
+            }
+        }
+    } else {
+        args
+    };
     let cli = match Cli::parse_from_args(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            if let Some(options) = std::env::var_os("PARALLEL").filter(|_| is_map && e.use_stderr())
+            {
+                eprintln!("note: $PARALLEL adds these options: {}", options.to_string_lossy());
+            }
             return match (e.use_stderr(), is_map) {
                 (false, _) => exit_code::SUCCESS,
                 (true, true) => exit_code::MAP_ERROR,
@@ -78,6 +93,21 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         eprint!("{}", error.render());
         error.exit_code()
     })
+}
+
+/// `map`'s arguments with GNU parallel's `$PARALLEL` (options for every
+/// run, split as a shell splits words) put before the command line's own.
+fn with_parallel_options(
+    mut args: Vec<std::ffi::OsString>,
+) -> std::result::Result<Vec<std::ffi::OsString>, String> {
+    let Some(options) = std::env::var_os("PARALLEL").filter(|o| !o.is_empty()) else {
+        return Ok(args);
+    };
+    let options = options.to_string_lossy();
+    let words = crate::shell::split_words(&options)
+        .ok_or_else(|| format!("$PARALLEL ({options}) leaves a quote open"))?;
+    args.splice(2..2, words.into_iter().map(Into::into));
+    Ok(args)
 }
 
 /// maestro's command line as the history shows it: arguments need not be

@@ -90,9 +90,23 @@ pub fn split_command_line(
     } else {
         let text = String::from_utf8(template_words.join(&b' '))
             .map_err(|_| "the command template is not valid UTF-8".to_string())?;
+        refuse_perl(&text)?;
         Some(Template::parse(&text))
     };
     Ok(CommandLine { template, sources })
+}
+
+/// GNU parallel's `{= perl expression =}`: maestro runs no Perl, and the
+/// text must not run as something else.
+fn refuse_perl(template: &str) -> Result<(), String> {
+    let Some(open) = template.find("{=") else { return Ok(()) };
+    let Some(close) = template[open + 2..].find("=}") else { return Ok(()) };
+    let expression = &template[open..open + 2 + close + 2];
+    Err(format!(
+        "'{expression}' is a Perl expression, which maestro map does not run: \
+         use a replacement string ({{}}, {{.}}, {{/}}, {{//}}, {{/.}}, {{#}}, {{%}}, {{N}}) \
+         or do it in the command"
+    ))
 }
 
 /// `(is_file, linked)` for `:::`, `:::+`, `::::`, `::::+`.
@@ -233,6 +247,17 @@ mod tests {
         let line = split_command_line(words(&["wc", ":::"]), &["in.txt".into()]).unwrap();
         assert_eq!(line.sources[0].kind, SourceKind::File("in.txt".into()));
         assert_eq!(line.sources[1].kind, args(&[]));
+    }
+
+    #[test]
+    fn a_perl_expression_is_refused_not_run() {
+        let error = split_command_line(words(&["echo", "{=s/a/b/=}", ":::", "a"]), &[]);
+        assert_eq!(
+            error.unwrap_err(),
+            "'{=s/a/b/=}' is a Perl expression, which maestro map does not run: use a \
+             replacement string ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N}) or do it in the command"
+        );
+        assert!(split_command_line(words(&["echo", "{=x", "y=", ":::", "a"]), &[]).is_ok());
     }
 
     #[test]

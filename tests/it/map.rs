@@ -205,11 +205,40 @@ fn errors_exit_255_with_what_is_wrong() {
              Usage: maestro map --joblog <FILE> --resume <COMMAND>...\n\n\
              For more information, try '--help'.\n",
         ),
+        (
+            &["-k", "echo", "{= $_ = `touch pwned` =}", ":::", "a"],
+            "error: '{= $_ = `touch pwned` =}' is a Perl expression, which maestro map does not \
+             run: use a replacement string ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N}) or do it in \
+             the command\n",
+        ),
     ] {
         let run = map(&p, args);
         assert_eq!(run.code, 255, "{args:?}: {run:?}");
         assert_eq!(run.stderr, says, "{args:?}");
     }
+}
+
+#[test]
+fn parallel_s_options_from_the_environment_are_read_and_said_when_wrong() {
+    let p = Project::new();
+    let with = |options: &str| {
+        let output = p
+            .command(&["map", "echo", ":::", "a", "b"])
+            .env("PARALLEL", options)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    assert_eq!(with("-k --tag"), (Some(0), "a\ta\nb\tb\n".into(), String::new()));
+    assert_eq!(
+        with("-k 'open"),
+        (Some(255), String::new(), "error: $PARALLEL (-k 'open) leaves a quote open\n".into())
+    );
+    let (code, _, stderr) = with("--nosuch");
+    assert_eq!(code, Some(255));
+    assert!(stderr.ends_with("note: $PARALLEL adds these options: --nosuch\n"), "{stderr}");
 }
 
 #[test]

@@ -38,6 +38,8 @@ struct Case {
     same_files: &'static [&'static str],
     /// Lines `1` to N on stdin (after `stdin`).
     numbered_stdin: usize,
+    /// Environment variables both get (`PARALLEL` is removed otherwise).
+    env: &'static [(&'static str, &'static str)],
 }
 
 impl Default for Case {
@@ -53,6 +55,7 @@ impl Default for Case {
             never: &[],
             same_files: &[],
             numbered_stdin: 0,
+            env: &[],
         }
     }
 }
@@ -131,6 +134,8 @@ impl Case {
             // Both run jobs with /bin/sh: parallel through $SHELL.
             .env("SHELL", "/bin/sh")
             .env("PARALLEL_HOME", p.path(".parallel"))
+            .env_remove("PARALLEL")
+            .envs(self.env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -330,4 +335,8 @@ oracle! {
     jobs_percent: ["-k", "-j", "50%", "echo", ":::", "a", "b"];
     jobs_plus: ["-k", "-j", "+1", "echo", ":::", "a", "b"];
     jobs_minus: ["-k", "-j", "-1", "echo", ":::", "a", "b"];
+
+    // Options from the environment.
+    options_from_parallel_env: ["echo", ":::", "a", "b"] { env: &[("PARALLEL", "-k --tag -j 1")] };
+    quoted_options_from_parallel_env: ["echo", ":::", "a"] { env: &[("PARALLEL", "-k --tag --halt 'now,fail=1'")] };
 }
