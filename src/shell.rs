@@ -334,6 +334,10 @@ pub enum Shell {
     Strict,
     /// The flow's `shell`: never skipped, as its words may mean anything.
     Words(std::sync::Arc<[String]>),
+    /// A shell by its path, as `PATH -c`: `map`'s, the one GNU parallel
+    /// picks. A simple command skips it, unless its first word names a
+    /// function the environment exports (bash's `export -f`).
+    Program(std::sync::Arc<str>),
 }
 
 /// [`Shell::Strict`]'s words.
@@ -346,6 +350,21 @@ impl Shell {
             Shell::Sh => vec!["/bin/sh", "-c"],
             Shell::Strict => STRICT.to_vec(),
             Shell::Words(words) => words.iter().map(String::as_str).collect(),
+            Shell::Program(path) => vec![path, "-c"],
+        }
+    }
+
+    /// Whether the simple command whose first word is `program` may run
+    /// without the shell (see [`Shell::may_skip`]): not when the shell
+    /// would find it among the functions the environment exports.
+    pub fn may_skip_for(&self, program: &[u8]) -> bool {
+        match self {
+            Shell::Program(_) => {
+                let exported = [b"BASH_FUNC_", program, b"%%"].concat();
+                use std::os::unix::ffi::OsStrExt;
+                std::env::var_os(std::ffi::OsStr::from_bytes(&exported)).is_none()
+            }
+            _ => self.may_skip(),
         }
     }
 

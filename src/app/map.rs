@@ -127,6 +127,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         tries: args.retries.max(1),
         timeout,
         halt,
+        shell: crate::map::job_shell::for_jobs(),
         bar: args.bar,
         run_id,
         log_dir,

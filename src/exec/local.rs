@@ -209,6 +209,7 @@ impl LocalExecutor {
         };
         let env = self.environment.with(&launch.env).map_err(spawn_error)?;
         let line = if launch.shell.may_skip() { split_direct(&launch.cmd) } else { None };
+        let line = line.filter(|words| launch.shell.may_skip_for(words[0]));
         let guard = self.guardian.reserve().map_err(spawn_error)?;
         let mut start = |direct| {
             let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output: fds };

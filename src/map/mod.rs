@@ -7,6 +7,7 @@ pub mod feed;
 pub mod halt;
 pub mod inputs;
 pub mod job;
+pub mod job_shell;
 pub mod joblog;
 pub mod output;
 pub mod work;

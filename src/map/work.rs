@@ -70,6 +70,8 @@ pub struct MapConfig {
     pub timeout: Option<Timeout>,
     /// `--halt`.
     pub halt: Option<Halt>,
+    /// What runs the jobs' command lines (see [`super::job_shell`]).
+    pub shell: Shell,
     /// `--bar`.
     pub bar: bool,
     /// The run's id.
@@ -612,7 +614,7 @@ impl Work for MapWork<'_, '_> {
         });
         Ok(Launch {
             cmd: running.command.clone(),
-            shell: Shell::Sh,
+            shell: self.config.shell.clone(),
             dir: self.cwd.clone(),
             env,
             output: Output { files, watch },

@@ -219,6 +219,26 @@ fn errors_exit_255_with_what_is_wrong() {
 }
 
 #[test]
+fn jobs_run_with_the_shell_that_started_maestro_as_parallel_s_do() {
+    let p = Project::new();
+    let maestro = env!("CARGO_BIN_EXE_maestro");
+    // `; true` keeps the shell alive above maestro (a last command is exec'd).
+    let line = format!("{maestro} map -k 'echo ${{BASH_VERSION:+bash}}-{{}}' ::: a; true");
+    let under = |shell: &str| {
+        let output = std::process::Command::new(shell)
+            .args(["-c", &line])
+            .current_dir(&p.dir)
+            .env("SHELL", "/bin/sh")
+            .env_remove("PARALLEL_SHELL")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(under("bash"), "bash-a\n");
+    assert_eq!(under("dash"), "-a\n");
+}
+
+#[test]
 fn parallel_s_options_from_the_environment_are_read_and_said_when_wrong() {
     let p = Project::new();
     let with = |options: &str| {

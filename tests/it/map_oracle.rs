@@ -131,7 +131,8 @@ impl Case {
         }
         let mut child = command(self.args)
             .current_dir(&p.dir)
-            // Both run jobs with /bin/sh: parallel through $SHELL.
+            // Both run jobs with the nearest shell above them (the one
+            // running the tests, if any), else $SHELL.
             .env("SHELL", "/bin/sh")
             .env("PARALLEL_HOME", p.path(".parallel"))
             .env_remove("PARALLEL")
@@ -335,6 +336,18 @@ oracle! {
     jobs_percent: ["-k", "-j", "50%", "echo", ":::", "a", "b"];
     jobs_plus: ["-k", "-j", "+1", "echo", ":::", "a", "b"];
     jobs_minus: ["-k", "-j", "-1", "echo", ":::", "a", "b"];
+
+    // The shell jobs run with: `$PARALLEL_SHELL`, so bash's exported
+    // functions and syntax work.
+    exported_function_runs: ["-k", "myfunc", ":::", "a", "b c"] {
+        env: &[("PARALLEL_SHELL", "/bin/bash"), ("BASH_FUNC_myfunc%%", "() {  echo \"f [$1] [$2]\"\n}")],
+    };
+    exported_function_in_a_line: ["-k", "myfunc {} | tr a A", ":::", "a"] {
+        env: &[("PARALLEL_SHELL", "/bin/bash"), ("BASH_FUNC_myfunc%%", "() {  echo \"f $1\"\n}")],
+    };
+    bash_syntax_runs: ["-k", "cat <(echo {}) && [[ {} == a ]] && echo yes", ":::", "a"] {
+        env: &[("PARALLEL_SHELL", "/bin/bash")],
+    };
 
     // Options from the environment.
     options_from_parallel_env: ["echo", ":::", "a", "b"] { env: &[("PARALLEL", "-k --tag -j 1")] };
