@@ -68,6 +68,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run a command over many inputs, GNU parallel style:
     /// `maestro map -j4 'python analyze.py {}' ::: data/*.csv`.
+    // An option given twice takes the last value, as in GNU parallel (and
+    // as `$PARALLEL`'s options before the command line's need).
+    #[command(args_override_self = true)]
     Map(MapArgs),
     /// List recent runs: id, start, duration, status, counts.
     History(HistoryArgs),
@@ -192,7 +195,14 @@ pub struct RunArgs {
 pub struct MapArgs {
     /// Job slots: N, N% of the CPUs, +N or -N CPUs, 0 as many as can run
     /// [default: the CPUs maestro may use].
-    #[arg(short, long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        short,
+        long,
+        short_alias = 'P',
+        alias = "max-procs",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub jobs: Option<String>,
     /// Print jobs' output in input order (they still run in parallel).
     #[arg(short = 'k', long)]
@@ -202,7 +212,7 @@ pub struct MapArgs {
     pub tag: bool,
     /// Print jobs' output line by line as it comes, not whole jobs at their
     /// end (lines of different jobs never mix within a line). -k wins.
-    #[arg(long, visible_alias = "lb")]
+    #[arg(long, visible_alias = "lb", alias = "linebuffer")]
     pub line_buffer: bool,
     /// Write a line per finished job to FILE, in GNU parallel's format.
     #[arg(long, value_name = "FILE")]
@@ -222,7 +232,7 @@ pub struct MapArgs {
     pub timeout: Option<String>,
     /// Stop early: now|soon,fail|success|done=N|N% (e.g. now,fail=1), or
     /// GNU parallel's short forms (0, 1, 2, -1, -2, N%).
-    #[arg(long, value_name = "WHEN,WHY=N", allow_negative_numbers = true)]
+    #[arg(long, alias = "halt-on-error", value_name = "WHEN,WHY=N", allow_negative_numbers = true)]
     pub halt: Option<String>,
     /// Show a progress bar on stderr.
     #[arg(long)]
@@ -238,7 +248,7 @@ pub struct MapArgs {
     #[arg(long, conflicts_with_all = ["keep_order", "tag", "line_buffer"])]
     pub json: bool,
     /// Print the commands that would run; run nothing.
-    #[arg(long)]
+    #[arg(long, alias = "dryrun")]
     pub dry_run: bool,
     /// Input records end at NUL bytes, not newlines.
     #[arg(short = '0', long)]
@@ -264,8 +274,8 @@ pub struct MapArgs {
     /// With --executor slurm: run the jobs in N worker allocations.
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
-    /// GNU parallel's citation notice switch: accepted, and nothing to do.
-    #[arg(long, hide = true)]
+    /// GNU parallel's citation notice switches: accepted, and nothing to do.
+    #[arg(long, hide = true, alias = "no-notice")]
     pub will_cite: bool,
     /// The command template, then the inputs: `::: VALUES...` (`:::+` pairs
     /// with the source before), `:::: FILES...` (`::::+`); stdin's lines

@@ -349,6 +349,13 @@ oracle! {
         env: &[("PARALLEL_SHELL", "/bin/bash")],
     };
 
+    // Other spellings of the same options.
+    spelled_max_procs: ["-k", "-P", "2", "--max-procs", "2", "echo", ":::", "a", "b"];
+    spelled_halt_on_error: ["-j1", "--halt-on-error", "now,fail=1", "exit {}", ":::", "0", "4", "0"];
+    spelled_dryrun: ["--dryrun", "-k", "echo", "{}", ":::", "a b"];
+    spelled_linebuffer: ["--linebuffer", "-j1", "echo", ":::", "a", "b"];
+    spelled_no_notice: ["--no-notice", "-k", "echo", ":::", "a"];
+
     // Options from the environment.
     options_from_parallel_env: ["echo", ":::", "a", "b"] { env: &[("PARALLEL", "-k --tag -j 1")] };
     quoted_options_from_parallel_env: ["echo", ":::", "a"] { env: &[("PARALLEL", "-k --tag --halt 'now,fail=1'")] };
