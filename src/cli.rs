@@ -257,7 +257,7 @@ pub struct MapArgs {
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
     pub arg_files: Vec<PathBuf>,
     /// Put N inputs into each job.
-    #[arg(short = 'n', long = "max-args", value_name = "N")]
+    #[arg(short = 'n', short_alias = 'N', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,
     /// Split each input record into columns {1} {2}... at SEP.
     #[arg(short = 'C', long, value_name = "SEP")]

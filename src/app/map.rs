@@ -95,9 +95,6 @@ fn run_map(args: MapArgs) -> Result<i32> {
     };
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose().map_err(Error::usage)?;
     let colsep = args.colsep.as_deref().map(parse_colsep).transpose().map_err(Error::usage)?;
-    if args.max_args == Some(0) {
-        return Err(Error::usage("-n 0: each job needs at least one input"));
-    }
     let parsing = Parsing { null: args.null, colsep, per_job: args.max_args.unwrap_or(1) };
     let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;
     if args.dry_run {

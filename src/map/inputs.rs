@@ -26,14 +26,22 @@ pub struct Job {
 }
 
 /// How a source's bytes become values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Parsing {
     /// `-0`: records end at NUL bytes instead of newlines.
     pub null: bool,
     /// `--colsep`: each record splits into columns here.
     pub colsep: Option<Vec<u8>>,
-    /// `-n`: combinations per job (at least 1).
+    /// `-n`: combinations per job; 0 takes one and gives the job none of its
+    /// values (GNU parallel's `-n 0`: a job per input, the command as is).
     pub per_job: usize,
+}
+
+impl Default for Parsing {
+    /// Newline-ended records, no columns, one per job.
+    fn default() -> Parsing {
+        Parsing { null: false, colsep: None, per_job: 1 }
+    }
 }
 
 /// The longest value read from an input: Linux takes no argument longer
@@ -180,6 +188,8 @@ pub struct Inputs {
     current: Option<Vec<Vec<u8>>>,
     odometer: Vec<usize>,
     parsing: Parsing,
+    /// Whether a job gets the values it takes (not with `-n 0`).
+    given: bool,
     next_seq: u64,
     done: bool,
 }
@@ -216,8 +226,9 @@ impl Inputs {
         }
         let done = first.members.is_empty() || rest.iter().any(Vec::is_empty);
         let odometer = vec![0; rest.len()];
+        let given = parsing.per_job > 0;
         let parsing = Parsing { per_job: parsing.per_job.max(1), ..parsing };
-        Ok(Inputs { first, rest, current: None, odometer, parsing, next_seq: 1, done })
+        Ok(Inputs { first, rest, current: None, odometer, parsing, given, next_seq: 1, done })
     }
 
     /// How many jobs there will be, when known before any is taken: when
@@ -271,6 +282,9 @@ impl Inputs {
         }
         if taken == 0 {
             return Ok(None);
+        }
+        if !self.given {
+            args.clear();
         }
         let seq = self.next_seq;
         self.next_seq += 1;

@@ -198,7 +198,6 @@ fn errors_exit_255_with_what_is_wrong() {
             &["--timeout", "0", "echo", ":::", "a"],
             "error: --timeout 0: expected seconds (e.g. 2.5) or N% of the median run time\n",
         ),
-        (&["-n", "0", "echo", ":::", "a"], "error: -n 0: each job needs at least one input\n"),
         (
             &["--resume", "echo", ":::", "a"],
             "error: the following required arguments were not provided:\n  --joblog <FILE>\n\n\

@@ -239,6 +239,10 @@ oracle! {
     max_args_positional: ["-k", "-n", "2", "echo", "{1}-{2}", ":::", "1", "2", "3", "4", "5"];
     max_args_all: ["-k", "-n", "3", "echo", "[{}]", ":::", "1", "2", "3", "4", "5", "6", "7"];
     max_args_combined_sources: ["-k", "-n", "2", "echo", ":::", "1", "2", "3", ":::", "a", "b"];
+    max_args_zero_runs_the_command_as_is: ["-k", "-n", "0", "echo", "foo", ":::", "1", "2", "3"];
+    max_args_zero_empty_strings: ["-k", "-N0", "echo", "[{}]", "{#}", ":::", "1", "2"];
+    max_args_capital: ["-k", "-N", "2", "echo", "{1}-{2}", ":::", "a", "b", "c"];
+    max_args_zero_from_stdin: ["-k", "-N0", "echo", "x"] { stdin: b"a\nb\n" };
     inputs_are_commands: ["-k", ":::", "echo hi", "echo there; echo again"];
     stdin_lines_are_commands: ["-k"] { stdin: b"echo one\necho two | tr o 0\n" };
     template_without_replacement_appends: ["-k", "echo", "pre", ":::", "a b", "c'd"];
