@@ -253,6 +253,14 @@ pub struct MapArgs {
     /// Input records end at NUL bytes, not newlines.
     #[arg(short = '0', long)]
     pub null: bool,
+    /// Input records end at DELIM (a character, or an escape: \n, \t,
+    /// \0, \x2c...), not newlines.
+    #[arg(short = 'd', long, value_name = "DELIM", conflicts_with = "null")]
+    pub delimiter: Option<String>,
+    /// Remove whitespace around each input value: l(eft), r(ight), lr, or
+    /// n(one).
+    #[arg(long, value_name = "n|l|r|lr")]
+    pub trim: Option<String>,
     /// Read inputs from FILE (as `:::: FILE`).
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
     pub arg_files: Vec<PathBuf>,

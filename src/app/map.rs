@@ -12,9 +12,11 @@ use crate::exec::workers::ssh::{self, SshHost};
 use crate::exit_code;
 use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
-use crate::map::args::{parse_colsep, parse_jobs, parse_timeout, split_command_line};
+use crate::map::args::{
+    parse_colsep, parse_delimiter, parse_jobs, parse_timeout, split_command_line,
+};
 use crate::map::halt::parse_halt;
-use crate::map::inputs::{InputError, Inputs, Parsing};
+use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
 use crate::map::work::{self, MapConfig, MapError, Resume};
 use crate::report::events::JsonEvents;
@@ -95,7 +97,18 @@ fn run_map(args: MapArgs) -> Result<i32> {
     };
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose().map_err(Error::usage)?;
     let colsep = args.colsep.as_deref().map(parse_colsep).transpose().map_err(Error::usage)?;
-    let parsing = Parsing { null: args.null, colsep, per_job: args.max_args.unwrap_or(1) };
+    let end = match &args.delimiter {
+        Some(text) => parse_delimiter(text).map_err(Error::usage)?,
+        None if args.null => b'\0',
+        None => b'\n',
+    };
+    let trim = args.trim.as_deref().map(Trim::parse).transpose().map_err(Error::usage)?;
+    let parsing = Parsing {
+        end,
+        colsep,
+        trim: trim.unwrap_or_default(),
+        per_job: args.max_args.unwrap_or(1),
+    };
     let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;
     if args.dry_run {
         return dry_run(&mut inputs, line.template.as_ref(), jobs);

@@ -195,9 +195,57 @@ pub fn parse_colsep(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// `-d`: the byte records end at, written as itself or as a C escape
+/// (`\n`, `\t`, `\r`, `\0`, `\\`, `\xHH`, octal `\NNN`).
+pub fn parse_delimiter(text: &str) -> Result<u8, String> {
+    let bad = || {
+        format!("-d {text}: expected one character, or an escape such as \\n, \\t, \\0 or \\x2c")
+    };
+    let byte = match text.as_bytes() {
+        [byte] => *byte,
+        [b'\\', escape] => match escape {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'v' => 0x0b,
+            b'\\' => b'\\',
+            b'0' => 0,
+            _ => return Err(bad()),
+        },
+        [b'\\', b'x', hex @ ..] if !hex.is_empty() && hex.len() <= 2 => {
+            u8::from_str_radix(&text[2..], 16).map_err(|_| bad())?
+        }
+        [b'\\', octal @ ..] if !octal.is_empty() && octal.len() <= 3 => {
+            u8::from_str_radix(&text[1..], 8).map_err(|_| bad())?
+        }
+        _ => return Err(bad()),
+    };
+    Ok(byte)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delimiter_forms() {
+        for (text, byte) in [
+            (",", b','),
+            ("\\n", b'\n'),
+            ("\\t", b'\t'),
+            ("\\0", 0),
+            ("\\x2c", b','),
+            ("\\054", b','),
+        ] {
+            assert_eq!(parse_delimiter(text), Ok(byte), "{text}");
+        }
+        for bad in ["", "ab", "\\q", "\\xzz", "\\999"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad}");
+        }
+    }
 
     fn words(text: &[&str]) -> Vec<OsString> {
         text.iter().map(OsString::from).collect()

@@ -28,10 +28,12 @@ pub struct Job {
 /// How a source's bytes become values.
 #[derive(Debug, Clone)]
 pub struct Parsing {
-    /// `-0`: records end at NUL bytes instead of newlines.
-    pub null: bool,
+    /// Where a file's records end: a newline; a NUL with `-0`; `-d`'s.
+    pub end: u8,
     /// `--colsep`: each record splits into columns here.
     pub colsep: Option<Vec<u8>>,
+    /// `--trim`: which ends of each value lose their whitespace.
+    pub trim: Trim,
     /// `-n`: combinations per job; 0 takes one and gives the job none of its
     /// values (GNU parallel's `-n 0`: a job per input, the command as is).
     pub per_job: usize,
@@ -40,7 +42,42 @@ pub struct Parsing {
 impl Default for Parsing {
     /// Newline-ended records, no columns, one per job.
     fn default() -> Parsing {
-        Parsing { null: false, colsep: None, per_job: 1 }
+        Parsing { end: b'\n', colsep: None, trim: Trim::default(), per_job: 1 }
+    }
+}
+
+/// `--trim`: whether values lose their leading and their trailing
+/// whitespace (Perl's `\s`: space, tab, newline, CR, VT, FF).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trim {
+    /// Leading.
+    pub left: bool,
+    /// Trailing.
+    pub right: bool,
+}
+
+impl Trim {
+    /// `--trim n|l|r|lr|rl`.
+    pub fn parse(text: &str) -> Result<Trim, String> {
+        match text {
+            "n" => Ok(Trim { left: false, right: false }),
+            "l" => Ok(Trim { left: true, right: false }),
+            "r" => Ok(Trim { left: false, right: true }),
+            "lr" | "rl" => Ok(Trim { left: true, right: true }),
+            _ => Err(format!("--trim {text}: expected n, l, r, lr or rl")),
+        }
+    }
+
+    fn apply(self, value: &mut Vec<u8>) {
+        let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+        if self.right {
+            let kept = value.len() - value.iter().rev().take_while(|b| space(b)).count();
+            value.truncate(kept);
+        }
+        if self.left {
+            let cut = value.iter().take_while(|b| space(b)).count();
+            value.drain(..cut);
+        }
     }
 }
 
@@ -71,8 +108,7 @@ enum Records {
 }
 
 impl Records {
-    fn open(kind: &SourceKind, null: bool) -> Result<Records, InputError> {
-        let end = if null { b'\0' } else { b'\n' };
+    fn open(kind: &SourceKind, end: u8) -> Result<Records, InputError> {
         let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
         // `< file` is a regular file too: reading it never waits.
         let stdin_waits = || !std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
@@ -154,14 +190,16 @@ struct Group {
 
 impl Group {
     /// The next step's values, split into columns, one after the other.
-    fn next(&mut self, colsep: Option<&[u8]>) -> Result<Option<Vec<Vec<u8>>>, InputError> {
+    fn next(&mut self, parsing: &Parsing) -> Result<Option<Vec<Vec<u8>>>, InputError> {
         let mut values = Vec::new();
         for member in &mut self.members {
             let Some(record) = member.next()? else { return Ok(None) };
-            match colsep {
+            let before = values.len();
+            match &parsing.colsep {
                 Some(separator) => values.extend(split(&record, separator)),
                 None => values.push(record),
             }
+            values[before..].iter_mut().for_each(|value| parsing.trim.apply(value));
         }
         Ok(Some(values))
     }
@@ -199,7 +237,7 @@ impl Inputs {
     pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
         let mut members = Vec::new();
         for source in sources {
-            let mut records = Records::open(&source.kind, parsing.null)?;
+            let mut records = Records::open(&source.kind, parsing.end)?;
             let ahead = records.next()?;
             members.push((Member { records, ahead }, source.linked));
         }
@@ -219,7 +257,7 @@ impl Inputs {
         let mut rest = Vec::new();
         for mut group in groups {
             let mut steps = Vec::new();
-            while let Some(step) = group.next(parsing.colsep.as_deref())? {
+            while let Some(step) = group.next(&parsing)? {
                 steps.push(step);
             }
             rest.push(steps);
@@ -296,7 +334,7 @@ impl Inputs {
             return Ok(None);
         }
         if self.current.is_none() {
-            self.current = self.first.next(self.parsing.colsep.as_deref())?;
+            self.current = self.first.next(&self.parsing)?;
             if self.current.is_none() {
                 self.done = true;
                 return Ok(None);
@@ -401,7 +439,7 @@ mod tests {
         assert_eq!(jobs(&[file(&lines)], Parsing::default()), ["1:a", "2:", "3:b c\r", "4:last"]);
         let nul = dir.join("nul");
         std::fs::write(&nul, b"x\ny\0z\0").unwrap();
-        let parsing = Parsing { null: true, ..Parsing::default() };
+        let parsing = Parsing { end: b'\0', ..Parsing::default() };
         assert_eq!(jobs(&[file(&nul)], parsing), ["1:x\ny", "2:z"]);
         let missing = Inputs::open(&[file(&dir.join("missing"))], Parsing::default());
         assert!(missing.is_err());
@@ -410,7 +448,7 @@ mod tests {
 
     #[test]
     fn the_total_is_known_for_lists_of_values() {
-        let parsing = || Parsing { null: false, colsep: None, per_job: 1 };
+        let parsing = Parsing::default;
         let total = |sources: &[Source], per_job: usize| {
             Inputs::open(sources, Parsing { per_job, ..parsing() }).unwrap().total()
         };

@@ -195,6 +195,11 @@ fn errors_exit_255_with_what_is_wrong() {
              (e.g. now,fail=1)\n",
         ),
         (
+            &["-d", "ab", "echo", ":::", "a"],
+            "error: -d ab: expected one character, or an escape such as \\n, \\t, \\0 or \\x2c\n",
+        ),
+        (&["--trim", "x", "echo", ":::", "a"], "error: --trim x: expected n, l, r, lr or rl\n"),
+        (
             &["--timeout", "0", "echo", ":::", "a"],
             "error: --timeout 0: expected seconds (e.g. 2.5) or N% of the median run time\n",
         ),

@@ -231,6 +231,14 @@ oracle! {
     stdin_no_final_newline: ["-k", "echo", "[{}]"] { stdin: b"a\nb" };
     stdin_as_file_source: ["-k", "echo", "::::", "-", ":::", "1", "2"] { stdin: b"x\ny\n" };
     null_separated: ["-k", "-0", "echo", "[{}]"] { stdin: b"a b\0c\nd\0" };
+    delimiter_character: ["-k", "-d", ",", "echo", "[{}]"] { stdin: b"a,b c,d\n" };
+    delimiter_escape: ["-k", "-d", "\\t", "echo", "[{}]"] { stdin: b"a\tb\n\tc" };
+    delimiter_nul_escape: ["-k", "-d", "\\0", "echo", "[{}]"] { stdin: b"a\0b\0" };
+    delimiter_of_a_file_source: ["-k", "--delimiter", ",", "echo", "{1}{2}", "::::", "csv", ":::", "x"] { files: &[("csv", b"1,2,3")] };
+    trim_both_ends: ["-k", "--trim", "lr", "echo", "[{}]"] { stdin: b"  a b \n\tc\n" };
+    trim_left: ["-k", "--trim", "l", "echo", "[{}]", ":::", " x ", "y"];
+    trim_right_of_columns: ["-k", "--trim", "r", "--colsep", ",", "echo", "[{1}][{2}]"] { stdin: b" a , b \n" };
+    trim_none: ["-k", "--trim", "n", "echo", "[{}]", ":::", " x "];
     colsep_columns: ["-k", "--colsep", ",", "echo", "{2}{1}"] { stdin: b"a,b\nc,d\n" };
     colsep_all_columns: ["-k", "--colsep", ",", "echo", "[{}]"] { stdin: b"a,b\nc,d,e\n" };
     colsep_tab: ["-k", "--colsep", "\\t", "echo", "{2}"] { stdin: b"a\tb\nc\td\n" };
