@@ -13,7 +13,7 @@ use crate::exit_code;
 use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
 use crate::map::args::{
-    parse_colsep, parse_delimiter, parse_jobs, parse_timeout, split_command_line,
+    parse_colsep, parse_delay, parse_delimiter, parse_jobs, parse_timeout, split_command_line,
 };
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
@@ -138,6 +138,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         timeout,
         halt,
         shell: crate::map::job_shell::for_jobs(),
+        delay: args.delay.as_deref().map(parse_delay).transpose().map_err(Error::usage)?,
         bar: args.bar,
         run_id,
         log_dir,

@@ -169,6 +169,36 @@ pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
     }
 }
 
+/// `--delay`: seconds (fractions allowed), or durations with units as GNU
+/// parallel writes them, summed: `2s`, `1m30s`, `1h`, `1d`. Zero is no
+/// delay. (No `ms`: parallel reads `50ms` as fifty minutes.)
+pub fn parse_delay(text: &str) -> Result<Duration, String> {
+    let bad = || format!("--delay {text}: expected seconds (e.g. 0.5) or a duration (2s, 1m30s)");
+    let mut rest = text;
+    let mut seconds = 0.0;
+    while !rest.is_empty() {
+        let number_end =
+            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_end);
+        let unit_end = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let per = match unit {
+            "" if after.is_empty() && rest.len() == text.len() => 1.0,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        seconds += number.parse::<f64>().map_err(|_| bad())? * per;
+        rest = after;
+    }
+    if text.is_empty() || !seconds.is_finite() {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+}
+
 /// `--colsep`: the separator as bytes, with `\t`, `\n` and `\\` meaning a
 /// tab, a newline and a backslash. (GNU parallel reads a regular
 /// expression; maestro splits on the text itself.)
@@ -229,6 +259,23 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delay_forms() {
+        let ms = Duration::from_millis;
+        for (text, delay) in [
+            ("0.5", ms(500)),
+            ("2", ms(2000)),
+            ("0.25s", ms(250)),
+            ("1m", ms(60_000)),
+            ("0", ms(0)),
+        ] {
+            assert_eq!(parse_delay(text), Ok(delay), "{text}");
+        }
+        for bad in ["", "-1", "1x", "s", "inf", "1m2", "1..2", "50ms"] {
+            assert!(parse_delay(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn delimiter_forms() {

@@ -70,6 +70,8 @@ pub struct MapConfig {
     pub timeout: Option<Timeout>,
     /// `--halt`.
     pub halt: Option<Halt>,
+    /// `--delay`: the least time between two jobs' starts.
+    pub delay: Option<Duration>,
     /// What runs the jobs' command lines (see [`super::job_shell`]).
     pub shell: Shell,
     /// `--bar`.
@@ -250,6 +252,7 @@ pub fn run(
         known_total,
         next_status: None,
         next_median_check: None,
+        next_start: None,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -317,6 +320,8 @@ struct MapWork<'c, 'o> {
     known_total: Option<u64>,
     next_status: Option<Instant>,
     next_median_check: Option<Instant>,
+    /// With `--delay`: when the next job may start.
+    next_start: Option<Instant>,
 }
 
 impl MapWork<'_, '_> {
@@ -518,6 +523,9 @@ impl Work for MapWork<'_, '_> {
             if self.inputs_done || self.free_slots.is_empty() || self.printer.held() >= MOST_HELD {
                 return None;
             }
+            if self.next_start.is_some_and(|at| now < at) {
+                return None;
+            }
             let job = match self.feed.take() {
                 Ok(Next::Job(job)) => job,
                 Ok(Next::Later) => return None,
@@ -572,6 +580,7 @@ impl Work for MapWork<'_, '_> {
                 lengths: (0, 0),
             };
             self.running.insert(key, running);
+            self.next_start = self.config.delay.map(|delay| now + delay);
             return Some(key);
         }
     }
@@ -786,7 +795,8 @@ impl Work for MapWork<'_, '_> {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.next_status.into_iter().chain(self.next_median_check).min()
+        let next_start = self.next_start.filter(|_| !self.inputs_done && !self.stopping);
+        self.next_status.into_iter().chain(self.next_median_check).chain(next_start).min()
     }
 
     fn at(&mut self, now: Instant, control: &mut Control<'_>) {

@@ -200,6 +200,10 @@ fn errors_exit_255_with_what_is_wrong() {
         ),
         (&["--trim", "x", "echo", ":::", "a"], "error: --trim x: expected n, l, r, lr or rl\n"),
         (
+            &["--delay", "50ms", "echo", ":::", "a"],
+            "error: --delay 50ms: expected seconds (e.g. 0.5) or a duration (2s, 1m30s)\n",
+        ),
+        (
             &["--timeout", "0", "echo", ":::", "a"],
             "error: --timeout 0: expected seconds (e.g. 2.5) or N% of the median run time\n",
         ),
@@ -263,6 +267,20 @@ fn parallel_s_options_from_the_environment_are_read_and_said_when_wrong() {
     let (code, _, stderr) = with("--nosuch");
     assert_eq!(code, Some(255));
     assert!(stderr.ends_with("note: $PARALLEL adds these options: --nosuch\n"), "{stderr}");
+}
+
+#[test]
+fn delay_spaces_the_starts_of_jobs_that_could_all_start_at_once() {
+    let p = Project::new();
+    let run =
+        map(&p, &["-j4", "--delay", "0.3", "date +%s.%N >> starts; : {}", ":::", "a", "b", "c"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut starts: Vec<f64> = p.read("starts").lines().map(|l| l.parse().unwrap()).collect();
+    starts.sort_by(f64::total_cmp);
+    assert_eq!(starts.len(), 3);
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.29, "starts too close: {starts:?}");
+    }
 }
 
 #[test]

@@ -327,6 +327,9 @@ oracle! {
     retries_until_success: ["--retries", "3", "echo x >> n; test $(wc -l < n) -ge 2", ":::", "a"];
     timeout_kills: ["--timeout", "0.5", "sleep {}; echo done {}", ":::", "0.1", "5"];
 
+    delay_between_starts: ["-k", "--delay", "0.1", "echo", ":::", "a", "b", "c"];
+    delay_with_units: ["-k", "--delay", "0.05s", "echo", ":::", "a", "b"];
+
     // Joblog and resuming.
     joblog_columns: ["-k", "--joblog", "jl", "echo {}; exit {}", ":::", "0", "1", "2"] { joblog: true };
     joblog_signal: ["--joblog", "jl", "kill -9 $$", ":::", "a"] { joblog: true };
