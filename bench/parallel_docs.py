@@ -143,7 +143,7 @@ EXAMPLES = [
     "parallel --memfree 1G echo will run if more than 1 GB is ::: free",
     "parallel --nice 17 echo this is being run with nice -n ::: 17",
     # --pipe.
-    "seq 1000000 > num1000000; cat num1000000 | parallel --pipe wc | awk '{s+=$1} END {print s}'",
+    "cat num1000000 | parallel --pipe wc | awk '{s+=$1} END {print s}'",
     "cat num1000000 | parallel --pipe --block 2M wc | awk '{s+=$1} END {print s}'",
     "cat num_%header | parallel --pipe --header '(%.*\\n)*' --block 20 -k cat | head -4",
     "cat num1000000 | parallel --pipe -N 140000 wc | awk '{s+=$1} END {print s}'",
@@ -167,6 +167,8 @@ def run(command, cwd, maestro):
     """stdout, exit status of `command` in bash, `parallel` being GNU
     parallel, or `maestro map` when `maestro` is given."""
     prelude = SETUP
+    if "num1000000" in command:
+        prelude += "seq 1000000 > num1000000\n"
     if maestro:
         prelude += f'parallel() {{ "{maestro}" map "$@"; }}\nexport -f parallel\n'
     try:
