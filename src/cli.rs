@@ -260,6 +260,19 @@ pub struct MapArgs {
     /// \0, \x2c...), not newlines.
     #[arg(short = 'd', long, value_name = "DELIM", conflicts_with = "null")]
     pub delimiter: Option<String>,
+    /// An input value that ends its source: it and what follows are not read.
+    #[arg(short = 'E', long = "eof", value_name = "VALUE")]
+    pub eof: Option<String>,
+    /// Quote each word of the command for the shell: it reaches the program
+    /// as written (`map -q perl -e 'print "@ARGV\n"' ::: a`).
+    #[arg(short = 'q', long)]
+    pub quote: bool,
+    /// What starts a source of values, instead of :::.
+    #[arg(long, value_name = "SEP", default_value = ":::")]
+    pub arg_sep: String,
+    /// What starts a source of files, instead of ::::.
+    #[arg(long, value_name = "SEP", default_value = "::::")]
+    pub arg_file_sep: String,
     /// Remove whitespace around each input value: l(eft), r(ight), lr, or
     /// n(one).
     #[arg(long, value_name = "n|l|r|lr")]

@@ -13,7 +13,7 @@ use crate::exit_code;
 use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
 use crate::map::args::{
-    parse_colsep, parse_delay, parse_delimiter, parse_jobs, parse_timeout, split_command_line,
+    Syntax, parse_colsep, parse_delay, parse_delimiter, parse_jobs, parse_timeout,
 };
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
@@ -67,7 +67,12 @@ pub fn map(args: MapArgs) -> i32 {
 }
 
 fn run_map(args: MapArgs) -> Result<i32> {
-    let line = split_command_line(args.command, &args.arg_files).map_err(Error::usage)?;
+    let syntax = Syntax {
+        arg_sep: args.arg_sep.clone().into_bytes(),
+        arg_file_sep: args.arg_file_sep.clone().into_bytes(),
+        quote: args.quote,
+    };
+    let line = syntax.split(args.command, &args.arg_files).map_err(Error::usage)?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let per_host = match &args.jobs {
         Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
@@ -107,6 +112,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         end,
         colsep,
         trim: trim.unwrap_or_default(),
+        eof: args.eof.map(String::into_bytes),
         per_job: args.max_args.unwrap_or(1),
     };
     let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;

@@ -40,6 +40,25 @@ pub struct CommandLine {
     pub sources: Vec<Source>,
 }
 
+/// How the words after `map`'s options are read: GNU parallel's markers
+/// (`--arg-sep`, `--arg-file-sep` rename them) and `-q`.
+#[derive(Debug, Clone)]
+pub struct Syntax {
+    /// What starts a source of values: `:::`.
+    pub arg_sep: Vec<u8>,
+    /// What starts a source of files: `::::`.
+    pub arg_file_sep: Vec<u8>,
+    /// `-q`: each word of the template is quoted for the shell, so that it
+    /// reaches the program as written.
+    pub quote: bool,
+}
+
+impl Default for Syntax {
+    fn default() -> Syntax {
+        Syntax { arg_sep: b":::".to_vec(), arg_file_sep: b"::::".to_vec(), quote: false }
+    }
+}
+
 /// Splits the words after `map`'s options into the template (words up to
 /// the first source marker, joined by spaces as GNU parallel does) and the
 /// sources. `arg_files` are `-a` files, sources before any marker's.
@@ -47,53 +66,78 @@ pub fn split_command_line(
     words: Vec<OsString>,
     arg_files: &[PathBuf],
 ) -> Result<CommandLine, String> {
-    let mut words = words.into_iter().map(OsString::into_vec).peekable();
-    let mut template_words: Vec<Vec<u8>> = Vec::new();
-    while let Some(word) = words.next_if(|w| marker(w).is_none()) {
-        template_words.push(word);
-    }
-    let mut sources: Vec<Source> = arg_files
-        .iter()
-        .map(|path| Source { kind: SourceKind::File(path.clone()), linked: false })
-        .collect();
-    while let Some(word) = words.next() {
-        let Some((is_file, linked)) = marker(&word) else {
-            unreachable!("the loop stops only at markers");
-        };
-        let mut values = Vec::new();
-        while let Some(value) = words.next_if(|w| marker(w).is_none()) {
-            values.push(value);
+    Syntax::default().split(words, arg_files)
+}
+
+impl Syntax {
+    /// [`split_command_line`] with these markers and quoting.
+    pub fn split(
+        &self,
+        words: Vec<OsString>,
+        arg_files: &[PathBuf],
+    ) -> Result<CommandLine, String> {
+        let marker = |word: &[u8]| self.marker(word);
+        let mut words = words.into_iter().map(OsString::into_vec).peekable();
+        let mut template_words: Vec<Vec<u8>> = Vec::new();
+        while let Some(word) = words.next_if(|w| marker(w).is_none()) {
+            template_words.push(if self.quote { crate::shell::shell_quote(&word) } else { word });
         }
-        let text = String::from_utf8_lossy(&word).into_owned();
-        // The first source links to nothing: GNU parallel takes `:::+` there
-        // as `:::`.
-        let linked = linked && !sources.is_empty();
-        if is_file {
-            if values.is_empty() {
-                return Err(format!("'{text}' needs at least one file after it"));
+        let mut sources: Vec<Source> = arg_files
+            .iter()
+            .map(|path| Source { kind: SourceKind::File(path.clone()), linked: false })
+            .collect();
+        while let Some(word) = words.next() {
+            let Some((is_file, links)) = marker(&word) else {
+                unreachable!("the loop stops only at markers");
+            };
+            let mut values = Vec::new();
+            while let Some(value) = words.next_if(|w| marker(w).is_none()) {
+                values.push(value);
             }
-            // `::::+ f2 f3` links each file to the source before it.
-            for (i, path) in values.into_iter().enumerate() {
-                let path = PathBuf::from(OsString::from_vec(path));
-                let linked = linked || (i > 0 && word.ends_with(b"+"));
-                sources.push(Source { kind: SourceKind::File(path), linked });
+            let text = String::from_utf8_lossy(&word).into_owned();
+            // The first source links to nothing: GNU parallel takes `:::+` there
+            // as `:::`.
+            let linked = links && !sources.is_empty();
+            if is_file {
+                if values.is_empty() {
+                    return Err(format!("'{text}' needs at least one file after it"));
+                }
+                // `::::+ f2 f3` links each file to the source before it.
+                for (i, path) in values.into_iter().enumerate() {
+                    let path = PathBuf::from(OsString::from_vec(path));
+                    let linked = linked || (i > 0 && links);
+                    sources.push(Source { kind: SourceKind::File(path), linked });
+                }
+            } else {
+                sources.push(Source { kind: SourceKind::Args(values), linked });
             }
+        }
+        if sources.is_empty() {
+            sources.push(Source { kind: SourceKind::Stdin, linked: false });
+        }
+        let template = if template_words.is_empty() {
+            None
         } else {
-            sources.push(Source { kind: SourceKind::Args(values), linked });
-        }
+            let text = String::from_utf8(template_words.join(&b' '))
+                .map_err(|_| "the command template is not valid UTF-8".to_string())?;
+            refuse_perl(&text)?;
+            Some(Template::parse(&text))
+        };
+        Ok(CommandLine { template, sources })
     }
-    if sources.is_empty() {
-        sources.push(Source { kind: SourceKind::Stdin, linked: false });
+
+    /// `(is_file, linked)` for the markers: `:::`, `:::+`, `::::`, `::::+`.
+    fn marker(&self, word: &[u8]) -> Option<(bool, bool)> {
+        let is = |sep: &[u8], linked: bool| match linked {
+            false => word == sep,
+            true => word.strip_suffix(b"+") == Some(sep),
+        };
+        [(false, false), (false, true), (true, false), (true, true)].into_iter().find(
+            |&(is_file, linked)| {
+                is(if is_file { &self.arg_file_sep } else { &self.arg_sep }, linked)
+            },
+        )
     }
-    let template = if template_words.is_empty() {
-        None
-    } else {
-        let text = String::from_utf8(template_words.join(&b' '))
-            .map_err(|_| "the command template is not valid UTF-8".to_string())?;
-        refuse_perl(&text)?;
-        Some(Template::parse(&text))
-    };
-    Ok(CommandLine { template, sources })
 }
 
 /// GNU parallel's `{= perl expression =}`: maestro runs no Perl, and the
@@ -107,17 +151,6 @@ fn refuse_perl(template: &str) -> Result<(), String> {
          use a replacement string ({{}}, {{.}}, {{/}}, {{//}}, {{/.}}, {{#}}, {{%}}, {{N}}) \
          or do it in the command"
     ))
-}
-
-/// `(is_file, linked)` for `:::`, `:::+`, `::::`, `::::+`.
-fn marker(word: &[u8]) -> Option<(bool, bool)> {
-    match word {
-        b":::" => Some((false, false)),
-        b":::+" => Some((false, true)),
-        b"::::" => Some((true, false)),
-        b"::::+" => Some((true, true)),
-        _ => None,
-    }
 }
 
 /// `-j`: `N` slots, `0` as many as can run, `N%` of the CPUs, `+N` / `-N`

@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::args::{Source, SourceKind};
 
@@ -34,6 +34,8 @@ pub struct Parsing {
     pub colsep: Option<Vec<u8>>,
     /// `--trim`: which ends of each value lose their whitespace.
     pub trim: Trim,
+    /// `-E`: a value that ends its source (it and all after it unread).
+    pub eof: Option<Vec<u8>>,
     /// `-n`: combinations per job; 0 takes one and gives the job none of its
     /// values (GNU parallel's `-n 0`: a job per input, the command as is).
     pub per_job: usize,
@@ -42,7 +44,7 @@ pub struct Parsing {
 impl Default for Parsing {
     /// Newline-ended records, no columns, one per job.
     fn default() -> Parsing {
-        Parsing { end: b'\n', colsep: None, trim: Trim::default(), per_job: 1 }
+        Parsing { end: b'\n', colsep: None, trim: Trim::default(), eof: None, per_job: 1 }
     }
 }
 
@@ -104,16 +106,22 @@ enum Records {
         end: u8,
         /// Whether a read may wait for a writer (stdin, a pipe, a FIFO).
         may_wait: bool,
+        /// `-E`'s value, once it was read: the source has ended.
+        eof: Option<Vec<u8>>,
+        ended: bool,
     },
 }
 
 impl Records {
-    fn open(kind: &SourceKind, end: u8) -> Result<Records, InputError> {
+    fn open(kind: &SourceKind, end: u8, eof: Option<Vec<u8>>) -> Result<Records, InputError> {
         let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
         // `< file` is a regular file too: reading it never waits.
         let stdin_waits = || !std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
         let (reader, path, may_wait) = match kind {
-            SourceKind::Args(words) => return Ok(Records::Words(words.clone().into_iter())),
+            SourceKind::Args(words) => {
+                let before_eof = words.iter().take_while(|w| Some(*w) != eof.as_ref());
+                return Ok(Records::Words(before_eof.cloned().collect::<Vec<_>>().into_iter()));
+            }
             SourceKind::Stdin => {
                 (buffered(Box::new(io::stdin())), PathBuf::from("-"), stdin_waits())
             }
@@ -127,7 +135,7 @@ impl Records {
                 (buffered(Box::new(file)), path.clone(), !regular)
             }
         };
-        Ok(Records::Lines { reader, path, end, may_wait })
+        Ok(Records::Lines { reader, path, end, may_wait, eof, ended: false })
     }
 
     /// Whether the next `n` records are at hand: taking them will not wait.
@@ -143,26 +151,37 @@ impl Records {
     fn next(&mut self) -> Result<Option<Vec<u8>>, InputError> {
         match self {
             Records::Words(words) => Ok(words.next()),
-            Records::Lines { reader, path, end, .. } => {
-                let mut record = Vec::new();
-                let longest = LONGEST_VALUE as u64 + 1;
-                match reader.by_ref().take(longest).read_until(*end, &mut record) {
-                    Ok(0) => Ok(None),
-                    Ok(_) if record.last() == Some(end) => {
-                        record.pop();
-                        Ok(Some(record))
-                    }
-                    Ok(_) if record.len() > LONGEST_VALUE => {
-                        let why = format!(
-                            "a value longer than {LONGEST_VALUE} bytes, more than a command line \
-                             can hold"
-                        );
-                        Err(InputError { path: path.clone(), source: io::Error::other(why) })
-                    }
-                    Ok(_) => Ok(Some(record)),
-                    Err(source) => Err(InputError { path: path.clone(), source }),
-                }
+            Records::Lines { ended: true, .. } => Ok(None),
+            Records::Lines { reader, path, end, eof, ended, .. } => {
+                let record = Records::read(reader, path, *end)?;
+                *ended = record.is_some() && record.as_ref() == eof.as_ref();
+                Ok(if *ended { None } else { record })
             }
+        }
+    }
+
+    /// The next record of `reader` (the file at `path`), without its `end`.
+    fn read(
+        reader: &mut BufReader<Box<dyn Read + Send>>,
+        path: &Path,
+        end: u8,
+    ) -> Result<Option<Vec<u8>>, InputError> {
+        let mut record = Vec::new();
+        let longest = LONGEST_VALUE as u64 + 1;
+        match reader.by_ref().take(longest).read_until(end, &mut record) {
+            Ok(0) => Ok(None),
+            Ok(_) if record.last() == Some(&end) => {
+                record.pop();
+                Ok(Some(record))
+            }
+            Ok(_) if record.len() > LONGEST_VALUE => {
+                let why = format!(
+                    "a value longer than {LONGEST_VALUE} bytes, more than a command line can hold"
+                );
+                Err(InputError { path: path.to_path_buf(), source: io::Error::other(why) })
+            }
+            Ok(_) => Ok(Some(record)),
+            Err(source) => Err(InputError { path: path.to_path_buf(), source }),
         }
     }
 }
@@ -237,7 +256,7 @@ impl Inputs {
     pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
         let mut members = Vec::new();
         for source in sources {
-            let mut records = Records::open(&source.kind, parsing.end)?;
+            let mut records = Records::open(&source.kind, parsing.end, parsing.eof.clone())?;
             let ahead = records.next()?;
             members.push((Member { records, ahead }, source.linked));
         }

@@ -232,6 +232,13 @@ oracle! {
     stdin_as_file_source: ["-k", "echo", "::::", "-", ":::", "1", "2"] { stdin: b"x\ny\n" };
     null_separated: ["-k", "-0", "echo", "[{}]"] { stdin: b"a b\0c\nd\0" };
     delimiter_character: ["-k", "-d", ",", "echo", "[{}]"] { stdin: b"a,b c,d\n" };
+    eof_value_ends_the_source: ["-k", "-E", "stop", "echo", ":::", "A", "B", "stop", "C"];
+    eof_value_ends_every_source: ["-k", "-E", "stop", "echo", ":::", "A", "stop", ":::", "1", "stop", "2"];
+    eof_value_on_stdin: ["-k", "-E", "stop", "echo"] { stdin: b"a\nstop\nb\n" };
+    eof_value_in_a_file: ["-k", "--eof", "2", "echo", "::::", "f1"] { files: LINES };
+    other_markers: ["-k", "--arg-sep", ",,", "--arg-file-sep", "//", "echo", ",,", "A", "B", "//", "f2", ",,+", "x", "y"] { files: LINES };
+    quoted_words: ["-k", "-q", "perl", "-e", "print \"@ARGV\\n\"", ":::", "This", "works"];
+    quoted_words_keep_spaces: ["-k", "-q", "echo", "a  b", "{}", ":::", "x  y", "$(touch pwned)"] { never: &["pwned"] };
     delimiter_escape: ["-k", "-d", "\\t", "echo", "[{}]"] { stdin: b"a\tb\n\tc" };
     delimiter_nul_escape: ["-k", "-d", "\\0", "echo", "[{}]"] { stdin: b"a\0b\0" };
     delimiter_of_a_file_source: ["-k", "--delimiter", ",", "echo", "{1}{2}", "::::", "csv", ":::", "x"] { files: &[("csv", b"1,2,3")] };
