@@ -71,7 +71,7 @@ pub enum Command {
     // An option given twice takes the last value, as in GNU parallel (and
     // as `$PARALLEL`'s options before the command line's need).
     #[command(args_override_self = true)]
-    Map(MapArgs),
+    Map(Box<MapArgs>),
     /// List recent runs: id, start, duration, status, counts.
     History(HistoryArgs),
     /// Print a task's log: of its last attempt, or in run ID.

@@ -73,7 +73,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let result = match cli.command {
         Command::Par(args) => par(args),
         Command::Run(args) => run(args),
-        Command::Map(args) => return map::map(args),
+        Command::Map(args) => return map::map(*args),
         Command::History(args) => history::history(&args),
         Command::Log(args) => history::log(&args),
         Command::Cancel(args) => cancel::cancel(&args),
