@@ -157,7 +157,7 @@ ORDERED = re.compile(r"(^|\s)(-k|--keep-order|-j ?1|--jobs 1)(\s|$)|\| *(wc|awk|
 
 # Which jobs a `--halt` lets finish depends on how fast each tool starts the
 # next one: only the exit status is compared.
-TIMING = re.compile(r"--halt (soon|now),(fail|success)=1 ")
+TIMING = re.compile(r"--halt (soon|now),")
 
 # Where both run: the same path, so that what prints it (`pwd`) agrees.
 WORK = os.path.join(tempfile.gettempdir(), "maestro-parallel-docs")
