@@ -210,6 +210,12 @@ pub struct MapArgs {
     /// Prefix each output line with the job's arguments and a tab.
     #[arg(long)]
     pub tag: bool,
+    /// Prefix each output line with TEMPLATE, filled for the job, and a tab.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub tagstring: Option<String>,
+    /// Run the jobs in a random order (all inputs are read first).
+    #[arg(long)]
+    pub shuf: bool,
     /// Print jobs' output line by line as it comes, not whole jobs at their
     /// end (lines of different jobs never mix within a line). -k wins.
     #[arg(long, visible_alias = "lb", alias = "linebuffer")]

@@ -18,11 +18,12 @@ use crate::map::args::{
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
-use crate::map::work::{self, MapConfig, MapError, Resume};
+use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
 use crate::report::events::JsonEvents;
 use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
+use crate::template::Template;
 
 impl From<MapError> for Error {
     fn from(error: MapError) -> Error {
@@ -136,7 +137,11 @@ fn run_map(args: MapArgs) -> Result<i32> {
         template: line.template,
         jobs,
         keep_order: args.keep_order,
-        tag: args.tag,
+        tag: match &args.tagstring {
+            Some(text) => Some(Tag::Template(Template::parse(text))),
+            None => args.tag.then_some(Tag::Values),
+        },
+        shuffle: args.shuf,
         line_buffer: args.line_buffer,
         joblog: args.joblog,
         resume,

@@ -97,17 +97,29 @@ impl Feed {
 
     /// Every job of `inputs`, read now (waiting for them as it must), and
     /// how many there are; an error that ends the inputs comes after them.
-    pub fn all_read(mut inputs: Inputs) -> (Feed, u64) {
-        let mut jobs = VecDeque::new();
+    /// With `shuffle`, in a random order, numbered again in that order (as
+    /// GNU parallel's `--shuf`).
+    pub fn all_read(mut inputs: Inputs, shuffle: bool) -> (Feed, u64) {
+        let mut jobs = Vec::new();
+        let mut error = None;
         while let Some(next) = inputs.next_job().transpose() {
-            let failed = next.is_err();
-            jobs.push_back(next);
-            if failed {
-                break;
+            match next {
+                Ok(job) => jobs.push(job),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
             }
         }
-        let total = jobs.iter().filter(|job| job.is_ok()).count() as u64;
-        (Feed::Read(jobs), total)
+        if shuffle {
+            shuffled(&mut jobs);
+            for (seq, job) in (1..).zip(&mut jobs) {
+                job.seq = seq;
+            }
+        }
+        let total = jobs.len() as u64;
+        let read = jobs.into_iter().map(Ok).chain(error.map(Err)).collect();
+        (Feed::Read(read), total)
     }
 
     /// The fd the loop must also wait on, if any.
@@ -140,6 +152,24 @@ impl Feed {
                 }
             }
         }
+    }
+}
+
+/// `items` in a random order (Fisher-Yates, with xorshift seeded from the
+/// clock and the pid: no crate for one shuffle that needs no secrecy).
+fn shuffled<T>(items: &mut [T]) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut state = (nanos ^ u64::from(std::process::id()).rotate_left(32)) | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in (1..items.len()).rev() {
+        items.swap(i, (next() % (i as u64 + 1)) as usize);
     }
 }
 

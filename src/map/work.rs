@@ -56,8 +56,10 @@ pub struct MapConfig {
     pub jobs: u32,
     /// `-k`.
     pub keep_order: bool,
-    /// `--tag`.
-    pub tag: bool,
+    /// `--tag`, `--tagstring`: what goes before each output line.
+    pub tag: Option<Tag>,
+    /// `--shuf`: the jobs run in a random order (all read first).
+    pub shuffle: bool,
     /// `--line-buffer` (ignored with `-k`).
     pub line_buffer: bool,
     /// `--joblog`.
@@ -172,6 +174,27 @@ const MOST_HELD: usize = 250;
 /// parallel's is.
 const BROKEN_PIPE_STATUS: i32 = 128 + libc::SIGPIPE;
 
+/// What `--tag` puts before each line a job prints.
+#[derive(Debug, Clone)]
+pub enum Tag {
+    /// The job's values, space-separated.
+    Values,
+    /// `--tagstring`: a template, expanded (unquoted) for the job.
+    Template(Template),
+}
+
+/// The tag of the lines of `job`, running in `slot`, if `config` asks for
+/// one.
+fn tag_of(config: &MapConfig, job: &Job, slot: u32) -> Option<Vec<u8>> {
+    Some(match config.tag.as_ref()? {
+        Tag::Values => job.args.join(&b' '),
+        Tag::Template(template) => {
+            let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+            template.expand(&args, job.seq, slot, false)
+        }
+    })
+}
+
 /// Runs every job of `inputs` on `executor`; returns the exit status (GNU
 /// parallel's).
 pub fn run(
@@ -185,8 +208,8 @@ pub fn run(
     // A `--halt` percentage is of every job: they are all read first, as
     // GNU parallel does, when their number is not known without reading.
     let of_all = config.halt.is_some_and(|halt| matches!(halt.threshold, Threshold::Percent(_)));
-    let feed = if of_all && known_total.is_none() {
-        let (feed, total) = Feed::all_read(inputs);
+    let feed = if config.shuffle || (of_all && known_total.is_none()) {
+        let (feed, total) = Feed::all_read(inputs, config.shuffle);
         known_total = Some(total);
         feed
     } else {
@@ -466,7 +489,7 @@ impl MapWork<'_, '_> {
             }
             return Verdict::Go;
         }
-        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        let tag = tag_of(self.config, &running.job, running.slot);
         let output = JobOutput { seq: running.job.seq, capture, lengths, tag };
         match self.printer.finished(output, &mut self.spare) {
             Ok(()) => Verdict::Go,
@@ -651,7 +674,7 @@ impl Work for MapWork<'_, '_> {
             running.stdout_bytes += bytes.len() as u64;
         }
         let Some(piece) = running.lines[stream].push(bytes) else { return Verdict::Go };
-        let tag = self.config.tag.then(|| running.job.args.join(&b' '));
+        let tag = tag_of(self.config, &running.job, running.slot);
         match self.printer.print_lines(&piece, stream, tag.as_deref()) {
             Ok(()) => Verdict::Go,
             Err(e) => self.output_failed(&e),
@@ -661,8 +684,7 @@ impl Work for MapWork<'_, '_> {
     fn attempt_ended(&mut self, ended: &Ended) -> Verdict {
         let key = ended.key;
         let line_buffered = self.line_buffered();
-        let tag_of = |r: &Running| r.job.args.join(&b' ');
-        let tag = self.config.tag.then(|| tag_of(&self.running[&key]));
+        let tag = self.running.get(&key).and_then(|r| tag_of(self.config, &r.job, r.slot));
         let mut verdict = Verdict::Go;
         let Some(running) = self.running.get_mut(&key) else { return verdict };
         running.termination = ended.termination;

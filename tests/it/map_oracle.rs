@@ -302,6 +302,11 @@ oracle! {
     tag: ["-k", "--tag", "echo", ":::", "a", "b", ":::", "1", "2"];
     tag_unfinished_line: ["-k", "--tag", "printf 'x\\ny'", ":::", "a"];
     tag_stderr: ["-k", "--tag", "echo err >&2", ":::", "a", "b"] { stderr: Some(Order::Exact) };
+    tagstring: ["-k", "--tagstring", "{}-bar", "echo", "foo-{}", ":::", "A", "B", "C"];
+    tagstring_with_numbers: ["-k", "--tagstring", "{#}:{2}", "echo", "x", ":::", "a", "b", ":::", "y"];
+    tagstring_line_buffered: ["--lb", "-j1", "--tagstring", "<{}>", "printf 'a\nb'", ":::", "x"];
+    shuffled_jobs_all_run: ["--shuf", "echo", ":::", "1", "2", "3", ":::", "a", "b"] { stdout: Order::Lines };
+    shuffled_jobs_numbered_as_they_run: ["--shuf", "-j1", "echo", "{#}", ":::", "a", "b", "c"];
     unordered_output_has_the_same_lines: ["-j3", "echo", ":::", "a", "b", "c", "d", "e", "f"] { stdout: Order::Lines };
     large_output_in_order: ["-k", "seq 1 {}", ":::", "100000", "3", "20000"];
     no_output: ["-k", "true", ":::", "a", "b"];
