@@ -216,6 +216,12 @@ pub struct MapArgs {
     /// Run the jobs in a random order (all inputs are read first).
     #[arg(long)]
     pub shuf: bool,
+    /// Print each job's command line before its output (on stdout).
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print each job's command line on stderr as it starts.
+    #[arg(short = 't', long = "verbose")]
+    pub trace: bool,
     /// Print jobs' output line by line as it comes, not whole jobs at their
     /// end (lines of different jobs never mix within a line). -k wins.
     #[arg(long, visible_alias = "lb", alias = "linebuffer")]

@@ -142,6 +142,8 @@ fn run_map(args: MapArgs) -> Result<i32> {
             None => args.tag.then_some(Tag::Values),
         },
         shuffle: args.shuf,
+        verbose: args.verbose > 0,
+        trace: args.trace,
         line_buffer: args.line_buffer,
         joblog: args.joblog,
         resume,

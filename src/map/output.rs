@@ -26,6 +26,8 @@ pub struct JobOutput {
     pub lengths: (u64, u64),
     /// `--tag`: the prefix of each line (without the tab).
     pub tag: Option<Vec<u8>>,
+    /// `-v`: its command line, printed as the first line of its stdout.
+    pub command: Option<Vec<u8>>,
 }
 
 /// Prints jobs' output as they finish, or in input order, and maestro's
@@ -66,6 +68,15 @@ impl Printer {
     pub fn say(&mut self, line: fmt::Arguments) {
         self.clear_status();
         eprintln!("{line}");
+    }
+
+    /// `--verbose`: a job's command line, on stderr as it starts.
+    pub fn command_started(&mut self, command: &[u8]) -> io::Result<()> {
+        if !self.print {
+            return Ok(());
+        }
+        self.clear_status();
+        io::stderr().lock().write_all(&[command, b"\n"].concat())
     }
 
     /// A job finished. Its files, once its output is printed (now, or with
@@ -134,10 +145,18 @@ impl Printer {
     fn print(&mut self, output: &JobOutput) -> io::Result<()> {
         let tag = output.tag.as_deref();
         let (stdout, stderr) = output.lengths;
-        if stdout + stderr > 0 {
+        if stdout + stderr > 0 || output.command.is_some() {
             self.clear_status();
         }
         let capture = &output.capture;
+        if let Some(command) = &output.command {
+            let line = [command.as_slice(), b"\n"].concat();
+            let line = match tag {
+                Some(tag) => tagged(&line, tag),
+                None => line,
+            };
+            io::stdout().lock().write_all(&line)?;
+        }
         copy_part(&capture.stdout, capture.start.0, stdout, &mut io::stdout().lock(), tag)?;
         copy_part(&capture.stderr, capture.start.1, stderr, &mut io::stderr().lock(), tag)
     }

@@ -26,7 +26,7 @@ use super::halt::{Halt, HaltOn, HaltWhen, Tally, Threshold};
 use super::inputs::{InputError, Inputs, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
-use super::output::{JobOutput, Lines, Printer};
+use super::output::{JobOutput, Lines, Piece, Printer};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Termination, Watch};
 use crate::report::status::{StatusLine, stderr_is_rich};
@@ -60,6 +60,10 @@ pub struct MapConfig {
     pub tag: Option<Tag>,
     /// `--shuf`: the jobs run in a random order (all read first).
     pub shuffle: bool,
+    /// `-v`: each job's command line before its output.
+    pub verbose: bool,
+    /// `--verbose` (`-t`): each job's command line on stderr as it starts.
+    pub trace: bool,
     /// `--line-buffer` (ignored with `-k`).
     pub line_buffer: bool,
     /// `--joblog`.
@@ -490,7 +494,8 @@ impl MapWork<'_, '_> {
             return Verdict::Go;
         }
         let tag = tag_of(self.config, &running.job, running.slot);
-        let output = JobOutput { seq: running.job.seq, capture, lengths, tag };
+        let command = self.config.verbose.then(|| running.command.clone());
+        let output = JobOutput { seq: running.job.seq, capture, lengths, tag, command };
         match self.printer.finished(output, &mut self.spare) {
             Ok(()) => Verdict::Go,
             Err(e) => self.output_failed(&e),
@@ -602,6 +607,20 @@ impl Work for MapWork<'_, '_> {
                 started_at: SystemTime::now(),
                 lengths: (0, 0),
             };
+            if self.config.trace
+                && let Err(e) = self.printer.command_started(&running.command)
+            {
+                self.output_failed(&e);
+            }
+            if self.config.verbose && self.line_buffered() {
+                // Its output is printed as it comes: its command goes first.
+                let tag = tag_of(self.config, &running.job, running.slot);
+                let bytes = [running.command.as_slice(), b"\n"].concat();
+                let piece = Piece { bytes, continues: false };
+                if let Err(e) = self.printer.print_lines(&piece, 0, tag.as_deref()) {
+                    self.output_failed(&e);
+                }
+            }
             self.running.insert(key, running);
             self.next_start = self.config.delay.map(|delay| now + delay);
             return Some(key);

@@ -303,6 +303,13 @@ oracle! {
     tag_unfinished_line: ["-k", "--tag", "printf 'x\\ny'", ":::", "a"];
     tag_stderr: ["-k", "--tag", "echo err >&2", ":::", "a", "b"] { stderr: Some(Order::Exact) };
     tagstring: ["-k", "--tagstring", "{}-bar", "echo", "foo-{}", ":::", "A", "B", "C"];
+    verbose_command_first: ["-k", "-v", "echo", "{}", ":::", "a", "b c", "it's"] { stderr: Some(Order::Exact) };
+    verbose_tagged: ["-k", "-v", "--tag", "echo", ":::", "a", "b"];
+    trace_on_stderr: ["-j1", "--verbose", "--tag", "echo", ":::", "a", "b"] { stderr: Some(Order::Exact) };
+    trace_and_verbose: ["-j1", "-t", "-v", "echo", ":::", "a"] { stderr: Some(Order::Exact) };
+    verbose_twice: ["-k", "-v", "-v", "echo", ":::", "a"];
+    verbose_line_buffered: ["-j1", "-v", "--lb", "echo x; echo y >&2", ":::", "a", "b"] { stderr: Some(Order::Exact) };
+    verbose_no_output: ["-k", "-v", "true", ":::", "a"];
     tagstring_with_numbers: ["-k", "--tagstring", "{#}:{2}", "echo", "x", ":::", "a", "b", ":::", "y"];
     tagstring_line_buffered: ["--lb", "-j1", "--tagstring", "<{}>", "printf 'a\nb'", ":::", "x"];
     shuffled_jobs_all_run: ["--shuf", "echo", ":::", "1", "2", "3", ":::", "a", "b"] { stdout: Order::Lines };
