@@ -279,6 +279,27 @@ pub struct MapArgs {
     /// as written (`map -q perl -e 'print "@ARGV\n"' ::: a`).
     #[arg(short = 'q', long)]
     pub quote: bool,
+    /// Use STR instead of {} (-I ,, echo ,,).
+    #[arg(short = 'I', long = "replace", value_name = "STR")]
+    pub replace: Option<String>,
+    /// Use STR instead of {.}.
+    #[arg(long, alias = "er", value_name = "STR")]
+    pub extensionreplace: Option<String>,
+    /// Use STR instead of {/}.
+    #[arg(long, alias = "bnr", value_name = "STR")]
+    pub basenamereplace: Option<String>,
+    /// Use STR instead of {//}.
+    #[arg(long, alias = "dnr", value_name = "STR")]
+    pub dirnamereplace: Option<String>,
+    /// Use STR instead of {/.}.
+    #[arg(long, alias = "bner", value_name = "STR")]
+    pub basenameextensionreplace: Option<String>,
+    /// Use STR instead of {#}.
+    #[arg(long, value_name = "STR")]
+    pub seqreplace: Option<String>,
+    /// Use STR instead of {%}.
+    #[arg(long, value_name = "STR")]
+    pub slotreplace: Option<String>,
     /// What starts a source of values, instead of :::.
     #[arg(long, value_name = "SEP", default_value = ":::")]
     pub arg_sep: String,

@@ -101,36 +101,52 @@ impl Template {
     /// Other braces stay literal text, as in [`Template::parse`].
     #[must_use]
     pub fn parse_with(text: &str, names: &Names<'_>) -> Template {
+        let replacement = |inner: &str| {
+            let positional = names.items.then(|| parse_replacement(inner)).flatten();
+            positional.or_else(|| (names.known)(inner).then(|| Part::Named(inner.into())))
+        };
+        Template::from_parts(parts_of(text, &replacement))
+    }
+
+    /// Parses `text` with replacement strings under other names (GNU
+    /// parallel's `-I ,,` for `{}`, `--extensionreplace` for `{.}`...):
+    /// `renamed` holds (name, the standard string it stands for). A renamed
+    /// standard string is plain text then, and with `{}` so are the
+    /// positional ones, as in GNU parallel.
+    #[must_use]
+    pub fn parse_renamed(text: &str, renamed: &[(&str, &str)]) -> Template {
+        let renamed: Vec<(&str, &str)> =
+            renamed.iter().copied().filter(|(name, _)| !name.is_empty()).collect();
+        let whole_renamed = renamed.iter().any(|(_, standard)| *standard == "{}");
+        let replacement = |inner: &str| {
+            let part = parse_replacement(inner)?;
+            let spelled = format!("{{{inner}}}");
+            let positional = matches!(part, Part::Nth(..) | Part::NthLast(..));
+            let taken = renamed.iter().any(|(_, standard)| *standard == spelled);
+            (!taken && !(positional && whole_renamed)).then_some(part)
+        };
         let mut parts = Vec::new();
-        let mut literal = String::new();
         let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            // Stopping at the next brace of either kind keeps parsing linear and makes `{{}`
-            // a literal `{` followed by `{}`.
-            let close = after.find(['{', '}']).filter(|&close| after.as_bytes()[close] == b'}');
-            let replacement = |inner: &str| {
-                let positional = names.items.then(|| parse_replacement(inner)).flatten();
-                positional.or_else(|| (names.known)(inner).then(|| Part::Named(inner.into())))
+        loop {
+            // The first name in what is left, the longest where two start there.
+            let first = renamed
+                .iter()
+                .filter_map(|&(name, standard)| Some((rest.find(name)?, name.len(), standard)))
+                .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
+            let Some((at, len, standard)) = first else {
+                parts.extend(parts_of(rest, &replacement));
+                break;
             };
-            let Some((part, close)) =
-                close.and_then(|close| Some((replacement(&after[..close])?, close)))
-            else {
-                literal.push_str(&rest[..=open]);
-                rest = after;
-                continue;
-            };
-            literal.push_str(&rest[..open]);
-            if !literal.is_empty() {
-                parts.push(Part::Literal(mem::take(&mut literal)));
-            }
-            parts.push(part);
-            rest = &after[close + 1..];
+            parts.extend(parts_of(&rest[..at], &replacement));
+            let inner = &standard[1..standard.len() - 1];
+            parts.extend(parse_replacement(inner));
+            rest = &rest[at + len..];
         }
-        literal.push_str(rest);
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
+        Template::from_parts(parts)
+    }
+
+    /// A template of `parts`, with the quotes open where each is.
+    fn from_parts(parts: Vec<Part>) -> Template {
         let mut tracker = QuoteTracker::default();
         let contexts = parts
             .iter()
@@ -273,6 +289,38 @@ impl Template {
         }
         out
     }
+}
+
+/// The parts of `text`: `{...}` where `replacement` makes a part of what is
+/// inside the braces, literal text everywhere else.
+fn parts_of(text: &str, replacement: &dyn Fn(&str) -> Option<Part>) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        // Stopping at the next brace of either kind keeps parsing linear and makes `{{}`
+        // a literal `{` followed by `{}`.
+        let close = after.find(['{', '}']).filter(|&close| after.as_bytes()[close] == b'}');
+        let Some((part, close)) =
+            close.and_then(|close| Some((replacement(&after[..close])?, close)))
+        else {
+            literal.push_str(&rest[..=open]);
+            rest = after;
+            continue;
+        };
+        literal.push_str(&rest[..open]);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(mem::take(&mut literal)));
+        }
+        parts.push(part);
+        rest = &after[close + 1..];
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal));
+    }
+    parts
 }
 
 /// The replacement string inside a pair of braces, if `inner` names one.
@@ -624,6 +672,22 @@ mod tests {
             template.expand(&[], u64::MAX, u32::MAX, true),
             b"18446744073709551615/4294967295"
         );
+    }
+
+    #[test]
+    fn renamed_replacement_strings_stand_for_theirs_which_become_text() {
+        let renamed = |template: &str, names: &[(&str, &str)]| {
+            let args: &[&[u8]] = &[b"d/a.b", b"x"];
+            let bytes = Template::parse_renamed(template, names).expand(args, 7, 3, false);
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(
+            renamed("e ,, {} {1} {.} ,,,", &[(",,", "{}")]),
+            "e d/a.b x {} {1} d/a x d/a.b x,"
+        );
+        assert_eq!(renamed("e ,, , {.}", &[(",", "{}"), (",,", "{.}")]), "e d/a x d/a.b x {.}");
+        assert_eq!(renamed("S=# T=%", &[("#", "{#}"), ("%", "{%}")]), "S=7 T=3");
+        assert_eq!(renamed("{} ", &[("", "{}")]), "d/a.b x ");
     }
 
     #[test]

@@ -72,6 +72,18 @@ fn run_map(args: MapArgs) -> Result<i32> {
         arg_sep: args.arg_sep.clone().into_bytes(),
         arg_file_sep: args.arg_file_sep.clone().into_bytes(),
         quote: args.quote,
+        renamed: [
+            (&args.replace, "{}"),
+            (&args.extensionreplace, "{.}"),
+            (&args.basenamereplace, "{/}"),
+            (&args.dirnamereplace, "{//}"),
+            (&args.basenameextensionreplace, "{/.}"),
+            (&args.seqreplace, "{#}"),
+            (&args.slotreplace, "{%}"),
+        ]
+        .into_iter()
+        .filter_map(|(name, standard)| Some((name.clone()?, standard)))
+        .collect(),
     };
     let line = syntax.split(args.command, &args.arg_files).map_err(Error::usage)?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);

@@ -51,11 +51,19 @@ pub struct Syntax {
     /// `-q`: each word of the template is quoted for the shell, so that it
     /// reaches the program as written.
     pub quote: bool,
+    /// Replacement strings under other names (`-I ,,`): (name, the
+    /// standard string it stands for).
+    pub renamed: Vec<(String, &'static str)>,
 }
 
 impl Default for Syntax {
     fn default() -> Syntax {
-        Syntax { arg_sep: b":::".to_vec(), arg_file_sep: b"::::".to_vec(), quote: false }
+        Syntax {
+            arg_sep: b":::".to_vec(),
+            arg_file_sep: b"::::".to_vec(),
+            quote: false,
+            renamed: Vec::new(),
+        }
     }
 }
 
@@ -121,7 +129,9 @@ impl Syntax {
             let text = String::from_utf8(template_words.join(&b' '))
                 .map_err(|_| "the command template is not valid UTF-8".to_string())?;
             refuse_perl(&text)?;
-            Some(Template::parse(&text))
+            let renamed: Vec<(&str, &str)> =
+                self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
+            Some(Template::parse_renamed(&text, &renamed))
         };
         Ok(CommandLine { template, sources })
     }

@@ -285,6 +285,13 @@ oracle! {
     positional_transforms: ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "x/a.b", ":::", "y/c.d"];
     from_the_end: ["-k", "-n", "3", "echo", "{-1}", "{-2}", ":::", "1", "2", "3"];
     literal_braces_stay: ["-k", "echo", "{a}", "{}", "{x}y", "{.", ":::", "x"];
+    renamed_whole: ["-k", "-I", ",,", "echo", ",,", "{}", "{.}", "{1}", "x,,y", ":::", "a.b"];
+    renamed_at_the_start: ["-k", "-I", "@", "@", "x", ":::", "echo a  b"];
+    renamed_quoted: ["-k", "-I", "XX", "printf", "[%s]\\n", "XX", ":::", "a b", "$(touch pwned)"] { never: &["pwned"] };
+    renamed_transforms: ["-k", "--er", ",,", "--bnr", "@", "--dnr", "%%", "--bner", "::", "echo", ",,", "@", "%%", "::", "{.}", "{}", ":::", "d/a.b"];
+    renamed_long_forms: ["-k", "--extensionreplace", ",,", "--basenamereplace", "@", "--dirnamereplace", "%%", "--basenameextensionreplace", "::", "echo", ",,", "@", "%%", "::", ":::", "d/a.b"];
+    renamed_seq_and_slot: ["-k", "-j1", "--seqreplace", "SEQ", "--slotreplace", "SLOT", "echo", "SEQ", "SLOT", "{#}", ":::", "a", "b"];
+    renamed_longest_first: ["-k", "-I", ",", "--er", ",,", "echo", ",,", ",", ":::", "a.b"];
     awk_braces_stay: ["-k", "echo {} | awk '{print $2}'", ":::", "a b"];
 
     // Quoting: inputs never run as code and reach the command intact.
