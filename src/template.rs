@@ -121,9 +121,10 @@ impl Template {
         let replacement = |inner: &str| {
             let part = parse_replacement(inner)?;
             let spelled = format!("{{{inner}}}");
-            let positional = matches!(part, Part::Nth(..) | Part::NthLast(..));
-            let taken = renamed.iter().any(|(_, standard)| *standard == spelled);
-            (!taken && !(positional && whole_renamed)).then_some(part)
+            // With `{}` renamed, `{1}` is gone too: GNU parallel derives it.
+            let derived = whole_renamed && matches!(part, Part::Nth(..) | Part::NthLast(..));
+            let renamed_away = renamed.iter().any(|(_, standard)| *standard == spelled);
+            (!renamed_away && !derived).then_some(part)
         };
         let mut parts = Vec::new();
         let mut rest = text;
