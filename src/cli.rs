@@ -279,6 +279,10 @@ pub struct MapArgs {
     /// as written (`map -q perl -e 'print "@ARGV\n"' ::: a`).
     #[arg(short = 'q', long)]
     pub quote: bool,
+    /// Pair every input source with the others instead of combining them,
+    /// the shorter ones starting over until the longest ends.
+    #[arg(long, alias = "xapply")]
+    pub link: bool,
     /// Use STR instead of {} (-I ,, echo ,,).
     #[arg(short = 'I', long = "replace", value_name = "STR")]
     pub replace: Option<String>,

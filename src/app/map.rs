@@ -126,6 +126,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         colsep,
         trim: trim.unwrap_or_default(),
         eof: args.eof.map(String::into_bytes),
+        link: args.link,
         per_job: args.max_args.unwrap_or(1),
     };
     let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;

@@ -36,6 +36,9 @@ pub struct Parsing {
     pub trim: Trim,
     /// `-E`: a value that ends its source (it and all after it unread).
     pub eof: Option<Vec<u8>>,
+    /// `--link`: every source pairs with the others, the shorter ones
+    /// starting over until the longest ends (they are read whole first).
+    pub link: bool,
     /// `-n`: combinations per job; 0 takes one and gives the job none of its
     /// values (GNU parallel's `-n 0`: a job per input, the command as is).
     pub per_job: usize,
@@ -44,7 +47,8 @@ pub struct Parsing {
 impl Default for Parsing {
     /// Newline-ended records, no columns, one per job.
     fn default() -> Parsing {
-        Parsing { end: b'\n', colsep: None, trim: Trim::default(), eof: None, per_job: 1 }
+        let trim = Trim::default();
+        Parsing { end: b'\n', colsep: None, trim, eof: None, link: false, per_job: 1 }
     }
 }
 
@@ -202,6 +206,33 @@ impl Member {
     }
 }
 
+/// `--link`'s sources: each read whole, the shorter ones repeated until all
+/// are as long as the longest, every one after the first linked.
+fn linked_around(members: Vec<(Member, bool)>) -> Result<Vec<(Member, bool)>, InputError> {
+    let mut all = Vec::with_capacity(members.len());
+    for (mut member, _) in members {
+        let mut values = Vec::new();
+        while let Some(value) = member.next()? {
+            values.push(value);
+        }
+        all.push(values);
+    }
+    let longest = all.iter().map(Vec::len).max().unwrap_or(0);
+    let around = |values: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+        let times = if values.is_empty() { 0 } else { longest };
+        values.iter().cycle().take(times).cloned().collect()
+    };
+    Ok(all
+        .into_iter()
+        .enumerate()
+        .map(|(i, values)| {
+            let mut records = Records::Words(around(values).into_iter());
+            let ahead = records.next().ok().flatten();
+            (Member { records, ahead }, i > 0)
+        })
+        .collect())
+}
+
 /// Sources read in lockstep: one value of each per step, until one ends.
 struct Group {
     members: Vec<Member>,
@@ -259,6 +290,9 @@ impl Inputs {
             let mut records = Records::open(&source.kind, parsing.end, parsing.eof.clone())?;
             let ahead = records.next()?;
             members.push((Member { records, ahead }, source.linked));
+        }
+        if parsing.link {
+            members = linked_around(members)?;
         }
         let all_empty = members.iter().all(|(member, _)| member.ahead.is_none());
         let mut groups: Vec<Group> = Vec::new();

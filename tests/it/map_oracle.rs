@@ -223,6 +223,10 @@ oracle! {
     arg_file: ["-k", "-a", "f1", "echo"] { files: LINES };
     two_arg_files: ["-k", "-a", "f1", "-a", "f2", "echo"] { files: LINES };
     file_and_args: ["-k", "echo", "::::", "f2", ":::", "1", "2"] { files: LINES };
+    link_all_sources: ["-k", "--link", "echo", ":::", "A", "B", "C", ":::", "D", "E", "F"];
+    link_wraps_the_shorter_around: ["-k", "--link", "echo", ":::", "A", "B", "C", "D", "E", ":::", "F", "G"];
+    link_three_and_files: ["-k", "--xapply", "echo", ":::", "A", "B", "::::", "f1", ":::", "x"] { files: LINES };
+    link_stdin: ["-k", "--link", "echo", "::::", "-", ":::", "1", "2"] { stdin: b"a\nb\nc\n" };
     linked_first_source_is_plain: ["-k", "echo", "{1}-{2}", ":::+", "a", "b", ":::", "c", "d"];
     linked_first_file_source: ["-k", "echo", "::::+", "f1", "f2"] { files: LINES };
     linked_every_file_after_the_mark: ["-k", "echo", ":::", "A", "B", "C", "::::+", "f1", "f2", ":::", "z"] { files: LINES };
