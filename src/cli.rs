@@ -246,6 +246,9 @@ pub struct MapArgs {
     /// GNU parallel's short forms (0, 1, 2, -1, -2, N%).
     #[arg(long, alias = "halt-on-error", value_name = "WHEN,WHY=N", allow_negative_numbers = true)]
     pub halt: Option<String>,
+    /// Run the jobs with this niceness (`nice -n N`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub nice: Option<i32>,
     /// Wait this long between two jobs' starts: seconds, or 2s, 1m30s, 1h.
     #[arg(long, value_name = "DURATION")]
     pub delay: Option<String>,

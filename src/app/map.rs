@@ -20,6 +20,7 @@ use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
 use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
 use crate::report::events::JsonEvents;
+use crate::shell::Shell;
 use crate::store::journal::Journal;
 use crate::store::recorder::Recorder;
 use crate::store::{self, RunStart};
@@ -163,7 +164,16 @@ fn run_map(args: MapArgs) -> Result<i32> {
         tries: args.retries.max(1),
         timeout,
         halt,
-        shell: crate::map::job_shell::for_jobs(),
+        shell: match args.nice {
+            // As GNU parallel: the job's shell under `nice`.
+            Some(nice) => {
+                let shell = crate::map::job_shell::for_jobs();
+                let mut words = vec!["nice".to_string(), "-n".to_string(), nice.to_string()];
+                words.extend(shell.words().into_iter().map(String::from));
+                Shell::Words(words.into())
+            }
+            None => crate::map::job_shell::for_jobs(),
+        },
         delay: args.delay.as_deref().map(parse_delay).transpose().map_err(Error::usage)?,
         bar: args.bar,
         run_id,

@@ -357,6 +357,8 @@ oracle! {
     retries_until_success: ["--retries", "3", "echo x >> n; test $(wc -l < n) -ge 2", ":::", "a"];
     timeout_kills: ["--timeout", "0.5", "sleep {}; echo done {}", ":::", "0.1", "5"];
 
+    nice_jobs: ["-k", "--nice", "17", "echo {}; nice", ":::", "a", "b"];
+    nice_direct_command: ["-k", "--nice", "5", "nice", ":::", "a"];
     delay_between_starts: ["-k", "--delay", "0.1", "echo", ":::", "a", "b", "c"];
     delay_with_units: ["-k", "--delay", "0.05s", "echo", ":::", "a", "b"];
 
