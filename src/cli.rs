@@ -286,6 +286,10 @@ pub struct MapArgs {
     /// the shorter ones starting over until the longest ends.
     #[arg(long, alias = "xapply")]
     pub link: bool,
+    /// GNU parallel's further replacement strings: {+/} {+.} {..} {/..}
+    /// {##} {:N:M} {:-TEXT} {#TEXT} {%TEXT} {/A/B} {^A} {,A} and kin.
+    #[arg(long)]
+    pub plus: bool,
     /// Use STR instead of {} (-I ,, echo ,,).
     #[arg(short = 'I', long = "replace", value_name = "STR")]
     pub replace: Option<String>,

@@ -22,6 +22,7 @@ pub mod json;
 pub mod liveness;
 pub mod map;
 pub mod plan;
+pub mod plus;
 pub mod prims;
 pub mod private;
 pub mod report;

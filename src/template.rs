@@ -7,6 +7,7 @@
 
 use std::mem;
 
+use crate::plus::{self, Edit};
 use crate::shell::{Context, QuoteTracker, insert_quoted};
 
 /// What a replacement string does to an argument before inserting it.
@@ -58,6 +59,11 @@ enum Part {
     Nth(usize, Transform),
     /// `{-N}` and its variants: the N-th argument counting from the last (1).
     NthLast(usize, Transform),
+    /// A `--plus` string that edits every argument (`{..}`, `{:2:3}`...).
+    Edited(Edit),
+    /// A `--plus` string maestro does not take, and why (the template is
+    /// refused: see [`Template::refused`]).
+    Refused(Box<str>),
     /// `{#}`.
     Seq,
     /// `{%}`.
@@ -114,12 +120,24 @@ impl Template {
     /// standard string is plain text then, and with `{}` so are the
     /// positional ones, as in GNU parallel.
     #[must_use]
-    pub fn parse_renamed(text: &str, renamed: &[(&str, &str)]) -> Template {
+    ///
+    /// With `plus`, GNU parallel's `--plus` strings too (see [`crate::plus`];
+    /// `{##}` is [`Template::expand_with`]'s name `##`: the number of jobs).
+    pub fn parse_renamed(text: &str, renamed: &[(&str, &str)], plus: bool) -> Template {
         let renamed: Vec<(&str, &str)> =
             renamed.iter().copied().filter(|(name, _)| !name.is_empty()).collect();
         let whole_renamed = renamed.iter().any(|(_, standard)| *standard == "{}");
         let replacement = |inner: &str| {
-            let part = parse_replacement(inner)?;
+            let Some(part) = parse_replacement(inner) else {
+                return match (plus, inner) {
+                    (false, _) => None,
+                    (true, "##") => Some(Part::Named("##".into())),
+                    (true, _) => plus::parse(inner).map(|edit| match edit {
+                        Ok(edit) => Part::Edited(edit),
+                        Err(why) => Part::Refused(why.into()),
+                    }),
+                };
+            };
             let spelled = format!("{{{inner}}}");
             // With `{}` renamed, `{1}` is gone too: GNU parallel derives it.
             let derived = whole_renamed && matches!(part, Part::Nth(..) | Part::NthLast(..));
@@ -144,6 +162,23 @@ impl Template {
             rest = &rest[at + len..];
         }
         Template::from_parts(parts)
+    }
+
+    /// Whether it holds `--plus`'s `{##}`: the number of jobs, which must be
+    /// known before the first starts.
+    #[must_use]
+    pub fn uses_total(&self) -> bool {
+        self.names().any(|name| name == "##")
+    }
+
+    /// Why the template cannot be used as written, if it cannot: a `--plus`
+    /// string maestro does not take.
+    #[must_use]
+    pub fn refused(&self) -> Option<&str> {
+        self.parts.iter().find_map(|part| match part {
+            Part::Refused(why) => Some(&**why),
+            _ => None,
+        })
     }
 
     /// A template of `parts`, with the quotes open where each is.
@@ -257,6 +292,16 @@ impl Template {
             };
             match *part {
                 Part::Literal(ref text) => out.extend_from_slice(text.as_bytes()),
+                // Never expanded: the template is refused first.
+                Part::Refused(_) => {}
+                Part::Edited(ref edit) => {
+                    for (index, arg) in args.iter().enumerate() {
+                        if index > 0 {
+                            out.push(b' ');
+                        }
+                        insert(&mut out, &edit.apply(arg));
+                    }
+                }
                 Part::All(transform) => {
                     for (index, arg) in args.iter().enumerate() {
                         if index > 0 {
@@ -679,7 +724,7 @@ mod tests {
     fn renamed_replacement_strings_stand_for_theirs_which_become_text() {
         let renamed = |template: &str, names: &[(&str, &str)]| {
             let args: &[&[u8]] = &[b"d/a.b", b"x"];
-            let bytes = Template::parse_renamed(template, names).expand(args, 7, 3, false);
+            let bytes = Template::parse_renamed(template, names, false).expand(args, 7, 3, false);
             String::from_utf8(bytes).unwrap()
         };
         assert_eq!(

@@ -73,6 +73,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         arg_sep: args.arg_sep.clone().into_bytes(),
         arg_file_sep: args.arg_file_sep.clone().into_bytes(),
         quote: args.quote,
+        plus: args.plus,
         renamed: [
             (&args.replace, "{}"),
             (&args.extensionreplace, "{.}"),
@@ -220,9 +221,22 @@ fn dry_run(
 ) -> Result<i32> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    while let Some(job) = inputs.next_job().map_err(input_error)? {
+    let mut total = inputs.total();
+    // `{##}` needs every job counted first.
+    let mut counted = Vec::new();
+    if total.is_none() && template.is_some_and(Template::uses_total) {
+        while let Some(job) = inputs.next_job().map_err(input_error)? {
+            counted.push(job);
+        }
+        total = Some(counted.len() as u64);
+    }
+    let mut counted = counted.into_iter();
+    while let Some(job) = match counted.next() {
+        Some(job) => Some(job),
+        None => inputs.next_job().map_err(input_error)?,
+    } {
         let slot = ((job.seq - 1) % u64::from(jobs)) as u32 + 1;
-        let mut command = command_for(template, &job, slot);
+        let mut command = command_for(template, &job, slot, total);
         command.push(b'\n');
         if out.write_all(&command).is_err() {
             break;

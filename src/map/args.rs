@@ -54,6 +54,8 @@ pub struct Syntax {
     /// Replacement strings under other names (`-I ,,`): (name, the
     /// standard string it stands for).
     pub renamed: Vec<(String, &'static str)>,
+    /// `--plus`: GNU parallel's further replacement strings.
+    pub plus: bool,
 }
 
 impl Default for Syntax {
@@ -63,6 +65,7 @@ impl Default for Syntax {
             arg_file_sep: b"::::".to_vec(),
             quote: false,
             renamed: Vec::new(),
+            plus: false,
         }
     }
 }
@@ -131,7 +134,11 @@ impl Syntax {
             refuse_perl(&text)?;
             let renamed: Vec<(&str, &str)> =
                 self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
-            Some(Template::parse_renamed(&text, &renamed))
+            let template = Template::parse_renamed(&text, &renamed, self.plus);
+            if let Some(why) = template.refused() {
+                return Err(why.to_string());
+            }
+            Some(template)
         };
         Ok(CommandLine { template, sources })
     }

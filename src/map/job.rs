@@ -17,12 +17,24 @@ use crate::template::Template;
 /// `cat cmds | map {}`); the values appended (quoted) to a template without
 /// replacement strings; the values themselves, joined by spaces, when there
 /// is no template.
-pub fn command_for(template: Option<&Template>, job: &Job, slot: u32) -> Vec<u8> {
+///
+/// `total` is the number of jobs, for `--plus`'s `{##}`.
+pub fn command_for(
+    template: Option<&Template>,
+    job: &Job,
+    slot: u32,
+    total: Option<u64>,
+) -> Vec<u8> {
     let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+    let named = |name: &str| match (name, total) {
+        ("##", Some(total)) => vec![total.to_string()],
+        _ => Vec::new(),
+    };
     match template {
         None => args.join(&b' '),
         Some(template) if template.has_replacements() => {
-            template.expand(&args, job.seq, slot, !template.is_in_first_word())
+            let quote = !template.is_in_first_word();
+            template.expand_with(&args, job.seq, slot, quote, &named)
         }
         Some(template) => {
             let mut command = template.expand(&[], job.seq, slot, true);
@@ -160,7 +172,7 @@ mod tests {
 
     fn command(template: Option<&str>, args: &[&str]) -> String {
         let template = template.map(Template::parse);
-        String::from_utf8(command_for(template.as_ref(), &job(args), 2)).unwrap()
+        String::from_utf8(command_for(template.as_ref(), &job(args), 2, None)).unwrap()
     }
 
     #[test]

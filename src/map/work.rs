@@ -212,7 +212,9 @@ pub fn run(
     // A `--halt` percentage is of every job: they are all read first, as
     // GNU parallel does, when their number is not known without reading.
     let of_all = config.halt.is_some_and(|halt| matches!(halt.threshold, Threshold::Percent(_)));
-    let feed = if config.shuffle || (of_all && known_total.is_none()) {
+    // So is `{##}`, the number of jobs.
+    let counted = of_all || config.template.as_ref().is_some_and(Template::uses_total);
+    let feed = if config.shuffle || (counted && known_total.is_none()) {
         let (feed, total) = Feed::all_read(inputs, config.shuffle);
         known_total = Some(total);
         feed
@@ -579,7 +581,7 @@ impl Work for MapWork<'_, '_> {
                 continue;
             }
             let slot = self.free_slots.pop_first()?;
-            let command = command_for(self.config.template.as_ref(), &job, slot);
+            let command = command_for(self.config.template.as_ref(), &job, slot, self.known_total);
             let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
             let capture = match self.capture() {
                 Ok(capture) => Some(capture),

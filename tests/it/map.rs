@@ -200,6 +200,11 @@ fn errors_exit_255_with_what_is_wrong() {
         ),
         (&["--trim", "x", "echo", ":::", "a"], "error: --trim x: expected n, l, r, lr or rl\n"),
         (
+            &["--plus", "echo", "{%.txt}", ":::", "a.txt"],
+            "error: '{%.txt}' uses '.', which GNU parallel reads as part of a regular expression; \
+             maestro takes plain text there\n",
+        ),
+        (
             &["--delay", "50ms", "echo", ":::", "a"],
             "error: --delay 50ms: expected seconds (e.g. 0.5) or a duration (2s, 1m30s)\n",
         ),

@@ -289,6 +289,14 @@ oracle! {
     positional_transforms: ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "x/a.b", ":::", "y/c.d"];
     from_the_end: ["-k", "-n", "3", "echo", "{-1}", "{-2}", ":::", "1", "2", "3"];
     literal_braces_stay: ["-k", "echo", "{a}", "{}", "{x}y", "{.", ":::", "x"];
+    plus_path_parts: ["-k", "--plus", "echo", "[{+/}][{+.}][{+..}][{+...}][{..}][{...}][{/..}][{/...}]", ":::", "a", "a.b", "/x.y/z", "x.y.z/w.v", ".hid", "d/s/f.e1.e2.e3"];
+    plus_total_of_values: ["-k", "--plus", "echo", "{#}", "of", "{##}", ":::", "a", "b", "c"];
+    plus_total_of_stdin: ["-k", "--plus", "echo", "{#}/{##}"] { stdin: b"a\nb\n" };
+    plus_substrings: ["-k", "--plus", "echo", "{:2}", "{:2:3}", "{:9}", "{:-none}", ":::", "abcAaAdef", ""];
+    plus_prefix_suffix: ["-k", "--plus", "echo", "{#bc}", "{#abc}", "{##abc}", "{%de}", "{%def}", "{%%def}", ":::", "abcAaAdef"];
+    plus_replace: ["-k", "--plus", "echo", "{/def/ghi}", "{//a/X}", "{/#abc/X}", "{/%def/X}", "{/zz/X}", "{/def/}", ":::", "abcAaAdef"];
+    plus_case: ["-k", "--plus", "echo", "{^a}", "{^^a}", "{,A}", "{,,A}", ":::", "abcAaAdef"];
+    plus_strings_are_text_without_plus: ["-k", "echo", "{+/}", "{..}", "{##}", "{:2}", ":::", "a/b.c"];
     renamed_whole: ["-k", "-I", ",,", "echo", ",,", "{}", "{.}", "{1}", "x,,y", ":::", "a.b"];
     renamed_at_the_start: ["-k", "-I", "@", "@", "x", ":::", "echo a  b"];
     renamed_quoted: ["-k", "-I", "XX", "printf", "[%s]\\n", "XX", ":::", "a b", "$(touch pwned)"] { never: &["pwned"] };
