@@ -94,9 +94,26 @@ pub fn parse(inner: &str) -> Option<Result<Edit, String>> {
         "..." => Edit::NoExtensions(3),
         "/.." => Edit::BasenameNoExtensions(2),
         "/..." => Edit::BasenameNoExtensions(3),
+        _ if unsupported(inner) => {
+            let why = format!(
+                "'{{{inner}}}' (one of GNU parallel's --plus strings) is not supported by \
+                 maestro map"
+            );
+            return Some(Err(why));
+        }
         _ => return bash_like(inner),
     };
     Some(Ok(edit))
+}
+
+/// GNU parallel's `--plus` strings that maestro does not take: the ones
+/// that skip jobs (`{choose_k}`, `{uniq}`, also after a position), the
+/// zero-padded numbers, and the remote hosts'.
+fn unsupported(inner: &str) -> bool {
+    let named = inner.trim_start_matches(|c: char| c.is_ascii_digit());
+    matches!(inner, "0%" | "0#")
+        || matches!(named, "choose_k" | "uniq")
+        || matches!(inner, "host" | "sshlogin" | "hgrp" | "agrp")
 }
 
 /// The bash-like forms (see [`parse`]).
@@ -240,6 +257,9 @@ mod tests {
         let refused = parse("#a*").unwrap().unwrap_err();
         assert!(refused.starts_with("'{#a*}' uses '*'"), "{refused}");
         assert_eq!(parse("##"), None);
+        for unsupported in ["choose_k", "2uniq", "0#", "host"] {
+            assert!(parse(unsupported).unwrap().is_err(), "{unsupported}");
+        }
         assert_eq!(parse("/a"), None);
         assert_eq!(parse(":x"), None);
     }

@@ -132,6 +132,7 @@ impl Template {
                 return match (plus, inner) {
                     (false, _) => None,
                     (true, "##") => Some(Part::Named("##".into())),
+                    (true, "slot") => Some(Part::Slot),
                     (true, _) => plus::parse(inner).map(|edit| match edit {
                         Ok(edit) => Part::Edited(edit),
                         Err(why) => Part::Refused(why.into()),

@@ -205,6 +205,11 @@ fn errors_exit_255_with_what_is_wrong() {
              maestro takes plain text there\n",
         ),
         (
+            &["--plus", "echo", "{choose_k}", ":::", "A", "B", ":::", "A", "B"],
+            "error: '{choose_k}' (one of GNU parallel's --plus strings) is not supported by \
+             maestro map\n",
+        ),
+        (
             &["--delay", "50ms", "echo", ":::", "a"],
             "error: --delay 50ms: expected seconds (e.g. 0.5) or a duration (2s, 1m30s)\n",
         ),

@@ -296,6 +296,7 @@ oracle! {
     plus_prefix_suffix: ["-k", "--plus", "echo", "{#bc}", "{#abc}", "{##abc}", "{%de}", "{%def}", "{%%def}", ":::", "abcAaAdef"];
     plus_replace: ["-k", "--plus", "echo", "{/def/ghi}", "{//a/X}", "{/#abc/X}", "{/%def/X}", "{/zz/X}", "{/def/}", ":::", "abcAaAdef"];
     plus_case: ["-k", "--plus", "echo", "{^a}", "{^^a}", "{,A}", "{,,A}", ":::", "abcAaAdef"];
+    plus_slot: ["-k", "-j1", "--plus", "echo", "{slot}", "{}", ":::", "a", "b"];
     plus_strings_are_text_without_plus: ["-k", "echo", "{+/}", "{..}", "{##}", "{:2}", ":::", "a/b.c"];
     renamed_whole: ["-k", "-I", ",,", "echo", ",,", "{}", "{.}", "{1}", "x,,y", ":::", "a.b"];
     renamed_at_the_start: ["-k", "-I", "@", "@", "x", ":::", "echo a  b"];
