@@ -114,16 +114,16 @@ impl Template {
         Template::from_parts(parts_of(text, &replacement))
     }
 
-    /// Parses `text` with replacement strings under other names (GNU
-    /// parallel's `-I ,,` for `{}`, `--extensionreplace` for `{.}`...):
-    /// `renamed` holds (name, the standard string it stands for). A renamed
-    /// standard string is plain text then, and with `{}` so are the
-    /// positional ones, as in GNU parallel.
-    #[must_use]
+    /// Parses a `maestro map` template: GNU parallel's replacement strings,
+    /// some under other names (`-I ,,` for `{}`, `--extensionreplace` for
+    /// `{.}`...): `renamed` holds (name, the standard string it stands for).
+    /// A renamed standard string is plain text then, and with `{}` so are
+    /// the positional ones, as in GNU parallel.
     ///
     /// With `plus`, GNU parallel's `--plus` strings too (see [`crate::plus`];
     /// `{##}` is [`Template::expand_with`]'s name `##`: the number of jobs).
-    pub fn parse_renamed(text: &str, renamed: &[(&str, &str)], plus: bool) -> Template {
+    #[must_use]
+    pub fn parse_map(text: &str, renamed: &[(&str, &str)], plus: bool) -> Template {
         let renamed: Vec<(&str, &str)> =
             renamed.iter().copied().filter(|(name, _)| !name.is_empty()).collect();
         let whole_renamed = renamed.iter().any(|(_, standard)| *standard == "{}");
@@ -725,7 +725,7 @@ mod tests {
     fn renamed_replacement_strings_stand_for_theirs_which_become_text() {
         let renamed = |template: &str, names: &[(&str, &str)]| {
             let args: &[&[u8]] = &[b"d/a.b", b"x"];
-            let bytes = Template::parse_renamed(template, names, false).expand(args, 7, 3, false);
+            let bytes = Template::parse_map(template, names, false).expand(args, 7, 3, false);
             String::from_utf8(bytes).unwrap()
         };
         assert_eq!(

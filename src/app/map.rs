@@ -221,20 +221,16 @@ fn dry_run(
 ) -> Result<i32> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut total = inputs.total();
     // `{##}` needs every job counted first.
+    let counting = inputs.total().is_none() && template.is_some_and(Template::uses_total);
     let mut counted = Vec::new();
-    if total.is_none() && template.is_some_and(Template::uses_total) {
-        while let Some(job) = inputs.next_job().map_err(input_error)? {
-            counted.push(job);
-        }
-        total = Some(counted.len() as u64);
+    while counting && let Some(job) = inputs.next_job().map_err(input_error)? {
+        counted.push(job);
     }
-    let mut counted = counted.into_iter();
-    while let Some(job) = match counted.next() {
-        Some(job) => Some(job),
-        None => inputs.next_job().map_err(input_error)?,
-    } {
+    let total = if counting { Some(counted.len() as u64) } else { inputs.total() };
+    let rest = std::iter::from_fn(|| inputs.next_job().transpose());
+    for job in counted.into_iter().map(Ok).chain(rest) {
+        let job = job.map_err(input_error)?;
         let slot = ((job.seq - 1) % u64::from(jobs)) as u32 + 1;
         let mut command = command_for(template, &job, slot, total);
         command.push(b'\n');

@@ -134,7 +134,7 @@ impl Syntax {
             refuse_perl(&text)?;
             let renamed: Vec<(&str, &str)> =
                 self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
-            let template = Template::parse_renamed(&text, &renamed, self.plus);
+            let template = Template::parse_map(&text, &renamed, self.plus);
             if let Some(why) = template.refused() {
                 return Err(why.to_string());
             }

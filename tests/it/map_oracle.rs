@@ -291,6 +291,7 @@ oracle! {
     literal_braces_stay: ["-k", "echo", "{a}", "{}", "{x}y", "{.", ":::", "x"];
     plus_path_parts: ["-k", "--plus", "echo", "[{+/}][{+.}][{+..}][{+...}][{..}][{...}][{/..}][{/...}]", ":::", "a", "a.b", "/x.y/z", "x.y.z/w.v", ".hid", "d/s/f.e1.e2.e3"];
     plus_total_of_values: ["-k", "--plus", "echo", "{#}", "of", "{##}", ":::", "a", "b", "c"];
+    plus_total_in_a_dry_run: ["--dry-run", "-k", "--plus", "echo", "{#}/{##}"] { stdin: b"a\nb\nc\n" };
     plus_total_of_stdin: ["-k", "--plus", "echo", "{#}/{##}"] { stdin: b"a\nb\n" };
     plus_substrings: ["-k", "--plus", "echo", "{:2}", "{:2:3}", "{:9}", "{:-none}", ":::", "abcAaAdef", ""];
     plus_prefix_suffix: ["-k", "--plus", "echo", "{#bc}", "{#abc}", "{##abc}", "{%de}", "{%def}", "{%%def}", ":::", "abcAaAdef"];
