@@ -330,6 +330,38 @@ pub struct MapArgs {
     /// Split each input record into columns {1} {2}... at SEP.
     #[arg(short = 'C', long, value_name = "SEP")]
     pub colsep: Option<String>,
+    /// Cut stdin into blocks and give each job one on its stdin, instead of
+    /// arguments.
+    #[arg(long, alias = "spreadstdin")]
+    pub pipe: bool,
+    /// Cut the -a / :::: files into parts and give each job one on its
+    /// stdin (maestro does not read them: faster than --pipe).
+    #[arg(long, alias = "pipe-part")]
+    pub pipepart: bool,
+    /// --pipe's block: bytes read at a time [default: 1M] (K, M, G count
+    /// 1024s, k, m, g 1000s). With --pipepart, -N asks for N parts per
+    /// job slot [default: -10].
+    #[arg(long, alias = "block-size", value_name = "SIZE", allow_negative_numbers = true)]
+    pub block: Option<String>,
+    /// --pipe: what starts a record (blocks are cut before it).
+    #[arg(long, value_name = "TEXT")]
+    pub recstart: Option<String>,
+    /// --pipe: what ends a record [default: \n] (blocks are cut after it).
+    #[arg(long, value_name = "TEXT")]
+    pub recend: Option<String>,
+    /// --pipe: remove --recstart and --recend from the blocks.
+    #[arg(long = "rrs", alias = "remove-rec-sep", alias = "removerecsep")]
+    pub remove_rec_sep: bool,
+    /// --pipe: records are N lines.
+    #[arg(short = 'L', long = "max-lines", value_name = "N")]
+    pub max_lines: Option<usize>,
+    /// --pipe: put the input's first LINES lines (':' is one) before every
+    /// block.
+    #[arg(long, value_name = "LINES")]
+    pub header: Option<String>,
+    /// --pipe: write each block to a file, {} its path, instead of stdin.
+    #[arg(long)]
+    pub cat: bool,
     /// Run the jobs on these hosts, over ssh (`a,b`, or `4/user@c` for 4 at
     /// once there; -j N sets N for each host): they must see this folder at
     /// the same path.

@@ -1,6 +1,6 @@
 //! `maestro map`: from its command line to GNU parallel's exit status.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::engine::{Asked, Backend, SLURM_JOBS, Sizing, WorkerLaunch, engine};
 use super::{args_lossy, report, state};
@@ -13,11 +13,15 @@ use crate::exit_code;
 use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
 use crate::map::args::{
-    Syntax, parse_colsep, parse_delay, parse_delimiter, parse_jobs, parse_timeout,
+    Source, SourceKind, Syntax, parse_colsep, parse_delay, parse_delimiter, parse_header_lines,
+    parse_jobs, parse_separator, parse_size, parse_timeout,
 };
+use crate::map::blocks::{Blocks, Splitting};
+use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
+use crate::map::parts::{PartSize, Parts};
 use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
 use crate::report::events::JsonEvents;
 use crate::shell::Shell;
@@ -68,7 +72,7 @@ pub fn map(args: MapArgs) -> i32 {
     })
 }
 
-fn run_map(args: MapArgs) -> Result<i32> {
+fn run_map(mut args: MapArgs) -> Result<i32> {
     let syntax = Syntax {
         arg_sep: args.arg_sep.clone().into_bytes(),
         arg_file_sep: args.arg_file_sep.clone().into_bytes(),
@@ -87,7 +91,8 @@ fn run_map(args: MapArgs) -> Result<i32> {
         .filter_map(|(name, standard)| Some((name.clone()?, standard)))
         .collect(),
     };
-    let line = syntax.split(args.command, &args.arg_files).map_err(Error::usage)?;
+    let line =
+        syntax.split(std::mem::take(&mut args.command), &args.arg_files).map_err(Error::usage)?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let per_host = match &args.jobs {
         Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
@@ -127,13 +132,20 @@ fn run_map(args: MapArgs) -> Result<i32> {
         end,
         colsep,
         trim: trim.unwrap_or_default(),
-        eof: args.eof.map(String::into_bytes),
+        eof: args.eof.clone().map(String::into_bytes),
         link: args.link,
         per_job: args.max_args.unwrap_or(1),
     };
-    let mut inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;
+    let piped = args.pipe || args.pipepart || args.cat;
+    if piped && !matches!(backend, Backend::Local) {
+        return Err(Error::usage(
+            "--pipe and --pipepart give jobs their input on this machine: \
+             they do not work with -S or --executor slurm yet",
+        ));
+    }
+    let mut inputs = job_source(&args, line.sources, parsing, jobs)?;
     if args.dry_run {
-        return dry_run(&mut inputs, line.template.as_ref(), jobs);
+        return dry_run(&mut *inputs, line.template.as_ref(), jobs);
     }
     if let Some(path) = &args.report {
         report::check_destination(path)?;
@@ -182,6 +194,7 @@ fn run_map(args: MapArgs) -> Result<i32> {
         keep_logs: args.keep_logs || args.json,
         print_output: !args.json,
         capture_dir: opened.store.map_output_dir(run_id),
+        cat: args.cat,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {
@@ -212,10 +225,103 @@ fn run_map(args: MapArgs) -> Result<i32> {
     Ok(status)
 }
 
+/// Where the jobs come from: the input sources; stdin's blocks with
+/// `--pipe`; the files' parts with `--pipepart`.
+fn job_source(
+    args: &MapArgs,
+    sources: Vec<Source>,
+    parsing: Parsing,
+    jobs: u32,
+) -> Result<Box<dyn JobSource>> {
+    let piped = args.pipe || args.pipepart || args.cat;
+    let pipe_only = [
+        ("--block", args.block.is_some()),
+        ("--recstart", args.recstart.is_some()),
+        ("--recend", args.recend.is_some()),
+        ("--rrs", args.remove_rec_sep),
+        ("-L", args.max_lines.is_some()),
+        ("--header", args.header.is_some()),
+    ];
+    if !piped {
+        if let Some((option, _)) = pipe_only.iter().find(|(_, given)| *given) {
+            return Err(Error::usage(format!(
+                "{option} works with --pipe or --pipepart only (maestro map has no other use for it yet)"
+            )));
+        }
+        return Ok(Box::new(Inputs::open(&sources, parsing).map_err(input_error)?));
+    }
+    let block = args.block.as_deref().map(|text| parse_size("--block", text)).transpose();
+    let block = block.map_err(Error::usage)?;
+    let recstart = args.recstart.as_deref().map(parse_separator);
+    let recend = args.recend.as_deref().map(parse_separator);
+    let splitting = Splitting {
+        block: 0,
+        recend: match (&recstart, recend) {
+            (_, Some(recend)) => recend,
+            (Some(_), None) => Vec::new(),
+            (None, None) => b"\n".to_vec(),
+        },
+        recstart: recstart.unwrap_or_default(),
+        records: args.max_args.filter(|&n| n > 0),
+        lines: args.max_lines.filter(|&n| n > 0),
+        header_lines: args
+            .header
+            .as_deref()
+            .map(parse_header_lines)
+            .transpose()
+            .map_err(Error::usage)?
+            .unwrap_or(0),
+        remove_separators: args.remove_rec_sep,
+    };
+    if args.pipepart {
+        let files = sources.into_iter().map(|source| match source.kind {
+            SourceKind::File(path) if path.as_os_str() != "-" => Some(path),
+            _ => None,
+        });
+        let Some(files) = files.collect::<Option<Vec<_>>>() else {
+            return Err(Error::usage_hint(
+                "--pipepart cuts files: it takes no ::: values or stdin",
+                "give the files with -a FILE or :::: FILE",
+            ));
+        };
+        if splitting.records.is_some() || splitting.lines.is_some() || splitting.remove_separators {
+            return Err(Error::usage(
+                "--pipepart cuts at --recend and --recstart only: -N, -L and --rrs need --pipe",
+            ));
+        }
+        let size = match block {
+            Some(bytes) if bytes > 0 => PartSize::Bytes(bytes as u64),
+            Some(0) => return Err(Error::usage("--block 0: a block needs at least one byte")),
+            Some(per_slot) => PartSize::PerSlot(per_slot.unsigned_abs()),
+            None => PartSize::PerSlot(10),
+        };
+        let parts = Parts::cut(&files, size, jobs, &splitting).map_err(input_error)?;
+        return Ok(Box::new(parts));
+    }
+    if !matches!(sources.as_slice(), [Source { kind: SourceKind::Stdin, .. }]) {
+        return Err(Error::usage_hint(
+            "--pipe cuts stdin into blocks: it takes no ::: or :::: sources",
+            "feed the input on stdin, or cut files with --pipepart -a FILE",
+        ));
+    }
+    let block = match block {
+        None => 1 << 20,
+        Some(bytes) if bytes > 0 => usize::try_from(bytes).unwrap_or(usize::MAX),
+        Some(bytes) => {
+            return Err(Error::usage(format!(
+                "--block {bytes}: --pipe needs at least one byte (a negative size is \
+                 --pipepart's parts per job slot)"
+            )));
+        }
+    };
+    let splitting = Splitting { block, ..splitting };
+    Ok(Box::new(Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"))))
+}
+
 /// `--dry-run`: every command, in order, as it would run (`{%}` as if the
 /// slots were taken in turn).
 fn dry_run(
-    inputs: &mut Inputs,
+    inputs: &mut dyn JobSource,
     template: Option<&crate::template::Template>,
     jobs: u32,
 ) -> Result<i32> {

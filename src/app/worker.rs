@@ -20,7 +20,7 @@ use crate::exec::workers::link::{self, Join, Wake};
 use crate::exec::workers::protocol::{self, FromWorker, Job, ToWorker, VERSION};
 use crate::exec::workers::{HEARTBEAT, RUN_LOST_AFTER, host_name};
 use crate::exec::{
-    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Request, Urgency, Watch,
+    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Request, Stdin, Urgency, Watch,
 };
 use crate::exit_code;
 use crate::flow::duration::parse_duration;
@@ -231,6 +231,7 @@ impl Worker {
             },
             name: job.id.to_string(),
             request: Request::default(),
+            stdin: Stdin::Null,
         };
         match self.executor.start(launch) {
             Ok(handle) => {

@@ -16,8 +16,8 @@ use super::jobserver::Jobserver;
 use super::signals::{SignalFd, pipe};
 use super::spawn::{EnvBlock, Environment, ProcessSpec, Spawner, c_string, search_path};
 use super::{
-    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Termination, Urgency, Usage, Watch,
-    spawn_error_text,
+    ExecEvent, Executor, Handle, Launch, Output, OutputFiles, Stdin, Termination, Urgency, Usage,
+    Watch, spawn_error_text, stdin_writer,
 };
 use crate::private;
 use crate::shell::split_direct;
@@ -208,11 +208,23 @@ impl LocalExecutor {
             }
         };
         let env = self.environment.with(&launch.env).map_err(spawn_error)?;
+        // The writer starts first: if the job cannot start, its end of the
+        // pipe closes and the writer stops.
+        let stdin = match &launch.stdin {
+            Stdin::Null => None,
+            Stdin::Data(parts) => Some(stdin_writer::start(parts.clone()).map_err(spawn_error)?),
+        };
         let line = if launch.shell.may_skip() { split_direct(&launch.cmd) } else { None };
         let line = line.filter(|words| launch.shell.may_skip_for(words[0]));
         let guard = self.guardian.reserve().map_err(spawn_error)?;
         let mut start = |direct| {
-            let process = Process { direct, cwd: self.cwd.as_deref(), env: &env, output: fds };
+            let process = Process {
+                direct,
+                cwd: self.cwd.as_deref(),
+                env: &env,
+                output: fds,
+                stdin: stdin.as_ref().map(AsRawFd::as_raw_fd),
+            };
             start(&mut self.spawner, &mut self.programs, launch, process, guard.cell)
         };
         let started = match start(line.as_deref()) {
@@ -232,6 +244,7 @@ impl LocalExecutor {
         // EOF when the task's tree exits; and unwatched files close, the
         // child holding its own copies.
         drop(pipe_writes);
+        drop(stdin);
         Ok((pid, Child { handle, tokens: 0, guarded: guard.slot, pipes, files }))
     }
 
@@ -467,6 +480,8 @@ struct Process<'a> {
     env: &'a EnvBlock<'a>,
     /// stdout's and stderr's fds.
     output: (RawFd, RawFd),
+    /// stdin's; `None` for `/dev/null`.
+    stdin: Option<RawFd>,
 }
 
 /// Starts `launch` with `direct` as its argv, or through `/bin/sh -c` when
@@ -475,7 +490,7 @@ fn start(
     spawner: &mut Spawner,
     programs: &mut ProgramPaths,
     launch: &Launch,
-    Process { direct, cwd, env, output: (stdout, stderr) }: Process,
+    Process { direct, cwd, env, output: (stdout, stderr), stdin }: Process,
     record_pid_at: *const AtomicI32,
 ) -> io::Result<libc::pid_t> {
     let (program, argv) = match direct {
@@ -517,6 +532,7 @@ fn start(
         dir,
         stdout,
         stderr,
+        stdin,
         record_pid_at,
     })
 }

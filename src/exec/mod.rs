@@ -16,6 +16,7 @@ pub mod local;
 pub mod signals;
 pub mod slurm;
 pub mod spawn;
+pub mod stdin_writer;
 pub mod workers;
 
 use std::fs::File;
@@ -185,6 +186,47 @@ pub struct Launch {
     pub name: String,
     /// What it asks for.
     pub request: Request,
+    /// What it reads on stdin.
+    pub stdin: Stdin,
+}
+
+/// What an attempt reads on stdin: nothing (`/dev/null`), or data maestro
+/// hands it (`map --pipe`'s blocks), then end of file. A backend that
+/// cannot hand data over refuses an attempt that has some.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stdin {
+    /// `/dev/null`.
+    #[default]
+    Null,
+    /// These parts, one after the other.
+    Data(Vec<StdinPart>),
+}
+
+/// A part of an attempt's stdin; shared, so that a retry costs no copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinPart {
+    /// These bytes.
+    Bytes(Arc<[u8]>),
+    /// `len` bytes of a file from `start` (read by the backend, never by
+    /// maestro: `map --pipepart`).
+    File {
+        /// The file.
+        path: Arc<Path>,
+        /// Where the part starts.
+        start: u64,
+        /// Its length.
+        len: u64,
+    },
+}
+
+/// Why a backend that runs attempts elsewhere refuses one with stdin data.
+pub const NO_STDIN_DATA: &str = "this backend cannot give a job data on stdin";
+
+impl Stdin {
+    /// Whether there is data to hand over.
+    pub fn has_data(&self) -> bool {
+        matches!(self, Stdin::Data(_))
+    }
 }
 
 /// What an attempt asks of where it runs. The local backend has the

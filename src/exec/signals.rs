@@ -98,6 +98,18 @@ fn is_ignored(signal: libc::c_int) -> bool {
     }
 }
 
+/// Keeps signals (SIGCHLD above all: one per job) for the loop's thread,
+/// which reads them from its signalfd: taken by a helper thread, each would
+/// interrupt that thread instead.
+pub fn block_in_this_thread() {
+    // SAFETY: a filled local signal set, applied to this thread only.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
+
 /// A pipe with `flags` (e.g. `O_CLOEXEC`) on both ends: (read, write).
 pub fn pipe(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];

@@ -1,5 +1,5 @@
 //! Starting one process in its own process group, with its stdout and
-//! stderr on a given fd and stdin on /dev/null.
+//! stderr on a given fd and stdin on a given fd or /dev/null.
 //!
 //! This is what `std::process::Command` and glibc's `posix_spawn` do too,
 //! minus their per-spawn work. Command copies maestro's whole environment
@@ -127,6 +127,8 @@ pub struct ProcessSpec<'a> {
     pub stdout: RawFd,
     /// Where stderr goes (may be `stdout`); stays open in maestro.
     pub stderr: RawFd,
+    /// Where stdin comes from; `None` is `/dev/null`.
+    pub stdin: Option<RawFd>,
     /// Where the child stores its pid once it leads its own group, before
     /// it execs (the guardian's table: see [`super::guardian`]); null for
     /// nowhere.
@@ -170,7 +172,10 @@ impl Spawner {
             dir: dir.as_ref().map_or(ptr::null(), |dir| dir.as_ptr()),
             stdout: spec.stdout,
             stderr: spec.stderr,
-            stdin: dev_null()?,
+            stdin: match spec.stdin {
+                Some(fd) => fd,
+                None => dev_null()?,
+            },
             record_pid_at: spec.record_pid_at,
             reset: reset.as_ptr(),
             reset_len: reset.len(),

@@ -306,9 +306,113 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
     Ok(byte)
 }
 
+/// `--block`: bytes, with GNU parallel's unit prefixes: K, M, G, T, P
+/// (and Ki, Mi...) are powers of 1024; k, m, g, t, p powers of 1000.
+/// Fractions are allowed (`1.5M`); so is a sign, for `--pipepart`'s
+/// parts per job slot.
+pub fn parse_size(option: &str, text: &str) -> Result<i64, String> {
+    let bad = || format!("{option} {text}: expected a size such as 1M, 500k or 4096");
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    let power = |base: f64, exponent: i32| base.powi(exponent);
+    let factor = match unit {
+        "" => 1.0,
+        "K" | "Ki" | "ki" | "KI" | "kI" => power(1024.0, 1),
+        "M" | "Mi" | "mi" | "MI" | "mI" => power(1024.0, 2),
+        "G" | "Gi" | "gi" | "GI" | "gI" => power(1024.0, 3),
+        "T" | "Ti" | "ti" | "TI" | "tI" => power(1024.0, 4),
+        "P" | "Pi" | "pi" | "PI" | "pI" => power(1024.0, 5),
+        "k" => power(1000.0, 1),
+        "m" => power(1000.0, 2),
+        "g" => power(1000.0, 3),
+        "t" => power(1000.0, 4),
+        "p" => power(1000.0, 5),
+        _ => return Err(bad()),
+    };
+    let number: f64 = digits.parse().map_err(|_| bad())?;
+    if !number.is_finite() || digits.starts_with('+') {
+        return Err(bad());
+    }
+    let bytes = (number * factor).trunc();
+    if bytes.abs() > 1e18 {
+        return Err(format!("{option} {text}: too large"));
+    }
+    Ok(bytes as i64)
+}
+
+/// `--recstart`, `--recend`: the text, with the escapes GNU parallel reads
+/// there (`\n`, `\t`, `\r`, `\0`, `\\`, `\'`, `\"`).
+pub fn parse_separator(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte != b'\\' {
+            out.push(byte);
+            continue;
+        }
+        let rest = bytes.clone().next();
+        let escaped = match rest {
+            Some(b'n') => b'\n',
+            Some(b't') => b'\t',
+            Some(b'r') => b'\r',
+            Some(b'0') => 0,
+            Some(c @ (b'\\' | b'\'' | b'"')) => c,
+            _ => {
+                out.push(byte);
+                continue;
+            }
+        };
+        bytes.next();
+        out.push(escaped);
+    }
+    out
+}
+
+/// `--header` with `--pipe`: the number of lines put before every block.
+/// GNU parallel takes a regular expression; maestro the forms its
+/// documents use: a number of lines, `:` and `.*\n` (one line).
+pub fn parse_header_lines(text: &str) -> Result<usize, String> {
+    match text {
+        ":" | ".*\\n" | "(.*\\n)" => Ok(1),
+        _ => text.parse().map_err(|_| {
+            format!(
+                "--header {text}: expected a number of lines, or ':' for one \
+                 (maestro reads no regular expression here)"
+            )
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_parallels_units() {
+        for (text, bytes) in [
+            ("1M", 1 << 20),
+            ("10", 10),
+            ("1k", 1000),
+            ("2Ki", 2048),
+            ("1.5K", 1536),
+            ("-10", -10),
+            ("1G", 1 << 30),
+        ] {
+            assert_eq!(parse_size("--block", text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "M", "1X", "1MB", "x1", "+1"] {
+            assert!(parse_size("--block", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn separators_read_escapes() {
+        assert_eq!(parse_separator(r"\n"), b"\n");
+        assert_eq!(parse_separator(r"a\tb\0"), b"a\tb\0");
+        assert_eq!(parse_separator(r"\x"), br"\x");
+        assert_eq!(parse_separator(r"\\n"), br"\n");
+        assert_eq!(parse_separator(">"), b">");
+    }
 
     #[test]
     fn delay_forms() {

@@ -26,10 +26,43 @@ pub enum Next {
     End,
 }
 
+/// What jobs are read from: the input sources ([`Inputs`]), or blocks of
+/// stdin or of files (`--pipe`, `--pipepart`).
+pub trait JobSource: Send {
+    /// The next job, or `None` when there are no more.
+    fn next_job(&mut self) -> Result<Option<Job>, InputError>;
+    /// How many jobs there will be, when known before any is taken.
+    fn total(&self) -> Option<u64>;
+    /// Whether taking a job may wait for a writer.
+    fn may_wait(&self) -> bool;
+    /// Whether the next job can be taken without waiting, as far as can be
+    /// told.
+    fn at_hand(&self) -> bool;
+    /// The most jobs read ahead at once (fewer when each holds much data).
+    fn batch(&self) -> usize {
+        BATCH
+    }
+}
+
+impl JobSource for Inputs {
+    fn next_job(&mut self) -> Result<Option<Job>, InputError> {
+        Inputs::next_job(self)
+    }
+    fn total(&self) -> Option<u64> {
+        Inputs::total(self)
+    }
+    fn may_wait(&self) -> bool {
+        Inputs::may_wait(self)
+    }
+    fn at_hand(&self) -> bool {
+        Inputs::at_hand(self)
+    }
+}
+
 /// Where jobs come from.
 pub enum Feed {
     /// Read on the loop's thread.
-    Inline(Inputs),
+    Inline(Box<dyn JobSource>),
     /// Read before the run (see [`Feed::all_read`]).
     Read(VecDeque<Result<Job, InputError>>),
     /// Read on a thread of their own.
@@ -51,20 +84,21 @@ const READ_AHEAD: usize = 4;
 
 impl Feed {
     /// Reads `inputs` on a thread if taking a job from them may wait.
-    pub fn new(inputs: Inputs) -> io::Result<Feed> {
+    pub fn new(inputs: Box<dyn JobSource>) -> io::Result<Feed> {
         if !inputs.may_wait() {
             return Ok(Feed::Inline(inputs));
         }
         let (wake, wake_write) = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK)?;
         let (sender, batches) = mpsc::sync_channel(READ_AHEAD);
         std::thread::Builder::new().name("map inputs".into()).spawn(move || {
-            block_signals();
+            crate::exec::signals::block_in_this_thread();
             let mut inputs = inputs;
+            let most = inputs.batch();
             loop {
                 let mut batch = Vec::new();
                 let mut last = false;
                 // Until a read would wait: the jobs read so far go first.
-                while batch.len() < BATCH && (batch.is_empty() || inputs.at_hand()) {
+                while batch.len() < most && (batch.is_empty() || inputs.at_hand()) {
                     match inputs.next_job().transpose() {
                         Some(next) => {
                             last = next.is_err();
@@ -99,7 +133,7 @@ impl Feed {
     /// how many there are; an error that ends the inputs comes after them.
     /// With `shuffle`, in a random order, numbered again in that order (as
     /// GNU parallel's `--shuf`).
-    pub fn all_read(mut inputs: Inputs, shuffle: bool) -> (Feed, u64) {
+    pub fn all_read(mut inputs: Box<dyn JobSource>, shuffle: bool) -> (Feed, u64) {
         let mut jobs = Vec::new();
         let mut error = None;
         while let Some(next) = inputs.next_job().transpose() {
@@ -170,17 +204,6 @@ fn shuffled<T>(items: &mut [T]) {
     };
     for i in (1..items.len()).rev() {
         items.swap(i, (next() % (i as u64 + 1)) as usize);
-    }
-}
-
-/// Keeps signals (SIGCHLD above all: one per job) for the loop's thread:
-/// taken here, each would interrupt this thread to wake the other.
-fn block_signals() {
-    // SAFETY: a filled local signal set, applied to this thread only.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 

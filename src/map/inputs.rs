@@ -15,14 +15,18 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::args::{Source, SourceKind};
+use crate::exec::Stdin;
 
-/// One job: its sequence number (`{#}`, from 1) and its arguments.
+/// One job: its sequence number (`{#}`, from 1), its arguments and its
+/// stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// From 1, in input order.
     pub seq: u64,
     /// The values the template's replacement strings draw from.
     pub args: Vec<Vec<u8>>,
+    /// What it reads (`--pipe`'s block).
+    pub stdin: Stdin,
 }
 
 /// How a source's bytes become values.
@@ -379,7 +383,7 @@ impl Inputs {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        Ok(Some(Job { seq, args }))
+        Ok(Some(Job { seq, args, stdin: Stdin::Null }))
     }
 
     fn next_combination(&mut self) -> Result<Option<Vec<Vec<u8>>>, InputError> {

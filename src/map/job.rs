@@ -18,6 +18,9 @@ use crate::template::Template;
 /// replacement strings; the values themselves, joined by spaces, when there
 /// is no template.
 ///
+/// A `--pipe` job's one value is empty (`{}` is `''`), and is not
+/// appended: its input is on its stdin.
+///
 /// `total` is the number of jobs, for `--plus`'s `{##}`.
 pub fn command_for(
     template: Option<&Template>,
@@ -36,6 +39,7 @@ pub fn command_for(
             let quote = !template.is_in_first_word();
             template.expand_with(&args, job.seq, slot, quote, &named)
         }
+        Some(template) if job.stdin.has_data() => template.expand(&[], job.seq, slot, true),
         Some(template) => {
             let mut command = template.expand(&[], job.seq, slot, true);
             for arg in args {
@@ -167,7 +171,11 @@ mod tests {
     use super::*;
 
     fn job(args: &[&str]) -> Job {
-        Job { seq: 4, args: args.iter().map(|a| a.as_bytes().to_vec()).collect() }
+        Job {
+            seq: 4,
+            args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            stdin: crate::exec::Stdin::Null,
+        }
     }
 
     fn command(template: Option<&str>, args: &[&str]) -> String {

@@ -3,6 +3,7 @@
 //! kept when it fails: what succeeded was printed already).
 
 pub mod args;
+pub mod blocks;
 pub mod feed;
 pub mod halt;
 pub mod inputs;
@@ -10,6 +11,7 @@ pub mod job;
 pub mod job_shell;
 pub mod joblog;
 pub mod output;
+pub mod parts;
 pub mod work;
 
 use std::borrow::Cow;

@@ -21,14 +21,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::args::Timeout;
+use super::feed::JobSource;
 use super::feed::{Feed, Next};
 use super::halt::{Halt, HaltOn, HaltWhen, Tally, Threshold};
-use super::inputs::{InputError, Inputs, Job};
+use super::inputs::{InputError, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Piece, Printer};
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
-use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Termination, Watch};
+use crate::exec::{
+    Executor, Launch, Output, OutputFiles, Request, Stdin, StdinPart, Termination, Watch,
+};
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
@@ -95,6 +98,9 @@ pub struct MapConfig {
     /// (on the same file system as the logs, so saving one is a copy in
     /// place); made here, removed at the end.
     pub capture_dir: PathBuf,
+    /// `--cat`: a job's stdin data goes into a file, given as its
+    /// argument (removed when the job is done).
+    pub cat: bool,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -202,7 +208,7 @@ fn tag_of(config: &MapConfig, job: &Job, slot: u32) -> Option<Vec<u8>> {
 /// Runs every job of `inputs` on `executor`; returns the exit status (GNU
 /// parallel's).
 pub fn run(
-    inputs: Inputs,
+    inputs: Box<dyn JobSource>,
     config: &MapConfig,
     observer: &mut dyn Observer,
     executor: &mut dyn Executor,
@@ -381,6 +387,27 @@ impl MapWork<'_, '_> {
         let capture = Capture::new(&self.config.capture_dir, self.next_capture)?;
         self.next_capture += 1;
         Ok(capture)
+    }
+
+    /// `--cat`: the job's stdin data goes into a file of the run's own,
+    /// which becomes its argument.
+    fn stdin_to_file(&self, job: &mut Job) -> io::Result<()> {
+        let Stdin::Data(parts) = std::mem::take(&mut job.stdin) else { return Ok(()) };
+        let path = cat_file(self.config, job.seq);
+        job.args = vec![path.as_os_str().as_encoded_bytes().to_vec()];
+        let mut file =
+            crate::private::options().write(true).create(true).truncate(true).open(&path)?;
+        for part in parts {
+            match part {
+                StdinPart::Bytes(bytes) => file.write_all(&bytes)?,
+                StdinPart::File { path, start, len } => {
+                    let mut from = fs::File::open(&path)?;
+                    io::Seek::seek(&mut from, io::SeekFrom::Start(start))?;
+                    io::copy(&mut io::Read::take(from, len), &mut file)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writing maestro's stdout or stderr failed: say so unless the reader
@@ -581,6 +608,12 @@ impl Work for MapWork<'_, '_> {
                 continue;
             }
             let slot = self.free_slots.pop_first()?;
+            let mut job = job;
+            if self.config.cat
+                && let Err(e) = self.stdin_to_file(&mut job)
+            {
+                say!(self.printer, "maestro: job {}: cannot write its input file: {e}", job.seq);
+            }
             let command = command_for(self.config.template.as_ref(), &job, slot, self.known_total);
             let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
             let capture = match self.capture() {
@@ -631,6 +664,7 @@ impl Work for MapWork<'_, '_> {
 
     fn launch(&mut self, key: usize, number: u32) -> Result<Launch, String> {
         let line_buffered = self.line_buffered();
+        let time_limit = self.limits(key).timeout;
         let running = self.running.get_mut(&key).expect("a started job is running");
         running.started = Instant::now();
         let Some(capture) = &mut running.capture else {
@@ -672,7 +706,8 @@ impl Work for MapWork<'_, '_> {
             env,
             output: Output { files, watch },
             name: format!("{}", running.job.seq),
-            request: Request { cpus: 1, time_limit: self.limits(key).timeout, batch: None },
+            request: Request { cpus: 1, time_limit, batch: None },
+            stdin: running.job.stdin.clone(),
         })
     }
 
@@ -777,6 +812,9 @@ impl Work for MapWork<'_, '_> {
     fn task_ended(&mut self, key: usize, outcome: &Outcome, _now: Instant) -> Verdict {
         let Some(running) = self.running.remove(&key) else { return Verdict::Go };
         self.free_slots.insert(running.slot);
+        if self.config.cat {
+            let _ = fs::remove_file(cat_file(self.config, running.job.seq));
+        }
         let status = match (outcome, running.termination) {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
             (_, Some(Termination::Exited(code))) => (code, 0),
@@ -860,6 +898,11 @@ impl Work for MapWork<'_, '_> {
     fn flush(&mut self) -> Option<Duration> {
         self.observer.flush()
     }
+}
+
+/// Where `--cat` puts job `seq`'s input.
+fn cat_file(config: &MapConfig, seq: u64) -> PathBuf {
+    config.capture_dir.join(format!("{seq}.in"))
 }
 
 fn key(job: &Job) -> usize {

@@ -16,7 +16,7 @@ use super::reactor::Reactor;
 use super::supervisor::{Backoff, Ended, Limits, RetryPolicy};
 use super::{Interrupt, LoopError, Stop, Verdict, Work, drive};
 use crate::event::{Attempt, Event, NotRunReason, Observer, Outcome, RunSummary, Skip};
-use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Termination, Watch};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Stdin, Termination, Watch};
 use crate::fresh::{Checker, Decision};
 use crate::graph::Graph;
 use crate::plan::{Blocked, Grant, Plan, Standing};
@@ -301,6 +301,7 @@ impl Work for FlowWork<'_, '_> {
             output: Output { files: OutputFiles::Log { path: log, attempt: number }, watch },
             name: inst.name.to_string(),
             request,
+            stdin: Stdin::Null,
         })
     }
 

@@ -121,6 +121,44 @@ fn jobs_start_before_stdin_ends() {
 }
 
 #[test]
+fn a_pipe_job_that_stops_reading_is_judged_by_its_own_status() {
+    // Deliberate difference: parallel counts such a job as killed by
+    // SIGPIPE when it ended before its block was written (so the exit
+    // status varies from run to run); what a job did not read was not
+    // wanted, and its status is its own.
+    let p = Project::new();
+    let (child, mut stdin) = spawn_map(&p, &["-k", "--pipe", "-N5000", "head -1"]);
+    let lines: String = (1..=50_000).map(|n| format!("{n}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let firsts: String = (0..10).map(|block| format!("{}\n", block * 5000 + 1)).collect();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), firsts);
+}
+
+#[test]
+fn a_pipe_job_is_retried_with_its_whole_block() {
+    let p = Project::new();
+    let (child, mut stdin) = spawn_map(
+        &p,
+        &[
+            "-k",
+            "--pipe",
+            "-N2",
+            "--retries",
+            "3",
+            "wc -l; test -e again || { touch again; exit 1; }",
+        ],
+    );
+    stdin.write_all(b"a\nb\nc\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "2\n1\n");
+}
+
+#[test]
 fn a_timeout_in_percent_kills_jobs_far_slower_than_the_median() {
     let p = Project::new();
     let run = map(
@@ -228,6 +266,43 @@ fn errors_exit_255_with_what_is_wrong() {
             "error: '{= $_ = `touch pwned` =}' is a Perl expression, which maestro map does not \
              run: use a replacement string ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N}) or do it in \
              the command\n",
+        ),
+        (
+            &["--pipe", "echo", ":::", "a"],
+            "error: --pipe cuts stdin into blocks: it takes no ::: or :::: sources\n  \
+             = hint: feed the input on stdin, or cut files with --pipepart -a FILE\n",
+        ),
+        (
+            &["--pipepart", "echo", ":::", "a"],
+            "error: --pipepart cuts files: it takes no ::: values or stdin\n  \
+             = hint: give the files with -a FILE or :::: FILE\n",
+        ),
+        (
+            &["--pipe", "--block", "1X", "wc"],
+            "error: --block 1X: expected a size such as 1M, 500k or 4096\n",
+        ),
+        (
+            &["--pipe", "--block", "-2", "wc"],
+            "error: --block -2: --pipe needs at least one byte (a negative size is --pipepart's \
+             parts per job slot)\n",
+        ),
+        (
+            &["--pipe", "--header", "^#.*", "cat"],
+            "error: --header ^#.*: expected a number of lines, or ':' for one (maestro reads no \
+             regular expression here)\n",
+        ),
+        (
+            &["--block", "10", "echo", ":::", "a"],
+            "error: --block works with --pipe or --pipepart only (maestro map has no other use for \
+             it yet)\n",
+        ),
+        (
+            &["--pipepart", "-N2", "-a", "missing", "cat"],
+            "error: --pipepart cuts at --recend and --recstart only: -N, -L and --rrs need --pipe\n",
+        ),
+        (
+            &["--pipepart", "-a", ".", "cat"],
+            "error: cannot read input .: --pipepart cuts regular files: this is not one\n",
         ),
     ] {
         let run = map(&p, args);

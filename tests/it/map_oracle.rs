@@ -208,6 +208,8 @@ macro_rules! oracle {
 }
 
 const LINES: &[(&str, &[u8])] = &[("f1", b"1\n2\n3\n"), ("f2", b"x\ny\n")];
+const FIFTY_AND_LINES: &[(&str, &[u8])] = &[FIFTY[0], LINES[0]];
+const FIFTY: &[(&str, &[u8])] = &[("f", b"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n21\n22\n23\n24\n25\n26\n27\n28\n29\n30\n31\n32\n33\n34\n35\n36\n37\n38\n39\n40\n41\n42\n43\n44\n45\n46\n47\n48\n49\n50\n")];
 
 oracle! {
     // Input sources and how they combine.
@@ -405,6 +407,35 @@ oracle! {
     bash_syntax_runs: ["-k", "cat <(echo {}) && [[ {} == a ]] && echo yes", ":::", "a"] {
         env: &[("PARALLEL_SHELL", "/bin/bash")],
     };
+
+    // --pipe: stdin cut into blocks, each a job's stdin.
+    pipe_whole_blocks: ["-k", "--pipe", "wc", "-l"] { numbered_stdin: 300_000 };
+    pipe_small_blocks: ["-k", "--pipe", "--block", "20", "tr '\n' ,; echo"] { numbered_stdin: 30 };
+    pipe_block_units: ["-k", "--pipe", "--block-size", "1k", "wc", "-c"] { numbered_stdin: 2000 };
+    pipe_records: ["-k", "--pipe", "-N3", "tr '\n' ,; echo"] { numbered_stdin: 10 };
+    pipe_records_skip_a_border_at_the_start: ["-k", "--pipe", "-N1", "cat; echo -"] { stdin: b"a\n\nb\nc\n" };
+    pipe_line_records: ["-k", "--pipe", "-L3", "tr '\n' ,; echo"] { numbered_stdin: 10 };
+    pipe_header_lines: ["-k", "--pipe", "--header", "2", "-N1", "cat; echo -"] { stdin: b"h1\nh2\na\nb\nc\n" };
+    pipe_header_colon: ["-k", "--pipe", "--header", ":", "-N2", "cat; echo -"] { stdin: b"h\na\nb\nc\n" };
+    pipe_remove_separators: ["-k", "--pipe", "--rrs", "-N2", "cat; echo -"] { numbered_stdin: 5 };
+    pipe_remove_record_start_and_end: ["-k", "--pipe", "--recstart", ">", "--recend", "\\n", "--rrs", "cat; echo '|'"] { stdin: b">a\n>b\n" };
+    pipe_record_start: ["-k", "--pipe", "--recstart", ">", "-N1", "cat; echo -"] { stdin: b">a\nxx\n>b\nyy\n>c\n" };
+    pipe_record_end_and_start: ["-k", "--pipe", "--recend", "\\n", "--recstart", ">", "--block", "10", "cat; echo -"] { stdin: b">a\nxx\n>b\nyy>x\n>c\nzz\n" };
+    pipe_record_end: ["-k", "--pipe", "--recend", ",", "-N2", "cat; echo"] { stdin: b"a,b,c,d,e" };
+    pipe_long_record_grows_the_block: ["-k", "--pipe", "--block", "8", "cat; echo '|'"] { stdin: b"aaaa\nbb\ncccccccccccccccccccccccc\ndd\ne" };
+    pipe_seq_and_empty_value: ["-k", "--pipe", "-N2", "echo {#} {} x; cat"] { numbered_stdin: 5 };
+    pipe_empty_input: ["--pipe", "echo", "x"];
+    pipe_exit_status_counts_failed_blocks: ["-k", "--pipe", "-N1", "grep -q 2"] { numbered_stdin: 4 };
+    pipe_to_a_file: ["-k", "--pipe", "--cat", "-N2", "cat {}; echo -"] { numbered_stdin: 5 };
+    pipe_spelled_spreadstdin: ["-k", "--spreadstdin", "-N4", "wc", "-l"] { numbered_stdin: 10 };
+
+    // --pipepart: the files cut into parts.
+    pipepart_per_slot: ["-k", "-j2", "--pipepart", "-a", "f", "wc", "-l"] { files: FIFTY };
+    pipepart_parts_per_slot: ["-k", "-j3", "--pipepart", "--block", "-2", "-a", "f", "wc", "-l"] { files: FIFTY };
+    pipepart_block_bytes: ["-k", "--pipepart", "--block", "10", "::::", "f", "cat; echo -"] { files: FIFTY };
+    pipepart_two_files: ["-k", "--pipe-part", "--block", "40", "-a", "f", "-a", "f1", "wc", "-l"] { files: FIFTY_AND_LINES };
+    pipepart_header: ["-k", "--pipepart", "--header", "1", "--block", "20", "-a", "f", "head -2; echo -"] { files: FIFTY };
+    pipepart_record_start: ["-k", "--pipepart", "--recstart", ">", "--block", "3", "-a", "f", "cat; echo -"] { files: &[("f", b">a\nxx\n>b\nyy\n>c\n")] };
 
     // Other spellings of the same options.
     spelled_max_procs: ["-k", "-P", "2", "--max-procs", "2", "echo", ":::", "a", "b"];

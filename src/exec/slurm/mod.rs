@@ -254,6 +254,9 @@ impl SlurmExecutor {
 
 impl Executor for SlurmExecutor {
     fn start(&mut self, launch: Launch) -> Result<Handle, String> {
+        if launch.stdin.has_data() {
+            return Err(super::NO_STDIN_DATA.to_string());
+        }
         let handle = Handle(self.next_handle);
         self.next_handle += 1;
         if !self.orphans.is_empty() {

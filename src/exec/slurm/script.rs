@@ -155,7 +155,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::exec::{Output, OutputFiles, Watch};
+    use crate::exec::{Output, OutputFiles, Stdin, Watch};
     use crate::flow::BatchOptions;
     use crate::shell::Shell;
 
@@ -171,6 +171,7 @@ mod tests {
             },
             name: "t/x".into(),
             request: Request::default(),
+            stdin: Stdin::Null,
         }
     }
 

@@ -399,6 +399,9 @@ impl Executor for WorkersExecutor {
         if let Some(why) = &self.hopeless {
             return Err(why.clone());
         }
+        if launch.stdin.has_data() {
+            return Err(super::NO_STDIN_DATA.to_string());
+        }
         let files =
             launch.output.files.open().map_err(|e| {
                 format!("cannot open {}: {e}", launch.output.files.paths().0.display())
