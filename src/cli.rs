@@ -324,6 +324,18 @@ pub struct MapArgs {
     /// Read inputs from FILE (as `:::: FILE`).
     #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
     pub arg_files: Vec<PathBuf>,
+    /// Put as many inputs into each job as its command line holds (spread
+    /// evenly over the job slots when they all fit in one); {} is all of
+    /// them.
+    #[arg(short = 'm')]
+    pub multiple: bool,
+    /// As -m, with each word that holds {} repeated for each input
+    /// (pic{}.jpg -> pica.jpg picb.jpg).
+    #[arg(short = 'X')]
+    pub context_replace: bool,
+    /// As -m, never spread over the job slots: as xargs.
+    #[arg(long)]
+    pub xargs: bool,
     /// Put N inputs into each job.
     #[arg(short = 'n', short_alias = 'N', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,

@@ -88,6 +88,9 @@ pub struct Template {
     parts: Vec<Part>,
     /// For each part, the quotes the command line has open where it is.
     contexts: Vec<Context>,
+    /// GNU parallel's `-X`: a word holding `{}` (or a variant) is repeated
+    /// for each argument.
+    repeat_words: bool,
 }
 
 impl Template {
@@ -196,7 +199,17 @@ impl Template {
                 context
             })
             .collect();
-        Template { parts, contexts }
+        Template { parts, contexts, repeat_words: false }
+    }
+
+    /// GNU parallel's `-X` (context replace): each word (text between
+    /// whitespace) that holds `{}` or one of its variants is repeated for
+    /// each argument, with that argument (`pic{}.jpg` -> `pica.jpg
+    /// picb.jpg`); `{#}` and `{%}` stay the job's. A word with a
+    /// positional string is expanded once, as without `-X`.
+    #[must_use]
+    pub fn repeating_words(self) -> Template {
+        Template { repeat_words: true, ..self }
     }
 
     /// Whether any replacement string occurs, `{#}` and `{%}` included: GNU parallel appends
@@ -283,58 +296,128 @@ impl Template {
         named: &dyn Fn(&str) -> Vec<String>,
     ) -> Vec<u8> {
         let mut out = Vec::new();
+        let expansion = Expansion { args, seq, slot, quote, named };
+        if self.repeat_words {
+            self.expand_words(&expansion, &mut out);
+        } else {
+            expand_parts(&self.parts, &self.contexts, &expansion, &mut out);
+        }
+        out
+    }
+
+    /// `-X`: the template word by word, each word holding `{}` (or a
+    /// variant) once per argument.
+    fn expand_words(&self, expansion: &Expansion<'_>, out: &mut Vec<u8>) {
+        let mut word: Vec<Part> = Vec::new();
+        let mut contexts: Vec<Context> = Vec::new();
+        let flush = |word: &mut Vec<Part>, contexts: &mut Vec<Context>, out: &mut Vec<u8>| {
+            let repeated = word.iter().any(|p| matches!(p, Part::All(_) | Part::Edited(_)))
+                && !word.iter().any(|p| matches!(p, Part::Nth(..) | Part::NthLast(..)));
+            if repeated {
+                for (index, arg) in expansion.args.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
+                    }
+                    let one = Expansion { args: std::slice::from_ref(arg), ..*expansion };
+                    expand_parts(word, contexts, &one, out);
+                }
+            } else {
+                expand_parts(word, contexts, expansion, out);
+            }
+            word.clear();
+            contexts.clear();
+        };
         for (part, &context) in self.parts.iter().zip(&self.contexts) {
-            let insert = |out: &mut Vec<u8>, value: &[u8]| {
-                if quote {
-                    insert_quoted(out, value, context)
-                } else {
-                    out.extend_from_slice(value)
-                }
+            let Part::Literal(text) = part else {
+                word.push(part.clone());
+                contexts.push(context);
+                continue;
             };
-            match *part {
-                Part::Literal(ref text) => out.extend_from_slice(text.as_bytes()),
-                // Never expanded: the template is refused first.
-                Part::Refused(_) => {}
-                Part::Edited(ref edit) => {
-                    for (index, arg) in args.iter().enumerate() {
-                        if index > 0 {
-                            out.push(b' ');
-                        }
-                        insert(&mut out, &edit.apply(arg));
-                    }
+            let mut rest = text.as_str();
+            while let Some(space) = rest.find(char::is_whitespace) {
+                if space > 0 {
+                    word.push(Part::Literal(rest[..space].to_string()));
+                    contexts.push(context);
                 }
-                Part::All(transform) => {
-                    for (index, arg) in args.iter().enumerate() {
-                        if index > 0 {
-                            out.push(b' ');
-                        }
-                        insert(&mut out, transform.apply(arg));
+                flush(&mut word, &mut contexts, out);
+                let spaces = rest[space..].find(|c: char| !c.is_whitespace());
+                let end = spaces.map_or(rest.len(), |n| space + n);
+                out.extend_from_slice(&rest.as_bytes()[space..end]);
+                rest = &rest[end..];
+            }
+            if !rest.is_empty() {
+                word.push(Part::Literal(rest.to_string()));
+                contexts.push(context);
+            }
+        }
+        flush(&mut word, &mut contexts, out);
+    }
+}
+
+/// What a template is expanded with.
+#[derive(Clone, Copy)]
+struct Expansion<'a> {
+    args: &'a [&'a [u8]],
+    seq: u64,
+    slot: u32,
+    quote: bool,
+    named: &'a dyn Fn(&str) -> Vec<String>,
+}
+
+/// Appends `parts` (with the quotes open at each, `contexts`), expanded.
+fn expand_parts(
+    parts: &[Part],
+    contexts: &[Context],
+    expansion: &Expansion<'_>,
+    out: &mut Vec<u8>,
+) {
+    let Expansion { args, seq, slot, quote, named } = *expansion;
+    for (part, &context) in parts.iter().zip(contexts) {
+        let insert = |out: &mut Vec<u8>, value: &[u8]| {
+            if quote { insert_quoted(out, value, context) } else { out.extend_from_slice(value) }
+        };
+        match *part {
+            Part::Literal(ref text) => out.extend_from_slice(text.as_bytes()),
+            // Never expanded: the template is refused first.
+            Part::Refused(_) => {}
+            Part::Edited(ref edit) => {
+                for (index, arg) in args.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
                     }
+                    insert(out, &edit.apply(arg));
                 }
-                Part::Nth(n, transform) => {
-                    if let Some(arg) = args.get(n - 1) {
-                        insert(&mut out, transform.apply(arg));
+            }
+            Part::All(transform) => {
+                for (index, arg) in args.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
                     }
+                    insert(out, transform.apply(arg));
                 }
-                Part::NthLast(n, transform) => {
-                    if let Some(index) = args.len().checked_sub(n) {
-                        insert(&mut out, transform.apply(args[index]));
-                    }
+            }
+            Part::Nth(n, transform) => {
+                if let Some(arg) = args.get(n - 1) {
+                    insert(out, transform.apply(arg));
                 }
-                // Decimal digits never need quoting.
-                Part::Seq => out.extend_from_slice(seq.to_string().as_bytes()),
-                Part::Slot => out.extend_from_slice(slot.to_string().as_bytes()),
-                Part::Named(ref name) => {
-                    for (index, value) in named(name).iter().enumerate() {
-                        if index > 0 {
-                            out.push(b' ');
-                        }
-                        insert(&mut out, value.as_bytes());
+            }
+            Part::NthLast(n, transform) => {
+                if let Some(index) = args.len().checked_sub(n) {
+                    insert(out, transform.apply(args[index]));
+                }
+            }
+            // Decimal digits never need quoting.
+            Part::Seq => out.extend_from_slice(seq.to_string().as_bytes()),
+            Part::Slot => out.extend_from_slice(slot.to_string().as_bytes()),
+            Part::Named(ref name) => {
+                for (index, value) in named(name).iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
                     }
+                    insert(out, value.as_bytes());
                 }
             }
         }
-        out
     }
 }
 
@@ -480,6 +563,16 @@ mod tests {
         let untouched = std::fs::read_dir(&dir).unwrap().count() == 0;
         std::fs::remove_dir_all(&dir).unwrap();
         (output.stdout, untouched)
+    }
+
+    #[test]
+    fn repeated_words_hold_one_argument_each() {
+        let template = Template::parse("echo pre-{}-post\t{.}  {#}:{2} x").repeating_words();
+        let line = template.expand(&[b"a.1", b"b c"], 7, 1, true);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "echo pre-a.1-post pre-'b c'-post\ta 'b c'  7:'b c' x"
+        );
     }
 
     #[test]

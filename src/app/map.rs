@@ -21,6 +21,7 @@ use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
+use crate::map::pack::{Packed, Packing};
 use crate::map::parts::{PartSize, Parts};
 use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
 use crate::report::events::JsonEvents;
@@ -91,8 +92,11 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         .filter_map(|(name, standard)| Some((name.clone()?, standard)))
         .collect(),
     };
-    let line =
+    let mut line =
         syntax.split(std::mem::take(&mut args.command), &args.arg_files).map_err(Error::usage)?;
+    if args.context_replace {
+        line.template = line.template.map(Template::repeating_words);
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let per_host = match &args.jobs {
         Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
@@ -143,7 +147,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
              they do not work with -S or --executor slurm yet",
         ));
     }
-    let mut inputs = job_source(&args, line.sources, parsing, jobs)?;
+    let mut inputs = job_source(&args, line.template.as_ref(), line.sources, parsing, jobs)?;
     if args.dry_run {
         return dry_run(&mut *inputs, line.template.as_ref(), jobs);
     }
@@ -229,6 +233,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
 /// `--pipe`; the files' parts with `--pipepart`.
 fn job_source(
     args: &MapArgs,
+    template: Option<&Template>,
     sources: Vec<Source>,
     parsing: Parsing,
     jobs: u32,
@@ -248,7 +253,19 @@ fn job_source(
                 "{option} works with --pipe or --pipepart only (maestro map has no other use for it yet)"
             )));
         }
-        return Ok(Box::new(Inputs::open(&sources, parsing).map_err(input_error)?));
+        if !(args.multiple || args.context_replace || args.xargs) {
+            return Ok(Box::new(Inputs::open(&sources, parsing).map_err(input_error)?));
+        }
+        // One input per record; the packing puts them together.
+        let parsing = Parsing { per_job: 1, ..parsing };
+        let inputs = Box::new(Inputs::open(&sources, parsing).map_err(input_error)?);
+        let spread = args.multiple || args.context_replace;
+        let packing = Packing {
+            template: template.cloned(),
+            most: args.max_args.filter(|&n| n > 0),
+            spread_over: spread.then_some(jobs),
+        };
+        return Ok(Box::new(Packed::new(inputs, packing)));
     }
     let block = args.block.as_deref().map(|text| parse_size("--block", text)).transpose();
     let block = block.map_err(Error::usage)?;

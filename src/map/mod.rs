@@ -11,6 +11,7 @@ pub mod job;
 pub mod job_shell;
 pub mod joblog;
 pub mod output;
+pub mod pack;
 pub mod parts;
 pub mod work;
 

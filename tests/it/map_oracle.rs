@@ -408,6 +408,19 @@ oracle! {
         env: &[("PARALLEL_SHELL", "/bin/bash")],
     };
 
+    // -m, -X, --xargs: as many inputs per job as fit.
+    multiple_spread_over_slots: ["-k", "-j4", "-m", "echo", ":::", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    multiple_in_a_word: ["-k", "-j2", "-m", "echo", "pre-{}-post", ":::", "A", "B", "C", "D", "E"];
+    context_replace: ["-k", "-j3", "-X", "echo", "pre-{}-post", "{#}", ":::", "A", "B", "C", "D", "E", "F", "G"];
+    context_replace_variants: ["-k", "-j1", "-X", "echo", "{.}.png", "d/{/}", ":::", "a.jpg", "x/b c.jpg"];
+    context_replace_two_sources: ["-k", "-j1", "-X", "echo", "x{}y", ":::", "a", "b", ":::", "1", "2"];
+    context_replace_positional: ["-k", "-j1", "-X", "echo", "{2}:{1}", ":::", "a", "b", "c", "d"];
+    context_replace_at_most_n: ["-k", "-X", "-N2", "echo", "{1}+{2}", ":::", "a", "b", "c", "d", "e"];
+    xargs_fills_lines: ["-k", "--xargs", "echo"] { numbered_stdin: 30_000 };
+    multiple_fills_lines: ["-k", "-j1", "-m", "echo", "{}"] { numbered_stdin: 30_000 };
+    context_replace_fills_lines: ["-k", "-j1", "-X", "echo", "x{}y"] { numbered_stdin: 30_000 };
+    multiple_quotes_each_value: ["-k", "-j1", "-m", "printf", "'[%s]\\n'", ":::", "a b", "$(touch pwned)", "c'd"] { never: &["pwned"] };
+
     // --pipe: stdin cut into blocks, each a job's stdin.
     pipe_whole_blocks: ["-k", "--pipe", "wc", "-l"] { numbered_stdin: 300_000 };
     pipe_small_blocks: ["-k", "--pipe", "--block", "20", "tr '\n' ,; echo"] { numbered_stdin: 30 };
