@@ -125,13 +125,26 @@ impl Template {
     ///
     /// With `plus`, GNU parallel's `--plus` strings too (see [`crate::plus`];
     /// `{##}` is [`Template::expand_with`]'s name `##`: the number of jobs).
+    /// `columns` names the values in order (`--header :`): `{name}` is the
+    /// value at that place, `{name.}`, `{name/}`... its parts.
     #[must_use]
-    pub fn parse_map(text: &str, renamed: &[(&str, &str)], plus: bool) -> Template {
+    pub fn parse_map(
+        text: &str,
+        renamed: &[(&str, &str)],
+        plus: bool,
+        columns: &[&str],
+    ) -> Template {
         let renamed: Vec<(&str, &str)> =
             renamed.iter().copied().filter(|(name, _)| !name.is_empty()).collect();
         let whole_renamed = renamed.iter().any(|(_, standard)| *standard == "{}");
+        let column = |inner: &str| {
+            columns.iter().enumerate().find_map(|(index, name)| {
+                let transform = Transform::from_suffix(inner.strip_prefix(name)?)?;
+                Some(Part::Nth(index + 1, transform))
+            })
+        };
         let replacement = |inner: &str| {
-            let Some(part) = parse_replacement(inner) else {
+            let Some(part) = parse_replacement(inner).or_else(|| column(inner)) else {
                 return match (plus, inner) {
                     (false, _) => None,
                     (true, "##") => Some(Part::Named("##".into())),
@@ -818,7 +831,7 @@ mod tests {
     fn renamed_replacement_strings_stand_for_theirs_which_become_text() {
         let renamed = |template: &str, names: &[(&str, &str)]| {
             let args: &[&[u8]] = &[b"d/a.b", b"x"];
-            let bytes = Template::parse_map(template, names, false).expand(args, 7, 3, false);
+            let bytes = Template::parse_map(template, names, false, &[]).expand(args, 7, 3, false);
             String::from_utf8(bytes).unwrap()
         };
         assert_eq!(

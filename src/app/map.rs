@@ -74,11 +74,12 @@ pub fn map(args: MapArgs) -> i32 {
 }
 
 fn run_map(mut args: MapArgs) -> Result<i32> {
-    let syntax = Syntax {
+    let mut syntax = Syntax {
         arg_sep: args.arg_sep.clone().into_bytes(),
         arg_file_sep: args.arg_file_sep.clone().into_bytes(),
         quote: args.quote,
         plus: args.plus,
+        columns: Vec::new(),
         renamed: [
             (&args.replace, "{}"),
             (&args.extensionreplace, "{.}"),
@@ -92,8 +93,8 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         .filter_map(|(name, standard)| Some((name.clone()?, standard)))
         .collect(),
     };
-    let mut line =
-        syntax.split(std::mem::take(&mut args.command), &args.arg_files).map_err(Error::usage)?;
+    let words = std::mem::take(&mut args.command);
+    let mut line = syntax.split(words.clone(), &args.arg_files).map_err(Error::usage)?;
     if args.context_replace {
         line.template = line.template.map(Template::repeating_words);
     }
@@ -139,6 +140,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         eof: args.eof.clone().map(String::into_bytes),
         link: args.link,
         per_job: args.max_args.unwrap_or(1),
+        header: false,
     };
     let piped = args.pipe || args.pipepart || args.cat;
     if piped && !matches!(backend, Backend::Local) {
@@ -147,7 +149,37 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
              they do not work with -S or --executor slurm yet",
         ));
     }
-    let mut inputs = job_source(&args, line.template.as_ref(), line.sources, parsing, jobs)?;
+    let mut inputs = if piped {
+        piped_source(&args, line.sources, jobs)?
+    } else {
+        let multiple = args.multiple || args.context_replace || args.xargs;
+        let parsing = Parsing {
+            // One input per record: the packing puts them together.
+            per_job: if multiple { 1 } else { parsing.per_job },
+            header: header_names(&args)?,
+            ..parsing
+        };
+        let inputs = Inputs::open(&line.sources, parsing).map_err(input_error)?;
+        if !inputs.column_names().is_empty() {
+            // `{name}` for each column named in the header.
+            syntax.columns = inputs.column_names().to_vec();
+            line.template = syntax.split(words, &args.arg_files).map_err(Error::usage)?.template;
+            if args.context_replace {
+                line.template = line.template.map(Template::repeating_words);
+            }
+        }
+        let inputs: Box<dyn JobSource> = Box::new(inputs);
+        if multiple {
+            let packing = Packing {
+                template: line.template.clone(),
+                most: args.max_args.filter(|&n| n > 0),
+                spread_over: (args.multiple || args.context_replace).then_some(jobs),
+            };
+            Box::new(Packed::new(inputs, packing))
+        } else {
+            inputs
+        }
+    };
     if args.dry_run {
         return dry_run(&mut *inputs, line.template.as_ref(), jobs);
     }
@@ -229,44 +261,33 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     Ok(status)
 }
 
-/// Where the jobs come from: the input sources; stdin's blocks with
-/// `--pipe`; the files' parts with `--pipepart`.
-fn job_source(
-    args: &MapArgs,
-    template: Option<&Template>,
-    sources: Vec<Source>,
-    parsing: Parsing,
-    jobs: u32,
-) -> Result<Box<dyn JobSource>> {
-    let piped = args.pipe || args.pipepart || args.cat;
+/// `--header` without `--pipe`: whether the first value of each source
+/// (each column's, with `--colsep`) names it, for `{name}`.
+fn header_names(args: &MapArgs) -> Result<bool> {
     let pipe_only = [
         ("--block", args.block.is_some()),
         ("--recstart", args.recstart.is_some()),
         ("--recend", args.recend.is_some()),
         ("--rrs", args.remove_rec_sep),
         ("-L", args.max_lines.is_some()),
-        ("--header", args.header.is_some()),
     ];
-    if !piped {
-        if let Some((option, _)) = pipe_only.iter().find(|(_, given)| *given) {
-            return Err(Error::usage(format!(
-                "{option} works with --pipe or --pipepart only (maestro map has no other use for it yet)"
-            )));
-        }
-        if !(args.multiple || args.context_replace || args.xargs) {
-            return Ok(Box::new(Inputs::open(&sources, parsing).map_err(input_error)?));
-        }
-        // One input per record; the packing puts them together.
-        let parsing = Parsing { per_job: 1, ..parsing };
-        let inputs = Box::new(Inputs::open(&sources, parsing).map_err(input_error)?);
-        let spread = args.multiple || args.context_replace;
-        let packing = Packing {
-            template: template.cloned(),
-            most: args.max_args.filter(|&n| n > 0),
-            spread_over: spread.then_some(jobs),
-        };
-        return Ok(Box::new(Packed::new(inputs, packing)));
+    if let Some((option, _)) = pipe_only.iter().find(|(_, given)| *given) {
+        return Err(Error::usage(format!(
+            "{option} works with --pipe or --pipepart only (maestro map has no other use for it yet)"
+        )));
     }
+    match args.header.as_deref() {
+        None => Ok(false),
+        Some(text) if parse_header_lines(text) == Ok(1) => Ok(true),
+        Some(text) => Err(Error::usage(format!(
+            "--header {text}: without --pipe, the header is the first value of each source: \
+             write --header :"
+        ))),
+    }
+}
+
+/// `--pipe`'s source: stdin's blocks; `--pipepart`'s: the files' parts.
+fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<dyn JobSource>> {
     let block = args.block.as_deref().map(|text| parse_size("--block", text)).transpose();
     let block = block.map_err(Error::usage)?;
     let recstart = args.recstart.as_deref().map(parse_separator);

@@ -56,6 +56,8 @@ pub struct Syntax {
     pub renamed: Vec<(String, &'static str)>,
     /// `--plus`: GNU parallel's further replacement strings.
     pub plus: bool,
+    /// `--header :`: the names of the values, in order (`{name}`).
+    pub columns: Vec<Vec<u8>>,
 }
 
 impl Default for Syntax {
@@ -66,6 +68,7 @@ impl Default for Syntax {
             quote: false,
             renamed: Vec::new(),
             plus: false,
+            columns: Vec::new(),
         }
     }
 }
@@ -134,7 +137,13 @@ impl Syntax {
             refuse_perl(&text)?;
             let renamed: Vec<(&str, &str)> =
                 self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
-            let template = Template::parse_map(&text, &renamed, self.plus);
+            let columns: Vec<String> = self
+                .columns
+                .iter()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect();
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let template = Template::parse_map(&text, &renamed, self.plus, &columns);
             if let Some(why) = template.refused() {
                 return Err(why.to_string());
             }

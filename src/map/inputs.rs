@@ -46,13 +46,24 @@ pub struct Parsing {
     /// `-n`: combinations per job; 0 takes one and gives the job none of its
     /// values (GNU parallel's `-n 0`: a job per input, the command as is).
     pub per_job: usize,
+    /// `--header :`: each source's first record names its values (its
+    /// columns' with `colsep`) and is no input.
+    pub header: bool,
 }
 
 impl Default for Parsing {
     /// Newline-ended records, no columns, one per job.
     fn default() -> Parsing {
         let trim = Trim::default();
-        Parsing { end: b'\n', colsep: None, trim, eof: None, link: false, per_job: 1 }
+        Parsing {
+            end: b'\n',
+            colsep: None,
+            trim,
+            eof: None,
+            link: false,
+            per_job: 1,
+            header: false,
+        }
     }
 }
 
@@ -121,6 +132,11 @@ enum Records {
 }
 
 impl Records {
+    /// A source with no record.
+    fn none() -> Records {
+        Records::Words(Vec::new().into_iter())
+    }
+
     fn open(kind: &SourceKind, end: u8, eof: Option<Vec<u8>>) -> Result<Records, InputError> {
         let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
         // `< file` is a regular file too: reading it never waits.
@@ -243,6 +259,11 @@ struct Group {
 }
 
 impl Group {
+    /// Its first step's values (none for an empty source).
+    fn into_values(mut self, parsing: &Parsing) -> Vec<Vec<u8>> {
+        self.next(parsing).ok().flatten().unwrap_or_default()
+    }
+
     /// The next step's values, split into columns, one after the other.
     fn next(&mut self, parsing: &Parsing) -> Result<Option<Vec<Vec<u8>>>, InputError> {
         let mut values = Vec::new();
@@ -284,15 +305,23 @@ pub struct Inputs {
     given: bool,
     next_seq: u64,
     done: bool,
+    /// `--header :`'s names.
+    names: Vec<Vec<u8>>,
 }
 
 impl Inputs {
     /// Opens every source; reads all but the first group whole.
     pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
         let mut members = Vec::new();
+        let mut names = Vec::new();
         for source in sources {
             let mut records = Records::open(&source.kind, parsing.end, parsing.eof.clone())?;
-            let ahead = records.next()?;
+            let mut ahead = records.next()?;
+            if parsing.header {
+                let header = Group { members: vec![Member { records: Records::none(), ahead }] };
+                names.extend(header.into_values(&parsing));
+                ahead = records.next()?;
+            }
             members.push((Member { records, ahead }, source.linked));
         }
         if parsing.link {
@@ -323,7 +352,23 @@ impl Inputs {
         let odometer = vec![0; rest.len()];
         let given = parsing.per_job > 0;
         let parsing = Parsing { per_job: parsing.per_job.max(1), ..parsing };
-        Ok(Inputs { first, rest, current: None, odometer, parsing, given, next_seq: 1, done })
+        Ok(Inputs {
+            first,
+            rest,
+            current: None,
+            odometer,
+            parsing,
+            given,
+            next_seq: 1,
+            done,
+            names,
+        })
+    }
+
+    /// `--header :`: the names of the values, in order (`{name}` is the
+    /// value at its place).
+    pub fn column_names(&self) -> &[Vec<u8>] {
+        &self.names
     }
 
     /// How many jobs there will be, when known before any is taken: when

@@ -301,6 +301,11 @@ fn errors_exit_255_with_what_is_wrong() {
             "error: --pipepart cuts at --recend and --recstart only: -N, -L and --rrs need --pipe\n",
         ),
         (
+            &["--header", "2", "echo", ":::", "a"],
+            "error: --header 2: without --pipe, the header is the first value of each source: \
+             write --header :\n",
+        ),
+        (
             &["--pipepart", "-a", ".", "cat"],
             "error: cannot read input .: --pipepart cuts regular files: this is not one\n",
         ),

@@ -408,6 +408,13 @@ oracle! {
         env: &[("PARALLEL_SHELL", "/bin/bash")],
     };
 
+    // --header: each source's first value names it.
+    header_names_sources: ["-k", "--header", ":", "echo", "f1={f1}", "f2={f2}", ":::", "f1", "A", "B", ":::", "f2", "C", "D"];
+    header_names_columns: ["-k", "--header", ":", "--colsep", "\\t", "echo", "{b}-{a}", "::::", "t"] { files: &[("t", b"a\tb\n1\t2\n3\t4\n")] };
+    header_names_stdin_columns: ["-k", "--header", ":", "--colsep", ",", "echo", "{b}-{a}"] { stdin: b"a,b\n1,2\n" };
+    header_name_variants: ["-k", "--header", ":", "echo", "{f.}", "{f/}", "{1}", "{}", ":::", "f", "a/b.c", "d/e.f"];
+    header_values_appended: ["-k", "--header", ".*\\n", "echo", ":::", "x", "A", "B"];
+
     // -m, -X, --xargs: as many inputs per job as fit.
     multiple_spread_over_slots: ["-k", "-j4", "-m", "echo", ":::", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
     multiple_in_a_word: ["-k", "-j2", "-m", "echo", "pre-{}-post", ":::", "A", "B", "C", "D", "E"];
