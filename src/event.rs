@@ -118,6 +118,8 @@ pub enum Skip {
     /// `map --resume`: the joblog lists it (as succeeded, for
     /// `--resume-failed`).
     Joblog,
+    /// `map --plus`'s `{choose_k}` or `{uniq}` let it not run.
+    Filtered,
 }
 
 /// Why an instance did not run.

@@ -107,12 +107,12 @@ pub fn parse(inner: &str) -> Option<Result<Edit, String>> {
 }
 
 /// GNU parallel's `--plus` strings that maestro does not take: the ones
-/// that skip jobs (`{choose_k}`, `{uniq}`, also after a position), the
-/// zero-padded numbers, and the remote hosts'.
+/// that skip jobs after a position (`{2choose_k}`, `{1uniq}`), the
+/// zero-padded job slot, and the remote hosts'.
 fn unsupported(inner: &str) -> bool {
     let named = inner.trim_start_matches(|c: char| c.is_ascii_digit());
-    matches!(inner, "0%" | "0#")
-        || matches!(named, "choose_k" | "uniq")
+    inner == "0%"
+        || (named != inner && matches!(named, "choose_k" | "uniq"))
         || matches!(inner, "host" | "sshlogin" | "hgrp" | "agrp")
 }
 
@@ -257,7 +257,7 @@ mod tests {
         let refused = parse("#a*").unwrap().unwrap_err();
         assert!(refused.starts_with("'{#a*}' uses '*'"), "{refused}");
         assert_eq!(parse("##"), None);
-        for unsupported in ["choose_k", "2uniq", "0#", "host"] {
+        for unsupported in ["2choose_k", "1uniq", "0%", "host"] {
             assert!(parse(unsupported).unwrap().is_err(), "{unsupported}");
         }
         assert_eq!(parse("/a"), None);

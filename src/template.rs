@@ -49,6 +49,29 @@ impl Transform {
     }
 }
 
+/// Which jobs a `--plus` filter string lets run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// `{choose_k}`: the values in strictly increasing order (as text), so
+    /// that each set of values runs once.
+    ChooseK,
+    /// `{uniq}`: no value twice.
+    Uniq,
+}
+
+impl Filter {
+    fn passes(self, args: &[&[u8]]) -> bool {
+        match self {
+            Filter::ChooseK => args.windows(2).all(|pair| pair[0] < pair[1]),
+            Filter::Uniq => {
+                let mut sorted = args.to_vec();
+                sorted.sort_unstable();
+                sorted.windows(2).all(|pair| pair[0] != pair[1])
+            }
+        }
+    }
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -64,6 +87,9 @@ enum Part {
     /// A `--plus` string maestro does not take, and why (the template is
     /// refused: see [`Template::refused`]).
     Refused(Box<str>),
+    /// `--plus`'s `{choose_k}` and `{uniq}`: every argument, as `{}`; and
+    /// the job is skipped unless they pass.
+    Filter(Filter),
     /// `{#}`.
     Seq,
     /// `{%}`.
@@ -147,7 +173,9 @@ impl Template {
             let Some(part) = parse_replacement(inner).or_else(|| column(inner)) else {
                 return match (plus, inner) {
                     (false, _) => None,
-                    (true, "##") => Some(Part::Named("##".into())),
+                    (true, "##" | "0#") => Some(Part::Named(inner.into())),
+                    (true, "choose_k") => Some(Part::Filter(Filter::ChooseK)),
+                    (true, "uniq") => Some(Part::Filter(Filter::Uniq)),
                     (true, "slot") => Some(Part::Slot),
                     (true, _) => plus::parse(inner).map(|edit| match edit {
                         Ok(edit) => Part::Edited(edit),
@@ -185,7 +213,14 @@ impl Template {
     /// known before the first starts.
     #[must_use]
     pub fn uses_total(&self) -> bool {
-        self.names().any(|name| name == "##")
+        self.names().any(|name| name == "##" || name == "0#")
+    }
+
+    /// Whether `--plus`'s `{choose_k}` or `{uniq}` skips the job of `args`
+    /// (GNU parallel still counts it: its `{#}` is not given to another).
+    #[must_use]
+    pub fn skips(&self, args: &[&[u8]]) -> bool {
+        self.parts.iter().any(|part| matches!(part, Part::Filter(filter) if !filter.passes(args)))
     }
 
     /// Why the template cannot be used as written, if it cannot: a `--plus`
@@ -324,8 +359,9 @@ impl Template {
         let mut word: Vec<Part> = Vec::new();
         let mut contexts: Vec<Context> = Vec::new();
         let flush = |word: &mut Vec<Part>, contexts: &mut Vec<Context>, out: &mut Vec<u8>| {
-            let repeated = word.iter().any(|p| matches!(p, Part::All(_) | Part::Edited(_)))
-                && !word.iter().any(|p| matches!(p, Part::Nth(..) | Part::NthLast(..)));
+            let repeated =
+                word.iter().any(|p| matches!(p, Part::All(_) | Part::Edited(_) | Part::Filter(_)))
+                    && !word.iter().any(|p| matches!(p, Part::Nth(..) | Part::NthLast(..)));
             if repeated {
                 for (index, arg) in expansion.args.iter().enumerate() {
                     if index > 0 {
@@ -407,6 +443,14 @@ fn expand_parts(
                         out.push(b' ');
                     }
                     insert(out, transform.apply(arg));
+                }
+            }
+            Part::Filter(_) => {
+                for (index, arg) in args.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
+                    }
+                    insert(out, arg);
                 }
             }
             Part::Nth(n, transform) => {

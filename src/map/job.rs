@@ -31,6 +31,10 @@ pub fn command_for(
     let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
     let named = |name: &str| match (name, total) {
         ("##", Some(total)) => vec![total.to_string()],
+        // The job number, zero-padded to the width of the number of jobs.
+        ("0#", Some(total)) => {
+            vec![format!("{:0width$}", job.seq, width = total.to_string().len())]
+        }
         _ => Vec::new(),
     };
     match template {

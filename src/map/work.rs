@@ -288,6 +288,7 @@ pub fn run(
         next_status: None,
         next_median_check: None,
         next_start: None,
+        filtered: 0,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -357,6 +358,8 @@ struct MapWork<'c, 'o> {
     next_median_check: Option<Instant>,
     /// With `--delay`: when the next job may start.
     next_start: Option<Instant>,
+    /// Jobs `{choose_k}` or `{uniq}` skipped.
+    filtered: u64,
 }
 
 impl MapWork<'_, '_> {
@@ -387,6 +390,33 @@ impl MapWork<'_, '_> {
         let capture = Capture::new(&self.config.capture_dir, self.next_capture)?;
         self.next_capture += 1;
         Ok(capture)
+    }
+
+    /// Whether `--plus`'s `{choose_k}` or `{uniq}` skips `job`: then it is
+    /// in the joblog as GNU parallel writes a skipped job (exit -2).
+    fn filtered_out(&mut self, job: &Job) -> bool {
+        let Some(template) = &self.config.template else { return false };
+        let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+        if !template.skips(&args) {
+            return false;
+        }
+        if let Some(joblog) = &mut self.joblog {
+            let command = command_for(Some(template), job, 0, self.known_total);
+            let entry = Entry {
+                seq: job.seq,
+                started: SystemTime::now(),
+                runtime: Duration::ZERO,
+                received: 0,
+                exit: -2,
+                signal: 0,
+                command: &command,
+            };
+            if let Err(e) = joblog.write(&entry) {
+                say!(self.printer, "maestro: cannot write the joblog: {e}");
+                self.joblog = None;
+            }
+        }
+        true
     }
 
     /// `--cat`: the job's stdin data goes into a file of the run's own,
@@ -550,7 +580,8 @@ impl MapWork<'_, '_> {
         }
     }
 
-    /// GNU parallel's: the `--halt` verdict; else the number of failed jobs,
+    /// GNU parallel's: the `--halt` verdict; else the number of failed jobs
+    /// (jobs `{choose_k}` or `{uniq}` skipped count as failed, as there),
     /// 101 for more than 100; 130 when interrupted; 141 when the output's
     /// reader went away.
     fn exit_status(&self) -> i32 {
@@ -567,7 +598,7 @@ impl MapWork<'_, '_> {
             let failed = self.summary.failed.len() as u64;
             return halt.status(failed, failed + self.summary.succeeded as u64);
         }
-        match self.summary.failed.len() {
+        match self.summary.failed.len() as u64 + self.filtered {
             n if n > 100 => 101,
             n => n as i32,
         }
@@ -602,6 +633,15 @@ impl Work for MapWork<'_, '_> {
             if self.resumed(job.seq) {
                 self.summary.skipped += 1;
                 self.observer.event(&Event::Skipped { instance: key, why: Skip::Joblog });
+                if let Err(e) = self.printer.nothing(job.seq, &mut self.spare) {
+                    self.output_failed(&e);
+                }
+                continue;
+            }
+            if self.filtered_out(&job) {
+                self.filtered += 1;
+                self.summary.skipped += 1;
+                self.observer.event(&Event::Skipped { instance: key, why: Skip::Filtered });
                 if let Err(e) = self.printer.nothing(job.seq, &mut self.spare) {
                     self.output_failed(&e);
                 }

@@ -134,6 +134,7 @@ impl Observer for JsonEvents<'_> {
                     Skip::Fresh => "fresh",
                     Skip::Resumed { .. } => "resumed",
                     Skip::Joblog => "joblog",
+                    Skip::Filtered => "filtered",
                 };
                 let fields = vec![("task", self.task(*instance)), ("why", why.into())];
                 self.emit("task_skipped", fields);

@@ -32,7 +32,7 @@ impl NodeStatus {
             "ok" => NodeStatus::Ok,
             "interrupted" => NodeStatus::Interrupted,
             "running" => NodeStatus::Running,
-            "fresh" | "resumed" | "joblog" => NodeStatus::Skipped,
+            "fresh" | "resumed" | "joblog" | "filtered" => NodeStatus::Skipped,
             "dep_failed" | "cancelled" => NodeStatus::NotRun,
             _ => NodeStatus::Failed,
         }

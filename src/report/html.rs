@@ -94,7 +94,7 @@ pub fn data(recorded: &RecordedRun) -> Value {
                 ("utilisation", totals.utilisation.into()),
                 ("ok", run.ok.into()),
                 ("failed", run.failed.into()),
-                ("skipped", tasks_not_run(&["fresh", "resumed", "joblog"]).into()),
+                ("skipped", tasks_not_run(&["fresh", "resumed", "joblog", "filtered"]).into()),
                 ("not_run", tasks_not_run(&["dep_failed", "cancelled"]).into()),
                 ("attempts", (recorded.attempts.len() as i64).into()),
                 ("critical_ms", totals.critical_ms.into()),

@@ -16,7 +16,7 @@ pub struct RecordedRun {
     /// Its attempts, in start order.
     pub attempts: Vec<AttemptRow>,
     /// What it did not run: (why, instance), `why` as the store says it
-    /// ("fresh", "resumed", "joblog", "dep_failed", "cancelled").
+    /// ("fresh", "resumed", "joblog", "filtered", "dep_failed", "cancelled").
     pub not_run: Vec<(String, String)>,
     /// The run's end, Unix ms: when it ended, else the last moment an
     /// attempt is known to have run (a run still going, or cut short).

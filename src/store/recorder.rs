@@ -199,6 +199,7 @@ impl Observer for Recorder<'_> {
                     Skip::Fresh => "fresh",
                     Skip::Resumed { .. } => "resumed",
                     Skip::Joblog => "joblog",
+                    Skip::Filtered => "filtered",
                 };
                 self.skipped(*instance, kind);
             }

@@ -243,8 +243,8 @@ fn errors_exit_255_with_what_is_wrong() {
              maestro takes plain text there\n",
         ),
         (
-            &["--plus", "echo", "{choose_k}", ":::", "A", "B", ":::", "A", "B"],
-            "error: '{choose_k}' (one of GNU parallel's --plus strings) is not supported by \
+            &["--plus", "echo", "{2choose_k}", ":::", "A", "B", ":::", "A", "B"],
+            "error: '{2choose_k}' (one of GNU parallel's --plus strings) is not supported by \
              maestro map\n",
         ),
         (

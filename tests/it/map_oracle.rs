@@ -294,6 +294,10 @@ oracle! {
     plus_path_parts: ["-k", "--plus", "echo", "[{+/}][{+.}][{+..}][{+...}][{..}][{...}][{/..}][{/...}]", ":::", "a", "a.b", "/x.y/z", "x.y.z/w.v", ".hid", "d/s/f.e1.e2.e3"];
     plus_total_of_values: ["-k", "--plus", "echo", "{#}", "of", "{##}", ":::", "a", "b", "c"];
     plus_total_in_a_dry_run: ["--dry-run", "-k", "--plus", "echo", "{#}/{##}"] { stdin: b"a\nb\nc\n" };
+    plus_choose_k: ["-k", "--plus", "echo", "{#}", "{choose_k}", ":::", "A", "B", "C", "D", ":::", "A", "B", "C", "D"];
+    plus_choose_k_compares_text: ["-k", "--plus", "echo", "{choose_k}", ":::", "10", "9", ":::", "9", "10"];
+    plus_uniq_in_the_joblog: ["-k", "--plus", "--joblog", "jl", "echo", "{uniq}", ":::", "A", "B", ":::", "A", "B"] { joblog: true };
+    plus_padded_seq: ["-k", "--plus", "echo", "{0#}"] { numbered_stdin: 12 };
     plus_total_of_stdin: ["-k", "--plus", "echo", "{#}/{##}"] { stdin: b"a\nb\n" };
     plus_substrings: ["-k", "--plus", "echo", "{:2}", "{:2:3}", "{:9}", "{:-none}", ":::", "abcAaAdef", ""];
     plus_prefix_suffix: ["-k", "--plus", "echo", "{#bc}", "{#abc}", "{##abc}", "{%de}", "{%def}", "{%%def}", ":::", "abcAaAdef"];
