@@ -226,6 +226,15 @@ pub struct MapArgs {
     /// end (lines of different jobs never mix within a line). -k wins.
     #[arg(long, visible_alias = "lb", alias = "linebuffer")]
     pub line_buffer: bool,
+    /// Keep each job's output in files instead of printing it: DIR/1/VALUE/
+    /// {stdout,stderr,seq}; or, when NAME holds replacement strings, NAME
+    /// (its stdout), NAME.err and NAME.seq (a folder if NAME ends in /).
+    #[arg(long, alias = "res", value_name = "NAME", conflicts_with = "line_buffer")]
+    pub results: Option<String>,
+    /// Keep each job's stdout in a file of the temporary folder, and print
+    /// the file's name instead.
+    #[arg(long, alias = "output-as-files", conflicts_with_all = ["line_buffer", "results"])]
+    pub files: bool,
     /// Write a line per finished job to FILE, in GNU parallel's format.
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,

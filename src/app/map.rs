@@ -23,6 +23,7 @@ use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::command_for;
 use crate::map::pack::{Packed, Packing};
 use crate::map::parts::{PartSize, Parts};
+use crate::map::results::Keep;
 use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
 use crate::report::events::JsonEvents;
 use crate::shell::Shell;
@@ -143,6 +144,12 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         header: false,
     };
     let piped = args.pipe || args.pipepart || args.cat;
+    // `--results`' tree numbers each value by its place in its record:
+    // one per source, or every column of one.
+    let values_per_record = match (&args.colsep, args.max_args) {
+        (None, Some(n)) if n > 1 => line.sources.len(),
+        _ => usize::MAX,
+    };
     if piped && !matches!(backend, Backend::Local) {
         return Err(Error::usage(
             "--pipe and --pipepart give jobs their input on this machine: \
@@ -186,6 +193,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     if let Some(path) = &args.report {
         report::check_destination(path)?;
     }
+    check_results(&args)?;
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let opened = state::open(&store::state_dir(&here), &here, None, false)?;
     let start = RunStart { kind: "map", flow: None, argv: args_lossy(), jobs };
@@ -196,6 +204,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         (_, true) => Resume::Failed,
         _ => Resume::No,
     };
+    let keep = kept_output(&args, syntax.columns, values_per_record, run_id);
     let config = MapConfig {
         template: line.template,
         jobs,
@@ -231,6 +240,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         print_output: !args.json,
         capture_dir: opened.store.map_output_dir(run_id),
         cat: args.cat,
+        keep,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {
@@ -259,6 +269,33 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         report::write_after_run(&opened.store, run_id, path);
     }
     Ok(status)
+}
+
+/// `--results` names a folder or a template; GNU parallel's CSV, TSV and
+/// JSON files are not written.
+fn check_results(args: &MapArgs) -> Result<()> {
+    let Some(name) = &args.results else { return Ok(()) };
+    if [".csv", ".tsv", ".json"].iter().any(|suffix| name.ends_with(suffix)) {
+        return Err(Error::usage(format!(
+            "--results {name}: maestro map writes no CSV, TSV or JSON file: give a folder \
+             (the joblog, --joblog FILE, is a table of the jobs)"
+        )));
+    }
+    Ok(())
+}
+
+/// Where `--results` or `--files` keep jobs' output.
+fn kept_output(
+    args: &MapArgs,
+    names: Vec<Vec<u8>>,
+    values_per_record: usize,
+    run_id: u64,
+) -> Option<Keep> {
+    if args.files {
+        return Some(Keep::Files { dir: std::env::temp_dir(), run_id });
+    }
+    let name = args.results.as_deref()?;
+    Some(Keep::results(name, names, values_per_record))
 }
 
 /// `--header` without `--pipe`: whether the first value of each source

@@ -13,6 +13,7 @@ pub mod joblog;
 pub mod output;
 pub mod pack;
 pub mod parts;
+pub mod results;
 pub mod work;
 
 use std::borrow::Cow;

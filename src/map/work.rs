@@ -28,6 +28,7 @@ use super::inputs::{InputError, Job};
 use super::job::{Capture, command_for};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Piece, Printer};
+use super::results::Keep;
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
 use crate::exec::{
     Executor, Launch, Output, OutputFiles, Request, Stdin, StdinPart, Termination, Watch,
@@ -101,6 +102,9 @@ pub struct MapConfig {
     /// `--cat`: a job's stdin data goes into a file, given as its
     /// argument (removed when the job is done).
     pub cat: bool,
+    /// `--results`, `--files`: where jobs' output is kept instead of
+    /// printed.
+    pub keep: Option<Keep>,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -545,7 +549,19 @@ impl MapWork<'_, '_> {
     /// come back for another job once printed.
     fn print(&mut self, running: Running) -> Verdict {
         let Some(mut capture) = running.capture else { return Verdict::Go };
-        let lengths = running.lengths;
+        let mut lengths = running.lengths;
+        if let Some(keep) = &self.config.keep {
+            match keep.keep(&running.job, &mut capture, lengths) {
+                Ok(rest) => lengths = rest,
+                Err(e) => {
+                    say!(
+                        self.printer,
+                        "maestro: job {}: cannot keep its output: {e}",
+                        running.job.seq
+                    );
+                }
+            }
+        }
         if self.line_buffered() {
             if capture.clear(lengths).is_ok() {
                 self.spare.push(capture);

@@ -159,6 +159,21 @@ fn a_pipe_job_is_retried_with_its_whole_block() {
 }
 
 #[test]
+fn files_keeps_each_jobs_stdout_in_a_file_whose_name_is_printed() {
+    // GNU parallel's names are random: the names differ, what they hold not.
+    let p = Project::new();
+    let run = map(&p, &["-k", "--files", "echo {}; echo to-stderr >&2", ":::", "a", "b"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "to-stderr\nto-stderr\n");
+    let held: Vec<String> =
+        run.stdout.lines().map(|path| std::fs::read_to_string(path).unwrap()).collect();
+    assert_eq!(held, ["a\n", "b\n"]);
+    for path in run.stdout.lines() {
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[test]
 fn a_timeout_in_percent_kills_jobs_far_slower_than_the_median() {
     let p = Project::new();
     let run = map(
@@ -304,6 +319,11 @@ fn errors_exit_255_with_what_is_wrong() {
             &["--header", "2", "echo", ":::", "a"],
             "error: --header 2: without --pipe, the header is the first value of each source: \
              write --header :\n",
+        ),
+        (
+            &["--results", "out.csv", "echo", ":::", "a"],
+            "error: --results out.csv: maestro map writes no CSV, TSV or JSON file: give a folder \
+             (the joblog, --joblog FILE, is a table of the jobs)\n",
         ),
         (
             &["--pipepart", "-a", ".", "cat"],

@@ -419,6 +419,26 @@ oracle! {
     header_name_variants: ["-k", "--header", ":", "echo", "{f.}", "{f/}", "{1}", "{}", ":::", "f", "a/b.c", "d/e.f"];
     header_values_appended: ["-k", "--header", ".*\\n", "echo", ":::", "x", "A", "B"];
 
+    // --results: each job's output in files.
+    results_tree: ["--results", "o", "echo {}; echo e{} >&2", ":::", "a", "b c", ":::", "1"] {
+        same_files: &["o/1/a/2/1/stdout", "o/1/a/2/1/stderr", "o/1/a/2/1/seq", "o/1/b c/2/1/stdout", "o/1/b c/2/1/seq"],
+    };
+    results_escaped_values: ["--results", "o/", "echo", ":::", "a/b", "c\\d", ""] {
+        same_files: &["o/1/a\\_b/stdout", "o/1/c\\\\d/stdout", "o/1/stdout", "o/1/seq"],
+    };
+    results_per_column: ["--results", "o", "--colsep", ",", "echo"] {
+        stdin: b"a,b\nc,d\n", same_files: &["o/1/a/2/b/stdout", "o/1/c/2/d/seq"],
+    };
+    results_per_header_name: ["--header", ":", "--results", "o", "echo", "{b}", ":::", "a", "I", ":::", "b", "II"] {
+        same_files: &["o/a/I/b/II/stdout"],
+    };
+    results_named_files: ["--results", "r_{}", "echo {}; echo e >&2; exit 2", ":::", "x", "y"] {
+        same_files: &["r_x", "r_x.err", "r_x.seq", "r_y"],
+    };
+    results_named_folders: ["--results", "r/{#}/", "echo", ":::", "x", "y"] {
+        same_files: &["r/1/stdout", "r/2/stdout", "r/2/seq", "r/1/stderr"],
+    };
+
     // -m, -X, --xargs: as many inputs per job as fit.
     multiple_spread_over_slots: ["-k", "-j4", "-m", "echo", ":::", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
     multiple_in_a_word: ["-k", "-j2", "-m", "echo", "pre-{}-post", ":::", "A", "B", "C", "D", "E"];
