@@ -204,6 +204,12 @@ pub struct MapArgs {
         allow_negative_numbers = true
     )]
     pub jobs: Option<String>,
+    /// -j N%, +N, -N count physical cores, not CPU threads.
+    #[arg(long, alias = "use-cpus-instead-of-cores")]
+    pub use_cores_instead_of_threads: bool,
+    /// -j N%, +N, -N count filled CPU sockets, not CPU threads.
+    #[arg(long)]
+    pub use_sockets_instead_of_threads: bool,
     /// Print jobs' output in input order (they still run in parallel).
     #[arg(short = 'k', long)]
     pub keep_order: bool,
@@ -258,6 +264,10 @@ pub struct MapArgs {
     /// Run the jobs with this niceness (`nice -n N`).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub nice: Option<i32>,
+    /// Start a job only when this much memory is available (1G, 500M...;
+    /// running jobs are never killed for memory).
+    #[arg(long, value_name = "SIZE")]
+    pub memfree: Option<String>,
     /// Wait this long between two jobs' starts: seconds, or 2s, 1m30s, 1h.
     #[arg(long, value_name = "DURATION")]
     pub delay: Option<String>,

@@ -17,6 +17,7 @@ use crate::map::args::{
     parse_jobs, parse_separator, parse_size, parse_timeout,
 };
 use crate::map::blocks::{Blocks, Splitting};
+use crate::map::cpus::Count;
 use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
@@ -99,7 +100,13 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     if args.context_replace {
         line.template = line.template.map(Template::repeating_words);
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let cpus = crate::map::cpus::count(
+        match (args.use_cores_instead_of_threads, args.use_sockets_instead_of_threads) {
+            (_, true) => Count::Sockets,
+            (true, false) => Count::Cores,
+            (false, false) => Count::Threads,
+        },
+    );
     let per_host = match &args.jobs {
         Some(text) => parse_jobs(text, cpus, most_jobs()).map_err(Error::usage)?,
         None => cpus,
@@ -194,6 +201,13 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         report::check_destination(path)?;
     }
     check_results(&args)?;
+    let memfree = match &args.memfree {
+        Some(text) => match parse_size("--memfree", text).map_err(Error::usage)? {
+            bytes if bytes > 0 => Some(bytes as u64),
+            _ => return Err(Error::usage(format!("--memfree {text}: expected a size above 0"))),
+        },
+        None => None,
+    };
     let here = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     let opened = state::open(&store::state_dir(&here), &here, None, false)?;
     let start = RunStart { kind: "map", flow: None, argv: args_lossy(), jobs };
@@ -241,6 +255,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         capture_dir: opened.store.map_output_dir(run_id),
         cat: args.cat,
         keep,
+        memfree,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {

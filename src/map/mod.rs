@@ -4,12 +4,14 @@
 
 pub mod args;
 pub mod blocks;
+pub mod cpus;
 pub mod feed;
 pub mod halt;
 pub mod inputs;
 pub mod job;
 pub mod job_shell;
 pub mod joblog;
+pub mod memory;
 pub mod output;
 pub mod pack;
 pub mod parts;

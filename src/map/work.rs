@@ -105,6 +105,8 @@ pub struct MapConfig {
     /// `--results`, `--files`: where jobs' output is kept instead of
     /// printed.
     pub keep: Option<Keep>,
+    /// `--memfree`: a job starts only when this much memory is available.
+    pub memfree: Option<u64>,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -173,6 +175,8 @@ macro_rules! say {
 
 /// How often `--timeout N%` looks at the running jobs.
 const MEDIAN_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// How often `--memfree` looks again while memory is short.
+const MEMORY_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// How often the live status line is redrawn.
 const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Successful run times kept for `--timeout N%`'s median (the latest).
@@ -293,6 +297,7 @@ pub fn run(
         next_median_check: None,
         next_start: None,
         filtered: 0,
+        next_memory_check: None,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -364,6 +369,8 @@ struct MapWork<'c, 'o> {
     next_start: Option<Instant>,
     /// Jobs `{choose_k}` or `{uniq}` skipped.
     filtered: u64,
+    /// With `--memfree`, memory short: when to look again.
+    next_memory_check: Option<Instant>,
 }
 
 impl MapWork<'_, '_> {
@@ -394,6 +401,18 @@ impl MapWork<'_, '_> {
         let capture = Capture::new(&self.config.capture_dir, self.next_capture)?;
         self.next_capture += 1;
         Ok(capture)
+    }
+
+    /// `--memfree`: whether the system has the memory asked for a new job;
+    /// if not, it is looked at again a little later.
+    fn memory_allows(&mut self, now: Instant) -> bool {
+        let Some(least) = self.config.memfree else { return true };
+        if self.next_memory_check.is_some_and(|at| now < at) {
+            return false;
+        }
+        let enough = super::memory::available().is_none_or(|available| available >= least);
+        self.next_memory_check = (!enough).then_some(now + MEMORY_CHECK_EVERY);
+        enough
     }
 
     /// Whether `--plus`'s `{choose_k}` or `{uniq}` skips `job`: then it is
@@ -628,6 +647,9 @@ impl Work for MapWork<'_, '_> {
                 return None;
             }
             if self.next_start.is_some_and(|at| now < at) {
+                return None;
+            }
+            if !self.memory_allows(now) {
                 return None;
             }
             let job = match self.feed.take() {
@@ -932,8 +954,11 @@ impl Work for MapWork<'_, '_> {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        let next_start = self.next_start.filter(|_| !self.inputs_done && !self.stopping);
-        self.next_status.into_iter().chain(self.next_median_check).chain(next_start).min()
+        let waiting = !self.inputs_done && !self.stopping;
+        let next_start = self.next_start.filter(|_| waiting);
+        let next_memory_check = self.next_memory_check.filter(|_| waiting);
+        let timers = self.next_status.into_iter().chain(self.next_median_check);
+        timers.chain(next_start).chain(next_memory_check).min()
     }
 
     fn at(&mut self, now: Instant, control: &mut Control<'_>) {

@@ -174,6 +174,21 @@ fn files_keeps_each_jobs_stdout_in_a_file_whose_name_is_printed() {
 }
 
 #[test]
+fn memfree_starts_no_job_while_memory_is_short() {
+    let p = Project::new();
+    let child = p.spawn(&["map", "--memfree", "100P", "touch", ":::", "ran"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(!p.path("ran").exists(), "a job started without the memory asked");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let run = map(&p, &["--memfree", "1M", "touch", ":::", "ran"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(p.path("ran").exists());
+}
+
+#[test]
 fn a_timeout_in_percent_kills_jobs_far_slower_than_the_median() {
     let p = Project::new();
     let run = map(
@@ -325,6 +340,7 @@ fn errors_exit_255_with_what_is_wrong() {
             "error: --results out.csv: maestro map writes no CSV, TSV or JSON file: give a folder \
              (the joblog, --joblog FILE, is a table of the jobs)\n",
         ),
+        (&["--memfree", "0", "echo", ":::", "a"], "error: --memfree 0: expected a size above 0\n"),
         (
             &["--pipepart", "-a", ".", "cat"],
             "error: cannot read input .: --pipepart cuts regular files: this is not one\n",

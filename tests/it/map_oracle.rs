@@ -481,6 +481,11 @@ oracle! {
     pipepart_header: ["-k", "--pipepart", "--header", "1", "--block", "20", "-a", "f", "head -2; echo -"] { files: FIFTY };
     pipepart_record_start: ["-k", "--pipepart", "--recstart", ">", "--block", "3", "-a", "f", "cat; echo -"] { files: &[("f", b">a\nxx\n>b\nyy\n>c\n")] };
 
+    // Options whose effect the output does not show.
+    memfree_enough: ["-k", "--memfree", "1M", "echo", ":::", "a", "b"];
+    cores_instead_of_threads: ["-k", "--use-cpus-instead-of-cores", "-j", "100%", "-N0", "echo", "{%}", ":::", "1", "2", "3"];
+    sockets_instead_of_threads: ["-k", "--use-sockets-instead-of-threads", "-j", "100%", "echo", "{%}", ":::", "1", "2"];
+
     // Other spellings of the same options.
     spelled_max_procs: ["-k", "-P", "2", "--max-procs", "2", "echo", ":::", "a", "b"];
     spelled_halt_on_error: ["-j1", "--halt-on-error", "now,fail=1", "exit {}", ":::", "0", "4", "0"];
