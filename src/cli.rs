@@ -274,6 +274,13 @@ pub struct MapArgs {
     /// Show a progress bar on stderr.
     #[arg(long)]
     pub bar: bool,
+    /// Show the jobs running and done, and the average time per job, on
+    /// stderr.
+    #[arg(long)]
+    pub progress: bool,
+    /// Show the estimated time left, with --progress's counts, on stderr.
+    #[arg(long)]
+    pub eta: bool,
     /// Keep every job's output in its log, not only failed jobs'.
     #[arg(long)]
     pub keep_logs: bool,

@@ -25,7 +25,7 @@ use crate::map::job::command_for;
 use crate::map::pack::{Packed, Packing};
 use crate::map::parts::{PartSize, Parts};
 use crate::map::results::Keep;
-use crate::map::work::{self, MapConfig, MapError, Resume, Tag};
+use crate::map::work::{self, MapConfig, MapError, Progress, Resume, Tag};
 use crate::report::events::JsonEvents;
 use crate::shell::Shell;
 use crate::store::journal::Journal;
@@ -247,7 +247,12 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
             None => crate::map::job_shell::for_jobs(),
         },
         delay: args.delay.as_deref().map(parse_delay).transpose().map_err(Error::usage)?,
-        bar: args.bar,
+        progress: match (args.bar, args.progress, args.eta) {
+            (true, _, _) => Progress::Bar,
+            (_, _, true) => Progress::Eta,
+            (_, true, _) => Progress::Progress,
+            _ => Progress::None,
+        },
         run_id,
         log_dir,
         keep_logs: args.keep_logs || args.json,

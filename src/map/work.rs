@@ -84,8 +84,8 @@ pub struct MapConfig {
     pub delay: Option<Duration>,
     /// What runs the jobs' command lines (see [`super::job_shell`]).
     pub shell: Shell,
-    /// `--bar`.
-    pub bar: bool,
+    /// `--bar`, `--progress`, `--eta`: what is drawn on stderr as jobs end.
+    pub progress: Progress,
     /// The run's id.
     pub run_id: u64,
     /// Where each job's log goes (kept for failed jobs, or all with
@@ -192,6 +192,20 @@ const MOST_HELD: usize = 250;
 /// parallel's is.
 const BROKEN_PIPE_STATUS: i32 = 128 + libc::SIGPIPE;
 
+/// GNU parallel's progress display on stderr (the live status line is
+/// maestro's own, on a terminal, when none is asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// None.
+    None,
+    /// `--bar`: a bar of the jobs done.
+    Bar,
+    /// `--progress`: jobs running and done, and the average time per job.
+    Progress,
+    /// `--eta`: that, after the estimated time left.
+    Eta,
+}
+
 /// What `--tag` puts before each line a job prints.
 #[derive(Debug, Clone)]
 pub enum Tag {
@@ -272,7 +286,7 @@ pub fn run(
         printer: Printer::new(
             config.keep_order,
             config.print_output,
-            (!config.bar && stderr_is_rich()).then(StatusLine::default),
+            (config.progress == Progress::None && stderr_is_rich()).then(StatusLine::default),
         ),
         joblog,
         previous,
@@ -298,6 +312,7 @@ pub fn run(
         next_start: None,
         filtered: 0,
         next_memory_check: None,
+        progress_since: None,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -306,6 +321,7 @@ pub fn run(
     if matches!(config.timeout, Some(Timeout::OfMedian(_))) {
         work.next_median_check = Some(started + MEDIAN_CHECK_EVERY);
     }
+    work.start_progress();
     let result = drive(&mut work, executor, reactor);
     // The jobs that ended last may have ended before the inputs were seen
     // to end: the bar's last state is drawn now.
@@ -317,7 +333,7 @@ pub fn run(
     work.printer.clear_status();
     work.summary.wall = reactor.now().saturating_duration_since(started);
     work.observer.event(&Event::RunFinished { summary: &work.summary });
-    if work.config.bar {
+    if work.config.progress != Progress::None {
         say!(work.printer);
     }
     drop(work.spare.drain(..));
@@ -371,6 +387,8 @@ struct MapWork<'c, 'o> {
     filtered: u64,
     /// With `--memfree`, memory short: when to look again.
     next_memory_check: Option<Instant>,
+    /// `--progress`, `--eta`: when the run started.
+    progress_since: Option<Instant>,
 }
 
 impl MapWork<'_, '_> {

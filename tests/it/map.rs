@@ -174,6 +174,19 @@ fn files_keeps_each_jobs_stdout_in_a_file_whose_name_is_printed() {
 }
 
 #[test]
+fn progress_and_eta_draw_parallels_counts_on_stderr() {
+    let p = Project::new();
+    for (option, last) in [("--progress", "local:0/3/100%/"), ("--eta", "ETA: 0s Left: 0 AVG: ")] {
+        let run = map(&p, &["-j1", option, "echo", ":::", "a", "b", "c"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout, "a\nb\nc\n");
+        assert!(run.stderr.starts_with("\nComputers / CPU cores / Max jobs to run\n1:local / "));
+        let drawn = run.stderr.rsplit('\r').next().unwrap();
+        assert!(drawn.starts_with(last), "{option}: {drawn:?}");
+    }
+}
+
+#[test]
 fn memfree_starts_no_job_while_memory_is_short() {
     let p = Project::new();
     let child = p.spawn(&["map", "--memfree", "100P", "touch", ":::", "ran"]);

@@ -482,6 +482,8 @@ oracle! {
     pipepart_record_start: ["-k", "--pipepart", "--recstart", ">", "--block", "3", "-a", "f", "cat; echo -"] { files: &[("f", b">a\nxx\n>b\nyy\n>c\n")] };
 
     // Options whose effect the output does not show.
+    progress_leaves_stdout_alone: ["-k", "--progress", "echo", ":::", "a", "b"];
+    eta_leaves_stdout_alone: ["-k", "--eta", "echo", ":::", "a", "b"];
     memfree_enough: ["-k", "--memfree", "1M", "echo", ":::", "a", "b"];
     cores_instead_of_threads: ["-k", "--use-cpus-instead-of-cores", "-j", "100%", "-N0", "echo", "{%}", ":::", "1", "2", "3"];
     sockets_instead_of_threads: ["-k", "--use-sockets-instead-of-threads", "-j", "100%", "echo", "{%}", ":::", "1", "2"];

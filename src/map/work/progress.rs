@@ -1,10 +1,10 @@
 //! What a running `maestro map` shows on stderr: the live status line on
-//! a terminal, or GNU parallel's `--bar`.
+//! a terminal, or GNU parallel's `--bar`, `--progress` or `--eta`.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use super::{MapWork, Running};
+use super::{MapWork, Progress, Running};
 
 impl MapWork<'_, '_> {
     /// The live status line: jobs done (of how many, once known), failures,
@@ -53,10 +53,54 @@ impl MapWork<'_, '_> {
         if self.inputs_done { Some(self.read) } else { self.known_total }
     }
 
-    pub(super) fn draw_bar(&self) {
-        if !self.config.bar {
+    /// `--progress`, `--eta`: GNU parallel's heading, before any job.
+    pub(super) fn start_progress(&mut self) {
+        if !matches!(self.config.progress, Progress::Progress | Progress::Eta) {
             return;
         }
+        self.progress_since = Some(Instant::now());
+        let jobs = self.config.jobs;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let heading = format!(
+            "\nComputers / CPU cores / Max jobs to run\n1:local / {cpus} / {jobs}\n\n\
+             Computer:jobs running/jobs completed/%of started jobs/Average seconds to complete\n"
+        );
+        let _ = io::stderr().lock().write_all(heading.as_bytes());
+        self.draw_bar();
+    }
+
+    /// The `--bar`, `--progress` or `--eta` line, drawn again.
+    pub(super) fn draw_bar(&self) {
+        match self.config.progress {
+            Progress::None => {}
+            Progress::Bar => self.draw_the_bar(),
+            Progress::Progress | Progress::Eta => self.draw_counts(),
+        }
+    }
+
+    /// `--progress`: `local:RUNNING/DONE/100%/AVERAGE`, after `--eta`'s
+    /// `ETA: Ns Left: N AVG: Ns` (the average: time since the start per
+    /// job done, as parallel's).
+    fn draw_counts(&self) {
+        let done = self.finished() + self.summary.skipped as u64;
+        let elapsed = self.progress_since.map_or(Duration::ZERO, |since| since.elapsed());
+        let average = if done == 0 { 0.0 } else { elapsed.as_secs_f64() / done as f64 };
+        let mut line = String::from("\r");
+        if self.config.progress == Progress::Eta {
+            let left = self
+                .jobs_total()
+                .map_or(self.running.len() as u64, |total| total.saturating_sub(done));
+            let eta = (average * left as f64).round() as u64;
+            line.push_str(&format!("ETA: {eta}s Left: {left} AVG: {average:.2}s  "));
+        }
+        line.push_str(&format!("local:{}/{done}/100%/{average:.1}s ", self.running.len()));
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(line.as_bytes());
+        let _ = stderr.flush();
+    }
+
+    /// `--bar`.
+    fn draw_the_bar(&self) {
         let done = self.finished() + self.summary.skipped as u64;
         let line = if self.inputs_done {
             let total = self.read.max(1);
