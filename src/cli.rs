@@ -228,6 +228,13 @@ pub struct MapArgs {
     /// Print each job's command line on stderr as it starts.
     #[arg(short = 't', long = "verbose")]
     pub trace: bool,
+    /// Let jobs write to maestro's stdout and stderr as they go: their
+    /// output may mix (-k, --tag and --line-buffer are then off).
+    #[arg(short = 'u', long, conflicts_with = "group")]
+    pub ungroup: bool,
+    /// Print each job's output whole when it ends (the default).
+    #[arg(long)]
+    pub group: bool,
     /// Print jobs' output line by line as it comes, not whole jobs at their
     /// end (lines of different jobs never mix within a line). -k wins.
     #[arg(long, visible_alias = "lb", alias = "linebuffer")]

@@ -163,6 +163,11 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
              they do not work with -S or --executor slurm yet",
         ));
     }
+    if args.ungroup && matches!(backend, Backend::Slurm(_)) {
+        return Err(Error::usage(
+            "-u: a Slurm job cannot write to maestro's own output (with --workers N it can)",
+        ));
+    }
     let mut inputs = if piped {
         piped_source(&args, line.sources, jobs)?
     } else {
@@ -222,15 +227,17 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     let config = MapConfig {
         template: line.template,
         jobs,
-        keep_order: args.keep_order,
+        keep_order: args.keep_order && !args.ungroup,
         tag: match &args.tagstring {
+            _ if args.ungroup => None,
             Some(text) => Some(Tag::Template(Template::parse(text))),
             None => args.tag.then_some(Tag::Values),
         },
         shuffle: args.shuf,
         verbose: args.verbose > 0,
         trace: args.trace,
-        line_buffer: args.line_buffer,
+        line_buffer: args.line_buffer && !args.ungroup,
+        ungroup: args.ungroup,
         joblog: args.joblog,
         resume,
         tries: args.retries.max(1),

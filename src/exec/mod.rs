@@ -272,6 +272,9 @@ pub enum OutputFiles {
         /// Where stderr goes.
         stderr: PathBuf,
     },
+    /// Maestro's own stdout and stderr (`map -u`): the attempt writes
+    /// there as it goes. A backend whose attempts run elsewhere refuses it.
+    Inherited,
 }
 
 impl OutputFiles {
@@ -280,6 +283,7 @@ impl OutputFiles {
         match self {
             OutputFiles::Log { path, .. } => (path, path),
             OutputFiles::Appended { stdout, stderr } => (stdout, stderr),
+            OutputFiles::Inherited => (Path::new("/dev/stdout"), Path::new("/dev/stderr")),
         }
     }
 
@@ -298,6 +302,12 @@ impl OutputFiles {
                 let out = private::append(stdout)?;
                 let err = if stderr == stdout { None } else { Some(private::append(stderr)?) };
                 Ok((out, err))
+            }
+            OutputFiles::Inherited => {
+                use std::os::fd::AsFd;
+                let out = io::stdout().as_fd().try_clone_to_owned()?;
+                let err = io::stderr().as_fd().try_clone_to_owned()?;
+                Ok((File::from(out), Some(File::from(err))))
             }
         }
     }

@@ -70,6 +70,9 @@ pub struct MapConfig {
     pub trace: bool,
     /// `--line-buffer` (ignored with `-k`).
     pub line_buffer: bool,
+    /// `-u`: jobs write to maestro's own stdout and stderr as they go
+    /// (`-k`, `--tag` and `--line-buffer` are then off).
+    pub ungroup: bool,
     /// `--joblog`.
     pub joblog: Option<PathBuf>,
     /// `--resume`, `--resume-failed` (read from `joblog`).
@@ -606,7 +609,9 @@ impl MapWork<'_, '_> {
             return Verdict::Go;
         }
         let tag = tag_of(self.config, &running.job, running.slot);
-        let command = self.config.verbose.then(|| running.command.clone());
+        // With -u the command was printed as the job started.
+        let command =
+            (self.config.verbose && !self.config.ungroup).then(|| running.command.clone());
         let output = JobOutput { seq: running.job.seq, capture, lengths, tag, command };
         match self.printer.finished(output, &mut self.spare) {
             Ok(()) => Verdict::Go,
@@ -743,7 +748,7 @@ impl Work for MapWork<'_, '_> {
             {
                 self.output_failed(&e);
             }
-            if self.config.verbose && self.line_buffered() {
+            if self.config.verbose && (self.line_buffered() || self.config.ungroup) {
                 // Its output is printed as it comes: its command goes first.
                 let tag = tag_of(self.config, &running.job, running.slot);
                 let bytes = [running.command.as_slice(), b"\n"].concat();
@@ -773,7 +778,9 @@ impl Work for MapWork<'_, '_> {
             running.stdout_bytes = 0;
         }
         let (stdout, stderr) = capture.paths.clone();
-        let files = if line_buffered {
+        let files = if self.config.ungroup {
+            OutputFiles::Inherited
+        } else if line_buffered {
             // Both streams into one file, in the order they came: the log,
             // should the job fail.
             OutputFiles::Appended { stdout: stdout.clone(), stderr: stdout }

@@ -481,6 +481,13 @@ oracle! {
     pipepart_header: ["-k", "--pipepart", "--header", "1", "--block", "20", "-a", "f", "head -2; echo -"] { files: FIFTY };
     pipepart_record_start: ["-k", "--pipepart", "--recstart", ">", "--block", "3", "-a", "f", "cat; echo -"] { files: &[("f", b">a\nxx\n>b\nyy\n>c\n")] };
 
+    // -u: output straight through.
+    ungroup_one_slot: ["-j1", "-u", "echo", ":::", "a", "b"];
+    ungroup_ignores_tag: ["-j1", "-u", "--tag", "echo", ":::", "a"];
+    ungroup_verbose: ["-j1", "-u", "-v", "echo", ":::", "a", "b"];
+    ungroup_mixes_lines: ["-j2", "-u", "echo -n start{}; sleep 0.{}; echo {}end", ":::", "1", "4"];
+    group_conflicts_with_ungroup: ["-j1", "-u", "--group", "echo", ":::", "a"];
+
     // Options whose effect the output does not show.
     progress_leaves_stdout_alone: ["-k", "--progress", "echo", ":::", "a", "b"];
     eta_leaves_stdout_alone: ["-k", "--eta", "echo", ":::", "a", "b"];

@@ -219,7 +219,7 @@ impl SlurmExecutor {
         };
         let attempt = match launch.output.files {
             OutputFiles::Log { attempt, .. } => attempt,
-            OutputFiles::Appended { .. } => 1,
+            OutputFiles::Appended { .. } | OutputFiles::Inherited => 1,
         };
         let name = names::job_name(&launch.name, attempt, self.run, &self.tag);
         let options = sbatch_options(&launch, &name);
@@ -256,6 +256,9 @@ impl Executor for SlurmExecutor {
     fn start(&mut self, launch: Launch) -> Result<Handle, String> {
         if launch.stdin.has_data() {
             return Err(super::NO_STDIN_DATA.to_string());
+        }
+        if launch.output.files == OutputFiles::Inherited {
+            return Err("a Slurm job cannot write to maestro's own output".to_string());
         }
         let handle = Handle(self.next_handle);
         self.next_handle += 1;
@@ -369,6 +372,7 @@ fn tails(output: &Output) -> io::Result<Vec<Tail>> {
             Ok(vec![tail(stdout, false)?, tail(stderr, true)?])
         }
         (OutputFiles::Appended { stdout, .. }, _) => Ok(vec![tail(stdout, false)?]),
+        (OutputFiles::Inherited, _) => Ok(Vec::new()),
     }
 }
 
