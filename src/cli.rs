@@ -264,6 +264,11 @@ pub struct MapArgs {
     /// jobs that succeeded.
     #[arg(long, value_name = "SECONDS|N%")]
     pub timeout: Option<String>,
+    /// How a job is stopped (on --timeout, --halt now, Ctrl-C): signals,
+    /// each followed by the milliseconds it has before the next
+    /// (TERM,200,TERM,100,KILL,25) [default: TERM, then KILL 3 s later].
+    #[arg(long, alias = "termseq", value_name = "SEQUENCE")]
+    pub term_seq: Option<String>,
     /// Stop early: now|soon,fail|success|done=N|N% (e.g. now,fail=1), or
     /// GNU parallel's short forms (0, 1, 2, -1, -2, N%).
     #[arg(long, alias = "halt-on-error", value_name = "WHEN,WHY=N", allow_negative_numbers = true)]

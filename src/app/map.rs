@@ -14,7 +14,7 @@ use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
 use crate::map::args::{
     Source, SourceKind, Syntax, parse_colsep, parse_delay, parse_delimiter, parse_header_lines,
-    parse_jobs, parse_separator, parse_size, parse_timeout,
+    parse_jobs, parse_separator, parse_size, parse_termseq, parse_timeout,
 };
 use crate::map::blocks::{Blocks, Splitting};
 use crate::map::cpus::Count;
@@ -206,6 +206,8 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         report::check_destination(path)?;
     }
     check_results(&args)?;
+    let termination = args.term_seq.as_deref().map(parse_termseq).transpose();
+    let termination = termination.map_err(Error::usage)?.unwrap_or_default();
     let memfree = match &args.memfree {
         Some(text) => match parse_size("--memfree", text).map_err(Error::usage)? {
             bytes if bytes > 0 => Some(bytes as u64),
@@ -268,6 +270,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         cat: args.cat,
         keep,
         memfree,
+        termination,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {

@@ -378,6 +378,7 @@ impl Executor for LocalExecutor {
         let signal = match urgency {
             Urgency::Graceful => libc::SIGTERM,
             Urgency::Forced => libc::SIGKILL,
+            Urgency::Signal(signal) => signal,
         };
         if let Some(at) = self.waiting.iter().position(|w| w.handle == handle) {
             // It never ran: it ends now, as if the signal had reached it.

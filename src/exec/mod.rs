@@ -335,6 +335,20 @@ pub enum Urgency {
     Graceful,
     /// Stop it now (SIGKILL).
     Forced,
+    /// Send it this signal (a step of `map --term-seq`): a backend that
+    /// cannot treats it as [`Urgency::Graceful`].
+    Signal(i32),
+}
+
+impl Urgency {
+    /// How a signal of a termination sequence is sent.
+    pub fn of_signal(signal: i32) -> Urgency {
+        match signal {
+            libc::SIGKILL => Urgency::Forced,
+            libc::SIGTERM => Urgency::Graceful,
+            other => Urgency::Signal(other),
+        }
+    }
 }
 
 /// Something that happened to an attempt.

@@ -8,6 +8,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::exec::Urgency;
+use crate::runner::TermStep;
 use crate::template::Template;
 
 /// Where one input source's values come from.
@@ -315,6 +317,55 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
     Ok(byte)
 }
 
+/// `--term-seq`: how a job is stopped, GNU parallel's way: signals (by
+/// name, with or without `SIG`, or number), each followed by the
+/// milliseconds it has before the next (`TERM,200,TERM,100,KILL,25`).
+pub fn parse_termseq(text: &str) -> Result<Vec<TermStep>, String> {
+    let bad = |why: &str| format!("--term-seq {text}: {why} (e.g. TERM,200,TERM,100,KILL,25)");
+    let items: Vec<&str> = text.split(',').map(str::trim).collect();
+    if items.len() % 2 != 0 || items.iter().any(|item| item.is_empty()) {
+        return Err(bad("expected signals, each followed by milliseconds"));
+    }
+    let mut steps = Vec::new();
+    for pair in items.chunks(2) {
+        let signal =
+            signal_number(pair[0]).ok_or_else(|| bad(&format!("'{}' is no signal", pair[0])))?;
+        let millis: u64 = pair[1]
+            .parse()
+            .map_err(|_| bad(&format!("'{}' is no number of milliseconds", pair[1])))?;
+        steps.push(TermStep {
+            urgency: Urgency::of_signal(signal),
+            wait: Duration::from_millis(millis),
+        });
+    }
+    Ok(steps)
+}
+
+/// A signal by name (`TERM`, `SIGTERM`) or number.
+fn signal_number(text: &str) -> Option<i32> {
+    if let Ok(number) = text.parse::<i32>() {
+        return (1..=64).contains(&number).then_some(number);
+    }
+    let name = text.strip_prefix("SIG").unwrap_or(text);
+    Some(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ABRT" => libc::SIGABRT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "WINCH" => libc::SIGWINCH,
+        _ => return None,
+    })
+}
+
 /// `--block`: bytes, with GNU parallel's unit prefixes: K, M, G, T, P
 /// (and Ki, Mi...) are powers of 1024; k, m, g, t, p powers of 1000.
 /// Fractions are allowed (`1.5M`); so is a sign, for `--pipepart`'s
@@ -395,6 +446,23 @@ pub fn parse_header_lines(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn termination_sequences_read_signals_and_waits() {
+        let ms = Duration::from_millis;
+        let steps = parse_termseq("TERM,200,SIGINT,100,9,25").unwrap();
+        assert_eq!(
+            steps,
+            [
+                TermStep { urgency: Urgency::Graceful, wait: ms(200) },
+                TermStep { urgency: Urgency::Signal(libc::SIGINT), wait: ms(100) },
+                TermStep { urgency: Urgency::Forced, wait: ms(25) },
+            ]
+        );
+        for bad in ["", "TERM", "TERM,x", "NOPE,1", "TERM,1,", "0,1"] {
+            assert!(parse_termseq(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes_take_parallels_units() {

@@ -36,7 +36,7 @@ use crate::exec::{
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
-use crate::runner::{Control, Interrupt, LoopError, Stop, Verdict, Work, drive};
+use crate::runner::{Control, Interrupt, LoopError, Stop, TermStep, Verdict, Work, drive};
 use crate::shell::Shell;
 use crate::template::Template;
 
@@ -110,6 +110,8 @@ pub struct MapConfig {
     pub keep: Option<Keep>,
     /// `--memfree`: a job starts only when this much memory is available.
     pub memfree: Option<u64>,
+    /// `--term-seq`: how jobs are stopped; empty for the loop's default.
+    pub termination: Vec<TermStep>,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -812,6 +814,10 @@ impl Work for MapWork<'_, '_> {
             request: Request { cpus: 1, time_limit, batch: None },
             stdin: running.job.stdin.clone(),
         })
+    }
+
+    fn termination(&self) -> Vec<TermStep> {
+        self.config.termination.clone()
     }
 
     fn limits(&self, _key: usize) -> Limits {

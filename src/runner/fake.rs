@@ -225,8 +225,9 @@ impl Executor for FakeExecutor {
         let now = self.clock.now();
         let Some(process) = self.running.get_mut(&handle) else { return };
         let what = match urgency {
-            Urgency::Graceful => "term",
-            Urgency::Forced => "kill",
+            Urgency::Graceful => "term".to_string(),
+            Urgency::Signal(signal) => format!("signal {signal}"),
+            Urgency::Forced => "kill".to_string(),
         };
         let name = process.name.clone();
         if urgency == Urgency::Forced || !process.behaviour.stubborn {

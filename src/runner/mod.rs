@@ -25,7 +25,7 @@ use crate::exec::{ExecEvent, Executor, Launch, Output, Termination};
 use reactor::Reactor;
 use supervisor::{Ended, Limits, Report, StopReason, Supervisor};
 
-pub use supervisor::KILL_GRACE;
+pub use supervisor::{KILL_GRACE, TermStep};
 
 /// A request to stop, as the loop handles it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,12 @@ pub trait Work {
 
     /// Timeout and retries of task `key`.
     fn limits(&self, key: usize) -> Limits;
+
+    /// How attempts are stopped, step by step (`map --term-seq`); empty
+    /// for the default: gracefully, forced after [`KILL_GRACE`].
+    fn termination(&self) -> Vec<TermStep> {
+        Vec::new()
+    }
 
     /// Watched output of task `key`'s attempt. What the run does next.
     fn output(&mut self, _key: usize, _bytes: &[u8], _stderr: bool) -> Verdict {
@@ -171,14 +177,9 @@ pub fn drive(
     executor: &mut dyn Executor,
     reactor: &mut dyn Reactor,
 ) -> Result<(), LoopError> {
-    let mut run = Loop {
-        work,
-        executor,
-        supervisor: Supervisor::new(),
-        interrupts: 0,
-        stopped: false,
-        events: Vec::new(),
-    };
+    let supervisor = Supervisor::new().with_termination(&work.termination());
+    let mut run =
+        Loop { work, executor, supervisor, interrupts: 0, stopped: false, events: Vec::new() };
     run.main(reactor)
 }
 
@@ -329,7 +330,7 @@ impl Loop<'_> {
     fn interrupt(&mut self, signal: i32, now: Instant) {
         self.interrupts += 1;
         let forced = self.interrupts > 1;
-        let grace = if forced { Duration::ZERO } else { KILL_GRACE };
+        let grace = if forced { Duration::ZERO } else { self.supervisor.grace() };
         let running = self.supervisor.running();
         self.work.interrupted(&Interrupt { signal, forced, grace, running });
         self.stop(Stop::Interrupted, now);

@@ -18,6 +18,23 @@ use crate::timers::Timers;
 /// is forced.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
+/// One step of stopping an attempt: how it is asked, then how long it has
+/// to end before the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermStep {
+    /// The request (a signal).
+    pub urgency: Urgency,
+    /// The wait before the next step.
+    pub wait: Duration,
+}
+
+/// The default way to stop an attempt: gracefully, then by force after
+/// [`KILL_GRACE`].
+pub const DEFAULT_TERMINATION: [TermStep; 2] = [
+    TermStep { urgency: Urgency::Graceful, wait: KILL_GRACE },
+    TermStep { urgency: Urgency::Forced, wait: Duration::ZERO },
+];
+
 /// Whether, and when, a failed attempt is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -78,14 +95,16 @@ pub enum AttemptState {
         /// When it was seen to start.
         since: Instant,
     },
-    /// Asked to stop; forced at `kill_at` unless forced already (`None`).
+    /// Asked to stop: the steps of the termination sequence before `next`
+    /// were taken (the next is taken when the previous one's wait is over).
     Terminating {
         /// The backend's handle.
         handle: Handle,
         /// Why it is stopped: what its outcome will be.
         why: StopReason,
-        /// When it is forced, if it has not been.
-        kill_at: Option<Instant>,
+        /// The next step of the termination sequence; past its end, all
+        /// were taken.
+        next: usize,
     },
     /// Failed, waiting for its next attempt until then.
     WaitingRetry {
@@ -222,12 +241,34 @@ pub struct Supervisor {
     timers: Timers<Timer>,
     /// No retry starts any more.
     stopping: bool,
+    /// How attempts are stopped, step by step; the last step forces.
+    termination: Vec<TermStep>,
 }
 
 impl Supervisor {
     /// No attempt in flight.
     pub fn new() -> Supervisor {
-        Supervisor::default()
+        Supervisor { termination: DEFAULT_TERMINATION.to_vec(), ..Supervisor::default() }
+    }
+
+    /// Stops attempts with `steps` instead (GNU parallel's `--term-seq`);
+    /// a force comes after them if their last does not force.
+    pub fn with_termination(mut self, steps: &[TermStep]) -> Supervisor {
+        if steps.is_empty() {
+            return self;
+        }
+        self.termination = steps.to_vec();
+        if steps.last().is_some_and(|step| step.urgency != Urgency::Forced) {
+            self.termination.push(TermStep { urgency: Urgency::Forced, wait: Duration::ZERO });
+        }
+        self
+    }
+
+    /// How long a stopped attempt has, in all, before it is forced.
+    pub fn grace(&self) -> Duration {
+        let before_force =
+            self.termination.iter().take_while(|step| step.urgency != Urgency::Forced);
+        before_force.map(|step| step.wait).sum()
     }
 
     /// Whether no attempt is in flight (none running, none waiting to retry).
@@ -425,19 +466,32 @@ impl Supervisor {
         ended
     }
 
-    /// Stops task `key`'s running attempt, gracefully, for `why`; it is
-    /// forced after [`KILL_GRACE`]. An attempt already being stopped keeps
-    /// its first reason.
+    /// Stops task `key`'s running attempt for `why`, with the first step
+    /// of the termination sequence (by default graceful, forced after
+    /// [`KILL_GRACE`]). An attempt already being stopped keeps its first
+    /// reason.
     pub fn stop(&mut self, executor: &mut dyn Executor, key: usize, why: StopReason, now: Instant) {
         let Some(flight) = self.flying.get_mut(&key) else { return };
         let handle = match &flight.state {
             &AttemptState::Starting { handle } | &AttemptState::Running { handle, .. } => handle,
             AttemptState::Terminating { .. } | AttemptState::WaitingRetry { .. } => return,
         };
-        let kill_at = now + KILL_GRACE;
-        flight.state = AttemptState::Terminating { handle, why, kill_at: Some(kill_at) };
-        self.timers.at(kill_at, Timer::Kill { key, number: flight.attempt.number });
-        executor.cancel(handle, Urgency::Graceful);
+        flight.state = AttemptState::Terminating { handle, why, next: 0 };
+        self.next_step(executor, key, now);
+    }
+
+    /// Takes the next step of stopping task `key`'s attempt, and sets the
+    /// timer for the one after.
+    fn next_step(&mut self, executor: &mut dyn Executor, key: usize, now: Instant) {
+        let Some(flight) = self.flying.get_mut(&key) else { return };
+        let AttemptState::Terminating { handle, next, .. } = &mut flight.state else { return };
+        let Some(&step) = self.termination.get(*next) else { return };
+        *next += 1;
+        let handle = *handle;
+        if *next < self.termination.len() {
+            self.timers.at(now + step.wait, Timer::Kill { key, number: flight.attempt.number });
+        }
+        executor.cancel(handle, step.urgency);
     }
 
     /// The run stops: no retry starts any more; tasks waiting for one end
@@ -486,7 +540,7 @@ impl Supervisor {
             &AttemptState::Terminating { handle, why, .. } => (handle, why),
             AttemptState::WaitingRetry { .. } => return,
         };
-        flight.state = AttemptState::Terminating { handle, why, kill_at: None };
+        flight.state = AttemptState::Terminating { handle, why, next: self.termination.len() };
         executor.cancel(handle, Urgency::Forced);
     }
 
@@ -510,8 +564,8 @@ impl Supervisor {
                         self.stop(executor, key, StopReason::TimedOut(limit), now);
                     }
                 }
-                (Timer::Kill { .. }, &AttemptState::Terminating { why, kill_at: Some(_), .. }) => {
-                    self.force(executor, key, why);
+                (Timer::Kill { .. }, AttemptState::Terminating { .. }) => {
+                    self.next_step(executor, key, now);
                 }
                 (Timer::Retry { number, .. }, AttemptState::WaitingRetry { .. }) => {
                     self.flying.remove(&key);
@@ -527,6 +581,53 @@ impl Supervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_termination_sequence_is_taken_step_by_step_then_forced() {
+        use crate::exec::{Output, OutputFiles, Request, Stdin, Watch};
+        use crate::runner::fake::{Clock, FakeExecutor};
+        let clock = Clock::new();
+        let mut executor = FakeExecutor::new(&clock);
+        let ms = Duration::from_millis;
+        let steps = [
+            TermStep { urgency: Urgency::Signal(libc::SIGINT), wait: ms(100) },
+            TermStep { urgency: Urgency::Graceful, wait: ms(50) },
+        ];
+        let mut supervisor = Supervisor::new().with_termination(&steps);
+        assert_eq!(supervisor.grace(), ms(150));
+        let launch = Launch {
+            cmd: b"10s ok stubborn".to_vec(),
+            shell: crate::shell::Shell::Sh,
+            dir: ".".into(),
+            env: vec![("MAESTRO_TASK".into(), "t".into())],
+            output: Output {
+                files: OutputFiles::Appended {
+                    stdout: "/dev/null".into(),
+                    stderr: "/dev/null".into(),
+                },
+                watch: Watch::No,
+            },
+            name: "t".into(),
+            request: Request::default(),
+            stdin: Stdin::Null,
+        };
+        let start = clock.now();
+        let limits = Limits { timeout: None, retry: RetryPolicy::ONCE };
+        assert!(supervisor.start(&mut executor, 0, 1, Ok(launch), limits, start).is_none());
+        supervisor.stop(&mut executor, 0, StopReason::Interrupted, start);
+        assert_eq!(supervisor.deadline(), Some(start + ms(100)));
+        supervisor.fire(&mut executor, start + ms(100));
+        assert_eq!(supervisor.deadline(), Some(start + ms(150)));
+        supervisor.fire(&mut executor, start + ms(150));
+        assert_eq!(supervisor.deadline(), None);
+        let log: Vec<String> = executor
+            .log
+            .borrow()
+            .iter()
+            .map(|line| line.trim_start_matches(' ').to_string())
+            .collect();
+        assert_eq!(log, ["0 start t", "0 signal 2 t", "0 term t", "0 kill t"]);
+    }
 
     #[test]
     fn backoff_doubles_from_a_quarter_second_up_to_five() {

@@ -187,6 +187,25 @@ fn progress_and_eta_draw_parallels_counts_on_stderr() {
 }
 
 #[test]
+fn a_termination_sequence_stops_jobs_with_its_signals() {
+    let p = Project::new();
+    // TERM is ignored: INT stops the job, well before TERM's 3 s grace.
+    let job = "trap '' TERM; trap 'echo got INT; exit 3' INT; sleep 30 & wait; : {}";
+    let started = std::time::Instant::now();
+    let run =
+        map(&p, &["--timeout", "0.3", "--term-seq", "TERM,100,INT,2000,KILL,25", job, ":::", "x"]);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "got INT\n");
+    // A sequence that does not kill is ended by a kill after its waits.
+    let job = "trap '' TERM INT; sleep 30 & wait; : {}";
+    let started = std::time::Instant::now();
+    let run = map(&p, &["--timeout", "0.2", "--term-seq", "TERM,100,INT,100", job, ":::", "x"]);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{run:?}");
+}
+
+#[test]
 fn memfree_starts_no_job_while_memory_is_short() {
     let p = Project::new();
     let child = p.spawn(&["map", "--memfree", "100P", "touch", ":::", "ran"]);
@@ -354,6 +373,10 @@ fn errors_exit_255_with_what_is_wrong() {
              (the joblog, --joblog FILE, is a table of the jobs)\n",
         ),
         (&["--memfree", "0", "echo", ":::", "a"], "error: --memfree 0: expected a size above 0\n"),
+        (
+            &["--term-seq", "TERM,1,NOPE,2", "echo", ":::", "a"],
+            "error: --term-seq TERM,1,NOPE,2: 'NOPE' is no signal (e.g. TERM,200,TERM,100,KILL,25)\n",
+        ),
         (
             &["--pipepart", "-a", ".", "cat"],
             "error: cannot read input .: --pipepart cuts regular files: this is not one\n",

@@ -287,6 +287,12 @@ impl Executor for SlurmExecutor {
     }
 
     fn cancel(&mut self, handle: Handle, urgency: Urgency) {
+        // Slurm's jobs are asked to stop (SIGTERM, then SIGKILL after
+        // Slurm's own grace), or killed.
+        let urgency = match urgency {
+            Urgency::Signal(_) => Urgency::Graceful,
+            other => other,
+        };
         if let Some(orders) = &self.orders {
             let _ = orders.send(Order::Cancel(handle, urgency));
         }

@@ -437,10 +437,12 @@ impl Executor for WorkersExecutor {
             let signal = match urgency {
                 Urgency::Graceful => libc::SIGTERM,
                 Urgency::Forced => libc::SIGKILL,
+                Urgency::Signal(signal) => signal,
             };
             self.end(handle, Termination::Signaled(signal), Usage::default());
             return;
         };
+        // A worker stops an attempt gracefully (SIGTERM) or by force.
         let forced = urgency == Urgency::Forced;
         if !self.send(worker, &ToWorker::Cancel { id: handle.0, forced }) {
             self.lose(worker, "the connection broke");
