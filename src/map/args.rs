@@ -323,7 +323,7 @@ pub fn parse_delimiter(text: &str) -> Result<u8, String> {
 pub fn parse_termseq(text: &str) -> Result<Vec<TermStep>, String> {
     let bad = |why: &str| format!("--term-seq {text}: {why} (e.g. TERM,200,TERM,100,KILL,25)");
     let items: Vec<&str> = text.split(',').map(str::trim).collect();
-    if items.len() % 2 != 0 || items.iter().any(|item| item.is_empty()) {
+    if !items.len().is_multiple_of(2) || items.iter().any(|item| item.is_empty()) {
         return Err(bad("expected signals, each followed by milliseconds"));
     }
     let mut steps = Vec::new();
