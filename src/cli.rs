@@ -380,6 +380,35 @@ pub struct MapArgs {
     /// Split each input record into columns {1} {2}... at SEP.
     #[arg(short = 'C', long, value_name = "SEP")]
     pub colsep: Option<String>,
+    /// Work as GNU parallel's sem: run the command holding one of -j N
+    /// slots (default 1) of the semaphore --id, in the background (the
+    /// call returns once it holds its slot) unless --fg.
+    #[arg(long)]
+    pub semaphore: bool,
+    /// --semaphore: the semaphore's name [default: the terminal's name, or
+    /// notty].
+    #[arg(long, alias = "id", alias = "semaphorename", value_name = "NAME")]
+    pub semaphore_name: Option<String>,
+    /// --semaphore: after SECS without a slot, run anyway; negative SECS:
+    /// give up (exit 1).
+    #[arg(
+        long,
+        alias = "st",
+        alias = "semaphoretimeout",
+        value_name = "SECS",
+        allow_negative_numbers = true
+    )]
+    pub semaphore_timeout: Option<String>,
+    /// --semaphore: run the command in the foreground; the exit status is
+    /// its.
+    #[arg(long, conflicts_with = "bg")]
+    pub fg: bool,
+    /// --semaphore: run the command in the background (the default).
+    #[arg(long)]
+    pub bg: bool,
+    /// --semaphore: wait until every command holding the semaphore is done.
+    #[arg(long)]
+    pub wait: bool,
     /// Cut stdin into blocks and give each job one on its stdin, instead of
     /// arguments.
     #[arg(long, alias = "spreadstdin")]

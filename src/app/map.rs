@@ -76,6 +76,16 @@ pub fn map(args: MapArgs) -> i32 {
 }
 
 fn run_map(mut args: MapArgs) -> Result<i32> {
+    if args.semaphore || args.semaphore_timeout.is_some() || args.wait {
+        // Before anything else: it may fork, which wants one thread.
+        let slots = match &args.jobs {
+            Some(text) => parse_jobs(text, crate::map::cpus::count(Count::Threads), most_jobs())
+                .map_err(Error::usage)?,
+            None => 1,
+        };
+        let words = std::mem::take(&mut args.command);
+        return super::semaphore::semaphore(&args, words, slots);
+    }
     let mut syntax = Syntax {
         arg_sep: args.arg_sep.clone().into_bytes(),
         arg_file_sep: args.arg_file_sep.clone().into_bytes(),

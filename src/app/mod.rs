@@ -9,6 +9,7 @@ mod history;
 mod map;
 mod prims;
 mod report;
+mod semaphore;
 mod state;
 mod worker;
 

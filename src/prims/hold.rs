@@ -91,6 +91,27 @@ pub fn sem(
     Ok(Some(Held { file }))
 }
 
+/// Waits, until `deadline` at most, until no slot of semaphore `name` is
+/// held (and the commands that held them are gone); whether that came.
+/// Slots taken meanwhile are not waited for twice: each is looked at once.
+pub fn wait_free(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Result<bool> {
+    let dir = scope.path("sem", name)?;
+    let limit = match std::fs::read_to_string(dir.join(".limit")) {
+        Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
+        // Never used: nothing holds it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(Error::io("cannot read", &dir.join(".limit"), e)),
+    };
+    for slot in 0..limit {
+        let path = dir.join(slot.to_string());
+        let file = open_private(&path)?;
+        if !take(&file, &dir, deadline)? || !previous_gone(&file, &path, deadline)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Waits, until `deadline` at most, for the command that last held `file`
 /// (at `path`) to be gone; whether it is.
 fn previous_gone(file: &File, path: &Path, deadline: Option<Instant>) -> Result<bool> {

@@ -205,6 +205,61 @@ fn a_termination_sequence_stops_jobs_with_its_signals() {
     assert_eq!(run.code, 1, "{run:?}");
 }
 
+/// `maestro map ARGS` with `HOME` in the project (where `--semaphore`
+/// keeps its semaphores): (exit status, stdout, stderr).
+fn map_at_home(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["map"];
+    all.extend_from_slice(args);
+    let output = p.command(&all).env("HOME", p.path(".")).stdin(Stdio::null()).output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+/// `maestro map --semaphore ARGS` started in the background (its output
+/// not waited for: the command it leaves running holds it); its status.
+fn semaphore_in_background(p: &Project, args: &[&str]) -> i32 {
+    let mut all = vec!["map", "--semaphore"];
+    all.extend_from_slice(args);
+    let mut command = p.command(&all);
+    command.env("HOME", p.path(".")).stdin(Stdio::null()).stdout(Stdio::null());
+    command.stderr(Stdio::null()).status().unwrap().code().unwrap_or(-1)
+}
+
+#[test]
+fn semaphore_runs_commands_in_the_background_one_slot_at_a_time() {
+    let p = Project::new();
+    let started = std::time::Instant::now();
+    for n in 1..=3 {
+        let job = format!("echo start >> log; sleep 0.3; echo end {n} >> log");
+        assert_eq!(semaphore_in_background(&p, &["--id", "s", &job]), 0);
+    }
+    // Each call waited for the slot before going on: the first two ran one
+    // after the other, the third runs now.
+    assert!(started.elapsed() >= Duration::from_millis(550), "{:?}", started.elapsed());
+    let (code, _, stderr) = map_at_home(&p, &["--semaphore", "--id", "s", "--wait"]);
+    assert_eq!(code, 0, "{stderr}");
+    let log = std::fs::read_to_string(p.path("log")).unwrap();
+    assert_eq!(log, "start\nend 1\nstart\nend 2\nstart\nend 3\n");
+}
+
+#[test]
+fn semaphore_in_the_foreground_gives_the_commands_status_and_can_time_out() {
+    let p = Project::new();
+    assert_eq!(map_at_home(&p, &["--semaphore", "--fg", "exit 3"]).0, 3);
+    assert_eq!(semaphore_in_background(&p, &["--id", "t", "sleep 2"]), 0);
+    let gave_up =
+        map_at_home(&p, &["--semaphore", "--id", "t", "--fg", "--st", "-0.2", "echo ran"]);
+    assert_eq!(
+        gave_up,
+        (1, String::new(), "maestro: the semaphore timed out: the command does not run\n".into())
+    );
+    let anyway = map_at_home(&p, &["--semaphore", "--id", "t", "--fg", "--st", "0.2", "echo ran"]);
+    assert_eq!(
+        anyway,
+        (0, "ran\n".into(), "maestro: the semaphore timed out: the command runs anyway\n".into())
+    );
+}
+
 #[test]
 fn memfree_starts_no_job_while_memory_is_short() {
     let p = Project::new();
