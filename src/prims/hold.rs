@@ -100,7 +100,7 @@ pub fn wait_free(scope: &Scope, name: &Name, deadline: Option<Instant>) -> Resul
         Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
         // Never used: nothing holds it.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(Error::io("cannot read", &dir.join(".limit"), e)),
+        Err(e) => return Err(Error::io("cannot read", dir.join(".limit"), e)),
     };
     for slot in 0..limit {
         let path = dir.join(slot.to_string());
