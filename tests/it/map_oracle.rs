@@ -492,8 +492,9 @@ oracle! {
     progress_leaves_stdout_alone: ["-k", "--progress", "echo", ":::", "a", "b"];
     eta_leaves_stdout_alone: ["-k", "--eta", "echo", ":::", "a", "b"];
     memfree_enough: ["-k", "--memfree", "1M", "echo", ":::", "a", "b"];
-    cores_instead_of_threads: ["-k", "--use-cpus-instead-of-cores", "-j", "100%", "-N0", "echo", "{%}", ":::", "1", "2", "3"];
-    sockets_instead_of_threads: ["-k", "--use-sockets-instead-of-threads", "-j", "100%", "echo", "{%}", ":::", "1", "2"];
+    // (A dry run gives the slots in turn: how many there are shows.)
+    cores_instead_of_threads: ["-k", "--dry-run", "--use-cpus-instead-of-cores", "-j", "100%", "echo", "{%}", ":::", "1", "2", "3", "4"];
+    sockets_instead_of_threads: ["-k", "--dry-run", "--use-sockets-instead-of-threads", "-j", "100%", "echo", "{%}", ":::", "1", "2", "3"];
 
     // Other spellings of the same options.
     spelled_max_procs: ["-k", "-P", "2", "--max-procs", "2", "echo", ":::", "a", "b"];
