@@ -377,6 +377,19 @@ pub struct MapArgs {
     /// Put N inputs into each job.
     #[arg(short = 'n', short_alias = 'N', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,
+    /// Inputs are CSV: quoted fields may hold the separator and newlines
+    /// (columns at --colsep, a comma by default).
+    #[arg(long)]
+    pub csv: bool,
+    /// Skip inputs (with --pipe, lines) of whitespace only.
+    #[arg(short = 'r', long)]
+    pub no_run_if_empty: bool,
+    /// Stdin's first line is no input.
+    #[arg(long)]
+    pub skip_first_line: bool,
+    /// Where --files keeps its files [default: $TMPDIR, else /tmp].
+    #[arg(long, alias = "tempdir", value_name = "DIR")]
+    pub tmpdir: Option<PathBuf>,
     /// Split each input record into columns {1} {2}... at SEP.
     #[arg(short = 'C', long, value_name = "SEP")]
     pub colsep: Option<String>,

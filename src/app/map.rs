@@ -145,12 +145,20 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     };
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose().map_err(Error::usage)?;
     let colsep = args.colsep.as_deref().map(parse_colsep).transpose().map_err(Error::usage)?;
+    // `--csv` splits at commas unless told otherwise.
+    let colsep = colsep.or_else(|| args.csv.then(|| b",".to_vec()));
     let end = match &args.delimiter {
         Some(text) => parse_delimiter(text).map_err(Error::usage)?,
         None if args.null => b'\0',
         None => b'\n',
     };
-    let trim = args.trim.as_deref().map(Trim::parse).transpose().map_err(Error::usage)?;
+    // As GNU parallel: columns lose their surrounding whitespace unless
+    // `--trim` says otherwise.
+    let trim = match args.trim.as_deref() {
+        Some(text) => Some(Trim::parse(text).map_err(Error::usage)?),
+        None if args.colsep.is_some() => Some(Trim::parse("lr").map_err(Error::usage)?),
+        None => None,
+    };
     let parsing = Parsing {
         end,
         colsep,
@@ -159,6 +167,9 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         link: args.link,
         per_job: args.max_args.unwrap_or(1),
         header: false,
+        csv: args.csv,
+        skip_blank: args.no_run_if_empty,
+        skip_first_line: args.skip_first_line,
     };
     let piped = args.pipe || args.pipepart || args.cat;
     // `--results`' tree numbers each value by its place in its record:
@@ -332,7 +343,8 @@ fn kept_output(
     run_id: u64,
 ) -> Option<Keep> {
     if args.files {
-        return Some(Keep::Files { dir: std::env::temp_dir(), run_id });
+        let dir = args.tmpdir.clone().unwrap_or_else(std::env::temp_dir);
+        return Some(Keep::Files { dir, run_id });
     }
     let name = args.results.as_deref()?;
     Some(Keep::results(name, names, values_per_record))
@@ -387,6 +399,9 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
             .map_err(Error::usage)?
             .unwrap_or(0),
         remove_separators: args.remove_rec_sep,
+        csv: args.csv,
+        skip_blank: args.no_run_if_empty,
+        skip_first_line: args.skip_first_line,
     };
     if args.pipepart {
         let files = sources.into_iter().map(|source| match source.kind {

@@ -35,6 +35,12 @@ pub struct Splitting {
     pub header_lines: usize,
     /// `--rrs`: separators removed from each block.
     pub remove_separators: bool,
+    /// `--csv`: blocks end at a newline outside quotes.
+    pub csv: bool,
+    /// `-r`: lines of whitespace only are removed.
+    pub skip_blank: bool,
+    /// `--skip-first-line`: the input's first line is no block's.
+    pub skip_first_line: bool,
 }
 
 impl Default for Splitting {
@@ -47,6 +53,9 @@ impl Default for Splitting {
             lines: None,
             header_lines: 0,
             remove_separators: false,
+            csv: false,
+            skip_blank: false,
+            skip_first_line: false,
         }
     }
 }
@@ -127,8 +136,16 @@ impl<R: Read> Blocks<R> {
         }
         let before = self.ready.len();
         self.read_block()?;
+        if self.splitting.skip_blank {
+            self.remove_blank_lines();
+            if self.buffer.len() == self.start && !self.ended {
+                return Ok(());
+            }
+        }
+        // GNU parallel's order: -L alone, then --csv, then -N.
         match (self.splitting.records, self.splitting.lines) {
             (None, Some(lines)) => self.pass_line_records(lines),
+            _ if self.splitting.csv => self.pass_csv_records(),
             (Some(records), lines) => self.pass_records(records * lines.unwrap_or(1)),
             (None, None) if !self.ended => self.pass_to_last_border(),
             (None, None) => {}
@@ -150,9 +167,47 @@ impl<R: Read> Blocks<R> {
         Ok(())
     }
 
+    /// `-r`: lines of whitespace only are taken out of what is held (a
+    /// last line, unfinished, waits for its end).
+    fn remove_blank_lines(&mut self) {
+        let held = &self.buffer[self.start..];
+        let mut kept = Vec::with_capacity(held.len());
+        let mut rest = held;
+        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+            let line = &rest[..=newline];
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                kept.extend_from_slice(line);
+            }
+            rest = &rest[newline + 1..];
+        }
+        kept.extend_from_slice(rest);
+        self.buffer.truncate(self.start);
+        self.buffer.extend_from_slice(&kept);
+    }
+
+    /// `--csv`: everything up to the last newline outside quotes.
+    fn pass_csv_records(&mut self) {
+        let held = &self.buffer[self.start..];
+        let mut quotes = 0usize;
+        let mut last = None;
+        for (at, &byte) in held.iter().enumerate() {
+            match byte {
+                b'"' => quotes += 1,
+                b'\n' if quotes.is_multiple_of(2) => last = Some(at),
+                _ => {}
+            }
+        }
+        if let Some(at) = last {
+            self.pass(at + 1);
+        }
+    }
+
     /// `--header N`: the first N lines, read a block at a time; none, if
     /// the input ends before them (what was read is the input's).
     fn read_header(&mut self) -> io::Result<Vec<u8>> {
+        if self.splitting.skip_first_line {
+            self.skip_line()?;
+        }
         let lines = self.splitting.header_lines;
         if lines == 0 {
             return Ok(Vec::new());
@@ -166,6 +221,21 @@ impl<R: Read> Blocks<R> {
             let read = (&mut self.reader).take(self.block as u64).read_to_end(&mut self.buffer)?;
             if read == 0 {
                 return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// `--skip-first-line`: reads the first line and drops it.
+    fn skip_line(&mut self) -> io::Result<()> {
+        loop {
+            if let Some(end) = nth_line_end(&self.buffer, 1) {
+                self.buffer.drain(..end);
+                return Ok(());
+            }
+            let read = (&mut self.reader).take(self.block as u64).read_to_end(&mut self.buffer)?;
+            if read == 0 {
+                self.buffer.clear();
+                return Ok(());
             }
         }
     }

@@ -49,6 +49,13 @@ pub struct Parsing {
     /// `--header :`: each source's first record names its values (its
     /// columns' with `colsep`) and is no input.
     pub header: bool,
+    /// `--csv`: records are CSV (a quoted field may hold newlines; columns
+    /// split at `colsep` outside quotes).
+    pub csv: bool,
+    /// `-r`: records of whitespace only are skipped.
+    pub skip_blank: bool,
+    /// `--skip-first-line`: stdin's first line is no input.
+    pub skip_first_line: bool,
 }
 
 impl Default for Parsing {
@@ -63,6 +70,9 @@ impl Default for Parsing {
             link: false,
             per_job: 1,
             header: false,
+            csv: false,
+            skip_blank: false,
+            skip_first_line: false,
         }
     }
 }
@@ -128,23 +138,42 @@ enum Records {
         /// `-E`'s value, once it was read: the source has ended.
         eof: Option<Vec<u8>>,
         ended: bool,
+        /// `--csv`: a record goes on past a newline inside quotes.
+        csv: bool,
+        /// `-r`: blank records are skipped.
+        skip_blank: bool,
     },
 }
 
+/// Whether `record` is whitespace only (`-r` skips it).
+fn blank(record: &[u8]) -> bool {
+    record.iter().all(u8::is_ascii_whitespace)
+}
+
 impl Records {
+    /// Where its records come from (`-` for stdin; nothing for values).
+    fn path(&self) -> &Path {
+        match self {
+            Records::Words(_) => Path::new(""),
+            Records::Lines { path, .. } => path,
+        }
+    }
+
     /// A source with no record.
     fn none() -> Records {
         Records::Words(Vec::new().into_iter())
     }
 
-    fn open(kind: &SourceKind, end: u8, eof: Option<Vec<u8>>) -> Result<Records, InputError> {
+    fn open(kind: &SourceKind, parsing: &Parsing) -> Result<Records, InputError> {
+        let (end, eof) = (parsing.end, parsing.eof.clone());
         let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
         // `< file` is a regular file too: reading it never waits.
         let stdin_waits = || !std::fs::metadata("/dev/stdin").is_ok_and(|m| m.is_file());
         let (reader, path, may_wait) = match kind {
             SourceKind::Args(words) => {
                 let before_eof = words.iter().take_while(|w| Some(*w) != eof.as_ref());
-                return Ok(Records::Words(before_eof.cloned().collect::<Vec<_>>().into_iter()));
+                let kept = before_eof.filter(|w| !(parsing.skip_blank && blank(w)));
+                return Ok(Records::Words(kept.cloned().collect::<Vec<_>>().into_iter()));
             }
             SourceKind::Stdin => {
                 (buffered(Box::new(io::stdin())), PathBuf::from("-"), stdin_waits())
@@ -159,7 +188,18 @@ impl Records {
                 (buffered(Box::new(file)), path.clone(), !regular)
             }
         };
-        Ok(Records::Lines { reader, path, end, may_wait, eof, ended: false })
+        let is_stdin = matches!(kind, SourceKind::Stdin)
+            || matches!(kind, SourceKind::File(path) if path.as_os_str() == "-");
+        let (csv, skip_blank) = (parsing.csv, parsing.skip_blank);
+        let mut records =
+            Records::Lines { reader, path, end, may_wait, eof, ended: false, csv, skip_blank };
+        if parsing.skip_first_line
+            && is_stdin
+            && let Records::Lines { reader, path, .. } = &mut records
+        {
+            Records::read(reader, path, b'\n')?;
+        }
+        Ok(records)
     }
 
     /// Whether the next `n` records are at hand: taking them will not wait.
@@ -176,11 +216,23 @@ impl Records {
         match self {
             Records::Words(words) => Ok(words.next()),
             Records::Lines { ended: true, .. } => Ok(None),
-            Records::Lines { reader, path, end, eof, ended, .. } => {
-                let record = Records::read(reader, path, *end)?;
+            Records::Lines { reader, path, end, eof, ended, csv, skip_blank, .. } => loop {
+                let mut record = Records::read(reader, path, *end)?;
+                // A quote left open goes on on the next line.
+                while *csv && let Some(open) = record.as_mut().filter(|r| quotes_open(r)) {
+                    let Some(rest) = Records::read(reader, path, *end)? else { break };
+                    open.push(*end);
+                    open.extend_from_slice(&rest);
+                }
                 *ended = record.is_some() && record.as_ref() == eof.as_ref();
-                Ok(if *ended { None } else { record })
-            }
+                if *ended {
+                    return Ok(None);
+                }
+                if *skip_blank && record.as_deref().is_some_and(blank) {
+                    continue;
+                }
+                return Ok(record);
+            },
         }
     }
 
@@ -271,12 +323,75 @@ impl Group {
             let Some(record) = member.next()? else { return Ok(None) };
             let before = values.len();
             match &parsing.colsep {
+                Some(separator) if parsing.csv => {
+                    let fields = csv_fields(&record, separator).map_err(|why| InputError {
+                        path: member.records.path().to_path_buf(),
+                        source: io::Error::other(why),
+                    })?;
+                    values.extend(fields);
+                }
                 Some(separator) => values.extend(split(&record, separator)),
                 None => values.push(record),
             }
             values[before..].iter_mut().for_each(|value| parsing.trim.apply(value));
         }
         Ok(Some(values))
+    }
+}
+
+/// Whether `record` leaves a CSV quote open (an odd number of `"`).
+pub fn quotes_open(record: &[u8]) -> bool {
+    !record.iter().filter(|&&b| b == b'"').count().is_multiple_of(2)
+}
+
+/// `--csv`: the fields of a CSV record, split at `separator`: a field is
+/// plain text without quotes, or quoted (`"a, ""b"""` is `a, "b"`, newlines
+/// allowed) and then followed by the separator or the end, as Perl's
+/// Text::CSV reads them for GNU parallel.
+fn csv_fields(record: &[u8], separator: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let bad = |why: &str| format!("CSV: {why}: {}", String::from_utf8_lossy(record));
+    let mut fields = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &record[at..];
+        if let Some(quoted) = rest.strip_prefix(b"\"") {
+            let mut field = Vec::new();
+            let mut i = 0;
+            loop {
+                match quoted.get(i) {
+                    None => return Err(bad("a quote is never closed")),
+                    Some(b'"') if quoted.get(i + 1) == Some(&b'"') => {
+                        field.push(b'"');
+                        i += 2;
+                    }
+                    Some(b'"') => break,
+                    Some(&byte) => {
+                        field.push(byte);
+                        i += 1;
+                    }
+                }
+            }
+            fields.push(field);
+            let after = &quoted[i + 1..];
+            if after.is_empty() {
+                return Ok(fields);
+            }
+            if !after.starts_with(separator) {
+                return Err(bad("a quoted field is followed by more than a separator"));
+            }
+            at += 1 + i + 1 + separator.len();
+            continue;
+        }
+        let end = rest.windows(separator.len()).position(|w| w == separator);
+        let field = &rest[..end.unwrap_or(rest.len())];
+        if field.contains(&b'"') {
+            return Err(bad("a quote inside an unquoted field"));
+        }
+        fields.push(field.to_vec());
+        match end {
+            Some(end) => at += end + separator.len(),
+            None => return Ok(fields),
+        }
     }
 }
 
@@ -315,7 +430,7 @@ impl Inputs {
         let mut members = Vec::new();
         let mut names = Vec::new();
         for source in sources {
-            let mut records = Records::open(&source.kind, parsing.end, parsing.eof.clone())?;
+            let mut records = Records::open(&source.kind, &parsing)?;
             let mut ahead = records.next()?;
             if parsing.header {
                 let header = Group { members: vec![Member { records: Records::none(), ahead }] };
@@ -468,6 +583,24 @@ impl Inputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_read_as_text_csv_reads_them() {
+        let fields = |text: &str| {
+            csv_fields(text.as_bytes(), b",").map(|fields| {
+                fields.into_iter().map(|f| String::from_utf8(f).unwrap()).collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            fields(r#"a,"b,c",,"d""e""""#),
+            Ok(vec!["a".into(), "b,c".into(), String::new(), r#"d"e""#.into()])
+        );
+        assert_eq!(fields("\"x\ny\",z"), Ok(vec!["x\ny".into(), "z".into()]));
+        assert_eq!(fields(""), Ok(vec![String::new()]));
+        assert!(fields(r#" a , "b" "#).unwrap_err().contains("a quote inside an unquoted field"));
+        assert!(fields(r#""a" ,b"#).unwrap_err().contains("followed by more than a separator"));
+        assert!(fields(r#"x,"y"#).unwrap_err().contains("never closed"));
+    }
 
     fn args(values: &[&str]) -> Source {
         let values = values.iter().map(|v| v.as_bytes().to_vec()).collect();

@@ -412,6 +412,20 @@ oracle! {
         env: &[("PARALLEL_SHELL", "/bin/bash")],
     };
 
+    // --csv, -r, --skip-first-line: how input records are read.
+    csv_quoted_fields: ["-k", "--csv", "echo", "[{1}]", "[{2}]"] { stdin: b"a,\"b,c\"\n\"d\ne\",f\n" };
+    csv_doubled_quotes: ["--csv", "echo", "{1}", "of", "{2}", "at", "{3}"] { stdin: b"\"1 big, 2 small\",\"2\"\"x4\"\" plank\",12.34\n" };
+    csv_own_separator: ["--csv", "--colsep", ";", "echo", "Field 1: {1} Field 2: {2}"] { stdin: b"\"Start of field 1 with newline\nLine 2 in field 1\";value 2\n" };
+    csv_blocks_end_outside_quotes: ["-k", "--pipe", "--csv", "--block", "10", "cat; echo -"] { stdin: b"a,\"b,c\"\n\"d\ne\",f\ng,h\n" };
+    csv_blocks_ignore_n: ["-k", "--pipe", "--csv", "-N1", "cat; echo -"] { stdin: b"a,\"b\nc\"\nd\n" };
+    colsep_trims_columns: ["-k", "--colsep", ",", "echo", "[{1}]", "[{2}]"] { stdin: b" a , b \n" };
+    colsep_trim_none: ["-k", "--colsep", ",", "--trim", "n", "echo", "[{1}]", "[{2}]"] { stdin: b" a , b \n" };
+    blank_inputs_skipped: ["-k", "-r", "echo", "[{}]"] { stdin: b"a\n\n  \nb\n" };
+    blank_values_skipped: ["-k", "-r", "echo", "[{}]", ":::", "a", "", " ", "b"];
+    blank_lines_out_of_blocks: ["-k", "--pipe", "-r", "-N1", "cat; echo -"] { stdin: b"a\n\n\nb\n  \nc\n" };
+    first_line_skipped: ["-k", "--skip-first-line", "echo"] { stdin: b"h\na\nb\n" };
+    first_line_skipped_before_blocks: ["-k", "--pipe", "--skip-first-line", "-N1", "cat; echo -"] { stdin: b"h\na\nb\n" };
+
     // --header: each source's first value names it.
     header_names_sources: ["-k", "--header", ":", "echo", "f1={f1}", "f2={f2}", ":::", "f1", "A", "B", ":::", "f2", "C", "D"];
     header_names_columns: ["-k", "--header", ":", "--colsep", "\\t", "echo", "{b}-{a}", "::::", "t"] { files: &[("t", b"a\tb\n1\t2\n3\t4\n")] };
