@@ -328,6 +328,18 @@ pub struct MapArgs {
     /// {##} {:N:M} {:-TEXT} {#TEXT} {%TEXT} {/A/B} {^A} {,A} and kin.
     #[arg(long)]
     pub plus: bool,
+    /// A replacement string of your own: 'TAG PERL' (--rpl '{..}
+    /// s:\.[^.]+$::;s:\.[^.]+$::;'), as GNU parallel's (perl runs it).
+    #[arg(long, value_name = "'TAG PERL'")]
+    pub rpl: Vec<String>,
+    /// What opens and closes a Perl expression instead of {= and =}, both
+    /// in one string (,,,, for ,,$_++,,).
+    #[arg(long, value_name = "PARENS")]
+    pub parens: Option<String>,
+    /// Run only the jobs for which this Perl condition, its replacement
+    /// strings filled in, is true ('{1} < {2}').
+    #[arg(long, value_name = "PERL")]
+    pub filter: Vec<String>,
     /// Use STR instead of {} (-I ,, echo ,,).
     #[arg(short = 'I', long = "replace", value_name = "STR")]
     pub replace: Option<String>,

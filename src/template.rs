@@ -49,6 +49,48 @@ impl Transform {
     }
 }
 
+/// Where a Perl expression starts in a template's text, once `{= =}` and
+/// `--rpl` strings are found (GNU parallel marks them with `\257<`);
+/// [`PERL_END`] marks where it ends.
+pub const PERL_START: char = '\u{1}';
+/// See [`PERL_START`].
+pub const PERL_END: char = '\u{2}';
+
+/// What runs a template's Perl expressions for a job (GNU parallel's
+/// `{= =}`: see `map::perl`).
+pub trait Evaluator {
+    /// `code` with `$_` set to `value`: `$_` after it, and whether it is
+    /// to stay unquoted (`uq()`); `None` when it failed or skipped the job
+    /// (the evaluator remembers which).
+    fn evaluate(&self, code: &str, value: &[u8]) -> Option<(Vec<u8>, bool)>;
+}
+
+/// `{= ... =}`'s code as marked: a leading number is its position.
+fn perl_part(marked: &str) -> Part {
+    let digits = marked.strip_prefix('-').unwrap_or(marked);
+    let length = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let sign = marked.len() - digits.len();
+    let position = (length > 0).then(|| marked[..sign + length].parse::<i64>().ok()).flatten();
+    let code = if position.is_some() { &marked[sign + length..] } else { marked };
+    Part::Perl { position, code: code.trim_start_matches(' ').into() }
+}
+
+/// The parts of `text`: its marked Perl expressions, and what `plain`
+/// makes of the text around them.
+fn with_perl(text: &str, plain: &mut dyn FnMut(&str) -> Vec<Part>) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(PERL_START) {
+        let after = &rest[start + PERL_START.len_utf8()..];
+        let Some(length) = after.find(PERL_END) else { break };
+        parts.extend(plain(&rest[..start]));
+        parts.push(perl_part(&after[..length]));
+        rest = &after[length + PERL_END.len_utf8()..];
+    }
+    parts.extend(plain(rest));
+    parts
+}
+
 /// Which jobs a `--plus` filter string lets run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
@@ -90,6 +132,15 @@ enum Part {
     /// `--plus`'s `{choose_k}` and `{uniq}`: every argument, as `{}`; and
     /// the job is skipped unless they pass.
     Filter(Filter),
+    /// GNU parallel's `{= perl expression =}` (and `--rpl` strings, made
+    /// into one): each argument as the code leaves `$_` (see
+    /// [`Evaluator`]); with a position, that argument only.
+    Perl {
+        /// `{=N ... =}`: the argument (from the end if negative).
+        position: Option<i64>,
+        /// The Perl code.
+        code: Box<str>,
+    },
     /// `{#}`.
     Seq,
     /// `{%}`.
@@ -140,7 +191,7 @@ impl Template {
             let positional = names.items.then(|| parse_replacement(inner)).flatten();
             positional.or_else(|| (names.known)(inner).then(|| Part::Named(inner.into())))
         };
-        Template::from_parts(parts_of(text, &replacement))
+        Template::from_parts(with_perl(text, &mut |plain| parts_of(plain, &replacement)))
     }
 
     /// Parses a `maestro map` template: GNU parallel's replacement strings,
@@ -189,24 +240,35 @@ impl Template {
             let renamed_away = renamed.iter().any(|(_, standard)| *standard == spelled);
             (!renamed_away && !derived).then_some(part)
         };
-        let mut parts = Vec::new();
-        let mut rest = text;
-        loop {
-            // The first name in what is left, the longest where two start there.
-            let first = renamed
-                .iter()
-                .filter_map(|&(name, standard)| Some((rest.find(name)?, name.len(), standard)))
-                .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
-            let Some((at, len, standard)) = first else {
-                parts.extend(parts_of(rest, &replacement));
-                break;
-            };
-            parts.extend(parts_of(&rest[..at], &replacement));
-            let inner = &standard[1..standard.len() - 1];
-            parts.extend(parse_replacement(inner));
-            rest = &rest[at + len..];
-        }
-        Template::from_parts(parts)
+        let mut plain = |text: &str| {
+            let mut parts = Vec::new();
+            let mut rest = text;
+            loop {
+                // The first name in what is left, the longest where two start there.
+                let first = renamed
+                    .iter()
+                    .filter_map(|&(name, standard)| Some((rest.find(name)?, name.len(), standard)))
+                    .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
+                let Some((at, len, standard)) = first else {
+                    parts.extend(parts_of(rest, &replacement));
+                    break;
+                };
+                parts.extend(parts_of(&rest[..at], &replacement));
+                let inner = &standard[1..standard.len() - 1];
+                parts.extend(parse_replacement(inner));
+                rest = &rest[at + len..];
+            }
+            parts
+        };
+        Template::from_parts(with_perl(text, &mut plain))
+    }
+
+    /// Its Perl expressions' code, in order.
+    pub fn perl_codes(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Perl { code, .. } => Some(&**code),
+            _ => None,
+        })
     }
 
     /// Whether it holds `--plus`'s `{##}`: the number of jobs, which must be
@@ -214,6 +276,7 @@ impl Template {
     #[must_use]
     pub fn uses_total(&self) -> bool {
         self.names().any(|name| name == "##" || name == "0#")
+            || self.perl_codes().any(|code| code.contains("total_jobs"))
     }
 
     /// Whether `--plus`'s `{choose_k}` or `{uniq}` skips the job of `args`
@@ -343,8 +406,23 @@ impl Template {
         quote: bool,
         named: &dyn Fn(&str) -> Vec<String>,
     ) -> Vec<u8> {
+        self.expand_with_perl(args, seq, slot, quote, named, None)
+    }
+
+    /// [`Template::expand_with`], its Perl expressions run by `perl` (as
+    /// `{}` without one).
+    #[must_use]
+    pub fn expand_with_perl(
+        &self,
+        args: &[&[u8]],
+        seq: u64,
+        slot: u32,
+        quote: bool,
+        named: &dyn Fn(&str) -> Vec<String>,
+        perl: Option<&dyn Evaluator>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
-        let expansion = Expansion { args, seq, slot, quote, named };
+        let expansion = Expansion { args, seq, slot, quote, named, perl };
         if self.repeat_words {
             self.expand_words(&expansion, &mut out);
         } else {
@@ -359,9 +437,12 @@ impl Template {
         let mut word: Vec<Part> = Vec::new();
         let mut contexts: Vec<Context> = Vec::new();
         let flush = |word: &mut Vec<Part>, contexts: &mut Vec<Context>, out: &mut Vec<u8>| {
-            let repeated =
-                word.iter().any(|p| matches!(p, Part::All(_) | Part::Edited(_) | Part::Filter(_)))
-                    && !word.iter().any(|p| matches!(p, Part::Nth(..) | Part::NthLast(..)));
+            let per_value = |p: &Part| {
+                matches!(p, Part::All(_) | Part::Edited(_) | Part::Filter(_))
+                    || matches!(p, Part::Perl { position: None, .. })
+            };
+            let repeated = word.iter().any(per_value)
+                && !word.iter().any(|p| matches!(p, Part::Nth(..) | Part::NthLast(..)));
             if repeated {
                 for (index, arg) in expansion.args.iter().enumerate() {
                     if index > 0 {
@@ -411,6 +492,7 @@ struct Expansion<'a> {
     slot: u32,
     quote: bool,
     named: &'a dyn Fn(&str) -> Vec<String>,
+    perl: Option<&'a dyn Evaluator>,
 }
 
 /// Appends `parts` (with the quotes open at each, `contexts`), expanded.
@@ -420,7 +502,7 @@ fn expand_parts(
     expansion: &Expansion<'_>,
     out: &mut Vec<u8>,
 ) {
-    let Expansion { args, seq, slot, quote, named } = *expansion;
+    let Expansion { args, seq, slot, quote, named, perl } = *expansion;
     for (part, &context) in parts.iter().zip(contexts) {
         let insert = |out: &mut Vec<u8>, value: &[u8]| {
             if quote { insert_quoted(out, value, context) } else { out.extend_from_slice(value) }
@@ -443,6 +525,32 @@ fn expand_parts(
                         out.push(b' ');
                     }
                     insert(out, transform.apply(arg));
+                }
+            }
+            Part::Perl { position, ref code } => {
+                let chosen: Vec<&[u8]> = match position {
+                    None if args.is_empty() => vec![&[][..]],
+                    None => args.to_vec(),
+                    Some(n) => {
+                        let index = if n > 0 { n - 1 } else { args.len() as i64 + n };
+                        usize::try_from(index)
+                            .ok()
+                            .and_then(|i| args.get(i))
+                            .into_iter()
+                            .copied()
+                            .collect()
+                    }
+                };
+                for (index, arg) in chosen.into_iter().enumerate() {
+                    if index > 0 {
+                        out.push(b' ');
+                    }
+                    match perl.map(|perl| perl.evaluate(code, arg)) {
+                        Some(Some((value, true))) => out.extend_from_slice(&value),
+                        Some(Some((value, false))) => insert(out, &value),
+                        Some(None) => {}
+                        None => insert(out, arg),
+                    }
                 }
             }
             Part::Filter(_) => {

@@ -1,6 +1,8 @@
 //! `maestro map`: from its command line to GNU parallel's exit status.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use super::engine::{Asked, Backend, SLURM_JOBS, Sizing, WorkerLaunch, engine};
 use super::{args_lossy, report, state};
@@ -21,9 +23,10 @@ use crate::map::cpus::Count;
 use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
-use crate::map::job::command_for;
+use crate::map::job::{NotBuilt, WithPerl, command_for, command_with_perl};
 use crate::map::pack::{Packed, Packing};
 use crate::map::parts::{PartSize, Parts};
+use crate::map::perl::Perl;
 use crate::map::results::Keep;
 use crate::map::work::{self, MapConfig, MapError, Progress, Resume, Tag};
 use crate::report::events::JsonEvents;
@@ -40,6 +43,7 @@ impl From<MapError> for Error {
             MapError::File { action, path, source } => Error::Io { action, path, source },
             MapError::System { context, source } => Error::system(context, source),
             MapError::Loop(error) => error.into(),
+            error @ MapError::Perl(_) => Error::usage(error.to_string()),
         }
     }
 }
@@ -75,6 +79,69 @@ pub fn map(args: MapArgs) -> i32 {
     })
 }
 
+/// Whether the run needs perl: for `{= =}` (or `--parens`'), `--rpl` or
+/// `--filter`.
+fn needs_perl(args: &MapArgs, words: &[OsString], parens: Option<&(String, String)>) -> bool {
+    let left = parens.map_or("{=", |(left, _)| left.as_str());
+    !args.rpl.is_empty()
+        || !args.filter.is_empty()
+        || words.iter().any(|word| word.to_string_lossy().contains(left))
+}
+
+/// The run's Perl, checked: every expression of the template compiles;
+/// the `--filter`s parsed. `--tagstring` and `--results` take none.
+fn with_perl(
+    args: &MapArgs,
+    syntax: &Syntax,
+    template: Option<&Template>,
+    perl: &Rc<Perl>,
+) -> Result<WithPerl> {
+    for (option, text) in [("--tagstring", &args.tagstring), ("--results", &args.results)] {
+        if text.as_deref().is_some_and(|text| text.contains("{=")) {
+            return Err(Error::usage(format!(
+                "{option}: a Perl expression ({{= =}}) is not supported there"
+            )));
+        }
+    }
+    let mut filters = Vec::new();
+    for text in &args.filter {
+        filters.push(Template::parse(&syntax.mark_perl(text).map_err(Error::usage)?));
+    }
+    let codes = template.into_iter().chain(&filters).flat_map(Template::perl_codes);
+    for code in codes {
+        let compiled = perl.check(code).map_err(|e| Error::system("perl stopped", e))?;
+        if let Err(why) = compiled {
+            return Err(Error::usage(format!("cannot use {{= {code}=}}: {why}")));
+        }
+    }
+    Ok(WithPerl { perl: perl.clone(), filters })
+}
+
+/// `--rpl 'TAG CODE'`: the tag, then its Perl code after a blank.
+fn parse_rpl(text: &str) -> Result<(String, String)> {
+    match text.split_once(char::is_whitespace) {
+        Some((tag, code)) if !tag.is_empty() => Ok((tag.to_string(), code.to_string())),
+        _ => Err(Error::usage(format!(
+            "--rpl {text}: expected a replacement string, a blank, then its Perl code \
+             (e.g. --rpl '{{..}} s:\\.[^.]+$::;s:\\.[^.]+$::;')"
+        ))),
+    }
+}
+
+/// `--parens ,,,,`: its first half opens a Perl expression, the second
+/// closes it.
+fn parse_parens(text: &str) -> Result<(String, String)> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() < 2 || !chars.len().is_multiple_of(2) {
+        return Err(Error::usage(format!(
+            "--parens {text}: expected what opens then what closes a Perl expression, of one \
+             length (e.g. ,,,, for ,,s/a/b/,,)"
+        )));
+    }
+    let (left, right) = chars.split_at(chars.len() / 2);
+    Ok((left.iter().collect(), right.iter().collect()))
+}
+
 fn run_map(mut args: MapArgs) -> Result<i32> {
     if args.semaphore || args.semaphore_timeout.is_some() || args.wait {
         // Before anything else: it may fork, which wants one thread.
@@ -104,12 +171,24 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         .into_iter()
         .filter_map(|(name, standard)| Some((name.clone()?, standard)))
         .collect(),
+        rpl: args.rpl.iter().map(|text| parse_rpl(text)).collect::<Result<_>>()?,
+        parens: args.parens.as_deref().map(parse_parens).transpose()?,
+        perl: None,
     };
     let words = std::mem::take(&mut args.command);
+    if needs_perl(&args, &words, syntax.parens.as_ref()) {
+        let perl = Perl::start()
+            .map_err(|e| Error::usage(format!("{{= =}}, --rpl and --filter are Perl: {e}")))?;
+        syntax.perl = Some(Rc::new(perl));
+    }
     let mut line = syntax.split(words.clone(), &args.arg_files).map_err(Error::usage)?;
     if args.context_replace {
         line.template = line.template.map(Template::repeating_words);
     }
+    let with_perl = match &syntax.perl {
+        Some(perl) => Some(with_perl(&args, &syntax, line.template.as_ref(), perl)?),
+        None => None,
+    };
     let cpus = crate::map::cpus::count(
         match (args.use_cores_instead_of_threads, args.use_sockets_instead_of_threads) {
             (_, true) => Count::Sockets,
@@ -221,7 +300,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         }
     };
     if args.dry_run {
-        return dry_run(&mut *inputs, line.template.as_ref(), jobs);
+        return dry_run(&mut *inputs, line.template.as_ref(), with_perl.as_ref(), jobs);
     }
     if let Some(path) = &args.report {
         report::check_destination(path)?;
@@ -292,6 +371,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         keep,
         memfree,
         termination,
+        with_perl,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {
@@ -453,6 +533,7 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
 fn dry_run(
     inputs: &mut dyn JobSource,
     template: Option<&crate::template::Template>,
+    with_perl: Option<&WithPerl>,
     jobs: u32,
 ) -> Result<i32> {
     use std::io::Write;
@@ -465,17 +546,34 @@ fn dry_run(
     }
     let total = if counting { Some(counted.len() as u64) } else { inputs.total() };
     let rest = std::iter::from_fn(|| inputs.next_job().transpose());
+    let mut skipped = 0;
     for job in counted.into_iter().map(Ok).chain(rest) {
         let job = job.map_err(input_error)?;
         let slot = ((job.seq - 1) % u64::from(jobs)) as u32 + 1;
-        let mut command = command_for(template, &job, slot, total);
+        let mut command = match with_perl {
+            None => command_for(template, &job, slot, total),
+            Some(with) => match command_with_perl(template, &job, slot, total, with) {
+                Ok(command) => command,
+                // Shown all the same, and counted, as GNU parallel does.
+                Err(NotBuilt::Skipped(command)) => {
+                    skipped += 1;
+                    command
+                }
+                Err(NotBuilt::Failed(why)) => {
+                    return Err(Error::usage(format!(
+                        "a Perl expression failed for job {}: {why}",
+                        job.seq
+                    )));
+                }
+            },
+        };
         command.push(b'\n');
         if out.write_all(&command).is_err() {
             break;
         }
     }
     let _ = out.flush();
-    Ok(0)
+    Ok(skipped.min(101))
 }
 
 fn warn_unrecorded(path: &Path, error: &rusqlite::Error) {

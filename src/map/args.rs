@@ -8,9 +8,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::perl::Perl;
 use crate::exec::Urgency;
 use crate::runner::TermStep;
-use crate::template::Template;
+use crate::template::{PERL_END, PERL_START, Template};
 
 /// Where one input source's values come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,14 @@ pub struct Syntax {
     pub plus: bool,
     /// `--header :`: the names of the values, in order (`{name}`).
     pub columns: Vec<Vec<u8>>,
+    /// `--rpl`: replacement strings of the user's own, (tag, Perl code).
+    pub rpl: Vec<(String, String)>,
+    /// `--parens`: what opens and closes a Perl expression, for `{=`
+    /// and `=}`.
+    pub parens: Option<(String, String)>,
+    /// The run's perl, which finds `--rpl` strings and `--parens` (GNU
+    /// parallel's rewriting, in Perl).
+    pub perl: Option<std::rc::Rc<Perl>>,
 }
 
 impl Default for Syntax {
@@ -71,6 +80,9 @@ impl Default for Syntax {
             renamed: Vec::new(),
             plus: false,
             columns: Vec::new(),
+            rpl: Vec::new(),
+            parens: None,
+            perl: None,
         }
     }
 }
@@ -136,7 +148,7 @@ impl Syntax {
         } else {
             let text = String::from_utf8(template_words.join(&b' '))
                 .map_err(|_| "the command template is not valid UTF-8".to_string())?;
-            refuse_perl(&text)?;
+            let text = self.mark_perl(&text)?;
             let renamed: Vec<(&str, &str)> =
                 self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
             let columns: Vec<String> = self
@@ -154,6 +166,27 @@ impl Syntax {
         Ok(CommandLine { template, sources })
     }
 
+    /// `text` with its Perl expressions marked for [`Template`]'s parsers:
+    /// `{= =}` (or `--parens`'), and with `--rpl` its strings, which the
+    /// run's perl finds as GNU parallel does.
+    pub fn mark_perl(&self, text: &str) -> Result<String, String> {
+        if text.contains([PERL_START, PERL_END]) {
+            return Err(
+                "the command holds the control character \\x01 or \\x02, which maestro map \
+                        keeps for itself"
+                    .to_string(),
+            );
+        }
+        if self.rpl.is_empty() && self.parens.is_none() {
+            return Ok(mark_parens(text, "{=", "=}"));
+        }
+        let Some(perl) = &self.perl else {
+            return Err("--rpl and --parens need perl, which did not start".to_string());
+        };
+        let (left, right) = self.parens.clone().unwrap_or(("{=".into(), "=}".into()));
+        perl.rewrite(text, &left, &right, &self.rpl).map_err(|e| e.to_string())
+    }
+
     /// `(is_file, linked)` for the markers: `:::`, `:::+`, `::::`, `::::+`.
     fn marker(&self, word: &[u8]) -> Option<(bool, bool)> {
         let is = |sep: &[u8], linked: bool| match linked {
@@ -168,17 +201,32 @@ impl Syntax {
     }
 }
 
-/// GNU parallel's `{= perl expression =}`: maestro runs no Perl, and the
-/// text must not run as something else.
-fn refuse_perl(template: &str) -> Result<(), String> {
-    let Some(open) = template.find("{=") else { return Ok(()) };
-    let Some(close) = template[open + 2..].find("=}") else { return Ok(()) };
-    let expression = &template[open..open + 2 + close + 2];
-    Err(format!(
-        "'{expression}' is a Perl expression, which maestro map does not run: \
-         use a replacement string ({{}}, {{.}}, {{/}}, {{//}}, {{/.}}, {{#}}, {{%}}, {{N}}) \
-         or do it in the command"
-    ))
+/// Marks GNU parallel's Perl expressions in `text`, between `left` and
+/// `right` (`{=` and `=}`): the shortest pair, holding neither.
+fn mark_parens(text: &str, left: &str, right: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(left) {
+        let after = &rest[open + left.len()..];
+        let Some(close) = after.find(right) else { break };
+        match after.find(left) {
+            // Another opens first: the expression starts there, if at all.
+            Some(inner) if inner < close => {
+                let to = open + left.len() + inner;
+                out.push_str(&rest[..to]);
+                rest = &rest[to..];
+            }
+            _ => {
+                out.push_str(&rest[..open]);
+                out.push(PERL_START);
+                out.push_str(&after[..close]);
+                out.push(PERL_END);
+                rest = &after[close + right.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `-j`: `N` slots, `0` as many as can run, `N%` of the CPUs, `+N` / `-N`

@@ -8,8 +8,67 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::inputs::Job;
+use super::perl::{ForJob, JobContext, Perl};
 use crate::shell::shell_quote;
-use crate::template::Template;
+use crate::template::{Evaluator, Template};
+
+/// Why a job does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotBuilt {
+    /// A Perl expression called `skip()`, or a `--filter` is false: the
+    /// command line as built (a dry run shows it).
+    Skipped(Vec<u8>),
+    /// A Perl expression died: why.
+    Failed(String),
+}
+
+/// How a job's command line is made when the run has Perl in it: the
+/// template's `{= =}` expressions, and `--filter`s.
+#[derive(Debug, Clone)]
+pub struct WithPerl {
+    /// The run's perl.
+    pub perl: std::rc::Rc<Perl>,
+    /// `--filter`: Perl conditions, their replacement strings filled in
+    /// (unquoted) for each job.
+    pub filters: Vec<Template>,
+}
+
+/// [`command_for`], with the template's Perl expressions run, and the
+/// `--filter`s asked.
+pub fn command_with_perl(
+    template: Option<&Template>,
+    job: &Job,
+    slot: u32,
+    total: Option<u64>,
+    with: &WithPerl,
+) -> Result<Vec<u8>, NotBuilt> {
+    let context = JobContext { seq: job.seq, slot, total, args: &job.args };
+    let evaluator = ForJob::new(&with.perl, context);
+    // GNU parallel builds each command line twice (to measure it, then to
+    // run it), the second time from what the first cached, but for false
+    // values ("" and "0"), which it evaluates again: its documents count
+    // on it (`{= $_ = $foo++ =}` counts from 1).
+    let _ = build(template, job, slot, total, Some(&evaluator));
+    let command = build(template, job, slot, total, Some(&evaluator));
+    let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+    for filter in &with.filters {
+        let named = |_: &str| Vec::new();
+        let code = filter.expand_with_perl(&args, job.seq, slot, false, &named, Some(&evaluator));
+        let passes = with.perl.passes(&String::from_utf8_lossy(&code));
+        match passes {
+            Ok(true) => {}
+            Ok(false) => evaluator.skipped.set(true),
+            Err(e) => return Err(NotBuilt::Failed(e.to_string())),
+        }
+    }
+    if let Some(why) = evaluator.failed.borrow_mut().take() {
+        return Err(NotBuilt::Failed(why));
+    }
+    if evaluator.skipped.get() {
+        return Err(NotBuilt::Skipped(command));
+    }
+    Ok(command)
+}
 
 /// The command line of `job` in slot `slot`, GNU parallel's way: the
 /// template expanded with its values quoted for the shell (unquoted when a
@@ -28,6 +87,16 @@ pub fn command_for(
     slot: u32,
     total: Option<u64>,
 ) -> Vec<u8> {
+    build(template, job, slot, total, None)
+}
+
+fn build(
+    template: Option<&Template>,
+    job: &Job,
+    slot: u32,
+    total: Option<u64>,
+    perl: Option<&dyn Evaluator>,
+) -> Vec<u8> {
     let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
     let named = |name: &str| match (name, total) {
         ("##", Some(total)) => vec![total.to_string()],
@@ -41,7 +110,7 @@ pub fn command_for(
         None => args.join(&b' '),
         Some(template) if template.has_replacements() => {
             let quote = !template.is_in_first_word();
-            template.expand_with(&args, job.seq, slot, quote, &named)
+            template.expand_with_perl(&args, job.seq, slot, quote, &named, perl)
         }
         Some(template) if job.stdin.has_data() => template.expand(&[], job.seq, slot, true),
         Some(template) => {

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod output;
 pub mod pack;
 pub mod parts;
+pub mod perl;
 pub mod results;
 pub mod work;
 

@@ -25,7 +25,7 @@ use super::feed::JobSource;
 use super::feed::{Feed, Next};
 use super::halt::{Halt, HaltOn, HaltWhen, Tally, Threshold};
 use super::inputs::{InputError, Job};
-use super::job::{Capture, command_for};
+use super::job::{Capture, NotBuilt, WithPerl, command_for, command_with_perl};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Piece, Printer};
 use super::results::Keep;
@@ -112,6 +112,8 @@ pub struct MapConfig {
     pub memfree: Option<u64>,
     /// `--term-seq`: how jobs are stopped; empty for the loop's default.
     pub termination: Vec<TermStep>,
+    /// `{= =}`, `--rpl`, `--filter`: the run's perl and its filters.
+    pub with_perl: Option<WithPerl>,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -141,6 +143,9 @@ pub enum MapError {
     /// The loop could not go on.
     #[error(transparent)]
     Loop(#[from] LoopError),
+    /// A `{= perl =}` expression died.
+    #[error("a Perl expression failed for {0}")]
+    Perl(String),
 }
 
 /// A job from its start to its end (retries included).
@@ -318,6 +323,7 @@ pub fn run(
         filtered: 0,
         next_memory_check: None,
         progress_since: None,
+        perl_failed: None,
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -346,6 +352,9 @@ pub fn run(
     result?;
     if let Some(error) = work.input_error.take() {
         return Err(MapError::Input(error));
+    }
+    if let Some(why) = work.perl_failed.take() {
+        return Err(MapError::Perl(why));
     }
     Ok(work.exit_status())
 }
@@ -394,6 +403,8 @@ struct MapWork<'c, 'o> {
     next_memory_check: Option<Instant>,
     /// `--progress`, `--eta`: when the run started.
     progress_since: Option<Instant>,
+    /// A Perl expression died: why (the run stops, as GNU parallel's).
+    perl_failed: Option<String>,
 }
 
 impl MapWork<'_, '_> {
@@ -438,16 +449,19 @@ impl MapWork<'_, '_> {
         enough
     }
 
-    /// Whether `--plus`'s `{choose_k}` or `{uniq}` skips `job`: then it is
-    /// in the joblog as GNU parallel writes a skipped job (exit -2).
-    fn filtered_out(&mut self, job: &Job) -> bool {
-        let Some(template) = &self.config.template else { return false };
+    /// Whether `--plus`'s `{choose_k}` or `{uniq}` skip `job`: the command
+    /// line it would have had, if so.
+    fn filtered_out(&self, job: &Job) -> Option<Vec<u8>> {
+        let template = self.config.template.as_ref()?;
         let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
-        if !template.skips(&args) {
-            return false;
-        }
+        template.skips(&args).then(|| command_for(Some(template), job, 0, self.known_total))
+    }
+
+    /// A job skipped by `{choose_k}`, `{uniq}`, Perl's `skip()` or a
+    /// `--filter`: in the joblog as GNU parallel writes it (exit -2), and
+    /// counted as it counts it (as failed, in the exit status).
+    fn skip(&mut self, job: &Job, command: &[u8]) {
         if let Some(joblog) = &mut self.joblog {
-            let command = command_for(Some(template), job, 0, self.known_total);
             let entry = Entry {
                 seq: job.seq,
                 started: SystemTime::now(),
@@ -455,14 +469,28 @@ impl MapWork<'_, '_> {
                 received: 0,
                 exit: -2,
                 signal: 0,
-                command: &command,
+                command,
             };
             if let Err(e) = joblog.write(&entry) {
                 say!(self.printer, "maestro: cannot write the joblog: {e}");
                 self.joblog = None;
             }
         }
-        true
+        self.filtered += 1;
+        self.summary.skipped += 1;
+        self.observer.event(&Event::Skipped { instance: key(job), why: Skip::Filtered });
+        if let Err(e) = self.printer.nothing(job.seq, &mut self.spare) {
+            self.output_failed(&e);
+        }
+    }
+
+    /// The command line of `job` in `slot`: its Perl run, if any.
+    fn command_of(&self, job: &Job, slot: u32) -> Result<Vec<u8>, NotBuilt> {
+        let template = self.config.template.as_ref();
+        match &self.config.with_perl {
+            Some(with) => command_with_perl(template, job, slot, self.known_total, with),
+            None => Ok(command_for(template, job, slot, self.known_total)),
+        }
     }
 
     /// `--cat`: the job's stdin data goes into a file of the run's own,
@@ -701,13 +729,8 @@ impl Work for MapWork<'_, '_> {
                 }
                 continue;
             }
-            if self.filtered_out(&job) {
-                self.filtered += 1;
-                self.summary.skipped += 1;
-                self.observer.event(&Event::Skipped { instance: key, why: Skip::Filtered });
-                if let Err(e) = self.printer.nothing(job.seq, &mut self.spare) {
-                    self.output_failed(&e);
-                }
+            if let Some(command) = self.filtered_out(&job) {
+                self.skip(&job, &command);
                 continue;
             }
             let slot = self.free_slots.pop_first()?;
@@ -717,7 +740,21 @@ impl Work for MapWork<'_, '_> {
             {
                 say!(self.printer, "maestro: job {}: cannot write its input file: {e}", job.seq);
             }
-            let command = command_for(self.config.template.as_ref(), &job, slot, self.known_total);
+            let command = match self.command_of(&job, slot) {
+                Ok(command) => command,
+                Err(NotBuilt::Skipped(command)) => {
+                    self.free_slots.insert(slot);
+                    self.skip(&job, &command);
+                    continue;
+                }
+                Err(NotBuilt::Failed(why)) => {
+                    // As GNU parallel: the run stops; what runs finishes.
+                    self.free_slots.insert(slot);
+                    self.inputs_done = true;
+                    self.perl_failed = Some(format!("job {}: {why}", job.seq));
+                    return None;
+                }
+            };
             let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
             let capture = match self.capture() {
                 Ok(capture) => Some(capture),

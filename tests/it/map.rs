@@ -379,10 +379,26 @@ fn errors_exit_255_with_what_is_wrong() {
              For more information, try '--help'.\n",
         ),
         (
-            &["-k", "echo", "{= $_ = `touch pwned` =}", ":::", "a"],
-            "error: '{= $_ = `touch pwned` =}' is a Perl expression, which maestro map does not \
-             run: use a replacement string ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N}) or do it in \
-             the command\n",
+            &["-k", "echo", "{= s/a/ =}", ":::", "a"],
+            "error: cannot use {= s/a/ =}: Substitution replacement not terminated\n",
+        ),
+        (
+            &["-k", "echo", "{= die 'no such file' =}", ":::", "a"],
+            "error: a Perl expression failed for job 1: no such file\n",
+        ),
+        (
+            &["--rpl", "{..}", "echo", "{..}", ":::", "a"],
+            "error: --rpl {..}: expected a replacement string, a blank, then its Perl code (e.g. \
+             --rpl '{..} s:\\.[^.]+$::;s:\\.[^.]+$::;')\n",
+        ),
+        (
+            &["--parens", ",,,", "echo", ":::", "a"],
+            "error: --parens ,,,: expected what opens then what closes a Perl expression, of one \
+             length (e.g. ,,,, for ,,s/a/b/,,)\n",
+        ),
+        (
+            &["--tagstring", "{= $_ =}", "echo", "{= $_ =}", ":::", "a"],
+            "error: --tagstring: a Perl expression ({= =}) is not supported there\n",
         ),
         (
             &["--pipe", "echo", ":::", "a"],
