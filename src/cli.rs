@@ -249,8 +249,27 @@ pub struct MapArgs {
     #[arg(long, alias = "output-as-files", conflicts_with_all = ["line_buffer", "results"])]
     pub files: bool,
     /// Write a line per finished job to FILE, in GNU parallel's format.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, alias = "jl", value_name = "FILE")]
     pub joblog: Option<PathBuf>,
+    /// Rerun the jobs the --joblog file lists as failed, with the command
+    /// lines it lists (the command line's are not looked at).
+    #[arg(long, requires = "joblog", conflicts_with_all = ["resume", "resume_failed"])]
+    pub retry_failed: bool,
+    /// Read options from the profile NAME in $PARALLEL_HOME (by default
+    /// ~/.parallel), instead of its config.
+    #[arg(short = 'J', long, value_name = "NAME")]
+    pub profile: Vec<String>,
+    /// Exit 255 unless the GNU parallel that maestro map follows
+    /// (20221122) is at least VERSION; print that version.
+    #[arg(long, value_name = "VERSION")]
+    pub minversion: Option<String>,
+    /// Print each job's command line, quoted for the shell (N times for
+    /// --shell-quote given N times); run nothing.
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub shell_quote: u8,
+    /// Set this variable to each job's slot number minus one.
+    #[arg(long, value_name = "NAME")]
+    pub process_slot_var: Option<String>,
     /// Skip the jobs the --joblog file lists.
     #[arg(long, requires = "joblog")]
     pub resume: bool,

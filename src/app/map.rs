@@ -24,6 +24,7 @@ use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::{NotBuilt, WithPerl, command_for, command_with_perl};
+use crate::map::joblog::{Previous, Retried};
 use crate::map::pack::{Packed, Packing};
 use crate::map::parts::{PartSize, Parts};
 use crate::map::perl::Perl;
@@ -117,6 +118,19 @@ fn with_perl(
     Ok(WithPerl { perl: perl.clone(), filters })
 }
 
+/// The GNU parallel whose behaviour `maestro map` follows.
+const PARALLEL_VERSION: u64 = 20221122;
+
+/// `--minversion VERSION`: prints the version followed; 0 if it is at
+/// least VERSION, else 255 (as GNU parallel).
+fn min_version(version: &str) -> i32 {
+    println!("{PARALLEL_VERSION}");
+    match version.trim().parse::<u64>() {
+        Ok(asked) if asked <= PARALLEL_VERSION => exit_code::SUCCESS,
+        _ => exit_code::MAP_ERROR,
+    }
+}
+
 /// `--rpl 'TAG CODE'`: the tag, then its Perl code after a blank.
 fn parse_rpl(text: &str) -> Result<(String, String)> {
     match text.split_once(char::is_whitespace) {
@@ -143,6 +157,9 @@ fn parse_parens(text: &str) -> Result<(String, String)> {
 }
 
 fn run_map(mut args: MapArgs) -> Result<i32> {
+    if let Some(version) = &args.minversion {
+        return Ok(min_version(version));
+    }
     if args.semaphore || args.semaphore_timeout.is_some() || args.wait {
         // Before anything else: it may fork, which wants one thread.
         let slots = match &args.jobs {
@@ -268,7 +285,14 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
             "-u: a Slurm job cannot write to maestro's own output (with --workers N it can)",
         ));
     }
-    let mut inputs = if piped {
+    let mut inputs = if args.retry_failed {
+        // The joblog's command lines, as they are: no template.
+        line.template = None;
+        let path = args.joblog.as_ref().expect("--retry-failed requires --joblog");
+        let previous =
+            Previous::read(path).map_err(|e| Error::io("cannot read", path.clone(), e))?;
+        Box::new(Retried::new(&previous))
+    } else if piped {
         piped_source(&args, line.sources, jobs)?
     } else {
         let multiple = args.multiple || args.context_replace || args.xargs;
@@ -299,8 +323,9 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
             inputs
         }
     };
-    if args.dry_run {
-        return dry_run(&mut *inputs, line.template.as_ref(), with_perl.as_ref(), jobs);
+    if args.dry_run || args.shell_quote > 0 {
+        let quoting = args.shell_quote;
+        return dry_run(&mut *inputs, line.template.as_ref(), with_perl.as_ref(), jobs, quoting);
     }
     if let Some(path) = &args.report {
         report::check_destination(path)?;
@@ -320,9 +345,10 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
     let start = RunStart { kind: "map", flow: None, argv: args_lossy(), jobs };
     let (run_id, log_dir) = opened.store.begin_run(&start)?;
     opened.store.remove_finished_map_dirs()?;
-    let resume = match (args.resume, args.resume_failed) {
-        (true, _) => Resume::All,
-        (_, true) => Resume::Failed,
+    let resume = match (args.resume, args.resume_failed, args.retry_failed) {
+        (true, _, _) => Resume::All,
+        (_, true, _) => Resume::Failed,
+        (_, _, true) => Resume::Retry,
         _ => Resume::No,
     };
     let keep = kept_output(&args, syntax.columns, values_per_record, run_id);
@@ -372,6 +398,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         memfree,
         termination,
         with_perl,
+        process_slot_var: args.process_slot_var.clone(),
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {
@@ -528,13 +555,14 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
     Ok(Box::new(Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"))))
 }
 
-/// `--dry-run`: every command, in order, as it would run (`{%}` as if the
+/// `--dry-run` (and `--shell-quote`): every command, in order, as it would run (`{%}` as if the
 /// slots were taken in turn).
 fn dry_run(
     inputs: &mut dyn JobSource,
     template: Option<&crate::template::Template>,
     with_perl: Option<&WithPerl>,
     jobs: u32,
+    quoting: u8,
 ) -> Result<i32> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -567,6 +595,10 @@ fn dry_run(
                 }
             },
         };
+        // `--shell-quote`: quoted for the shell, as many times as given.
+        for _ in 0..quoting {
+            command = crate::shell::shell_quote(&command);
+        }
         command.push(b'\n');
         if out.write_all(&command).is_err() {
             break;

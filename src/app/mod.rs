@@ -96,19 +96,66 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     })
 }
 
-/// `map`'s arguments with GNU parallel's `$PARALLEL` (options for every
-/// run, split as a shell splits words) put before the command line's own.
+/// `map`'s arguments with GNU parallel's options for every run put before
+/// the command line's own: its profile files (`-J NAME`'s, else `config`,
+/// in `$PARALLEL_HOME`, by default `~/.parallel`), then `$PARALLEL`; each
+/// split as a shell splits words.
 fn with_parallel_options(
     mut args: Vec<std::ffi::OsString>,
 ) -> std::result::Result<Vec<std::ffi::OsString>, String> {
-    let Some(options) = std::env::var_os("PARALLEL").filter(|o| !o.is_empty()) else {
-        return Ok(args);
-    };
-    let options = options.to_string_lossy();
-    let words = crate::shell::split_words(&options)
-        .ok_or_else(|| format!("$PARALLEL ({options}) leaves a quote open"))?;
+    let mut words = Vec::new();
+    for path in profile_files(&args) {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.ends_with("config") => {
+                continue;
+            }
+            Err(e) => return Err(format!("cannot read the profile {}: {e}", path.display())),
+        };
+        for line in text.lines().filter(|line| !line.trim_start().starts_with('#')) {
+            let split = crate::shell::split_words(line).ok_or_else(|| {
+                format!("the profile {} leaves a quote open: {line}", path.display())
+            })?;
+            words.extend(split);
+        }
+    }
+    if let Some(options) = std::env::var_os("PARALLEL").filter(|o| !o.is_empty()) {
+        let options = options.to_string_lossy();
+        let split = crate::shell::split_words(&options)
+            .ok_or_else(|| format!("$PARALLEL ({options}) leaves a quote open"))?;
+        words.extend(split);
+    }
     args.splice(2..2, words.into_iter().map(Into::into));
     Ok(args)
+}
+
+/// The profile files `map`'s arguments ask for (`-J NAME`, `--profile
+/// NAME`), else `config`, in GNU parallel's folder.
+fn profile_files(args: &[std::ffi::OsString]) -> Vec<std::path::PathBuf> {
+    let home = match std::env::var_os("PARALLEL_HOME").filter(|h| !h.is_empty()) {
+        Some(home) => std::path::PathBuf::from(home),
+        None => match std::env::var_os("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(".parallel"),
+            None => return Vec::new(),
+        },
+    };
+    let mut names = Vec::new();
+    let mut words = args.iter().skip(2).map(|word| word.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "-J" || word == "--profile" {
+            names.extend(words.next().map(|name| name.into_owned()));
+        } else if let Some(name) = word.strip_prefix("--profile=") {
+            names.push(name.to_string());
+        } else if let Some(name) = word.strip_prefix("-J").filter(|name| !name.is_empty()) {
+            names.push(name.to_string());
+        } else if word == "--" || word.starts_with(":::") {
+            break;
+        }
+    }
+    if names.is_empty() {
+        names.push("config".to_string());
+    }
+    names.into_iter().map(|name| home.join(name)).collect()
 }
 
 /// maestro's command line as the history shows it: arguments need not be

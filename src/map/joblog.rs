@@ -1,5 +1,6 @@
 //! `--joblog`: one line per finished job in GNU parallel's format, and
-//! reading one back for `--resume` / `--resume-failed`. Tab-separated:
+//! reading one back for `--resume` / `--resume-failed` / `--retry-failed`.
+//! Tab-separated:
 //! `Seq Host Starttime JobRuntime Send Receive Exitval Signal Command`, as in
 //! `1 : 1795330792.539      0.001 0 2 0 0 echo 0` (Host is always `:`, the
 //! local machine; Send always 0; Receive counts stdout bytes).
@@ -9,6 +10,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+use super::feed::JobSource;
+use super::inputs::{InputError, Job};
+use crate::exec::Stdin;
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
@@ -78,6 +83,8 @@ impl Joblog {
 #[derive(Debug, Default)]
 pub struct Previous {
     succeeded: HashMap<u64, bool>,
+    /// Each job's command line, as its last line lists it.
+    commands: HashMap<u64, Vec<u8>>,
 }
 
 impl Previous {
@@ -89,6 +96,7 @@ impl Previous {
             Err(e) => return Err(e),
         };
         let mut succeeded = HashMap::new();
+        let mut commands = HashMap::new();
         for line in BufReader::new(file).split(b'\n') {
             let line = line?;
             let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
@@ -101,9 +109,27 @@ impl Previous {
             };
             if seq > 0 {
                 succeeded.insert(seq as u64, exit == 0 && signal == 0);
+                commands.insert(seq as u64, fields.get(8).map_or_else(Vec::new, |c| c.to_vec()));
             }
         }
-        Ok(Previous { succeeded })
+        Ok(Previous { succeeded, commands })
+    }
+
+    /// `--retry-failed`: the jobs listed as failed, each its command line
+    /// as listed, in order.
+    pub fn failed_jobs(&self) -> Vec<Job> {
+        let mut failed: Vec<Job> = self
+            .succeeded
+            .iter()
+            .filter(|&(_, &succeeded)| !succeeded)
+            .map(|(&seq, _)| Job {
+                seq,
+                args: vec![self.commands.get(&seq).cloned().unwrap_or_default()],
+                stdin: Stdin::Null,
+            })
+            .collect();
+        failed.sort_by_key(|job| job.seq);
+        failed
     }
 
     /// Whether job `seq` is listed at all.
@@ -114,6 +140,35 @@ impl Previous {
     /// Whether job `seq` is listed and succeeded.
     pub fn succeeded(&self, seq: u64) -> bool {
         self.succeeded.get(&seq).copied().unwrap_or(false)
+    }
+}
+
+/// `--retry-failed`'s jobs: those a joblog lists as failed.
+pub struct Retried {
+    jobs: std::collections::VecDeque<Job>,
+    total: u64,
+}
+
+impl Retried {
+    /// The failed jobs of `previous`.
+    pub fn new(previous: &Previous) -> Retried {
+        let jobs: std::collections::VecDeque<Job> = previous.failed_jobs().into();
+        Retried { total: jobs.len() as u64, jobs }
+    }
+}
+
+impl JobSource for Retried {
+    fn next_job(&mut self) -> Result<Option<Job>, InputError> {
+        Ok(self.jobs.pop_front())
+    }
+    fn total(&self) -> Option<u64> {
+        Some(self.total)
+    }
+    fn may_wait(&self) -> bool {
+        false
+    }
+    fn at_hand(&self) -> bool {
+        true
     }
 }
 

@@ -49,6 +49,9 @@ pub enum Resume {
     All,
     /// Skip the jobs the joblog lists as succeeded.
     Failed,
+    /// `--retry-failed`: the jobs are the joblog's failed ones (append to
+    /// it, skip nothing).
+    Retry,
 }
 
 /// What a `map` run is asked to do, beyond its inputs.
@@ -114,6 +117,8 @@ pub struct MapConfig {
     pub termination: Vec<TermStep>,
     /// `{= =}`, `--rpl`, `--filter`: the run's perl and its filters.
     pub with_perl: Option<WithPerl>,
+    /// `--process-slot-var`: the variable set to each job's slot less one.
+    pub process_slot_var: Option<String>,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -833,6 +838,10 @@ impl Work for MapWork<'_, '_> {
             ("PARALLEL_SEQ".to_string(), running.job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), running.slot.to_string()),
         ];
+        let mut env = env;
+        if let Some(name) = &self.config.process_slot_var {
+            env.push((name.clone(), (running.slot - 1).to_string()));
+        }
         self.observer.event(&Event::AttemptStarted {
             instance: key,
             attempt: number,
@@ -989,7 +998,11 @@ impl Work for MapWork<'_, '_> {
                 String::from_utf8_lossy(&running.command)
             );
         }
-        self.write_joblog(&running, status);
+        // A job the run stopped did not finish: GNU parallel lists it not,
+        // and `--resume` runs it again.
+        if *outcome != Outcome::Interrupted {
+            self.write_joblog(&running, status);
+        }
         let halt = self.check_halt(outcome, status, &running);
         let printed = self.print(running);
         self.draw_bar();

@@ -304,6 +304,28 @@ fn a_timeout_in_percent_kills_jobs_far_slower_than_the_median() {
 }
 
 #[test]
+fn a_job_the_run_stopped_is_not_in_the_joblog_and_resume_runs_it() {
+    let p = Project::new();
+    let job = "if [ {} = slow ]; then touch started; sleep 30; fi; echo {}";
+    let child = p.spawn(&["map", "-k", "--joblog", "jl", job, ":::", "quick", "slow"]);
+    p.wait_for("started");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(130));
+    let listed = |p: &Project| {
+        let log = std::fs::read_to_string(p.path("jl")).unwrap();
+        log.lines()
+            .skip(1)
+            .map(|line| line.split('\t').next_back().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&p), ["if [ quick = slow ]; then touch started; sleep 30; fi; echo quick"]);
+    let job = "echo {}";
+    let run = map(&p, &["-k", "--resume", "--joblog", "jl", job, ":::", "quick", "slow"]);
+    assert_eq!(run.stdout, "slow\n", "{run:?}");
+}
+
+#[test]
 fn ctrl_c_stops_every_job_and_exits_130() {
     let p = Project::new();
     let child = p.spawn(&[

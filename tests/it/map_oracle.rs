@@ -534,6 +534,24 @@ oracle! {
     cores_instead_of_threads: ["-k", "--use-cpus-instead-of-cores", "-j", "100%", "echo", ":::", "1", "2"];
     sockets_instead_of_threads: ["-k", "--use-sockets-instead-of-threads", "-j", "100%", "echo", ":::", "1", "2"];
 
+    // Small options of parallel(1).
+    minversion_met: ["--minversion", "20170422"];
+    minversion_not_met: ["--minversion", "20990101"];
+    shell_quote: ["--shell-quote", "echo", "{}", ":::", "a b", "c'd"];
+    shell_quote_twice: ["--shell-quote", "--shell-quote", ":::", "x y"];
+    process_slot_var: ["-k", "-j1", "--process-slot-var=name", "echo $name {}", ":::", "1", "2"];
+    profile_options: ["-J", "prof", "echo", ":::", "a", "b"] {
+        files: &[("prof", b"# a comment\n-k --tag\n")], env: &[("PARALLEL_HOME", ".")],
+    };
+    profile_config_by_default: ["echo", ":::", "a", "b"] {
+        files: &[("config", b"-k --tagstring x\n")], env: &[("PARALLEL_HOME", ".")],
+    };
+    retry_failed_reruns_the_joblogs_failures: ["-k", "--retry-failed", "--joblog", "jl", "ignored"] {
+        files: &[("jl", b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n1\t:\t1.0\t0.1\t0\t0\t1\t0\techo one\n2\t:\t1.0\t0.1\t0\t0\t0\t0\techo two\n3\t:\t1.0\t0.1\t0\t0\t0\t9\techo three\n")],
+        joblog: true,
+    };
+    spelled_jl: ["-k", "--jl", "jl", "echo", ":::", "a"] { joblog: true };
+
     // Other spellings of the same options.
     spelled_max_procs: ["-k", "-P", "2", "--max-procs", "2", "echo", ":::", "a", "b"];
     spelled_halt_on_error: ["-j1", "--halt-on-error", "now,fail=1", "exit {}", ":::", "0", "4", "0"];

@@ -55,8 +55,8 @@ impl Project {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_maestro"));
         command.args(args).current_dir(&self.dir).env_remove("NO_COLOR").env("TERM", "dumb");
-        // `map` reads GNU parallel's options from it.
-        command.env_remove("PARALLEL");
+        // `map` reads GNU parallel's options from it, and from profiles.
+        command.env_remove("PARALLEL").env("PARALLEL_HOME", self.dir.join(".parallel"));
         command
     }
 
