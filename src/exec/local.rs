@@ -279,6 +279,7 @@ impl LocalExecutor {
     /// reaped: while the leader is a zombie its pid cannot be reused, so the
     /// kill reaches only processes the task left behind.
     fn reap(&mut self) {
+        let first = self.pending.len();
         loop {
             // SAFETY: waitid with WNOWAIT only inspects; siginfo is zeroed.
             let pid = unsafe {
@@ -323,6 +324,11 @@ impl LocalExecutor {
                 late_by,
             });
         }
+        // The kernel hands over the newest child first; ends seen together
+        // are told in the order their attempts started (each child's output
+        // still before its end), so that of two jobs ending at once the
+        // earlier one decides a `--halt`, as with GNU parallel.
+        self.pending[first..].sort_by_key(ExecEvent::handle);
     }
 
     /// Reads what is left in a reaped child's pipe. Writers still alive

@@ -415,6 +415,21 @@ pub enum ExecEvent {
     },
 }
 
+impl ExecEvent {
+    /// The attempt it is about.
+    pub fn handle(&self) -> Handle {
+        match *self {
+            ExecEvent::Submitted { handle, .. }
+            | ExecEvent::Placed { handle, .. }
+            | ExecEvent::Started { handle, .. }
+            | ExecEvent::Output { handle, .. }
+            | ExecEvent::Requeued { handle }
+            | ExecEvent::Rejected { handle, .. }
+            | ExecEvent::Ended { handle, .. } => handle,
+        }
+    }
+}
+
 /// Where attempts run.
 pub trait Executor {
     /// Starts `launch`. An error says why it could not start, in the words

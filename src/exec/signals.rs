@@ -8,7 +8,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The requests to stop that the loop reacts to while running tasks.
-pub const STOP_REQUESTS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub const STOP_REQUESTS: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1];
 
 /// A signalfd; its signals stay blocked in this thread (and in threads it
 /// starts later), arriving here instead, until the process ends.

@@ -36,7 +36,9 @@ use crate::exec::{
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
-use crate::runner::{Control, Interrupt, LoopError, Stop, TermStep, Verdict, Work, drive};
+use crate::runner::{
+    Control, Interrupt, LoopError, SignalAction, Stop, TermStep, Verdict, Work, drive,
+};
 use crate::shell::Shell;
 use crate::template::Template;
 
@@ -837,6 +839,8 @@ impl Work for MapWork<'_, '_> {
             ("MAESTRO_SLOT".to_string(), running.slot.to_string()),
             ("PARALLEL_SEQ".to_string(), running.job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), running.slot.to_string()),
+            // A job may signal maestro as GNU parallel's jobs do theirs.
+            ("PARALLEL_PID".to_string(), std::process::id().to_string()),
         ];
         let mut env = env;
         if let Some(name) = &self.config.process_slot_var {
@@ -1019,6 +1023,34 @@ impl Work for MapWork<'_, '_> {
 
     fn stop(&mut self, _why: Stop) {
         self.stopping = true;
+    }
+
+    /// As GNU parallel: SIGHUP starts no new job and lets the running ones
+    /// finish; SIGUSR1 lists the running jobs on stderr.
+    fn on_signal(&mut self, signal: i32) -> SignalAction {
+        match signal {
+            libc::SIGHUP => {
+                let running = self.running.len();
+                say!(
+                    self.printer,
+                    "maestro: SIGHUP received: no new job starts; {running} running"
+                );
+                SignalAction::Finish
+            }
+            libc::SIGUSR1 => {
+                let mut running: Vec<&Running> = self.running.values().collect();
+                running.sort_by_key(|r| r.job.seq);
+                let lines: Vec<String> = running
+                    .iter()
+                    .map(|r| format!("maestro: running: {}", String::from_utf8_lossy(&r.command)))
+                    .collect();
+                for line in lines {
+                    say!(self.printer, "{line}");
+                }
+                SignalAction::Nothing
+            }
+            _ => SignalAction::Interrupt,
+        }
     }
 
     fn interrupted(&mut self, interrupt: &Interrupt) {

@@ -96,6 +96,12 @@ pub trait Work {
     /// maestro was asked to stop; the running attempts are being stopped.
     fn interrupted(&mut self, interrupt: &Interrupt);
 
+    /// What `signal` (one of [`crate::exec::signals::STOP_REQUESTS`]) asks
+    /// of the loop: by default, SIGUSR1 nothing, the others an interrupt.
+    fn on_signal(&mut self, signal: i32) -> SignalAction {
+        if signal == libc::SIGUSR1 { SignalAction::Nothing } else { SignalAction::Interrupt }
+    }
+
     /// The output of the attempt likely to start next, for the backend to
     /// prepare while every slot is taken.
     fn next_output(&mut self) -> Option<Output> {
@@ -140,6 +146,20 @@ pub enum Stop {
     Verdict,
     /// maestro was asked to stop.
     Interrupted,
+    /// maestro was asked to start nothing more and let what runs finish
+    /// (`map`'s SIGHUP, as GNU parallel's).
+    Finishing,
+}
+
+/// What a signal asks of the loop (see [`Work::on_signal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalAction {
+    /// Stop what runs, and the run (SIGINT, SIGTERM, SIGHUP).
+    Interrupt,
+    /// Start nothing more; what runs finishes.
+    Finish,
+    /// Nothing of the loop's (the work answered it itself).
+    Nothing,
 }
 
 /// What a work may do to running attempts from [`Work::at`].
@@ -225,7 +245,11 @@ impl Loop<'_> {
                 self.on_exec_event(event, now);
             }
             for signal in signals {
-                self.interrupt(signal, now);
+                match self.work.on_signal(signal) {
+                    SignalAction::Interrupt => self.interrupt(signal, now),
+                    SignalAction::Finish => self.stop(Stop::Finishing, now),
+                    SignalAction::Nothing => {}
+                }
             }
             let reports = self.supervisor.fire(self.executor, now);
             self.on_reports(reports, now);

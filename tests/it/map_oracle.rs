@@ -534,6 +534,13 @@ oracle! {
     cores_instead_of_threads: ["-k", "--use-cpus-instead-of-cores", "-j", "100%", "echo", ":::", "1", "2"];
     sockets_instead_of_threads: ["-k", "--use-sockets-instead-of-threads", "-j", "100%", "echo", ":::", "1", "2"];
 
+    // Signals a job sends to $PARALLEL_PID: SIGHUP starts nothing more,
+    // SIGUSR1 lists the running jobs (on stderr).
+    hup_lets_running_jobs_finish: ["-j1", "echo {}; [ {} != 3 ] || kill -HUP $PARALLEL_PID", ":::", "1", "2", "3", "4", "5"];
+    usr1_leaves_the_run_alone: ["-k", "-j2", "sleep 0.{}; echo {}; [ {} != 1 ] || kill -USR1 $PARALLEL_PID", ":::", "1", "3"];
+    // Two jobs failing at once: the earlier one halts the run.
+    halt_on_the_first_of_two_failures: ["-j2", "--halt", "now,fail=1", "exit {}", ":::", "0", "0", "1", "2", "3"];
+
     // Small options of parallel(1).
     minversion_met: ["--minversion", "20170422"];
     minversion_not_met: ["--minversion", "20990101"];
