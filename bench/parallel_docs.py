@@ -26,6 +26,7 @@ or `cut`. The comment over MAN_PAGE lists what is left out and why.
 Kinds of result:
   same      stdout and exit status identical
   refused   maestro stops with a usage error (exit 255) where parallel ran
+  on purpose  a difference the README lists (ON_PURPOSE says which)
   DIFFERENT anything else: the ones that must go
 The summary counts them for each document (tutorial, examples, man page),
 then for all.
@@ -444,6 +445,15 @@ DOCUMENTS = [
 # -k also in a bundle of short options (-kN1, -vkd, "-kvj1" in $PARALLEL).
 ORDERED = re.compile(r"""(^|[\s"'])(-[a-zA-Z]*k[a-zA-Z0-9,]*|--keep-order|-j ?1|--jobs 1)(["'\s]|$)""")
 
+# Examples where maestro differs from GNU parallel on purpose, each with
+# the README's reason ("Where maestro differs from parallel, on purpose"):
+# they count as "on purpose", not as DIFFERENT, and never as same.
+ON_PURPOSE = {
+    # parallel(1)'s BUGS section shows parallel breaking the command.
+    "echo 1,2,3 | parallel -vkd, \"echo 'a{}b'\"":
+        "a value inside the template's own quotes is quoted as those quotes need",
+}
+
 # Which jobs a `--halt` lets finish depends on how fast each tool starts the
 # next one: only the exit status is compared.
 TIMING = re.compile(r"--halt (soon|now),")
@@ -500,7 +510,7 @@ def main():
         # bash, not sh: dash would drop the functions bash exports.
         shim_file.write(f'#!{shutil.which("bash")}\nexec "{maestro}" map "$@"\n')
     os.chmod(shim_parallel, 0o755)
-    kinds = ("same", "refused", "DIFFERENT")
+    kinds = ("same", "refused", "on purpose", "DIFFERENT")
     per_document = {document: dict.fromkeys(kinds, 0) for document, _ in DOCUMENTS}
     for document, examples in DOCUMENTS:
         counts = per_document[document]
@@ -523,10 +533,12 @@ def main():
                 kind = "same"
             elif said_usage(our_err) and not said_usage(their_err):
                 kind = "refused"
+            elif command in ON_PURPOSE:
+                kind = "on purpose"
             else:
                 kind = "DIFFERENT"
             counts[kind] += 1
-            print(f"{kind:9}  {command}")
+            print(f"{kind:10}  {command}")
             if args.show and kind != "same":
                 print(f"           parallel: exit {their_code}: {theirs!r}"[:400])
                 print(f"           maestro:  exit {our_code}: {ours!r} {our_err[:200]!r}"[:400])

@@ -255,8 +255,9 @@ pub struct MapArgs {
     /// lines it lists (the command line's are not looked at).
     #[arg(long, requires = "joblog", conflicts_with_all = ["resume", "resume_failed"])]
     pub retry_failed: bool,
-    /// Read options from the profile NAME in $PARALLEL_HOME (by default
-    /// ~/.parallel), instead of its config.
+    /// Read options (and maybe a command's first words) from the profile
+    /// NAME in $PARALLEL_HOME (by default ~/.parallel), instead of its
+    /// config. (Read in place of -J NAME before the rest is parsed.)
     #[arg(short = 'J', long, value_name = "NAME")]
     pub profile: Vec<String>,
     /// Exit 255 unless the GNU parallel that maestro map follows

@@ -96,66 +96,78 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     })
 }
 
-/// `map`'s arguments with GNU parallel's options for every run put before
-/// the command line's own: its profile files (`-J NAME`'s, else `config`,
-/// in `$PARALLEL_HOME`, by default `~/.parallel`), then `$PARALLEL`; each
-/// split as a shell splits words.
+/// `map`'s arguments with GNU parallel's options for every run: each
+/// `-J NAME` (`--profile NAME`) replaced by the words of that profile in
+/// `$PARALLEL_HOME` (by default `~/.parallel`), or without one the profile
+/// `config`'s put first; then `$PARALLEL`'s put first. Each is split as a
+/// shell splits words; a profile's `#` lines are comments. A profile's
+/// words may end with a command's first words (`-j-1 nice`).
 fn with_parallel_options(
-    mut args: Vec<std::ffi::OsString>,
+    args: Vec<std::ffi::OsString>,
 ) -> std::result::Result<Vec<std::ffi::OsString>, String> {
-    let mut words = Vec::new();
-    for path in profile_files(&args) {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.ends_with("config") => {
-                continue;
-            }
-            Err(e) => return Err(format!("cannot read the profile {}: {e}", path.display())),
+    let Some(home) = parallel_home() else { return Ok(args) };
+    let mut expanded: Vec<std::ffi::OsString> = args[..2.min(args.len())].to_vec();
+    let mut named = false;
+    let mut words = args.into_iter().skip(2);
+    let mut options_ended = false;
+    while let Some(word) = words.next() {
+        let text = word.to_string_lossy().into_owned();
+        let name = match text.as_str() {
+            _ if options_ended => None,
+            "-J" | "--profile" => Some(words.next().map(|n| n.to_string_lossy().into_owned())),
+            _ => text
+                .strip_prefix("--profile=")
+                .or_else(|| text.strip_prefix("-J").filter(|n| !n.is_empty()))
+                .map(|n| Some(n.to_string())),
         };
-        for line in text.lines().filter(|line| !line.trim_start().starts_with('#')) {
-            let split = crate::shell::split_words(line).ok_or_else(|| {
-                format!("the profile {} leaves a quote open: {line}", path.display())
-            })?;
-            words.extend(split);
+        options_ended |= text == "--" || text.starts_with(":::");
+        match name {
+            Some(Some(name)) => {
+                named = true;
+                expanded.extend(profile_words(&home.join(name), true)?.into_iter().map(Into::into));
+            }
+            Some(None) => return Err("-J needs the name of a profile".to_string()),
+            None => expanded.push(word),
         }
+    }
+    let mut first: Vec<String> = Vec::new();
+    if !named {
+        first.extend(profile_words(&home.join("config"), false)?);
     }
     if let Some(options) = std::env::var_os("PARALLEL").filter(|o| !o.is_empty()) {
         let options = options.to_string_lossy();
         let split = crate::shell::split_words(&options)
             .ok_or_else(|| format!("$PARALLEL ({options}) leaves a quote open"))?;
-        words.extend(split);
+        first.extend(split);
     }
-    args.splice(2..2, words.into_iter().map(Into::into));
-    Ok(args)
+    let at = 2.min(expanded.len());
+    expanded.splice(at..at, first.into_iter().map(Into::into));
+    Ok(expanded)
 }
 
-/// The profile files `map`'s arguments ask for (`-J NAME`, `--profile
-/// NAME`), else `config`, in GNU parallel's folder.
-fn profile_files(args: &[std::ffi::OsString]) -> Vec<std::path::PathBuf> {
-    let home = match std::env::var_os("PARALLEL_HOME").filter(|h| !h.is_empty()) {
-        Some(home) => std::path::PathBuf::from(home),
-        None => match std::env::var_os("HOME") {
-            Some(home) => std::path::PathBuf::from(home).join(".parallel"),
-            None => return Vec::new(),
-        },
+/// GNU parallel's folder: `$PARALLEL_HOME`, else `~/.parallel`.
+fn parallel_home() -> Option<std::path::PathBuf> {
+    match std::env::var_os("PARALLEL_HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Some(std::path::PathBuf::from(home)),
+        None => Some(std::path::PathBuf::from(std::env::var_os("HOME")?).join(".parallel")),
+    }
+}
+
+/// The words of the profile at `path`; none if it is missing and not
+/// `asked` for by name.
+fn profile_words(path: &std::path::Path, asked: bool) -> std::result::Result<Vec<String>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !asked => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read the profile {}: {e}", path.display())),
     };
-    let mut names = Vec::new();
-    let mut words = args.iter().skip(2).map(|word| word.to_string_lossy());
-    while let Some(word) = words.next() {
-        if word == "-J" || word == "--profile" {
-            names.extend(words.next().map(|name| name.into_owned()));
-        } else if let Some(name) = word.strip_prefix("--profile=") {
-            names.push(name.to_string());
-        } else if let Some(name) = word.strip_prefix("-J").filter(|name| !name.is_empty()) {
-            names.push(name.to_string());
-        } else if word == "--" || word.starts_with(":::") {
-            break;
-        }
+    let mut words = Vec::new();
+    for line in text.lines().filter(|line| !line.trim_start().starts_with('#')) {
+        let split = crate::shell::split_words(line)
+            .ok_or_else(|| format!("the profile {} leaves a quote open: {line}", path.display()))?;
+        words.extend(split);
     }
-    if names.is_empty() {
-        names.push("config".to_string());
-    }
-    names.into_iter().map(|name| home.join(name)).collect()
+    Ok(words)
 }
 
 /// maestro's command line as the history shows it: arguments need not be

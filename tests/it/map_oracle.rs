@@ -550,6 +550,9 @@ oracle! {
     profile_options: ["-J", "prof", "echo", ":::", "a", "b"] {
         files: &[("prof", b"# a comment\n-k --tag\n")], env: &[("PARALLEL_HOME", ".")],
     };
+    profile_with_a_command_prefix: ["-J", "pre", "echo", ":::", "a", "b"] {
+        files: &[("pre", b"-k nice\n")], env: &[("PARALLEL_HOME", ".")],
+    };
     profile_config_by_default: ["echo", ":::", "a", "b"] {
         files: &[("config", b"-k --tagstring x\n")], env: &[("PARALLEL_HOME", ".")],
     };
