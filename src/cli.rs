@@ -483,9 +483,21 @@ pub struct MapArgs {
     /// block.
     #[arg(long, value_name = "LINES")]
     pub header: Option<String>,
+    /// --pipe: start one job per job slot, each taking the next block
+    /// when it is ready for more (with --pipepart: one part per slot).
+    #[arg(long, alias = "round")]
+    pub round_robin: bool,
+    /// --pipe, --pipepart: give every job all of the input, a job per
+    /// value of the ::: sources.
+    #[arg(long)]
+    pub tee: bool,
     /// --pipe: write each block to a file, {} its path, instead of stdin.
     #[arg(long)]
     pub cat: bool,
+    /// --pipe: give each block through a named pipe, {} its path, instead
+    /// of stdin (a job must open it, or its block is dropped).
+    #[arg(long, conflicts_with = "cat")]
+    pub fifo: bool,
     /// Run the jobs on these hosts, over ssh (`a,b`, or `4/user@c` for 4 at
     /// once there; -j N sets N for each host): they must see this folder at
     /// the same path.

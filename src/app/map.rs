@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::event::Observers;
 use crate::exec::Executor;
 use crate::exec::workers::ssh::{self, SshHost};
+use crate::exec::{Stdin, StdinPart};
 use crate::exit_code;
 use crate::flow::{BatchOptions, SlurmSettings};
 use crate::map::SeqNames;
@@ -18,7 +19,7 @@ use crate::map::args::{
     Source, SourceKind, Syntax, parse_colsep, parse_delay, parse_delimiter, parse_header_lines,
     parse_jobs, parse_separator, parse_size, parse_termseq, parse_timeout,
 };
-use crate::map::blocks::{Blocks, Splitting};
+use crate::map::blocks::{Blocks, RoundRobin, Splitting};
 use crate::map::cpus::Count;
 use crate::map::feed::JobSource;
 use crate::map::halt::parse_halt;
@@ -267,7 +268,8 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         skip_blank: args.no_run_if_empty,
         skip_first_line: args.skip_first_line,
     };
-    let piped = args.pipe || args.pipepart || args.cat;
+    // `--cat` and `--round-robin` imply `--pipe` (unless `--pipepart`).
+    let piped = args.pipe || args.pipepart || args.cat || args.fifo || args.round_robin;
     // `--results`' tree numbers each value by its place in its record:
     // one per source, or every column of one.
     let values_per_record = match (&args.colsep, args.max_args) {
@@ -285,7 +287,9 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
             "-u: a Slurm job cannot write to maestro's own output (with --workers N it can)",
         ));
     }
-    let mut inputs = if args.retry_failed {
+    let mut inputs = if args.tee {
+        tee_source(&args, &line.sources, parsing)?
+    } else if args.retry_failed {
         // The joblog's command lines, as they are: no template.
         line.template = None;
         let path = args.joblog.as_ref().expect("--retry-failed requires --joblog");
@@ -394,6 +398,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         print_output: !args.json,
         capture_dir: opened.store.map_output_dir(run_id),
         cat: args.cat,
+        fifo: args.fifo,
         keep,
         memfree,
         termination,
@@ -482,6 +487,62 @@ fn header_names(args: &MapArgs) -> Result<bool> {
     }
 }
 
+/// `--tee`: a job per input (of the `:::` and `::::` sources), each
+/// given all of stdin (with `--pipepart`, all of the `-a` files).
+fn tee_source(args: &MapArgs, sources: &[Source], parsing: Parsing) -> Result<Box<dyn JobSource>> {
+    if !(args.pipe || args.pipepart) {
+        return Err(Error::usage(
+            "--tee gives every job all of the input: it needs --pipe or --pipepart",
+        ));
+    }
+    // The `-a` files come first among the sources: with --pipepart they
+    // are the data, the others the jobs' values.
+    let (data_files, values) = match args.pipepart {
+        true => sources.split_at(args.arg_files.len().min(sources.len())),
+        false => (&[][..], sources),
+    };
+    let data = if args.pipepart {
+        let mut parts = Vec::new();
+        for source in data_files {
+            let SourceKind::File(path) = &source.kind else { continue };
+            let len = std::fs::metadata(path)
+                .map_err(|e| Error::io("cannot read", path.clone(), e))?
+                .len();
+            parts.push(StdinPart::File { path: path.as_path().into(), start: 0, len });
+        }
+        parts
+    } else {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)
+            .map_err(|e| Error::io("cannot read", "-", e))?;
+        vec![StdinPart::Bytes(all.into())]
+    };
+    let inputs = Inputs::open(values, parsing).map_err(input_error)?;
+    Ok(Box::new(Teed { inputs, data: Stdin::Data(data) }))
+}
+
+/// `--tee`'s jobs: the inputs', each with all the data on stdin.
+struct Teed {
+    inputs: Inputs,
+    data: Stdin,
+}
+
+impl JobSource for Teed {
+    fn next_job(&mut self) -> std::result::Result<Option<crate::map::inputs::Job>, InputError> {
+        let job = self.inputs.next_job()?;
+        Ok(job.map(|job| crate::map::inputs::Job { stdin: self.data.clone(), ..job }))
+    }
+    fn total(&self) -> Option<u64> {
+        self.inputs.total()
+    }
+    fn may_wait(&self) -> bool {
+        self.inputs.may_wait()
+    }
+    fn at_hand(&self) -> bool {
+        self.inputs.at_hand()
+    }
+}
+
 /// `--pipe`'s source: stdin's blocks; `--pipepart`'s: the files' parts.
 fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<dyn JobSource>> {
     let block = args.block.as_deref().map(|text| parse_size("--block", text)).transpose();
@@ -498,13 +559,13 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
         recstart: recstart.unwrap_or_default(),
         records: args.max_args.filter(|&n| n > 0),
         lines: args.max_lines.filter(|&n| n > 0),
+        // A number of lines; anything else is a Perl regular expression.
         header_lines: args
             .header
             .as_deref()
-            .map(parse_header_lines)
-            .transpose()
-            .map_err(Error::usage)?
+            .and_then(|text| parse_header_lines(text).ok())
             .unwrap_or(0),
+        header_regex: args.header.clone().filter(|text| parse_header_lines(text).is_err()),
         remove_separators: args.remove_rec_sep,
         csv: args.csv,
         skip_blank: args.no_run_if_empty,
@@ -521,6 +582,11 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
                 "give the files with -a FILE or :::: FILE",
             ));
         };
+        if let Some(regex) = &splitting.header_regex {
+            return Err(Error::usage(format!(
+                "--header {regex}: --pipepart takes a number of lines (or :) as its header"
+            )));
+        }
         if splitting.records.is_some() || splitting.lines.is_some() || splitting.remove_separators {
             return Err(Error::usage(
                 "--pipepart cuts at --recend and --recstart only: -N, -L and --rrs need --pipe",
@@ -530,6 +596,8 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
             Some(bytes) if bytes > 0 => PartSize::Bytes(bytes as u64),
             Some(0) => return Err(Error::usage("--block 0: a block needs at least one byte")),
             Some(per_slot) => PartSize::PerSlot(per_slot.unsigned_abs()),
+            // One part per job slot with --round-robin, as in parallel.
+            None if args.round_robin => PartSize::PerSlot(1),
             None => PartSize::PerSlot(10),
         };
         let parts = Parts::cut(&files, size, jobs, &splitting).map_err(input_error)?;
@@ -552,7 +620,16 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
         }
     };
     let splitting = Splitting { block, ..splitting };
-    Ok(Box::new(Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"))))
+    if args.round_robin && splitting.header_lines > 0 {
+        return Err(Error::usage("--round-robin with --header is not supported yet"));
+    }
+    let blocks = Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"));
+    if args.round_robin {
+        let jobs = RoundRobin::new(blocks, jobs)
+            .map_err(|e| Error::system("cannot start reading stdin", e))?;
+        return Ok(Box::new(jobs));
+    }
+    Ok(Box::new(blocks))
 }
 
 /// `--dry-run` (and `--shell-quote`): every command, in order, as it would run (`{%}` as if the

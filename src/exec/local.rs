@@ -213,6 +213,10 @@ impl LocalExecutor {
         let stdin = match &launch.stdin {
             Stdin::Null => None,
             Stdin::Data(parts) => Some(stdin_writer::start(parts.clone()).map_err(spawn_error)?),
+            Stdin::Fifo { path, parts } => {
+                stdin_writer::start_fifo(path.clone(), parts.clone()).map_err(spawn_error)?;
+                None
+            }
         };
         let line = if launch.shell.may_skip() { split_direct(&launch.cmd) } else { None };
         let line = line.filter(|words| launch.shell.may_skip_for(words[0]));

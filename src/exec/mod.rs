@@ -200,6 +200,14 @@ pub enum Stdin {
     Null,
     /// These parts, one after the other.
     Data(Vec<StdinPart>),
+    /// `/dev/null`; the parts go into the named pipe at `path` instead,
+    /// once the attempt opens it (`map --fifo`).
+    Fifo {
+        /// The named pipe.
+        path: Arc<Path>,
+        /// What is written into it.
+        parts: Vec<StdinPart>,
+    },
 }
 
 /// A part of an attempt's stdin; shared, so that a retry costs no copy.
@@ -217,7 +225,35 @@ pub enum StdinPart {
         /// Its length.
         len: u64,
     },
+    /// Blocks taken from a queue that several attempts share, one at a
+    /// time when the attempt is ready for more, until the queue ends
+    /// (`map --round-robin`).
+    Queue(BlockQueue),
 }
+
+/// Blocks of data for the attempts that share it, each taken once.
+#[derive(Debug, Clone)]
+pub struct BlockQueue(Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Arc<[u8]>>>>);
+
+impl BlockQueue {
+    /// The queue of what `receiver` gets.
+    pub fn new(receiver: std::sync::mpsc::Receiver<Arc<[u8]>>) -> BlockQueue {
+        BlockQueue(Arc::new(std::sync::Mutex::new(receiver)))
+    }
+
+    /// The next block, waiting for it; `None` once the queue ended.
+    pub fn next(&self) -> Option<Arc<[u8]>> {
+        self.0.lock().ok()?.recv().ok()
+    }
+}
+
+impl PartialEq for BlockQueue {
+    fn eq(&self, other: &BlockQueue) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for BlockQueue {}
 
 /// Why a backend that runs attempts elsewhere refuses one with stdin data.
 pub const NO_STDIN_DATA: &str = "this backend cannot give a job data on stdin";
@@ -225,7 +261,7 @@ pub const NO_STDIN_DATA: &str = "this backend cannot give a job data on stdin";
 impl Stdin {
     /// Whether there is data to hand over.
     pub fn has_data(&self) -> bool {
-        matches!(self, Stdin::Data(_))
+        matches!(self, Stdin::Data(_) | Stdin::Fifo { .. })
     }
 }
 

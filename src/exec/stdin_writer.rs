@@ -39,6 +39,35 @@ pub fn start(parts: Vec<StdinPart>) -> io::Result<OwnedFd> {
     Ok(read)
 }
 
+/// Starts writing `parts` into the named pipe at `path`, once a reader
+/// opens it: until then the writer waits. Whoever made the pipe releases
+/// a writer that no reader came for (see [`release_fifo`]).
+pub fn start_fifo(path: std::sync::Arc<std::path::Path>, parts: Vec<StdinPart>) -> io::Result<()> {
+    std::thread::Builder::new().name("job fifo".into()).spawn(move || {
+        signals::block_in_this_thread();
+        let Ok(mut fifo) = std::fs::OpenOptions::new().write(true).open(&*path) else { return };
+        for part in &parts {
+            match write_part(&mut fifo, part) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return,
+                Err(e) => {
+                    eprintln!("maestro: cannot give a job its input: {e}");
+                    return;
+                }
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Lets a writer waiting on the named pipe at `path` go (its job is over
+/// and never opened it): a reader comes and goes, the writer's open ends
+/// and its writes find no reader.
+pub fn release_fifo(path: &std::path::Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
+}
+
 fn write_part(pipe: &mut File, part: &StdinPart) -> io::Result<()> {
     match part {
         StdinPart::Bytes(bytes) => pipe.write_all(bytes),
@@ -51,6 +80,12 @@ fn write_part(pipe: &mut File, part: &StdinPart) -> io::Result<()> {
             let copied = io::copy(&mut file.take(*len), pipe)?;
             if copied < *len {
                 return Err(context(io::Error::other("it is shorter than when it was split")));
+            }
+            Ok(())
+        }
+        StdinPart::Queue(queue) => {
+            while let Some(block) = queue.next() {
+                pipe.write_all(&block)?;
             }
             Ok(())
         }

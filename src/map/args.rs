@@ -476,9 +476,8 @@ pub fn parse_separator(text: &str) -> Vec<u8> {
     out
 }
 
-/// `--header` with `--pipe`: the number of lines put before every block.
-/// GNU parallel takes a regular expression; maestro the forms its
-/// documents use: a number of lines, `:` and `.*\n` (one line).
+/// `--header` as a number of lines: a number, `:` and `.*\n` (one line).
+/// With `--pipe`, anything else is a Perl regular expression.
 pub fn parse_header_lines(text: &str) -> Result<usize, String> {
     match text {
         ":" | ".*\\n" | "(.*\\n)" => Ok(1),
@@ -624,14 +623,15 @@ mod tests {
     }
 
     #[test]
-    fn a_perl_expression_is_refused_not_run() {
-        let error = split_command_line(words(&["echo", "{=s/a/b/=}", ":::", "a"]), &[]);
-        assert_eq!(
-            error.unwrap_err(),
-            "'{=s/a/b/=}' is a Perl expression, which maestro map does not run: use a \
-             replacement string ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N}) or do it in the command"
-        );
-        assert!(split_command_line(words(&["echo", "{=x", "y=", ":::", "a"]), &[]).is_ok());
+    fn perl_expressions_are_the_shortest_pairs_of_parens() {
+        let marked = |text: &str| {
+            mark_parens(text, "{=", "=}").replace(PERL_START, "<").replace(PERL_END, ">")
+        };
+        assert_eq!(marked("echo {=s/a/b/=} {= $_++ =}"), "echo <s/a/b/> < $_++ >");
+        assert_eq!(marked("a {= x {= y =} z =}"), "a {= x < y > z =}");
+        assert_eq!(marked("{=x y= {}"), "{=x y= {}");
+        let line = split_command_line(words(&["echo", "{=2 s/a/b/ =}", ":::", "a"]), &[]).unwrap();
+        assert!(line.template.unwrap().perl_codes().eq(["s/a/b/ "]));
     }
 
     #[test]

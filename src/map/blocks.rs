@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::feed::JobSource;
 use super::inputs::{InputError, Job};
-use crate::exec::{Stdin, StdinPart};
+use crate::exec::{BlockQueue, Stdin, StdinPart};
 
 /// How the input is cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub struct Splitting {
     pub lines: Option<usize>,
     /// `--header`: lines put before every block.
     pub header_lines: usize,
+    /// `--header REGEX`: the header is what this Perl regular expression
+    /// matches at the start of the input (perl matches it).
+    pub header_regex: Option<String>,
     /// `--rrs`: separators removed from each block.
     pub remove_separators: bool,
     /// `--csv`: blocks end at a newline outside quotes.
@@ -52,6 +55,7 @@ impl Default for Splitting {
             records: None,
             lines: None,
             header_lines: 0,
+            header_regex: None,
             remove_separators: false,
             csv: false,
             skip_blank: false,
@@ -208,6 +212,9 @@ impl<R: Read> Blocks<R> {
         if self.splitting.skip_first_line {
             self.skip_line()?;
         }
+        if let Some(regex) = self.splitting.header_regex.clone() {
+            return self.read_header_matching(&regex);
+        }
         let lines = self.splitting.header_lines;
         if lines == 0 {
             return Ok(Vec::new());
@@ -221,6 +228,22 @@ impl<R: Read> Blocks<R> {
             let read = (&mut self.reader).take(self.block as u64).read_to_end(&mut self.buffer)?;
             if read == 0 {
                 return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// `--header REGEX`: blocks are read until the expression matches at
+    /// the start of what was read (as GNU parallel reads them).
+    fn read_header_matching(&mut self, regex: &str) -> io::Result<Vec<u8>> {
+        loop {
+            let read = (&mut self.reader).take(self.block as u64).read_to_end(&mut self.buffer)?;
+            if read == 0 {
+                return Ok(Vec::new());
+            }
+            if let Some(end) = super::perl::prefix_match(regex, &self.buffer)? {
+                let header = self.buffer[..end].to_vec();
+                self.buffer.drain(..end);
+                return Ok(header);
             }
         }
     }
@@ -326,6 +349,79 @@ impl<R: Read + Send> JobSource for Blocks<R> {
     /// A block at a time: a few blocks read ahead, never the whole input.
     fn batch(&self) -> usize {
         1
+    }
+}
+
+/// `--round-robin`: one job per job slot, all reading from one queue of
+/// blocks, each taking the next block when it is ready for more.
+pub struct RoundRobin {
+    queue: BlockQueue,
+    jobs: u64,
+    next_seq: u64,
+}
+
+/// Blocks read ahead for `--round-robin`'s jobs, per job.
+const ROUND_ROBIN_AHEAD: usize = 2;
+
+impl RoundRobin {
+    /// `jobs` jobs sharing the blocks of `blocks`, which a thread reads.
+    pub fn new<R: Read + Send + 'static>(
+        mut blocks: Blocks<R>,
+        jobs: u32,
+    ) -> io::Result<RoundRobin> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(ROUND_ROBIN_AHEAD * jobs as usize);
+        std::thread::Builder::new().name("map blocks".into()).spawn(move || {
+            crate::exec::signals::block_in_this_thread();
+            loop {
+                match blocks.next_job() {
+                    Ok(Some(job)) => {
+                        let Stdin::Data(parts) = job.stdin else { continue };
+                        for part in parts {
+                            if let StdinPart::Bytes(bytes) = part
+                                && sender.send(bytes).is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(error) => {
+                        eprintln!(
+                            "maestro: cannot read input {}: {}",
+                            error.path.display(),
+                            error.source
+                        );
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(RoundRobin {
+            queue: BlockQueue::new(receiver),
+            jobs: u64::from(jobs.max(1)),
+            next_seq: 1,
+        })
+    }
+}
+
+impl JobSource for RoundRobin {
+    fn next_job(&mut self) -> Result<Option<Job>, InputError> {
+        if self.next_seq > self.jobs {
+            return Ok(None);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let stdin = Stdin::Data(vec![StdinPart::Queue(self.queue.clone())]);
+        Ok(Some(Job { seq, args: vec![Vec::new()], stdin }))
+    }
+    fn total(&self) -> Option<u64> {
+        Some(self.jobs)
+    }
+    fn may_wait(&self) -> bool {
+        false
+    }
+    fn at_hand(&self) -> bool {
+        true
     }
 }
 

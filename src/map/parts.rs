@@ -196,6 +196,7 @@ mod tests {
                         let start = start as usize;
                         part.extend_from_slice(&text.as_bytes()[start..start + len as usize]);
                     }
+                    StdinPart::Queue(_) => panic!("parts are no queue"),
                 }
             }
             out.push(String::from_utf8(part).unwrap());

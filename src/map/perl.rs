@@ -327,6 +327,27 @@ impl Drop for Perl {
     }
 }
 
+/// How long a match of the Perl regular expression `regex` at the start
+/// of `text` is, if it matches there (`--pipe --header REGEX`), as a perl
+/// of its own says.
+pub fn prefix_match(regex: &str, text: &[u8]) -> io::Result<Option<usize>> {
+    let mut child = Command::new("perl")
+        .arg("-e")
+        .arg("binmode STDIN; local $/; my $t = <STDIN>; print length($1) if $t =~ /^($ARGV[0])/;")
+        .arg(regex)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start perl: {e}")))?;
+    let mut to = child.stdin.take().expect("piped stdin");
+    let text = text.to_vec();
+    let writer = std::thread::spawn(move || to.write_all(&text));
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+    let length = String::from_utf8_lossy(&output.stdout);
+    Ok(length.trim().parse().ok())
+}
+
 /// A Perl expression's replacement: the text, and whether it stays
 /// unquoted (`uq()`).
 type Replacement = (Vec<u8>, bool);

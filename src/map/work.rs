@@ -110,6 +110,9 @@ pub struct MapConfig {
     /// `--cat`: a job's stdin data goes into a file, given as its
     /// argument (removed when the job is done).
     pub cat: bool,
+    /// `--fifo`: a job's stdin data goes through a named pipe, given as
+    /// its argument (removed when the job is done).
+    pub fifo: bool,
     /// `--results`, `--files`: where jobs' output is kept instead of
     /// printed.
     pub keep: Option<Keep>,
@@ -511,6 +514,11 @@ impl MapWork<'_, '_> {
         for part in parts {
             match part {
                 StdinPart::Bytes(bytes) => file.write_all(&bytes)?,
+                StdinPart::Queue(queue) => {
+                    while let Some(block) = queue.next() {
+                        file.write_all(&block)?;
+                    }
+                }
                 StdinPart::File { path, start, len } => {
                     let mut from = fs::File::open(&path)?;
                     io::Seek::seek(&mut from, io::SeekFrom::Start(start))?;
@@ -518,6 +526,22 @@ impl MapWork<'_, '_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `--fifo`: the job's stdin data goes through a named pipe of the
+    /// run's own, which becomes its argument.
+    fn stdin_to_fifo(&self, job: &mut Job) -> io::Result<()> {
+        let Stdin::Data(parts) = std::mem::take(&mut job.stdin) else { return Ok(()) };
+        let path = fifo_path(self.config, job.seq);
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| io::Error::other("a path with a NUL byte"))?;
+        // SAFETY: mkfifo reads a NUL-terminated path we own.
+        if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        job.args = vec![path.as_os_str().as_encoded_bytes().to_vec()];
+        job.stdin = Stdin::Fifo { path: path.as_path().into(), parts };
         Ok(())
     }
 
@@ -747,6 +771,11 @@ impl Work for MapWork<'_, '_> {
             {
                 say!(self.printer, "maestro: job {}: cannot write its input file: {e}", job.seq);
             }
+            if self.config.fifo
+                && let Err(e) = self.stdin_to_fifo(&mut job)
+            {
+                say!(self.printer, "maestro: job {}: cannot make its named pipe: {e}", job.seq);
+            }
             let command = match self.command_of(&job, slot) {
                 Ok(command) => command,
                 Err(NotBuilt::Skipped(command)) => {
@@ -974,6 +1003,11 @@ impl Work for MapWork<'_, '_> {
         if self.config.cat {
             let _ = fs::remove_file(cat_file(self.config, running.job.seq));
         }
+        if self.config.fifo {
+            let path = fifo_path(self.config, running.job.seq);
+            crate::exec::stdin_writer::release_fifo(&path);
+            let _ = fs::remove_file(path);
+        }
         let status = match (outcome, running.termination) {
             (Outcome::TimedOut(_), _) => (-1, libc::SIGTERM),
             (_, Some(Termination::Exited(code))) => (code, 0),
@@ -1092,6 +1126,11 @@ impl Work for MapWork<'_, '_> {
     fn flush(&mut self) -> Option<Duration> {
         self.observer.flush()
     }
+}
+
+/// Where `--fifo` makes job `seq`'s named pipe.
+fn fifo_path(config: &MapConfig, seq: u64) -> PathBuf {
+    config.capture_dir.join(format!("{seq}.fifo"))
 }
 
 /// Where `--cat` puts job `seq`'s input.

@@ -138,6 +138,25 @@ fn a_pipe_job_that_stops_reading_is_judged_by_its_own_status() {
 }
 
 #[test]
+fn round_robin_runs_a_job_per_slot_and_every_block_reaches_one() {
+    // How the blocks spread depends on how fast each job reads: GNU
+    // parallel's counts vary from run to run too, their sum not.
+    let p = Project::new();
+    let (child, mut stdin) = spawn_map(&p, &["--round-robin", "-j3", "wc -l"]);
+    let lines: String = (1..=200_000).map(|n| format!("{n}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let counts: Vec<u64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert_eq!(counts.iter().sum::<u64>(), 200_000);
+}
+
+#[test]
 fn a_pipe_job_is_retried_with_its_whole_block() {
     let p = Project::new();
     let (child, mut stdin) = spawn_map(
@@ -442,9 +461,8 @@ fn errors_exit_255_with_what_is_wrong() {
              parts per job slot)\n",
         ),
         (
-            &["--pipe", "--header", "^#.*", "cat"],
-            "error: --header ^#.*: expected a number of lines, or ':' for one (maestro reads no \
-             regular expression here)\n",
+            &["--pipepart", "-a", "f", "--header", "^#.*", "cat"],
+            "error: --header ^#.*: --pipepart takes a number of lines (or :) as its header\n",
         ),
         (
             &["--block", "10", "echo", ":::", "a"],

@@ -498,6 +498,7 @@ oracle! {
     pipe_line_records: ["-k", "--pipe", "-L3", "tr '\n' ,; echo"] { numbered_stdin: 10 };
     pipe_header_lines: ["-k", "--pipe", "--header", "2", "-N1", "cat; echo -"] { stdin: b"h1\nh2\na\nb\nc\n" };
     pipe_header_colon: ["-k", "--pipe", "--header", ":", "-N2", "cat; echo -"] { stdin: b"h\na\nb\nc\n" };
+    pipe_header_regex: ["-k", "--pipe", "--header", "(%.*\\n)*", "--block", "20", "cat; echo -"] { stdin: b"%h1\n%h2\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n" };
     pipe_remove_separators: ["-k", "--pipe", "--rrs", "-N2", "cat; echo -"] { numbered_stdin: 5 };
     pipe_remove_record_start_and_end: ["-k", "--pipe", "--recstart", ">", "--recend", "\\n", "--rrs", "cat; echo '|'"] { stdin: b">a\n>b\n" };
     pipe_record_start: ["-k", "--pipe", "--recstart", ">", "-N1", "cat; echo -"] { stdin: b">a\nxx\n>b\nyy\n>c\n" };
@@ -509,6 +510,13 @@ oracle! {
     pipe_exit_status_counts_failed_blocks: ["-k", "--pipe", "-N1", "grep -q 2"] { numbered_stdin: 4 };
     pipe_to_a_file: ["-k", "--pipe", "--cat", "-N2", "cat {}; echo -"] { numbered_stdin: 5 };
     pipe_spelled_spreadstdin: ["-k", "--spreadstdin", "-N4", "wc", "-l"] { numbered_stdin: 10 };
+
+    // --round-robin, --fifo, --tee.
+    fifo_blocks: ["-k", "--pipe", "--fifo", "-N2", "cat {}; echo -"] { numbered_stdin: 5 };
+    fifo_with_wc: ["-k", "--pipe", "--fifo", "--block", "100", "wc -l {} | cut -d' ' -f1"] { numbered_stdin: 100 };
+    tee_to_every_job: ["-k", "--pipe", "--tee", "-v", "wc {}", ":::", "-w", "-l"] { numbered_stdin: 5 };
+    tee_tagged: ["-k", "--pipe", "--tee", "--tag", "grep {1} | wc {2}", ":::", "1", "2", ":::", "-l", "-c"] { numbered_stdin: 1000 };
+    tee_parts_of_files: ["-k", "-a", "f1", "--pipepart", "--tee", "--tag", "grep {1} | wc -l", ":::", "1", "2", "9"] { files: LINES };
 
     // --pipepart: the files cut into parts.
     pipepart_per_slot: ["-k", "-j2", "--pipepart", "-a", "f", "wc", "-l"] { files: FIFTY };
