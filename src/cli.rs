@@ -416,7 +416,7 @@ pub struct MapArgs {
     /// Skip inputs (with --pipe, lines) of whitespace only.
     #[arg(short = 'r', long)]
     pub no_run_if_empty: bool,
-    /// Stdin's first line is no input.
+    /// The first source's first line is no input.
     #[arg(long)]
     pub skip_first_line: bool,
     /// Where --files keeps its files [default: $TMPDIR, else /tmp].

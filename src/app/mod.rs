@@ -105,6 +105,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
 fn with_parallel_options(
     args: Vec<std::ffi::OsString>,
 ) -> std::result::Result<Vec<std::ffi::OsString>, String> {
+    let args = from_shebang(args)?;
     let Some(home) = parallel_home() else { return Ok(args) };
     let mut expanded: Vec<std::ffi::OsString> = args[..2.min(args.len())].to_vec();
     let mut named = false;
@@ -143,6 +144,74 @@ fn with_parallel_options(
     let at = 2.min(expanded.len());
     expanded.splice(at..at, first.into_iter().map(Into::into));
     Ok(expanded)
+}
+
+/// `maestro map` run as a script's `#!` line, as GNU parallel can be: the
+/// kernel gives the line's words as one (`#!/usr/bin/maestro-parallel
+/// --shebang -r echo`), or split (`#!/usr/bin/env -S ...`), then the
+/// script's path and its arguments.
+///
+/// `--shebang`: the script's lines (after the `#!` line) are the inputs.
+/// `--shebang-wrap INTERPRETER...`: the script runs with its interpreter
+/// once per argument (or on stdin's blocks with `--pipe`).
+fn from_shebang(
+    args: Vec<std::ffi::OsString>,
+) -> std::result::Result<Vec<std::ffi::OsString>, String> {
+    let Some(first) = args.get(2).map(|word| word.to_string_lossy().into_owned()) else {
+        return Ok(args);
+    };
+    let wrap = first == "--shebang-wrap" || first.starts_with("--shebang-wrap ");
+    if !(wrap || first == "--shebang" || first.starts_with("--shebang ")) {
+        return Ok(args);
+    }
+    let mut line = crate::shell::split_words(&first)
+        .ok_or_else(|| format!("the #! line ({first}) leaves a quote open"))?;
+    line.remove(0);
+    let mut rest: Vec<std::ffi::OsString> = args[3..].to_vec();
+    // Split by env -S: the line's words come first, then the script.
+    if line.is_empty() {
+        // The script is the first file that starts with a `#!` line.
+        let is_script = |word: &std::ffi::OsString| {
+            let mut start = [0u8; 2];
+            std::fs::File::open(word)
+                .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut start))
+                .is_ok_and(|()| &start == b"#!")
+        };
+        let script_at = rest.iter().position(is_script);
+        let Some(script_at) = script_at else {
+            return Err(format!("{first}: no script file after it"));
+        };
+        line = rest.drain(..script_at).map(|word| word.to_string_lossy().into_owned()).collect();
+    }
+    if rest.is_empty() {
+        return Err(format!("{first}: no script file after it"));
+    }
+    let script = rest.remove(0);
+    let mut rewritten: Vec<std::ffi::OsString> = args[..2].to_vec();
+    if wrap {
+        // The options, then the interpreter with its own words.
+        let options = line.iter().take_while(|word| word.starts_with('-')).count();
+        let (options, interpreter) = line.split_at(options);
+        rewritten.extend(options.iter().map(Into::into));
+        let quoted = interpreter
+            .iter()
+            .map(|word| crate::shell::shell_quote(word.as_bytes()))
+            .chain([crate::shell::shell_quote(script.as_encoded_bytes())])
+            .map(|word| String::from_utf8_lossy(&word).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        rewritten.push(quoted.into());
+        if !rest.is_empty() {
+            rewritten.push(":::".into());
+            rewritten.extend(rest);
+        }
+    } else {
+        rewritten.push("--skip-first-line".into());
+        rewritten.extend(line.into_iter().map(Into::into));
+        rewritten.extend(["::::".into(), script]);
+        rewritten.extend(rest);
+    }
+    Ok(rewritten)
 }
 
 /// GNU parallel's folder: `$PARALLEL_HOME`, else `~/.parallel`.

@@ -54,7 +54,8 @@ pub struct Parsing {
     pub csv: bool,
     /// `-r`: records of whitespace only are skipped.
     pub skip_blank: bool,
-    /// `--skip-first-line`: stdin's first line is no input.
+    /// `--skip-first-line`: the first source's first line is no input (a
+    /// `--shebang` script's `#!` line).
     pub skip_first_line: bool,
 }
 
@@ -164,7 +165,7 @@ impl Records {
         Records::Words(Vec::new().into_iter())
     }
 
-    fn open(kind: &SourceKind, parsing: &Parsing) -> Result<Records, InputError> {
+    fn open(kind: &SourceKind, parsing: &Parsing, first: bool) -> Result<Records, InputError> {
         let (end, eof) = (parsing.end, parsing.eof.clone());
         let buffered = |read: Box<dyn Read + Send>| BufReader::with_capacity(64 * 1024, read);
         // `< file` is a regular file too: reading it never waits.
@@ -188,13 +189,11 @@ impl Records {
                 (buffered(Box::new(file)), path.clone(), !regular)
             }
         };
-        let is_stdin = matches!(kind, SourceKind::Stdin)
-            || matches!(kind, SourceKind::File(path) if path.as_os_str() == "-");
         let (csv, skip_blank) = (parsing.csv, parsing.skip_blank);
         let mut records =
             Records::Lines { reader, path, end, may_wait, eof, ended: false, csv, skip_blank };
         if parsing.skip_first_line
-            && is_stdin
+            && first
             && let Records::Lines { reader, path, .. } = &mut records
         {
             Records::read(reader, path, b'\n')?;
@@ -429,8 +428,8 @@ impl Inputs {
     pub fn open(sources: &[Source], parsing: Parsing) -> Result<Inputs, InputError> {
         let mut members = Vec::new();
         let mut names = Vec::new();
-        for source in sources {
-            let mut records = Records::open(&source.kind, &parsing)?;
+        for (index, source) in sources.iter().enumerate() {
+            let mut records = Records::open(&source.kind, &parsing, index == 0)?;
             let mut ahead = records.next()?;
             if parsing.header {
                 let header = Group { members: vec![Member { records: Records::none(), ahead }] };

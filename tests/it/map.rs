@@ -345,6 +345,22 @@ fn a_job_the_run_stopped_is_not_in_the_joblog_and_resume_runs_it() {
 }
 
 #[test]
+fn a_script_can_have_map_as_its_interpreter() {
+    // As GNU parallel's --shebang and --shebang-wrap: the kernel gives the
+    // #! line's words as one argument, then the script and its arguments.
+    let p = Project::new();
+    std::fs::write(p.path("urls"), "#!x --shebang -r echo\n\nb\na\n").unwrap();
+    let run = map(&p, &["--shebang -k -r echo", "urls"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "b\na\n"), "{run:?}");
+    std::fs::write(p.path("script.sh"), "#!x --shebang-wrap /bin/sh\necho \"[$1]\"\n").unwrap();
+    let run = map(&p, &["--shebang-wrap -k /bin/sh", "script.sh", "A", "B C"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "[A]\n[B C]\n"), "{run:?}");
+    // Split by `env -S`: the same.
+    let run = map(&p, &["--shebang-wrap", "-k", "/bin/sh", "script.sh", "A"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "[A]\n"), "{run:?}");
+}
+
+#[test]
 fn ctrl_c_stops_every_job_and_exits_130() {
     let p = Project::new();
     let child = p.spawn(&[
