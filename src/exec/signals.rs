@@ -7,7 +7,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// The requests to stop that the loop reacts to while running tasks.
+/// The signals the loop takes while running tasks: the requests to stop
+/// (SIGINT, SIGTERM, SIGHUP), and SIGUSR1, which a work may answer (`map`
+/// lists its running jobs); the loop's work decides what each means.
 pub const STOP_REQUESTS: [libc::c_int; 4] =
     [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1];
 

@@ -334,6 +334,7 @@ pub fn run(
         next_memory_check: None,
         progress_since: None,
         perl_failed: None,
+        pid: std::process::id().to_string(),
     };
     work.observer.event(&Event::RunStarted { run_id: config.run_id, total: 0, jobs: config.jobs });
     if work.printer.status.is_some() {
@@ -415,6 +416,8 @@ struct MapWork<'c, 'o> {
     progress_since: Option<Instant>,
     /// A Perl expression died: why (the run stops, as GNU parallel's).
     perl_failed: Option<String>,
+    /// maestro's pid, for jobs' `$PARALLEL_PID`.
+    pid: String,
 }
 
 impl MapWork<'_, '_> {
@@ -869,7 +872,7 @@ impl Work for MapWork<'_, '_> {
             ("PARALLEL_SEQ".to_string(), running.job.seq.to_string()),
             ("PARALLEL_JOBSLOT".to_string(), running.slot.to_string()),
             // A job may signal maestro as GNU parallel's jobs do theirs.
-            ("PARALLEL_PID".to_string(), std::process::id().to_string()),
+            ("PARALLEL_PID".to_string(), self.pid.clone()),
         ];
         let mut env = env;
         if let Some(name) = &self.config.process_slot_var {
