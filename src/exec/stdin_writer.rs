@@ -23,18 +23,7 @@ pub fn start(parts: Vec<StdinPart>) -> io::Result<OwnedFd> {
     unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
     std::thread::Builder::new().name("job stdin".into()).spawn(move || {
         signals::block_in_this_thread();
-        let mut pipe = File::from(write);
-        for part in &parts {
-            match write_part(&mut pipe, part) {
-                Ok(()) => {}
-                // The job is done reading: what it did not read is not wanted.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return,
-                Err(e) => {
-                    eprintln!("maestro: cannot give a job its input: {e}");
-                    return;
-                }
-            }
-        }
+        write_all(&mut File::from(write), &parts);
     })?;
     Ok(read)
 }
@@ -46,18 +35,24 @@ pub fn start_fifo(path: std::sync::Arc<std::path::Path>, parts: Vec<StdinPart>) 
     std::thread::Builder::new().name("job fifo".into()).spawn(move || {
         signals::block_in_this_thread();
         let Ok(mut fifo) = std::fs::OpenOptions::new().write(true).open(&*path) else { return };
-        for part in &parts {
-            match write_part(&mut fifo, part) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return,
-                Err(e) => {
-                    eprintln!("maestro: cannot give a job its input: {e}");
-                    return;
-                }
-            }
-        }
+        write_all(&mut fifo, &parts);
     })?;
     Ok(())
+}
+
+/// Writes `parts` into `pipe`, until done or until its reader is gone.
+fn write_all(pipe: &mut File, parts: &[StdinPart]) {
+    for part in parts {
+        match write_part(pipe, part) {
+            Ok(()) => {}
+            // The job is done reading: what it did not read is not wanted.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return,
+            Err(e) => {
+                eprintln!("maestro: cannot give a job its input: {e}");
+                return;
+            }
+        }
+    }
 }
 
 /// Lets a writer waiting on the named pipe at `path` go (its job is over
