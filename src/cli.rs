@@ -483,6 +483,12 @@ pub struct MapArgs {
     /// block.
     #[arg(long, value_name = "LINES")]
     pub header: Option<String>,
+    /// --pipe: blocks of consecutive lines that share a value: COLUMN's
+    /// (a number, or a name of the header line), maybe edited by Perl code
+    /// after it ('UserID s/\D//g'), or what Perl code alone makes of the
+    /// line (-N1 for one group per job).
+    #[arg(long, alias = "groupby", value_name = "COLUMN [PERL]")]
+    pub group_by: Option<String>,
     /// --pipe: start one job per job slot, each taking the next block
     /// when it is ready for more (with --pipepart: one part per slot).
     #[arg(long, alias = "round")]

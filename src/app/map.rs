@@ -22,6 +22,7 @@ use crate::map::args::{
 use crate::map::blocks::{Blocks, RoundRobin, Splitting};
 use crate::map::cpus::Count;
 use crate::map::feed::JobSource;
+use crate::map::group_by::{GroupBy, new_mark};
 use crate::map::halt::parse_halt;
 use crate::map::inputs::{InputError, Inputs, Parsing, Trim};
 use crate::map::job::{NotBuilt, WithPerl, command_for, command_with_perl};
@@ -269,7 +270,12 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         skip_first_line: args.skip_first_line,
     };
     // `--cat` and `--round-robin` imply `--pipe` (unless `--pipepart`).
-    let piped = args.pipe || args.pipepart || args.cat || args.fifo || args.round_robin;
+    let piped = args.pipe
+        || args.pipepart
+        || args.cat
+        || args.fifo
+        || args.round_robin
+        || args.group_by.is_some();
     // `--results`' tree numbers each value by its place in its record:
     // one per source, or every column of one.
     let values_per_record = match (&args.colsep, args.max_args) {
@@ -487,6 +493,31 @@ fn header_names(args: &MapArgs) -> Result<bool> {
     }
 }
 
+/// `--group-by`: blocks of lines sharing a value (see
+/// [`crate::map::group_by`]).
+fn group_by_source(args: &MapArgs, text: &str, splitting: Splitting) -> Result<Box<dyn JobSource>> {
+    if args.remove_rec_sep || args.recstart.is_some() || args.round_robin {
+        return Err(Error::usage(format!(
+            "--group-by {text}: it cuts blocks itself: leave out --rrs, --recstart and --round-robin"
+        )));
+    }
+    let colsep = args.colsep.clone().unwrap_or_else(|| "\t".to_string());
+    let group = GroupBy::parse(text, &colsep).map_err(Error::usage)?;
+    let mark = new_mark();
+    let marked = group.start(&colsep, &mark).map_err(|e| Error::system("--group-by", e))?;
+    let splitting = Splitting {
+        recstart: mark.into_bytes(),
+        recend: Vec::new(),
+        remove_separators: true,
+        ..splitting
+    };
+    let blocks = Blocks::new(marked, splitting, PathBuf::from("-"));
+    Ok(match group.header {
+        Some(header) => Box::new(blocks.with_header(header)),
+        None => Box::new(blocks),
+    })
+}
+
 /// `--tee`: a job per input (of the `:::` and `::::` sources), each
 /// given all of stdin (with `--pipepart`, all of the `-a` files).
 fn tee_source(args: &MapArgs, sources: &[Source], parsing: Parsing) -> Result<Box<dyn JobSource>> {
@@ -620,6 +651,9 @@ fn piped_source(args: &MapArgs, sources: Vec<Source>, jobs: u32) -> Result<Box<d
         }
     };
     let splitting = Splitting { block, ..splitting };
+    if let Some(text) = &args.group_by {
+        return group_by_source(args, text, Splitting { block, ..splitting });
+    }
     if args.round_robin && splitting.header_lines > 0 {
         return Err(Error::usage("--round-robin with --header is not supported yet"));
     }

@@ -114,6 +114,13 @@ impl<R: Read> Blocks<R> {
         }
     }
 
+    /// The same, with `header` put before every block (read already:
+    /// `--group-by`'s column names).
+    pub fn with_header(mut self, header: Vec<u8>) -> Blocks<R> {
+        self.header = Some(header.into());
+        self
+    }
+
     /// The next block's job, or `None` at the end of the input.
     pub fn next_job(&mut self) -> Result<Option<Job>, InputError> {
         while self.ready.is_empty() && !self.ended {

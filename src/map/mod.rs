@@ -6,6 +6,7 @@ pub mod args;
 pub mod blocks;
 pub mod cpus;
 pub mod feed;
+pub mod group_by;
 pub mod halt;
 pub mod inputs;
 pub mod job;

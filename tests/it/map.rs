@@ -505,6 +505,11 @@ fn errors_exit_255_with_what_is_wrong() {
             "error: --term-seq TERM,1,NOPE,2: 'NOPE' is no signal (e.g. TERM,200,TERM,100,KILL,25)\n",
         ),
         (
+            &["--group-by", "1", "--rrs", "wc"],
+            "error: --group-by 1: it cuts blocks itself: leave out --rrs, --recstart and \
+             --round-robin\n",
+        ),
+        (
             &["--pipepart", "-a", ".", "cat"],
             "error: cannot read input .: --pipepart cuts regular files: this is not one\n",
         ),

@@ -208,6 +208,9 @@ macro_rules! oracle {
 }
 
 const LINES: &[(&str, &[u8])] = &[("f1", b"1\n2\n3\n"), ("f2", b"x\ny\n")];
+const TABLE: &[u8] = b"123,    1\n123,    2\n12-3,   1\n221,    3\n221,    1\n2/21,   5\n";
+const TABLE_WITH_HEADER: &[u8] =
+    b"UserID, Consumption\n123,    1\n123,    2\n12-3,   1\n221,    3\n221,    1\n2/21,   5\n";
 const FIFTY_AND_LINES: &[(&str, &[u8])] = &[FIFTY[0], LINES[0]];
 const FIFTY: &[(&str, &[u8])] = &[("f", b"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n21\n22\n23\n24\n25\n26\n27\n28\n29\n30\n31\n32\n33\n34\n35\n36\n37\n38\n39\n40\n41\n42\n43\n44\n45\n46\n47\n48\n49\n50\n")];
 
@@ -517,6 +520,13 @@ oracle! {
     tee_to_every_job: ["-k", "--pipe", "--tee", "-v", "wc {}", ":::", "-w", "-l"] { numbered_stdin: 5 };
     tee_tagged: ["-k", "--pipe", "--tee", "--tag", "grep {1} | wc {2}", ":::", "1", "2", ":::", "-l", "-c"] { numbered_stdin: 1000 };
     tee_parts_of_files: ["-k", "-a", "f1", "--pipepart", "--tee", "--tag", "grep {1} | wc -l", ":::", "1", "2", "9"] { files: LINES };
+
+    // --group-by: blocks of lines that share a value.
+    group_by_column: ["--pipe", "--colsep", ",", "--group-by", "1", "-kN1", "wc"] { stdin: TABLE };
+    group_by_column_name: ["--pipe", "--colsep", ",", "--header", ":", "--group-by", "UserID", "-kN1", "wc"] { stdin: TABLE_WITH_HEADER };
+    group_by_edited_value: ["--pipe", "--colsep", ",", "--group-by", "UserID s/\\D//g", "-kN1", "wc"] { stdin: TABLE_WITH_HEADER };
+    group_by_perl_alone: ["--pipe", "--group-by", "$_ = substr($_, 0, 1)", "-kN1", "tr '\\n' ,; echo"] { stdin: TABLE };
+    group_by_groups_per_job: ["--pipe", "--colsep", ",", "--group-by", "1", "-kN2", "wc -l"] { stdin: TABLE };
 
     // --pipepart: the files cut into parts.
     pipepart_per_slot: ["-k", "-j2", "--pipepart", "-a", "f", "wc", "-l"] { files: FIFTY };
