@@ -268,6 +268,13 @@ pub struct MapArgs {
     /// --shell-quote given N times); run nothing.
     #[arg(long, action = clap::ArgAction::Count)]
     pub shell_quote: u8,
+    /// Before each job, fill the replacement strings of FILE in and write
+    /// the result to NAME (whose own replacement strings are filled in).
+    #[arg(long, value_name = "FILE=NAME")]
+    pub tmpl: Vec<String>,
+    /// Remove each job's --tmpl files once it is done.
+    #[arg(long)]
+    pub cleanup: bool,
     /// Set this variable to each job's slot number minus one.
     #[arg(long, value_name = "NAME")]
     pub process_slot_var: Option<String>,

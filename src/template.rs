@@ -65,8 +65,16 @@ pub trait Evaluator {
     fn evaluate(&self, code: &str, value: &[u8]) -> Option<(Vec<u8>, bool)>;
 }
 
-/// `{= ... =}`'s code as marked: a leading number is its position.
-fn perl_part(marked: &str) -> Part {
+/// `{= ... =}`'s code as marked: a leading number is its position, and so
+/// is a leading column name (`--header :`) followed by a blank.
+fn perl_part(marked: &str, columns: &[&str]) -> Part {
+    let named = columns.iter().enumerate().find_map(|(index, name)| {
+        let rest = marked.strip_prefix(name)?;
+        rest.starts_with([' ', '\t']).then(|| (index as i64 + 1, rest))
+    });
+    if let Some((position, code)) = named {
+        return Part::Perl { position: Some(position), code: code.trim_start_matches(' ').into() };
+    }
     let digits = marked.strip_prefix('-').unwrap_or(marked);
     let length = digits.bytes().take_while(u8::is_ascii_digit).count();
     let sign = marked.len() - digits.len();
@@ -77,14 +85,14 @@ fn perl_part(marked: &str) -> Part {
 
 /// The parts of `text`: its marked Perl expressions, and what `plain`
 /// makes of the text around them.
-fn with_perl(text: &str, plain: &mut dyn FnMut(&str) -> Vec<Part>) -> Vec<Part> {
+fn with_perl(text: &str, columns: &[&str], plain: &mut dyn FnMut(&str) -> Vec<Part>) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(PERL_START) {
         let after = &rest[start + PERL_START.len_utf8()..];
         let Some(length) = after.find(PERL_END) else { break };
         parts.extend(plain(&rest[..start]));
-        parts.push(perl_part(&after[..length]));
+        parts.push(perl_part(&after[..length], columns));
         rest = &after[length + PERL_END.len_utf8()..];
     }
     parts.extend(plain(rest));
@@ -191,7 +199,7 @@ impl Template {
             let positional = names.items.then(|| parse_replacement(inner)).flatten();
             positional.or_else(|| (names.known)(inner).then(|| Part::Named(inner.into())))
         };
-        Template::from_parts(with_perl(text, &mut |plain| parts_of(plain, &replacement)))
+        Template::from_parts(with_perl(text, &[], &mut |plain| parts_of(plain, &replacement)))
     }
 
     /// Parses a `maestro map` template: GNU parallel's replacement strings,
@@ -260,7 +268,7 @@ impl Template {
             }
             parts
         };
-        Template::from_parts(with_perl(text, &mut plain))
+        Template::from_parts(with_perl(text, columns, &mut plain))
     }
 
     /// Its Perl expressions' code, in order.

@@ -86,9 +86,40 @@ pub fn map(args: MapArgs) -> i32 {
 /// `--filter`.
 fn needs_perl(args: &MapArgs, words: &[OsString], parens: Option<&(String, String)>) -> bool {
     let left = parens.map_or("{=", |(left, _)| left.as_str());
+    let in_tmpl = |tmpl: &String| {
+        let file = tmpl.split_once('=').map_or(tmpl.as_str(), |(file, _)| file);
+        std::fs::read_to_string(file).is_ok_and(|text| text.contains(left))
+    };
     !args.rpl.is_empty()
         || !args.filter.is_empty()
         || words.iter().any(|word| word.to_string_lossy().contains(left))
+        || args.tmpl.iter().any(in_tmpl)
+}
+
+/// `--tmpl FILE=NAME`: each file's text and the name of its copy, as
+/// templates (with `--header`'s names, and Perl).
+fn tmpl_files(args: &MapArgs, syntax: &Syntax) -> Result<Vec<(Template, Template)>> {
+    let mut templates = Vec::new();
+    for tmpl in &args.tmpl {
+        let Some((file, name)) = tmpl.split_once('=') else {
+            return Err(Error::usage(format!(
+                "--tmpl {tmpl}: expected FILE=NAME (the template file, then the name of its filled-in copy)"
+            )));
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io("cannot read", file, e))?;
+        let content = syntax.template(&text).map_err(Error::usage)?;
+        let name = syntax.template(name).map_err(Error::usage)?;
+        if let Some(perl) = &syntax.perl {
+            for code in content.perl_codes().chain(name.perl_codes()) {
+                let compiled = perl.check(code).map_err(|e| Error::system("perl stopped", e))?;
+                if let Err(why) = compiled {
+                    return Err(Error::usage(format!("cannot use {{= {code}=}}: {why}")));
+                }
+            }
+        }
+        templates.push((content, name));
+    }
+    Ok(templates)
 }
 
 /// The run's Perl, checked: every expression of the template compiles;
@@ -333,6 +364,7 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
             inputs
         }
     };
+    let templates = tmpl_files(&args, &syntax)?;
     if args.dry_run || args.shell_quote > 0 {
         let quoting = args.shell_quote;
         return dry_run(&mut *inputs, line.template.as_ref(), with_perl.as_ref(), jobs, quoting);
@@ -410,6 +442,8 @@ fn run_map(mut args: MapArgs) -> Result<i32> {
         termination,
         with_perl,
         process_slot_var: args.process_slot_var.clone(),
+        templates,
+        cleanup: args.cleanup,
     };
     let (mut executor, mut poller): (Box<dyn Executor>, _) = match backend {
         Backend::Local => {

@@ -148,22 +148,25 @@ impl Syntax {
         } else {
             let text = String::from_utf8(template_words.join(&b' '))
                 .map_err(|_| "the command template is not valid UTF-8".to_string())?;
-            let text = self.mark_perl(&text)?;
-            let renamed: Vec<(&str, &str)> =
-                self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
-            let columns: Vec<String> = self
-                .columns
-                .iter()
-                .map(|name| String::from_utf8_lossy(name).into_owned())
-                .collect();
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let template = Template::parse_map(&text, &renamed, self.plus, &columns);
-            if let Some(why) = template.refused() {
-                return Err(why.to_string());
-            }
-            Some(template)
+            Some(self.template(&text)?)
         };
         Ok(CommandLine { template, sources })
+    }
+
+    /// `text` as a template of this command line's: its replacement strings
+    /// (renamed, `--plus`'s, `--header`'s names) and Perl expressions.
+    pub fn template(&self, text: &str) -> Result<Template, String> {
+        let text = self.mark_perl(text)?;
+        let renamed: Vec<(&str, &str)> =
+            self.renamed.iter().map(|(name, standard)| (name.as_str(), *standard)).collect();
+        let columns: Vec<String> =
+            self.columns.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let template = Template::parse_map(&text, &renamed, self.plus, &columns);
+        match template.refused() {
+            Some(why) => Err(why.to_string()),
+            None => Ok(template),
+        }
     }
 
     /// `text` with its Perl expressions marked for [`Template`]'s parsers:

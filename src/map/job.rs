@@ -33,6 +33,29 @@ pub struct WithPerl {
     pub filters: Vec<Template>,
 }
 
+/// `template` filled in for `job`, its values as they are (not quoted for
+/// a shell), its Perl expressions run: a `--tmpl` file's text, or name.
+pub fn fill(
+    template: &Template,
+    job: &Job,
+    slot: u32,
+    total: Option<u64>,
+    with: Option<&WithPerl>,
+) -> Result<Vec<u8>, NotBuilt> {
+    let args: Vec<&[u8]> = job.args.iter().map(Vec::as_slice).collect();
+    let named = |_: &str| Vec::new();
+    let Some(with) = with else {
+        return Ok(template.expand_with(&args, job.seq, slot, false, &named));
+    };
+    let context = JobContext { seq: job.seq, slot, total, args: &job.args };
+    let evaluator = ForJob::new(&with.perl, context);
+    let filled = template.expand_with_perl(&args, job.seq, slot, false, &named, Some(&evaluator));
+    match evaluator.failed.borrow_mut().take() {
+        Some(why) => Err(NotBuilt::Failed(why)),
+        None => Ok(filled),
+    }
+}
+
 /// [`command_for`], with the template's Perl expressions run, and the
 /// `--filter`s asked.
 pub fn command_with_perl(

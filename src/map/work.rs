@@ -25,7 +25,7 @@ use super::feed::JobSource;
 use super::feed::{Feed, Next};
 use super::halt::{Halt, HaltOn, HaltWhen, Tally, Threshold};
 use super::inputs::{InputError, Job};
-use super::job::{Capture, NotBuilt, WithPerl, command_for, command_with_perl};
+use super::job::{Capture, NotBuilt, WithPerl, command_for, command_with_perl, fill};
 use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Piece, Printer};
 use super::results::Keep;
@@ -41,6 +41,7 @@ use crate::runner::{
 };
 use crate::shell::Shell;
 use crate::template::Template;
+use std::os::unix::ffi::OsStringExt;
 
 /// `--resume` and `--resume-failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +125,10 @@ pub struct MapConfig {
     pub with_perl: Option<WithPerl>,
     /// `--process-slot-var`: the variable set to each job's slot less one.
     pub process_slot_var: Option<String>,
+    /// `--tmpl`: (the text, the name) of files filled in for each job.
+    pub templates: Vec<(Template, Template)>,
+    /// `--cleanup`: a job's `--tmpl` files go when it is done.
+    pub cleanup: bool,
 }
 
 /// A problem that stops a `map` run before or while it runs.
@@ -181,6 +186,8 @@ struct Running {
     started_at: SystemTime,
     /// What its last attempt's files held when it ended.
     lengths: (u64, u64),
+    /// The `--tmpl` files made for it.
+    made: Vec<PathBuf>,
 }
 
 /// `eprintln!` through `$printer`, with the live status line out of the way.
@@ -497,6 +504,35 @@ impl MapWork<'_, '_> {
         }
     }
 
+    /// `--tmpl`: writes `job`'s filled-in files; returns their paths. A
+    /// file that cannot be written is said, not fatal; a Perl expression
+    /// that dies is.
+    fn fill_templates(&mut self, job: &Job, slot: u32) -> Result<Vec<PathBuf>, String> {
+        let mut made = Vec::new();
+        for (content, name) in &self.config.templates {
+            let with = self.config.with_perl.as_ref();
+            let failed = |e: NotBuilt| match e {
+                NotBuilt::Failed(why) => why,
+                NotBuilt::Skipped(_) => String::new(),
+            };
+            let text = fill(content, job, slot, self.known_total, with).map_err(failed)?;
+            let path = fill(name, job, slot, self.known_total, with).map_err(failed)?;
+            let path = PathBuf::from(std::ffi::OsString::from_vec(path));
+            match fs::write(&path, text) {
+                Ok(()) => made.push(path),
+                Err(e) => {
+                    say!(
+                        self.printer,
+                        "maestro: job {}: cannot write {}: {e}",
+                        job.seq,
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(made)
+    }
+
     /// The command line of `job` in `slot`: its Perl run, if any.
     fn command_of(&self, job: &Job, slot: u32) -> Result<Vec<u8>, NotBuilt> {
         let template = self.config.template.as_ref();
@@ -794,6 +830,15 @@ impl Work for MapWork<'_, '_> {
                     return None;
                 }
             };
+            let made = match self.fill_templates(&job, slot) {
+                Ok(made) => made,
+                Err(why) => {
+                    self.free_slots.insert(slot);
+                    self.inputs_done = true;
+                    self.perl_failed = Some(format!("job {}: {why}", job.seq));
+                    return None;
+                }
+            };
             let log_path = self.config.log_dir.join(format!("{}.log", job.seq));
             let capture = match self.capture() {
                 Ok(capture) => Some(capture),
@@ -820,6 +865,7 @@ impl Work for MapWork<'_, '_> {
                 duration: Duration::ZERO,
                 started_at: SystemTime::now(),
                 lengths: (0, 0),
+                made,
             };
             if self.config.trace
                 && let Err(e) = self.printer.command_started(&running.command)
@@ -1005,6 +1051,11 @@ impl Work for MapWork<'_, '_> {
         self.free_slots.insert(running.slot);
         if self.config.cat {
             let _ = fs::remove_file(cat_file(self.config, running.job.seq));
+        }
+        if self.config.cleanup {
+            for path in &running.made {
+                let _ = fs::remove_file(path);
+            }
         }
         if self.config.fifo {
             let path = fifo_path(self.config, running.job.seq);

@@ -559,6 +559,14 @@ oracle! {
     // Two jobs failing at once: the earlier one halts the run.
     halt_on_the_first_of_two_failures: ["-j2", "--halt", "now,fail=1", "exit {}", ":::", "0", "0", "1", "2", "3"];
 
+    // --tmpl: files filled in for each job (--cleanup removes them).
+    tmpl_files_cleaned_up: ["-j1", "--cleanup", "--header", ":", "--tmpl", "t.tmpl={#}.t", "cat {#}.t; ls | grep -c '[.]t$'", ":::", "x", "1.234", "2.345", ":::", "y", "1", "2"] {
+        files: &[("t.tmpl", b"X {x} Y {y} D {=x $_=sprintf(\"%.2f\",$_) =} {#}\n")],
+    };
+    tmpl_files_kept: ["-j1", "--tmpl", "t.tmpl=out-{}", "true", ":::", "a", "b"] {
+        files: &[("t.tmpl", b"value {} of job {#}\n")], same_files: &["out-a", "out-b"],
+    };
+
     // Small options of parallel(1).
     minversion_met: ["--minversion", "20170422"];
     minversion_not_met: ["--minversion", "20990101"];
