@@ -7,6 +7,7 @@ mod engine;
 mod graph;
 mod history;
 mod map;
+mod map_inputs;
 mod prims;
 mod report;
 mod semaphore;
