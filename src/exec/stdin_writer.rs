@@ -63,7 +63,8 @@ pub fn release_fifo(path: &std::path::Path) {
     let _ = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path);
 }
 
-fn write_part(pipe: &mut File, part: &StdinPart) -> io::Result<()> {
+/// Writes `part` into `pipe` (or any file).
+pub fn write_part(pipe: &mut File, part: &StdinPart) -> io::Result<()> {
     match part {
         StdinPart::Bytes(bytes) => pipe.write_all(bytes),
         StdinPart::File { path, start, len } => {

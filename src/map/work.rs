@@ -30,9 +30,7 @@ use super::joblog::{Entry, Joblog, Previous};
 use super::output::{JobOutput, Lines, Piece, Printer};
 use super::results::Keep;
 use crate::event::{Attempt, Event, Observer, Outcome, RunSummary, Skip};
-use crate::exec::{
-    Executor, Launch, Output, OutputFiles, Request, Stdin, StdinPart, Termination, Watch,
-};
+use crate::exec::{Executor, Launch, Output, OutputFiles, Request, Stdin, Termination, Watch};
 use crate::report::status::{StatusLine, stderr_is_rich};
 use crate::runner::reactor::Reactor;
 use crate::runner::supervisor::{Backoff, Ended, Limits, RetryPolicy};
@@ -550,20 +548,8 @@ impl MapWork<'_, '_> {
         job.args = vec![path.as_os_str().as_encoded_bytes().to_vec()];
         let mut file =
             crate::private::options().write(true).create(true).truncate(true).open(&path)?;
-        for part in parts {
-            match part {
-                StdinPart::Bytes(bytes) => file.write_all(&bytes)?,
-                StdinPart::Queue(queue) => {
-                    while let Some(block) = queue.next() {
-                        file.write_all(&block)?;
-                    }
-                }
-                StdinPart::File { path, start, len } => {
-                    let mut from = fs::File::open(&path)?;
-                    io::Seek::seek(&mut from, io::SeekFrom::Start(start))?;
-                    io::copy(&mut io::Read::take(from, len), &mut file)?;
-                }
-            }
+        for part in &parts {
+            crate::exec::stdin_writer::write_part(&mut file, part)?;
         }
         Ok(())
     }
