@@ -62,10 +62,16 @@ fn group_by_source(args: &MapArgs, text: &str, splitting: Splitting) -> Result<B
         remove_separators: true,
         ..splitting
     };
-    let blocks = Blocks::new(marked, splitting, PathBuf::from("-"));
+    let regex_header = splitting.header_regex.is_some();
+    let mut blocks = Blocks::new(marked, splitting, PathBuf::from("-"));
     Ok(match group.header {
         Some(header) => Box::new(blocks.with_header(header)),
-        None => Box::new(blocks),
+        None => {
+            if regex_header {
+                blocks.read_header_now().map_err(input_error)?;
+            }
+            Box::new(blocks)
+        }
     })
 }
 
@@ -213,10 +219,14 @@ pub(super) fn piped_source(
     if let Some(text) = &args.group_by {
         return group_by_source(args, text, Splitting { block, ..splitting });
     }
-    if args.round_robin && splitting.header_lines > 0 {
+    if args.round_robin && (splitting.header_lines > 0 || splitting.header_regex.is_some()) {
         return Err(Error::usage("--round-robin with --header is not supported yet"));
     }
-    let blocks = Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"));
+    let regex_header = splitting.header_regex.is_some();
+    let mut blocks = Blocks::new(std::io::stdin(), splitting, PathBuf::from("-"));
+    if regex_header {
+        blocks.read_header_now().map_err(input_error)?;
+    }
     if args.round_robin {
         let jobs = RoundRobin::new(blocks, jobs)
             .map_err(|e| Error::system("cannot start reading stdin", e))?;

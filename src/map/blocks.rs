@@ -121,6 +121,19 @@ impl<R: Read> Blocks<R> {
         self
     }
 
+    /// Reads the header now, where it would be read with the first block.
+    /// `--header REGEX` must be read so, before the run's loop starts: its
+    /// perl is a child of maestro's, whose end the loop would reap first.
+    pub fn read_header_now(&mut self) -> Result<(), InputError> {
+        match self.read_header() {
+            Ok(header) => {
+                self.header = Some(header.into());
+                Ok(())
+            }
+            Err(source) => Err(InputError { path: self.path.clone(), source }),
+        }
+    }
+
     /// The next block's job, or `None` at the end of the input.
     pub fn next_job(&mut self) -> Result<Option<Job>, InputError> {
         while self.ready.is_empty() && !self.ended {

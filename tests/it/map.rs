@@ -157,6 +157,23 @@ fn round_robin_runs_a_job_per_slot_and_every_block_reaches_one() {
 }
 
 #[test]
+fn a_regex_header_is_read_before_jobs_run() {
+    // Its perl was once started from the reading thread, while the loop
+    // ran: the loop reaped it first, now and then, and the run failed with
+    // "No child processes".
+    let p = Project::new();
+    for _ in 0..20 {
+        let (child, mut stdin) =
+            spawn_map(&p, &["-k", "--pipe", "--header", "(%.*\\n)*", "--block", "20", "cat"]);
+        stdin.write_all(b"%h1\n%h2\n1\n2\n3\n").unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with("%h1\n%h2\n1\n"), "{output:?}");
+    }
+}
+
+#[test]
 fn a_pipe_job_is_retried_with_its_whole_block() {
     let p = Project::new();
     let (child, mut stdin) = spawn_map(
