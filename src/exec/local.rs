@@ -328,11 +328,7 @@ impl LocalExecutor {
                 late_by,
             });
         }
-        // The kernel hands over the newest child first; ends seen together
-        // are told in the order their attempts started (each child's output
-        // still before its end), so that of two jobs ending at once the
-        // earlier one decides a `--halt`, as with GNU parallel.
-        self.pending[first..].sort_by_key(ExecEvent::handle);
+        in_start_order(&mut self.pending[first..]);
     }
 
     /// Reads what is left in a reaped child's pipe. Writers still alive
@@ -615,4 +611,33 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ends seen together, told in the order their attempts started: the
+/// kernel hands over the newest child first, and of two jobs ending at
+/// once the earlier should decide a `--halt`, as with GNU parallel. The
+/// sort is stable: each child's last output stays before its end.
+fn in_start_order(events: &mut [ExecEvent]) {
+    events.sort_by_key(ExecEvent::handle);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ends_seen_together_are_told_in_start_order_after_their_output() {
+        let ended = |n| ExecEvent::Ended {
+            handle: Handle(n),
+            termination: Termination::Exited(0),
+            usage: Usage::default(),
+            late_by: Duration::ZERO,
+        };
+        let output = |n| ExecEvent::Output { handle: Handle(n), bytes: vec![b'x'], stderr: false };
+        let mut events = vec![output(4), ended(4), output(3), ended(3)];
+        in_start_order(&mut events);
+        let told: Vec<(u64, bool)> =
+            events.iter().map(|e| (e.handle().0, matches!(e, ExecEvent::Ended { .. }))).collect();
+        assert_eq!(told, [(3, false), (3, true), (4, false), (4, true)]);
+    }
 }

@@ -556,8 +556,6 @@ oracle! {
     // SIGUSR1 lists the running jobs (on stderr).
     hup_lets_running_jobs_finish: ["-j1", "echo {}; [ {} != 3 ] || kill -HUP $PARALLEL_PID", ":::", "1", "2", "3", "4", "5"];
     usr1_leaves_the_run_alone: ["-k", "-j2", "sleep 0.{}; echo {}; [ {} != 1 ] || kill -USR1 $PARALLEL_PID", ":::", "1", "3"];
-    // Two jobs failing at once: the earlier one halts the run.
-    halt_on_the_first_of_two_failures: ["-j2", "--halt", "now,fail=1", "exit {}", ":::", "0", "0", "1", "2", "3"];
 
     // --tmpl: files filled in for each job (--cleanup removes them).
     tmpl_files_cleaned_up: ["-j1", "--cleanup", "--header", ":", "--tmpl", "t.tmpl={#}.t", "cat {#}.t; ls | grep -c '[.]t$'", ":::", "x", "1.234", "2.345", ":::", "y", "1", "2"] {
