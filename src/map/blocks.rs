@@ -437,12 +437,6 @@ impl JobSource for RoundRobin {
     fn total(&self) -> Option<u64> {
         Some(self.jobs)
     }
-    fn may_wait(&self) -> bool {
-        false
-    }
-    fn at_hand(&self) -> bool {
-        true
-    }
 }
 
 /// Where the `n`th line of `bytes` ends (after its newline).

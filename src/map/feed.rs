@@ -33,11 +33,16 @@ pub trait JobSource: Send {
     fn next_job(&mut self) -> Result<Option<Job>, InputError>;
     /// How many jobs there will be, when known before any is taken.
     fn total(&self) -> Option<u64>;
-    /// Whether taking a job may wait for a writer.
-    fn may_wait(&self) -> bool;
+    /// Whether taking a job may wait for a writer: not for jobs known
+    /// before the run.
+    fn may_wait(&self) -> bool {
+        false
+    }
     /// Whether the next job can be taken without waiting, as far as can be
     /// told.
-    fn at_hand(&self) -> bool;
+    fn at_hand(&self) -> bool {
+        true
+    }
     /// The most jobs read ahead at once (fewer when each holds much data).
     fn batch(&self) -> usize {
         BATCH

@@ -164,12 +164,6 @@ impl JobSource for Retried {
     fn total(&self) -> Option<u64> {
         Some(self.total)
     }
-    fn may_wait(&self) -> bool {
-        false
-    }
-    fn at_hand(&self) -> bool {
-        true
-    }
 }
 
 #[cfg(test)]

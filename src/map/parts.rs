@@ -104,12 +104,6 @@ impl JobSource for Parts {
     fn total(&self) -> Option<u64> {
         Some(self.total)
     }
-    fn may_wait(&self) -> bool {
-        false
-    }
-    fn at_hand(&self) -> bool {
-        true
-    }
 }
 
 /// `--header N`: the file's first N lines, read `block` bytes at a time;
