@@ -540,7 +540,6 @@ oracle! {
     ungroup_one_slot: ["-j1", "-u", "echo", ":::", "a", "b"];
     ungroup_ignores_tag: ["-j1", "-u", "--tag", "echo", ":::", "a"];
     ungroup_verbose: ["-j1", "-u", "-v", "echo", ":::", "a", "b"];
-    ungroup_mixes_lines: ["-j2", "-u", "echo -n start{}; sleep 0.{}; echo {}end", ":::", "1", "4"];
     group_conflicts_with_ungroup: ["-j1", "-u", "--group", "echo", ":::", "a"];
 
     // Options whose effect the output does not show.
